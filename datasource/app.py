@@ -1,0 +1,42 @@
+"""create_app(settings): lifespan, middleware, routers, error handlers. Wiring only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from datasource import problems
+from datasource.middleware import RequestContext
+from datasource.routes import health
+from datasource.services import Services
+from datasource.settings import Settings
+from datasource.storage.pool import Database
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """Build the service. Tests pass ``database`` to share one PostgreSQL across apps."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await Services.start(settings, database)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(
+        title="success-metrics",
+        summary="Grafana data source for lead-automation success metrics, masked per user.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContext)
+    problems.install(app)
+    # Grafana's "Save & test" calls the configured URL exactly, with no trailing slash
+    app.router.redirect_slashes = False
+    for router in (health.router,):
+        app.include_router(router)
+    return app

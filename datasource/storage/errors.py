@@ -1,0 +1,27 @@
+"""Storage errors; asyncpg's own exceptions never leave datasource/storage.
+
+    StorageError
+    ├── DatabaseUnavailable   the server cannot be reached or went away (503, Retry-After)
+    ├── MigrationFailed       a migration failed and was rolled back whole
+    └── RetentionRefused      a retention shorter than the minimum without --force
+"""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DatabaseUnavailable(StorageError):
+    pass
+
+
+class MigrationFailed(StorageError):
+    pass
+
+
+class RetentionRefused(StorageError):
+    pass

@@ -1,0 +1,84 @@
+"""The asyncpg pool, the tenant transaction, and the mapping of asyncpg errors to storage errors.
+
+``Database.tenant(t)`` is how the service reads and writes tenant data: one transaction, running as the
+non-owner role ``sm_app`` with ``app.tenant_id`` set locally, so row-level security confines every
+statement to that tenant. ``Database.system()`` runs as the connecting (owner) role and is for
+migrations, partition upkeep and cross-tenant key look-ups only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import asyncpg
+
+from datasource.storage.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+APP_ROLE = "sm_app"
+
+# asyncpg errors meaning "the server is not there right now", as opposed to a bad statement
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb in and out as Python objects
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+class Database:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 10) -> Database:
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"Cannot connect to PostgreSQL: {exc.__class__.__name__}: {exc}") from exc
+        assert pool is not None
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def tenant(self, tenant_id: str) -> AsyncIterator[asyncpg.Connection]:
+        """One transaction confined to ``tenant_id`` by row-level security."""
+        async with self._acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)", APP_ROLE, tenant_id
+            )
+            yield conn
+
+    @asynccontextmanager
+    async def system(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection as the owner role, outside any tenant: maintenance and key look-ups only."""
+        async with self._acquire() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            async with self.pool.acquire() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"PostgreSQL is unavailable: {exc.__class__.__name__}") from exc
+
+    async def ping(self) -> bool:
+        try:
+            async with self._acquire() as conn:
+                return bool(await conn.fetchval("SELECT 1"))
+        except DatabaseUnavailable:
+            return False
