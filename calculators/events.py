@@ -1,0 +1,43 @@
+"""The event vocabulary shared by ingest (which validates and stores events) and the computations.
+
+Every event is an envelope ``{id, type, occurred_at, lead_id?, agent_id?, data}``; ``data`` holds the
+type's own fields, described by one JSON Schema per type in datasource/ingest/schemas/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    LEAD_CREATED = "lead.created"
+    LEAD_RESPONDED = "lead.responded"
+    LEAD_ENRICHED = "lead.enriched"
+    LEAD_SCORED = "lead.scored"
+    LEAD_ROUTED = "lead.routed"
+    LEAD_NURTURED = "lead.nurtured"
+    CONTACT_ATTEMPTED = "contact.attempted"
+    APPOINTMENT_SCHEDULED = "appointment.scheduled"
+    DEAL_CLOSED = "deal.closed"
+    AGENT_ACTIVITY = "agent.activity"
+    COMPONENT_CALL = "component.call"
+    API_USAGE = "api.usage"
+    COST_RECORDED = "cost.recorded"
+    ERROR_PREVENTED = "error.prevented"
+    ERASURE_REQUESTED = "erasure.requested"
+    ERASURE_COMPLETED = "erasure.completed"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedEvent:
+    """An event that passed validation and was stored for the first time (never a duplicate)."""
+
+    event_id: str
+    type: EventType
+    occurred_at: datetime
+    lead_id: str | None
+    agent_id: str | None
+    data: dict[str, Any]
