@@ -40,6 +40,26 @@ class Limits(BaseModel):
     max_data_points: int = Field(10_000, gt=0)
 
 
+class Notifications(BaseModel):
+    """Alert evaluation, scheduled reports and how they are delivered (datasource/alerting, datasource/reports).
+
+    The scheduler is off unless enabled, so tests and one-shot CLI commands never start background loops.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    scheduler_enabled: bool = False
+    tick_seconds: float = Field(60.0, gt=0)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "success-metrics@localhost"
+    channel_timeout_s: float = Field(10.0, gt=0)
+    max_attempts: int = Field(4, ge=1, le=20)
+    backoff_s: float = Field(1.0, ge=0)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     database_url: SecretStr | None = None
@@ -54,6 +74,7 @@ class Settings(BaseModel):
     dev_audience: str = "success-metrics"
     tenants: tuple[TenantConfig, ...] = ()
     limits: Limits = Limits()
+    notifications: Notifications = Notifications()
     # how long computed results are cached: near "now" and for closed periods
     cache_ttl_live_s: float = Field(15.0, ge=0)
     cache_ttl_closed_s: float = Field(900.0, ge=0)
