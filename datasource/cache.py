@@ -1,0 +1,101 @@
+"""Result cache of computed frames, keyed by the ScopedQuery (tenant, row scope, query): single-flight per key.
+
+It holds UNMASKED frames: the key names a tenant and a row scope, never a principal, and masking runs
+after every hit, per principal — so one principal's masked view is never served to another, and one
+tenant's frames cannot answer another tenant's key. A range whose end is within ``LIVE_MARGIN`` of now
+lives ``ttl_live_s`` (data still arriving); a closed period lives ``ttl_closed_s``. Ingest backfills call
+``invalidate_tenant`` so a closed period is recomputed once its past changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from calculators import Frame, ScopedQuery
+
+# events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
+LIVE_MARGIN = timedelta(minutes=15)
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    joined: int = 0  # callers that waited on a computation already running for the same key
+
+
+class ResultCache:
+    def __init__(self, ttl_live_s: float, ttl_closed_s: float, *, max_entries: int = 4096,
+                 clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.ttl_live_s = ttl_live_s
+        self.ttl_closed_s = ttl_closed_s
+        self.max_entries = max_entries
+        self._clock = clock
+        self._now = now
+        self._entries: OrderedDict[ScopedQuery, tuple[float, Frame]] = OrderedDict()
+        self._inflight: dict[ScopedQuery, asyncio.Task[Frame]] = {}
+        self.stats = CacheStats()
+
+    def ttl_for(self, key: ScopedQuery) -> float:
+        live = key.query.end >= self._now() - LIVE_MARGIN
+        return self.ttl_live_s if live else self.ttl_closed_s
+
+    async def get_or_compute(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]]) -> Frame:
+        """The cached frame for ``key``, or the result of ``compute`` — run once however many ask at once."""
+        cached = self._fresh(key)
+        if cached is not None:
+            self.stats.hits += 1
+            return cached
+        task = self._inflight.get(key)
+        if task is None:
+            self.stats.misses += 1
+            task = asyncio.ensure_future(self._fill(key, compute))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._settle(key, done))
+        else:
+            self.stats.joined += 1
+        # shield: one caller going away (client disconnect) must not cancel the others' computation
+        return await asyncio.shield(task)
+
+    def invalidate_tenant(self, tenant_id: str) -> int:
+        """Drop every entry of one tenant (after a backfill changed its past); returns how many."""
+        stale = [k for k in self._entries if k.tenant_id == tenant_id]
+        for k in stale:
+            del self._entries[k]
+        return len(stale)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]]) -> Frame:
+        frame = await compute()
+        ttl = self.ttl_for(key)
+        if ttl > 0:
+            self._entries[key] = (self._clock() + ttl, frame)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return frame
+
+    def _fresh(self, key: ScopedQuery) -> Frame | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, frame = entry
+        if expires <= self._clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return frame
+
+    def _settle(self, key: ScopedQuery, done: asyncio.Task[Frame]) -> None:
+        if self._inflight.get(key) is done:
+            del self._inflight[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here so an error nobody awaited is not reported as "never retrieved"

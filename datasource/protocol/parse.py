@@ -1,0 +1,304 @@
+"""Grafana requests in either dialect → one ``MetricQuery`` per target. The one place variants are normalised.
+
+Accepted here and nowhere else: ranges as ISO text or epoch ms, ``filters`` or ``adhocFilters``,
+``payload`` or ``data`` (object or JSON text), multi-value and "All" template variables as lists,
+JSON arrays or Grafana's ``{a,b}`` glob form, and Grafana 10's ``=|``/``!=|`` multi-value operators.
+Limits (settings.limits) are enforced here, with messages that state them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from calculators import Dimension, Filter, MetricName, MetricQuery, Operator
+from datasource.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
+from datasource.protocol.requests import (
+    AnnotationRequest, FilterIn, Payload, QueryRequest, TargetIn, TimeRange, TimeValue, VariableRequest,
+)
+from datasource.settings import Limits
+
+ANNOTATION_REF_ID = "Anno"  # the JSON API plugin sends annotation queries to /query under this refId
+DEFAULT_MAX_POINTS = 1_000
+MIN_INTERVAL_MS = 1_000
+MAX_REGEX_LENGTH = 256
+# what Grafana sends for a multi-value variable set to "All" without a custom all value
+ALL_VALUES = frozenset({"$__all", "__all", "all", "*", ""})
+
+# ``source``, ``sources``, ``Source`` … all name the same dimension
+_DIMENSION_NAMES: dict[str, Dimension] = {
+    **{d.value: d for d in Dimension},
+    **{f"{d.value}s": d for d in Dimension},
+}
+_OPERATORS: dict[str, tuple[Operator, bool]] = {  # spelling -> (operator, takes several values)
+    **{op.value: (op, op in (Operator.EQ, Operator.NE)) for op in Operator},
+    "==": (Operator.EQ, True),
+    "=|": (Operator.EQ, True),
+    "!=|": (Operator.NE, True),
+}
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)\s*$")
+_INTERVAL_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
+                "y": 31_536_000_000}
+
+
+class Shape(StrEnum):
+    """What the panel asked for: SimpleJSON's target ``type``, or an annotation query."""
+
+    TIMESERIES = "timeserie"
+    TABLE = "table"
+    ANNOTATIONS = "annotations"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTarget:
+    """One target: its query, or the error that stopped it (reported under its refId)."""
+
+    ref_id: str
+    shape: Shape
+    query: MetricQuery | None = None
+    error: ProtocolError | None = None
+
+
+# --- values -------------------------------------------------------------------------------------------
+
+def dimension(name: str) -> Dimension:
+    found = _DIMENSION_NAMES.get(name.strip().lower())
+    if found is None:
+        known = ", ".join(d.value for d in Dimension)
+        raise UnknownFilterKey(f"Unknown filter key {name!r}: use one of {known}.")
+    return found
+
+
+def split_values(value: Any) -> tuple[str, ...]:
+    """A variable's value(s) as a tuple; () means "All" (no restriction)."""
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple):
+        items = [str(v) for v in value if v is not None]
+    elif isinstance(value, bool | int | float):
+        items = [str(value).lower() if isinstance(value, bool) else str(value)]
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{") and text.endswith("}") and "," in text:  # Grafana's glob format {a,b}
+            items = [v.strip() for v in text[1:-1].split(",")]
+        elif text.startswith("[") and text.endswith("]"):  # 'json' format of a multi-value variable
+            try:
+                decoded = json.loads(text)
+            except json.JSONDecodeError:
+                decoded = None
+            items = [str(v) for v in decoded] if isinstance(decoded, list) else [text]
+        else:
+            items = [text]
+    else:
+        raise ProtocolError(f"A filter or payload value must be text, a number or a list, not {type(value).__name__}.")
+    if any(v.strip().lower() in ALL_VALUES for v in items):
+        return ()
+    return tuple(dict.fromkeys(v for v in items))  # keep order, drop repeats
+
+
+def to_filter(spec: FilterIn) -> Filter | None:
+    """One ad-hoc filter → a dimension Filter; None when it selects "All"."""
+    dim = dimension(spec.key)
+    op_spelling = spec.operator.strip()
+    if op_spelling not in _OPERATORS:
+        known = ", ".join(sorted(_OPERATORS))
+        raise ProtocolError(f"Filter on {spec.key!r}: unknown operator {spec.operator!r}; use one of {known}.")
+    operator, multi = _OPERATORS[op_spelling]
+    values = split_values(spec.values if spec.values is not None else spec.value)
+    if not values:
+        if operator in (Operator.EQ, Operator.NE):
+            return None
+        raise ProtocolError(f"Filter on {spec.key!r} with operator {operator.value!r} needs a value.")
+    if not multi and len(values) > 1:
+        raise ProtocolError(f"Filter on {spec.key!r}: operator {operator.value!r} takes one value, got {len(values)}.")
+    if operator in (Operator.REGEX, Operator.NOT_REGEX):
+        _check_regex(spec.key, values[0])
+    return Filter(dimension=dim, operator=operator, values=values)
+
+
+def _check_regex(key: str, pattern: str) -> None:
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise ProtocolError(f"Filter on {key!r}: regular expression longer than {MAX_REGEX_LENGTH} characters.")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ProtocolError(f"Filter on {key!r}: {pattern!r} is not a valid regular expression ({exc}).") from None
+
+
+def filters(specs: Iterable[FilterIn]) -> tuple[Filter, ...]:
+    return tuple(f for f in (to_filter(s) for s in specs) if f is not None)
+
+
+def payload_dict(payload: Payload) -> dict[str, Any]:
+    """The payload as an object: JSON text is decoded; empty means no options."""
+    if payload is None:
+        return {}
+    if isinstance(payload, str):
+        if not payload.strip():
+            return {}
+        try:
+            payload = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise ProtocolError(f"The payload is not valid JSON ({exc.msg} at character {exc.pos}); "
+                                'write it as an object, e.g. {"source": "referral"}.') from None
+    if not isinstance(payload, dict):
+        raise ProtocolError('The payload must be a JSON object of option name to value, e.g. {"source": "referral"}.')
+    return payload
+
+
+def payload_parts(payload: dict[str, Any]) -> tuple[tuple[Filter, ...], tuple[tuple[str, str], ...]]:
+    """Keys naming a dimension become = filters; the others become metric options (checked against the metric)."""
+    found: list[Filter] = []
+    options: list[tuple[str, str]] = []
+    for key, raw in payload.items():
+        if isinstance(raw, dict):
+            raise ProtocolError(f"Payload option {key!r} must be a value or a list of values, not an object.")
+        values = split_values(raw)
+        dim = _DIMENSION_NAMES.get(key.strip().lower())
+        if dim is not None:
+            if values:
+                found.append(Filter(dimension=dim, operator=Operator.EQ, values=values))
+        elif values:
+            options.append((key, ",".join(values)))
+    return tuple(found), tuple(sorted(options))
+
+
+# --- time ---------------------------------------------------------------------------------------------
+
+def parse_time(value: TimeValue, what: str) -> datetime:
+    """ISO 8601 text (naive = UTC) or epoch milliseconds, as an aware UTC datetime."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value)):
+            millis = float(value)
+            if not math.isfinite(millis):
+                raise ValueError
+            return datetime.fromtimestamp(millis / 1000, tz=UTC)
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ProtocolError(f"range.{what} = {value!r} is not a time: send ISO 8601 "
+                            "(2026-01-31T00:00:00Z) or epoch milliseconds.") from None
+
+
+def parse_range(rng: TimeRange, limits: Limits) -> tuple[datetime, datetime]:
+    start, end = parse_time(rng.from_, "from"), parse_time(rng.to, "to")
+    if end <= start:
+        raise ProtocolError(f"The time range is empty or reversed: from {start.isoformat()} is not before "
+                            f"to {end.isoformat()}.")
+    if end - start > timedelta(days=limits.max_range_days):
+        raise LimitExceeded(f"The time range spans {(end - start).days} days; the limit is "
+                            f"{limits.max_range_days} days (limits.max_range_days). Choose a shorter range.")
+    return start, end
+
+
+def bucket(body: QueryRequest, start: datetime, end: datetime, limits: Limits) -> tuple[int, int]:
+    """(interval_ms, max_points): the panel's interval, widened so the range never exceeds max_points buckets."""
+    max_points = body.maxDataPoints if body.maxDataPoints is not None else DEFAULT_MAX_POINTS
+    if max_points < 1:
+        raise ProtocolError(f"maxDataPoints must be at least 1, got {max_points}.")
+    if max_points > limits.max_data_points:
+        raise LimitExceeded(f"maxDataPoints {max_points} exceeds the limit of {limits.max_data_points} "
+                            "(limits.max_data_points); lower the panel's Max data points.")
+    asked = _interval_ms(body)
+    span_ms = (end - start) / timedelta(milliseconds=1)
+    needed = math.ceil(span_ms / max_points)
+    return max(asked or 0, needed, MIN_INTERVAL_MS), max_points
+
+
+def _interval_ms(body: QueryRequest) -> int | None:
+    if body.intervalMs is not None:
+        if not math.isfinite(body.intervalMs) or body.intervalMs < 0:
+            raise ProtocolError(f"intervalMs must be a positive number of milliseconds, got {body.intervalMs}.")
+        return math.ceil(body.intervalMs)
+    if body.interval:
+        match = _INTERVAL.match(body.interval)
+        if match is None:
+            raise ProtocolError(f"interval {body.interval!r} is not a duration like 30s, 5m, 1h or 1d.")
+        return math.ceil(float(match[1]) * _INTERVAL_MS[match[2]])
+    return None
+
+
+# --- whole requests -----------------------------------------------------------------------------------
+
+def metric_queries(body: QueryRequest, limits: Limits) -> list[ParsedTarget]:
+    """Every visible target of a /query body, in order; a bad target carries its error, the rest still run."""
+    visible = [t for t in body.targets if _visible(t)]
+    if len(visible) > limits.max_targets:
+        raise LimitExceeded(f"The request has {len(visible)} targets; the limit is {limits.max_targets} "
+                            "(limits.max_targets). Split the panel's queries.")
+    start, end = parse_range(body.range, limits)
+    interval_ms, max_points = bucket(body, start, end, limits)
+    shared = filters(body.filters or []) + filters(body.adhocFilters or [])
+    parsed: list[ParsedTarget] = []
+    for target in visible:
+        shape = _shape(target)
+        for name in _metric_names(target):
+            try:
+                own, options = payload_parts(_target_payload(target))
+                query = MetricQuery(metric=MetricName(name), start=start, end=end, interval_ms=interval_ms,
+                                    max_points=max_points, filters=shared + own, options=options)
+            except ProtocolError as exc:
+                exc.ref_id = target.refId
+                parsed.append(ParsedTarget(ref_id=target.refId, shape=shape, error=exc))
+                continue
+            parsed.append(ParsedTarget(ref_id=target.refId, shape=shape, query=query))
+    return parsed
+
+
+def annotation_query(body: AnnotationRequest, limits: Limits) -> MetricQuery:
+    """SimpleJSON's POST /annotations: the annotation's query text names the kinds wanted (empty = all)."""
+    start, end = parse_range(body.range, limits)
+    kinds = ",".join(split_values(_braced(body.annotation.query or "")))
+    return MetricQuery(metric=MetricName(kinds), start=start, end=end)
+
+
+def variable_target(body: VariableRequest) -> str:
+    """The JSON API plugin's POST /variable: payload {target} (object or JSON text, or the bare name)."""
+    if isinstance(body.payload, str):
+        try:
+            decoded = payload_dict(body.payload)
+        except ProtocolError:
+            return body.payload.strip()
+        return str(decoded.get("target", "")).strip()
+    return body.payload.target.strip()
+
+
+def _braced(text: str) -> str:
+    """'outages, alerts' → '{outages,alerts}' so split_values reads a comma list as several values."""
+    text = text.strip()
+    return f"{{{text}}}" if "," in text and not text.startswith(("{", "[")) else text
+
+
+def _visible(target: TargetIn) -> bool:
+    """Hidden targets are skipped, and so are the empty ones a new panel sends ("select metric")."""
+    if target.hide:
+        return False
+    return target.refId == ANNOTATION_REF_ID or (target.target or "").strip() not in ("", "select metric")
+
+
+def _shape(target: TargetIn) -> Shape:
+    if target.refId == ANNOTATION_REF_ID:
+        return Shape.ANNOTATIONS
+    return Shape.TABLE if (target.type or "").strip().lower() == "table" else Shape.TIMESERIES
+
+
+def _metric_names(target: TargetIn) -> Sequence[str]:
+    """A target may name several metrics through a multi-value variable ({a,b}); an annotation target may be empty."""
+    text = (target.target or "").strip()
+    if target.refId == ANNOTATION_REF_ID:
+        return [",".join(split_values(_braced(text)))]
+    return split_values(text) or [text]
+
+
+def _target_payload(target: TargetIn) -> dict[str, Any]:
+    payload = payload_dict(target.payload)
+    legacy = payload_dict(target.data)
+    return {**legacy, **payload}

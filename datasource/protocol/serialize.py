@@ -1,0 +1,138 @@
+"""Frames → the JSON shapes of both Grafana dialects. Pure functions: no I/O, no policy.
+
+Masking has already run: a frame's ``masked_fields`` and ``notices`` are shown as ``meta.notices``,
+``meta.custom.maskedFields`` and, on tables, ``masked: true`` on each masked column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, assert_never
+
+from calculators import Column, ColumnType, Frame, Kind, Unit
+from datasource.protocol.parse import Shape
+from datasource.protocol.responses import (
+    Annotation, FrameMeta, Notice, QueryItem, Table, TableColumn, TagValue, TimeSeries, VariableItem,
+)
+
+ANNOTATION_COLUMNS = ("time", "timeEnd", "title", "text", "tags")
+
+
+def grafana_unit(unit: Unit | None, currency: str = "USD") -> str | None:
+    """The Grafana unit id of one of our units."""
+    if unit is None:
+        return None
+    match unit:
+        case Unit.PERCENT:
+            return "percent"
+        case Unit.RATIO:
+            return "percentunit"
+        case Unit.CURRENCY:
+            return f"currency{currency}"
+        case Unit.HOURS:
+            return "h"
+        case Unit.MS:
+            return "ms"
+        case Unit.COUNT:
+            return "short"
+        case Unit.SCORE:
+            return "none"
+        case Unit.BYTES:
+            return "bytes"
+        case Unit.TEXT:
+            return None
+        case _:
+            assert_never(unit)
+
+
+def cell(value: Any) -> Any:
+    """One value as JSON: Decimal → float, datetime → epoch ms, NaN/inf → null, tuples → lists."""
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, tuple | list):
+        return [cell(v) for v in value]
+    return value
+
+
+def meta(frame: Frame) -> FrameMeta | None:
+    notices = [Notice(severity="info", text=n) for n in frame.notices]
+    if not notices and not frame.masked_fields:
+        return None
+    custom = {"maskedFields": list(frame.masked_fields)} if frame.masked_fields else None
+    return FrameMeta(notices=notices, custom=custom)
+
+
+def query_items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
+    """One frame as /query items: series for a time series asked as one, otherwise a table."""
+    match frame.kind:
+        case Kind.TIMESERIES if shape is Shape.TIMESERIES:
+            return list(time_series(ref_id, frame))
+        case Kind.TIMESERIES | Kind.TABLE | Kind.STAT:
+            return [table(ref_id, frame)]
+        case _:
+            assert_never(frame.kind)
+
+
+def time_series(ref_id: str, frame: Frame) -> Iterable[TimeSeries]:
+    """The first column is time (epoch ms); each other column is a series, points in ascending time."""
+    times, *series = frame.columns
+    order = sorted(range(len(times.values)), key=lambda i: times.values[i])
+    stamps = [int(cell(times.values[i])) for i in order]
+    frame_meta = meta(frame)
+    for column in series:
+        points = [(_number(column.values[i]), t) for i, t in zip(order, stamps, strict=True)]
+        yield TimeSeries(target=column.name, refId=ref_id, datapoints=points, meta=frame_meta)
+
+
+def table(ref_id: str | None, frame: Frame, currency: str = "USD") -> Table:
+    masked = set(frame.masked_fields)
+    columns = [_column(c, masked, currency) for c in frame.columns]
+    rows = [[cell(v) for v in row] for row in frame.rows()]
+    return Table(refId=ref_id, columns=columns, rows=rows, meta=meta(frame))
+
+
+def error_item(ref_id: str, message: str) -> TimeSeries:
+    """A failed target: an empty series whose error notice Grafana shows on the panel."""
+    return TimeSeries(target=ref_id, refId=ref_id, datapoints=[],
+                      meta=FrameMeta(notices=[Notice(severity="error", text=message)]))
+
+
+def annotations(frame: Frame, echo: dict[str, Any] | None) -> list[Annotation]:
+    """An annotation frame (time, timeEnd, title, text, tags) as SimpleJSON's /annotations list."""
+    out = []
+    for time, time_end, title, text, tags in zip(*(frame.column(n).values for n in ANNOTATION_COLUMNS), strict=True):
+        start, end = cell(time), cell(time_end)
+        out.append(Annotation(annotation=echo, time=start, timeEnd=end, isRegion=end is not None and end != start,
+                              title=title, text=text, tags=list(tags)))
+    return out
+
+
+def variables(values: Sequence[tuple[str, str]]) -> list[VariableItem]:
+    return [VariableItem(__value=value, __text=label) for value, label in values]
+
+
+def tag_values(values: Sequence[tuple[str, str]]) -> list[TagValue]:
+    return [TagValue(text=value) for value, _ in values]
+
+
+def _column(column: Column, masked: set[str], currency: str) -> TableColumn:
+    hit = column.field_name in masked or column.name in masked
+    return TableColumn(
+        text=column.name, type=column.type.value if column.type in ColumnType else "string",
+        unit=grafana_unit(column.unit, currency), masked=True if hit else None,
+        description="masked by your role's policy" if hit else None,
+    )
+
+
+def _number(value: Any) -> float | None:
+    value = cell(value)
+    if value is None or isinstance(value, bool):
+        return None if value is None else float(value)
+    return float(value) if isinstance(value, int | float) else None

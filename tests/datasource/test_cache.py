@@ -1,0 +1,179 @@
+"""The result cache: keyed by tenant + row scope + query, single-flight, live vs closed TTL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from calculators import (
+    Column, ColumnType, Frame, Kind, MetricName, MetricQuery, RowScope, ScopedQuery, ScopeKind, TenantId,
+)
+from datasource.cache import ResultCache
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def key(tenant: str = "acme", *, end: datetime = NOW - timedelta(days=30), scope: RowScope | None = None,
+        metric: str = "leads.volume") -> ScopedQuery:
+    q = MetricQuery(metric=MetricName(metric), start=end - timedelta(days=1), end=end)
+    return ScopedQuery(tenant_id=TenantId(tenant), query=q, scope=scope or RowScope())
+
+
+def frame(value: float) -> Frame:
+    return Frame("f", Kind.STAT, (Column("value", ColumnType.NUMBER, (value,)),))
+
+
+def make(clock: Clock, **kw: int) -> ResultCache:
+    return ResultCache(ttl_live_s=15, ttl_closed_s=900, clock=clock, now=lambda: NOW, **kw)
+
+
+class Counter:
+    def __init__(self, value: float = 1.0) -> None:
+        self.calls = 0
+        self.value = value
+
+    async def __call__(self) -> Frame:
+        self.calls += 1
+        return frame(self.value + self.calls)
+
+
+async def test_second_ask_is_a_hit() -> None:
+    cache, compute = make(Clock()), Counter()
+    first = await cache.get_or_compute(key(), compute)
+    second = await cache.get_or_compute(key(), compute)
+    assert compute.calls == 1
+    assert first is second
+    assert (cache.stats.hits, cache.stats.misses) == (1, 1)
+
+
+async def test_concurrent_asks_compute_once() -> None:
+    cache = make(Clock())
+    gate = asyncio.Event()
+    calls = 0
+
+    async def slow() -> Frame:
+        nonlocal calls
+        calls += 1
+        await gate.wait()
+        return frame(7)
+
+    waiters = [asyncio.create_task(cache.get_or_compute(key(), slow)) for _ in range(10)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.gather(*waiters)
+    assert calls == 1
+    assert all(r is results[0] for r in results)
+    # 1 caller started it, the other 9 joined the running computation
+    assert (cache.stats.misses, cache.stats.joined) == (1, 9)
+
+
+async def test_tenants_and_scopes_never_share_entries() -> None:
+    cache, compute = make(Clock()), Counter()
+    team_a = RowScope(kind=ScopeKind.TEAM, teams=("a",))
+    team_b = RowScope(kind=ScopeKind.TEAM, teams=("b",))
+    me = RowScope(kind=ScopeKind.SELF, agent_id="ag-1")
+    keys = [key("acme"), key("globex"), key("acme", scope=team_a), key("acme", scope=team_b), key("acme", scope=me)]
+    frames = [await cache.get_or_compute(k, compute) for k in keys]
+    # five different keys: five computations, values 1+1 … 1+5
+    assert compute.calls == 5
+    assert [f.columns[0].values[0] for f in frames] == [2, 3, 4, 5, 6]
+    assert (await cache.get_or_compute(key("globex"), compute)).columns[0].values[0] == 3
+
+
+async def test_range_touching_now_expires_after_the_live_ttl() -> None:
+    clock = Clock()
+    cache, compute = make(clock), Counter()
+    live = key(end=NOW)
+    await cache.get_or_compute(live, compute)
+    clock.t += 14.9
+    await cache.get_or_compute(live, compute)
+    assert compute.calls == 1
+    clock.t += 0.2  # 15.1 s after filling: past the 15 s live TTL
+    await cache.get_or_compute(live, compute)
+    assert compute.calls == 2
+
+
+async def test_closed_period_lives_the_long_ttl() -> None:
+    clock = Clock()
+    cache, compute = make(clock), Counter()
+    closed = key(end=NOW - timedelta(minutes=16))  # just past the 15-minute live margin
+    await cache.get_or_compute(closed, compute)
+    clock.t += 899
+    await cache.get_or_compute(closed, compute)
+    assert compute.calls == 1
+    clock.t += 2  # 901 s > 900 s
+    await cache.get_or_compute(closed, compute)
+    assert compute.calls == 2
+
+
+async def test_a_failure_is_shared_by_waiters_and_not_cached() -> None:
+    cache = make(Clock())
+    gate = asyncio.Event()
+    calls = 0
+
+    async def failing() -> Frame:
+        nonlocal calls
+        calls += 1
+        await gate.wait()
+        raise RuntimeError("database went away")
+
+    waiters = [asyncio.create_task(cache.get_or_compute(key(), failing)) for _ in range(3)]
+    await asyncio.sleep(0)
+    gate.set()
+    outcomes = await asyncio.gather(*waiters, return_exceptions=True)
+    assert calls == 1 and all(isinstance(o, RuntimeError) for o in outcomes)
+    assert len(cache) == 0
+    assert (await cache.get_or_compute(key(), Counter())).columns[0].values[0] == 2
+
+
+async def test_one_waiter_cancelled_does_not_cancel_the_others() -> None:
+    cache = make(Clock())
+    gate = asyncio.Event()
+
+    async def slow() -> Frame:
+        await gate.wait()
+        return frame(3)
+
+    leaving = asyncio.create_task(cache.get_or_compute(key(), slow))
+    staying = asyncio.create_task(cache.get_or_compute(key(), slow))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    gate.set()
+    assert (await staying).columns[0].values[0] == 3
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+
+
+async def test_invalidate_tenant_drops_only_that_tenant() -> None:
+    cache, compute = make(Clock()), Counter()
+    await cache.get_or_compute(key("acme"), compute)
+    await cache.get_or_compute(key("acme", metric="leads.other"), compute)
+    await cache.get_or_compute(key("globex"), compute)
+    assert cache.invalidate_tenant("acme") == 2
+    assert len(cache) == 1
+    await cache.get_or_compute(key("globex"), compute)
+    assert compute.calls == 3  # globex still cached
+
+
+async def test_least_recently_used_entry_goes_first() -> None:
+    cache, compute = make(Clock(), max_entries=2), Counter()
+    a, b, c = key(metric="a"), key(metric="b"), key(metric="c")
+    await cache.get_or_compute(a, compute)
+    await cache.get_or_compute(b, compute)
+    await cache.get_or_compute(a, compute)  # a used last: b is the oldest
+    await cache.get_or_compute(c, compute)  # evicts b
+    assert len(cache) == 2
+    await cache.get_or_compute(a, compute)
+    assert compute.calls == 3
+    await cache.get_or_compute(b, compute)
+    assert compute.calls == 4
