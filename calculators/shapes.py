@@ -1,0 +1,87 @@
+"""Builders of the three frame shapes every computation returns (time series, stat, table)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from calculators.buckets import epoch_ms
+from calculators.formulas import status
+from calculators.frames import Column, Frame
+from calculators.vocabulary import ColumnType, Kind, Sensitivity, Unit
+
+
+@dataclass(frozen=True, slots=True)
+class Col:
+    name: str
+    type: ColumnType = ColumnType.NUMBER
+    unit: Unit | None = None
+    sensitivity: Sensitivity = Sensitivity.PUBLIC
+    field: str | None = None
+
+
+AGENT = Col("agent", ColumnType.STRING, sensitivity=Sensitivity.PERSONAL, field="agent")
+AGENT_ID = Col("agent_id", ColumnType.STRING, sensitivity=Sensitivity.PERSONAL, field="agent_id")
+TEAM = Col("team", ColumnType.STRING, field="team")
+
+
+def money(name: str, field: str = "revenue") -> Col:
+    return Col(name, unit=Unit.CURRENCY, sensitivity=Sensitivity.FINANCIAL, field=field)
+
+
+def num(name: str, unit: Unit | None = None) -> Col:
+    return Col(name, unit=unit)
+
+
+def text(name: str) -> Col:
+    return Col(name, ColumnType.STRING)
+
+
+def _plain(v: Any) -> Any:
+    """Decimal → float, so frames hold JSON-friendly numbers."""
+    if v is None or isinstance(v, (int, float, str, bool)):
+        return v
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def table(name: str, cols: Sequence[Col], rows: Sequence[Sequence[Any]], *, notices: Sequence[str] = (),
+          meta: Mapping[str, Any] | None = None) -> Frame:
+    columns = tuple(
+        Column(c.name, c.type, tuple(_plain(r[i]) for r in rows), c.unit, c.sensitivity, c.field)
+        for i, c in enumerate(cols))
+    return Frame(name, Kind.TABLE, columns, tuple(notices), meta=dict(meta or {}))
+
+
+def series(
+    name: str, starts: Sequence[datetime], values: Mapping[str, Mapping[datetime, Any]], unit: Unit | None, *,
+    count: bool = False, sensitivity: Sensitivity = Sensitivity.PUBLIC, field: str | None = None,
+    notices: Sequence[str] = (), meta: Mapping[str, Any] | None = None,
+) -> Frame:
+    """One column per series over the bucket starts; a bucket with no row is None (0 for counts)."""
+    empty = 0 if count else None
+    cols = [Column("time", ColumnType.TIME, tuple(epoch_ms(t) for t in starts))]
+    for label, by_time in values.items():
+        cols.append(Column(label, ColumnType.NUMBER, tuple(_plain(by_time.get(t, empty)) for t in starts),
+                           unit, sensitivity, field))
+    return Frame(name, Kind.TIMESERIES, tuple(cols), tuple(notices), meta={"unit": unit, **(meta or {})})
+
+
+def stat(
+    name: str, value: float | None, previous: float | None, target: float | None, unit: Unit, *,
+    lower_is_better: bool = False, sensitivity: Sensitivity = Sensitivity.PUBLIC, field: str | None = None,
+    notices: Sequence[str] = (), meta: Mapping[str, Any] | None = None,
+) -> Frame:
+    value, previous = _plain(value), _plain(previous)
+    cols = (
+        Column("value", ColumnType.NUMBER, (value,), unit, sensitivity, field),
+        Column("previous", ColumnType.NUMBER, (previous,), unit, sensitivity, field),
+        Column("target", ColumnType.NUMBER, (target,), unit, sensitivity, field),
+        Column("status", ColumnType.STRING, (status(value, target, lower_is_better=lower_is_better).value,)),
+    )
+    return Frame(name, Kind.STAT, cols, tuple(notices),
+                 meta={"unit": unit, "lower_is_better": lower_is_better, **(meta or {})})
