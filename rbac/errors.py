@@ -18,11 +18,17 @@ class RbacError(Exception):
 
 
 class Unauthenticated(RbacError):
-    pass
+    """``tenant_id`` is the tenant the credential claimed, when one could be told, so the failure is audited there."""
+
+    def __init__(self, message: str, tenant_id: str | None = None) -> None:
+        super().__init__(message)
+        self.tenant_id = tenant_id
 
 
 class NoRole(RbacError):
-    pass
+    def __init__(self, message: str, tenant_id: str | None = None) -> None:
+        super().__init__(message)
+        self.tenant_id = tenant_id
 
 
 class Forbidden(RbacError):

@@ -1,0 +1,122 @@
+"""The audit stage: one hash-chained record per access, change and authentication attempt.
+
+Each tenant's rows form a chain: row n stores the hash of row n-1 (``prev_hash``) and its own ``hash`` =
+sha256(prev_hash ‖ canonical JSON of its content). Appends are serialised per tenant by an advisory
+transaction lock. An edit breaks a row's hash, a deletion breaks the next row's link or leaves a gap in
+``seq``; a truncated tail is found against the signed checkpoint of each chain head that is written
+outside the table (``checkpoint``). If a record cannot be written, ``append`` raises AuditUnavailable and
+the request it records is not served (503).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rbac.errors import AuditUnavailable
+from rbac.principal import Principal
+
+GENESIS = "0" * 64
+UNATTRIBUTED = "_unattributed"  # failures that name no known tenant (no real tenant id starts with "_")
+LOCK_CLASS = 0x5A_0D_17  # advisory lock namespace of audit appends
+LOCK_TIMEOUT = "3s"  # how long an append may wait for the table before the request fails closed
+
+# anything shaped like a credential is dropped from free text before it is stored
+_SECRETISH = re.compile(r"eyJ[\w-]{4,}\.[\w-]+\.[\w-]*|smk_\w+|sm[a-z]_\w{8,}|Bearer\s+\S+", re.IGNORECASE)
+
+Outcome = Literal["success", "denied", "error"]
+COLUMNS = ("tenant_id", "seq", "at", "subject", "role", "action", "resource", "outcome", "status", "masked_fields",
+           "rows_returned", "latency_ms", "request_id", "client_addr", "user_agent", "auth_method", "reason")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SECRETISH.sub("[redacted]", value)
+    if isinstance(value, dict):
+        return {str(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+class AuditRecord(BaseModel):
+    """What is recorded. There is no field for a token or secret, and free text is scrubbed of anything like one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    tenant_id: str = Field(min_length=1, max_length=128)
+    action: str = Field(pattern=r"^[a-z][a-z0-9_.-]{1,63}$")
+    outcome: Outcome
+    status: int = Field(ge=100, le=599)
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    subject: str | None = Field(None, max_length=512)
+    role: str | None = None
+    auth_method: str | None = None
+    resource: dict[str, Any] = Field(default_factory=dict)
+    masked_fields: tuple[str, ...] = ()
+    rows_returned: int | None = Field(None, ge=0)
+    latency_ms: float | None = Field(None, ge=0)
+    request_id: str | None = Field(None, max_length=64)
+    client_addr: str | None = Field(None, max_length=128)
+    user_agent: str | None = Field(None, max_length=512)
+    reason: str | None = Field(None, max_length=2000)
+
+    @field_validator("resource", "reason", "user_agent", "subject", mode="before")
+    @classmethod
+    def _no_secrets(cls, value: Any) -> Any:
+        return _scrub(value)
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("at must be timezone-aware")
+        return value.astimezone(UTC)
+
+    @classmethod
+    def of(cls, principal: Principal, action: str, outcome: Outcome, status: int, **fields: Any) -> AuditRecord:
+        return cls(tenant_id=principal.tenant_id, subject=principal.subject, role=principal.role.value,
+                   auth_method=principal.auth_method.value, action=action, outcome=outcome, status=status, **fields)
+
+
+def canonical(row: dict[str, Any]) -> bytes:
+    """The bytes a row's hash covers: its content columns, sorted keys, no whitespace, times in UTC µs."""
+    content = {k: row[k] for k in COLUMNS}
+    content["at"] = row["at"].astimezone(UTC).isoformat(timespec="microseconds")
+    content["masked_fields"] = list(row["masked_fields"] or [])
+    content["resource"] = json.loads(json.dumps(row["resource"] or {}))
+    content["latency_ms"] = None if row["latency_ms"] is None else float(row["latency_ms"])
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(row)).hexdigest()
+
+
+async def append(conn: asyncpg.Connection, record: AuditRecord) -> tuple[int, str]:
+    """Append one record to its tenant's chain; (seq, hash) of the new row. AuditUnavailable on any failure."""
+    row = record.model_dump()
+    try:
+        async with conn.transaction():
+            await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, record.tenant_id)
+            last = await conn.fetchrow(
+                "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", record.tenant_id)
+            row["seq"] = (last["seq"] if last else 0) + 1
+            row["prev_hash"] = last["hash"] if last else GENESIS
+            row["hash"] = chain_hash(row["prev_hash"], row)
+            names = (*COLUMNS, "prev_hash", "hash")
+            await conn.execute(
+                f"INSERT INTO audit_log ({', '.join(names)}) VALUES ({', '.join(f'${i}' for i in range(1, len(names) + 1))})",
+                *(list(row[n]) if n == "masked_fields" else row[n] for n in names),
+            )
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        raise AuditUnavailable(
+            f"The access could not be written to the audit log ({exc.__class__.__name__}), so it is not served; "
+            "try again shortly.") from None
+    return row["seq"], row["hash"]
