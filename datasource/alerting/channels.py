@@ -1,0 +1,166 @@
+"""Where alert notifications go: HMAC-signed JSON webhooks, Slack-compatible webhooks, and email.
+
+A send either succeeds or raises ``SendFailed`` saying whether trying again could help; retries, time-outs
+and the delivery log are delivery.py's business, so every channel kind differs only in how it sends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any, Literal
+
+import aiosmtplib
+import asyncpg
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from datasource.alerting.errors import ChannelInvalid
+from datasource.alerting.mailer import Mailer
+from datasource.alerting.rules import Severity
+
+SIGNATURE_HEADER = "X-SM-Signature"
+TIMESTAMP_HEADER = "X-SM-Timestamp"
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+class ChannelConfig(BaseModel):
+    """A channel as an admin writes it. ``secret`` is the webhook's HMAC key; it is never read back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["webhook", "slack", "email"]
+    url: str | None = Field(None, pattern=r"^https?://\S+$")
+    to: tuple[str, ...] = Field((), max_length=50)
+    min_severity: Severity = Severity.INFO
+    secret: SecretStr | None = Field(None, min_length=16)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ChannelConfig:
+        if self.kind in ("webhook", "slack") and not self.url:
+            raise ValueError(f"a {self.kind} channel needs a url")
+        if self.kind == "webhook" and self.secret is None:
+            raise ValueError("a webhook channel needs a secret (at least 16 characters) to sign its payloads")
+        if self.kind == "email" and not self.to:
+            raise ValueError("an email channel needs at least one address in 'to'")
+        bad = [a for a in self.to if not re.match(_EMAIL, a)]
+        if bad:
+            raise ValueError(f"not email addresses: {', '.join(bad)}")
+        return self
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"secret"}) | {"has_secret": self.secret is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: str
+    config: ChannelConfig
+
+    def wants(self, severity: Severity) -> bool:
+        return _SEVERITY_RANK[severity] >= _SEVERITY_RANK[self.config.min_severity]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One transition of one alert, as every channel tells it."""
+
+    tenant_id: str
+    event_id: int
+    rule_id: str
+    transition: str  # firing | resolved
+    family: str
+    severity: str
+    title: str
+    summary: str
+    value: float | None
+    threshold: float | None
+    started_at: datetime
+    resolved_at: datetime | None
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant_id, "event_id": self.event_id, "rule_id": self.rule_id, "state": self.transition,
+            "family": self.family, "severity": self.severity, "title": self.title, "summary": self.summary,
+            "value": self.value, "threshold": self.threshold, "started_at": self.started_at.isoformat(),
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+        }
+
+    def headline(self) -> str:
+        word = "FIRING" if self.transition == "firing" else "RESOLVED"
+        return f"[{word}] [{self.severity}] {self.title} ({self.tenant_id})"
+
+
+class SendFailed(Exception):
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def parse_config(document: Any) -> ChannelConfig:
+    try:
+        return ChannelConfig.model_validate(document)
+    except ValidationError as exc:
+        where = "; ".join(f"/{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise ChannelInvalid(f"The channel does not validate: {where}") from None
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256 over ``timestamp + "." + body``; receivers recompute and compare."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def _check(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    retryable = response.status_code >= 500 or response.status_code in (408, 429)
+    raise SendFailed(f"HTTP {response.status_code} from the receiver", retryable=retryable)
+
+
+async def send(channel: Channel, notice: Notice, http: httpx.AsyncClient, mailer: Mailer) -> None:
+    config = channel.config
+    try:
+        match config.kind:
+            case "webhook":
+                assert config.url and config.secret
+                body = json.dumps(notice.payload(), separators=(",", ":"), sort_keys=True).encode()
+                stamp = str(int(time.time()))
+                headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: stamp,
+                           SIGNATURE_HEADER: sign(config.secret.get_secret_value(), stamp, body)}
+                _check(await http.post(config.url, content=body, headers=headers))
+            case "slack":
+                assert config.url
+                text = f"*{notice.headline()}*\n{notice.summary}"
+                _check(await http.post(config.url, json={"text": text}))
+            case "email":
+                message = EmailMessage()
+                message["Subject"] = notice.headline()
+                message["To"] = ", ".join(config.to)
+                message.set_content(f"{notice.summary}\n\nStarted: {notice.started_at.isoformat()}\n"
+                                    f"Rule: {notice.rule_id}\nEvent: {notice.event_id}\n")
+                await mailer.send(message)
+    except (httpx.HTTPError, aiosmtplib.SMTPException, OSError) as exc:
+        raise SendFailed(f"{exc.__class__.__name__} talking to the receiver", retryable=True) from exc
+
+
+async def load(conn: asyncpg.Connection) -> dict[str, Channel]:
+    rows = await conn.fetch("SELECT channel_id, config, secret FROM alert_channels ORDER BY channel_id")
+    return {r["channel_id"]: Channel(r["channel_id"], ChannelConfig.model_validate(r["config"] | {"secret": r["secret"]}))
+            for r in rows}
+
+
+async def put(conn: asyncpg.Connection, tenant_id: str, channel_id: str, config: ChannelConfig) -> None:
+    await conn.execute(
+        """INSERT INTO alert_channels (tenant_id, channel_id, kind, config, secret) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (tenant_id, channel_id) DO UPDATE SET kind = EXCLUDED.kind, config = EXCLUDED.config,
+               secret = EXCLUDED.secret, updated_at = now()""",
+        tenant_id, channel_id, config.kind, config.model_dump(mode="json", exclude={"secret"}),
+        config.secret.get_secret_value() if config.secret else None,
+    )

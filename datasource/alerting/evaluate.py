@@ -1,0 +1,111 @@
+"""One evaluation of a tenant's rules: measure, step each rule's state, record transitions and queue their
+notifications, all in one tenant transaction.
+
+A transaction-scoped advisory lock per tenant means one replica evaluates a tenant at a time (the others
+skip it for that tick). Because state, the alert_events row and the outbox rows commit together, a restart
+finds a firing rule still firing and queues nothing new: notifications go out once per transition.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from datasource import tenants
+from datasource.alerting import channels, rules
+from datasource.alerting.conditions import Context, measure
+from datasource.alerting.rules import Rule
+from datasource.alerting.state import RuleState, State, Transition, holds, step
+from datasource.storage.pool import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    rule_id: str
+    transition: Transition
+    event_id: int
+    value: float | None
+
+
+def summary(rule: Rule, value: float | None) -> str:
+    shown = "no data" if value is None else f"{value:.4g}"
+    return (f"{rule.title}: {shown} {rule.op} {rule.threshold:.4g} "
+            f"({rule.kind} over the last {rule.window_minutes} min)")
+
+
+async def _queue(conn: asyncpg.Connection, tenant_id: str, rule: Rule | None, severity: str, event_id: int,
+                 transition: Transition, known: dict[str, channels.Channel]) -> None:
+    wanted = [c for c in known.values()
+              if c.wants(rules.Severity(severity)) and (rule is None or not rule.channels or c.id in rule.channels)]
+    await conn.executemany(
+        """INSERT INTO alert_deliveries (tenant_id, event_id, transition, channel_id) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (tenant_id, event_id, transition, channel_id) DO NOTHING""",
+        [(tenant_id, event_id, transition.value, c.id) for c in wanted],
+    )
+
+
+async def _measure_safely(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
+    """A rule whose query fails is logged and skipped; the savepoint keeps the other rules' work."""
+    try:
+        async with conn.transaction():
+            return await measure(conn, rule, ctx)
+    except asyncpg.PostgresError as exc:
+        log.error("alert rule %s could not be measured: %s", rule.id, exc.__class__.__name__)
+        return None
+
+
+async def evaluate_tenant(db: Database, tenant_id: str, now: datetime, retention_months: int) -> list[Change]:
+    """Evaluate every rule of the tenant at ``now``; returns the transitions it recorded."""
+    changes: list[Change] = []
+    async with db.tenant(tenant_id) as conn:
+        locked = await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtextextended('sm.alerts:' || $1, 0))",
+                                     tenant_id)
+        if not locked:
+            return changes
+        ctx = Context(now, await tenants.load_settings(conn, tenant_id), retention_months)
+        active = [r for r in await rules.effective(conn) if r.enabled]
+        states = {r["rule_id"]: r for r in await conn.fetch("SELECT * FROM alert_state")}
+        known = await channels.load(conn)
+        for rule in active:
+            value = await _measure_safely(conn, rule, ctx)
+            row = states.pop(rule.id, None)
+            current = RuleState(State(row["state"]), row["since"]) if row else RuleState(State.INACTIVE, now)
+            new, transition = step(current, holds(value, rule.op, rule.threshold), now,
+                                   timedelta(minutes=rule.for_minutes))
+            event_id = row["event_id"] if row else None
+            if transition is Transition.FIRING:
+                event_id = await conn.fetchval(
+                    """INSERT INTO alert_events (tenant_id, rule_id, family, severity, state, started_at, title,
+                           summary, value, threshold)
+                       VALUES ($1, $2, $3, $4, 'firing', $5, $6, $7, $8, $9) RETURNING event_id""",
+                    tenant_id, rule.id, rule.family.value, rule.severity.value, now, rule.title,
+                    summary(rule, value), value, rule.threshold)
+            elif transition is Transition.RESOLVED:
+                await conn.execute("UPDATE alert_events SET state = 'resolved', resolved_at = $2 WHERE event_id = $1",
+                                   event_id, now)
+            if transition is not None:
+                await _queue(conn, tenant_id, rule, rule.severity.value, event_id, transition, known)
+                changes.append(Change(rule.id, transition, event_id, value))
+            await conn.execute(
+                """INSERT INTO alert_state (tenant_id, rule_id, state, since, event_id, last_value, evaluated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (tenant_id, rule_id) DO UPDATE SET state = EXCLUDED.state, since = EXCLUDED.since,
+                       event_id = EXCLUDED.event_id, last_value = EXCLUDED.last_value,
+                       evaluated_at = EXCLUDED.evaluated_at""",
+                tenant_id, rule.id, new.state.value, new.since,
+                event_id if new.state is State.FIRING else None, value, now)
+        # rules removed or disabled while firing resolve, so nothing stays open without a rule behind it
+        for rule_id, row in states.items():
+            if row["state"] == State.FIRING.value and row["event_id"] is not None:
+                severity = await conn.fetchval(
+                    "UPDATE alert_events SET state = 'resolved', resolved_at = $2 WHERE event_id = $1 "
+                    "RETURNING severity", row["event_id"], now)
+                await _queue(conn, tenant_id, None, severity, row["event_id"], Transition.RESOLVED, known)
+                changes.append(Change(rule_id, Transition.RESOLVED, row["event_id"], None))
+            await conn.execute("DELETE FROM alert_state WHERE rule_id = $1", rule_id)
+    return changes
