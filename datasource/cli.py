@@ -10,11 +10,13 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
 
+from datasource import grafana, tenants
 from datasource.app import create_app
 from datasource.services import open_database
 from datasource.settings import ConfigError, Settings, load_settings
@@ -115,6 +117,53 @@ def retention(
         typer.echo(f"dropped {len(dropped)} partition(s)" + (f": {', '.join(dropped)}" if dropped else ""))
 
     run(lambda: with_database(settings, job))
+
+
+dashboards_app = typer.Typer(help="Generate the Grafana dashboards and provisioning, or export a partner's.",
+                              no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("generate")
+def dashboards_generate(
+    root: Annotated[Path, typer.Option(help="Repository root holding dashboards/ and grafana-provisioning/.")] = Path("."),
+) -> None:
+    """Rewrite dashboards/*.json and grafana-provisioning/ from the generator (the committed defaults)."""
+    try:
+        written = grafana.generate(root)
+    except grafana.DashboardGenerationError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {len(written)} file(s) under {root}")
+
+
+@dashboards_app.command("export")
+def dashboards_export(
+    tenant: Annotated[str, typer.Option(help="Tenant id whose branding and targets to apply.")],
+    out: Annotated[Path, typer.Option(help="Folder to write dashboards/ and grafana-provisioning/ into.")],
+    url: Annotated[str | None, typer.Option(help="Address of this service as the partner's Grafana reaches it.")] = None,
+) -> None:
+    """Write one partner's white-labelled dashboards and provisioning files."""
+    settings = settings_or_exit()
+
+    async def job(db: Database) -> list[Path] | None:
+        async with db.system() as conn:
+            known = await conn.fetchval("SELECT true FROM tenants WHERE tenant_id = $1", tenant)
+            if not known:
+                return None
+            tenant_settings = await tenants.load_settings(conn, tenant)
+        return grafana.export(tenant_settings, tenant, out, service_url=url)
+
+    try:
+        written = run(lambda: with_database(settings, job))
+    except grafana.DashboardGenerationError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    if written is None:
+        typer.secho(f"unknown tenant {tenant!r}: add it to SM_CONFIG (tenants:) or create it first", fg=typer.colors.RED,
+                    err=True)
+        raise typer.Exit(2)
+    typer.echo(f"wrote {len(written)} file(s) for tenant {tenant} under {out}")
 
 
 def main() -> None:

@@ -1,0 +1,18 @@
+"""Dashboards as code: the six dashboards, the provisioning files, and each partner's white-label export."""
+
+from datasource.grafana.build import DashboardGenerationError, Theme
+from datasource.grafana.export import export, generate, render_dashboards, theme_for
+from datasource.grafana.layout import DASHBOARDS
+from datasource.grafana.query import DATASOURCE_UID, PLUGIN_ID
+
+__all__ = [
+    "DASHBOARDS",
+    "DATASOURCE_UID",
+    "DashboardGenerationError",
+    "PLUGIN_ID",
+    "Theme",
+    "export",
+    "generate",
+    "render_dashboards",
+    "theme_for",
+]

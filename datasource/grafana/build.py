@@ -1,0 +1,280 @@
+"""Dashboard specs (layout.py) + the metric catalog + a tenant's theme → Grafana dashboard JSON.
+
+Every panel is resolved against the catalog before anything is built: an unknown metric, or a
+metric whose kind the chosen visualisation cannot show, fails the whole build with every problem
+listed, so a dashboard can never name a metric the service does not answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from grafana_foundation_sdk.builders import barchart, bargauge, common as common_b, dashboard as dash_b
+from grafana_foundation_sdk.builders import heatmap, stat, table, text, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common, dashboard as dash_m
+from grafana_foundation_sdk.models.heatmap import HeatmapColorMode, HeatmapColorScale
+from grafana_foundation_sdk.models.text import TextMode
+
+from calculators import Dimension, Kind, TenantSettings, Unit
+from datasource.grafana import query
+from datasource.grafana.layout import DashboardSpec, PanelSpec, Viz
+
+SCHEMA_VERSION = 41  # Grafana 11.6's dashboard schema, the SDK's model
+TAG = "success-metrics"
+
+# which visualisations can show which shape of answer
+FITS: Mapping[Kind, frozenset[Viz]] = {
+    Kind.STAT: frozenset({Viz.STAT, Viz.BARGAUGE}),
+    Kind.TIMESERIES: frozenset({Viz.TIMESERIES, Viz.BARCHART, Viz.STAT}),
+    Kind.TABLE: frozenset({Viz.TABLE, Viz.BARGAUGE, Viz.BARCHART, Viz.HEATMAP}),
+}
+
+_UNITS: Mapping[Unit, str] = {
+    Unit.PERCENT: "percentunit",  # the catalog's percentages are fractions (0.987 = 98.7 %)
+    Unit.RATIO: "percentunit",  # ROI 49.4 = 4,940 %
+    Unit.HOURS: "h",
+    Unit.MS: "ms",
+    Unit.COUNT: "short",
+    Unit.SCORE: "none",
+    Unit.BYTES: "bytes",
+    Unit.TEXT: "string",
+}
+
+
+class MetricEntry(Protocol):
+    """What the generator reads from a catalog entry (calculators.catalog.MetricDef)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def unit(self) -> Unit: ...
+    @property
+    def kind(self) -> Kind: ...
+    @property
+    def dimensions(self) -> frozenset[Dimension]: ...
+    @property
+    def lower_is_better(self) -> bool: ...
+
+
+Lookup = Callable[[str], MetricEntry | None]
+
+
+class DashboardGenerationError(Exception):
+    """The specs do not fit the catalog; the message lists every problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("dashboards do not fit the metric catalog:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Theme:
+    """What a partner changes: branding (name, logo, colours, domain), currency and targets."""
+
+    name: str
+    primary: str
+    secondary: str
+    logo_url: str | None
+    custom_domain: str | None
+    currency: str
+    targets: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, settings: TenantSettings) -> Theme:
+        b = settings.branding
+        return cls(name=b.name, primary=b.primary_color, secondary=b.secondary_color, logo_url=b.logo_url,
+                   custom_domain=b.custom_domain, currency=settings.currency, targets=dict(settings.targets))
+
+
+def check(specs: Sequence[DashboardSpec], lookup: Lookup) -> None:
+    """Raise DashboardGenerationError naming every panel that names no metric or cannot show its kind."""
+    problems: list[str] = []
+    for spec in specs:
+        for panel in spec.panels():
+            entry = lookup(panel.metric)
+            if entry is None:
+                problems.append(f"{spec.uid}: panel names {panel.metric!r}, which is not in the catalog")
+            elif panel.viz not in FITS[entry.kind]:
+                problems.append(f"{spec.uid}: {panel.metric!r} is a {entry.kind.value} metric; a {panel.viz.value} "
+                                f"panel cannot show it (use one of {sorted(v.value for v in FITS[entry.kind])})")
+    if problems:
+        raise DashboardGenerationError(problems)
+
+
+def dashboard_json(spec: DashboardSpec, lookup: Lookup, theme: Theme) -> dict[str, Any]:
+    """One dashboard as the JSON Grafana stores (ids and gridPos assigned, keys in a stable order)."""
+    check([spec], lookup)
+    board = (
+        dash_b.Dashboard(f"{theme.name} · {spec.title}")
+        .uid(spec.uid)
+        .description(spec.description)
+        .tags([TAG, spec.uid.removeprefix("sm-")])
+        .time(spec.time_from, "now")
+        .refresh(spec.refresh)
+        .timezone("browser")
+        .tooltip(dash_m.DashboardCursorSync.CROSSHAIR)
+        .readonly()
+        .version(1)
+    )
+    for link in _links(theme):
+        board = board.link(link)
+    for dim in spec.variables:
+        board = board.with_variable(_variable(dim))
+    built = board.build()
+    built.annotations = dash_m.AnnotationContainer(list_val=[_annotation(name) for name in spec.annotations])
+    built.panels = list(_panels(spec, lookup, theme))
+    return json.loads(json.dumps(built, cls=JSONEncoder, sort_keys=True))
+
+
+# ── layout ───────────────────────────────────────────────────────────────────────────────────
+
+def _panels(spec: DashboardSpec, lookup: Lookup, theme: Theme) -> list[dash_m.Panel | dash_m.RowPanel]:
+    """Rows stack; panels fill 24 columns left to right and wrap. Panel ids follow reading order."""
+    out: list[dash_m.Panel | dash_m.RowPanel] = [_logo(theme)]
+    y, next_id = out[0].grid_pos.h, 2  # type: ignore[union-attr]
+    for row in spec.rows:
+        out.append(dash_m.RowPanel(title=row.title, id_val=next_id, grid_pos=dash_m.GridPos(h=1, w=24, x=0, y=y)))
+        next_id, y, x, line_h = next_id + 1, y + 1, 0, 0
+        for panel in row.panels:
+            if x + panel.width > 24:
+                x, y, line_h = 0, y + line_h, 0
+            entry = lookup(panel.metric)
+            assert entry is not None  # check() ran
+            built = _panel(panel, entry, spec.variables, theme)
+            built.id_val = next_id
+            built.grid_pos = dash_m.GridPos(h=panel.height, w=panel.width, x=x, y=y)
+            out.append(built)
+            next_id, x, line_h = next_id + 1, x + panel.width, max(line_h, panel.height)
+        y += line_h
+    return out
+
+
+def _logo(theme: Theme) -> dash_m.Panel:
+    """The partner's logo and name, full width and short, so it reads on a phone too."""
+    logo = f'<img src="{_attr(theme.logo_url)}" alt="" style="height:40px;vertical-align:middle;margin-right:12px">' \
+        if theme.logo_url else ""
+    content = (f'<div style="display:flex;align-items:center;height:100%;border-left:6px solid {theme.primary};'
+               f'padding-left:12px">{logo}<span style="font-size:20px;font-weight:600;color:{theme.primary}">'
+               f'{_text(theme.name)}</span></div>')
+    panel = (text.Panel().title("").transparent(True).mode(TextMode.HTML).content(content)).build()
+    panel.id_val = 1
+    panel.grid_pos = dash_m.GridPos(h=3, w=24, x=0, y=0)
+    return panel
+
+
+def _links(theme: Theme) -> list[dash_b.DashboardLink]:
+    links = [dash_b.DashboardLink("Dashboards").type(dash_m.DashboardLinkType.DASHBOARDS).tags([TAG])
+             .as_dropdown(True).include_vars(True).keep_time(True)]
+    if theme.custom_domain:
+        links.append(dash_b.DashboardLink(theme.name).type(dash_m.DashboardLinkType.LINK)
+                     .url(f"https://{theme.custom_domain}").icon("external link").target_blank(True))
+    return links
+
+
+def _variable(dim: Dimension) -> dash_b.QueryVariable:
+    return (
+        dash_b.QueryVariable(dim.value)
+        .label(dim.value.replace("_", " ").capitalize())
+        .datasource(query.datasource_ref())
+        .query(query.variable_query(dim))
+        .refresh(dash_m.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dash_m.VariableSort.ALPHABETICAL_CASE_INSENSITIVE_ASC)
+        .include_all(True)
+        .all_value(query.ALL_VALUE)
+        .current(dash_m.VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
+def _annotation(name: str) -> dash_m.AnnotationQuery:
+    colours = {"outages": "red", "alerts": "orange", "policy_changes": "purple"}
+    ann = dash_m.AnnotationQuery(name=name.replace("_", " ").capitalize(), datasource=query.datasource_ref(),
+                                 enable=True, hide=False, icon_color=colours.get(name, "blue"))
+    # the SDK's annotation target is the built-in Grafana shape; this plugin's is a normal query
+    ann.target = query.AnnotationQuery(name)  # type: ignore[assignment]
+    return ann
+
+
+# ── one panel ────────────────────────────────────────────────────────────────────────────────
+
+def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], theme: Theme) -> dash_m.Panel:
+    target = query.QueryBuilder(query.JsonApiQuery(
+        ref_id="A", target=entry.name,
+        payload={d.value: f"${d.value}" for d in variables if d in entry.dimensions} | dict(spec.payload),
+    ))
+    unit = _unit(entry.unit, theme.currency)
+    thresholds = _thresholds(entry.lower_is_better, theme.targets.get(entry.name))
+    colour = (dash_b.FieldColor().mode(dash_m.FieldColorModeId.THRESHOLDS) if thresholds.build().steps[1:]
+              else dash_b.FieldColor().mode(dash_m.FieldColorModeId.SHADES).fixed_color(theme.primary))
+    builder: Any
+    match spec.viz:
+        case Viz.STAT:
+            builder = (stat.Panel().graph_mode(common.BigValueGraphMode.AREA)
+                       .color_mode(common.BigValueColorMode.VALUE)
+                       .reduce_options(common_b.ReduceDataOptions().calcs(["lastNotNull"]).values(False)))
+        case Viz.TIMESERIES:
+            builder = (timeseries.Panel().line_width(2).fill_opacity(10).span_nulls(False)
+                       .legend(common_b.VizLegendOptions().show_legend(True)
+                               .display_mode(common.LegendDisplayMode.LIST)
+                               .placement(common.LegendPlacement.BOTTOM).calcs([]))
+                       .tooltip(common_b.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI)
+                                .sort(common.SortOrder.DESCENDING))
+                       .thresholds_style(common_b.GraphThresholdsStyleConfig().mode(
+                           common.GraphThresholdsStyleMode.DASHED if thresholds.build().steps[1:]
+                           else common.GraphThresholdsStyleMode.OFF)))
+        case Viz.TABLE:
+            builder = table.Panel().cell_height(common.TableCellHeight.SM).show_header(True)
+        case Viz.BARGAUGE:
+            builder = (bargauge.Panel().display_mode(common.BarGaugeDisplayMode.GRADIENT)
+                       .orientation(common.VizOrientation.HORIZONTAL).show_unfilled(True)
+                       .reduce_options(common_b.ReduceDataOptions().calcs(["lastNotNull"])
+                                       .values(entry.kind is Kind.TABLE)))
+        case Viz.BARCHART:
+            builder = (barchart.Panel().orientation(common.VizOrientation.AUTO).show_value(common.VisibilityMode.AUTO)
+                       .legend(common_b.VizLegendOptions().show_legend(True)
+                               .display_mode(common.LegendDisplayMode.LIST)
+                               .placement(common.LegendPlacement.BOTTOM).calcs([])))
+        case Viz.HEATMAP:
+            builder = (heatmap.Panel().calculate(False)
+                       .color(heatmap.HeatmapColorOptions().mode(HeatmapColorMode.OPACITY).fill(theme.primary)
+                              .scale(HeatmapColorScale.EXPONENTIAL).exponent(0.5).steps(64))
+                       .cell_values(heatmap.CellValues().unit(unit)))
+    builder = (builder.title(spec.title or entry.title).description(entry.description)
+               .datasource(query.datasource_ref()).targets([target])
+               .thresholds(thresholds).color_scheme(colour))
+    if unit:
+        builder = builder.unit(unit)
+    panel: dash_m.Panel = builder.build()
+    return panel
+
+
+def _unit(unit: Unit, currency: str) -> str:
+    return f"currency{currency}" if unit is Unit.CURRENCY else _UNITS[unit]
+
+
+def _thresholds(lower_is_better: bool, target: float | None) -> dash_b.ThresholdsConfig:
+    """A target becomes colour steps: reaching it is green, within 10 % amber, otherwise red."""
+    if target is None:
+        steps = [dash_m.Threshold(value=None, color="text")]
+    elif not lower_is_better:
+        steps = [dash_m.Threshold(value=None, color="red"), dash_m.Threshold(value=0.9 * target, color="orange"),
+                 dash_m.Threshold(value=target, color="green")]
+    else:
+        steps = [dash_m.Threshold(value=None, color="green"), dash_m.Threshold(value=target, color="orange"),
+                 dash_m.Threshold(value=1.1 * target, color="red")]
+    return dash_b.ThresholdsConfig().mode(dash_m.ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+def _attr(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
