@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from datasource import problems
 from datasource.middleware import RequestContext
-from datasource.routes import health
+from datasource.routes import health, ingest
 from datasource.services import Services
 from datasource.settings import Settings
 from datasource.storage.pool import Database
@@ -37,6 +37,6 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     problems.install(app)
     # Grafana's "Save & test" calls the configured URL exactly, with no trailing slash
     app.router.redirect_slashes = False
-    for router in (health.router,):
+    for router in (health.router, ingest.router):
         app.include_router(router)
     return app

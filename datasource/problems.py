@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from calculators import CalculatorError, InvalidRange, UnknownMetric, UnsupportedFilter
 from calculators.errors import UndefinedValue
+from datasource.ingest.errors import BatchTooLarge, IngestError, MalformedBody, UnknownTenant
 from datasource.settings import ConfigError
 from datasource.storage.errors import DatabaseUnavailable, MigrationFailed, RetentionRefused, StorageError
 from rbac import AuditUnavailable, Forbidden, NoRole, PolicyInvalid, RbacError, Unauthenticated
@@ -72,6 +73,10 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     RetentionRefused: (400, "Retention refused"),
     StorageError: (500, "Storage error"),
     ConfigError: (500, "Configuration error"),
+    MalformedBody: (400, "Malformed body"),
+    BatchTooLarge: (413, "Batch too large"),
+    UnknownTenant: (404, "Unknown tenant"),
+    IngestError: (400, "Ingest refused"),
 }
 
 
@@ -105,6 +110,10 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     status, title = status_for(exc) or (500, "Internal error")
     message = getattr(exc, "message", None) or str(exc)
     errors = getattr(exc, "errors", None) if isinstance(exc, PolicyInvalid) else None
+    if isinstance(exc, MalformedBody) and exc.line is not None:
+        errors = [{"line": exc.line, "column": exc.column, "reason": message}]
+    elif isinstance(exc, BatchTooLarge):
+        errors = [{"limit": exc.limit, "value": exc.value, "reason": message}]
     if status >= 500:
         log.error("%s: %s", title, message)
     return problem_response(request, status, title, message, errors=errors, headers=_headers_for(exc, status))

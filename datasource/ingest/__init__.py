@@ -1,0 +1,1 @@
+"""Event ingest: body → events (batch), each event checked (validate), stored once (writer)."""
