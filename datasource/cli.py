@@ -16,7 +16,7 @@ from typing import Annotated, TypeVar
 import typer
 import uvicorn
 
-from datasource import grafana, tenants
+from datasource import grafana
 from datasource.app import create_app
 from datasource.services import open_database
 from datasource.settings import ConfigError, Settings, load_settings
@@ -145,24 +145,11 @@ def dashboards_export(
 ) -> None:
     """Write one partner's white-labelled dashboards and provisioning files."""
     settings = settings_or_exit()
-
-    async def job(db: Database) -> list[Path] | None:
-        async with db.system() as conn:
-            known = await conn.fetchval("SELECT true FROM tenants WHERE tenant_id = $1", tenant)
-            if not known:
-                return None
-            tenant_settings = await tenants.load_settings(conn, tenant)
-        return grafana.export(tenant_settings, tenant, out, service_url=url)
-
     try:
-        written = run(lambda: with_database(settings, job))
-    except grafana.DashboardGenerationError as exc:
+        written = run(lambda: with_database(settings, lambda db: grafana.export_stored(db, tenant, out, url)))
+    except (grafana.DashboardGenerationError, grafana.ExportError) as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
-    if written is None:
-        typer.secho(f"unknown tenant {tenant!r}: add it to SM_CONFIG (tenants:) or create it first", fg=typer.colors.RED,
-                    err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2 if isinstance(exc, grafana.ExportError) else 1) from None
     typer.echo(f"wrote {len(written)} file(s) for tenant {tenant} under {out}")
 
 

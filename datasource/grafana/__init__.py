@@ -1,7 +1,7 @@
 """Dashboards as code: the six dashboards, the provisioning files, and each partner's white-label export."""
 
 from datasource.grafana.build import DashboardGenerationError, Theme
-from datasource.grafana.export import export, generate, render_dashboards, theme_for
+from datasource.grafana.export import ExportError, export, export_stored, generate, render_dashboards, theme_for
 from datasource.grafana.layout import DASHBOARDS
 from datasource.grafana.query import DATASOURCE_UID, PLUGIN_ID
 
@@ -11,7 +11,9 @@ __all__ = [
     "DashboardGenerationError",
     "PLUGIN_ID",
     "Theme",
+    "ExportError",
     "export",
+    "export_stored",
     "generate",
     "render_dashboards",
     "theme_for",

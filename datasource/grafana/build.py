@@ -193,10 +193,15 @@ def _variable(dim: Dimension) -> dash_b.QueryVariable:
     )
 
 
+_ANNOTATION_COLOURS: Mapping[str, str] = {
+    "outages": "red", "degradations": "yellow", "alerts": "orange", "conversion_drops": "dark-red",
+    "target_misses": "blue", "policy_changes": "purple", "backfills": "green",
+}
+
+
 def _annotation(name: str) -> dash_m.AnnotationQuery:
-    colours = {"outages": "red", "alerts": "orange", "policy_changes": "purple"}
     ann = dash_m.AnnotationQuery(name=name.replace("_", " ").capitalize(), datasource=query.datasource_ref(),
-                                 enable=True, hide=False, icon_color=colours.get(name, "blue"))
+                                 enable=True, hide=False, icon_color=_ANNOTATION_COLOURS.get(name, "blue"))
     # the SDK's annotation target is the built-in Grafana shape; this plugin's is a normal query
     ann.target = query.AnnotationQuery(name)  # type: ignore[assignment]
     return ann
@@ -255,8 +260,15 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
     return panel
 
 
+# currencies Grafana has a unit for; any other is shown with its ISO code as a suffix
+_GRAFANA_CURRENCIES = frozenset("USD GBP EUR JPY RUB UAH BRL DKK ISK NOK SEK CZK CHF PLN ZAR INR KRW IDR PHP VND TRY "
+                                "MYR XPF BGN PYG UYU ILS".split())
+
+
 def _unit(unit: Unit, currency: str) -> str:
-    return f"currency{currency}" if unit is Unit.CURRENCY else _UNITS[unit]
+    if unit is not Unit.CURRENCY:
+        return _UNITS[unit]
+    return f"currency{currency}" if currency in _GRAFANA_CURRENCIES else f"suffix: {currency}"
 
 
 def _thresholds(lower_is_better: bool, target: float | None) -> dash_b.ThresholdsConfig:

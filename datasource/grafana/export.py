@@ -7,15 +7,18 @@ branding (name, logo, colours, domain), currency and targets differ.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from calculators import TenantSettings, UnknownMetric
 from calculators import catalog
+from datasource import tenants
 from datasource.grafana import provisioning, validate
 from datasource.grafana.build import DashboardGenerationError, MetricEntry, Theme, check, dashboard_json
 from datasource.grafana.layout import DASHBOARDS
+from datasource.storage.pool import Database
 
 # The spec's monthly targets (Executive Summary, "Target" column), in the catalog's units:
 # ROI 4,000 % = 40.0, savings $35,000, attributed revenue $100,000, 120 hours saved.
@@ -25,6 +28,9 @@ SPEC_TARGETS: Mapping[str, float] = {
     "revenue.attributed": 100_000.0,
     "time_savings.hours": 120.0,
 }
+
+
+_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 
 
 def lookup(name: str) -> MetricEntry | None:
@@ -60,9 +66,24 @@ def generate(root: Path) -> list[Path]:
 
 def export(settings: TenantSettings, tenant_id: str, out: Path, service_url: str | None = None) -> list[Path]:
     """Write one partner's ``dashboards/`` and ``grafana-provisioning/`` under ``out``."""
+    if service_url is not None and not _URL.fullmatch(service_url):
+        raise ExportError(f"--url {service_url!r} must be an http(s) address such as https://metrics.example.com")
     target = provisioning.Target(name=settings.branding.name, url=service_url or provisioning.PLACEHOLDER_URL,
                                  tenant=tenant_id)
     return _write(out, theme_for(settings), target, clean=False)
+
+
+class ExportError(Exception):
+    """The export cannot be made as asked; the message says what to change."""
+
+
+async def export_stored(db: Database, tenant_id: str, out: Path, service_url: str | None = None) -> list[Path]:
+    """``export`` with the tenant's settings as stored (what its computations use)."""
+    async with db.system() as conn:
+        if not await conn.fetchval("SELECT true FROM tenants WHERE tenant_id = $1", tenant_id):
+            raise ExportError(f"unknown tenant {tenant_id!r}: add it to SM_CONFIG (tenants:) or create it first")
+        settings = await tenants.load_settings(conn, tenant_id)
+    return export(settings, tenant_id, out, service_url)
 
 
 def _write(root: Path, theme: Theme, target: provisioning.Target, *, clean: bool) -> list[Path]:

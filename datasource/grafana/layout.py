@@ -47,6 +47,7 @@ class DashboardSpec:
     description: str
     variables: tuple[Dimension, ...]
     rows: tuple[RowSpec, ...]
+    # annotation kinds the service marks on time axes (calculators/annotations.py)
     annotations: tuple[str, ...] = ("outages", "alerts", "policy_changes")
     refresh: str = "1m"
     time_from: str = "now-30d"
@@ -66,6 +67,7 @@ EXECUTIVE = DashboardSpec(
     variables=(D.TEAM, D.LOCATION, D.SOURCE),
     time_from="now-90d",
     refresh="5m",
+    annotations=("outages", "alerts", "conversion_drops", "target_misses", "policy_changes"),
     rows=(
         RowSpec("Primary ROI metrics", (
             PanelSpec("roi.monthly", S, 6, 5, "Total ROI"),
@@ -101,6 +103,7 @@ OPERATIONS = DashboardSpec(
     variables=(D.SOURCE, D.LOCATION),
     time_from="now-30d",
     refresh="30s",
+    annotations=("outages", "degradations", "alerts", "backfills", "policy_changes"),
     rows=(
         RowSpec("Lead processing pipeline", (
             PanelSpec("pipeline.stages", TB, 24, 7),
@@ -110,7 +113,7 @@ OPERATIONS = DashboardSpec(
             PanelSpec("pipeline.throughput", TS, 12, 8),
             PanelSpec("components.latency", TS, 12, 8),
             PanelSpec("components.success_rate", TS, 12, 8),
-            PanelSpec("system.resources", TS, 12, 8),
+            PanelSpec("system.resources", TB, 12, 8),
         )),
         RowSpec("Error tracking and resolution", (
             PanelSpec("errors.active", TB, 12, 8),
@@ -126,6 +129,7 @@ LEADS = DashboardSpec(
     title="Lead Analytics",
     description="Conversion funnel, lead sources and quality, contact behaviour, and attribution of revenue to the automation.",
     variables=(D.SOURCE, D.LOCATION, D.CHANNEL, D.TEAM),
+    annotations=("outages", "alerts", "conversion_drops", "policy_changes"),
     rows=(
         RowSpec("Conversion funnel", (
             PanelSpec("sources.performance", TB, 24, 8),
@@ -149,6 +153,7 @@ AGENTS = DashboardSpec(
     title="Agent Performance",
     description="Agent scorecards with efficiency score, trends, workload balance, time allocation, goals and coaching.",
     variables=(D.TEAM, D.AGENT, D.LOCATION),
+    annotations=("outages", "alerts", "target_misses", "policy_changes"),
     rows=(
         RowSpec("Agent scorecard", (
             PanelSpec("agents.scorecard", TB, 24, 9),
@@ -173,9 +178,10 @@ SYSTEM = DashboardSpec(
     variables=(),
     refresh="1m",
     time_from="now-24h",
+    annotations=("outages", "degradations", "alerts", "policy_changes"),
     rows=(
         RowSpec("Infrastructure", (
-            PanelSpec("system.resources", TS, 24, 8),
+            PanelSpec("system.resources", TB, 24, 8),
             PanelSpec("uptime.system", S, 12, 4),
             PanelSpec("errors.rate", S, 12, 4),
         )),
@@ -194,7 +200,7 @@ AUDIT = DashboardSpec(
     title="Access Audit",
     description="For auditors: authentication events, policy changes and dashboard adoption, from the audit log.",
     variables=(),
-    annotations=("policy_changes", "alerts"),
+    annotations=("policy_changes", "alerts", "backfills"),
     refresh="1m",
     time_from="now-7d",
     rows=(
