@@ -1,8 +1,13 @@
 """What each number means and how it is computed. Other packages import only these names."""
 
+from calculators.catalog import MetricDef, Option, all_metrics
+from calculators.catalog import get as get_metric
+from calculators.compute import compute
+from calculators.dimensions import dimension_values
 from calculators.errors import CalculatorError, InvalidRange, UndefinedValue, UnknownMetric, UnsupportedFilter
 from calculators.frames import Column, Frame
 from calculators.query import Filter, MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind
+from calculators.rollups import apply_events
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import ColumnType, Dimension, Kind, MetricName, Sensitivity, TenantId, Unit
 
@@ -15,9 +20,11 @@ __all__ = [
     "Frame",
     "InvalidRange",
     "Kind",
+    "MetricDef",
     "MetricName",
     "MetricQuery",
     "Operator",
+    "Option",
     "RowScope",
     "ScopeKind",
     "ScopedQuery",
@@ -28,4 +35,9 @@ __all__ = [
     "UnknownMetric",
     "UnsupportedFilter",
     "Unit",
+    "all_metrics",
+    "apply_events",
+    "compute",
+    "dimension_values",
+    "get_metric",
 ]

@@ -74,14 +74,16 @@ def series(
 def stat(
     name: str, value: float | None, previous: float | None, target: float | None, unit: Unit, *,
     lower_is_better: bool = False, sensitivity: Sensitivity = Sensitivity.PUBLIC, field: str | None = None,
-    notices: Sequence[str] = (), meta: Mapping[str, Any] | None = None,
+    notices: Sequence[str] = (), meta: Mapping[str, Any] | None = None, extra: Sequence[Column] = (),
 ) -> Frame:
+    """One row: value, previous, target, status (and any extra columns)."""
     value, previous = _plain(value), _plain(previous)
     cols = (
         Column("value", ColumnType.NUMBER, (value,), unit, sensitivity, field),
         Column("previous", ColumnType.NUMBER, (previous,), unit, sensitivity, field),
         Column("target", ColumnType.NUMBER, (target,), unit, sensitivity, field),
         Column("status", ColumnType.STRING, (status(value, target, lower_is_better=lower_is_better).value,)),
+        *extra,
     )
     return Frame(name, Kind.STAT, cols, tuple(notices),
                  meta={"unit": unit, "lower_is_better": lower_is_better, **(meta or {})})

@@ -74,16 +74,16 @@ ROLLUP_COLUMNS = "k1, k2, k3, n, s1, s2, s3, mx"
 
 
 def union_source(
-    tenant: str, etype: str, segments: list[Segment], p: Params, *, time_col: str = "t",
+    tenant: str, types: str | tuple[str, ...], segments: list[Segment], p: Params, *, time_col: str = "t",
     series: tuple[timedelta | str, str] | None = None, with_hist: bool = False,
 ) -> str:
-    """A subquery of rows (t, k1, k2, k3, n, s1, s2, s3, mx[, h, hc]) of one event type over the segments.
+    """A subquery of rows (t, type, k1, k2, k3, n, s1, s2, s3, mx[, h, hc]) of event types over the segments.
 
     With ``with_hist`` each row also carries one histogram bin ``h`` and its count ``hc``; rollup rows are
     expanded per bin, so sum(hc) by h is the merged histogram (n/s columns are then only valid where hc's
     row is the first of its rollup row: use totals() for sums and this for histograms).
     """
-    tp, yp = p.add(tenant), p.add(etype)
+    tp, yp = p.add(tenant), p.add([types] if isinstance(types, str) else list(types))
     parts = []
     for seg in segments:
         lo, hi = p.add(seg.lo), p.add(seg.hi)
@@ -91,9 +91,9 @@ def union_source(
             t = bucket_expr("e.occurred_at", *series, p) if series else "e.occurred_at"
             hist = ", r.h, 1::bigint AS hc" if with_hist else ""
             parts.append(
-                f"SELECT {t} AS {time_col}, r.k1, r.k2, r.k3, r.n, r.s1, r.s2, r.s3, r.mx{hist} FROM events e "
+                f"SELECT {t} AS {time_col}, e.type, r.k1, r.k2, r.k3, r.n, r.s1, r.s2, r.s3, r.mx{hist} FROM events e "
                 f"CROSS JOIN LATERAL sm_rollup_key(e.type, e.payload, e.agent_id) r "
-                f"WHERE e.tenant_id = {tp} AND e.type = {yp} AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
+                f"WHERE e.tenant_id = {tp} AND e.type = ANY({yp}::text[]) AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
         else:
             t = bucket_expr("u.bucket", *series, p) if series else "u.bucket"
             if with_hist:
@@ -102,11 +102,11 @@ def union_source(
             else:
                 hist = " FROM rollups u"
             parts.append(
-                f"SELECT {t} AS {time_col}, u.k1, u.k2, u.k3, u.n, u.s1, u.s2, u.s3, u.mx{hist} "
-                f"WHERE u.tenant_id = {tp} AND u.grain = '{seg.source.value}' AND u.type = {yp} "
+                f"SELECT {t} AS {time_col}, u.type, u.k1, u.k2, u.k3, u.n, u.s1, u.s2, u.s3, u.mx{hist} "
+                f"WHERE u.tenant_id = {tp} AND u.grain = '{seg.source.value}' AND u.type = ANY({yp}::text[]) "
                 f"AND u.bucket >= {lo} AND u.bucket < {hi}")
     if not parts:
-        cols = "NULL::timestamptz AS t, ''::text AS k1, ''::text AS k2, ''::text AS k3, 0::bigint AS n, " \
+        cols = "NULL::timestamptz AS t, ''::text AS type, ''::text AS k1, ''::text AS k2, ''::text AS k3, 0::bigint AS n, " \
                "0::numeric AS s1, 0::numeric AS s2, 0::numeric AS s3, NULL::numeric AS mx"
         cols += ", NULL::integer AS h, 0::bigint AS hc" if with_hist else ""
         return f"(SELECT {cols} WHERE FALSE)"

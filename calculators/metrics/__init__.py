@@ -1,0 +1,5 @@
+"""One module per dashboard area; importing this package registers every metric in the catalog."""
+
+from calculators.metrics import agents, alerts, executive, kpis, leads, operations, system
+
+__all__ = ["agents", "alerts", "executive", "kpis", "leads", "operations", "system"]

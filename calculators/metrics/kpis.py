@@ -1,0 +1,136 @@
+"""Key performance indicators: response time, conversion, uptime and error rate.
+
+Stats compare the range with the period of equal length just before it. Lead-based figures follow the
+cohort of leads created in the range.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from calculators import buckets, shapes
+from calculators.buckets import HOUR, Source
+from calculators.catalog import GRANULARITY, metric
+from calculators.frames import Column, Frame
+from calculators.query import ScopedQuery
+from calculators.reads import LEAD_COLUMNS, OK_TASKS, funnel
+from calculators.sql import Params, bucket_expr, union_source, where_filters
+from calculators.tenant import TenantSettings
+from calculators.vocabulary import ColumnType, Dimension, Kind, Unit
+
+LEAD_DIMS = (Dimension.SOURCE, Dimension.LOCATION, Dimension.AGENT, Dimension.TEAM, Dimension.SCORE_BAND)
+_TICK = timedelta(microseconds=1)
+DOWN_SUCCESS = 0.5  # an hour whose component calls succeed less than half the time counts as down
+
+
+@metric("response_time.first_contact", "Lead Response Time",
+        "Hours from a lead's creation to its first contact by an agent (average, median and 95th percentile, exact "
+        "from lead state), bucketed by the lead's creation time.", Unit.HOURS, Kind.TIMESERIES,
+        dimensions=LEAD_DIMS, options=(GRANULARITY,), lower_is_better=True)
+async def response_time(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    width = buckets.series_width(q)
+    p = Params()
+    tp, tzp = p.add(sq.tenant_id), p.add(s.timezone)
+    t = bucket_expr("l.created_at", width, tzp, p)
+    where = where_filters(LEAD_COLUMNS, q.filters, p, q.metric)
+    rows = await conn.fetch(
+        f"""SELECT {t} AS t, avg(h) AS avg, percentile_cont(0.5) WITHIN GROUP (ORDER BY h) AS median,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY h) AS p95
+            FROM (SELECT l.created_at, extract(epoch FROM l.first_contact_at - l.created_at) / 3600 AS h
+                  FROM leads l WHERE l.tenant_id = {tp} AND l.created_at >= {p.add(q.start)}
+                  AND l.created_at < {p.add(q.end)} AND l.first_contact_at >= l.created_at AND {where}) x
+            GROUP BY 1""", *p.values)
+    starts = buckets.series_starts(q.start, q.end, width, s.zone)
+    series = {k: {r["t"]: r[k] for r in rows} for k in ("avg", "median", "p95")}
+    return shapes.series("response_time.first_contact", starts, series, Unit.HOURS,
+                         meta={"lower_is_better": True})
+
+
+async def _conversion(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings, which: str) -> Frame:
+    q = sq.query
+    (lo, hi), (plo, phi) = buckets.period_bounds(q)
+    cur = await funnel(conn, sq.tenant_id, lo, hi, q.filters, q.metric)
+    prev = await funnel(conn, sq.tenant_id, plo, phi, q.filters, q.metric)
+
+    def pct(f: object) -> float | None:
+        r = getattr(f, which)
+        return None if r is None else 100 * r
+
+    notices = [] if cur.leads else ["No leads were created in this range."]
+    return shapes.stat(q.metric, pct(cur), pct(prev), s.targets.get(q.metric), Unit.PERCENT, notices=notices,
+                       meta={"leads": cur.leads, "converted": cur.appointments if which == "appointment_rate"
+                             else cur.closes})
+
+
+@metric("conversion.lead_to_appointment", "Lead-to-Appointment Rate",
+        "Share (%) of the leads created in the range that have an appointment.", Unit.PERCENT, Kind.STAT,
+        dimensions=LEAD_DIMS)
+async def lead_to_appointment(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    return await _conversion(conn, sq, s, "appointment_rate")
+
+
+@metric("conversion.lead_to_close", "Lead-to-Close Rate",
+        "Share (%) of the leads created in the range that closed a deal.", Unit.PERCENT, Kind.STAT,
+        dimensions=LEAD_DIMS)
+async def lead_to_close(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    return await _conversion(conn, sq, s, "close_rate")
+
+
+async def _uptime(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: datetime, hi: datetime
+                  ) -> float | None:
+    hi = min(hi, datetime.now(UTC))
+    hours = buckets.series_starts(lo, hi, HOUR, s.zone) if lo < hi else []
+    if not hours:
+        return None
+    p = Params()
+    src = union_source(tenant, "component.call", buckets.plan(lo, hi, s.zone, Source.HOUR), p,
+                       series=(HOUR, p.add(s.timezone)))
+    down = await conn.fetchval(
+        f"SELECT count(*) FROM (SELECT t FROM {src} s GROUP BY t HAVING sum(s1) < {DOWN_SUCCESS} * sum(n)) d",
+        *p.values)
+    return 100 * (1 - down / len(hours))
+
+
+@metric("uptime.system", "System Uptime",
+        "Share (%) of the range's elapsed hours in which the system was up (an hour is down when fewer than half "
+        "of its component calls succeeded; an hour without calls is up), against the previous period, with the "
+        "12-month average (tenant-local months ending with the range's month) in column avg_12_months.",
+        Unit.PERCENT, Kind.STAT)
+async def uptime(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    (lo, hi), (plo, phi) = buckets.period_bounds(q)
+    cur, prev = await _uptime(conn, sq.tenant_id, s, lo, hi), await _uptime(conn, sq.tenant_id, s, plo, phi)
+    first, _ = buckets.month_bounds(q.end - _TICK, s.zone, -11)
+    _, last = buckets.month_bounds(q.end - _TICK, s.zone)
+    year = await _uptime(conn, sq.tenant_id, s, first, last)
+    return shapes.stat("uptime.system", cur, prev, s.targets.get("uptime.system"), Unit.PERCENT,
+                       meta={"avg_12_months": year},
+                       extra=(Column("avg_12_months", ColumnType.NUMBER, (year,), Unit.PERCENT),))
+
+
+@metric("errors.rate", "Error Rate",
+        "Per bucket: processing failures (% of automated pipeline steps — response, enrichment, routing, nurture — "
+        "that failed) and data accuracy (100 − % of component calls failing data validation).",
+        Unit.PERCENT, Kind.TIMESERIES, options=(GRANULARITY,), lower_is_better=True)
+async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    width = buckets.series_width(q)
+    p = Params()
+    src = union_source(sq.tenant_id, (*OK_TASKS, "component.call"),
+                       buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width)), p,
+                       series=(width, p.add(s.timezone)))
+    rows = await conn.fetch(
+        f"""SELECT t, sum(n) FILTER (WHERE type <> 'component.call') AS steps,
+                   sum(n - s1) FILTER (WHERE type <> 'component.call') AS failed,
+                   sum(n) FILTER (WHERE type = 'component.call') AS calls,
+                   sum(n) FILTER (WHERE type = 'component.call' AND k3 = 'data_validation') AS invalid
+            FROM {src} s GROUP BY t""", *p.values)
+    failures = {r["t"]: None if not r["steps"] else 100 * float(r["failed"]) / r["steps"] for r in rows}
+    accuracy = {r["t"]: None if not r["calls"] else 100 * (1 - (r["invalid"] or 0) / r["calls"]) for r in rows}
+    starts = buckets.series_starts(q.start, q.end, width, s.zone)
+    return shapes.series("errors.rate", starts, {"processing_failures": failures, "data_accuracy": accuracy},
+                         Unit.PERCENT, meta={"lower_is_better": True})
+

@@ -1,0 +1,229 @@
+"""Operations Monitor: pipeline stages and throughput, component health and latency, errors, resources."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+import asyncpg
+import psutil
+
+from calculators import buckets, formulas, shapes
+from calculators.buckets import DAY, HOUR, Segment, Source
+from calculators.calls import call_stats, health
+from calculators.catalog import GRANULARITY, Option, metric
+from calculators.frames import Frame
+from calculators.query import ScopedQuery
+from calculators.sql import Params, union_source, where_filters
+from calculators.tenant import TenantSettings
+from calculators.vocabulary import ColumnType, Dimension, Kind, Unit
+
+COMPONENT_DIMS = (Dimension.COMPONENT, Dimension.SERVICE)
+STATISTIC = Option("statistic", "Statistic", ("avg", "median", "p95"), multi=True)
+
+# stage, the event type that marks it, how its success is measured
+STAGES = (
+    ("web_form", "lead.created"),
+    ("response_60s", "lead.responded"),
+    ("enrichment", "lead.enriched"),
+    ("scoring", "lead.scored"),
+    ("routing", "lead.routed"),
+    ("nurture", "lead.nurtured"),
+)
+
+
+@metric("pipeline.stages", "Lead Processing Pipeline",
+        "Per stage (web form → 60 s response → enrichment → scoring → routing → nurture): events in the last hour "
+        "of the range and success rate (%) over the range. Web form success = webhook_receiver calls that "
+        "succeeded; 60 s response = leads created in the range answered successfully within 60 s; scoring = "
+        "scored leads / created leads; the other stages = steps reported ok.", Unit.PERCENT, Kind.TABLE)
+async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    types = tuple(t for _, t in STAGES) + ("component.call",)
+
+    async def totals(lo: datetime, hi: datetime) -> dict[str, tuple[int, float]]:
+        p = Params()
+        src = union_source(sq.tenant_id, types, buckets.plan(lo, hi, s.zone), p)
+        rows = await conn.fetch(
+            f"SELECT type, sum(n) AS n, sum(s1) AS s1 FROM {src} x "
+            f"WHERE type <> 'component.call' OR k1 = 'webhook_receiver' GROUP BY type", *p.values)
+        return {r["type"]: (r["n"], float(r["s1"])) for r in rows}
+
+    whole, last_hour = await totals(q.start, q.end), await totals(max(q.start, q.end - HOUR), q.end)
+    fast = await conn.fetchrow(
+        "SELECT count(*) AS leads, count(*) FILTER (WHERE response_ok AND first_response_at <= created_at + "
+        "interval '60 seconds') AS fast FROM leads WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3",
+        sq.tenant_id, q.start, q.end)
+    created = whole.get("lead.created", (0, 0.0))[0]
+    calls = whole.get("component.call", (0, 0.0))
+    success = {
+        "web_form": formulas.ratio(calls[1], calls[0]),
+        "response_60s": formulas.ratio(fast["fast"], fast["leads"]),
+        "scoring": None if not created else min(1.0, whole.get("lead.scored", (0, 0.0))[0] / created),
+    }
+    rows = []
+    for stage, etype in STAGES:
+        n, ok = whole.get(etype, (0, 0.0))
+        rate = success[stage] if stage in success else formulas.ratio(ok, n)
+        rows.append((stage, last_hour.get(etype, (0, 0.0))[0], n, None if rate is None else 100 * rate))
+    cols = [shapes.text("stage"), shapes.num("last_hour", Unit.COUNT), shapes.num("volume", Unit.COUNT),
+            shapes.num("success_rate", Unit.PERCENT)]
+    return shapes.table("pipeline.stages", cols, rows)
+
+
+@metric("pipeline.throughput", "Throughput",
+        "Leads received per bucket (hour/day/week from the granularity or the panel interval).",
+        Unit.COUNT, Kind.TIMESERIES, dimensions=(Dimension.SOURCE, Dimension.LOCATION), options=(GRANULARITY,))
+async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    width = buckets.series_width(q)
+    p = Params()
+    src = union_source(sq.tenant_id, "lead.created", buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width)),
+                       p, series=(width, p.add(s.timezone)))
+    where = where_filters({Dimension.SOURCE: "k1", Dimension.LOCATION: "k2"}, q.filters, p, q.metric)
+    rows = await conn.fetch(f"SELECT t, sum(n) AS n FROM {src} x WHERE {where} GROUP BY t", *p.values)
+    starts = buckets.series_starts(q.start, q.end, width, s.zone)
+    return shapes.series("pipeline.throughput", starts, {"leads": {r["t"]: r["n"] for r in rows}}, Unit.COUNT,
+                         count=True)
+
+
+@metric("components.health", "System Health Indicators",
+        "Per component: status (healthy at or above the tenant's SLA success rate, degraded within 5 points, down "
+        "below), average and p95 latency (ms), success rate (%) over the range, and calls in the range's last 24 h.",
+        Unit.TEXT, Kind.TABLE, dimensions=COMPONENT_DIMS)
+async def components_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k1", q.filters, q.metric)
+    recent, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - DAY), q.end, "k1", q.filters, q.metric)
+    rows = []
+    for (_, comp), c in sorted(stats.items(), key=lambda kv: kv[0][1]):
+        r = recent.get((None, comp))
+        rows.append((comp, health(c.success_rate, s.sla_success_rate), c.avg_latency, c.p95,
+                     None if c.success_rate is None else 100 * c.success_rate, c.calls, r.calls if r else 0))
+    cols = [shapes.text("component"), shapes.text("status"), shapes.num("latency_ms", Unit.MS),
+            shapes.num("p95_ms", Unit.MS), shapes.num("success_rate", Unit.PERCENT),
+            shapes.num("volume", Unit.COUNT), shapes.num("volume_24h", Unit.COUNT)]
+    return shapes.table("components.health", cols, rows, meta=meta)
+
+
+@metric("components.latency", "Component Response Times",
+        "Per component and bucket: average, median and 95th percentile latency (ms). Percentiles are exact for "
+        "ranges up to 2 days, otherwise from merged log-histogram rollups (relative error ≤ 0.99 %).",
+        Unit.MS, Kind.TIMESERIES, dimensions=COMPONENT_DIMS, options=(GRANULARITY, STATISTIC), lower_is_better=True)
+async def components_latency(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    width = buckets.series_width(q)
+    stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k1", q.filters, q.metric, width)
+    wanted = [x for x in (q.option("statistic") or "avg,median,p95").split(",") if x in STATISTIC.values]
+    series: dict[str, dict[datetime, float | None]] = {}
+    for comp in sorted({k for _, k in stats}):
+        for stat in wanted:
+            series[f"{comp} {stat}"] = {
+                t: (c.avg_latency if stat == "avg" else c.median if stat == "median" else c.p95)
+                for (t, k), c in stats.items() if k == comp and t is not None}
+    starts = buckets.series_starts(q.start, q.end, width, s.zone)
+    return shapes.series("components.latency", starts, series, Unit.MS, meta={**meta, "lower_is_better": True})
+
+
+@metric("components.success_rate", "Success Rates",
+        "Per component and bucket: share (%) of calls that succeeded.", Unit.PERCENT, Kind.TIMESERIES,
+        dimensions=COMPONENT_DIMS, options=(GRANULARITY,))
+async def components_success(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    width = buckets.series_width(q)
+    stats, _ = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k1", q.filters, q.metric, width)
+    series = {comp: {t: None if c.success_rate is None else 100 * c.success_rate
+                     for (t, k), c in stats.items() if k == comp}
+              for comp in sorted({k for _, k in stats})}
+    starts = buckets.series_starts(q.start, q.end, width, s.zone)
+    return shapes.series("components.success_rate", starts, series, Unit.PERCENT)
+
+
+@metric("errors.active", "Active Errors",
+        "Failures in the last hour of the range of components that have not succeeded since: component, service, "
+        "category, failures, first and last seen.", Unit.COUNT, Kind.TABLE, dimensions=COMPONENT_DIMS)
+async def errors_active(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    p = Params()
+    src = union_source(sq.tenant_id, "component.call", [Segment(Source.RAW, max(q.start, q.end - HOUR), q.end)], p)
+    where = where_filters({Dimension.COMPONENT: "k1", Dimension.SERVICE: "k2"}, q.filters, p, q.metric)
+    rows = await conn.fetch(
+        f"""WITH c AS (SELECT * FROM {src} x WHERE {where}),
+                 last_ok AS (SELECT k1, max(t) AS at FROM c WHERE k3 = '' GROUP BY k1)
+            SELECT c.k1, c.k2, c.k3, count(*) AS failures, min(c.t) AS first_seen, max(c.t) AS last_seen
+            FROM c LEFT JOIN last_ok o ON o.k1 = c.k1
+            WHERE c.k3 <> '' AND (o.at IS NULL OR c.t > o.at)
+            GROUP BY c.k1, c.k2, c.k3 ORDER BY failures DESC, c.k1""", *p.values)
+    cols = [shapes.text("component"), shapes.text("service"), shapes.text("category"),
+            shapes.num("failures", Unit.COUNT), shapes.Col("first_seen", ColumnType.TIME),
+            shapes.Col("last_seen", ColumnType.TIME)]
+    return shapes.table("errors.active", cols, [
+        (r["k1"], r["k2"], r["k3"], r["failures"], buckets.epoch_ms(r["first_seen"]), buckets.epoch_ms(r["last_seen"]))
+        for r in rows])
+
+
+@metric("errors.by_category", "Error Categories",
+        "Failed component calls per bucket by error category (authentication, api_limit, data_validation, timeout, "
+        "network, other).", Unit.COUNT, Kind.TIMESERIES, dimensions=COMPONENT_DIMS, options=(GRANULARITY,))
+async def errors_by_category(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    width = buckets.series_width(q)
+    p = Params()
+    src = union_source(sq.tenant_id, "component.call",
+                       buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width)), p,
+                       series=(width, p.add(s.timezone)))
+    where = where_filters({Dimension.COMPONENT: "k1", Dimension.SERVICE: "k2"}, q.filters, p, q.metric)
+    rows = await conn.fetch(
+        f"SELECT t, k3, sum(n) AS n FROM {src} x WHERE k3 <> '' AND {where} GROUP BY t, k3", *p.values)
+    series = {cat: {r["t"]: r["n"] for r in rows if r["k3"] == cat} for cat in sorted({r["k3"] for r in rows})}
+    starts = buckets.series_starts(q.start, q.end, width, s.zone)
+    return shapes.series("errors.by_category", starts, series, Unit.COUNT, count=True)
+
+
+async def _mttr(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime) -> float | None:
+    """Mean ms from the first failure of a run of failed calls of a component to its next successful call."""
+    value = await conn.fetchval(
+        """WITH c AS (SELECT r.k1 AS comp, e.occurred_at AS at, e.event_id, r.s1 = 1 AS ok FROM events e
+                      CROSS JOIN LATERAL sm_rollup_key(e.type, e.payload, e.agent_id) r
+                      WHERE e.tenant_id = $1 AND e.type = 'component.call' AND e.occurred_at >= $2
+                      AND e.occurred_at < $3),
+                m AS (SELECT comp, at, ok, sum(ok::int) OVER (PARTITION BY comp ORDER BY at, event_id) AS grp FROM c),
+                runs AS (SELECT comp, grp, min(at) AS started FROM m WHERE NOT ok GROUP BY comp, grp)
+           SELECT avg(extract(epoch FROM m.at - runs.started) * 1000)
+           FROM runs JOIN m ON m.comp = runs.comp AND m.ok AND m.grp = runs.grp + 1""", tenant, lo, hi)
+    return None if value is None else float(value)
+
+
+@metric("errors.mttr", "Mean Time To Resolution",
+        "Mean time (ms) from the first failure of a run of failed calls of a component to its next successful "
+        "call, over runs that were resolved in the range; against the previous period.", Unit.MS, Kind.STAT,
+        lower_is_better=True)
+async def errors_mttr(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    (lo, hi), (plo, phi) = buckets.period_bounds(sq.query)
+    cur, prev = await _mttr(conn, sq.tenant_id, lo, hi), await _mttr(conn, sq.tenant_id, plo, phi)
+    return shapes.stat("errors.mttr", cur, prev, s.targets.get("errors.mttr"), Unit.MS, lower_is_better=True)
+
+
+@metric("system.resources", "Resource Utilization",
+        "This service's own CPU and memory (psutil) and the database's size and connections (pg functions), now.",
+        Unit.TEXT, Kind.TABLE)
+async def system_resources(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    proc = psutil.Process(os.getpid())
+    mem = psutil.virtual_memory()
+    db = await conn.fetchrow(
+        "SELECT pg_database_size(current_database()) AS size, "
+        "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) AS connections, "
+        "current_setting('max_connections')::int AS max_connections")
+    rows = [
+        ("cpu_percent", psutil.cpu_percent(interval=None), Unit.PERCENT.value),
+        ("process_cpu_percent", proc.cpu_percent(interval=None), Unit.PERCENT.value),
+        ("memory_used_percent", mem.percent, Unit.PERCENT.value),
+        ("process_memory_rss", proc.memory_info().rss, Unit.BYTES.value),
+        ("database_size", db["size"], Unit.BYTES.value),
+        ("database_connections", db["connections"], Unit.COUNT.value),
+        ("database_max_connections", db["max_connections"], Unit.COUNT.value),
+    ]
+    return shapes.table("system.resources", [shapes.text("resource"), shapes.num("value"), shapes.text("unit")], rows)
+
+
+

@@ -1,0 +1,167 @@
+"""System Health: external API health, authentication events, compliance checks, dashboard adoption."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+
+from calculators import buckets, formulas, shapes
+from calculators.buckets import HOUR, Source
+from calculators.calls import call_stats, health
+from calculators.catalog import GRANULARITY, all_metrics, metric
+from calculators.frames import Frame
+from calculators.query import ScopedQuery
+from calculators.sql import Params, bucket_expr, union_source, where_filters
+from calculators.tenant import TenantSettings
+from calculators.vocabulary import Dimension, Kind, Sensitivity, Unit
+
+RETENTION_MONTHS = 24
+ERASURE_DEADLINE = timedelta(days=30)
+SESSION_GAP = timedelta(minutes=30)
+
+
+@metric("apis.health", "External API Health",
+        "Per external service named by component calls or api.usage: status (against the tenant's SLA success "
+        "rate), average and p95 latency (ms), peak rate-limit use (%), error rate (%), and SLA compliance (% of "
+        "hours with calls whose success rate met the SLA).", Unit.TEXT, Kind.TABLE, dimensions=(Dimension.SERVICE,))
+async def apis_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    calls, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k2", q.filters, q.metric,
+                                   extra_where="k2 <> ''")
+    p = Params()
+    tz = p.add(s.timezone)
+    src = union_source(sq.tenant_id, "component.call", buckets.plan(q.start, q.end, s.zone, Source.HOUR), p,
+                       series=(HOUR, tz))
+    where = where_filters({Dimension.SERVICE: "k2"}, q.filters, p, q.metric)
+    sla = {r["k2"]: r["share"] for r in await conn.fetch(
+        f"SELECT k2, avg((ok >= {p.add(s.sla_success_rate)} * n)::int) AS share FROM ("
+        f"SELECT t, k2, sum(n) AS n, sum(s1) AS ok FROM {src} x WHERE k2 <> '' AND {where} GROUP BY t, k2) h "
+        f"GROUP BY k2", *p.values)}
+    p = Params()
+    src = union_source(sq.tenant_id, "api.usage", buckets.plan(q.start, q.end, s.zone), p)
+    where = where_filters({Dimension.SERVICE: "k1"}, q.filters, p, q.metric)
+    usage = {r["k1"]: r["mx"] for r in await conn.fetch(
+        f"SELECT k1, max(mx) AS mx FROM {src} x WHERE {where} GROUP BY k1", *p.values)}
+    rows = []
+    for service in sorted({k for _, k in calls} | set(usage)):
+        c = calls.get((None, service))
+        rate = c.success_rate if c else None
+        rows.append((service, health(rate, s.sla_success_rate), c.avg_latency if c else None, c.p95 if c else None,
+                     None if usage.get(service) is None else 100 * float(usage[service]),
+                     None if rate is None else 100 * (1 - rate),
+                     None if sla.get(service) is None else 100 * float(sla[service])))
+    cols = [shapes.text("service"), shapes.text("status"), shapes.num("latency_ms", Unit.MS),
+            shapes.num("p95_ms", Unit.MS), shapes.num("rate_limit_used", Unit.PERCENT),
+            shapes.num("error_rate", Unit.PERCENT), shapes.num("sla_compliance", Unit.PERCENT)]
+    return shapes.table("apis.health", cols, rows, meta=meta)
+
+
+async def _table_exists(conn: asyncpg.Connection, name: str) -> bool:
+    return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
+
+
+@metric("security.auth_events", "Authentication Events",
+        "Successful and failed authentications per bucket, from the access audit log.", Unit.COUNT, Kind.TIMESERIES,
+        options=(GRANULARITY,), sensitivity=Sensitivity.SECURITY)
+async def auth_events(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    width = buckets.series_width(q)
+    starts = buckets.series_starts(q.start, q.end, width, s.zone)
+    if not await _table_exists(conn, "audit_log"):
+        return shapes.series("security.auth_events", starts, {"success": {}, "failure": {}}, Unit.COUNT,
+                             count=True, sensitivity=Sensitivity.SECURITY, notices=["The audit log is not set up."])
+    p = Params()
+    t = bucket_expr("at", width, p.add(s.timezone), p)
+    rows = await conn.fetch(
+        f"SELECT {t} AS t, action, count(*) AS n FROM audit_log WHERE tenant_id = {p.add(sq.tenant_id)} "
+        f"AND action IN ('auth.success', 'auth.failure') AND at >= {p.add(q.start)} AND at < {p.add(q.end)} "
+        f"GROUP BY 1, 2", *p.values)
+    series = {label: {r["t"]: r["n"] for r in rows if r["action"] == action}
+              for label, action in (("success", "auth.success"), ("failure", "auth.failure"))}
+    return shapes.series("security.auth_events", starts, series, Unit.COUNT, count=True,
+                         sensitivity=Sensitivity.SECURITY)
+
+
+@metric("compliance.checks", "Compliance Checks",
+        "Violations in the range: TCPA consent (SMS to a recipient without SMS consent), TCPA quiet hours (SMS "
+        "outside the recipient's 08:00–21:00, 21:00 itself excluded), CAN-SPAM (email after the lead unsubscribed), "
+        "GDPR erasure (requests not completed within 30 days, by the range's end), GDPR erased contact data still "
+        "stored, retention (events older than 24 months). Each row: check, checked, violations, status.",
+        Unit.COUNT, Kind.TABLE, sensitivity=Sensitivity.SECURITY)
+async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    data = "CASE WHEN jsonb_typeof(e.payload->'data') = 'object' THEN e.payload->'data' ELSE e.payload END"
+    r = await conn.fetchrow(
+        f"""WITH c AS (SELECT e.occurred_at, e.lead_id, {data} AS d FROM events e WHERE e.tenant_id = $1
+                       AND e.type = 'contact.attempted' AND e.occurred_at >= $2 AND e.occurred_at < $3)
+            SELECT count(*) FILTER (WHERE d->>'channel' = 'sms') AS sms,
+                   count(*) FILTER (WHERE d->>'channel' = 'sms' AND NOT coalesce((d->>'consent')::boolean, false))
+                       AS no_consent,
+                   count(*) FILTER (WHERE d->>'channel' = 'sms' AND (lpad(d->>'recipient_local_time', 5, '0') < '08:00'
+                       OR lpad(d->>'recipient_local_time', 5, '0') >= '21:00')) AS quiet,
+                   count(*) FILTER (WHERE d->>'channel' = 'email') AS emails,
+                   count(*) FILTER (WHERE d->>'channel' = 'email' AND EXISTS (
+                       SELECT 1 FROM leads l WHERE l.tenant_id = $1 AND l.lead_id = c.lead_id
+                       AND l.unsubscribed_at < c.occurred_at)) AS after_unsubscribe
+            FROM c""", sq.tenant_id, q.start, q.end)
+    g = await conn.fetchrow(
+        """WITH req AS (SELECT lead_id, min(occurred_at) AS at FROM events WHERE tenant_id = $1
+                        AND type = 'erasure.requested' AND occurred_at >= $2 AND occurred_at < $3 GROUP BY lead_id),
+                done AS (SELECT lead_id, min(occurred_at) AS at FROM events WHERE tenant_id = $1
+                         AND type = 'erasure.completed' AND lead_id IN (SELECT lead_id FROM req) GROUP BY lead_id)
+           SELECT count(*) AS requests,
+                  count(*) FILTER (WHERE (done.at IS NULL AND $3 - req.at > $4)
+                                   OR done.at - req.at > $4) AS late
+           FROM req LEFT JOIN done USING (lead_id)""", sq.tenant_id, q.start, q.end, ERASURE_DEADLINE)
+    leftover = await conn.fetchrow(
+        "SELECT count(*) AS erased, count(*) FILTER (WHERE contact_name IS NOT NULL OR contact_email IS NOT NULL "
+        "OR contact_phone IS NOT NULL) AS kept FROM leads WHERE tenant_id = $1 AND erased_at IS NOT NULL", sq.tenant_id)
+    cutoff, _ = buckets.month_bounds(q.end, s.zone, -RETENTION_MONTHS)
+    old = await conn.fetchval("SELECT count(*) FROM events WHERE tenant_id = $1 AND occurred_at < $2",
+                              sq.tenant_id, cutoff)
+    checks = [
+        ("TCPA", "sms_consent", r["sms"], r["no_consent"]),
+        ("TCPA", "sms_quiet_hours", r["sms"], r["quiet"]),
+        ("CAN-SPAM", "unsubscribe_honoured", r["emails"], r["after_unsubscribe"]),
+        ("GDPR", "erasure_within_30_days", g["requests"], g["late"]),
+        ("GDPR", "erased_contact_data", leftover["erased"], leftover["kept"]),
+        ("GDPR", "retention_24_months", None, old),
+    ]
+    cols = [shapes.text("regulation"), shapes.text("check"), shapes.num("checked", Unit.COUNT),
+            shapes.num("violations", Unit.COUNT), shapes.text("status")]
+    return shapes.table("compliance.checks", cols,
+                        [(reg, c, n, v, "pass" if not v else "fail") for reg, c, n, v in checks])
+
+
+@metric("adoption.usage", "Dashboard Adoption",
+        "From the access audit log in the range: active users (distinct subjects that queried), sessions (a "
+        "subject's queries less than 30 min apart), average session length (minutes), queries, distinct metrics "
+        "queried and their share (%) of the catalog's dashboard metrics.", Unit.TEXT, Kind.TABLE)
+async def adoption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    cols = [shapes.text("figure"), shapes.num("value"), shapes.text("unit")]
+    if not await _table_exists(conn, "audit_log"):
+        return shapes.table("adoption.usage", cols, [], notices=["The audit log is not set up."])
+    r = await conn.fetchrow(
+        """WITH qs AS (SELECT subject, at, resource FROM audit_log WHERE tenant_id = $1 AND action = 'query'
+                       AND outcome = 'success' AND at >= $2 AND at < $3 AND subject IS NOT NULL),
+                marked AS (SELECT subject, at, CASE WHEN at - lag(at) OVER (PARTITION BY subject ORDER BY at) < $4
+                           THEN 0 ELSE 1 END AS new_session FROM qs),
+                numbered AS (SELECT subject, at, sum(new_session) OVER (PARTITION BY subject ORDER BY at) AS session
+                             FROM marked),
+                sessions AS (SELECT subject, session, max(at) - min(at) AS length FROM numbered
+                             GROUP BY subject, session)
+           SELECT (SELECT count(DISTINCT subject) FROM qs) AS users, (SELECT count(*) FROM qs) AS queries,
+                  (SELECT count(*) FROM sessions) AS sessions,
+                  (SELECT avg(extract(epoch FROM length) / 60) FROM sessions) AS avg_minutes,
+                  (SELECT array_agg(DISTINCT m) FROM qs, jsonb_array_elements_text(
+                       CASE WHEN jsonb_typeof(qs.resource->'metrics') = 'array' THEN qs.resource->'metrics'
+                       ELSE '[]'::jsonb END) m) AS metrics""", sq.tenant_id, q.start, q.end, SESSION_GAP)
+    catalog = {m.name for m in all_metrics() if m.dashboard}
+    used = set(r["metrics"] or ()) & catalog
+    rows = [("active_users", r["users"], Unit.COUNT.value), ("sessions", r["sessions"], Unit.COUNT.value),
+            ("avg_session_minutes", None if r["avg_minutes"] is None else float(r["avg_minutes"]), "minutes"),
+            ("queries", r["queries"], Unit.COUNT.value), ("metrics_used", len(used), Unit.COUNT.value),
+            ("metrics_used_share", 100 * formulas.ratio(len(used), len(catalog) or 1), Unit.PERCENT.value)]
+    return shapes.table("adoption.usage", cols, rows)

@@ -1,0 +1,195 @@
+"""Reads shared by several metrics: ROI terms per period, lead funnels and per-agent statistics.
+
+How hours saved are measured (so that "hours × rate × agents" does not double count): every successful
+automated task — an automated first response, enrichment, scoring, routing or nurture step, or an
+automated (non-manual) contact attempt — replaces ``hours_saved_per_task`` of an agent's manual work.
+Hours saved per agent = tasks × hours_saved_per_task / agents (agents with activity in the period), so
+time savings value = hours saved per agent × hourly rate × agents = tasks × hours_saved_per_task × rate.
+System costs = the period's ``cost.recorded`` events; a period with none falls back to the tenant's
+configured ``monthly_costs`` (a notice says so).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from calculators import formulas
+from calculators.buckets import Segment
+from calculators.query import Filter, RowScope
+from calculators.sql import Params, scope_condition, union_source, where_filters
+from calculators.tenant import TenantSettings
+from calculators.vocabulary import Dimension
+
+OK_TASKS = ("lead.responded", "lead.enriched", "lead.routed", "lead.nurtured")
+TASK_TYPES = (*OK_TASKS, "lead.scored", "contact.attempted")
+MONEY_TYPES = ("deal.closed", "error.prevented", "cost.recorded", "agent.activity")
+
+LEAD_COLUMNS = {
+    Dimension.SOURCE: "l.source", Dimension.LOCATION: "l.location_id", Dimension.AGENT: "l.agent_id",
+    Dimension.TEAM: "l.team_id", Dimension.SCORE_BAND: "sm_score_band(l.score)",
+}
+
+
+@dataclass
+class PeriodFigures:
+    tasks: float = 0.0
+    revenue_by_class: dict[str, float] = field(default_factory=dict)
+    deals: int = 0
+    errors_prevented: float = 0.0
+    costs: dict[str, float] = field(default_factory=dict)
+    agents: set[str] = field(default_factory=set)
+
+    def terms(self, s: TenantSettings) -> tuple[formulas.RoiTerms, bool]:
+        """ROI terms, and whether the system costs came from the configured monthly costs."""
+        fallback = not self.costs
+        costs = s.monthly_costs.model_dump() if fallback else self.costs
+        return formulas.roi_terms(
+            self.tasks, s.hours_saved_per_task, s.hourly_rate,
+            formulas.attributed_revenue(self.revenue_by_class, s.attribution_weights),
+            self.errors_prevented, s.error_cost, sum(costs.values())), fallback
+
+    def cost_categories(self, s: TenantSettings) -> dict[str, float]:
+        return dict(self.costs) if self.costs else s.monthly_costs.model_dump()
+
+    @property
+    def revenue(self) -> float:
+        return sum(self.revenue_by_class.values())
+
+
+async def period_figures(
+    conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: tuple[Any, str] | None = None,
+    tz: str = "UTC",
+) -> dict[datetime | None, PeriodFigures]:
+    """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail."""
+    p = Params()
+    tzp = p.add(tz)
+    src = union_source(tenant, TASK_TYPES + MONEY_TYPES, segments, p, series=(series[0], tzp) if series else None)
+    t = "t" if series else "NULL::timestamptz"
+    rows = await conn.fetch(
+        f"SELECT {t} AS t, type, k1, sum(n) AS n, sum(s1) AS s1, sum(n) FILTER (WHERE k3 = 'auto') AS auto_n "
+        f"FROM {src} s GROUP BY 1, 2, 3", *p.values)
+    out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
+    for r in rows:
+        f = out[r["t"]]
+        kind, n, s1 = r["type"], r["n"], float(r["s1"])
+        if kind in OK_TASKS:
+            f.tasks += s1
+        elif kind == "lead.scored":
+            f.tasks += n
+        elif kind == "contact.attempted":
+            f.tasks += r["auto_n"] or 0
+        elif kind == "deal.closed":
+            f.revenue_by_class[r["k1"]] = f.revenue_by_class.get(r["k1"], 0.0) + s1
+            f.deals += n
+        elif kind == "error.prevented":
+            f.errors_prevented += s1
+        elif kind == "cost.recorded":
+            f.costs[r["k1"]] = f.costs.get(r["k1"], 0.0) + s1
+        elif kind == "agent.activity" and n:
+            f.agents.add(r["k1"])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    leads: int
+    responded: int
+    appointments: int
+    closes: int
+    revenue: float
+
+    @property
+    def appointment_rate(self) -> float | None:
+        return formulas.ratio(self.appointments, self.leads)
+
+    @property
+    def close_rate(self) -> float | None:
+        return formulas.ratio(self.closes, self.leads)
+
+
+FUNNEL_SELECT = (
+    "count(*) AS leads, count(*) FILTER (WHERE l.response_ok) AS responded, "
+    "count(l.appointment_at) AS appointments, count(l.closed_at) AS closes, "
+    "coalesce(sum(l.deal_value) FILTER (WHERE l.closed_at IS NOT NULL), 0) AS revenue")
+
+
+async def funnel(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, filters: tuple[Filter, ...],
+                 metric: str) -> Funnel:
+    """The cohort of leads created in [lo, hi): how many were answered, got an appointment, closed."""
+    p = Params()
+    where = where_filters(LEAD_COLUMNS, filters, p, metric)
+    r = await conn.fetchrow(
+        f"SELECT {FUNNEL_SELECT} FROM leads l WHERE l.tenant_id = {p.add(tenant)} "
+        f"AND l.created_at >= {p.add(lo)} AND l.created_at < {p.add(hi)} AND {where}", *p.values)
+    return Funnel(r["leads"], r["responded"], r["appointments"], r["closes"], float(r["revenue"]))
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStats:
+    agent_id: str
+    name: str
+    team_id: str | None
+    team: str | None
+    leads: int
+    response_hours: float | None
+    appointments: int
+    closes: int
+    revenue: float
+    mean_revenue: float
+
+    @property
+    def appointment_rate(self) -> float | None:
+        return formulas.ratio(self.appointments, self.leads)
+
+    @property
+    def close_rate(self) -> float | None:
+        return formulas.ratio(self.closes, self.leads)
+
+    def efficiency(self, s: TenantSettings) -> float:
+        return formulas.efficiency_score(self.response_hours, self.appointment_rate, self.close_rate,
+                                         self.revenue, self.mean_revenue, s.baseline, s.efficiency_weights)
+
+
+async def agent_stats(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, scope: RowScope,
+                      filters: tuple[Filter, ...], metric: str) -> list[AgentStats]:
+    """Per agent (in scope): the leads created in [lo, hi) routed to them and what became of them.
+
+    The mean revenue the efficiency score compares with is over all the tenant's agents, whatever the scope.
+    """
+    p = Params()
+    tp = p.add(tenant)
+    lead_where = where_filters({Dimension.LOCATION: "l.location_id", Dimension.SOURCE: "l.source",
+                                Dimension.SCORE_BAND: "sm_score_band(l.score)"}, filters, p, metric)
+    agent_where = where_filters({Dimension.AGENT: "a.agent_id", Dimension.TEAM: "a.team_id"}, filters, p, metric)
+    scope_sql = scope_condition("x.agent_id", "x.team_id", scope, p)
+    rows = await conn.fetch(
+        f"""SELECT * FROM (
+              SELECT per.*, avg(per.revenue) OVER () AS mean_revenue FROM (
+                SELECT a.agent_id, a.name, a.team_id, coalesce(t.name, a.team_id) AS team,
+                       count(l.lead_id) AS leads,
+                       avg(extract(epoch FROM l.first_contact_at - l.created_at) / 3600)
+                           FILTER (WHERE l.first_contact_at >= l.created_at) AS response_hours,
+                       count(l.appointment_at) AS appointments, count(l.closed_at) AS closes,
+                       coalesce(sum(l.deal_value) FILTER (WHERE l.closed_at IS NOT NULL), 0) AS revenue
+                FROM agents a
+                LEFT JOIN leads l ON l.tenant_id = a.tenant_id AND l.agent_id = a.agent_id
+                     AND l.created_at >= {p.add(lo)} AND l.created_at < {p.add(hi)} AND {lead_where}
+                LEFT JOIN teams t ON t.tenant_id = a.tenant_id AND t.team_id = a.team_id
+                WHERE a.tenant_id = {tp} AND {agent_where}
+                GROUP BY a.agent_id, a.name, a.team_id, t.name
+                HAVING count(l.lead_id) > 0 OR bool_or(a.active)
+              ) per
+            ) x WHERE {scope_sql} ORDER BY x.name, x.agent_id""", *p.values)
+    return [AgentStats(r["agent_id"], r["name"], r["team_id"], r["team"], r["leads"],
+                       None if r["response_hours"] is None else float(r["response_hours"]),
+                       r["appointments"], r["closes"], float(r["revenue"]), float(r["mean_revenue"] or 0))
+            for r in rows]
+
+
+def hours(td: timedelta) -> float:
+    return td / timedelta(hours=1)
