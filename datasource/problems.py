@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from calculators import CalculatorError, InvalidRange, UnknownMetric, UnsupportedFilter
 from calculators.errors import UndefinedValue
 from datasource.ingest.errors import BatchTooLarge, IngestError, MalformedBody, UnknownTenant
+from datasource.protocol.errors import BodyTooLarge, LimitExceeded, ProtocolError, UnknownFilterKey
 from datasource.settings import ConfigError
 from datasource.storage.errors import DatabaseUnavailable, MigrationFailed, RetentionRefused, StorageError
 from rbac import AuditUnavailable, Forbidden, NoRole, PolicyInvalid, RbacError, Unauthenticated
@@ -73,6 +74,10 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     RetentionRefused: (400, "Retention refused"),
     StorageError: (500, "Storage error"),
     ConfigError: (500, "Configuration error"),
+    BodyTooLarge: (413, "Request body too large"),
+    LimitExceeded: (400, "Limit exceeded"),
+    UnknownFilterKey: (400, "Unknown filter key"),
+    ProtocolError: (400, "Bad Grafana request"),
     MalformedBody: (400, "Malformed body"),
     BatchTooLarge: (413, "Batch too large"),
     UnknownTenant: (404, "Unknown tenant"),

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -27,6 +27,7 @@ from datasource.settings import Limits
 ANNOTATION_REF_ID = "Anno"  # the JSON API plugin sends annotation queries to /query under this refId
 DEFAULT_MAX_POINTS = 1_000
 MIN_INTERVAL_MS = 1_000
+ALIGN_MS = 60_000
 MAX_REGEX_LENGTH = 256
 # what Grafana sends for a multi-value variable set to "All" without a custom all value
 ALL_VALUES = frozenset({"$__all", "__all", "all", "*", ""})
@@ -63,6 +64,7 @@ class ParsedTarget:
     shape: Shape
     query: MetricQuery | None = None
     error: ProtocolError | None = None
+    adhoc: tuple[Filter, ...] = ()  # the dashboard's ad-hoc filters among query.filters (the rest: the payload's)
 
 
 # --- values -------------------------------------------------------------------------------------------
@@ -189,7 +191,7 @@ def parse_time(value: TimeValue, what: str) -> datetime:
 
 
 def parse_range(rng: TimeRange, limits: Limits) -> tuple[datetime, datetime]:
-    start, end = parse_time(rng.from_, "from"), parse_time(rng.to, "to")
+    start, end = _align(parse_time(rng.from_, "from"), parse_time(rng.to, "to"))
     if end <= start:
         raise ProtocolError(f"The time range is empty or reversed: from {start.isoformat()} is not before "
                             f"to {end.isoformat()}.")
@@ -197,6 +199,19 @@ def parse_range(rng: TimeRange, limits: Limits) -> tuple[datetime, datetime]:
         raise LimitExceeded(f"The time range spans {(end - start).days} days; the limit is "
                             f"{limits.max_range_days} days (limits.max_range_days). Choose a shorter range.")
     return start, end
+
+
+def _align(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """Widen the range to whole minutes (start down, end up).
+
+    Grafana's relative ranges ("last 6 hours") move by milliseconds on every refresh; aligned, panels of
+    many users refreshed within the same minute share one cache key instead of each computing anew.
+    """
+    step = timedelta(milliseconds=ALIGN_MS)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    floor_start = epoch + ((start - epoch) // step) * step
+    floor_end = epoch + ((end - epoch) // step) * step
+    return floor_start, floor_end if floor_end == end else floor_end + step
 
 
 def bucket(body: QueryRequest, start: datetime, end: datetime, limits: Limits) -> tuple[int, int]:
@@ -249,8 +264,38 @@ def metric_queries(body: QueryRequest, limits: Limits) -> list[ParsedTarget]:
                 exc.ref_id = target.refId
                 parsed.append(ParsedTarget(ref_id=target.refId, shape=shape, error=exc))
                 continue
-            parsed.append(ParsedTarget(ref_id=target.refId, shape=shape, query=query))
+            parsed.append(ParsedTarget(ref_id=target.refId, shape=shape, query=query, adhoc=shared))
     return parsed
+
+
+def fit(target: ParsedTarget, dimensions: frozenset[Dimension], options: Iterable[str]) -> tuple[MetricQuery, str]:
+    """The target's query restricted to what its metric takes, and a notice of what was left out.
+
+    A payload option or payload filter the metric does not take is an error (the panel's query is wrong);
+    a dashboard ad-hoc filter on a dimension the metric lacks is left out with a notice, since Grafana applies
+    ad-hoc filters to every panel of the dashboard.
+    """
+    assert target.query is not None
+    q = target.query
+    known = set(options)
+    unknown = [name for name, _ in q.options if name not in known]
+    if unknown:
+        takes = ", ".join(sorted(known | {d.value for d in dimensions})) or "none"
+        raise UnknownFilterKey(f"Metric {q.metric!r} has no option {unknown[0]!r}; it takes: {takes}.",
+                               ref_id=target.ref_id)
+    kept, skipped = [], []
+    for f in q.filters:
+        if f.dimension in dimensions:
+            kept.append(f)
+        elif f in target.adhoc:
+            skipped.append(f.dimension.value)
+        else:
+            takes = ", ".join(sorted(d.value for d in dimensions)) or "no dimension"
+            raise UnknownFilterKey(f"Metric {q.metric!r} cannot be filtered by {f.dimension.value!r}; "
+                                   f"it takes: {takes}.", ref_id=target.ref_id)
+    notice = (f"Ad-hoc filter(s) on {', '.join(sorted(set(skipped)))} do not apply to {q.metric} and were "
+              "left out." if skipped else "")
+    return replace(q, filters=tuple(kept)), notice
 
 
 def annotation_query(body: AnnotationRequest, limits: Limits) -> MetricQuery:

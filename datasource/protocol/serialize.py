@@ -104,13 +104,30 @@ def error_item(ref_id: str, message: str) -> TimeSeries:
                       meta=FrameMeta(notices=[Notice(severity="error", text=message)]))
 
 
+def merge_annotations(frames: Sequence[Frame]) -> Frame:
+    """Annotation frames of several kinds as one, ascending by time. A column masking removed reads as empty."""
+    rows: list[tuple[Any, ...]] = []
+    for frame in frames:
+        present = {c.name: c.values for c in frame.columns}
+        empty: tuple[Any, ...] = (None, None, "", "", ())
+        columns = [present.get(name, (empty[i],) * frame.row_count) for i, name in enumerate(ANNOTATION_COLUMNS)]
+        rows.extend(zip(*columns, strict=True))
+    rows.sort(key=lambda r: (r[0] is None, r[0] or 0))
+    types = (ColumnType.TIME, ColumnType.TIME, ColumnType.STRING, ColumnType.STRING, ColumnType.STRING)
+    columns = tuple(Column(name, kind, tuple(r[i] for r in rows))
+                    for i, (name, kind) in enumerate(zip(ANNOTATION_COLUMNS, types, strict=True)))
+    return Frame("annotations", Kind.TABLE, columns,
+                 notices=tuple(n for f in frames for n in f.notices),
+                 masked_fields=tuple(sorted({m for f in frames for m in f.masked_fields})))
+
+
 def annotations(frame: Frame, echo: dict[str, Any] | None) -> list[Annotation]:
-    """An annotation frame (time, timeEnd, title, text, tags) as SimpleJSON's /annotations list."""
+    """A merged annotation frame (time, timeEnd, title, text, tags) as SimpleJSON's /annotations list."""
     out = []
     for time, time_end, title, text, tags in zip(*(frame.column(n).values for n in ANNOTATION_COLUMNS), strict=True):
         start, end = cell(time), cell(time_end)
         out.append(Annotation(annotation=echo, time=start, timeEnd=end, isRegion=end is not None and end != start,
-                              title=title, text=text, tags=list(tags)))
+                              title=title or "", text=text or "", tags=[str(t) for t in tags or ()]))
     return out
 
 
