@@ -5,15 +5,22 @@ Built once by the app's lifespan (or handed in by tests sharing one database), t
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from datasource import tenants
+import httpx
+
+from datasource import access, tenants
+from datasource.cache import ResultCache
 from datasource.settings import Settings
 from datasource.storage import migrate, partitions
 from datasource.storage.embedded import EmbeddedPostgres
 from datasource.storage.pool import Database
+from rbac import local_keys, masking
+from rbac.identity import Identifier
+from rbac.policy_store import PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +55,40 @@ class Services:
     db: Database
     embedded: EmbeddedPostgres | None = None
     owns_db: bool = True
+    # identity, policy and audit (rbac): the IdP/JWKS HTTP client, the identifier, the policy versions, and the
+    # service secret under data_dir from which pseudonym and audit-checkpoint keys are derived
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(follow_redirects=False, timeout=5.0))
+    policies: PolicyStore = field(default_factory=PolicyStore)
+    identifier: Identifier = field(init=False)
+    secret: bytes = field(init=False, repr=False)
+    # computed frames per tenant and row scope, unmasked (datasource/cache.py)
+    cache: ResultCache = field(init=False, repr=False)
+    _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secret = local_keys.service_secret(self.settings.data_dir)
+        self.identifier = access.build_identifier(self.settings, self.http)
+        self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s)
 
     @classmethod
     async def start(cls, settings: Settings, db: Database | None = None) -> Services:
         if db is not None:
-            return cls(settings=settings, db=db, owns_db=False)
-        db, embedded = await open_database(settings)
-        return cls(settings=settings, db=db, embedded=embedded)
+            services = cls(settings=settings, db=db, owns_db=False)
+        else:
+            db, embedded = await open_database(settings)
+            services = cls(settings=settings, db=db, embedded=embedded)
+            services._checkpoints = asyncio.create_task(
+                access.checkpoint_loop(services.db, settings, services.secret))
+        await access.load_overrides(services.db, services.identifier)
+        return services
+
+    def pseudonym_key(self, tenant_id: str) -> bytes:
+        return masking.tenant_key(self.secret, tenant_id)
 
     async def stop(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+        await self.http.aclose()
         if self.owns_db:
             await self.db.close()
             if self.embedded is not None:

@@ -59,9 +59,8 @@ async def stream(conn: asyncpg.Connection, tenant_id: str, f: AuditFilter) -> As
         yield _plain(row)
 
 
-def ndjson_lines(rows: Iterable[dict[str, Any]]) -> Iterable[str]:
-    for row in rows:
-        yield json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+def ndjson_line(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 def csv_header() -> str:

@@ -25,7 +25,8 @@ import jwt
 from pydantic import SecretStr, ValidationError
 
 from calculators.vocabulary import TenantId
-from rbac import dev_issuer, keys
+from rbac import dev_issuer as dev_keys
+from rbac import keys
 from rbac.errors import NoRole, Unauthenticated
 from rbac.identity_config import KEY_TYPE_FOR, IdentityProviderConfig, TokenKind, as_strings, claim_at, role_for
 from rbac.introspection import Introspector
@@ -122,15 +123,15 @@ class Identifier:
     """Built once at start from the tenants' identity blocks (plus the dev issuer when enabled)."""
 
     def __init__(self, providers: Mapping[str, IdentityProviderConfig], client: httpx.AsyncClient, *,
-                 dev_data_dir: Path | None = None, dev_issuer: str = dev_issuer.DEFAULT_ISSUER,
-                 dev_audience: str = dev_issuer.DEFAULT_AUDIENCE, jwks: JwksCache | None = None) -> None:
+                 dev_data_dir: Path | None = None, dev_issuer: str = dev_keys.DEFAULT_ISSUER,
+                 dev_audience: str = dev_keys.DEFAULT_AUDIENCE, jwks: JwksCache | None = None) -> None:
         self.client = client
         self.jwks = jwks or JwksCache(client)
         self.introspector = Introspector(client, self.jwks)
         self.dev_data_dir = dev_data_dir
         self._dev = IdentityProviderConfig(
-            issuer=dev_issuer, audiences=(dev_audience,), algorithms=(dev_issuer.ALGORITHM,), typ="JWT",
-            tenant_claim=dev_issuer.TENANT_CLAIM, roles_claim=dev_issuer.ROLES_CLAIM,
+            issuer=dev_issuer, audiences=(dev_audience,), algorithms=(dev_keys.ALGORITHM,), typ="JWT",
+            tenant_claim=dev_keys.TENANT_CLAIM, roles_claim=dev_keys.ROLES_CLAIM,
             role_map={r.value: r for r in Role}, locations_claim="locations",
         ) if dev_data_dir is not None else None
         self.providers: dict[str, IdentityProviderConfig] = dict(providers)
@@ -191,7 +192,7 @@ class Identifier:
         kid = header.get("kid")
         if provider.dev:
             assert self.dev_data_dir is not None
-            jwk = jwt.PyJWK(dev_issuer.public_jwk(self.dev_data_dir))
+            jwk = jwt.PyJWK(dev_keys.public_jwk(self.dev_data_dir))
         else:
             jwk = await self._key(config, kid if isinstance(kid, str) else None, provider.tenant_id)
         if jwk.key_type != KEY_TYPE_FOR.get(alg[:2]):
@@ -218,7 +219,7 @@ class Identifier:
         if not isinstance(iss, str):
             raise Unauthenticated("the token has no issuer (iss)")
         if self._dev is not None and iss == self._dev.issuer:
-            tenant = unverified.get(dev_issuer.TENANT_CLAIM)
+            tenant = unverified.get(dev_keys.TENANT_CLAIM)
             if not isinstance(tenant, str) or not _dev_tenant_ok(tenant):
                 raise Unauthenticated("the dev token names no valid tenant")
             return Provider(tenant, self._dev, dev=True)
