@@ -1,0 +1,145 @@
+"""Report schedules per tenant, rendering a report for each recipient, sending it, and recording it.
+
+Each report sent is an export: one audit record per recipient (subject = recipient, their role, the
+report, period, sections, masked fields, rows) and one ``report_deliveries`` row. Due reports are claimed
+by moving ``last_period`` forward in one UPDATE, so of N replicas exactly one sends a period's report, and a
+service back from downtime sends only the latest missed period, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+import aiosmtplib
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from datasource import access, tenants
+from datasource.alerting.errors import ChannelInvalid
+from datasource.alerting.mailer import Mailer
+from datasource.reports import content, render
+from datasource.reports.content import Recipient, Report
+from datasource.reports.render import Rendered
+from datasource.reports.schedule import DEFAULT_TIMES, Period, ReportKind, latest_due
+from datasource.storage.pool import Database
+from rbac import audit
+from rbac.policy_store import PolicyStore
+
+log = logging.getLogger(__name__)
+
+
+class ScheduleConfig(BaseModel):
+    """A tenant's schedule for one kind of report, as an admin writes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+    at: time | None = Field(None, description="local time of day; default 08:00 daily, 09:00 weekly and monthly")
+    recipients: tuple[Recipient, ...] = Field((), max_length=200)
+
+
+def parse_schedule(document: Any) -> ScheduleConfig:
+    try:
+        return ScheduleConfig.model_validate(document)
+    except ValidationError as exc:
+        where = "; ".join(f"/{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise ChannelInvalid(f"The report schedule does not validate: {where}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    recipient: str
+    role: str
+    ok: bool
+    error: str | None
+    attachments: tuple[str, ...]
+
+
+@dataclass
+class Reporter:
+    db: Database
+    policies: PolicyStore
+    key_for: Callable[[str], bytes]
+    mailer: Mailer
+
+    async def render_for(self, tenant_id: str, kind: ReportKind, period: Period, recipient: Recipient,
+                         now: datetime | None = None) -> tuple[Report, Rendered]:
+        async with self.db.tenant(tenant_id) as conn:
+            _, rules = await self.policies.current(conn, tenant_id)
+        report = await content.build(self.db, tenant_id, kind, period, recipient, rules, self.key_for(tenant_id), now)
+        return report, await asyncio.to_thread(render.render, report)
+
+    async def audit(self, report: Report, rendered: Rendered, ok: bool, how: str, error: str | None = None) -> None:
+        """Record one delivered (or failed) report as an export of its recipient."""
+        who = report.recipient.principal(report.tenant_id)
+        await access.record(self.db, audit.AuditRecord.of(
+            who, "export", "success" if ok else "error", 200 if ok else 502,
+            resource={"report": report.kind.value, "period": report.period.key, "via": how,
+                      "sections": [s.metric for s in report.sections if s.frame is not None],
+                      "left_out": [s.metric for s in report.sections if s.frame is None],
+                      "attachments": list(rendered.attachment_names)},
+            masked_fields=report.masked_fields, rows_returned=report.rows, reason=error))
+
+    async def send(self, tenant_id: str, kind: ReportKind, period: Period, recipients: tuple[Recipient, ...],
+                   now: datetime | None = None) -> list[Sent]:
+        """Render and mail the report to each recipient, each in their own role; one failure stops no other."""
+        results = []
+        for recipient in recipients:
+            report, rendered = await self.render_for(tenant_id, kind, period, recipient, now)
+            error = None
+            try:
+                await self.mailer.send(render.email(rendered, recipient.email, self.mailer.settings.mail_from))
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                error = f"{exc.__class__.__name__} sending to the mail server"
+                log.warning("%s report for %s to %s failed: %s", kind.value, tenant_id, recipient.email, error)
+            await self.audit(report, rendered, error is None, "email", error)
+            async with self.db.tenant(tenant_id) as conn:
+                await conn.execute(
+                    """INSERT INTO report_deliveries (tenant_id, kind, period, recipient, role, status, error,
+                           attachments) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+                    tenant_id, kind.value, period.key, recipient.email, recipient.role.value,
+                    "sent" if error is None else "failed", error, list(rendered.attachment_names))
+            results.append(Sent(recipient.email, recipient.role.value, error is None, error,
+                                rendered.attachment_names))
+        return results
+
+    async def run_due(self, tenant_id: str, now: datetime) -> dict[ReportKind, list[Sent]]:
+        """Send each of the tenant's reports whose latest due moment has passed and was not sent yet."""
+        async with self.db.tenant(tenant_id) as conn:
+            zone = (await tenants.load_settings(conn, tenant_id)).zone
+            rows = await conn.fetch("SELECT kind, at_time FROM report_schedules WHERE enabled")
+        sent: dict[ReportKind, list[Sent]] = {}
+        for row in rows:
+            kind = ReportKind(row["kind"])
+            due = latest_due(kind, row["at_time"], zone, now)
+            async with self.db.tenant(tenant_id) as conn:
+                recipients = await conn.fetchval(
+                    """UPDATE report_schedules SET last_period = $2, claimed_at = now()
+                       WHERE kind = $1 AND enabled AND (last_period IS NULL OR last_period < $2)
+                       RETURNING recipients""", kind.value, due.period.key)
+            if recipients is None:
+                continue  # sent already, here or by another replica
+            people = tuple(Recipient.model_validate(r) for r in recipients)
+            sent[kind] = await self.send(tenant_id, kind, due.period, people, now)
+        return sent
+
+
+async def put_schedule(db: Database, tenant_id: str, kind: ReportKind, config: ScheduleConfig) -> None:
+    async with db.tenant(tenant_id) as conn:
+        await conn.execute(
+            """INSERT INTO report_schedules (tenant_id, kind, enabled, at_time, recipients) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (tenant_id, kind) DO UPDATE SET enabled = EXCLUDED.enabled, at_time = EXCLUDED.at_time,
+                   recipients = EXCLUDED.recipients, updated_at = now()""",
+            tenant_id, kind.value, config.enabled, config.at or DEFAULT_TIMES[kind],
+            [r.model_dump(mode="json") for r in config.recipients])
+
+
+async def schedules(db: Database, tenant_id: str) -> list[dict[str, Any]]:
+    async with db.tenant(tenant_id) as conn:
+        rows = await conn.fetch("SELECT kind, enabled, at_time, recipients, last_period FROM report_schedules "
+                                "ORDER BY kind")
+    return [{"kind": r["kind"], "enabled": r["enabled"], "at": r["at_time"].isoformat(timespec="minutes"),
+             "recipients": r["recipients"], "last_period": r["last_period"]} for r in rows]
