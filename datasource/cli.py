@@ -23,6 +23,7 @@ from datasource.settings import ConfigError, Settings, load_settings
 from datasource.storage import partitions
 from datasource.storage.errors import StorageError
 from datasource.storage.pool import Database
+from rbac import Principal
 
 app = typer.Typer(
     name="success-metrics",
@@ -151,6 +152,152 @@ def dashboards_export(
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(2 if isinstance(exc, grafana.ExportError) else 1) from None
     typer.echo(f"wrote {len(written)} file(s) for tenant {tenant} under {out}")
+
+RoleOpt = Annotated[str, typer.Option(help="executive | manager | agent | admin | auditor")]
+TenantOpt = Annotated[str, typer.Option(help="Tenant id.")]
+
+
+@app.command()
+def token(
+    tenant: TenantOpt,
+    role: RoleOpt,
+    subject: Annotated[str | None, typer.Option(help="The person's subject (default <role>@<tenant>).")] = None,
+    agent_id: Annotated[str | None, typer.Option(help="Agent id, for the agent role's own rows.")] = None,
+    team: Annotated[list[str] | None, typer.Option(help="Team id (repeat for several).")] = None,
+    hours: Annotated[float, typer.Option(help="Validity in hours.", min=0.01, max=24 * 30)] = 12.0,
+) -> None:
+    """Print a token signed by the local dev issuer (trusted only when dev_issuer_enabled is set)."""
+    from datetime import timedelta
+
+    from rbac import Role, dev_issuer
+
+    settings = settings_or_exit()
+    try:
+        chosen = Role(role)
+    except ValueError:
+        typer.secho(f"--role must be one of {', '.join(r.value for r in Role)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    if not settings.dev_issuer_enabled:
+        typer.secho("note: dev_issuer_enabled is off in this configuration, so the service will refuse this token",
+                    fg=typer.colors.YELLOW, err=True)
+    typer.echo(dev_issuer.mint(settings.data_dir, tenant, chosen, subject=subject, agent_id=agent_id,
+                               teams=tuple(team or ()), ttl=timedelta(hours=hours), issuer=settings.dev_issuer,
+                               audience=settings.dev_audience))
+
+
+policy_app = typer.Typer(help="Show, check, replace or roll back a tenant's role policy (versioned, audited).",
+                         no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+def _cli_principal(tenant: str) -> Principal:
+    import getpass
+
+    from calculators import TenantId
+    from rbac import AuthMethod, Role
+
+    return Principal(TenantId(tenant), f"cli:{getpass.getuser()}", Role.ADMIN, AuthMethod.CLI)
+
+
+def _policy_job(settings: Settings, tenant: str, action: Callable[..., Awaitable[T]]) -> T:
+    from rbac import PolicyInvalid
+    from rbac.policy_store import PolicyStore
+
+    async def job(db: Database) -> T:
+        async with db.tenant(tenant) as conn:
+            return await action(PolicyStore(), conn)
+
+    try:
+        return run(lambda: with_database(settings, job))
+    except PolicyInvalid as exc:
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        for err in exc.errors:
+            typer.secho(f"  {err['pointer']}: {err['reason']}", err=True)
+        raise typer.Exit(1) from None
+
+
+@policy_app.command("get")
+def policy_get(tenant: TenantOpt,
+               version: Annotated[int | None, typer.Option(help="A past version (default: current).")] = None) -> None:
+    """Print the tenant's policy document (YAML)."""
+    import yaml
+
+    settings = settings_or_exit()
+    got = _policy_job(settings, tenant, lambda store, conn: store.get(conn, tenant, version))
+    typer.echo(f"# tenant {tenant}, policy version {got.version}: {got.comment}")
+    typer.echo(yaml.safe_dump(got.document, sort_keys=False))
+
+
+@policy_app.command("validate")
+def policy_validate(file: Annotated[Path, typer.Argument(help="Policy YAML or JSON file.")]) -> None:
+    """Check a policy file against rbac/policy.schema.json and list every error (no database needed)."""
+    from rbac import PolicyInvalid, policy
+
+    try:
+        policy.parse(policy.load_document(file.read_text(encoding="utf-8")))
+    except PolicyInvalid as exc:
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        for err in exc.errors:
+            typer.secho(f"  {err['pointer']}: {err['reason']}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{file}: valid")
+
+
+@policy_app.command("set")
+def policy_set(tenant: TenantOpt, file: Annotated[Path, typer.Argument(help="Policy YAML or JSON file.")],
+               comment: Annotated[str, typer.Option(help="Why it changes.")] = "") -> None:
+    """Validate and install a new policy version for the tenant (audited)."""
+    from rbac import policy
+
+    settings = settings_or_exit()
+    document = policy.load_document(file.read_text(encoding="utf-8"))
+    got = _policy_job(settings, tenant, lambda store, conn: store.replace(
+        conn, tenant, document, _cli_principal(tenant), comment=comment))
+    typer.echo(f"tenant {tenant}: policy version {got.version} in force")
+
+
+@policy_app.command("history")
+def policy_history(tenant: TenantOpt) -> None:
+    """List the tenant's policy versions, newest first."""
+    settings = settings_or_exit()
+    versions = _policy_job(settings, tenant, lambda store, conn: store.history(conn, tenant))
+    for v in versions:
+        typer.echo(f"v{v.version}  {v.changed_at:%Y-%m-%d %H:%M:%S}  {v.changed_by}  {v.comment}")
+    typer.echo("v0  (the default policy)")
+
+
+@policy_app.command("rollback")
+def policy_rollback(tenant: TenantOpt, version: Annotated[int, typer.Argument(help="Version to restore (0 = default).")]
+                    ) -> None:
+    """Make an earlier version current again, as a new version (history is kept; audited)."""
+    settings = settings_or_exit()
+    got = _policy_job(settings, tenant, lambda store, conn: store.rollback(conn, tenant, version,
+                                                                           _cli_principal(tenant)))
+    typer.echo(f"tenant {tenant}: policy version {got.version} (= version {version}) in force")
+
+
+audit_app = typer.Typer(help="Check the tamper-evident access audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tenant's chain.")] = None) -> None:
+    """Walk each tenant's hash chain and the signed checkpoints; print 'intact' or the first broken link."""
+    from datasource.access import checkpoint_path
+    from rbac import audit_verify as verifier
+    from rbac.local_keys import service_secret
+
+    settings = settings_or_exit()
+    key = verifier.checkpoint_key(service_secret(settings.data_dir))
+
+    async def job(db: Database) -> verifier.VerifyReport:
+        async with db.system() as conn:
+            return await verifier.verify(conn, tenant, checkpoints=checkpoint_path(settings), key=key)
+
+    report = run(lambda: with_database(settings, job))
+    typer.echo(report.summary())
+    if not report.intact:
+        raise typer.Exit(1)
 
 
 def main() -> None:

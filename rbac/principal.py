@@ -22,6 +22,7 @@ class AuthMethod(StrEnum):
     INTROSPECTION = "introspection"
     SERVICE_KEY = "service_key"
     DEV = "dev"
+    CLI = "cli"  # an operator at the command line (policy changes), recorded as such in the audit log
 
 
 @dataclass(frozen=True, slots=True)
