@@ -22,8 +22,8 @@ from grafana_foundation_sdk.models.text import TextMode
 from calculators import Dimension, Kind, TenantSettings, Unit
 from datasource.grafana import query
 from datasource.grafana.layout import DashboardSpec, PanelSpec, Viz
+from datasource.protocol.serialize import grafana_unit
 
-SCHEMA_VERSION = 41  # Grafana 11.6's dashboard schema, the SDK's model
 TAG = "success-metrics"
 
 # which visualisations can show which shape of answer
@@ -31,17 +31,6 @@ FITS: Mapping[Kind, frozenset[Viz]] = {
     Kind.STAT: frozenset({Viz.STAT, Viz.BARGAUGE}),
     Kind.TIMESERIES: frozenset({Viz.TIMESERIES, Viz.BARCHART, Viz.STAT}),
     Kind.TABLE: frozenset({Viz.TABLE, Viz.BARGAUGE, Viz.BARCHART, Viz.HEATMAP}),
-}
-
-_UNITS: Mapping[Unit, str] = {
-    Unit.PERCENT: "percentunit",  # the catalog's percentages are fractions (0.987 = 98.7 %)
-    Unit.RATIO: "percentunit",  # ROI 49.4 = 4,940 %
-    Unit.HOURS: "h",
-    Unit.MS: "ms",
-    Unit.COUNT: "short",
-    Unit.SCORE: "none",
-    Unit.BYTES: "bytes",
-    Unit.TEXT: "string",
 }
 
 
@@ -129,6 +118,8 @@ def dashboard_json(spec: DashboardSpec, lookup: Lookup, theme: Theme) -> dict[st
     for dim in spec.variables:
         board = board.with_variable(_variable(dim))
     built = board.build()
+    if built.templating.list_val is None:  # Grafana expects the list even when it is empty
+        built.templating.list_val = []
     built.annotations = dash_m.AnnotationContainer(list_val=[_annotation(name) for name in spec.annotations])
     built.panels = list(_panels(spec, lookup, theme))
     return json.loads(json.dumps(built, cls=JSONEncoder, sort_keys=True))
@@ -137,37 +128,54 @@ def dashboard_json(spec: DashboardSpec, lookup: Lookup, theme: Theme) -> dict[st
 # ── layout ───────────────────────────────────────────────────────────────────────────────────
 
 def _panels(spec: DashboardSpec, lookup: Lookup, theme: Theme) -> list[dash_m.Panel | dash_m.RowPanel]:
-    """Rows stack; panels fill 24 columns left to right and wrap. Panel ids follow reading order."""
-    out: list[dash_m.Panel | dash_m.RowPanel] = [_logo(theme)]
-    y, next_id = out[0].grid_pos.h, 2  # type: ignore[union-attr]
+    """Logo, an optional note, then each row: a header and its panels packed under it. Ids follow order."""
+    out: list[dash_m.Panel | dash_m.RowPanel] = [_text_panel(_logo_html(theme), h=3, y=0)]
+    if spec.note:
+        out.append(_text_panel(spec.note, h=3, y=3, markdown=True))
+    y = sum(p.grid_pos.h for p in out if p.grid_pos is not None)
     for row in spec.rows:
-        out.append(dash_m.RowPanel(title=row.title, id_val=next_id, grid_pos=dash_m.GridPos(h=1, w=24, x=0, y=y)))
-        next_id, y, x, line_h = next_id + 1, y + 1, 0, 0
-        for panel in row.panels:
-            if x + panel.width > 24:
-                x, y, line_h = 0, y + line_h, 0
+        out.append(dash_m.RowPanel(title=row.title, grid_pos=dash_m.GridPos(h=1, w=24, x=0, y=y)))
+        placed = []
+        for panel, pos in zip(row.panels, _pack([(p.width, p.height) for p in row.panels], top=y + 1), strict=True):
             entry = lookup(panel.metric)
             assert entry is not None  # check() ran
             built = _panel(panel, entry, spec.variables, theme)
-            built.id_val = next_id
-            built.grid_pos = dash_m.GridPos(h=panel.height, w=panel.width, x=x, y=y)
-            out.append(built)
-            next_id, x, line_h = next_id + 1, x + panel.width, max(line_h, panel.height)
-        y += line_h
+            built.grid_pos = pos
+            placed.append(built)
+        # Grafana (and a phone, which stacks them) reads panels top to bottom, left to right
+        out.extend(sorted(placed, key=lambda p: (p.grid_pos.y, p.grid_pos.x)))  # type: ignore[union-attr]
+        y = max(p.grid_pos.y + p.grid_pos.h for p in out if p.grid_pos is not None)
+    for i, panel in enumerate(out, start=1):
+        panel.id_val = i
     return out
 
 
-def _logo(theme: Theme) -> dash_m.Panel:
+def _pack(sizes: Sequence[tuple[int, int]], top: int) -> list[dash_m.GridPos]:
+    """Place each (w, h) at the highest free spot, leftmost on ties: 12×8 then four 6×4 make a 2×2 block."""
+    skyline = [top] * 24
+    out = []
+    for w, h in sizes:
+        x = min(range(24 - w + 1), key=lambda i: (max(skyline[i:i + w]), i))
+        y = max(skyline[x:x + w])
+        skyline[x:x + w] = [y + h] * w
+        out.append(dash_m.GridPos(h=h, w=w, x=x, y=y))
+    return out
+
+
+def _text_panel(content: str, *, h: int, y: int, markdown: bool = False) -> dash_m.Panel:
+    mode = TextMode.MARKDOWN if markdown else TextMode.HTML
+    panel: dash_m.Panel = text.Panel().title("").transparent(True).mode(mode).content(content).build()
+    panel.grid_pos = dash_m.GridPos(h=h, w=24, x=0, y=y)
+    return panel
+
+
+def _logo_html(theme: Theme) -> str:
     """The partner's logo and name, full width and short, so it reads on a phone too."""
     logo = f'<img src="{_attr(theme.logo_url)}" alt="" style="height:40px;vertical-align:middle;margin-right:12px">' \
         if theme.logo_url else ""
-    content = (f'<div style="display:flex;align-items:center;height:100%;border-left:6px solid {theme.primary};'
-               f'padding-left:12px">{logo}<span style="font-size:20px;font-weight:600;color:{theme.primary}">'
-               f'{_text(theme.name)}</span></div>')
-    panel = (text.Panel().title("").transparent(True).mode(TextMode.HTML).content(content)).build()
-    panel.id_val = 1
-    panel.grid_pos = dash_m.GridPos(h=3, w=24, x=0, y=0)
-    return panel
+    return (f'<div style="display:flex;align-items:center;height:100%;border-left:6px solid {theme.primary};'
+            f'padding-left:12px">{logo}<span style="font-size:20px;font-weight:600;color:{theme.primary}">'
+            f'{_text(theme.name)}</span></div>')
 
 
 def _links(theme: Theme) -> list[dash_b.DashboardLink]:
@@ -214,7 +222,7 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
         ref_id="A", target=entry.name,
         payload={d.value: f"${d.value}" for d in variables if d in entry.dimensions} | dict(spec.payload),
     ))
-    unit = _unit(entry.unit, theme.currency)
+    unit = grafana_unit(entry.unit, theme.currency)
     thresholds = _thresholds(entry.lower_is_better, theme.targets.get(entry.name))
     colour = (dash_b.FieldColor().mode(dash_m.FieldColorModeId.THRESHOLDS) if thresholds.build().steps[1:]
               else dash_b.FieldColor().mode(dash_m.FieldColorModeId.SHADES).fixed_color(theme.primary))
@@ -250,7 +258,7 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
             builder = (heatmap.Panel().calculate(False)
                        .color(heatmap.HeatmapColorOptions().mode(HeatmapColorMode.OPACITY).fill(theme.primary)
                               .scale(HeatmapColorScale.EXPONENTIAL).exponent(0.5).steps(64))
-                       .cell_values(heatmap.CellValues().unit(unit)))
+                       .cell_values(heatmap.CellValues().unit(unit or "none")))
     builder = (builder.title(spec.title or entry.title).description(entry.description)
                .datasource(query.datasource_ref()).targets([target])
                .thresholds(thresholds).color_scheme(colour))
@@ -258,17 +266,6 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
         builder = builder.unit(unit)
     panel: dash_m.Panel = builder.build()
     return panel
-
-
-# currencies Grafana has a unit for; any other is shown with its ISO code as a suffix
-_GRAFANA_CURRENCIES = frozenset("USD GBP EUR JPY RUB UAH BRL DKK ISK NOK SEK CZK CHF PLN ZAR INR KRW IDR PHP VND TRY "
-                                "MYR XPF BGN PYG UYU ILS".split())
-
-
-def _unit(unit: Unit, currency: str) -> str:
-    if unit is not Unit.CURRENCY:
-        return _UNITS[unit]
-    return f"currency{currency}" if currency in _GRAFANA_CURRENCIES else f"suffix: {currency}"
 
 
 def _thresholds(lower_is_better: bool, target: float | None) -> dash_b.ThresholdsConfig:

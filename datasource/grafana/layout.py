@@ -47,10 +47,12 @@ class DashboardSpec:
     description: str
     variables: tuple[Dimension, ...]
     rows: tuple[RowSpec, ...]
-    # annotation kinds the service marks on time axes (calculators/annotations.py)
-    annotations: tuple[str, ...] = ("outages", "alerts", "policy_changes")
+    # annotation kinds the service marks on time axes (calculators/annotations.py), only those every role
+    # meant for the dashboard may see: a kind asked for by name that the role may not see is refused
+    annotations: tuple[str, ...]
     refresh: str = "1m"
     time_from: str = "now-30d"
+    note: str | None = None  # markdown shown under the logo
     tags: tuple[str, ...] = field(default=())
 
     def panels(self) -> tuple[PanelSpec, ...]:
@@ -67,14 +69,14 @@ EXECUTIVE = DashboardSpec(
     variables=(D.TEAM, D.LOCATION, D.SOURCE),
     time_from="now-90d",
     refresh="5m",
-    annotations=("outages", "alerts", "conversion_drops", "target_misses", "policy_changes"),
+    annotations=("outages", "alerts", "conversion_drops", "target_misses"),
     rows=(
         RowSpec("Primary ROI metrics", (
             PanelSpec("roi.monthly", S, 6, 5, "Total ROI"),
             PanelSpec("savings.monthly", S, 6, 5, "Monthly savings"),
             PanelSpec("revenue.attributed", S, 6, 5, "Revenue attribution"),
             PanelSpec("time_savings.hours", S, 6, 5, "Time savings"),
-            PanelSpec("executive.kpi_summary", TB, 24, 7),
+            PanelSpec("executive.kpi_summary", TB, 24, 7, "Headline KPIs: current, previous, target, status"),
         )),
         RowSpec("Key performance indicators", (
             PanelSpec("response_time.first_contact", TS, 12, 8),
@@ -103,7 +105,7 @@ OPERATIONS = DashboardSpec(
     variables=(D.SOURCE, D.LOCATION),
     time_from="now-30d",
     refresh="30s",
-    annotations=("outages", "degradations", "alerts", "backfills", "policy_changes"),
+    annotations=("outages", "degradations", "alerts", "backfills"),
     rows=(
         RowSpec("Lead processing pipeline", (
             PanelSpec("pipeline.stages", TB, 24, 7),
@@ -129,7 +131,7 @@ LEADS = DashboardSpec(
     title="Lead Analytics",
     description="Conversion funnel, lead sources and quality, contact behaviour, and attribution of revenue to the automation.",
     variables=(D.SOURCE, D.LOCATION, D.CHANNEL, D.TEAM),
-    annotations=("outages", "alerts", "conversion_drops", "policy_changes"),
+    annotations=("outages", "alerts", "conversion_drops"),
     rows=(
         RowSpec("Conversion funnel", (
             PanelSpec("sources.performance", TB, 24, 8),
@@ -153,7 +155,7 @@ AGENTS = DashboardSpec(
     title="Agent Performance",
     description="Agent scorecards with efficiency score, trends, workload balance, time allocation, goals and coaching.",
     variables=(D.TEAM, D.AGENT, D.LOCATION),
-    annotations=("outages", "alerts", "target_misses", "policy_changes"),
+    annotations=("outages", "alerts", "target_misses"),
     rows=(
         RowSpec("Agent scorecard", (
             PanelSpec("agents.scorecard", TB, 24, 9),
@@ -178,7 +180,7 @@ SYSTEM = DashboardSpec(
     variables=(),
     refresh="1m",
     time_from="now-24h",
-    annotations=("outages", "degradations", "alerts", "policy_changes"),
+    annotations=("outages", "degradations", "backfills"),
     rows=(
         RowSpec("Infrastructure", (
             PanelSpec("system.resources", TB, 24, 8),
@@ -198,17 +200,23 @@ SYSTEM = DashboardSpec(
 AUDIT = DashboardSpec(
     uid="sm-access-audit",
     title="Access Audit",
-    description="For auditors: authentication events, policy changes and dashboard adoption, from the audit log.",
+    description="For auditors: authentication successes and failures, policy changes, compliance and dashboard "
+                "adoption, from the hash-chained access audit log.",
     variables=(),
-    annotations=("policy_changes", "alerts", "backfills"),
+    annotations=("policy_changes", "backfills", "outages"),
     refresh="1m",
     time_from="now-7d",
+    note=("**Who accessed what, when:** every query, export, policy change and failed sign-in is a row of the "
+          "hash-chained audit log: `GET /api/audit/events` (filter by time, subject, action, outcome) and "
+          "`GET /api/audit/export` (CSV or NDJSON; the export is itself audited). `success-metrics audit verify` "
+          "proves no row was edited or removed. Policy changes are marked on the time axes below."),
     rows=(
-        RowSpec("Who accessed what", (
+        RowSpec("Authentications", (
             PanelSpec("security.auth_events", TS, 24, 8),
         )),
-        RowSpec("Adoption", (
-            PanelSpec("adoption.usage", TB, 24, 8),
+        RowSpec("Adoption and compliance", (
+            PanelSpec("adoption.usage", TB, 12, 8),
+            PanelSpec("compliance.checks", TB, 12, 8),
         )),
     ),
 )

@@ -1,0 +1,67 @@
+"""The provisioning files a partner copies: they parse, name the right plugins and uids, and explain themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from datasource.grafana import provisioning
+from datasource.grafana.query import DATASOURCE_UID
+
+ROOT = Path(__file__).resolve().parents[2]
+PROV = ROOT / "grafana-provisioning"
+
+
+def load(rel: str) -> dict[str, Any]:
+    data = yaml.safe_load((PROV / rel).read_text(encoding="utf-8"))
+    assert data["apiVersion"] == 1
+    return data
+
+
+def test_json_api_data_source_uses_proxy_access_and_forwards_oauth_identity() -> None:
+    [ds] = load("datasources/success-metrics.yaml")["datasources"]
+    assert ds["type"] == "simpod-json-datasource"
+    assert ds["uid"] == DATASOURCE_UID == "success-metrics"  # the uid every dashboard panel names
+    assert ds["access"] == "proxy"
+    assert ds["jsonData"]["oauthPassThru"] is True
+    assert ds["url"].startswith("https://")
+
+
+def test_infinity_variant_is_a_backend_source_with_a_service_key_from_the_environment() -> None:
+    [ds] = load("datasources/success-metrics-infinity.yaml")["datasources"]
+    assert ds["type"] == "yesoreyeram-infinity-datasource"
+    assert ds["uid"] == "success-metrics-infinity" != DATASOURCE_UID
+    assert ds["jsonData"]["auth_method"] == "bearerToken"
+    assert ds["jsonData"]["allowedHosts"] == [ds["url"]]  # Infinity sends the key only there
+    # Grafana expands $VAR in provisioning files: the key itself never sits in the file
+    assert ds["secureJsonData"]["bearerToken"] == "$SM_SERVICE_KEY"
+
+
+def test_dashboards_provider_loads_the_dashboard_files_read_only() -> None:
+    [prov] = load("dashboards/success-metrics.yaml")["providers"]
+    assert prov["type"] == "file"
+    assert prov["options"]["path"] == provisioning.DASHBOARDS_PATH
+    assert prov["allowUiUpdates"] is False and prov["disableDeletion"] is True
+    assert prov["folderUid"] == "success-metrics"
+
+
+def test_every_file_tells_a_partner_what_to_change() -> None:
+    for path in sorted(PROV.rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]
+        assert len(comments) >= 5, f"{path.name} needs comments for a partner"
+        assert "CHANGE" in text, f"{path.name} must mark what a partner changes"
+
+
+def test_a_partners_files_carry_its_name_and_address_and_stay_valid_yaml() -> None:
+    target = provisioning.Target(name='Acme "Insights": Sales', url="https://sm.acme.example", tenant="acme")
+    files = {rel: yaml.safe_load(text) for rel, text in provisioning.render(target).items()}
+    [ds] = files["datasources/success-metrics.yaml"]["datasources"]
+    assert ds["name"] == 'Acme "Insights": Sales' and ds["url"] == "https://sm.acme.example"
+    assert ds["uid"] == DATASOURCE_UID  # the uid stays, so the same dashboards resolve
+    [inf] = files["datasources/success-metrics-infinity.yaml"]["datasources"]
+    assert inf["jsonData"]["allowedHosts"] == ["https://sm.acme.example"]
+    assert "tenant acme" in provisioning.render(target)["datasources/success-metrics-infinity.yaml"]
+    assert files["dashboards/success-metrics.yaml"]["providers"][0]["folder"] == 'Acme "Insights": Sales'
