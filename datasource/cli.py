@@ -153,6 +153,43 @@ def dashboards_export(
         raise typer.Exit(2 if isinstance(exc, grafana.ExportError) else 1) from None
     typer.echo(f"wrote {len(written)} file(s) for tenant {tenant} under {out}")
 
+
+BatchOpt = Annotated[int, typer.Option(help="Events per transaction.", min=1, max=100_000)]
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="NDJSON file, one event per line ('-' reads standard input).",
+                                         allow_dash=True)],
+    tenant: Annotated[str, typer.Option(help="Tenant the events belong to (configured in SM_CONFIG).")],
+    batch_size: BatchOpt = 5000,
+) -> None:
+    """Backfill events from an NDJSON file through the same validation and idempotent writer as the API.
+
+    Exit status: 0 when every event was stored or already there, 3 when some were rejected (listed).
+    """
+    from datasource.ingest.backfill import backfill
+
+    settings = settings_or_exit()
+    summary = run(lambda: with_database(settings, lambda db: backfill(db, settings, file, tenant, batch_size)))
+    if summary.rejected:
+        raise typer.Exit(3)
+
+
+@app.command()
+def demo(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data (same seed, same events).")] = 7,
+    scale: Annotated[float, typer.Option(help="Volume multiplier of the generated data.", min=0.01, max=50)] = 1.0,
+) -> None:
+    """Start the embedded database, load 24 months of demo data for acme and globex once, print keys and tokens, serve."""
+    from datasource.demo_setup import prepare
+
+    settings = prepare(settings_or_exit(host=host, port=port), seed=seed, scale=scale)
+    serve_app(settings)
+
+
 RoleOpt = Annotated[str, typer.Option(help="executive | manager | agent | admin | auditor")]
 TenantOpt = Annotated[str, typer.Option(help="Tenant id.")]
 

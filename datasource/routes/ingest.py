@@ -1,6 +1,6 @@
 """POST /api/ingest/events (the automation engine's batches) and GET /api/ingest/schemas (the contract).
 
-Authentication is by an ingest key, as ``Authorization: Bearer smk_…`` or as an HMAC-SHA256 signature
+Authentication is by an ingest key, as ``Authorization: Bearer smk_...`` or as an HMAC-SHA256 signature
 of the raw body (``X-SM-Key-Id`` + ``X-SM-Signature: sha256=<hex>``); the key decides the tenant.
 Each event is accepted or rejected on its own: 200 when none was rejected, 207 when some were (the good
 ones are stored all the same). The answer is sent after the batch is committed.
@@ -113,7 +113,7 @@ async def post_events(
     settings = services.settings
     bearer = _bearer(authorization)
     if bearer is None and not (x_sm_key_id and x_sm_signature):
-        raise Unauthenticated("Send an ingest key: 'Authorization: Bearer smk_…', or sign the body with "
+        raise Unauthenticated("Send an ingest key: 'Authorization: Bearer smk_...', or sign the body with "
                               "'X-SM-Key-Id' and 'X-SM-Signature: sha256=<hex>'.")
     if bearer is not None:  # check the key before reading a possibly large body
         tenant_id, key_id = await _authenticate(services.db, bearer, None, None, None)
@@ -144,7 +144,7 @@ async def post_events(
 @router.get("/schemas", response_model=SchemaIndex, summary="The event contract: one JSON Schema per event type")
 async def schema_index(request: Request) -> SchemaIndex:
     found = validate.schemas()
-    base = str(request.url_for("event_schema", name="")).rstrip("/")
+    base = request.scope.get("root_path", "") + router.prefix + "/schemas"
     return SchemaIndex(
         envelope=f"{base}/{validate.ENVELOPE}",
         types=[SchemaEntry(type=t, title=str(found.documents[t].get("description", t)), url=f"{base}/{t}")
