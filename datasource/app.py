@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from datasource import problems
 from datasource.middleware import RequestContext
-from datasource.routes import admin, audit, branding, discovery, health, ingest, query
+from datasource.routes import admin, alerts, audit, branding, discovery, health, ingest, query
 from datasource.services import Services
 from datasource.settings import Settings
 from datasource.storage.pool import Database
@@ -38,6 +38,6 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     # Grafana's "Save & test" calls the configured URL exactly, with no trailing slash
     app.router.redirect_slashes = False
     for router in (health.router, query.router, discovery.router, ingest.router, admin.router, audit.router,
-                   branding.router):
+                   branding.router, alerts.router):
         app.include_router(router)
     return app

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from calculators import CalculatorError, InvalidRange, UnknownMetric, UnsupportedFilter
 from calculators.errors import UndefinedValue
+from datasource.alerting.errors import AlertingError, ChannelInvalid, DefaultRuleKept, RuleInvalid, UnknownRule
 from datasource.ingest.errors import BatchTooLarge, IngestError, MalformedBody, UnknownTenant
 from datasource.protocol.errors import BodyTooLarge, LimitExceeded, ProtocolError, UnknownFilterKey
 from datasource.settings import ConfigError
@@ -82,6 +83,11 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     BatchTooLarge: (413, "Batch too large"),
     UnknownTenant: (404, "Unknown tenant"),
     IngestError: (400, "Ingest refused"),
+    RuleInvalid: (422, "Alert rule does not validate"),
+    UnknownRule: (404, "Unknown alert rule"),
+    DefaultRuleKept: (409, "Built-in alert rule"),
+    ChannelInvalid: (422, "Invalid notification settings"),
+    AlertingError: (400, "Alerting request refused"),
 }
 
 
@@ -114,7 +120,7 @@ def _headers_for(exc: BaseException, status: int) -> dict[str, str]:
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     status, title = status_for(exc) or (500, "Internal error")
     message = getattr(exc, "message", None) or str(exc)
-    errors = getattr(exc, "errors", None) if isinstance(exc, PolicyInvalid) else None
+    errors = getattr(exc, "errors", None) if isinstance(exc, PolicyInvalid | RuleInvalid) else None
     if isinstance(exc, MalformedBody) and exc.line is not None:
         errors = [{"line": exc.line, "column": exc.column, "reason": message}]
     elif isinstance(exc, BatchTooLarge):

@@ -13,7 +13,10 @@ from datetime import UTC, datetime
 import httpx
 
 from datasource import access, tenants
+from datasource.alerting.mailer import Mailer
+from datasource.alerting.scheduler import Scheduler
 from datasource.cache import ResultCache
+from datasource.reports.delivery import Reporter
 from datasource.settings import Settings
 from datasource.storage import migrate, partitions
 from datasource.storage.embedded import EmbeddedPostgres
@@ -64,11 +67,15 @@ class Services:
     # computed frames per tenant and row scope, unmasked (datasource/cache.py)
     cache: ResultCache = field(init=False, repr=False)
     _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    # reports rendered per recipient (datasource/reports); the alert and report loops, when enabled
+    reporter: Reporter = field(init=False, repr=False)
+    scheduler: Scheduler | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secret = local_keys.service_secret(self.settings.data_dir)
         self.identifier = access.build_identifier(self.settings, self.http)
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s)
+        self.reporter = Reporter(self.db, self.policies, self.pseudonym_key, Mailer(self.settings.notifications))
 
     @classmethod
     async def start(cls, settings: Settings, db: Database | None = None) -> Services:
@@ -80,6 +87,10 @@ class Services:
             services._checkpoints = asyncio.create_task(
                 access.checkpoint_loop(services.db, settings, services.secret))
         await access.load_overrides(services.db, services.identifier)
+        if settings.notifications.scheduler_enabled:
+            services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
+                                           services.reporter)
+            services.scheduler.start()
         return services
 
     def pseudonym_key(self, tenant_id: str) -> bytes:
@@ -88,6 +99,8 @@ class Services:
     async def stop(self) -> None:
         if self._checkpoints is not None:
             self._checkpoints.cancel()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.http.aclose()
         if self.owns_db:
             await self.db.close()

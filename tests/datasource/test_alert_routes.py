@@ -1,0 +1,122 @@
+"""GET /api/alerts and the admin routes for rules, channels and report schedules, through the real app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from datasource.alerting.evaluate import evaluate_tenant
+from datasource.settings import TenantConfig
+from datasource.storage.pool import Database
+from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures
+
+Client = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def setup(make_client: Client, token_for: Callable[..., str], new_tenant_id: Callable[[str], str]
+                ) -> tuple[httpx.AsyncClient, str, Callable[..., dict[str, str]]]:
+    tid = new_tenant_id("routes")
+    client = await make_client(TenantConfig(id=tid, name="Routes Inc"))
+
+    def auth(role: str, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_for(tid, role, **claims)}"}
+
+    return client, tid, auth
+
+
+async def test_history_lists_the_tenants_alerts(db: Database, setup: Any, make_client: Client,
+                                                token_for: Callable[..., str],
+                                                new_tenant_id: Callable[[str], str]) -> None:
+    client, tid, auth = setup
+    await add_auth_failures(db, tid, T - MIN, 30)
+    await evaluate_tenant(db, tid, T, retention_months=24)
+    await evaluate_tenant(db, tid, T + 10 * MIN, retention_months=24)  # the burst has left the window: resolved
+    response = await client.get("/api/alerts", headers=auth("manager"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(a["rule_id"], a["state"], a["value"]) for a in body] == [("critical.auth_failures", "resolved", 30.0)]
+    assert body[0]["resolved_at"].startswith("2026-11-20T12:10:00")
+    assert (await client.get("/api/alerts?state=firing", headers=auth("admin"))).json() == []
+    # another tenant's admin sees none of it
+    other = new_tenant_id("routes")
+    other_client = await make_client(TenantConfig(id=other, name="Other"))
+    response = await other_client.get("/api/alerts", headers={"Authorization": f"Bearer {token_for(other, 'admin')}"})
+    assert response.json() == []
+    async with db.tenant(tid) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE resource->>'route' = '/api/alerts'") == 2
+
+
+async def test_history_needs_a_token(setup: Any) -> None:
+    client, _, _ = setup
+    response = await client.get("/api/alerts")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_admin_manages_rules(setup: Any) -> None:
+    client, _, auth = setup
+    listed = (await client.get("/api/admin/alert-rules", headers=auth("admin"))).json()
+    assert {r["rule"]["family"] for r in listed} == {"critical", "performance", "business", "maintenance"}
+    assert len(listed) == 10 and all(r["builtin"] and r["state"] == "inactive" for r in listed)
+
+    rule = {"id": "custom.p95", "family": "performance", "severity": "warning", "title": "Slow CRM",
+            "condition": {"kind": "latency_p95", "component": "crm_sync"}, "op": ">", "threshold": 800,
+            "window_minutes": 10, "for_minutes": 3}
+    response = await client.put("/api/admin/alert-rules/custom.p95", json=rule, headers=auth("admin"))
+    assert response.status_code == 200, response.text
+    assert response.json()["threshold"] == 800
+    listed = (await client.get("/api/admin/alert-rules", headers=auth("admin"))).json()
+    assert [r["rule"]["id"] for r in listed][-1] == "custom.p95" and not listed[-1]["builtin"]
+
+    assert (await client.delete("/api/admin/alert-rules/custom.p95", headers=auth("admin"))).status_code == 204
+    response = await client.delete("/api/admin/alert-rules/critical.downtime", headers=auth("admin"))
+    assert response.status_code == 409 and "disable it" in response.json()["message"]
+    response = await client.delete("/api/admin/alert-rules/nope", headers=auth("admin"))
+    assert response.status_code == 404
+
+
+async def test_bad_rules_get_every_error_with_a_pointer(setup: Any) -> None:
+    client, _, auth = setup
+    bad = {"id": "x.bad", "family": "urgent", "severity": "warning", "title": "t",
+           "condition": {"kind": "latency_p95", "colour": "red"}, "op": "~", "threshold": "high"}
+    response = await client.put("/api/admin/alert-rules/x.bad", json=bad, headers=auth("admin"))
+    assert response.status_code == 422
+    pointers = {e["pointer"] for e in response.json()["errors"]}
+    assert {"/family", "/op", "/threshold", "/condition"} <= pointers
+    response = await client.put("/api/admin/alert-rules/other", json=bad | {"family": "critical", "op": ">",
+                                "threshold": 1, "condition": {"kind": "error_rate"}}, headers=auth("admin"))
+    assert response.status_code == 422 and "differs from the id in the path" in response.json()["message"]
+
+
+async def test_only_admins_manage(setup: Any) -> None:
+    client, _, auth = setup
+    for path in ("/api/admin/alert-rules", "/api/admin/alert-channels", "/api/admin/report-schedules"):
+        response = await client.get(path, headers=auth("executive"))
+        assert response.status_code == 403, path
+        assert "admin role is needed" in response.json()["message"]
+
+
+async def test_channels_and_schedules(setup: Any) -> None:
+    client, _, auth = setup
+    secret = "0123456789abcdef-secret"
+    response = await client.put("/api/admin/alert-channels/ops", headers=auth("admin"),
+                                json={"kind": "webhook", "url": "https://hooks.example.com/a", "secret": secret})
+    assert response.status_code == 200
+    listed = await client.get("/api/admin/alert-channels", headers=auth("admin"))
+    assert listed.json()["ops"]["has_secret"] is True and secret not in listed.text
+    response = await client.put("/api/admin/alert-channels/ops", headers=auth("admin"),
+                                json={"kind": "webhook", "url": "https://hooks.example.com/a"})
+    assert response.status_code == 422 and "needs a secret" in response.json()["message"]
+
+    response = await client.put("/api/admin/report-schedules/weekly", headers=auth("admin"), json={
+        "at": "09:30", "recipients": [{"email": "boss@example.com", "role": "executive"}]})
+    assert response.status_code == 200, response.text
+    assert response.json() == [{"kind": "weekly", "enabled": True, "at": "09:30", "last_period": None,
+                                "recipients": [{"email": "boss@example.com", "role": "executive",
+                                                "agent_id": None, "teams": []}]}]
+    response = await client.put("/api/admin/report-schedules/hourly", headers=auth("admin"), json={})
+    assert response.status_code == 422
