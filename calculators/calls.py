@@ -55,8 +55,7 @@ async def call_stats(
     finest = buckets.finest_for(width) if width is not None else Source.DAY
 
     def source(p: Params, segments: list[Segment], with_hist: bool) -> tuple[str, str]:
-        tzp = p.add(s.timezone)
-        src = union_source(tenant, "component.call", segments, p, series=(width, tzp) if width else None,
+        src = union_source(tenant, "component.call", segments, p, series=(width, s.timezone) if width else None,
                            with_hist=with_hist, time_col="ts")
         where = where_filters(CALL_COLUMNS, filters, p, metric)
         tcol = "x.ts" if width else "NULL::timestamptz"

@@ -67,8 +67,7 @@ async def period_figures(
 ) -> dict[datetime | None, PeriodFigures]:
     """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail."""
     p = Params()
-    tzp = p.add(tz)
-    src = union_source(tenant, TASK_TYPES + MONEY_TYPES, segments, p, series=(series[0], tzp) if series else None)
+    src = union_source(tenant, TASK_TYPES + MONEY_TYPES, segments, p, series=(series[0], tz) if series else None)
     t = "t" if series else "NULL::timestamptz"
     rows = await conn.fetch(
         f"SELECT {t} AS t, type, k1, sum(n) AS n, sum(s1) AS s1, sum(n) FILTER (WHERE k3 = 'auto') AS auto_n "
@@ -76,13 +75,13 @@ async def period_figures(
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
         f = out[r["t"]]
-        kind, n, s1 = r["type"], r["n"], float(r["s1"])
+        kind, n, s1 = r["type"], int(r["n"]), float(r["s1"])
         if kind in OK_TASKS:
             f.tasks += s1
         elif kind == "lead.scored":
             f.tasks += n
         elif kind == "contact.attempted":
-            f.tasks += r["auto_n"] or 0
+            f.tasks += float(r["auto_n"] or 0)
         elif kind == "deal.closed":
             f.revenue_by_class[r["k1"]] = f.revenue_by_class.get(r["k1"], 0.0) + s1
             f.deals += n

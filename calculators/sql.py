@@ -59,15 +59,16 @@ def scope_condition(agent_col: str, team_col: str, scope: RowScope, p: Params) -
     return f"{agent_col} = {p.add(scope.agent_id)}"
 
 
-def bucket_expr(col: str, width: timedelta | str, tz_param: str, p: Params) -> str:
+def bucket_expr(col: str, width: timedelta | str, tz: str, p: Params) -> str:
     """SQL for the start of the series bucket holding ``col`` (same edges as buckets.series_starts)."""
     if width == MONTH:
-        return f"(date_trunc('month', {col} AT TIME ZONE {tz_param}) AT TIME ZONE {tz_param})"
+        tzp = p.add(tz)
+        return f"(date_trunc('month', {col} AT TIME ZONE {tzp}) AT TIME ZONE {tzp})"
     assert isinstance(width, timedelta)
     if width < timedelta(days=1):
         return f"date_bin({p.add(width)}::interval, {col}, timestamptz '2000-01-03 00:00:00+00')"
-    return (f"(date_bin({p.add(width)}::interval, {col} AT TIME ZONE {tz_param}, timestamp '2000-01-03')"
-            f" AT TIME ZONE {tz_param})")
+    tzp = p.add(tz)
+    return f"(date_bin({p.add(width)}::interval, {col} AT TIME ZONE {tzp}, timestamp '2000-01-03') AT TIME ZONE {tzp})"
 
 
 ROLLUP_COLUMNS = "k1, k2, k3, n, s1, s2, s3, mx"

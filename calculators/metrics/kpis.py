@@ -33,8 +33,8 @@ async def response_time(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    tp, tzp = p.add(sq.tenant_id), p.add(s.timezone)
-    t = bucket_expr("l.created_at", width, tzp, p)
+    tp = p.add(sq.tenant_id)
+    t = bucket_expr("l.created_at", width, s.timezone, p)
     where = where_filters(LEAD_COLUMNS, q.filters, p, q.metric)
     rows = await conn.fetch(
         f"""SELECT {t} AS t, avg(h) AS avg, percentile_cont(0.5) WITHIN GROUP (ORDER BY h) AS median,
@@ -87,7 +87,7 @@ async def _uptime(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: 
         return None
     p = Params()
     src = union_source(tenant, "component.call", buckets.plan(lo, hi, s.zone, Source.HOUR), p,
-                       series=(HOUR, p.add(s.timezone)))
+                       series=(HOUR, s.timezone))
     down = await conn.fetchval(
         f"SELECT count(*) FROM (SELECT t FROM {src} s GROUP BY t HAVING sum(s1) < {DOWN_SUCCESS} * sum(n)) d",
         *p.values)
@@ -121,12 +121,12 @@ async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     p = Params()
     src = union_source(sq.tenant_id, (*OK_TASKS, "component.call"),
                        buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width)), p,
-                       series=(width, p.add(s.timezone)))
+                       series=(width, s.timezone))
     rows = await conn.fetch(
         f"""SELECT t, sum(n) FILTER (WHERE type <> 'component.call') AS steps,
                    sum(n - s1) FILTER (WHERE type <> 'component.call') AS failed,
                    sum(n) FILTER (WHERE type = 'component.call') AS calls,
-                   sum(n) FILTER (WHERE type = 'component.call' AND k3 = 'data_validation') AS invalid
+                   sum(n) FILTER (WHERE type = 'component.call' AND k3 IN ('validation', 'data_validation')) AS invalid
             FROM {src} s GROUP BY t""", *p.values)
     failures = {r["t"]: None if not r["steps"] else 100 * float(r["failed"]) / r["steps"] for r in rows}
     accuracy = {r["t"]: None if not r["calls"] else 100 * (1 - (r["invalid"] or 0) / r["calls"]) for r in rows}

@@ -19,7 +19,7 @@ from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension, Kind, Unit
 
 LEAD_DIMS = (Dimension.SOURCE, Dimension.LOCATION, Dimension.AGENT, Dimension.TEAM, Dimension.SCORE_BAND)
-RESPONDED = ("connected", "replied")
+RESPONDED = ("connected", "answered", "replied")  # ingest schema: answered; event contract: connected
 
 
 def _pct(x: float | None) -> float | None:
@@ -98,7 +98,7 @@ async def followup_effectiveness(conn: asyncpg.Connection, sq: ScopedQuery, s: T
 
 @metric("behavior.channel_performance", "Channel Performance",
         "Contact attempts per channel (sms, email, phone) in the range and their response rate (%): attempts whose "
-        "outcome was connected or replied.", Unit.PERCENT, Kind.TABLE, dimensions=(Dimension.CHANNEL,))
+        "outcome was answered (connected) or replied.", Unit.PERCENT, Kind.TABLE, dimensions=(Dimension.CHANNEL,))
 async def channel_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     p = Params()

@@ -79,7 +79,7 @@ async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     width = buckets.series_width(q)
     p = Params()
     src = union_source(sq.tenant_id, "lead.created", buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width)),
-                       p, series=(width, p.add(s.timezone)))
+                       p, series=(width, s.timezone))
     where = where_filters({Dimension.SOURCE: "k1", Dimension.LOCATION: "k2"}, q.filters, p, q.metric)
     rows = await conn.fetch(f"SELECT t, sum(n) AS n FROM {src} x WHERE {where} GROUP BY t", *p.values)
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
@@ -163,15 +163,15 @@ async def errors_active(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
 
 
 @metric("errors.by_category", "Error Categories",
-        "Failed component calls per bucket by error category (authentication, api_limit, data_validation, timeout, "
-        "network, other).", Unit.COUNT, Kind.TIMESERIES, dimensions=COMPONENT_DIMS, options=(GRANULARITY,))
+        "Failed component calls per bucket by error category (authentication, rate_limit, validation, timeout, "
+        "server_error, network, configuration, other).", Unit.COUNT, Kind.TIMESERIES, dimensions=COMPONENT_DIMS, options=(GRANULARITY,))
 async def errors_by_category(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
     src = union_source(sq.tenant_id, "component.call",
                        buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width)), p,
-                       series=(width, p.add(s.timezone)))
+                       series=(width, s.timezone))
     where = where_filters({Dimension.COMPONENT: "k1", Dimension.SERVICE: "k2"}, q.filters, p, q.metric)
     rows = await conn.fetch(
         f"SELECT t, k3, sum(n) AS n FROM {src} x WHERE k3 <> '' AND {where} GROUP BY t, k3", *p.values)

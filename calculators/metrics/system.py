@@ -30,9 +30,8 @@ async def apis_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
     calls, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k2", q.filters, q.metric,
                                    extra_where="k2 <> ''")
     p = Params()
-    tz = p.add(s.timezone)
     src = union_source(sq.tenant_id, "component.call", buckets.plan(q.start, q.end, s.zone, Source.HOUR), p,
-                       series=(HOUR, tz))
+                       series=(HOUR, s.timezone))
     where = where_filters({Dimension.SERVICE: "k2"}, q.filters, p, q.metric)
     sla = {r["k2"]: r["share"] for r in await conn.fetch(
         f"SELECT k2, avg((ok >= {p.add(s.sla_success_rate)} * n)::int) AS share FROM ("
@@ -72,7 +71,7 @@ async def auth_events(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
         return shapes.series("security.auth_events", starts, {"success": {}, "failure": {}}, Unit.COUNT,
                              count=True, sensitivity=Sensitivity.SECURITY, notices=["The audit log is not set up."])
     p = Params()
-    t = bucket_expr("at", width, p.add(s.timezone), p)
+    t = bucket_expr("at", width, s.timezone, p)
     rows = await conn.fetch(
         f"SELECT {t} AS t, action, count(*) AS n FROM audit_log WHERE tenant_id = {p.add(sq.tenant_id)} "
         f"AND action IN ('auth.success', 'auth.failure') AND at >= {p.add(q.start)} AND at < {p.add(q.end)} "

@@ -33,6 +33,8 @@ CREATE FUNCTION sm_score_band(score integer) RETURNS text
                       WHEN score >= 40 THEN 'warm' ELSE 'cold' END $$;
 
 -- The rollup keys and sums of one event (payload is the event's data, or an envelope holding it in "data").
+-- Field names follow the ingest JSON Schemas (location_id, team_id, attribution_class, kind, automated); the
+-- older spellings of the event contract (location, team, attribution, category, manual) are read as well.
 --   k1, k2, k3: the type's dimensions; n: 1; s1..s3: the type's summable figures; mx: its maximum; h: histogram bin
 CREATE FUNCTION sm_rollup_key(etype text, payload jsonb, agent text)
     RETURNS TABLE (k1 text, k2 text, k3 text, n bigint, s1 numeric, s2 numeric, s3 numeric, mx numeric, h integer)
@@ -44,13 +46,13 @@ SELECT
         WHEN 'contact.attempted' THEN d->>'channel'
         WHEN 'api.usage' THEN d->>'service'
         WHEN 'cost.recorded' THEN d->>'category'
-        WHEN 'error.prevented' THEN d->>'category'
-        WHEN 'deal.closed' THEN d->>'attribution'
+        WHEN 'error.prevented' THEN coalesce(d->>'kind', d->>'category')
+        WHEN 'deal.closed' THEN coalesce(d->>'attribution_class', d->>'attribution')
         WHEN 'lead.created' THEN d->>'source'
         WHEN 'lead.responded' THEN d->>'channel'
         WHEN 'lead.enriched' THEN d->>'provider'
         WHEN 'lead.scored' THEN sm_score_band((d->>'score')::integer)
-        WHEN 'lead.routed' THEN d->>'team'
+        WHEN 'lead.routed' THEN coalesce(d->>'team_id', d->>'team')
         WHEN 'lead.nurtured' THEN d->>'sequence'
         WHEN 'agent.activity' THEN agent
         WHEN 'appointment.scheduled' THEN agent
@@ -58,12 +60,13 @@ SELECT
     coalesce(CASE etype
         WHEN 'component.call' THEN d->>'service'
         WHEN 'contact.attempted' THEN d->>'outcome'
-        WHEN 'lead.created' THEN d->>'location'
+        WHEN 'lead.created' THEN coalesce(d->>'location_id', d->>'location')
         WHEN 'deal.closed' THEN agent
     END, ''),
     coalesce(CASE etype
         WHEN 'component.call' THEN CASE WHEN (d->>'ok')::boolean THEN '' ELSE coalesce(d->>'error_category', 'other') END
-        WHEN 'contact.attempted' THEN CASE WHEN coalesce((d->>'manual')::boolean, false) THEN 'manual' ELSE 'auto' END
+        WHEN 'contact.attempted' THEN CASE WHEN coalesce(NOT (d->>'automated')::boolean, (d->>'manual')::boolean, false)
+                                           THEN 'manual' ELSE 'auto' END
     END, ''),
     1::bigint,
     coalesce(CASE etype

@@ -1,0 +1,99 @@
+"""Executive metrics against figures worked out by hand from tests/calculators/fixture.py (tenant A)."""
+
+from __future__ import annotations
+
+import pytest
+
+from datasource.storage.pool import Database
+from tests.calculators.fixture import FEB, JAN, by, col, run
+
+# February (local New York), by hand:
+#   automated tasks: responses ok 4 (L1, L2, L3, L5; L4 failed) + enrichment ok 1 (L1) + scorings 5 + routings 5
+#                    + nurture ok 1 (L3) + automated contact attempts 2 (L3-auto, L4-auto) = 18
+HOURS = 18 * 0.5                     # 9 h saved
+TIME_VALUE = HOURS * 40              # 360
+ATTRIBUTED = 1000 * 0.9 + 2000 * 0.5 + 400 * 0.25  # 900 + 1000 + 100 = 2000 (of 3400 total revenue)
+AVOIDED = (3 + 2 + 1) * 100          # errors prevented 6 (ep3 at 04:30Z on 1 March is 28 Feb in New York) → 600
+COSTS = 50 + 30                      # recorded infrastructure + api = 80
+ROI = 100 * (TIME_VALUE + ATTRIBUTED + AVOIDED - COSTS) / COSTS  # 100 × 2880 / 80 = 3600 %
+# January: tasks 3 (L0 response, scoring, routing) → 1.5 h → 60; the only cost is the support cost of 15 recorded
+# at 2026-02-01 03:00Z (31 Jan 22:00 local), so no fallback to the configured 30
+ROI_JAN = 100 * (1.5 * 40 - 15) / 15  # 300 %
+
+
+async def test_roi_and_each_term(db: Database, tenant_a: str) -> None:
+    f = await run(db, tenant_a, "roi.monthly", *FEB)
+    assert col(f, "value")[0] == pytest.approx(ROI)
+    assert col(f, "previous")[0] == pytest.approx(ROI_JAN)
+    assert col(f, "target") == [1000] and col(f, "status") == ["above_target"]
+    assert f.meta["time_savings_value"] == pytest.approx(TIME_VALUE)
+    assert f.meta["revenue_attribution"] == pytest.approx(ATTRIBUTED)
+    assert f.meta["cost_avoidance"] == pytest.approx(AVOIDED)
+    assert f.meta["system_costs"] == pytest.approx(COSTS)
+    assert f.column("value").sensitivity == "financial" and f.column("value").field == "roi"
+
+
+async def test_savings_revenue_hours(db: Database, tenant_a: str) -> None:
+    savings = await run(db, tenant_a, "savings.monthly", *FEB)
+    assert col(savings, "value")[0] == pytest.approx(TIME_VALUE + AVOIDED - COSTS)  # 880
+    assert col(savings, "previous")[0] == pytest.approx(60 - 15)
+    revenue = await run(db, tenant_a, "revenue.attributed", *FEB)
+    assert col(revenue, "value")[0] == pytest.approx(ATTRIBUTED)
+    assert col(revenue, "status") == ["below_target"]  # 2000 < 90 % of 5000
+    assert revenue.meta["total_revenue"] == pytest.approx(3400) and ATTRIBUTED <= 3400
+    hours = await run(db, tenant_a, "time_savings.hours", *FEB)
+    assert col(hours, "value")[0] == pytest.approx(HOURS)
+    assert col(hours, "status") == ["on_track"]  # 9 ≥ 90 % of 10
+    assert hours.meta["agents"] == 2 and hours.meta["hours_per_agent"] == pytest.approx(HOURS / 2)
+
+
+async def test_range_inside_the_month_still_reports_the_month(db: Database, tenant_a: str) -> None:
+    f = await run(db, tenant_a, "roi.monthly", FEB[0], FEB[0].replace(day=15))
+    assert col(f, "value")[0] == pytest.approx(ROI)
+
+
+async def test_kpi_summary_and_cost_benefit(db: Database, tenant_a: str) -> None:
+    rows = by(await run(db, tenant_a, "executive.kpi_summary", *FEB), "metric")
+    assert rows["roi.monthly"]["current"] == pytest.approx(ROI)
+    assert rows["savings.monthly"]["status"] == "no_target"
+    assert rows["time_savings.hours"]["previous"] == pytest.approx(1.5)
+    cb = by(await run(db, tenant_a, "cost.benefit", *FEB), "category")
+    assert cb["Total Investment"]["monthly"] == pytest.approx(80)
+    assert cb["Support & Maintenance"]["monthly"] == 0
+    assert cb["Total Benefits"]["monthly"] == pytest.approx(TIME_VALUE + ATTRIBUTED + AVOIDED)
+    assert cb["Total Benefits"]["annual"] == pytest.approx(12 * (TIME_VALUE + ATTRIBUTED + AVOIDED))
+
+
+async def test_trends_per_month(db: Database, tenant_a: str) -> None:
+    lo, hi = JAN[0], FEB[1]
+    trend = await run(db, tenant_a, "revenue.monthly_trend", lo, hi, options=(("granularity", "month"),))
+    assert col(trend, "time") == [int(JAN[0].timestamp() * 1000), int(FEB[0].timestamp() * 1000)]
+    assert col(trend, "total") == [0, pytest.approx(3400)]
+    assert col(trend, "attributed") == [0, pytest.approx(ATTRIBUTED)]
+    cumulative = await run(db, tenant_a, "time_savings.cumulative", lo, hi)
+    assert col(cumulative, "hours_saved") == [pytest.approx(1.5), pytest.approx(1.5 + HOURS)]
+    avoidance = await run(db, tenant_a, "cost.avoidance", lo, hi)
+    assert col(avoidance, "manual_process_cost") == [pytest.approx(60), pytest.approx(TIME_VALUE + AVOIDED)]
+    assert col(avoidance, "automation_investment") == [pytest.approx(15), pytest.approx(80)]
+
+
+async def test_before_after(db: Database, tenant_a: str) -> None:
+    rows = by(await run(db, tenant_a, "conversion.before_after", *FEB), "metric")
+    # 5 leads created in February: appointments L1, L2, L4 (60 %), closes L1, L2, L4 (60 %); baseline 30 % and 12 %
+    assert rows["lead_to_appointment"]["before"] == pytest.approx(30)
+    assert rows["lead_to_appointment"]["after"] == pytest.approx(60)
+    assert rows["lead_to_close"]["change"] == pytest.approx(60 - 12)
+    # first agent contact after 1, 3, 2 and 5 hours → 2.75 h
+    assert rows["response_time_hours"]["after"] == pytest.approx(2.75)
+
+
+async def test_zero_costs_leave_roi_undefined(db: Database, new_tenant_id) -> None:
+    from tests.calculators.fixture import ev, load, t
+
+    tenant = new_tenant_id("zero")
+    await load(db, tenant, [ev("d", "deal.closed", t(10, 12), "X", value=100, attribution_class="direct")],
+               {"timezone": "UTC", "monthly_costs": {"infrastructure": 0, "api": 0, "support": 0}})
+    f = await run(db, tenant, "roi.monthly", *FEB)
+    assert col(f, "value") == [None] and col(f, "status") == ["no_target"]
+    assert any("undefined" in n for n in f.notices)
+    assert any("configured monthly costs" in n for n in f.notices)
