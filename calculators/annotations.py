@@ -1,8 +1,8 @@
 """Annotations: what a person wants marked on a time axis, each kind a record with its sensitivity and SQL.
 
 Every kind returns a frame of ``time``, ``timeEnd`` (epoch ms), ``title``, ``text``, ``tags``. Kinds are
-named so the role policy's metric globs decide who may see them (``health.*`` is open to auditors,
-``audit.*`` only to admins and auditors). All reads are aggregated in SQL, over rollups where possible.
+named so the role policy's metric globs decide who may see them (``components.*`` is open to auditors,
+``security.*`` only to admins and auditors). All reads are aggregated in SQL, over rollups where possible.
 
 - outages / degradations: hours in which a component's calls failed at >= 50 % (outage) or 10-50 %
   (degradation), at least ``MIN_CALLS`` calls, consecutive hours merged into one region.
@@ -185,16 +185,16 @@ async def _backfills(conn: asyncpg.Connection, sq: ScopedQuery, _: TenantSetting
 
 
 KINDS: dict[str, AnnotationKind] = {k.key: k for k in (
-    AnnotationKind("outages", MetricName("health.annotations.outages"), "Component outages", Sensitivity.PUBLIC,
+    AnnotationKind("outages", MetricName("components.annotations.outages"), "Component outages", Sensitivity.PUBLIC,
                    _bursts("Outage", "outage", OUTAGE_RATE, 1.01)),
-    AnnotationKind("degradations", MetricName("health.annotations.degradations"), "Component degradations",
+    AnnotationKind("degradations", MetricName("components.annotations.degradations"), "Component degradations",
                    Sensitivity.PUBLIC, _bursts("Degraded", "degradation", DEGRADED_RATE, OUTAGE_RATE)),
     AnnotationKind("alerts", MetricName("annotations.alerts"), "Alert firings", Sensitivity.PUBLIC, _alerts),
     AnnotationKind("conversion_drops", MetricName("annotations.conversion_drops"), "Conversion drops",
                    Sensitivity.PUBLIC, _conversion_drops),
     AnnotationKind("target_misses", MetricName("annotations.target_misses"), "Revenue goals missed",
                    Sensitivity.FINANCIAL, _target_misses),
-    AnnotationKind("policy_changes", MetricName("audit.annotations.policy_changes"), "Role policy changes",
+    AnnotationKind("policy_changes", MetricName("security.annotations.policy_changes"), "Role policy changes",
                    Sensitivity.SECURITY, _policy_changes),
     AnnotationKind("backfills", MetricName("system.annotations.backfills"), "Data backfills", Sensitivity.PUBLIC,
                    _backfills),
