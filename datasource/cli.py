@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -18,12 +19,15 @@ import uvicorn
 
 from datasource import grafana
 from datasource.app import create_app
-from datasource.services import open_database
+from datasource.alerting.errors import AlertingError
+from datasource.reports.content import Recipient
+from datasource.reports.schedule import ReportKind
+from datasource.services import Services, open_database
 from datasource.settings import ConfigError, Settings, load_settings
 from datasource.storage import partitions
 from datasource.storage.errors import StorageError
 from datasource.storage.pool import Database
-from rbac import Principal
+from rbac import Principal, Role
 
 app = typer.Typer(
     name="success-metrics",
@@ -335,6 +339,35 @@ def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tena
     typer.echo(report.summary())
     if not report.intact:
         raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    tenant: TenantOpt,
+    kind: Annotated[ReportKind, typer.Option(help="daily | weekly | monthly")],
+    out: Annotated[Path, typer.Option(help="Directory for report.html, its charts, the CSVs and the PDF.")],
+    as_role: Annotated[Role, typer.Option("--as-role", help="Render masked for this role.")] = Role.EXECUTIVE,
+    agent_id: Annotated[str | None, typer.Option(help="The agent an agent-role copy is for.")] = None,
+    team: Annotated[list[str] | None, typer.Option(help="Team(s) of a manager-role copy.")] = None,
+) -> None:
+    """Render the latest due daily, weekly or monthly report on demand (audited as an export)."""
+    settings = settings_or_exit()
+    who = Recipient(email=f"report-cli@{tenant}.invalid", role=as_role, agent_id=agent_id, teams=tuple(team or ()))
+
+    async def job(db: Database) -> list[Path]:
+        services = await Services.start(settings, db)
+        try:
+            return await services.reporter.to_directory(tenant, kind, who, out, datetime.now(UTC))
+        finally:
+            await services.stop()
+
+    try:
+        written = run(lambda: with_database(settings, job))
+    except AlertingError as exc:
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    for path in written:
+        typer.echo(str(path))
 
 
 def main() -> None:

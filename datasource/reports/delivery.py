@@ -13,13 +13,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from datasource import access, tenants
-from datasource.alerting.errors import ChannelInvalid
+from datasource.alerting.errors import AlertingError, ChannelInvalid
 from datasource.alerting.mailer import Mailer
 from datasource.reports import content, render
 from datasource.reports.content import Recipient, Report
@@ -105,6 +106,20 @@ class Reporter:
             results.append(Sent(recipient.email, recipient.role.value, error is None, error,
                                 rendered.attachment_names))
         return results
+
+    async def to_directory(self, tenant_id: str, kind: ReportKind, recipient: Recipient, out: Path,
+                           now: datetime) -> list[Path]:
+        """Render the latest due period's report for ``recipient`` into ``out`` (audited as an export)."""
+        async with self.db.tenant(tenant_id) as conn:
+            if not await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", tenant_id):
+                raise AlertingError(f"No tenant {tenant_id!r}; the tenants are those in SM_CONFIG.")
+            zone = (await tenants.load_settings(conn, tenant_id)).zone
+            at = await conn.fetchval("SELECT at_time FROM report_schedules WHERE kind = $1", kind.value)
+        period = latest_due(kind, at or DEFAULT_TIMES[kind], zone, now).period
+        report, rendered = await self.render_for(tenant_id, kind, period, recipient, now)
+        written = await asyncio.to_thread(render.write, rendered, out)
+        await self.audit(report, rendered, True, "file")
+        return written
 
     async def run_due(self, tenant_id: str, now: datetime) -> dict[ReportKind, list[Sent]]:
         """Send each of the tenant's reports whose latest due moment has passed and was not sent yet."""

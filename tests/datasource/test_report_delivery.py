@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from datasource import tenants
+from datasource.alerting.errors import AlertingError, ChannelInvalid
 from datasource.alerting.mailer import Mailer
 from datasource.ingest.intake import ingest
 from datasource.ingest.writer import Source
-from datasource.reports import render
 from datasource.reports.content import Recipient
 from datasource.reports.delivery import Reporter, parse_schedule, put_schedule
 from datasource.reports.schedule import ReportKind, latest_due
@@ -157,18 +157,21 @@ async def test_a_failing_mail_server_is_logged_and_audited_as_failed(db: Databas
     assert (row["outcome"], row["status"]) == ("error", 502)
 
 
-async def test_render_writes_html_csv_and_pdf(db: Database, tenant: str, tmp_path: Path) -> None:
-    due = latest_due(ReportKind.WEEKLY, time(9), UTC_ZONE, MONDAY)
-    _, rendered = await Reporter(db, PolicyStore(), lambda t: b"k" * 32, Mailer(Notifications())).render_for(
-        tenant, ReportKind.WEEKLY, due.period, EXEC)
-    written = {p.name for p in render.write(rendered, tmp_path)}
-    assert {"report.html", "agent-rankings.csv", "weekly-report-2026-W46.pdf", "chart-1.png"} <= written
-    assert "cid:" not in (tmp_path / "report.html").read_text()
+async def test_on_demand_report_is_written_to_a_directory(db: Database, tenant: str, tmp_path: Path) -> None:
+    """What `success-metrics report --tenant T --kind weekly --out DIR` does, with an agent's masking."""
+    reports = Reporter(db, PolicyStore(), lambda t: b"k" * 32, Mailer(Notifications()))
+    written = {p.name for p in await reports.to_directory(tenant, ReportKind.WEEKLY, AGENT, tmp_path, MONDAY)}
+    assert {"report.html", "agent-rankings.csv", "weekly-report-2026-W46.pdf"} <= written
+    page = (tmp_path / "report.html").read_text()
+    assert "cid:" not in page and "Alice Able" in page and "Bob Baker" not in page
+    with pytest.raises(AlertingError, match="No tenant 'nobody'"):
+        await reports.to_directory("nobody", ReportKind.DAILY, AGENT, tmp_path, MONDAY)
+    async with db.tenant(tenant) as conn:
+        via = await conn.fetchval("SELECT resource->>'via' FROM audit_log WHERE action = 'export'")
+    assert via == "file"
 
 
 def test_bad_schedules_say_what_to_fix() -> None:
-    from datasource.alerting.errors import ChannelInvalid
-
     with pytest.raises(ChannelInvalid, match="recipients/0/role"):
         parse_schedule({"recipients": [{"email": "x@example.com", "role": "boss"}]})
     with pytest.raises(ChannelInvalid, match="recipients/0/email"):
