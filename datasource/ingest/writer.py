@@ -17,8 +17,8 @@ Lead state does not depend on the order events arrive in: each column has a comm
 enrichment, nurture, first contact, appointment, unsubscribe, erasure request and erasure completion
 keep the earliest time (``response_ok``/``enrichment_ok``: any success; ``first_response_at`` and
 ``enriched_at`` count successes only); score, routing (agent, team) and the closed deal follow the
-latest event by occurred_at (ties inside a batch: the greater event id); ``touches`` counts contact
-attempts. Once erasure is requested, contact data is gone from ``leads`` and from stored events, and
+latest event by occurred_at (ties inside a batch: the greater event id; ``team_id`` is the routing
+event's own, so send it there); ``touches`` counts contact attempts. Once erasure is requested, contact data is gone from ``leads`` and from stored events, and
 stays gone for events that arrive later.
 """
 
@@ -355,9 +355,7 @@ _MERGE = ", ".join([
 
 _UPSERT_LEADS = (
     "INSERT INTO leads (tenant_id, lead_id, " + ", ".join(c for c, _ in _LEAD_COLUMNS) + ")\n"
-    "SELECT $1, u.lead_id, " + ", ".join(
-        "coalesce(u.team_id, (SELECT a.team_id FROM agents a WHERE a.tenant_id = $1 AND a.agent_id = u.agent_id))"
-        if c == "team_id" else f"u.{c}" for c, _ in _LEAD_COLUMNS) + "\n"
+    "SELECT $1, u.lead_id, " + ", ".join(f"u.{c}" for c, _ in _LEAD_COLUMNS) + "\n"
     "FROM unnest($2::text[], " + ", ".join(f"${i + 3}::{t}[]" for i, (_, t) in enumerate(_LEAD_COLUMNS)) + ")\n"
     "     AS u(lead_id, " + ", ".join(c for c, _ in _LEAD_COLUMNS) + ")\n"
     "ON CONFLICT (tenant_id, lead_id) DO UPDATE SET " + _MERGE
