@@ -1,0 +1,207 @@
+"""The data path as a whole: the cache never crosses roles or tenants, computations are shared, every request
+leaves exactly one audit record, and a failed audit write means nothing is served."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from datasource.services import Services
+from datasource.settings import TenantConfig
+from datasource.storage.pool import Database
+from tests.datasource import seed
+from tests.datasource.grafana_shapes import fixture
+
+
+def services_of(client: httpx.AsyncClient) -> Services:
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    found: Services = transport.app.state.services  # type: ignore[attr-defined]
+    return found
+
+
+def weighted_body() -> dict[str, Any]:
+    body = fixture("table_panel")
+    body["targets"][0]["target"] = "attribution.weighted"
+    return body
+
+
+def load_balance_body() -> dict[str, Any]:
+    body = fixture("table_panel")
+    body["targets"][0]["target"] = "agents.load_balance"
+    return body
+
+
+@pytest.fixture
+async def tenant(db: Database, new_tenant_id: Callable[[str], str]) -> str:
+    tid = new_tenant_id("pipe")
+    await seed.load(db, tid)
+    return tid
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., Awaitable[httpx.AsyncClient]], tenant: str) -> httpx.AsyncClient:
+    return await make_client(TenantConfig(id=tenant, name="Pipe"))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def tenant_wide_manager_policy(db: Database, svc: Services, tenant: str) -> None:
+    """A tenant whose managers see the whole tenant (like executives) but with revenue hidden and deal values
+    bucketed to 1000: same cache key as an executive, different mask."""
+    from rbac import AuthMethod, Principal, Role, policy
+
+    document = json.loads(json.dumps(dict(policy.default_document())))
+    document["roles"]["manager"]["row_scope"] = "tenant"
+    document["roles"]["manager"]["masks"] = [{"field": "revenue", "strategy": "hide"},
+                                             {"field": "deal_value", "strategy": "bucket", "step": 1000}]
+    admin = Principal(tenant_id=tenant, subject="admin@pipe", role=Role.ADMIN, auth_method=AuthMethod.DEV)
+    async with db.tenant(tenant) as conn:
+        await svc.policies.replace(conn, tenant, document, admin, comment="managers see the whole tenant")
+
+
+async def test_one_cached_frame_is_masked_afresh_for_each_principal(client: httpx.AsyncClient, db: Database,
+                                                                     tenant: str, token_for: Any) -> None:
+    svc = services_of(client)
+    await tenant_wide_manager_policy(db, svc, tenant)
+    executive = await client.post("/query", json=weighted_body(), headers=bearer(token_for(tenant, "executive")))
+    manager = await client.post("/query", json=weighted_body(), headers=bearer(token_for(tenant, "manager")))
+    again = await client.post("/query", json=weighted_body(), headers=bearer(token_for(tenant, "executive")))
+    # one computation (tenant scope for all three); the manager's masked view did not replace the cached frame
+    assert (svc.cache.stats.misses, svc.cache.stats.hits) == (1, 2)
+    assert "X-Masked-Fields" not in executive.headers and executive.json() == again.json()
+    assert manager.headers["X-Masked-Fields"] == "deal_value,revenue"
+    names = [c["text"] for c in manager.json()[0]["columns"]]
+    assert names == ["class", "deals", "revenue", "weight"]  # attributed_revenue (field revenue) hidden
+    # deal values bucketed to 1000: direct 1000 → 1000, assisted 500 → 0, total 1500 → 1000
+    assert [row[2] for row in manager.json()[0]["rows"]] == [1000, 0, 0, 1000]
+    assert [row[2] for row in executive.json()[0]["rows"]] == [1000.0, 500.0, 0.0, 1500.0]
+
+
+async def test_policy_change_shows_as_an_annotation_to_admins(client: httpx.AsyncClient, db: Database, tenant: str,
+                                                              token_for: Any) -> None:
+    await tenant_wide_manager_policy(db, services_of(client), tenant)
+    now = datetime.now(UTC)
+    body = {"range": {"from": (now - timedelta(hours=1)).isoformat(), "to": now.isoformat()},
+            "annotation": {"name": "Policy", "query": "policy_changes"}}
+    r = await client.post("/annotations", json=body, headers=bearer(token_for(tenant, "admin")))
+    assert r.status_code == 200, r.text
+    [note] = r.json()
+    assert (note["title"], note["text"], note["tags"]) == (
+        "Role policy v1", "changed by admin@pipe: managers see the whole tenant", ["policy"])
+    refused = await client.post("/annotations", json=body, headers=bearer(token_for(tenant, "executive")))
+    assert refused.status_code == 403
+
+
+async def test_same_scope_roles_share_the_computation_but_not_the_mask(client: httpx.AsyncClient, tenant: str,
+                                                                        token_for: Any) -> None:
+    stats = services_of(client).cache.stats
+    admin = await client.post("/query", json=weighted_body(), headers=bearer(token_for(tenant, "admin")))
+    executive = await client.post("/query", json=weighted_body(), headers=bearer(token_for(tenant, "executive")))
+    auditor = await client.post("/query", json=weighted_body(), headers=bearer(token_for(tenant, "auditor")))
+    assert (stats.misses, stats.hits) == (1, 1)  # admin computed, executive hit (both tenant scope); auditor refused
+    assert admin.json() == executive.json()
+    assert auditor.json()[0]["meta"]["notices"][0]["severity"] == "error"
+
+
+async def test_managers_of_different_teams_get_different_entries(client: httpx.AsyncClient, tenant: str,
+                                                                 token_for: Any) -> None:
+    stats = services_of(client).cache.stats
+
+    async def agents(team: str) -> list[str]:
+        r = await client.post("/query", json=load_balance_body(),
+                              headers=bearer(token_for(tenant, "manager", teams=[team])))
+        [table] = r.json()
+        column = [c["text"] for c in table["columns"]].index("agent_id")
+        return [row[column] for row in table["rows"]]
+
+    assert await agents("north") == ["a1"]
+    assert await agents("south") == ["a2"]
+    assert await agents("north") == ["a1"]
+    assert (stats.misses, stats.hits) == (2, 1)
+
+
+async def test_tenants_never_see_each_others_results(make_client: Any, db: Database, tenant: str,
+                                                     new_tenant_id: Callable[[str], str], token_for: Any) -> None:
+    other = new_tenant_id("pipe")
+    async with db.system() as conn:
+        from datasource import tenants
+
+        await tenants.upsert(conn, TenantConfig(id=other, name="Other"))
+    from datasource.ingest import intake
+    from datasource.ingest.writer import Source
+
+    one_lead = [e for e in seed.events() if e["id"] in ("c-L3", "r-L3")]  # only L3: referral at 03:20
+    await intake.ingest(db, other, one_lead, source=Source("api"))
+    client = await make_client(TenantConfig(id=tenant, name="Pipe"), TenantConfig(id=other, name="Other"))
+    body = fixture("timeseries_panel")
+    mine = await client.post("/query", json=body, headers=bearer(token_for(tenant, "executive")))
+    theirs = await client.post("/query", json=body, headers=bearer(token_for(other, "executive")))
+    # same request, same minute: the other tenant's key differs, so its one lead (03h) is all it sees
+    assert sum(p[0] for p in mine.json()[0]["datapoints"]) == 5
+    assert [p for p in theirs.json()[0]["datapoints"] if p[0]] == [[1.0, 1_772_409_600_000 + 3 * 3_600_000]]
+    assert services_of(client).cache.stats.misses == 2
+
+
+async def test_concurrent_panels_share_one_computation(client: httpx.AsyncClient, tenant: str, token_for: Any) -> None:
+    stats = services_of(client).cache.stats
+    headers = bearer(token_for(tenant, "executive"))
+    answers = await asyncio.gather(*(client.post("/query", json=fixture("table_panel"), headers=headers)
+                                     for _ in range(6)))
+    assert all(a.status_code == 200 for a in answers)
+    assert len({a.text for a in answers}) == 1
+    assert stats.misses == 1 and stats.joined + stats.hits == 5
+
+
+async def audit_rows(db: Database, tenant: str) -> list[Any]:
+    async with db.system() as conn:
+        return list(await conn.fetch("SELECT * FROM audit_log WHERE tenant_id = $1 ORDER BY seq", tenant))
+
+
+async def test_every_request_leaves_one_audit_record(client: httpx.AsyncClient, db: Database, tenant: str,
+                                                     token_for: Any) -> None:
+    await client.post("/query", json=weighted_body(), headers=bearer(token_for(tenant, "agent", agent_id="a1",
+                                                                               subject="ann@pipe")))
+    await client.post("/query", json=fixture("mixed_targets"), headers=bearer(token_for(tenant, "agent",
+                                                                                        agent_id="a1")))
+    await client.post("/variable", json=fixture("variable_query"), headers=bearer(token_for(tenant, "executive")))
+    await client.post("/query", json=fixture("stat_panel"), headers={"Authorization": "Bearer not-a-jwt"})
+    first, mixed, variable = await audit_rows(db, tenant)
+    assert (first["action"], first["outcome"], first["status"], first["subject"], first["role"]) == \
+        ("query", "success", 200, "ann@pipe", "agent")
+    assert list(first["masked_fields"]) == ["deal_value", "revenue"]
+    assert first["resource"]["metrics"] == ["attribution.weighted"]
+    assert first["rows_returned"] == 4  # direct, assisted, influenced, total
+    assert mixed["outcome"] == "success" and mixed["reason"] == "refused: D"  # roi.monthly refused, others served
+    assert (variable["action"], variable["resource"]["variable"]) == ("discovery", "sources")
+
+
+async def test_auth_failure_is_audited_under_the_tenant_it_claimed(client: httpx.AsyncClient, db: Database,
+                                                                  tenant: str, token_for: Any) -> None:
+    token = token_for(tenant, "executive")
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    r = await client.post("/query", json=fixture("stat_panel"), headers=bearer(forged))
+    assert r.status_code == 401
+    [row] = await audit_rows(db, tenant)
+    assert (row["action"], row["outcome"], row["status"]) == ("auth.failure", "denied", 401)
+
+
+async def test_nothing_is_served_when_the_audit_log_cannot_be_written(client: httpx.AsyncClient, db: Database,
+                                                                     tenant: str, token_for: Any) -> None:
+    async with db.system() as conn:
+        await conn.execute("REVOKE INSERT ON audit_log FROM sm_app")
+    try:
+        r = await client.post("/query", json=fixture("stat_panel"), headers=bearer(token_for(tenant, "executive")))
+    finally:
+        async with db.system() as conn:
+            await conn.execute("GRANT INSERT ON audit_log TO sm_app")
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert "audit log" in r.json()["message"] and "datapoints" not in r.text and "rows" not in r.text
