@@ -20,8 +20,12 @@ from datasource.alerting.delivery import deliver_pending
 from datasource.alerting.errors import ChannelInvalid
 from datasource.alerting.evaluate import evaluate_tenant
 from datasource.alerting.mailer import Mailer
-from datasource.settings import Notifications
+from datasource.alerting.scheduler import Scheduler
+from datasource.reports.delivery import Reporter
+from datasource.services import Services
+from datasource.settings import Notifications, Settings
 from datasource.storage.pool import Database
+from rbac.policy_store import PolicyStore
 from tests.datasource.smtp_sink import Sink, smtp_sink  # noqa: F401 (fixture)
 from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, make_tenant
 
@@ -166,3 +170,29 @@ def test_secret_never_shows() -> None:
     config = parse_config(webhook("https://hooks.example.com/a"))
     assert SECRET not in repr(config) and SECRET not in json.dumps(config.public())
     assert config.public()["has_secret"] is True
+
+
+@respx.mock
+async def test_scheduler_tick_evaluates_and_delivers(db: Database, new_tenant_id: Callable[[str], str],
+                                                     base_settings: Settings) -> None:
+    tid = await firing_tenant(db, new_tenant_id, ops=webhook("https://hooks.example.com/tick"))
+    route = respx.post("https://hooks.example.com/tick").mock(return_value=httpx.Response(200))
+    settings = base_settings.model_copy(update={"notifications": FAST})
+    async with httpx.AsyncClient() as http:
+        scheduler = Scheduler(db, settings, http, Mailer(FAST), Reporter(db, PolicyStore(), lambda t: b"k" * 32,
+                                                                         Mailer(FAST)))
+        await scheduler.alerts_tick(T)
+        await scheduler.alerts_tick(T + MIN)
+    assert [json.loads(c.request.content)["tenant"] for c in route.calls] == [tid]
+
+
+async def test_services_start_the_loops_only_when_enabled(db: Database, base_settings: Settings) -> None:
+    off = await Services.start(base_settings, db)
+    assert off.scheduler is None
+    await off.stop()
+    enabled = base_settings.model_copy(update={"notifications": Notifications(scheduler_enabled=True,
+                                                                              tick_seconds=3600)})
+    on = await Services.start(enabled, db)
+    assert on.scheduler is not None and {t.get_name() for t in on.scheduler._tasks} == {"alerts", "reports"}
+    await on.stop()
+    assert on.scheduler._tasks == []
