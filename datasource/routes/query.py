@@ -26,6 +26,7 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
     for status, description in (
         (400, "The request cannot be answered as sent (the message says what to change)"),
         (401, "No valid credentials"), (403, "The caller's role may not do this"),
+        (404, "Unknown metric (the message suggests close names)"),
         (413, "The body is larger than limits.max_body_bytes"), (422, "The body does not fit the schema"),
         (503, "Database or audit log unavailable; retry"),
     )
