@@ -19,9 +19,9 @@ from typing import Any, Literal
 import aiosmtplib
 import asyncpg
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from datasource.alerting.errors import ChannelInvalid
+from datasource.alerting.errors import validated
 from datasource.alerting.mailer import Mailer
 from datasource.alerting.rules import Severity
 
@@ -104,11 +104,7 @@ class SendFailed(Exception):
 
 
 def parse_config(document: Any) -> ChannelConfig:
-    try:
-        return ChannelConfig.model_validate(document)
-    except ValidationError as exc:
-        where = "; ".join(f"/{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        raise ChannelInvalid(f"The channel does not validate: {where}") from None
+    return validated(ChannelConfig, document, "channel")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

@@ -9,6 +9,12 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
 
 class AlertingError(Exception):
     def __init__(self, message: str) -> None:
@@ -32,3 +38,12 @@ class DefaultRuleKept(AlertingError):
 
 class ChannelInvalid(AlertingError):
     pass
+
+
+def validated(model: type[M], document: Any, what: str) -> M:
+    """``document`` as ``model``, or ChannelInvalid naming each bad field (the first five) and why."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        where = "; ".join(f"/{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise ChannelInvalid(f"The {what} does not validate: {where}") from None

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from datasource import access, tenants
-from datasource.alerting.errors import AlertingError, ChannelInvalid
+from datasource.alerting.errors import AlertingError, validated
 from datasource.alerting.mailer import Mailer
 from datasource.reports import content, render
 from datasource.reports.content import Recipient, Report
@@ -43,11 +43,7 @@ class ScheduleConfig(BaseModel):
 
 
 def parse_schedule(document: Any) -> ScheduleConfig:
-    try:
-        return ScheduleConfig.model_validate(document)
-    except ValidationError as exc:
-        where = "; ".join(f"/{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        raise ChannelInvalid(f"The report schedule does not validate: {where}") from None
+    return validated(ScheduleConfig, document, "report schedule")
 
 
 @dataclass(frozen=True, slots=True)
