@@ -14,9 +14,10 @@ from calculators.tenant import AttributionWeights, Baseline, EfficiencyWeights
 
 
 def ratio(num: float | None, den: float | None) -> float | None:
+    """num / den as a float (SQL sums arrive as Decimal); None when either is missing or den is zero."""
     if num is None or not den:
         return None
-    return num / den
+    return float(num) / float(den)
 
 
 class Status(StrEnum):

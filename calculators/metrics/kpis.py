@@ -34,7 +34,7 @@ async def response_time(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
     width = buckets.series_width(q)
     p = Params()
     tp = p.add(sq.tenant_id)
-    t = bucket_expr("l.created_at", width, s.timezone, p)
+    t = bucket_expr("x.created_at", width, s.timezone, p)
     where = where_filters(LEAD_COLUMNS, q.filters, p, q.metric)
     rows = await conn.fetch(
         f"""SELECT {t} AS t, avg(h) AS avg, percentile_cont(0.5) WITHIN GROUP (ORDER BY h) AS median,
@@ -128,8 +128,9 @@ async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
                    sum(n) FILTER (WHERE type = 'component.call') AS calls,
                    sum(n) FILTER (WHERE type = 'component.call' AND k3 IN ('validation', 'data_validation')) AS invalid
             FROM {src} s GROUP BY t""", *p.values)
-    failures = {r["t"]: None if not r["steps"] else 100 * float(r["failed"]) / r["steps"] for r in rows}
-    accuracy = {r["t"]: None if not r["calls"] else 100 * (1 - (r["invalid"] or 0) / r["calls"]) for r in rows}
+    failures = {r["t"]: None if not r["steps"] else 100 * float(r["failed"]) / float(r["steps"]) for r in rows}
+    accuracy = {r["t"]: None if not r["calls"] else 100 * (1 - float(r["invalid"] or 0) / float(r["calls"]))
+                for r in rows}
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     return shapes.series("errors.rate", starts, {"processing_failures": failures, "data_accuracy": accuracy},
                          Unit.PERCENT, meta={"lower_is_better": True})
