@@ -155,7 +155,7 @@ AGENTS = DashboardSpec(
     title="Agent Performance",
     description="Agent scorecards with efficiency score, trends, workload balance, time allocation, goals and coaching.",
     variables=(D.TEAM, D.AGENT, D.LOCATION),
-    annotations=("outages", "alerts", "target_misses"),
+    annotations=("outages", "alerts", "degradations"),
     rows=(
         RowSpec("Agent scorecard", (
             PanelSpec("agents.scorecard", TB, 24, 9),
