@@ -12,10 +12,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from grafana_foundation_sdk.builders import barchart, bargauge, common as common_b, dashboard as dash_b
-from grafana_foundation_sdk.builders import heatmap, stat, table, text, timeseries
+from grafana_foundation_sdk.builders import barchart, bargauge, heatmap, stat, table, text, timeseries
+from grafana_foundation_sdk.builders import common as common_b
+from grafana_foundation_sdk.builders import dashboard as dash_b
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models import common, dashboard as dash_m
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as dash_m
 from grafana_foundation_sdk.models.heatmap import HeatmapColorMode, HeatmapColorScale
 from grafana_foundation_sdk.models.text import TextMode
 

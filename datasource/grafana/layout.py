@@ -129,7 +129,8 @@ OPERATIONS = DashboardSpec(
 LEADS = DashboardSpec(
     uid="sm-lead-analytics",
     title="Lead Analytics",
-    description="Conversion funnel, lead sources and quality, contact behaviour, and attribution of revenue to the automation.",
+    description="Conversion funnel, lead sources and quality, contact behaviour, and attribution of revenue to "
+                "the automation.",
     variables=(D.SOURCE, D.LOCATION, D.CHANNEL, D.TEAM),
     annotations=("outages", "alerts", "conversion_drops"),
     rows=(
@@ -153,7 +154,8 @@ LEADS = DashboardSpec(
 AGENTS = DashboardSpec(
     uid="sm-agent-performance",
     title="Agent Performance",
-    description="Agent scorecards with efficiency score, trends, workload balance, time allocation, goals and coaching.",
+    description="Agent scorecards with efficiency score, trends, workload balance, time allocation, goals and "
+                "coaching.",
     variables=(D.TEAM, D.AGENT, D.LOCATION),
     annotations=("outages", "alerts", "degradations"),
     rows=(
@@ -176,7 +178,8 @@ AGENTS = DashboardSpec(
 SYSTEM = DashboardSpec(
     uid="sm-system-health",
     title="System Health",
-    description="The service's resources and database, external API health with SLA compliance, security and compliance.",
+    description="The service's resources and database, external API health with SLA compliance, security and "
+                "compliance.",
     variables=(),
     refresh="1m",
     time_from="now-24h",

@@ -126,8 +126,10 @@ def _panels(board: dict[str, Any]) -> list[str]:
         if not targets:
             out.append(f"{where}: has no query")
         for t in targets:
-            if t.get("datasource") != ref or not isinstance(t.get("target"), str) or not isinstance(t.get("payload"), dict):
-                out.append(f"{where}: target {t.get('refId')!r} must name a metric with this data source and an object payload")
+            aimed = t.get("datasource") == ref and isinstance(t.get("target"), str)
+            if not aimed or not isinstance(t.get("payload"), dict):
+                out.append(f"{where}: target {t.get('refId')!r} must name a metric of this data source, "
+                           "with an object payload")
     return out
 
 

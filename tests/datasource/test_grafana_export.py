@@ -73,7 +73,10 @@ def test_two_partners_differ_only_in_branding_and_targets(tmp_path: Path) -> Non
     assert any(link.get("url") == "https://insights.acme.example" for link in acme[executive]["links"])
     assert all(link["type"] == "dashboards" for link in globex[executive]["links"])
     [roi] = panel_index(acme[executive], "roi.monthly")
-    steps = lambda b: [s["value"] for s in b[executive]["panels"][roi]["fieldConfig"]["defaults"]["thresholds"]["steps"]]  # noqa: E731
+
+    def steps(b: dict[str, dict[str, Any]]) -> list[float | None]:
+        return [s["value"] for s in b[executive]["panels"][roi]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+
     assert steps(acme) == [None, 4500.0, 5000.0]  # ROI 5,000 %: amber from 0.9 × 5,000 = 4,500
     assert steps(globex) == [None, 2700.0, 3000.0]  # ROI 3,000 %: amber from 0.9 × 3,000 = 2,700
 
@@ -125,4 +128,5 @@ def test_cli_generate_writes_the_committed_files(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli.app, ["dashboards", "generate", "--root", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "wrote 9 file(s)" in result.output
-    assert (tmp_path / "dashboards/system-health.json").read_text() == (ROOT / "dashboards/system-health.json").read_text()
+    written = (tmp_path / "dashboards/system-health.json").read_text()
+    assert written == (ROOT / "dashboards/system-health.json").read_text()

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from datasource import demo
 from datasource.grafana.query import ALL_VALUE
 from datasource.storage.pool import Database
 
-BOARDS = {p.name: json.loads(p.read_text()) for p in (Path(__file__).resolve().parents[2] / "dashboards").glob("*.json")}
+BOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards"
+BOARDS = {p.name: json.loads(p.read_text()) for p in BOARD_DIR.glob("*.json")}
 ROLES = ("executive", "manager", "agent", "admin", "auditor")
-BUSINESS = ("executive-summary.json", "operations-monitor.json", "lead-analytics.json", "agent-performance.json")
 
 # metrics each role is refused, worked out from the role table and the catalog's sensitivity classes:
 # executive/manager may not see security data; agents neither financial data (ROI, costs, revenue, goals)
@@ -40,7 +39,8 @@ AUDITOR_MAY = {"system.resources", "security.auth_events", "adoption.usage", "co
 # revenue goals are financial (not for agents); policy changes are audit data (admins and auditors)
 ANNOTATION_ROLES = {
     "outages": set(ROLES), "degradations": set(ROLES), "backfills": set(ROLES),
-    "alerts": {"executive", "manager", "agent", "admin"}, "conversion_drops": {"executive", "manager", "agent", "admin"},
+    "alerts": {"executive", "manager", "agent", "admin"},
+    "conversion_drops": {"executive", "manager", "agent", "admin"},
     "target_misses": {"executive", "manager", "admin"}, "policy_changes": {"admin", "auditor"},
 }
 
