@@ -18,6 +18,11 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+
+try:  # a compiled validator, used only to wave valid events through fast; every verdict against is re-checked
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - it is a declared dependency; without it validation is just slower
+    jsonschema_rs = None
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -93,11 +98,20 @@ class EventSchemas:
         )
         # validate against self-contained copies (refs inlined, envelope merged): same verdicts, 3x faster
         envelope = documents[ENVELOPE]
+        flat = {EventType(name): _flatten(doc, envelope) for name, doc in documents.items() if name != ENVELOPE}
         self.validators = {
-            EventType(name): Draft202012Validator(
-                _flatten(doc, envelope), registry=registry, format_checker=_formats)
-            for name, doc in documents.items() if name != ENVELOPE
+            kind: Draft202012Validator(schema, registry=registry, format_checker=_formats)
+            for kind, schema in flat.items()
         }
+        # the fast path: "valid" from it is final (the same schema, the same date-time check; its other
+        # formats are at least as strict); "invalid" is re-checked by the validator above, which explains it
+        self.fast: dict[EventType, Any] = {}
+        if jsonschema_rs is not None:
+            self.fast = {
+                kind: jsonschema_rs.Draft202012Validator(
+                    schema, validate_formats=True, formats={"date-time": _is_datetime})
+                for kind, schema in flat.items()
+            }
 
     @property
     def types(self) -> list[str]:
@@ -151,24 +165,31 @@ def horizon(now: datetime, retention_months: int) -> datetime:
 
 
 def check(
-    events: Sequence[Any], *, now: datetime | None = None, retention_months: int = 24, start_index: int = 0
+    events: Sequence[Any], *, now: datetime | None = None, retention_months: int = 24, start_index: int = 0,
+    fast: bool = True,
 ) -> Checked:
-    """Validate a batch; ``start_index`` shifts indexes and pointers (a chunk of a larger file)."""
+    """Validate a batch; ``start_index`` shifts indexes and pointers (a chunk of a larger file).
+
+    ``fast=False`` skips the compiled fast path (tests compare both ways).
+    """
     now = now or datetime.now(UTC)
     oldest = horizon(now, retention_months)
     newest = now + MAX_FUTURE
-    compiled = schemas().validators
+    found = schemas()
+    compiled = found.validators
+    quick = found.fast if fast else {}
     valid: list[ValidEvent] = []
     rejected: list[Rejection] = []
     for offset, event in enumerate(events):
         index = start_index + offset
-        outcome = _check_one(event, index, compiled, oldest, newest)
+        outcome = _check_one(event, index, compiled, quick, oldest, newest)
         (valid if isinstance(outcome, ValidEvent) else rejected).append(outcome)  # type: ignore[arg-type]
     return Checked(valid, rejected)
 
 
 def _check_one(
-    event: Any, index: int, compiled: dict[EventType, Draft202012Validator], oldest: datetime, newest: datetime
+    event: Any, index: int, compiled: dict[EventType, Draft202012Validator], quick: dict[EventType, Any],
+    oldest: datetime, newest: datetime,
 ) -> ValidEvent | Rejection:
     where = f"/{index}"
     if not isinstance(event, dict):
@@ -182,7 +203,8 @@ def _check_one(
     except ValueError:
         known = ", ".join(sorted(t.value for t in compiled))
         return Rejection(index, event_id, where + "/type", f"unknown event type {kind!r}; known types: {known}")
-    errors = list(compiled[event_type].iter_errors(event))
+    fast = quick.get(event_type)
+    errors = [] if fast is not None and fast.is_valid(event) else list(compiled[event_type].iter_errors(event))
     if errors:
         errors.sort(key=_relevance)
         pointer, reason = describe(errors[0])

@@ -49,7 +49,7 @@ def _scored(**data: Any) -> dict[str, Any]:
     return {"id": "e1", "type": "lead.scored", "occurred_at": iso(NOW), "lead_id": "l1", "data": data}
 
 
-@pytest.mark.parametrize(("event", "pointer", "words"), [
+MISTAKES = [
     (_scored(score=150), "/3/data/score", "greater than the maximum of 100"),
     (_scored(score="85"), "/3/data/score", "expected an integer, got string"),
     (_scored(score=8.5), "/3/data/score", "expected an integer, got number"),
@@ -72,7 +72,13 @@ def _scored(**data: Any) -> dict[str, Any]:
      "missing required field 'error_category'"),
     ({"id": "e", "type": "lead.routed", "occurred_at": iso(NOW), "lead_id": "l", "data": {}}, "/3/agent_id",
      "missing required field 'agent_id'"),
-])
+    ({"id": "e", "type": "appointment.scheduled", "occurred_at": iso(NOW), "lead_id": "l",
+      "data": {"scheduled_for": "2026-06-15 12:00"}}, "/3/data/scheduled_for", "RFC 3339"),
+    ({**_scored(score=5), "occurred_at": "2026-02-30T12:00:00Z"}, "/3/occurred_at", "RFC 3339"),
+]
+
+
+@pytest.mark.parametrize(("event", "pointer", "words"), MISTAKES)
 def test_mistakes_rejected_with_pointer_and_reason(event: dict[str, Any], pointer: str, words: str) -> None:
     rejection = _one(event, index=3)
     assert rejection.pointer == pointer
@@ -123,3 +129,9 @@ def test_several_problems_are_counted_in_the_reason() -> None:
     event = _scored(score=500, extra=1)
     rejection = _one(copy.deepcopy(event))
     assert "more problem(s)" in rejection.reason
+
+
+def test_fast_path_and_reference_validator_agree() -> None:
+    events = [*one_of_each(at=NOW - timedelta(days=1)), *(copy.deepcopy(m[0]) for m in MISTAKES)]
+    assert validate.schemas().fast, "jsonschema-rs is a dependency: the fast path must be active"
+    assert validate.check(events, now=NOW, fast=True) == validate.check(events, now=NOW, fast=False)
