@@ -22,7 +22,7 @@ MAX_BARS = 12
 
 def _png(fig: Figure) -> bytes:
     buffer = BytesIO()
-    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=96)  # fixed margins: a "tight" box would draw every chart twice
     return buffer.getvalue()
 
 
@@ -30,16 +30,17 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def chart(frame: Frame, title: str, color: str) -> bytes | None:
+def chart(frame: Frame, title: str, colors: tuple[str, str]) -> bytes | None:
     """A PNG for frames worth a picture (a series, or a table with labels and a number); otherwise None."""
     if frame.kind is Kind.TIMESERIES and frame.row_count >= 2 and len(frame.columns) >= 2:
-        return _lines(frame, title, color)
-    if frame.kind is Kind.TABLE and frame.row_count >= 2:
-        return _bars(frame, title, color)
+        return _lines(frame, title, colors)
+    # a table whose rows carry their own unit (a KPI summary) mixes %, money and hours: no common axis
+    if frame.kind is Kind.TABLE and frame.row_count >= 2 and "unit" not in {c.name for c in frame.columns}:
+        return _bars(frame, title, colors[0])
     return None
 
 
-def _lines(frame: Frame, title: str, color: str) -> bytes | None:
+def _lines(frame: Frame, title: str, colors: tuple[str, str]) -> bytes | None:
     times = [datetime.fromtimestamp(t / 1000, UTC) for t in frame.columns[0].values]
     fig = Figure(figsize=(7.5, 2.8))
     ax = fig.subplots()
@@ -49,7 +50,7 @@ def _lines(frame: Frame, title: str, color: str) -> bytes | None:
         if all(v is None for v in values):
             continue  # a hidden or empty series draws nothing
         ax.plot(times, [float("nan") if v is None else v for v in values], label=column.name,
-                color=color if i == 0 else None, linewidth=1.8)
+                color=colors[i] if i < len(colors) else None, linewidth=1.8)
         drawn += 1
     if not drawn:
         return None
@@ -58,6 +59,7 @@ def _lines(frame: Frame, title: str, color: str) -> bytes | None:
     if drawn > 1:
         ax.legend(fontsize=8, frameon=False)
     fig.autofmt_xdate()
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.88, bottom=0.22)
     return _png(fig)
 
 
@@ -74,4 +76,5 @@ def _bars(frame: Frame, title: str, color: str) -> bytes | None:
     ax.barh([p[0] for p in reversed(pairs)], [p[1] for p in reversed(pairs)], color=color)
     ax.set_title(f"{title}: {value.name}", fontsize=11, loc="left")
     ax.grid(axis="x", alpha=0.3)
+    fig.subplots_adjust(left=0.3, right=0.97, top=1 - 0.45 / fig.get_figheight(), bottom=0.35 / fig.get_figheight())
     return _png(fig)

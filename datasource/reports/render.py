@@ -107,7 +107,7 @@ def render(report: Report) -> Rendered:
         frame = section.frame
         if frame is not None:
             entry["notices"] = frame.notices
-            png = charts.chart(frame, section.title, brand.primary_color)
+            png = charts.chart(frame, section.title, (brand.primary_color, brand.secondary_color))
             if png:
                 cid = make_msgid(domain="success-metrics")[1:-1]
                 images[cid] = png
