@@ -51,14 +51,23 @@ def checkpoint_path(settings: Settings) -> Path:
 
 
 async def checkpoint_loop(db: Database, settings: Settings, secret: bytes) -> None:
+    """Every minute, and once more on shutdown, sign each audit chain's head into a file under data_dir."""
     key = audit_verify.checkpoint_key(secret)
-    while True:
-        await asyncio.sleep(CHECKPOINT_INTERVAL_S)
+
+    async def once() -> None:
         try:
             async with db.system() as conn:
                 await audit_verify.checkpoint(conn, checkpoint_path(settings), key)
         except Exception:  # the loop must outlive one failed round; the next round retries
             log.exception("audit checkpoint failed")
+
+    try:
+        while True:
+            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
+            await once()
+    except asyncio.CancelledError:
+        await once()
+        raise
 
 
 async def record(db: Database, rec: audit.AuditRecord) -> None:

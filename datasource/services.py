@@ -6,6 +6,7 @@ Built once by the app's lifespan (or handed in by tests sharing one database), t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,7 +99,9 @@ class Services:
 
     async def stop(self) -> None:
         if self._checkpoints is not None:
-            self._checkpoints.cancel()
+            self._checkpoints.cancel()  # it writes a last checkpoint before it ends
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.http.aclose()

@@ -90,59 +90,82 @@ async def _tenants(conn: asyncpg.Connection, tenant: str | None, heads: dict[str
     return sorted(found | set(heads))
 
 
-async def _walk(conn: asyncpg.Connection, tenant: str) -> tuple[int, str, Break | None, dict[int, str]]:
-    """(rows, head hash, first break, hashes by seq) of one tenant's chain."""
-    expected_seq, prev, count = 1, GENESIS, 0
-    hashes: dict[int, str] = {}
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    last_seq: int  # the last row that checked out (0: none)
+    last_hash: str
+    broken: Break | None
+
+
+async def _walk(conn: asyncpg.Connection, tenant: str, after_seq: int = 0, prev: str = GENESIS) -> _Walk:
+    """Check the chain from row ``after_seq + 1`` on, given the hash of row ``after_seq``."""
+    expected = after_seq + 1
     while True:
         rows = await conn.fetch("SELECT * FROM audit_log WHERE tenant_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-                                tenant, expected_seq, BATCH)
+                                tenant, expected, BATCH)
         for r in rows:
             row = dict(r)
-            if row["seq"] != expected_seq:
-                return count, prev, Break(tenant, expected_seq, f"missing (rows {expected_seq}..{row['seq'] - 1} "
-                                                                "were deleted)"), hashes
-            if row["prev_hash"] != prev:
-                return count, prev, Break(tenant, row["seq"], "its link to the previous row is broken"), hashes
-            if chain_hash(prev, row) != row["hash"]:
-                return count, prev, Break(tenant, row["seq"], "its content was changed after it was written"), hashes
-            prev, expected_seq, count = row["hash"], expected_seq + 1, count + 1
-            hashes[row["seq"]] = row["hash"]
+            problem = None
+            if row["seq"] != expected:
+                problem = f"missing (rows {expected}..{row['seq'] - 1} were deleted)"
+            elif row["prev_hash"] != prev:
+                problem = "its link to the previous row is broken"
+            elif chain_hash(prev, row) != row["hash"]:
+                problem = "its content was changed after it was written"
+            if problem:
+                return _Walk(expected - 1, prev, Break(tenant, expected, problem))
+            prev, expected = row["hash"], expected + 1
         if len(rows) < BATCH:
-            return count, prev, None, hashes
+            return _Walk(expected - 1, prev, None)
+
+
+async def _check(conn: asyncpg.Connection, tenant: str, head: dict[str, Any] | None, *, from_head: bool) -> _Walk:
+    """One tenant's chain against its checkpointed head; ``from_head`` trusts the rows up to the head."""
+    if head is None:
+        return await _walk(conn, tenant)
+    seq, want = int(head["seq"]), str(head["hash"])
+    if from_head:
+        at = await conn.fetchval("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2", tenant, seq)
+        if at != want:
+            return _Walk(seq - 1, "", Break(tenant, seq, "differs from the checkpointed chain head"))
+        return await _walk(conn, tenant, seq, want)
+    walked = await _walk(conn, tenant)
+    if walked.broken is None:
+        if seq > walked.last_seq:
+            return _Walk(walked.last_seq, walked.last_hash, Break(
+                tenant, walked.last_seq + 1, f"missing: the chain ends at row {walked.last_seq} but a checkpoint "
+                                             f"recorded row {seq} (the tail was truncated)"))
+        at = await conn.fetchval("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2", tenant, seq)
+        if at != want:
+            return _Walk(walked.last_seq, walked.last_hash, Break(tenant, seq, "differs from the checkpointed chain head"))
+    return walked
 
 
 async def verify(conn: asyncpg.Connection, tenant: str | None = None, *, checkpoints: Path | None = None,
                  key: bytes | None = None) -> VerifyReport:
+    """Walk every chain (or one tenant's) from its first row, then hold it against the signed checkpoint."""
     heads = read_checkpoints(checkpoints, key) if checkpoints and key else {}
     report = VerifyReport()
     for t in await _tenants(conn, tenant, heads):
-        count, _, broken, hashes = await _walk(conn, t)
-        report.rows[t] = count
-        if broken is None and t in heads:
-            seq, want = int(heads[t]["seq"]), heads[t]["hash"]
-            if seq > count:
-                broken = Break(t, count + 1, f"missing: the chain ends at row {count} but a checkpoint "
-                                             f"recorded row {seq} (the tail was truncated)")
-            elif hashes.get(seq) != want:
-                broken = Break(t, seq, "differs from the checkpointed chain head")
-        if broken:
-            report.breaks.append(broken)
+        walked = await _check(conn, t, heads.get(t), from_head=False)
+        report.rows[t] = walked.last_seq
+        if walked.broken:
+            report.breaks.append(walked.broken)
     return report
 
 
 async def checkpoint(conn: asyncpg.Connection, path: Path, key: bytes) -> dict[str, Any]:
-    """Record every intact chain's head; a chain that fails verification keeps its previous checkpoint."""
+    """Advance each intact chain's checkpointed head, checking only the rows written since the last one.
+
+    A chain that fails keeps its previous head (and the failure is logged), so a later checkpoint never
+    blesses an edit, a deletion or a truncation.
+    """
     heads = read_checkpoints(path, key)
-    report = await verify(conn, checkpoints=path, key=key)
-    broken = {b.tenant_id for b in report.breaks}
-    for b in report.breaks:
-        log.error("audit chain broken, checkpoint not advanced: %s", b)
-    for t in report.rows:
-        if t in broken or report.rows[t] == 0:
-            continue
-        head = await conn.fetchrow("SELECT seq, hash FROM audit_log WHERE tenant_id = $1 AND seq = $2",
-                                   t, report.rows[t])
-        heads[t] = {"seq": head["seq"], "hash": head["hash"]}
+    for t in await _tenants(conn, None, heads):
+        walked = await _check(conn, t, heads.get(t), from_head=True)
+        if walked.broken:
+            log.error("audit chain broken, checkpoint not advanced: %s", walked.broken)
+        elif walked.last_seq:
+            heads[t] = {"seq": walked.last_seq, "hash": walked.last_hash}
     _write_checkpoints(path, key, heads)
     return heads

@@ -159,3 +159,24 @@ def test_records_carry_no_tokens_or_secrets() -> None:
     assert rec.reason == "bad [redacted] and [redacted]"
     with pytest.raises(ValueError):
         audit.AuditRecord(tenant_id="acme", action="query", outcome="success", status=200, token="x")  # type: ignore[call-arg]
+
+
+async def test_the_service_writes_a_last_checkpoint_on_shutdown(db: Database, new_tenant_id: Any,
+                                                                     tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from datasource import access
+    from datasource.settings import Settings
+
+    tid = new_tenant_id("aud")
+    settings = Settings(data_dir=tmp_path)
+    monkeypatch.setattr(access, "CHECKPOINT_INTERVAL_S", 3600.0)  # only the shutdown round will run
+    task = asyncio.create_task(access.checkpoint_loop(db, settings, b"s" * 32))
+    heads = await chain(db, tid, 2)
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    key = audit_verify.checkpoint_key(b"s" * 32)
+    assert audit_verify.read_checkpoints(access.checkpoint_path(settings), key)[tid] == {"seq": 2, "hash": heads[-1][1]}
