@@ -226,8 +226,10 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
     ))
     unit = grafana_unit(entry.unit, theme.currency)
     thresholds = _thresholds(entry.lower_is_better, theme.targets.get(entry.name))
+    # a target colours by thresholds; otherwise the brand: lines in the primary colour, bars in the secondary
+    brand = theme.secondary if spec.viz in (Viz.BARCHART, Viz.BARGAUGE) else theme.primary
     colour = (dash_b.FieldColor().mode(dash_m.FieldColorModeId.THRESHOLDS) if thresholds.build().steps[1:]
-              else dash_b.FieldColor().mode(dash_m.FieldColorModeId.SHADES).fixed_color(theme.primary))
+              else dash_b.FieldColor().mode(dash_m.FieldColorModeId.SHADES).fixed_color(brand))
     builder: Any
     match spec.viz:
         case Viz.STAT:

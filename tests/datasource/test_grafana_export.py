@@ -70,6 +70,9 @@ def test_two_partners_differ_only_in_branding_and_targets(tmp_path: Path) -> Non
     assert globex[executive]["title"] == "Globex Metrics · Executive Summary"
     assert 'src="https://acme.example/logo.png"' in acme[executive]["panels"][0]["options"]["content"]
     assert "<img" not in globex[executive]["panels"][0]["options"]["content"]
+    colours = {(p["type"], p["fieldConfig"]["defaults"]["color"].get("fixedColor"))
+               for b in acme.values() for p in b["panels"] if p["type"] in ("timeseries", "barchart")}
+    assert colours == {("timeseries", "#aa0000"), ("barchart", "#00aa00")}  # lines primary, bars secondary
     assert any(link.get("url") == "https://insights.acme.example" for link in acme[executive]["links"])
     assert all(link["type"] == "dashboards" for link in globex[executive]["links"])
     [roi] = panel_index(acme[executive], "roi.monthly")
