@@ -135,6 +135,13 @@ class Identifier:
             role_map={r.value: r for r in Role}, locations_claim="locations",
         ) if dev_data_dir is not None else None
         self.providers: dict[str, IdentityProviderConfig] = dict(providers)
+        self._dev_jwk: jwt.PyJWK | None = None  # read from data_dir on first use
+
+    def _dev_key(self) -> jwt.PyJWK:
+        if self._dev_jwk is None:
+            assert self.dev_data_dir is not None
+            self._dev_jwk = jwt.PyJWK(dev_keys.public_jwk(self.dev_data_dir))
+        return self._dev_jwk
 
     def replace(self, tenant_id: str, config: IdentityProviderConfig | None) -> None:
         """Use a new provider configuration for one tenant (admin API); None removes it."""
@@ -191,8 +198,7 @@ class Identifier:
             raise Unauthenticated(f"the token's typ must be {config.typ!r}", provider.tenant_id)
         kid = header.get("kid")
         if provider.dev:
-            assert self.dev_data_dir is not None
-            jwk = jwt.PyJWK(dev_keys.public_jwk(self.dev_data_dir))
+            jwk = self._dev_key()
         else:
             jwk = await self._key(config, kid if isinstance(kid, str) else None, provider.tenant_id)
         if jwk.key_type != KEY_TYPE_FOR.get(alg[:2]):

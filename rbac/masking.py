@@ -84,7 +84,16 @@ def _transform(rule: MaskRule, field_name: str, key: bytes) -> Callable[[Any], A
             return lambda v: None
         case MaskStrategy.PSEUDONYMISE:
             label = _label(rule, field_name)
-            return lambda v: None if v is None else pseudonym(label, v, key)
+            seen: dict[Any, str] = {}  # a column repeats few people many times: one HMAC each
+
+            def alias(v: Any) -> str | None:
+                if v is None:
+                    return None
+                if v not in seen:
+                    seen[v] = pseudonym(label, v, key)
+                return seen[v]
+
+            return alias
         case MaskStrategy.PARTIAL:
             return partial
         case MaskStrategy.BUCKET:
