@@ -17,6 +17,9 @@ INFINITY_UID = "success-metrics-infinity"
 FOLDER_UID = "success-metrics"
 PLACEHOLDER_URL = "https://success-metrics.example.com"
 DASHBOARDS_PATH = "/var/lib/grafana/dashboards/success-metrics"
+# what an Infinity query posts to /query; Grafana fills in the range macros
+INFINITY_QUERY_BODY = ('{"targets": [{"refId": "A", "target": "revenue.monthly_trend"}], '
+                       '"range": {"from": "${__from:date:iso}", "to": "${__to:date:iso}"}}')
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,8 @@ def infinity_datasource(t: Target) -> str:
 # 3. Give it to Grafana in the environment as SM_SERVICE_KEY (never write the key into this file),
 #    copy this file to <grafana>/provisioning/datasources/, change both URLs, restart Grafana.
 #
-# Queries: method POST, URL <url>/query, body {{"targets": [{{"refId": "A", "target": "<metric>"}}],
-# "range": {{"from": "${{__from:date:iso}}", "to": "${{__to:date:iso}}"}}}}, parser backend.
+# Queries: method POST, URL <url>/query, parser backend, body (with the metric you want as target):
+#   {INFINITY_QUERY_BODY}
 apiVersion: 1
 
 datasources:

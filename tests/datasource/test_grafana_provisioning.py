@@ -65,3 +65,32 @@ def test_a_partners_files_carry_its_name_and_address_and_stay_valid_yaml() -> No
     assert inf["jsonData"]["allowedHosts"] == ["https://sm.acme.example"]
     assert "tenant acme" in provisioning.render(target)["datasources/success-metrics-infinity.yaml"]
     assert files["dashboards/success-metrics.yaml"]["providers"][0]["folder"] == 'Acme "Insights": Sales'
+
+
+async def test_the_infinity_query_documented_in_the_file_answers_with_a_service_key(
+    make_client: Any, new_tenant_id: Any, token_for: Any
+) -> None:
+    """The body the Infinity file tells a partner to use, sent with a service key as Grafana's backend would."""
+    from calculators import TenantSettings
+    from datasource.settings import TenantConfig
+
+    tid = new_tenant_id("infinity")
+    client = await make_client(TenantConfig(id=tid, name="Infinity", settings=TenantSettings()))
+    made = await client.post("/api/admin/keys", json={"kind": "service", "name": "grafana alerting",
+                                                      "role": "executive"},
+                             headers={"Authorization": f"Bearer {token_for(tid, 'admin')}"})
+    assert made.status_code == 201, made.text
+    text = (PROV / "datasources/success-metrics-infinity.yaml").read_text()
+    assert provisioning.INFINITY_QUERY_BODY in text
+    body = provisioning.INFINITY_QUERY_BODY.replace("${__from:date:iso}", "2026-01-01T00:00:00Z") \
+        .replace("${__to:date:iso}", "2026-03-01T00:00:00Z")
+    got = await client.post("/query", content=body, headers={
+        "Authorization": f"Bearer {made.json()['secret']}", "Content-Type": "application/json"})
+    assert got.status_code == 200, got.text
+    items = got.json()
+    assert items and all(i["refId"] == "A" for i in items)
+    assert not [i for i in items if (i.get("meta") or {}).get("notices")
+                and any(n["severity"] == "error" for n in i["meta"]["notices"])]
+    wrong = await client.post("/query", content=body, headers={
+        "Authorization": "Bearer sm_svc_not-a-real-key", "Content-Type": "application/json"})
+    assert wrong.status_code == 401
