@@ -103,7 +103,7 @@ async def _conversion_drops(conn: asyncpg.Connection, sq: ScopedQuery, _: Tenant
                    coalesce(sum(n) FILTER (WHERE type = 'appointment.scheduled'), 0) AS appts
             FROM rollups
             WHERE tenant_id = $1 AND grain = 'day' AND type IN ('lead.created', 'appointment.scheduled')
-              AND bucket >= $2 - interval '8 days' AND bucket < $3
+              AND bucket >= $2::timestamptz - interval '8 days' AND bucket < $3
             GROUP BY bucket
         ), r AS (
             SELECT bucket, leads, appts,
@@ -143,7 +143,7 @@ async def _target_misses(conn: asyncpg.Connection, sq: ScopedQuery, settings: Te
         FROM g CROSS JOIN months
         LEFT JOIN leads l ON l.tenant_id = $1 AND l.closed_at >= months.started AND l.closed_at < months.ended
              AND ((g.kind = 'team' AND l.team_id = g.id) OR (g.kind = 'agent' AND l.agent_id = g.id))
-        WHERE months.ended <= now() AND months.started >= $6 - interval '1 month'
+        WHERE months.ended <= now() AND months.started >= $6::timestamptz - interval '1 month'
         GROUP BY g.kind, g.id, g.goal, months.started, months.ended
         HAVING coalesce(sum(l.deal_value), 0) < g.goal
         ORDER BY months.started, g.kind, g.id

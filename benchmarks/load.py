@@ -1,0 +1,375 @@
+"""Load test: simulated Grafana users loading whole dashboards against a real uvicorn socket (127.0.0.1).
+
+    python benchmarks/load.py --data-dir DIR [--database-url URL] [--users 20 50] [--seconds 40]
+
+DIR is the SM_DATA_DIR holding the data set (benchmarks/dataset.py builds the 24-month, 20-tenant one; the
+embedded PostgreSQL lives there unless --database-url is given). The script starts ``success-metrics serve``
+on a free loopback port with the dev issuer enabled, mints one token per simulated user (own tenant, role,
+agent id or teams), and then, for each N:
+
+1. N users each load a whole dashboard (every panel's POST /query and the dashboard's annotation query at
+   once, as Grafana does), then refresh every 10 s, picking a dashboard and a range (6 h … 24 months) each
+   time; latency of each whole-dashboard load, HTTP and per-panel errors, the server's RSS.
+2. Saturation: the same dashboard loads with no pause from a fixed pool of workers, for the service, and
+   for the raw-SQL baseline (each panel answered by one aggregate over the raw events of its range, no
+   rollups, no cache), in the same run on the same database.
+
+Bounded: every loop runs for a fixed time; everything stays on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+import yaml
+
+from rbac import dev_issuer
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARDS = ROOT / "dashboards"
+RANGES = {"6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
+          "90d": timedelta(days=90), "12mo": timedelta(days=365), "24mo": timedelta(days=730)}
+REFRESH_S = 10.0
+MAX_POINTS = 1000  # a typical panel width in pixels
+ROLE_MIX = ("executive", "executive", "manager", "manager", "manager", "agent", "agent", "agent", "admin", "auditor")
+AUDITOR_DASHBOARDS = ("system-health", "access-audit")
+
+
+# --- dashboards -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Dashboard:
+    name: str
+    panels: tuple[tuple[dict[str, Any], ...], ...]  # each panel's targets
+    annotations: tuple[dict[str, Any], ...]
+
+
+def _walk(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for p in panels:
+        out.append(p)
+        out.extend(_walk(p.get("panels", [])))
+    return out
+
+
+def _all(value: Any) -> Any:
+    """Template variables at "All", as Grafana sends them (the dashboards' allValue is "*")."""
+    if isinstance(value, str) and value.startswith("$"):
+        return "*"
+    return value
+
+
+def load_dashboards() -> dict[str, Dashboard]:
+    found = {}
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        doc = json.loads(path.read_text())
+        panels = []
+        for panel in _walk(doc.get("panels", [])):
+            targets = [{**t, "payload": {k: _all(v) for k, v in (t.get("payload") or {}).items()}}
+                       for t in panel.get("targets", []) if t.get("target")]
+            if targets:
+                panels.append(tuple(targets))
+        annotations = tuple(a["target"] for a in doc.get("annotations", {}).get("list", [])
+                            if isinstance(a.get("target"), dict) and a["target"].get("target"))
+        found[path.stem] = Dashboard(path.stem, tuple(panels), annotations)
+    return found
+
+
+def body(targets: Any, span: timedelta, now: datetime) -> dict[str, Any]:
+    start = now - span
+    interval_ms = max(1000, int(span.total_seconds() * 1000 / MAX_POINTS))
+    return {"range": {"from": start.isoformat(), "to": now.isoformat(), "raw": {"from": "now-x", "to": "now"}},
+            "interval": f"{interval_ms // 1000}s", "intervalMs": interval_ms, "maxDataPoints": MAX_POINTS,
+            "targets": list(targets), "adhocFilters": []}
+
+
+# --- users ----------------------------------------------------------------------------------------------
+
+@dataclass
+class User:
+    token: str
+    role: str
+    tenant: str
+
+
+async def make_users(dsn: str, data_dir: Path, count: int, rng: random.Random,
+                     dev: tuple[str, str]) -> list[User]:
+    """One user per slot: tenant round-robin, role from ROLE_MIX, a real agent id / team for agents / managers."""
+    people = await _people(dsn)
+    tenants = sorted(people)
+    users = []
+    for i in range(count):
+        tenant, role = tenants[i % len(tenants)], ROLE_MIX[i % len(ROLE_MIX)]
+        agents = people[tenant]
+        claims: dict[str, Any] = {}
+        if role == "agent" and agents:
+            claims["agent_id"] = rng.choice(agents)[0]
+        if role == "manager" and agents:
+            claims["teams"] = [rng.choice(agents)[1]]
+        token = dev_issuer.mint(data_dir, tenant, role, subject=f"load-{i}@{tenant}", issuer=dev[0],
+                                audience=dev[1], **claims)
+        users.append(User(token, role, tenant))
+    return users
+
+
+async def _people(dsn: str) -> dict[str, list[tuple[str, str]]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT t.tenant_id, a.agent_id, coalesce(a.team_id, '') AS team FROM tenants t "
+                                "LEFT JOIN agents a USING (tenant_id) WHERE t.tenant_id NOT LIKE '\\_%' "
+                                "ORDER BY 1, 2")
+    finally:
+        await conn.close()
+    people: dict[str, list[tuple[str, str]]] = {}
+    for r in rows:
+        people.setdefault(r["tenant_id"], [])
+        if r["agent_id"]:
+            people[r["tenant_id"]].append((r["agent_id"], r["team"]))
+    return people
+
+
+def _embedded_dsn(data_dir: Path) -> str:
+    """Attach to the embedded server the service started under data_dir (for the look-ups and the baseline)."""
+    from datasource.storage.embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres(data_dir).start()
+
+
+# --- the server -----------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path, dsn: str | None, port: int, config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SM_DATA_DIR": str(data_dir), "SM_CONFIG": str(config), "SM_LOG_LEVEL": "WARNING"}
+    if dsn:
+        env["DATABASE_URL"] = dsn
+    exe = Path(sys.executable).with_name("success-metrics")
+    with log.open("wb") as out:  # a file, not a pipe: a full pipe would stall the server mid-run
+        return subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=out)
+
+
+async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("the server exited; see its log")
+        try:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.5)
+    raise SystemExit("server not ready in time")
+
+
+def rss_mb(server: subprocess.Popen[bytes]) -> float:
+    proc = psutil.Process(server.pid)
+    service = [proc, *[c for c in proc.children(recursive=True) if "postgres" not in c.name()]]
+    return sum(p.memory_info().rss for p in service) / 1e6
+
+
+# --- loads ----------------------------------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    http_errors: int = 0
+    panel_errors: int = 0
+    refused: int = 0  # panels the role may not see (expected: the policy at work)
+    samples: list[str] = field(default_factory=list)
+
+    def count(self, response: httpx.Response) -> None:
+        if response.status_code != 200:
+            self.http_errors += 1
+            self._sample(f"{response.status_code} {response.text[:200]}")
+            return
+        for item in response.json():
+            for notice in (item.get("meta") or {}).get("notices", []):
+                if notice.get("severity") == "error":
+                    if notice["text"].startswith("Role "):
+                        self.refused += 1
+                    else:
+                        self.panel_errors += 1
+                        self._sample(notice["text"][:200])
+
+    def _sample(self, text: str) -> None:
+        if len(self.samples) < 5:
+            self.samples.append(text)
+
+
+def choose(user: User, dashboards: dict[str, Dashboard], rng: random.Random) -> tuple[Dashboard, timedelta]:
+    names = [n for n in dashboards if (n in AUDITOR_DASHBOARDS) == (user.role == "auditor")] or list(dashboards)
+    return dashboards[rng.choice(names)], RANGES[rng.choice(list(RANGES))]
+
+
+async def load_dashboard(client: httpx.AsyncClient, user: User, dashboard: Dashboard, span: timedelta,
+                         tally: Tally) -> float:
+    now = datetime.now(UTC)
+    headers = {"Authorization": f"Bearer {user.token}"}
+    calls = [client.post("/query", json=body(targets, span, now), headers=headers) for targets in dashboard.panels]
+    if dashboard.annotations:
+        calls.append(client.post("/query", json=body(dashboard.annotations, span, now), headers=headers))
+    started = time.perf_counter()
+    responses = await asyncio.gather(*calls, return_exceptions=True)
+    elapsed = time.perf_counter() - started
+    for r in responses:
+        if isinstance(r, BaseException):
+            tally.http_errors += 1
+            tally._sample(repr(r)[:200])
+        else:
+            tally.count(r)
+    return elapsed
+
+
+async def simulate(client: httpx.AsyncClient, users: list[User], dashboards: dict[str, Dashboard], seconds: float,
+                   seed: int) -> Tally:
+    tally = Tally()
+    stop = time.monotonic() + seconds
+
+    async def one(i: int, user: User) -> None:
+        rng = random.Random(seed * 1000 + i)
+        await asyncio.sleep(rng.random() * 2)  # users do not all open the dashboard in the same millisecond
+        while time.monotonic() < stop:
+            dashboard, span = choose(user, dashboards, rng)
+            tally.latencies.append(await load_dashboard(client, user, dashboard, span, tally))
+            await asyncio.sleep(max(0.0, min(REFRESH_S, stop - time.monotonic())))
+
+    await asyncio.gather(*(one(i, u) for i, u in enumerate(users)))
+    return tally
+
+
+async def saturate(client: httpx.AsyncClient, users: list[User], dashboards: dict[str, Dashboard], seconds: float,
+                   workers: int, seed: int) -> tuple[int, float]:
+    loads = 0
+    stop = time.monotonic() + seconds
+    started = time.perf_counter()
+
+    async def worker(i: int) -> None:
+        nonlocal loads
+        rng = random.Random(seed + i)
+        while time.monotonic() < stop:
+            user = users[rng.randrange(len(users))]
+            dashboard, span = choose(user, dashboards, rng)
+            await load_dashboard(client, user, dashboard, span, Tally())
+            loads += 1
+
+    await asyncio.gather(*(worker(i) for i in range(workers)))
+    return loads, time.perf_counter() - started
+
+
+async def raw_baseline(dsn: str, users: list[User], dashboards: dict[str, Dashboard], seconds: float,
+                       workers: int, seed: int) -> tuple[int, float]:
+    """Dashboard loads answered the naive way: per panel, one aggregate over the raw events of the range."""
+    pool = await asyncpg.create_pool(dsn, min_size=workers, max_size=workers)
+    assert pool is not None
+    loads = 0
+    stop = time.monotonic() + seconds
+    started = time.perf_counter()
+
+    async def panel(tenant: str, span: timedelta) -> None:
+        async with pool.acquire() as conn:
+            await conn.fetch("SELECT type, date_bin($3, occurred_at, $2) AS t, count(*) FROM events "
+                             "WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < now() GROUP BY 1, 2",
+                             tenant, datetime.now(UTC) - span, span / MAX_POINTS)
+
+    async def worker(i: int) -> None:
+        nonlocal loads
+        rng = random.Random(seed + i)
+        while time.monotonic() < stop:
+            user = users[rng.randrange(len(users))]
+            dashboard, span = choose(user, dashboards, rng)
+            await asyncio.gather(*(panel(user.tenant, span) for _ in dashboard.panels))
+            loads += 1
+
+    try:
+        await asyncio.gather(*(worker(i) for i in range(workers)))
+    finally:
+        await pool.close()
+    return loads, time.perf_counter() - started
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+
+async def main(args: argparse.Namespace) -> None:
+    data_dir = Path(args.data_dir).resolve()
+    dashboards = load_dashboards()
+    print(f"dashboards: {', '.join(f'{d.name} ({len(d.panels)} panels)' for d in dashboards.values())}")
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as cfg:
+        yaml.safe_dump({"dev_issuer_enabled": True}, cfg)
+    port = free_port()
+    log = Path(tempfile.gettempdir()) / f"sm-load-{port}.log"
+    print(f"server log: {log}")
+    server = start_server(data_dir, args.database_url, port, Path(cfg.name), log)
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits) as client:
+            await wait_ready(client, server)
+            dsn = args.database_url or _embedded_dsn(data_dir)
+            rng = random.Random(args.seed)
+            users = await make_users(dsn, data_dir, max(args.users), rng,
+                                     ("success-metrics-dev", "success-metrics"))
+            print(f"users: {len(users)} over {len({u.tenant for u in users})} tenants; roles "
+                  f"{statistics.multimode([u.role for u in users])} most common; refresh every {REFRESH_S:.0f} s")
+            for n in args.users:
+                tally = await simulate(client, users[:n], dashboards, args.seconds, args.seed + n)
+                print(f"N={n:>3}: {len(tally.latencies)} dashboard loads  p50 {pct(tally.latencies, 50):.0f} ms  "
+                      f"p95 {pct(tally.latencies, 95):.0f} ms  p99 {pct(tally.latencies, 99):.0f} ms  "
+                      f"http errors {tally.http_errors}  panel errors {tally.panel_errors}  "
+                      f"refused by policy {tally.refused}  server RSS {rss_mb(server):.0f} MB")
+                for sample in tally.samples:
+                    print(f"        e.g. {sample}")
+            loads, took = await saturate(client, users, dashboards, args.saturation_seconds, args.workers, args.seed)
+            service_rate = loads / took
+            print(f"saturation (service, {args.workers} workers, no pause): {service_rate:.1f} dashboard loads/s "
+                  f"({loads} in {took:.0f} s)  server RSS {rss_mb(server):.0f} MB")
+        loads, took = await raw_baseline(dsn, users, dashboards, args.saturation_seconds, args.workers, args.seed)
+        raw_rate = loads / took
+        print(f"saturation (raw-SQL baseline): {raw_rate:.2f} dashboard loads/s ({loads} in {took:.0f} s)  "
+              f"ratio {service_rate / raw_rate if raw_rate else float('inf'):.1f}x")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        os.unlink(cfg.name)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", required=True, help="SM_DATA_DIR of the data set (benchmarks/dataset.py)")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--users", type=int, nargs="+", default=[20, 50])
+    parser.add_argument("--seconds", type=float, default=40.0, help="simulated time per N")
+    parser.add_argument("--saturation-seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=8, help="concurrent dashboard loads when saturating")
+    parser.add_argument("--seed", type=int, default=7)
+    asyncio.run(main(parser.parse_args()))
