@@ -40,7 +40,7 @@ def series_width(q: MetricQuery) -> timedelta | str:
     floor_width = timedelta(milliseconds=math.ceil(span / timedelta(milliseconds=1) / points))
     granularity = q.option("granularity")
     if granularity == MONTH:
-        return MONTH if span / (28 * DAY) <= points else _nice(floor_width)
+        return MONTH if span / (28 * DAY) + 1 <= points else _nice(floor_width)  # months the range touches
     wanted = GRANULARITIES.get(granularity or "", timedelta(milliseconds=max(1, q.interval_ms)))
     return _nice(max(wanted, floor_width))
 

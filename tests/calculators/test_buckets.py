@@ -1,0 +1,61 @@
+"""Series widths, bucket edges (Python and SQL agree) and the rollup/raw plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from calculators import MetricName, MetricQuery
+from calculators.buckets import DAY, HOUR, MONTH, Source, plan, series_starts, series_width
+from calculators.sql import Params, bucket_expr
+from datasource.storage.pool import Database
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def q(days: float, interval_ms: int, max_points: int, **options: str) -> MetricQuery:
+    return MetricQuery(MetricName("x.y"), T0, T0 + timedelta(days=days), interval_ms, max_points,
+                       options=tuple(options.items()))
+
+
+def test_width_respects_interval_and_max_points() -> None:
+    assert series_width(q(1, 3_600_000, 1000)) == HOUR
+    assert series_width(q(30, 60_000, 100)) == 12 * HOUR      # 30 days / 100 points = 7.2 h → 12 h
+    assert series_width(q(730, 60_000, 50)) == 15 * DAY       # 14.6 days → whole days
+    assert series_width(q(10, 60_000, 1000, granularity="week")) == 7 * DAY
+    assert series_width(q(90, 60_000, 1000, granularity="month")) == MONTH
+    assert series_width(q(90, 60_000, 2, granularity="month")) == 45 * DAY  # up to 4 months would exceed 2 points
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 400 * 24 * 60), st.integers(1, 90 * 24 * 60),
+       st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]))
+def test_plan_covers_the_range_exactly(start_min: int, span_min: int, tz: str) -> None:
+    lo = T0 + timedelta(minutes=start_min)
+    hi = lo + timedelta(minutes=span_min)
+    segments = plan(lo, hi, ZoneInfo(tz))
+    assert segments[0].lo == lo and segments[-1].hi == hi
+    for a, b in zip(segments, segments[1:]):
+        assert a.hi == b.lo
+    for s in segments:
+        if s.source == Source.HOUR:
+            assert s.lo.minute == 0 and s.hi.minute == 0
+        if s.source == Source.DAY:
+            assert s.lo.astimezone(ZoneInfo(tz)).hour == 0
+
+
+async def test_sql_bucket_edges_match_python(db: Database) -> None:
+    lo, hi = datetime(2026, 3, 1, 3, 30, tzinfo=UTC), datetime(2026, 4, 20, tzinfo=UTC)
+    for tz in ("America/New_York", "Asia/Kolkata"):
+        for width in (HOUR, 6 * HOUR, DAY, 7 * DAY, MONTH):
+            p = Params()
+            expr = bucket_expr("g", width, tz, p)
+            lo_p, hi_p = p.add(lo), p.add(hi)
+            async with db.system() as conn:
+                rows = await conn.fetch(
+                    f"SELECT DISTINCT {expr} AS b FROM generate_series({lo_p}::timestamptz, {hi_p}::timestamptz "
+                    f"- interval '1 minute', interval '17 minutes') g ORDER BY 1", *p.values)
+            assert [r["b"] for r in rows] == series_starts(lo, hi, width, ZoneInfo(tz)), (tz, width)

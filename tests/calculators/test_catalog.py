@@ -1,0 +1,62 @@
+"""The catalog: complete, unique, valid; lookups suggest close names; a duplicate fails at registration."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from calculators import Dimension, Kind, MetricName, Unit, all_metrics, get_metric
+from calculators.catalog import DuplicateMetric, metric
+from calculators.errors import UnknownMetric
+from calculators.validate import issues
+
+CONTRACT = """roi.monthly savings.monthly revenue.attributed time_savings.hours executive.kpi_summary
+revenue.monthly_trend time_savings.cumulative conversion.before_after cost.avoidance cost.benefit
+response_time.first_contact conversion.lead_to_appointment conversion.lead_to_close uptime.system errors.rate
+pipeline.stages pipeline.throughput components.health components.latency components.success_rate errors.active
+errors.by_category errors.mttr system.resources sources.performance leads.quality_distribution
+behavior.response_time_impact behavior.followup_effectiveness behavior.channel_performance
+behavior.best_contact_times attribution.tree attribution.weighted agents.scorecard agents.efficiency_trend
+agents.load_balance agents.time_allocation agents.goals agents.top_performers agents.coaching apis.health
+security.auth_events compliance.checks adoption.usage alerts.action_items""".split()
+
+
+def test_every_contract_metric_is_in_the_catalog() -> None:
+    assert sorted(CONTRACT) == sorted(m.name for m in all_metrics())
+
+
+def test_catalog_validates() -> None:
+    assert issues() == []
+
+
+def test_validate_reports_every_issue() -> None:
+    m = get_metric("roi.monthly")
+    broken = [m, m, replace(m, name=MetricName("Bad Name"), inputs=(MetricName("no.such"),), title=" ")]
+    found = issues(broken)
+    assert "roi.monthly: registered more than once" in found
+    assert "Bad Name: name is not 'area.metric' in lower case" in found
+    assert "Bad Name: input 'no.such' is not in the catalog" in found
+    assert "Bad Name: title and description are required" in found
+
+
+def test_registering_a_name_twice_fails() -> None:
+    with pytest.raises(DuplicateMetric, match="roi.monthly"):
+        metric("roi.monthly", "x", "y", Unit.PERCENT, Kind.STAT)(get_metric("roi.monthly").compute)
+
+
+def test_lookup_suggests() -> None:
+    with pytest.raises(UnknownMetric) as err:
+        get_metric("agents.scorcard")
+    assert err.value.suggestions[0] == "agents.scorecard"
+    assert "Did you mean: agents.scorecard" in err.value.message
+
+
+def test_dimension_options_and_lower_is_better() -> None:
+    scorecard = get_metric("agents.scorecard")
+    assert Dimension.TEAM in scorecard.dimensions
+    team = next(o for o in scorecard.options if o.name == "team")
+    assert team.dimension == Dimension.TEAM and team.multi
+    assert get_metric("response_time.first_contact").lower_is_better
+    assert "monotonic" in scorecard.description
+    assert {m.sensitivity.value for m in all_metrics() if m.area in ("roi", "savings", "revenue")} == {"financial"}
