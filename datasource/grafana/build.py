@@ -59,11 +59,11 @@ Lookup = Callable[[str], MetricEntry | None]
 
 
 class DashboardGenerationError(Exception):
-    """The specs do not fit the catalog; the message lists every problem."""
+    """The specs do not fit the catalog, or a built dashboard not Grafana's model; the message lists every problem."""
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
-        super().__init__("dashboards do not fit the metric catalog:\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__("the dashboards cannot be generated:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 @dataclass(frozen=True)
