@@ -173,3 +173,36 @@ async def test_audit_write_failure_blocks_the_request_with_503(make_client: Any,
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
     assert "not served" in r.json()["message"] and "events" not in r.json()
     assert await actions(db, tid) == []
+
+
+async def test_bad_inputs_are_problems_that_say_what_to_fix(make_client: Any, token_for: Any,
+                                                            new_tenant_id: Any) -> None:
+    tid = new_tenant_id("api")
+    client = await make_client(TenantConfig(id=tid, name="T"))
+    admin = bearer(token_for(tid, "admin"))
+    for method, url, kwargs, where in [
+        ("GET", "/api/audit/events", {"params": {"since": "yesterday"}}, "/since"),
+        ("GET", "/api/audit/events", {"params": {"limit": 5000}}, "/limit"),
+        ("GET", "/api/audit/export", {"params": {"format": "xlsx"}}, "/format"),
+        ("POST", "/api/admin/policy/rollback", {"json": {"version": -1}}, "/version"),
+        ("PUT", "/api/admin/policy", {"json": ["not", "an", "object"]}, "/"),
+        ("POST", "/api/admin/keys", {"json": {"kind": "root", "name": "x"}}, "/kind"),
+    ]:
+        r = await client.request(method, url, headers=admin, **kwargs)
+        assert r.status_code == 422, (url, r.text)
+        assert r.headers["content-type"] == "application/problem+json" and where in r.json()["message"]
+    r = await client.post("/api/admin/policy/rollback", json={"version": 7}, headers=admin)
+    assert r.status_code == 422 and "has no policy version 7" in r.json()["message"]
+
+
+async def test_an_auditor_reads_only_their_own_tenants_log(make_client: Any, token_for: Any,
+                                                           new_tenant_id: Any) -> None:
+    mine, theirs = new_tenant_id("api"), new_tenant_id("api")
+    client = await make_client(TenantConfig(id=mine, name="Mine"), TenantConfig(id=theirs, name="Theirs"))
+    await client.get("/api/audit/events", headers=bearer(token_for(theirs, "auditor", subject="spy-target")))
+    r = await client.get("/api/audit/events", headers=bearer(token_for(mine, "auditor", subject="me")))
+    assert {e["tenant_id"] for e in r.json()["events"]} == {mine}
+    assert "spy-target" not in r.text
+    r = await client.get("/api/audit/events", params={"subject": "spy-target"},
+                         headers=bearer(token_for(mine, "auditor")))
+    assert r.json()["events"] == []
