@@ -96,6 +96,9 @@ def check(specs: Sequence[DashboardSpec], lookup: Lookup) -> None:
             elif panel.viz not in FITS[entry.kind]:
                 problems.append(f"{spec.uid}: {panel.metric!r} is a {entry.kind.value} metric; a {panel.viz.value} "
                                 f"panel cannot show it (use one of {sorted(v.value for v in FITS[entry.kind])})")
+            elif (panel.viz is Viz.HEATMAP) != (panel.matrix is not None):
+                problems.append(f"{spec.uid}: {panel.metric!r}: a heatmap of a table needs its (x, y, value) columns "
+                                "as `matrix`, and only a heatmap takes one")
     if problems:
         raise DashboardGenerationError(problems)
 
@@ -266,6 +269,10 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
     builder = (builder.title(spec.title or entry.title).description(entry.description)
                .datasource(query.datasource_ref()).targets([target])
                .thresholds(thresholds).color_scheme(colour))
+    if spec.matrix:
+        x, y, value = spec.matrix
+        builder = builder.with_transformation(dash_m.DataTransformerConfig(
+            id_val="groupingToMatrix", options={"rowField": x, "columnField": y, "valueField": value}))
     if unit:
         builder = builder.unit(unit)
     panel: dash_m.Panel = builder.build()

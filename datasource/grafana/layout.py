@@ -32,6 +32,9 @@ class PanelSpec:
     height: int = 8
     title: str | None = None  # default: the catalog title
     payload: tuple[tuple[str, str], ...] = ()  # fixed options beside the dashboard's variables
+    # a heatmap of a long table (one row per x, y, value) is pivoted by Grafana into one field per y
+    # bucket, the shape the heatmap panel reads: (x column, y column, value column)
+    matrix: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ LEADS = DashboardSpec(
             PanelSpec("behavior.response_time_impact", BC, 12, 8),
             PanelSpec("behavior.followup_effectiveness", BC, 12, 8),
             PanelSpec("behavior.channel_performance", BG, 12, 8),
-            PanelSpec("behavior.best_contact_times", HM, 12, 8),
+            PanelSpec("behavior.best_contact_times", HM, 12, 8, matrix=("hour", "weekday", "response_rate")),
         )),
         RowSpec("Attribution and ROI by source", (
             PanelSpec("attribution.weighted", BC, 24, 8),

@@ -169,3 +169,10 @@ def test_the_layout_check_catches_overlap_and_overflow() -> None:
     found = validate.problems(board)
     assert any(f"overlaps panel {panels[0]['id']}" in p for p in found)
     assert any("falls outside the 24-column grid" in p for p in found)
+
+
+def test_a_heatmap_of_a_table_must_say_how_to_pivot_it() -> None:
+    with pytest.raises(DashboardGenerationError, match="needs its \\(x, y, value\\) columns"):
+        check([_spec(PanelSpec("behavior.best_contact_times", Viz.HEATMAP))], _lookup)
+    check([_spec(PanelSpec("behavior.best_contact_times", Viz.HEATMAP, matrix=("hour", "weekday", "attempts")))],
+          _lookup)

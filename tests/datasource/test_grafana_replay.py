@@ -102,6 +102,7 @@ async def test_every_dashboard_answers_every_role_as_the_role_table_says(
             panels = [p for p in board["panels"] if p.get("targets")]
             targets = [{**t, "refId": f"p{p['id']}", "payload": substitute(t["payload"])}
                        for p in panels for t in p["targets"]]
+            by_id = {f"p{p['id']}": p for p in panels}
             body = {"range": grafana_range(board, end), "interval": "1h", "intervalMs": 3_600_000,
                     "maxDataPoints": 500, "targets": targets, "filters": []}
             got = await client.post("/query", json=body, headers=headers)
@@ -117,6 +118,14 @@ async def test_every_dashboard_answers_every_role_as_the_role_table_says(
                     problems.append(f"{role} must be refused {t['target']} on {name}")
                 elif not refused(role, t["target"]) and errors:
                     problems.append(f"{role} {name} {t['target']}: {errors}")
+                pivot = [tr["options"] for tr in by_id[t["refId"]].get("transformations", [])
+                         if tr["id"] == "groupingToMatrix"]
+                if pivot and not errors:  # the heatmap's pivot names columns the answer has
+                    [table] = items
+                    columns = {c["text"] for c in table["columns"]}
+                    wanted = {pivot[0]["rowField"], pivot[0]["columnField"], pivot[0]["valueField"]}
+                    if not wanted <= columns:
+                        problems.append(f"{name} {t['target']}: pivot needs {sorted(wanted)}, answer has {columns}")
                 if t["target"] == "agents.scorecard" and not errors:
                     [table] = items
                     col = {c["text"]: i for i, c in enumerate(table["columns"])}
