@@ -3,7 +3,8 @@
 Each report sent is an export: one audit record per recipient (subject = recipient, their role, the
 report, period, sections, masked fields, rows) and one ``report_deliveries`` row. Due reports are claimed
 by moving ``last_period`` forward in one UPDATE, so of N replicas exactly one sends a period's report, and a
-service back from downtime sends only the latest missed period, once.
+service back from downtime sends only the latest missed period, once. ``claimed_at`` is cleared when the
+run finishes; a claim left set by a sender that died is taken over after CLAIM_LEASE.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ from rbac import audit
 from rbac.policy_store import PolicyStore
 
 log = logging.getLogger(__name__)
+
+# a claim whose sender died (claimed_at still set after this long) is taken over; recipients already
+# sent to for the period are skipped, so a crash costs no one their report and no one gets two
+CLAIM_LEASE = timedelta(minutes=30)
 
 
 class ScheduleConfig(BaseModel):
@@ -129,12 +134,19 @@ class Reporter:
             async with self.db.tenant(tenant_id) as conn:
                 recipients = await conn.fetchval(
                     """UPDATE report_schedules SET last_period = $2, claimed_at = now()
-                       WHERE kind = $1 AND enabled AND (last_period IS NULL OR last_period < $2)
-                       RETURNING recipients""", kind.value, due.period.key)
-            if recipients is None:
-                continue  # sent already, here or by another replica
-            people = tuple(Recipient.model_validate(r) for r in recipients)
+                       WHERE kind = $1 AND enabled AND (last_period IS NULL OR last_period < $2
+                             OR (last_period = $2 AND claimed_at < now() - $3::interval))
+                       RETURNING recipients""", kind.value, due.period.key, CLAIM_LEASE)
+                if recipients is None:
+                    continue  # sent already, or being sent, here or by another replica
+                done = {r["recipient"] for r in await conn.fetch(
+                    "SELECT recipient FROM report_deliveries WHERE kind = $1 AND period = $2 AND status = 'sent'",
+                    kind.value, due.period.key)}
+            people = tuple(p for p in map(Recipient.model_validate, recipients) if p.email not in done)
             sent[kind] = await self.send(tenant_id, kind, due.period, people, now)
+            async with self.db.tenant(tenant_id) as conn:  # finished: a NULL claim is never taken over
+                await conn.execute("UPDATE report_schedules SET claimed_at = NULL WHERE kind = $1 AND last_period = $2",
+                                   kind.value, due.period.key)
         return sent
 
 

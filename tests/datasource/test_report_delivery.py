@@ -177,3 +177,29 @@ def test_bad_schedules_say_what_to_fix() -> None:
     with pytest.raises(ChannelInvalid, match="recipients/0/email"):
         parse_schedule({"recipients": [{"email": "nobody", "role": "agent"}]})
 
+
+
+async def test_a_sender_that_died_mid_run_is_taken_over_without_resending(
+        db: Database, tenant: str, smtp_sink: Sink) -> None:
+    await put_schedule(db, tenant, ReportKind.WEEKLY, parse_schedule(
+        {"recipients": [EXEC.model_dump(mode="json"), AGENT.model_dump(mode="json")]}))
+    # a replica claimed week 46 an hour ago, mailed the executive, and died before the agent
+    async with db.tenant(tenant) as conn:
+        await conn.execute("UPDATE report_schedules SET last_period = '2026-W46', "
+                           "claimed_at = now() - interval '1 hour' WHERE kind = 'weekly'")
+        await conn.execute("""INSERT INTO report_deliveries (tenant_id, kind, period, recipient, role, status)
+                              VALUES ($1, 'weekly', '2026-W46', 'ceo@example.com', 'executive', 'sent')""", tenant)
+    sent = await reporter(db, smtp_sink).run_due(tenant, MONDAY)
+    assert [s.recipient for s in sent[ReportKind.WEEKLY]] == ["alice@example.com"]
+    assert [r.recipients for r in smtp_sink.received] == [["alice@example.com"]]
+    # finished: the claim is released, and the next tick finds nothing to do
+    assert await reporter(db, smtp_sink).run_due(tenant, MONDAY) == {}
+
+
+async def test_a_live_claim_is_not_taken_over(db: Database, tenant: str, smtp_sink: Sink) -> None:
+    await put_schedule(db, tenant, ReportKind.WEEKLY, parse_schedule({"recipients": [EXEC.model_dump(mode="json")]}))
+    async with db.tenant(tenant) as conn:
+        await conn.execute("UPDATE report_schedules SET last_period = '2026-W46', claimed_at = now() "
+                           "WHERE kind = 'weekly'")
+    assert await reporter(db, smtp_sink).run_due(tenant, MONDAY) == {}
+    assert smtp_sink.received == []
