@@ -206,6 +206,8 @@ def _variable(dim: Dimension) -> dash_b.QueryVariable:
     )
 
 
+_STAT_LABELS: Mapping[str, str] = {"value": "Current period", "previous": "Previous period", "target": "Target"}
+
 _ANNOTATION_COLOURS: Mapping[str, str] = {
     "outages": "red", "degradations": "yellow", "alerts": "orange", "conversion_drops": "dark-red",
     "target_misses": "blue", "policy_changes": "purple", "backfills": "green",
@@ -239,6 +241,9 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
             builder = (stat.Panel().graph_mode(common.BigValueGraphMode.AREA)
                        .color_mode(common.BigValueColorMode.VALUE)
                        .reduce_options(common_b.ReduceDataOptions().calcs(["lastNotNull"]).values(False)))
+            if entry.kind is Kind.STAT:  # the answer's value / previous / target columns, named for a reader
+                for column, label in _STAT_LABELS.items():
+                    builder = builder.override_by_name(column, [dash_m.DynamicConfigValue("displayName", label)])
         case Viz.TIMESERIES:
             builder = (timeseries.Panel().line_width(2).fill_opacity(10).span_nulls(False)
                        .legend(common_b.VizLegendOptions().show_legend(True)

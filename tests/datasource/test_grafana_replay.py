@@ -126,6 +126,11 @@ async def test_every_dashboard_answers_every_role_as_the_role_table_says(
                     wanted = {pivot[0]["rowField"], pivot[0]["columnField"], pivot[0]["valueField"]}
                     if not wanted <= columns:
                         problems.append(f"{name} {t['target']}: pivot needs {sorted(wanted)}, answer has {columns}")
+                renamed = {o["matcher"]["options"] for o in by_id[t["refId"]]["fieldConfig"]["overrides"]}
+                if renamed and not errors:  # the stat panel's labels name columns the answer has
+                    columns = {c["text"] for i in items for c in i.get("columns", [])}
+                    if not renamed <= columns:
+                        problems.append(f"{name} {t['target']}: labels for {sorted(renamed)}, answer has {columns}")
                 if t["target"] == "agents.scorecard" and not errors:
                     [table] = items
                     col = {c["text"]: i for i, c in enumerate(table["columns"])}
