@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -261,8 +262,12 @@ async def simulate(client: httpx.AsyncClient, users: list[User], dashboards: dic
     return tally
 
 
-async def saturate(client: httpx.AsyncClient, users: list[User], dashboards: dict[str, Dashboard], seconds: float,
-                   workers: int, seed: int) -> tuple[int, float]:
+LoadOne = Callable[[User, Dashboard, timedelta], Awaitable[object]]
+
+
+async def saturate(users: list[User], dashboards: dict[str, Dashboard], seconds: float, workers: int, seed: int,
+                   load_one: LoadOne) -> tuple[int, float]:
+    """Dashboard loads with no pause from ``workers`` concurrent loops for ``seconds``: (loads, elapsed s)."""
     loads = 0
     stop = time.monotonic() + seconds
     started = time.perf_counter()
@@ -273,21 +278,15 @@ async def saturate(client: httpx.AsyncClient, users: list[User], dashboards: dic
         while time.monotonic() < stop:
             user = users[rng.randrange(len(users))]
             dashboard, span = choose(user, dashboards, rng)
-            await load_dashboard(client, user, dashboard, span, Tally())
+            await load_one(user, dashboard, span)
             loads += 1
 
     await asyncio.gather(*(worker(i) for i in range(workers)))
     return loads, time.perf_counter() - started
 
 
-async def raw_baseline(dsn: str, users: list[User], dashboards: dict[str, Dashboard], seconds: float,
-                       workers: int, seed: int) -> tuple[int, float]:
+def raw_sql_load(pool: asyncpg.Pool) -> LoadOne:
     """Dashboard loads answered the naive way: per panel, one aggregate over the raw events of the range."""
-    pool = await asyncpg.create_pool(dsn, min_size=workers, max_size=workers)
-    assert pool is not None
-    loads = 0
-    stop = time.monotonic() + seconds
-    started = time.perf_counter()
 
     async def panel(tenant: str, span: timedelta) -> None:
         async with pool.acquire() as conn:
@@ -295,20 +294,10 @@ async def raw_baseline(dsn: str, users: list[User], dashboards: dict[str, Dashbo
                              "WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < now() GROUP BY 1, 2",
                              tenant, datetime.now(UTC) - span, span / MAX_POINTS)
 
-    async def worker(i: int) -> None:
-        nonlocal loads
-        rng = random.Random(seed + i)
-        while time.monotonic() < stop:
-            user = users[rng.randrange(len(users))]
-            dashboard, span = choose(user, dashboards, rng)
-            await asyncio.gather(*(panel(user.tenant, span) for _ in dashboard.panels))
-            loads += 1
+    async def load_one(user: User, dashboard: Dashboard, span: timedelta) -> None:
+        await asyncio.gather(*(panel(user.tenant, span) for _ in dashboard.panels))
 
-    try:
-        await asyncio.gather(*(worker(i) for i in range(workers)))
-    finally:
-        await pool.close()
-    return loads, time.perf_counter() - started
+    return load_one
 
 
 def pct(values: list[float], p: float) -> float:
@@ -346,11 +335,18 @@ async def main(args: argparse.Namespace) -> None:
                       f"refused by policy {tally.refused}  server RSS {rss_mb(server):.0f} MB")
                 for sample in tally.samples:
                     print(f"        e.g. {sample}")
-            loads, took = await saturate(client, users, dashboards, args.saturation_seconds, args.workers, args.seed)
+            loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
+                                         lambda u, d, span: load_dashboard(client, u, d, span, Tally()))
             service_rate = loads / took
             print(f"saturation (service, {args.workers} workers, no pause): {service_rate:.1f} dashboard loads/s "
                   f"({loads} in {took:.0f} s)  server RSS {rss_mb(server):.0f} MB")
-        loads, took = await raw_baseline(dsn, users, dashboards, args.saturation_seconds, args.workers, args.seed)
+        pool = await asyncpg.create_pool(dsn, min_size=args.workers, max_size=args.workers)
+        assert pool is not None
+        try:
+            loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
+                                         raw_sql_load(pool))
+        finally:
+            await pool.close()
         raw_rate = loads / took
         print(f"saturation (raw-SQL baseline): {raw_rate:.2f} dashboard loads/s ({loads} in {took:.0f} s)  "
               f"ratio {service_rate / raw_rate if raw_rate else float('inf'):.1f}x")

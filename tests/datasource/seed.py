@@ -12,7 +12,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import httpx
+import pytest
 
 from datasource import tenants
 from datasource.ingest import intake
@@ -62,3 +66,16 @@ async def load(db: Database, tenant_id: str) -> None:
         await tenants.upsert(conn, TenantConfig(id=tenant_id, name=tenant_id.title()))
     report = await intake.ingest(db, tenant_id, events(), source=Source("api"))
     assert not report.rejected, report.rejected
+
+
+@pytest.fixture
+async def tenant(db: Database, new_tenant_id: Callable[[str], str]) -> str:
+    """A fresh tenant holding the seed day (import this fixture, with ``client``, into a test module)."""
+    tid = new_tenant_id("seed")
+    await load(db, tid)
+    return tid
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., Awaitable[httpx.AsyncClient]], tenant: str) -> httpx.AsyncClient:
+    return await make_client(TenantConfig(id=tenant, name=tenant.title()))

@@ -16,6 +16,7 @@ from datasource.services import Services
 from datasource.settings import TenantConfig
 from datasource.storage.pool import Database
 from tests.datasource import seed
+from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.grafana_shapes import fixture
 
 
@@ -36,18 +37,6 @@ def load_balance_body() -> dict[str, Any]:
     body = fixture("table_panel")
     body["targets"][0]["target"] = "agents.load_balance"
     return body
-
-
-@pytest.fixture
-async def tenant(db: Database, new_tenant_id: Callable[[str], str]) -> str:
-    tid = new_tenant_id("pipe")
-    await seed.load(db, tid)
-    return tid
-
-
-@pytest.fixture
-async def client(make_client: Callable[..., Awaitable[httpx.AsyncClient]], tenant: str) -> httpx.AsyncClient:
-    return await make_client(TenantConfig(id=tenant, name="Pipe"))
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -14,22 +14,11 @@ import pytest
 
 from datasource.settings import TenantConfig
 from tests.datasource import seed
+from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.grafana_shapes import check, fixture
 
 T0 = 1_772_409_600_000  # 2026-03-02T00:00Z
 HOUR = 3_600_000
-
-
-@pytest.fixture
-async def tenant(db: Any, new_tenant_id: Callable[[str], str]) -> str:
-    tid = new_tenant_id("proto")
-    await seed.load(db, tid)
-    return tid
-
-
-@pytest.fixture
-async def client(make_client: Callable[..., Awaitable[httpx.AsyncClient]], tenant: str) -> httpx.AsyncClient:
-    return await make_client(TenantConfig(id=tenant, name="Proto"))
 
 
 @pytest.fixture
