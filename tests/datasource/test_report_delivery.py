@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
@@ -77,6 +79,13 @@ def rankings(message: EmailMessage) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(attachments(message)["agent-rankings.csv"].decode())))
 
 
+def pdf_text(message: EmailMessage, name: str) -> bytes:
+    """The PDF's content streams, inflated (fpdf2 compresses them), where its text is written."""
+    document = attachments(message)[name]
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", document, re.DOTALL)
+    return b"".join(zlib.decompress(s) for s in streams if s[:1] == b"x")
+
+
 def html(message: EmailMessage) -> str:
     """The HTML part with runs of whitespace (mail line ends are CRLF) folded to one space."""
     return " ".join(message.get_body(("html",)).get_content().split())
@@ -99,6 +108,7 @@ async def test_weekly_report_is_masked_per_recipient(db: Database, tenant: str, 
     assert {(r["agent"], float(r["revenue"])) for r in rankings(ceo)} == {
         ("Alice Able", 1000.0), ("Bob Baker", 2000.0), ("Cara Cole", 500.0)}
     assert any(p.get_content_type() == "image/png" for p in ceo.walk())  # the rankings chart, inline
+    assert "Bob Baker" in html(ceo) and "2,000.00" in html(ceo)
 
     # the team-1 manager sees team 1's agents by name, and team 2's agent only under a pseudonym
     manager_rows = {r["agent"]: float(r["revenue"]) for r in rankings(smtp_sink.to("lead-t1@example.com")[0])}
@@ -112,8 +122,9 @@ async def test_weekly_report_is_masked_per_recipient(db: Database, tenant: str, 
     for other in ("Bob Baker", "Cara Cole", "2,000.00", "500.00"):
         assert other not in body
     assert "ROI</h2> <p><i>Not included for the agent role.</i>" in body
-    pdf_text = attachments(alice)["weekly-report-2026-W46.pdf"]
-    assert b"Bob Baker" not in pdf_text and b"Cara Cole" not in pdf_text
+    alice_pdf = pdf_text(alice, "weekly-report-2026-W46.pdf")
+    assert b"Alice Able" in alice_pdf and b"Bob Baker" not in alice_pdf and b"Cara Cole" not in alice_pdf
+    assert b"Cara Cole" in pdf_text(ceo, "weekly-report-2026-W46.pdf")
 
     # every copy is an export in the audit log, under its recipient and role
     async with db.tenant(tenant) as conn:
