@@ -65,8 +65,7 @@ def generate(root: Path) -> list[Path]:
 
 def export(settings: TenantSettings, tenant_id: str, out: Path, service_url: str | None = None) -> list[Path]:
     """Write one partner's ``dashboards/`` and ``grafana-provisioning/`` under ``out``."""
-    if service_url is not None and not _URL.fullmatch(service_url):
-        raise ExportError(f"--url {service_url!r} must be an http(s) address such as https://metrics.example.com")
+    _check_url(service_url)
     target = provisioning.Target(name=settings.branding.name, url=service_url or provisioning.PLACEHOLDER_URL,
                                  tenant=tenant_id)
     return _write(out, theme_for(settings), target, clean=False)
@@ -78,11 +77,17 @@ class ExportError(Exception):
 
 async def export_stored(db: Database, tenant_id: str, out: Path, service_url: str | None = None) -> list[Path]:
     """``export`` with the tenant's settings as stored (what its computations use)."""
+    _check_url(service_url)
     async with db.system() as conn:
         if not await conn.fetchval("SELECT true FROM tenants WHERE tenant_id = $1", tenant_id):
             raise ExportError(f"unknown tenant {tenant_id!r}: add it to SM_CONFIG (tenants:) or create it first")
         settings = await tenants.load_settings(conn, tenant_id)
     return export(settings, tenant_id, out, service_url)
+
+
+def _check_url(service_url: str | None) -> None:
+    if service_url is not None and not _URL.fullmatch(service_url):
+        raise ExportError(f"--url {service_url!r} must be an http(s) address such as https://metrics.example.com")
 
 
 def _write(root: Path, theme: Theme, target: provisioning.Target, *, clean: bool) -> list[Path]:
