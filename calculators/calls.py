@@ -48,7 +48,7 @@ Key = tuple[datetime | None, str]
 async def call_stats(
     conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: datetime, hi: datetime, key: str,
     filters: tuple[Filter, ...], metric: str, width: timedelta | str | None = None, *,
-    extra_where: str = "TRUE",
+    extra_where: str = "TRUE", percentiles: bool = True,
 ) -> tuple[dict[Key, CallStats], dict[str, Any]]:
     """Stats per (series bucket or None, key column value); and meta saying how percentiles were computed."""
     exact = hi - lo <= EXACT_SPAN
@@ -66,7 +66,9 @@ async def call_stats(
     counts = await conn.fetch(
         f"SELECT t, key, sum(n) AS n, sum(s1) AS ok, sum(s2) AS lat FROM {src} c GROUP BY 1, 2", *p.values)
     p = Params()
-    if exact:
+    if not percentiles:
+        pct = []
+    elif exact:
         src, _ = source(p, [Segment(Source.RAW, lo, hi)], False)
         pct = await conn.fetch(
             f"SELECT t, key, percentile_cont(0.5) WITHIN GROUP (ORDER BY s2) AS q0, "

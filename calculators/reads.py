@@ -160,6 +160,14 @@ async def agent_stats(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: d
 
     The mean revenue the efficiency score compares with is over all the tenant's agents, whatever the scope.
     """
+    return (await agent_stats_by_period(conn, tenant, [lo], hi, scope, filters, metric)).get(lo, [])
+
+
+async def agent_stats_by_period(
+    conn: asyncpg.Connection, tenant: str, starts: list[datetime], end: datetime, scope: RowScope,
+    filters: tuple[Filter, ...], metric: str,
+) -> dict[datetime, list[AgentStats]]:
+    """agent_stats for consecutive periods [starts[i], starts[i+1]) (the last one ends at ``end``), in one query."""
     p = Params()
     tp = p.add(tenant)
     lead_where = where_filters({Dimension.LOCATION: "l.location_id", Dimension.SOURCE: "l.source",
@@ -168,26 +176,31 @@ async def agent_stats(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: d
     scope_sql = scope_condition("x.agent_id", "x.team_id", scope, p)
     rows = await conn.fetch(
         f"""SELECT * FROM (
-              SELECT per.*, avg(per.revenue) OVER () AS mean_revenue FROM (
-                SELECT a.agent_id, a.name, a.team_id, coalesce(t.name, a.team_id) AS team,
+              SELECT per.*, avg(per.revenue) OVER (PARTITION BY per.period) AS mean_revenue FROM (
+                SELECT b.lo AS period, a.agent_id, a.name, a.team_id, coalesce(t.name, a.team_id) AS team,
                        count(l.lead_id) AS leads,
                        avg(extract(epoch FROM l.first_contact_at - l.created_at) / 3600)
                            FILTER (WHERE l.first_contact_at >= l.created_at) AS response_hours,
                        count(l.appointment_at) AS appointments, count(l.closed_at) AS closes,
                        coalesce(sum(l.deal_value) FILTER (WHERE l.closed_at IS NOT NULL), 0) AS revenue
-                FROM agents a
+                FROM (SELECT s AS lo, lead(s, 1, {p.add(end)}::timestamptz) OVER (ORDER BY s) AS hi
+                      FROM unnest({p.add(starts)}::timestamptz[]) s) b
+                CROSS JOIN agents a
                 LEFT JOIN leads l ON l.tenant_id = a.tenant_id AND l.agent_id = a.agent_id
-                     AND l.created_at >= {p.add(lo)} AND l.created_at < {p.add(hi)} AND {lead_where}
+                     AND l.created_at >= b.lo AND l.created_at < b.hi AND {lead_where}
                 LEFT JOIN teams t ON t.tenant_id = a.tenant_id AND t.team_id = a.team_id
                 WHERE a.tenant_id = {tp} AND {agent_where}
-                GROUP BY a.agent_id, a.name, a.team_id, t.name
+                GROUP BY b.lo, a.agent_id, a.name, a.team_id, t.name
                 HAVING count(l.lead_id) > 0 OR bool_or(a.active)
               ) per
-            ) x WHERE {scope_sql} ORDER BY x.name, x.agent_id""", *p.values)
-    return [AgentStats(r["agent_id"], r["name"], r["team_id"], r["team"], r["leads"],
-                       None if r["response_hours"] is None else float(r["response_hours"]),
-                       r["appointments"], r["closes"], float(r["revenue"]), float(r["mean_revenue"] or 0))
-            for r in rows]
+            ) x WHERE {scope_sql} ORDER BY x.period, x.name, x.agent_id""", *p.values)
+    out: dict[datetime, list[AgentStats]] = defaultdict(list)
+    for r in rows:
+        out[r["period"]].append(AgentStats(
+            r["agent_id"], r["name"], r["team_id"], r["team"], r["leads"],
+            None if r["response_hours"] is None else float(r["response_hours"]),
+            r["appointments"], r["closes"], float(r["revenue"]), float(r["mean_revenue"] or 0)))
+    return out
 
 
 def hours(td: timedelta) -> float:

@@ -18,7 +18,7 @@ from calculators import buckets, formulas, shapes
 from calculators.catalog import GRANULARITY, Option, metric
 from calculators.frames import Frame
 from calculators.query import ScopedQuery
-from calculators.reads import AgentStats, agent_stats
+from calculators.reads import AgentStats, agent_stats, agent_stats_by_period
 from calculators.sql import Params, scope_condition, union_source, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension, Kind, Sensitivity, Unit
@@ -66,16 +66,16 @@ async def scorecard(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings
         + EFFICIENCY_DOC, Unit.SCORE, Kind.TIMESERIES, dimensions=AGENT_DIMS, options=(GRANULARITY,))
 async def efficiency_trend(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
-    # one scorecard query per bucket: at most TREND_POINTS buckets, weekly unless a granularity is chosen
+    # a scorecard per bucket (one query): at most TREND_POINTS buckets, weekly unless a granularity is chosen
     interval = q.interval_ms if q.option("granularity") else max(q.interval_ms, 7 * 86_400_000)
     q = replace(q, interval_ms=interval, max_points=min(q.max_points, TREND_POINTS))
     width = buckets.series_width(q)
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
+    periods = await agent_stats_by_period(conn, sq.tenant_id, [max(t, q.start) for t in starts], q.end, sq.scope,
+                                          q.filters, q.metric)
     values: dict[datetime, float | None] = {}
-    for i, t in enumerate(starts):
-        hi = starts[i + 1] if i + 1 < len(starts) else q.end
-        stats = [a for a in await agent_stats(conn, sq.tenant_id, max(t, q.start), hi, sq.scope, q.filters, q.metric)
-                 if a.leads]
+    for t in starts:
+        stats = [a for a in periods.get(max(t, q.start), []) if a.leads]
         values[t] = sum(a.efficiency(s) for a in stats) / len(stats) if stats else None
     return shapes.series("agents.efficiency_trend", starts, {"efficiency": values}, Unit.SCORE)
 

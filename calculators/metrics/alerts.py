@@ -42,7 +42,8 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
         items.append(("high", "lead_waiting", f"High-priority lead waiting {hours:.1f} h for first contact",
                       r["lead_id"], hours, buckets.epoch_ms(r["created_at"])))
 
-    stats, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - HOUR), q.end, "k1", (), q.metric)
+    stats, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - HOUR), q.end, "k1", (), q.metric,
+                                percentiles=False)
     for (_, comp), c in sorted(stats.items(), key=lambda kv: kv[0][1]):
         if c.success_rate is not None and c.success_rate < s.sla_success_rate:
             items.append(("high" if c.success_rate < s.sla_success_rate - 0.05 else "medium", "degradation",

@@ -94,7 +94,8 @@ async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
 async def components_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k1", q.filters, q.metric)
-    recent, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - DAY), q.end, "k1", q.filters, q.metric)
+    recent, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - DAY), q.end, "k1", q.filters, q.metric,
+                                 percentiles=False)
     rows = []
     for (_, comp), c in sorted(stats.items(), key=lambda kv: kv[0][1]):
         r = recent.get((None, comp))
@@ -131,7 +132,8 @@ async def components_latency(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
 async def components_success(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
-    stats, _ = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k1", q.filters, q.metric, width)
+    stats, _ = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k1", q.filters, q.metric, width,
+                                percentiles=False)
     series = {comp: {t: None if c.success_rate is None else 100 * c.success_rate
                      for (t, k), c in stats.items() if k == comp}
               for comp in sorted({k for _, k in stats})}
