@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from calculators import (
     CalculatorError, Frame, MetricDef, MetricName, MetricQuery, ScopedQuery, annotations, compute, get_metric,
 )
-from datasource import access, tenants
+from datasource import access, problems, tenants
 from datasource.protocol import parse, serialize
 from datasource.protocol.errors import ProtocolError
 from datasource.protocol.parse import ParsedTarget, Shape
@@ -27,7 +27,7 @@ from datasource.protocol.requests import AnnotationRequest, QueryRequest
 from datasource.protocol.responses import Annotation, QueryItem
 from datasource.services import Services
 from datasource.storage.errors import StorageError
-from rbac import Forbidden, NoRole, Principal, RbacError, audit, masking, policy
+from rbac import Forbidden, NoRole, Principal, RbacError, Unauthenticated, audit, masking, policy
 from rbac.identity import Credentials
 
 log = logging.getLogger(__name__)
@@ -65,11 +65,14 @@ class Trail:
             resource={"route": self.call.route, **self.resource}, masked_fields=tuple(sorted(self.masked)),
             rows_returned=self.rows, latency_ms=latency, request_id=self.call.request_id,
             client_addr=self.call.client_addr, user_agent=(self.call.user_agent or "")[:512] or None)
-        if self.principal is None:  # identification failed: an auth.failure under the tenant it claimed
+        if self.principal is None:  # identify failed: an auth.failure under the tenant it claimed, if it did
             tenant = getattr(self.error, "tenant_id", None) or audit.UNATTRIBUTED
-            status = 403 if isinstance(self.error, NoRole) else 401
-            return audit.AuditRecord(tenant_id=tenant, action="auth.failure", outcome="denied", status=status,
-                                     reason=_reason(self.error), **common)
+            if isinstance(self.error, Unauthenticated | NoRole):
+                return audit.AuditRecord(tenant_id=tenant, action="auth.failure", outcome="denied",
+                                         status=_status(self.error), reason=_reason(self.error), **common)
+            return audit.AuditRecord(tenant_id=tenant, action=self.action, outcome="error",
+                                     status=_status(self.error) if self.error else 500, reason=_reason(self.error),
+                                     **common)
         if self.error is None:
             outcome, status = ("denied", 403) if self.denied and not self.rows else ("success", 200)
             reason = f"refused: {', '.join(self.denied)}" if self.denied else None
@@ -85,9 +88,7 @@ def _reason(exc: BaseException | None) -> str:
 
 
 def _status(exc: BaseException) -> int:
-    from datasource.problems import status_for  # the one table of statuses
-
-    found = status_for(exc)
+    found = problems.status_for(exc)  # the one table of statuses
     return found[0] if found else 500
 
 
@@ -227,18 +228,19 @@ async def answer_annotations(svc: Services, call: Call,
 async def _annotation_frame(svc: Services, ctx: Context, query: MetricQuery, trail: Trail) -> Frame:
     """The kinds named in ``query.metric`` (comma list; empty = every kind the caller may see), merged by time."""
     named = [k for k in query.metric.split(",") if k.strip()]
-    frames = []
+    grants = []
     for found in annotations.kinds(named):
         if not policy.allowed(ctx.principal, found, ctx.policy):
             if named:  # asked by name: say so; asked for "all": just leave it out
                 raise Forbidden(f"Role {ctx.principal.role.value} may not see {found.title.lower()} annotations.")
             continue
         kind_query = MetricQuery(metric=MetricName(found.name), start=query.start, end=query.end)
-        grant = policy.authorize(ctx.principal, kind_query, found, ctx.policy)             # authorize
-        frame = await svc.cache.get_or_compute(grant.scoped, lambda g=grant: _annotations(svc, g.scoped))
-        masked = masking.apply(frame, grant, ctx.mask_key)                                  # mask
-        _note(trail, masked)
-        frames.append(masked)
+        grants.append(policy.authorize(ctx.principal, kind_query, found, ctx.policy))     # authorize
+    computed = await asyncio.gather(*(svc.cache.get_or_compute(g.scoped, lambda g=g: _annotations(svc, g.scoped))
+                                      for g in grants))                                  # compute (cached)
+    frames = [masking.apply(frame, g, ctx.mask_key) for frame, g in zip(computed, grants, strict=True)]  # mask
+    for frame in frames:
+        _note(trail, frame)
     return serialize.merge_annotations(frames)
 
 
