@@ -111,8 +111,9 @@ async def append(conn: asyncpg.Connection, record: AuditRecord) -> tuple[int, st
             row["prev_hash"] = last["hash"] if last else GENESIS
             row["hash"] = chain_hash(row["prev_hash"], row)
             names = (*COLUMNS, "prev_hash", "hash")
+            slots = ", ".join(f"${i}" for i in range(1, len(names) + 1))
             await conn.execute(
-                f"INSERT INTO audit_log ({', '.join(names)}) VALUES ({', '.join(f'${i}' for i in range(1, len(names) + 1))})",
+                f"INSERT INTO audit_log ({', '.join(names)}) VALUES ({slots})",
                 *(list(row[n]) if n == "masked_fields" else row[n] for n in names),
             )
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:

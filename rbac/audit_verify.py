@@ -137,7 +137,8 @@ async def _check(conn: asyncpg.Connection, tenant: str, head: dict[str, Any] | N
                                              f"recorded row {seq} (the tail was truncated)"))
         at = await conn.fetchval("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2", tenant, seq)
         if at != want:
-            return _Walk(walked.last_seq, walked.last_hash, Break(tenant, seq, "differs from the checkpointed chain head"))
+            return _Walk(walked.last_seq, walked.last_hash,
+                         Break(tenant, seq, "differs from the checkpointed chain head"))
     return walked
 
 

@@ -158,7 +158,8 @@ def test_records_carry_no_tokens_or_secrets() -> None:
     assert "eyJ" not in rec.model_dump_json() and "smk_0123" not in rec.model_dump_json()
     assert rec.reason == "bad [redacted] and [redacted]"
     with pytest.raises(ValueError):
-        audit.AuditRecord(tenant_id="acme", action="query", outcome="success", status=200, token="x")  # type: ignore[call-arg]
+        audit.AuditRecord(tenant_id="acme", action="query", outcome="success", status=200,
+                          token="x")  # type: ignore[call-arg]
 
 
 async def test_the_service_writes_a_last_checkpoint_on_shutdown(db: Database, new_tenant_id: Any,

@@ -41,8 +41,8 @@ async def two_tenants(db: Database) -> None:
         await conn.executemany("INSERT INTO agents (tenant_id, agent_id, name, team_id) VALUES ($1, $2, $3, $4)",
                                [(A, k, name, team) for k, (name, team) in AGENTS.items()]
                                + [(B, "zb1", "Zed Other", "zteam")])
-        leads = [(A, "l1", "a1", "north", 5, 1000), (A, "l2", "a2", "north", 6, 2000), (A, "l3", "a3", "south", 7, None),
-                 (B, "lz", "zb1", "zteam", 5, 9999)]
+        leads = [(A, "l1", "a1", "north", 5, 1000), (A, "l2", "a2", "north", 6, 2000),
+                 (A, "l3", "a3", "south", 7, None), (B, "lz", "zb1", "zteam", 5, 9999)]
         for tid, lead, agent, team, day, value in leads:
             created = datetime(2026, 1, day, tzinfo=UTC)
             await conn.execute(
