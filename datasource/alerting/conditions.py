@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from calculators import TenantSettings
+from calculators import Kind, MetricName, MetricQuery, TenantId, TenantSettings, compute, get_metric
 from datasource.alerting.rules import Rule
+from rbac import AuthMethod, Principal, Role, policy
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    tenant_id: str
     now: datetime
     settings: TenantSettings
     retention_months: int
@@ -144,6 +146,31 @@ async def _retention_headroom(conn: asyncpg.Connection, rule: Rule, ctx: Context
     return (leaves - ctx.now) / timedelta(days=1)
 
 
+async def _metric(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
+    """A STAT metric of the catalog over the window, computed as the data source computes it for a tenant
+    admin: its value, or its relative change against the previous period ("change")."""
+    name = MetricName(rule.condition["metric"])
+    start, end = _window(rule, ctx)
+    query = MetricQuery(metric=name, start=start, end=end)
+    grant = policy.authorize(_evaluator(ctx), query, get_metric(name), policy.default_policy())
+    frame = await compute(conn, grant.scoped, ctx.settings)
+    if frame.kind is not Kind.STAT or frame.row_count != 1:
+        return None
+    row = dict(zip((c.name for c in frame.columns), frame.rows()[0], strict=True))
+    value, previous = row.get("value"), row.get("previous")
+    if rule.condition.get("measure", "value") == "value":
+        return None if value is None else float(value)
+    if value is None or not previous:
+        return None
+    return float((value - previous) / abs(previous))
+
+
+def _evaluator(ctx: Context) -> Principal:
+    """Alerts are the tenant's own: rules are written by its admins, so they measure what an admin sees."""
+    return Principal(tenant_id=TenantId(ctx.tenant_id), subject="alert-evaluator", role=Role.ADMIN,
+                     auth_method=AuthMethod.SERVICE_KEY)
+
+
 MEASURES: dict[str, Measure] = {
     "component_failure_ratio": _failure_ratio,
     "component_success_rate": _success_rate,
@@ -155,6 +182,7 @@ MEASURES: dict[str, Measure] = {
     "target_projection": _target_projection,
     "database_size": _database_size,
     "retention_headroom": _retention_headroom,
+    "metric": _metric,
 }
 
 

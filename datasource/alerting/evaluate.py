@@ -14,12 +14,14 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from calculators import CalculatorError
 from datasource import tenants
 from datasource.alerting import channels, rules
 from datasource.alerting.conditions import Context, measure
 from datasource.alerting.rules import Rule
 from datasource.alerting.state import RuleState, State, Transition, holds, step
 from datasource.storage.pool import Database
+from rbac import RbacError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ async def _measure_safely(conn: asyncpg.Connection, rule: Rule, ctx: Context) ->
     try:
         async with conn.transaction():
             return await measure(conn, rule, ctx)
-    except asyncpg.PostgresError as exc:
+    except (asyncpg.PostgresError, CalculatorError, RbacError) as exc:
         log.error("alert rule %s could not be measured: %s", rule.id, exc.__class__.__name__)
         return None
 
@@ -67,7 +69,7 @@ async def evaluate_tenant(db: Database, tenant_id: str, now: datetime, retention
                                      tenant_id)
         if not locked:
             return changes
-        ctx = Context(now, await tenants.load_settings(conn, tenant_id), retention_months)
+        ctx = Context(tenant_id, now, await tenants.load_settings(conn, tenant_id), retention_months)
         active = [r for r in await rules.effective(conn) if r.enabled]
         states = {r["rule_id"]: r for r in await conn.fetch("SELECT * FROM alert_state")}
         known = await channels.load(conn)

@@ -14,6 +14,8 @@ from typing import Any
 import asyncpg
 from jsonschema import Draft202012Validator
 
+from calculators import Kind, UnknownMetric, get_metric
+
 from datasource.alerting.errors import DefaultRuleKept, RuleInvalid, UnknownRule
 
 _SCHEMA_PATH = Path(__file__).with_name("rule.schema.json")
@@ -70,12 +72,26 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema())
 
 
+def _metric_errors(name: str) -> list[dict[str, str]]:
+    """A metric condition must name a single-value (STAT) metric of the catalog."""
+    try:
+        found = get_metric(name)
+    except UnknownMetric as exc:
+        return [{"pointer": "/condition/metric", "reason": exc.message}]
+    if found.kind is not Kind.STAT:
+        return [{"pointer": "/condition/metric",
+                 "reason": f"{name!r} is a {found.kind.value}; an alert needs a single-value (stat) metric"}]
+    return []
+
+
 def parse(document: Any) -> Rule:
     """A rule document → Rule, or RuleInvalid listing every error with its JSON pointer."""
     errors = [
         {"pointer": "/" + "/".join(str(p) for p in err.absolute_path), "reason": err.message}
         for err in sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
     ]
+    if not errors and document["condition"]["kind"] == "metric":
+        errors = _metric_errors(document["condition"]["metric"])
     if errors:
         where = "; ".join(f"{e['pointer']}: {e['reason']}" for e in errors[:5])
         raise RuleInvalid(f"The alert rule does not validate ({len(errors)} error(s)): {where}", errors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -188,3 +189,39 @@ async def test_changed_rule_is_used_and_a_disabled_firing_rule_resolves(db: Data
     changes = await evaluate_tenant(db, tid, T + MIN, retention_months=24)
     assert by_rule(changes) == {"business.high_priority_waiting": Transition.RESOLVED,
                                 "critical.downtime": Transition.FIRING}
+
+
+async def test_a_rule_on_a_catalog_metric(db: Database, fixture_tenant: str) -> None:
+    from datasource.alerting import rules
+
+    tid = fixture_tenant
+    metric_rule = {"family": "business", "severity": "warning", "op": "<", "window_minutes": 7 * 24 * 60,
+                   "for_minutes": 0}
+    async with db.tenant(tid) as conn:
+        await rules.put(conn, tid, "custom.appointment_change", metric_rule | {
+            "id": "custom.appointment_change", "title": "Appointments fell",
+            "condition": {"kind": "metric", "metric": "conversion.lead_to_appointment", "measure": "change"},
+            "threshold": -0.5}, "admin@example.com")
+        await rules.put(conn, tid, "custom.appointment_rate", metric_rule | {
+            "id": "custom.appointment_rate", "title": "Appointment rate under 25 %",
+            "condition": {"kind": "metric", "metric": "conversion.lead_to_appointment"}, "threshold": 25},
+            "admin@example.com")
+    changes = {c.rule_id: c.value for c in await evaluate_tenant(db, tid, T, retention_months=24)}
+    # the metric's range is the rule's week: 1 appointment of 5 leads = 20 %; the week before 2 of 4 = 50 %;
+    # change (20 - 50) / 50 = -0.6 < -0.5 fires, and 20 < 25 fires
+    assert changes["custom.appointment_change"] == pytest.approx(-0.6)
+    assert changes["custom.appointment_rate"] == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize(("metric", "says"), [
+    ("revenue.monthly_trend", "is a timeseries; an alert needs a single-value (stat) metric"),
+    ("conversion.lead_to_apointment", "Did you mean: conversion.lead_to_appointment"),
+])
+def test_a_metric_rule_must_name_a_stat_metric(metric: str, says: str) -> None:
+    from datasource.alerting.errors import RuleInvalid
+    from datasource.alerting.rules import parse
+
+    with pytest.raises(RuleInvalid, match=re.escape(says)) as caught:
+        parse({"id": "x.y", "family": "business", "severity": "info", "title": "t", "op": ">", "threshold": 1,
+               "condition": {"kind": "metric", "metric": metric}})
+    assert caught.value.errors[0]["pointer"] == "/condition/metric"
