@@ -2,7 +2,7 @@
 
 from calculators.catalog import MetricDef, Option, all_metrics
 from calculators.catalog import get as get_metric
-from calculators.compute import compute
+from calculators.compute import compute, explain
 from calculators.dimensions import dimension_values
 from calculators.errors import CalculatorError, InvalidRange, UndefinedValue, UnknownMetric, UnsupportedFilter
 from calculators.frames import Column, Frame
@@ -39,5 +39,6 @@ __all__ = [
     "apply_events",
     "compute",
     "dimension_values",
+    "explain",
     "get_metric",
 ]

@@ -6,6 +6,8 @@ statement still filters by tenant_id.
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from calculators import buckets
@@ -15,6 +17,8 @@ from calculators.frames import Frame
 from calculators.metrics import __all__ as _areas  # noqa: F401  (importing registers every metric)
 from calculators.query import Operator, ScopedQuery
 from calculators.tenant import TenantSettings
+
+Statement = tuple[str, tuple[Any, ...]]
 
 STRING_OPERATORS = frozenset({Operator.EQ, Operator.NE, Operator.REGEX, Operator.NOT_REGEX})
 
@@ -44,3 +48,30 @@ async def compute(conn: asyncpg.Connection, sq: ScopedQuery, settings: TenantSet
     check_filters(m, sq)
     s = settings if settings is not None else await load_settings(conn, sq.tenant_id)
     return await m.compute(conn, sq, s)
+
+
+class _Recorder:
+    """A connection that records each statement a computation runs, then runs it."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self.statements: list[Statement] = []
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        self.statements.append((sql, args))
+        return await self._conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        self.statements.append((sql, args))
+        return await self._conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        self.statements.append((sql, args))
+        return await self._conn.fetchval(sql, *args)
+
+
+async def explain(conn: asyncpg.Connection, sq: ScopedQuery) -> tuple[Frame, list[Statement]]:
+    """Compute and return the SQL statements (text and parameters) the computation ran, in order."""
+    recorder = _Recorder(conn)
+    frame = await compute(recorder, sq)  # type: ignore[arg-type]
+    return frame, recorder.statements

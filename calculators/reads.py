@@ -95,12 +95,12 @@ async def period_figures(
 
 
 @dataclass(frozen=True, slots=True)
-class Funnel:
+class Conversion:
+    """Of ``leads``, how many got an appointment and how many closed."""
+
     leads: int
-    responded: int
     appointments: int
     closes: int
-    revenue: float
 
     @property
     def appointment_rate(self) -> float | None:
@@ -109,6 +109,16 @@ class Funnel:
     @property
     def close_rate(self) -> float | None:
         return formulas.ratio(self.closes, self.leads)
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel(Conversion):
+    responded: int
+    revenue: float
+
+    @classmethod
+    def of(cls, r: asyncpg.Record) -> Funnel:
+        return cls(r["leads"], r["appointments"], r["closes"], r["responded"], float(r["revenue"]))
 
 
 FUNNEL_SELECT = (
@@ -125,29 +135,18 @@ async def funnel(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: dateti
     r = await conn.fetchrow(
         f"SELECT {FUNNEL_SELECT} FROM leads l WHERE l.tenant_id = {p.add(tenant)} "
         f"AND l.created_at >= {p.add(lo)} AND l.created_at < {p.add(hi)} AND {where}", *p.values)
-    return Funnel(r["leads"], r["responded"], r["appointments"], r["closes"], float(r["revenue"]))
+    return Funnel.of(r)
 
 
 @dataclass(frozen=True, slots=True)
-class AgentStats:
+class AgentStats(Conversion):
     agent_id: str
     name: str
     team_id: str | None
     team: str | None
-    leads: int
     response_hours: float | None
-    appointments: int
-    closes: int
     revenue: float
     mean_revenue: float
-
-    @property
-    def appointment_rate(self) -> float | None:
-        return formulas.ratio(self.appointments, self.leads)
-
-    @property
-    def close_rate(self) -> float | None:
-        return formulas.ratio(self.closes, self.leads)
 
     def efficiency(self, s: TenantSettings) -> float:
         return formulas.efficiency_score(self.response_hours, self.appointment_rate, self.close_rate,
@@ -197,9 +196,9 @@ async def agent_stats_by_period(
     out: dict[datetime, list[AgentStats]] = defaultdict(list)
     for r in rows:
         out[r["period"]].append(AgentStats(
-            r["agent_id"], r["name"], r["team_id"], r["team"], r["leads"],
+            r["leads"], r["appointments"], r["closes"], r["agent_id"], r["name"], r["team_id"], r["team"],
             None if r["response_hours"] is None else float(r["response_hours"]),
-            r["appointments"], r["closes"], float(r["revenue"]), float(r["mean_revenue"] or 0)))
+            float(r["revenue"]), float(r["mean_revenue"] or 0)))
     return out
 
 

@@ -34,8 +34,7 @@ async def _grouped_funnel(conn: asyncpg.Connection, sq: ScopedQuery, group_sql: 
         f"SELECT {group_sql} AS g, {FUNNEL_SELECT} FROM leads l WHERE l.tenant_id = {p.add(sq.tenant_id)} "
         f"AND l.created_at >= {p.add(q.start)} AND l.created_at < {p.add(q.end)} AND {where} GROUP BY 1 ORDER BY 1",
         *p.values)
-    return [(r["g"], Funnel(r["leads"], r["responded"], r["appointments"], r["closes"], float(r["revenue"])))
-            for r in rows]
+    return [(r["g"], Funnel.of(r)) for r in rows]
 
 
 @metric("sources.performance", "Lead Source Performance",

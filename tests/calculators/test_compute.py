@@ -77,3 +77,15 @@ async def test_every_metric_answers_an_empty_tenant(db: Database, new_tenant_id)
     assert points["pipeline.throughput"] == points["errors.rate"] == 24
     # monthly by default: the local month of 29 March
     assert points["revenue.monthly_trend"] == 1
+
+
+async def test_explain_lists_the_statements(db: Database, tenant_a: str) -> None:
+    from calculators import MetricName, MetricQuery, ScopedQuery, TenantId, explain
+
+    sq = ScopedQuery(TenantId(tenant_a), MetricQuery(MetricName("components.health"), *FEB))
+    async with db.tenant(tenant_a) as conn:
+        frame, statements = await explain(conn, sq)
+    assert frame.row_count == 2
+    sql = [s for s, _ in statements]
+    assert any("FROM rollups u" in s and "grain = 'day'" in s for s in sql)  # whole days from daily rollups
+    assert all(tenant_a in args for s, args in statements if "rollups" in s or "events" in s)
