@@ -100,7 +100,7 @@ async def identify_request(request: Request, identifier: Identifier, db: Databas
         status = 401 if isinstance(exc, Unauthenticated) else 403
         await record(db, audit.AuditRecord(
             tenant_id=getattr(exc, "tenant_id", None) or audit.UNATTRIBUTED, action="auth.failure", outcome="denied",
-            status=status, resource=resource, reason=exc.message, latency_ms=(time.perf_counter() - started) * 1000,
+            status=status, subject=getattr(exc, "subject", None), resource=resource, reason=exc.message, latency_ms=(time.perf_counter() - started) * 1000,
             **request_fields(request)))
         raise
     await record(db, audit.AuditRecord.of(principal, "auth.success", "success", 200, resource=resource,

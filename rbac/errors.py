@@ -26,9 +26,12 @@ class Unauthenticated(RbacError):
 
 
 class NoRole(RbacError):
-    def __init__(self, message: str, tenant_id: str | None = None) -> None:
+    """A verified person of ``tenant_id`` (``subject``) whose groups map to no role."""
+
+    def __init__(self, message: str, tenant_id: str | None = None, subject: str | None = None) -> None:
         super().__init__(message)
         self.tenant_id = tenant_id
+        self.subject = subject
 
 
 class Forbidden(RbacError):

@@ -206,3 +206,16 @@ async def test_an_auditor_reads_only_their_own_tenants_log(make_client: Any, tok
     r = await client.get("/api/audit/events", params={"subject": "spy-target"},
                          headers=bearer(token_for(mine, "auditor")))
     assert r.json()["events"] == []
+
+
+async def test_a_valid_sso_token_without_a_role_is_403_and_audited(make_client: Any, idp: Any, new_tenant_id: Any,
+                                                                   db: Database) -> None:
+    tid = new_tenant_id("api")
+    provider = idp()
+    client = await make_client(provider.tenant(tid))
+    r = await client.get("/api/audit/events", headers=bearer(provider.sign({"groups": ["staff"]}, sub="carol")))
+    assert r.status_code == 403 and r.json()["title"] == "No role"
+    assert "none of your groups (staff) maps to a role" in r.json()["message"]
+    async with db.system() as conn:
+        row = await conn.fetchrow("SELECT action, outcome, status, subject FROM audit_log WHERE tenant_id = $1", tid)
+    assert dict(row) == {"action": "auth.failure", "outcome": "denied", "status": 403, "subject": "carol"}
