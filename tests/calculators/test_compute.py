@@ -89,3 +89,19 @@ async def test_explain_lists_the_statements(db: Database, tenant_a: str) -> None
     sql = [s for s, _ in statements]
     assert any("FROM rollups u" in s and "grain = 'day'" in s for s in sql)  # whole days from daily rollups
     assert all(tenant_a in args for s, args in statements if "rollups" in s or "events" in s)
+
+
+async def test_a_range_with_one_event(db: Database, new_tenant_id) -> None:
+    from tests.calculators.fixture import col, ev, load
+
+    tenant = new_tenant_id("one")
+    at = datetime(2026, 6, 15, 12, tzinfo=UTC)
+    await load(db, tenant, [ev("only", "component.call", at, component="crm_sync", latency_ms=250, ok=True)],
+               {"timezone": "UTC"})
+    for lo, hi in ((at - timedelta(hours=1), at + timedelta(hours=1)), (at - timedelta(days=20), at + timedelta(days=20))):
+        frame = await run(db, tenant, "components.health", lo, hi)
+        assert col(frame, "volume") == [1] and col(frame, "latency_ms") == [250]
+        p95 = col(frame, "p95_ms")[0]
+        assert abs(p95 - 250) <= 250 * 0.0099  # exact for the short range, within the sketch bound for the long
+    assert col(await run(db, tenant, "components.health", at + timedelta(seconds=1), at + timedelta(hours=1)),
+               "volume") == []
