@@ -120,3 +120,19 @@ async def test_channels_and_schedules(setup: Any) -> None:
                                                 "agent_id": None, "teams": []}]}]
     response = await client.put("/api/admin/report-schedules/hourly", headers=auth("admin"), json={})
     assert response.status_code == 422
+
+
+async def test_bad_history_queries_say_what_to_fix(setup: Any) -> None:
+    client, _, auth = setup
+    for query, pointer in (("since=yesterday", "/since"), ("limit=0", "/limit"), ("state=burning", "/state")):
+        response = await client.get(f"/api/alerts?{query}", headers=auth("admin"))
+        assert response.status_code == 422, query
+        assert response.headers["content-type"] == "application/problem+json"
+        assert pointer in response.json()["message"]
+
+
+async def test_auditors_may_not_read_business_alerts(setup: Any) -> None:
+    client, tid, auth = setup
+    response = await client.get("/api/alerts", headers=auth("auditor"))
+    assert response.status_code == 403
+    assert f"may not see alerts of tenant {tid}" in response.json()["message"]
