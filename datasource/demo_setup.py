@@ -11,11 +11,12 @@ Grafana data source settings are printed. Ctrl-C or SIGTERM at any point stops t
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -96,17 +97,30 @@ async def _prepare(settings: Settings, seed: int, scale: float, console: Console
             embedded.stop()
 
 
+def _marker(settings: Settings, tenant: str) -> Path:
+    return settings.data_dir / f"demo-{tenant}.json"
+
+
 async def _load_missing(db: Database, settings: Settings, seed: int, scale: float, console: Console) -> dict[str, int]:
+    """Load each demo tenant once. A load cut short (Ctrl-C) resumes with the same seed and end next time:
+    the events are the same, so those already stored count as duplicates."""
     missing = []
     loaded = {}
+    end = demo.demo_end()
     for tenant in demo.DEMO_TENANTS:
+        marker = _marker(settings, tenant)
+        state = json.loads(marker.read_text()) if marker.exists() else None
         async with db.tenant(tenant) as conn:
             have = await conn.fetchval("SELECT coalesce(sum(accepted), 0) FROM ingest_batches WHERE source = 'demo'")
-        if have:
+        if have and (state is None or state.get("complete")):
             console.print(f"{tenant}: demo data already loaded ({have:,} events); reusing it", highlight=False)
             loaded[tenant] = 0
-        else:
-            missing.append(demo.profile(tenant))
+            continue
+        if have and state:  # resume the interrupted load exactly
+            seed, scale, end = state["seed"], state["scale"], datetime.fromisoformat(state["end"])
+            console.print(f"{tenant}: resuming an interrupted demo load ({have:,} events stored)", highlight=False)
+        marker.write_text(json.dumps({"seed": seed, "scale": scale, "end": end.isoformat(), "complete": False}))
+        missing.append(demo.profile(tenant))
     if not missing:
         return loaded
     columns = [TextColumn("[bold]{task.description:<7}"), BarColumn(), MofNCompleteColumn(),
@@ -118,13 +132,15 @@ async def _load_missing(db: Database, settings: Settings, seed: int, scale: floa
         def report(tenant: str, done: int, total: int) -> None:
             progress.update(tasks[tenant], completed=done)
 
-        stats = await demo.load(db, missing, seed=seed, scale=scale, retention_months=settings.retention_months,
-                                progress=report)
+        stats = await demo.load(db, missing, seed=seed, scale=scale, end=end,
+                                retention_months=settings.retention_months, progress=report)
         for s in stats:
             progress.update(tasks[s.tenant_id], events=s.accepted)
             counts[s.tenant_id] = s
     for tenant, s in counts.items():
         loaded[tenant] = s.accepted
+        marker = _marker(settings, tenant)
+        marker.write_text(json.dumps({**json.loads(marker.read_text()), "complete": True}))
         if s.rejected:
             console.print(f"[yellow]{tenant}: {s.rejected} generated events were rejected[/]: {s.reasons[:3]}")
     return loaded
