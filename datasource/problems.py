@@ -110,7 +110,8 @@ def problem_response(request: Request, status: int, title: str, detail: str, *,
 
 def _headers_for(exc: BaseException, status: int) -> dict[str, str]:
     if isinstance(exc, Unauthenticated):
-        reason = exc.message.replace('"', "'")
+        # header values must be Latin-1 and unquoted-safe; the full reason is in the body anyway
+        reason = exc.message.encode("ascii", "replace").decode("ascii").replace('"', "'").replace("\\", "/")
         return {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'}
     if status == 503:
         return {"Retry-After": "5"}
