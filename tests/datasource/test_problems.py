@@ -23,4 +23,4 @@ async def test_401_reason_with_non_ascii_text_still_answers() -> None:
     assert r.json()["message"] == 'token for "café" tenant ✓ expired'
     header = r.headers["www-authenticate"]
     assert header.startswith('Bearer error="invalid_token"')
-    assert "caf? tenant ? expired" in header
+    assert "token for 'caf?' tenant ? expired" in header
