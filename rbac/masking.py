@@ -164,7 +164,12 @@ def apply(frame: Frame, grant: Grant | FieldMasks, key: bytes) -> Frame:
     notice = (f"Masked for role {masks.principal.role.value}: "
               + ", ".join(f"{f} ({how})" for f, how in sorted(masked.items())))
     return replace(frame, columns=tuple(kept), notices=(*frame.notices, notice),
-                   masked_fields=tuple(sorted({*frame.masked_fields, *masked})))
+                   masked_fields=tuple(sorted({*frame.masked_fields, *masked})), meta=_plain_meta(frame.meta))
+
+
+def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """A masked frame keeps no number in its meta: a figure there (a total, a ratio) may be a masked value."""
+    return {k: v for k, v in meta.items() if isinstance(v, str | bool) or v is None}
 
 
 def mask_value(field_name: str, value: Any, grant: Grant | FieldMasks, key: bytes,

@@ -143,3 +143,14 @@ def test_mask_value_for_tag_values_and_variables() -> None:
     assert masking.mask_value("contact.phone", "555-123-4567", auditor, KEY) is None
     executive = policy.field_masks(who(Role.EXECUTIVE), rules)
     assert masking.mask_value("contact.phone", "555-123-4567", executive, KEY) == "***-***-4567"
+
+
+def test_a_masked_frame_keeps_no_figures_in_its_meta() -> None:
+    from datetime import UTC, datetime
+
+    t = [datetime(2026, 1, 1, tzinfo=UTC)]
+    ts = shapes.series("revenue.attributed", t, {"revenue": {t[0]: 5000.0}}, None, sensitivity=Sensitivity.FINANCIAL,
+                       field="revenue", meta={"total_revenue": 5000.0, "deals": 3, "note": "weights 90/50/25"})
+    hidden = masking.apply(ts, policy.field_masks(who(Role.AUDITOR), policy.default_policy()), KEY)
+    assert hidden.meta == {"unit": None, "note": "weights 90/50/25"}
+    assert masking.apply(ts, policy.field_masks(who(Role.EXECUTIVE), policy.default_policy()), KEY).meta == ts.meta
