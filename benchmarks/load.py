@@ -11,8 +11,8 @@ agent id or teams), and then, for each N:
    once, as Grafana does), then refresh every 10 s, picking a dashboard and a range (6 h … 24 months) each
    time; latency of each whole-dashboard load, HTTP and per-panel errors, the server's RSS.
 2. Saturation: the same dashboard loads with no pause from a fixed pool of workers, for the service, and
-   for the raw-SQL baseline (each panel answered by one aggregate over the raw events of its range, no
-   rollups, no cache), in the same run on the same database.
+   for the raw-SQL baseline (each target answered by the raw-events SQL of benchmarks/metrics_latency.py, as
+   a Grafana PostgreSQL panel would: no rollups, no cache), in the same run on the same database.
 
 Bounded: every loop runs for a fixed time; everything stays on loopback.
 """
@@ -31,10 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -45,6 +45,7 @@ import yaml
 from rbac import dev_issuer
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this checkout
 DASHBOARDS = ROOT / "dashboards"
 RANGES = {"6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
           "90d": timedelta(days=90), "12mo": timedelta(days=365), "24mo": timedelta(days=730)}
@@ -286,16 +287,19 @@ async def saturate(users: list[User], dashboards: dict[str, Dashboard], seconds:
 
 
 def raw_sql_load(pool: asyncpg.Pool) -> LoadOne:
-    """Dashboard loads answered the naive way: per panel, one aggregate over the raw events of the range."""
+    """Dashboard loads answered the way a Grafana PostgreSQL panel would: each target by the raw-events SQL of
+    the calculators benchmark (benchmarks/metrics_latency.py: RAW per metric family), no rollups, no cache."""
+    from benchmarks.metrics_latency import RAW, family
 
-    async def panel(tenant: str, span: timedelta) -> None:
+    async def target(tenant: str, metric: str, span: timedelta) -> None:
+        sql = RAW[family(metric)]
+        now = datetime.now(UTC)
+        params = ([tenant, now - span, now] + ([span / MAX_POINTS] if "$4" in sql else [])) if "$1" in sql else []
         async with pool.acquire() as conn:
-            await conn.fetch("SELECT type, date_bin($3, occurred_at, $2) AS t, count(*) FROM events "
-                             "WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < now() GROUP BY 1, 2",
-                             tenant, datetime.now(UTC) - span, span / MAX_POINTS)
+            await conn.fetch(sql, *params)
 
     async def load_one(user: User, dashboard: Dashboard, span: timedelta) -> None:
-        await asyncio.gather(*(panel(user.tenant, span) for _ in dashboard.panels))
+        await asyncio.gather(*(target(user.tenant, t["target"], span) for panel in dashboard.panels for t in panel))
 
     return load_one
 
