@@ -37,7 +37,7 @@ async def two_tenants(db: Database) -> None:
         for tid in (A, B):
             await tenants.upsert(conn, TenantConfig(id=tid, name=tid))
         await conn.executemany("INSERT INTO teams VALUES ($1, $2, $3)",
-                               [(A, "north", "north"), (A, "south", "south"), (B, "zteam", "Zeta")])
+                               [(A, "north", "North Team"), (A, "south", "South Team"), (B, "zteam", "Zeta")])
         await conn.executemany("INSERT INTO agents (tenant_id, agent_id, name, team_id) VALUES ($1, $2, $3, $4)",
                                [(A, k, name, team) for k, (name, team) in AGENTS.items()]
                                + [(B, "zb1", "Zed Other", "zteam")])
