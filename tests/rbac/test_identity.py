@@ -306,3 +306,13 @@ def test_invalid_identity_settings_name_the_tenant_and_key() -> None:
         parse_providers({"acme": {"issuer": "https://x", "audiences": ["a"], "algorithms": ["HS256"]}})
     with pytest.raises(ValueError, match="role_map.x"):
         parse_providers({"acme": {"issuer": "https://x", "audiences": ["a"], "role_map": {"x": "boss"}}})
+
+
+async def test_the_service_refuses_to_start_with_an_invalid_identity_block(db: Database, base_settings: Any) -> None:
+    from datasource.services import Services
+    from datasource.settings import ConfigError
+
+    bad = TenantConfig(id="acme", name="Acme", identity={"issuer": "https://x", "audiences": ["g"],
+                                                          "algorithms": ["none"]})
+    with pytest.raises(ConfigError, match=r"tenants\[acme\]\.identity: algorithms: .*'none'"):
+        await Services.start(base_settings.model_copy(update={"tenants": (bad,)}), db)
