@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rbac.errors import AuditUnavailable
 from rbac.principal import Principal
@@ -35,11 +35,18 @@ COLUMNS = ("tenant_id", "seq", "at", "subject", "role", "action", "resource", "o
            "rows_returned", "latency_ms", "request_id", "client_addr", "user_agent", "auth_method", "reason")
 
 
+# free-text columns are cut to these lengths rather than refused: a record must never fail on its own content
+LIMITS = {"subject": 512, "role": 64, "auth_method": 64, "request_id": 64, "client_addr": 128, "user_agent": 512,
+          "reason": 2000}
+MAX_RESOURCE_BYTES = 16 * 1024
+
+
 def _scrub(value: Any) -> Any:
+    """Credentials redacted, NUL characters (which PostgreSQL text refuses) removed, at any depth."""
     if isinstance(value, str):
-        return _SECRETISH.sub("[redacted]", value)
+        return _SECRETISH.sub("[redacted]", value.replace("\x00", ""))
     if isinstance(value, dict):
-        return {str(k): _scrub(v) for k, v in value.items()}
+        return {_scrub(str(k)): _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     return value
@@ -61,15 +68,27 @@ class AuditRecord(BaseModel):
     masked_fields: tuple[str, ...] = ()
     rows_returned: int | None = Field(None, ge=0)
     latency_ms: float | None = Field(None, ge=0)
-    request_id: str | None = Field(None, max_length=64)
-    client_addr: str | None = Field(None, max_length=128)
-    user_agent: str | None = Field(None, max_length=512)
-    reason: str | None = Field(None, max_length=2000)
+    request_id: str | None = None
+    client_addr: str | None = None
+    user_agent: str | None = None
+    reason: str | None = None
 
-    @field_validator("resource", "reason", "user_agent", "subject", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _no_secrets(cls, value: Any) -> Any:
-        return _scrub(value)
+    def _clean(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, value in data.items():
+            if name in ("tenant_id", "action", "outcome", "status", "at"):
+                continue
+            value = _scrub(value)
+            if name in LIMITS and isinstance(value, str):
+                value = value[:LIMITS[name]]
+            if name == "resource" and len(json.dumps(value, default=str)) > MAX_RESOURCE_BYTES:
+                value = {"truncated": True, "keys": sorted(value)[:50] if isinstance(value, dict) else []}
+            out[name] = value
+        return out
 
     @field_validator("at")
     @classmethod

@@ -181,3 +181,17 @@ async def test_the_service_writes_a_last_checkpoint_on_shutdown(db: Database, ne
         await task
     key = audit_verify.checkpoint_key(b"s" * 32)
     assert audit_verify.read_checkpoints(access.checkpoint_path(settings), key)[tid] == {"seq": 2, "hash": heads[-1][1]}
+
+
+async def test_a_record_never_fails_on_its_own_content(db: Database, new_tenant_id: Any) -> None:
+    tid = new_tenant_id("aud")
+    rec = audit.AuditRecord(tenant_id=tid, action="query", outcome="error", status=400, subject="s" * 5000,
+                            user_agent="ua\x00", resource={"filters": ["a\x00b"], "k\x00": 1})
+    assert len(rec.subject or "") == 512 and rec.user_agent == "ua" and rec.resource == {"filters": ["ab"], "k": 1}
+    big = audit.AuditRecord(tenant_id=tid, action="query", outcome="error", status=400,
+                            resource={"regex": "x" * 100_000, "metric": "m"})
+    assert big.resource == {"truncated": True, "keys": ["metric", "regex"]}
+    async with db.tenant(tid) as conn:
+        await audit.append(conn, rec)
+        await audit.append(conn, big)
+    assert (await verify(db, tid)).intact
