@@ -6,10 +6,12 @@ their own tenant: the tenant comes from the verified principal, never from the p
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from datasource.access import request_fields
@@ -22,6 +24,12 @@ from rbac.policy_store import PolicyVersion
 from rbac.principal import Principal, Role
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+def _storable(value: Any, what: str) -> None:
+    """PostgreSQL text and jsonb cannot hold a NUL character: say so instead of failing on insert."""
+    if "\\u0000" in json.dumps(value):
+        raise Problem(422, "Invalid characters", f"The {what} contains a NUL character (\\u0000); remove it.")
 
 
 def _admin(principal: Principal) -> Principal:
@@ -77,6 +85,7 @@ async def validate_policy(body: dict[str, Any], who: PrincipalDep) -> Validation
 @router.put("/policy", response_model=PolicyOut)
 async def replace_policy(body: PolicyIn, who: PrincipalDep, svc: ServicesDep, request: Request) -> PolicyOut:
     _admin(who)
+    _storable(body.model_dump(), "policy")
     async with svc.db.tenant(who.tenant_id) as conn:
         version = await svc.policies.replace(conn, who.tenant_id, body.document, who, comment=body.comment,
                                              audit_fields=request_fields(request))
@@ -111,6 +120,7 @@ async def get_identity(who: PrincipalDep, svc: ServicesDep) -> dict[str, Any]:
 @router.put("/identity", response_model=dict[str, Any])
 async def put_identity(body: dict[str, Any], who: PrincipalDep, svc: ServicesDep, request: Request) -> dict[str, Any]:
     _admin(who)
+    _storable(body, "identity settings")
     try:
         config = IdentityProviderConfig.model_validate(body)
     except ValidationError as exc:
@@ -170,6 +180,7 @@ class NewKeyOut(KeyOut):
 @router.post("/keys", response_model=NewKeyOut, status_code=201)
 async def create_key(body: KeyIn, who: PrincipalDep, svc: ServicesDep, request: Request) -> NewKeyOut:
     _admin(who)
+    _storable(body.model_dump(mode="json"), "key")
     async with svc.db.tenant(who.tenant_id) as conn:
         try:
             info, secret = await keys.create_key(conn, who.tenant_id, body.kind, body.name, body.role,
@@ -191,7 +202,7 @@ async def list_keys(who: PrincipalDep, svc: ServicesDep, kind: Literal["service"
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)
-async def revoke_key(key_id: str, who: PrincipalDep, svc: ServicesDep, request: Request) -> KeyOut:
+async def revoke_key(key_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")], who: PrincipalDep, svc: ServicesDep, request: Request) -> KeyOut:
     _admin(who)
     async with svc.db.tenant(who.tenant_id) as conn:
         info = await keys.revoke_key(conn, who.tenant_id, key_id)

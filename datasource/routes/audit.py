@@ -32,9 +32,12 @@ def _reader(principal: Principal) -> None:
 
 
 def _filter(
-    since: datetime | None = None, until: datetime | None = None, subject: str | None = None,
-    action: str | None = None, outcome: Literal["success", "denied", "error"] | None = None,
-    before_seq: Annotated[int | None, Query(ge=1, description="page cursor: next_before_seq of the last page")] = None,
+    since: datetime | None = None, until: datetime | None = None,
+    subject: Annotated[str | None, Query(max_length=512, pattern=r"^[^\x00-\x1f]*$")] = None,
+    action: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_.-]{1,63}$", examples=["query"])] = None,
+    outcome: Literal["success", "denied", "error"] | None = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=2**63 - 1,
+                                            description="page cursor: next_before_seq of the last page")] = None,
 ) -> AuditFilter:
     return AuditFilter(since=since, until=until, subject=subject, action=action, outcome=outcome,
                        before_seq=before_seq)

@@ -187,6 +187,13 @@ async def test_bad_inputs_are_problems_that_say_what_to_fix(make_client: Any, to
         ("POST", "/api/admin/policy/rollback", {"json": {"version": -1}}, "/version"),
         ("PUT", "/api/admin/policy", {"json": ["not", "an", "object"]}, "/"),
         ("POST", "/api/admin/keys", {"json": {"kind": "root", "name": "x"}}, "/kind"),
+        ("GET", "/api/audit/events", {"params": {"subject": "a\x00b"}}, "/subject"),
+        ("GET", "/api/audit/events", {"params": {"action": "\x00"}}, "/action"),
+        ("GET", "/api/audit/export", {"params": {"before_seq": 10**30}}, "/before_seq"),
+        ("DELETE", "/api/admin/keys/%00", {}, "/key_id"),
+        ("POST", "/api/admin/keys", {"json": {"kind": "service", "name": "a\x00", "role": "agent"}}, "NUL character"),
+        ("PUT", "/api/admin/policy", {"json": {"document": {"roles": {}}, "comment": "\x00"}}, "NUL character"),
+        ("PUT", "/api/admin/identity", {"json": {"issuer": "\x00", "audiences": ["a"]}}, "NUL character"),
     ]:
         r = await client.request(method, url, headers=admin, **kwargs)
         assert r.status_code == 422, (url, r.text)
