@@ -22,6 +22,7 @@ from rbac.jwks import JwksCache, ProviderUnavailable
 log = logging.getLogger(__name__)
 
 Result = tuple[str, IdentityProviderConfig, dict[str, Any]]
+NEGATIVE_CACHE_S = 10.0
 
 
 class Introspector:
@@ -29,13 +30,15 @@ class Introspector:
         self.client = client
         self.jwks = jwks
         self.max_entries = max_entries
-        self._cache: dict[str, tuple[float, Result]] = {}
+        self._cache: dict[str, tuple[float, Result | None]] = {}  # None: inactive, so a replay costs no call
 
     async def introspect(self, token: str, providers: Mapping[str, IdentityProviderConfig]) -> Result:
         digest = hashlib.sha256(token.encode()).hexdigest()
         now = time.time()
         hit = self._cache.get(digest)
         if hit and hit[0] > now:
+            if hit[1] is None:
+                raise Unauthenticated("the access token is not active at any provider that introspects tokens")
             return hit[1]
         for tenant_id, config in providers.items():
             if config.introspection is None:
@@ -52,12 +55,19 @@ class Introspector:
                 raise Unauthenticated("the token has expired; sign in again", tenant_id)
             claims.setdefault("iss", config.issuer)
             result: Result = (tenant_id, config, claims)
-            until = min(now + config.introspection.cache_s, exp if isinstance(exp, int | float) else now + 3600)
-            if len(self._cache) >= self.max_entries:
-                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-            self._cache[digest] = (until, result)
+            self._remember(digest, min(now + config.introspection.cache_s,
+                                       exp if isinstance(exp, int | float) else now + 3600), result)
             return result
+        self._remember(digest, now + NEGATIVE_CACHE_S, None)
         raise Unauthenticated("the access token is not active at any provider that introspects tokens")
+
+    def _remember(self, digest: str, until: float, result: Result | None) -> None:
+        if len(self._cache) >= self.max_entries:
+            now = time.time()
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+            if len(self._cache) >= self.max_entries:
+                return  # full of live entries: answer without caching rather than grow
+        self._cache[digest] = (until, result)
 
     async def _ask(self, token: str, config: IdentityProviderConfig) -> dict[str, Any]:
         spec = config.introspection
