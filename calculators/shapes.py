@@ -24,7 +24,8 @@ class Col:
 
 AGENT = Col("agent", ColumnType.STRING, sensitivity=Sensitivity.PERSONAL, field="agent")
 AGENT_ID = Col("agent_id", ColumnType.STRING, sensitivity=Sensitivity.PERSONAL, field="agent_id")
-TEAM = Col("team", ColumnType.STRING, field="team")
+TEAM = Col("team", ColumnType.STRING, field="team")  # the team's display name
+TEAM_ID = Col("team_id", ColumnType.STRING, field="team_id")  # what masking compares with the caller's teams
 
 
 def money(name: str, field: str = "revenue") -> Col:

@@ -41,14 +41,14 @@ async def _stats(conn: asyncpg.Connection, sq: ScopedQuery) -> list[AgentStats]:
     return await agent_stats(conn, sq.tenant_id, q.start, q.end, sq.scope, q.filters, q.metric)
 
 
-SCORE_COLS = [shapes.AGENT_ID, shapes.AGENT, shapes.TEAM, shapes.num("leads_assigned", Unit.COUNT),
+SCORE_COLS = [shapes.AGENT_ID, shapes.AGENT, shapes.TEAM_ID, shapes.TEAM, shapes.num("leads_assigned", Unit.COUNT),
               shapes.num("response_time_hours", Unit.HOURS), shapes.num("appointment_rate", Unit.PERCENT),
               shapes.num("close_rate", Unit.PERCENT), shapes.money("revenue"), shapes.num("efficiency_score",
                                                                                           Unit.SCORE)]
 
 
 def _score_row(a: AgentStats, s: TenantSettings) -> tuple[object, ...]:
-    return (a.agent_id, a.name, a.team, a.leads, a.response_hours, _pct(a.appointment_rate), _pct(a.close_rate),
+    return (a.agent_id, a.name, a.team_id, a.team, a.leads, a.response_hours, _pct(a.appointment_rate), _pct(a.close_rate),
             a.revenue, round(a.efficiency(s), 1))
 
 
@@ -88,9 +88,9 @@ async def load_balance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
     stats = await _stats(conn, sq)
     total = sum(a.leads for a in stats)
     g = formulas.gini([a.leads for a in stats])
-    cols = [shapes.AGENT_ID, shapes.AGENT, shapes.TEAM, shapes.num("leads", Unit.COUNT),
+    cols = [shapes.AGENT_ID, shapes.AGENT, shapes.TEAM_ID, shapes.TEAM, shapes.num("leads", Unit.COUNT),
             shapes.num("share", Unit.PERCENT), shapes.num("gini", Unit.RATIO)]
-    rows = [(a.agent_id, a.name, a.team, a.leads, _pct(formulas.ratio(a.leads, total)), g) for a in stats]
+    rows = [(a.agent_id, a.name, a.team_id, a.team, a.leads, _pct(formulas.ratio(a.leads, total)), g) for a in stats]
     return shapes.table("agents.load_balance", cols, rows, meta={"gini": g})
 
 
@@ -141,15 +141,14 @@ async def goals(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) ->
         rev = float(r["revenue"])
         team_rev[r["team_id"]] = team_rev.get(r["team_id"], 0.0) + rev
         if (goal := s.agent_goals.get(r["agent_id"])) is not None:
-            out.append(("agent", r["agent_id"], r["name"], goal, rev))
+            out.append(("agent", r["agent_id"], r["name"], r["team_id"], goal, rev))
     for team, rev in sorted(team_rev.items(), key=lambda kv: str(kv[0])):
         if team is not None and (goal := s.team_goals.get(team)) is not None:
-            out.append(("team", team, team, goal, rev))
-    cols = [shapes.text("level"), shapes.AGENT_ID, shapes.AGENT, shapes.money("goal"), shapes.money("actual"),
-            shapes.num("progress", Unit.PERCENT), shapes.money("projected")]
+            out.append(("team", None, None, team, goal, rev))
+    cols = [shapes.text("level"), shapes.AGENT_ID, shapes.AGENT, shapes.TEAM_ID, shapes.money("goal"),
+            shapes.money("actual"), shapes.num("progress", Unit.PERCENT), shapes.money("projected")]
     return shapes.table("agents.goals", cols, [
-        (lvl, i, name, goal, rev, _pct(formulas.ratio(rev, goal)), formulas.ratio(rev, elapsed))
-        for lvl, i, name, goal, rev in out])
+        (*who, goal, rev, _pct(formulas.ratio(rev, goal)), formulas.ratio(rev, elapsed)) for *who, goal, rev in out])
 
 
 @metric("agents.top_performers", "Top Performers",
@@ -189,7 +188,7 @@ async def coaching(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings)
             if gap > 0 and (worst is None or gap > worst[3]):
                 worst = (name, mine, med, gap)
         if worst:
-            rows.append((a.agent_id, a.name, a.team, worst[0], worst[1], worst[2], 100 * worst[3]))
-    cols = [shapes.AGENT_ID, shapes.AGENT, shapes.TEAM, shapes.text("focus"), shapes.num("value"),
+            rows.append((a.agent_id, a.name, a.team_id, a.team, worst[0], worst[1], worst[2], 100 * worst[3]))
+    cols = [shapes.AGENT_ID, shapes.AGENT, shapes.TEAM_ID, shapes.TEAM, shapes.text("focus"), shapes.num("value"),
             shapes.num("team_median"), shapes.num("gap", Unit.PERCENT)]
     return shapes.table("agents.coaching", cols, rows)

@@ -61,10 +61,12 @@ async def test_time_allocation(db: Database, tenant_a: str) -> None:
 
 
 async def test_goals(db: Database, tenant_a: str) -> None:
-    rows = {(r[0], r[1]): r for r in (await run(db, tenant_a, "agents.goals", *FEB)).rows()}
+    rows = {(r[0], r[1] or r[3]): dict(zip(("goal", "actual", "progress", "projected"), r[4:], strict=True))
+            for r in (await run(db, tenant_a, "agents.goals", *FEB)).rows()}
     # a1 closed 1000 + 2000 in February against 4000; team t1 closed 3000 + 400 against 10000
-    assert rows[("agent", "a1")][3:6] == (4000, 3000, pytest.approx(75))
-    assert rows[("team", "t1")][4:6] == (3400, pytest.approx(34))
+    assert rows[("agent", "a1")] == {"goal": 4000, "actual": 3000, "progress": pytest.approx(75),
+                                     "projected": pytest.approx(3000)}  # the month is over: projection = actual
+    assert rows[("team", "t1")]["actual"] == 3400 and rows[("team", "t1")]["progress"] == pytest.approx(34)
     scoped = await run(db, tenant_a, "agents.goals", *FEB, scope=RowScope(ScopeKind.TEAM, teams=("t2",)))
     assert scoped.row_count == 0
 
@@ -75,7 +77,7 @@ async def test_top_performers_and_coaching(db: Database, tenant_a: str) -> None:
     coach = await run(db, tenant_a, "agents.coaching", *FEB)
     # team t1 medians: appointment rate (1 + .5)/2 = .75, close rate .75, hours (2 + 3.5)/2 = 2.75;
     # a2's gaps: appointment (.75 − .5)/.75 = 1/3, close 1/3, response (3.5 − 2.75)/2.75 = .27 → appointment rate
-    assert coach.rows() == [("a2", "Bob", "t1", "appointment_rate", 0.5, 0.75, pytest.approx(100 / 3))]
+    assert coach.rows() == [("a2", "Bob", "t1", "t1", "appointment_rate", 0.5, 0.75, pytest.approx(100 / 3))]
 
 
 async def test_efficiency_trend(db: Database, tenant_a: str) -> None:
