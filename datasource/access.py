@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from fastapi import Request
@@ -89,6 +89,14 @@ def request_fields(request: Request) -> dict[str, Any]:
     }
 
 
+async def refuse(db: Database, who: Principal, request: Request, message: str) -> NoReturn:
+    """Record that this principal was refused this route, then refuse (403): attempts are evidence too."""
+    await record(db, audit.AuditRecord.of(who, "access.denied", "denied", 403, reason=message,
+                                          resource={"route": f"{request.method} {request.url.path}"},
+                                          **request_fields(request)))
+    raise Forbidden(message)
+
+
 async def identify_request(request: Request, identifier: Identifier, db: Database) -> Principal:
     """The caller's principal from Authorization / X-ID-Token; the attempt is audited either way."""
     started = time.perf_counter()
@@ -100,8 +108,8 @@ async def identify_request(request: Request, identifier: Identifier, db: Databas
         status = 401 if isinstance(exc, Unauthenticated) else 403
         await record(db, audit.AuditRecord(
             tenant_id=getattr(exc, "tenant_id", None) or audit.UNATTRIBUTED, action="auth.failure", outcome="denied",
-            status=status, subject=getattr(exc, "subject", None), resource=resource, reason=exc.message, latency_ms=(time.perf_counter() - started) * 1000,
-            **request_fields(request)))
+            status=status, subject=getattr(exc, "subject", None), resource=resource, reason=exc.message,
+            latency_ms=(time.perf_counter() - started) * 1000, **request_fields(request)))
         raise
     await record(db, audit.AuditRecord.of(principal, "auth.success", "success", 200, resource=resource,
                                           latency_ms=(time.perf_counter() - started) * 1000,

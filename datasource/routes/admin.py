@@ -10,15 +10,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from datasource.access import request_fields
+from datasource.access import refuse, request_fields
 from datasource.deps import PrincipalDep, ServicesDep
 from datasource.problems import Problem
 from rbac import audit, keys, policy
-from rbac.errors import Forbidden
 from rbac.identity_config import IdentityProviderConfig
 from rbac.policy_store import PolicyVersion
 from rbac.principal import Principal, Role
@@ -32,11 +31,14 @@ def _storable(value: Any, what: str) -> None:
         raise Problem(422, "Invalid characters", f"The {what} contains a NUL character (\\u0000); remove it.")
 
 
-def _admin(principal: Principal) -> Principal:
-    if principal.role is not Role.ADMIN:
-        raise Forbidden(f"Role {principal.role.value} may not manage tenant {principal.tenant_id}; "
-                        "the admin role is needed.")
-    return principal
+async def _admin(who: PrincipalDep, svc: ServicesDep, request: Request) -> Principal:
+    if who.role is not Role.ADMIN:
+        await refuse(svc.db, who, request, f"Role {who.role.value} may not manage tenant {who.tenant_id}; "
+                                           "the admin role is needed.")
+    return who
+
+
+AdminDep = Annotated[Principal, Depends(_admin)]
 
 
 class PolicyOut(BaseModel):
@@ -69,22 +71,19 @@ class RollbackIn(BaseModel):
 
 
 @router.get("/policy", response_model=PolicyOut)
-async def get_policy(who: PrincipalDep, svc: ServicesDep) -> PolicyOut:
-    _admin(who)
+async def get_policy(who: AdminDep, svc: ServicesDep) -> PolicyOut:
     async with svc.db.tenant(who.tenant_id) as conn:
         return PolicyOut.of(await svc.policies.get(conn, who.tenant_id))
 
 
 @router.post("/policy/validate", response_model=ValidationOut)
-async def validate_policy(body: dict[str, Any], who: PrincipalDep) -> ValidationOut:
-    _admin(who)
+async def validate_policy(body: dict[str, Any], who: AdminDep) -> ValidationOut:
     errors = policy.schema_errors(body.get("document", body))
     return ValidationOut(valid=not errors, errors=errors)
 
 
 @router.put("/policy", response_model=PolicyOut)
-async def replace_policy(body: PolicyIn, who: PrincipalDep, svc: ServicesDep, request: Request) -> PolicyOut:
-    _admin(who)
+async def replace_policy(body: PolicyIn, who: AdminDep, svc: ServicesDep, request: Request) -> PolicyOut:
     _storable(body.model_dump(), "policy")
     async with svc.db.tenant(who.tenant_id) as conn:
         version = await svc.policies.replace(conn, who.tenant_id, body.document, who, comment=body.comment,
@@ -93,15 +92,13 @@ async def replace_policy(body: PolicyIn, who: PrincipalDep, svc: ServicesDep, re
 
 
 @router.get("/policy/history", response_model=list[PolicyOut])
-async def policy_history(who: PrincipalDep, svc: ServicesDep) -> list[PolicyOut]:
-    _admin(who)
+async def policy_history(who: AdminDep, svc: ServicesDep) -> list[PolicyOut]:
     async with svc.db.tenant(who.tenant_id) as conn:
         return [PolicyOut.of(v) for v in await svc.policies.history(conn, who.tenant_id)]
 
 
 @router.post("/policy/rollback", response_model=PolicyOut)
-async def rollback_policy(body: RollbackIn, who: PrincipalDep, svc: ServicesDep, request: Request) -> PolicyOut:
-    _admin(who)
+async def rollback_policy(body: RollbackIn, who: AdminDep, svc: ServicesDep, request: Request) -> PolicyOut:
     async with svc.db.tenant(who.tenant_id) as conn:
         version = await svc.policies.rollback(conn, who.tenant_id, body.version, who,
                                               audit_fields=request_fields(request))
@@ -111,15 +108,13 @@ async def rollback_policy(body: RollbackIn, who: PrincipalDep, svc: ServicesDep,
 # --- identity provider --------------------------------------------------------------------------------------
 
 @router.get("/identity", response_model=dict[str, Any])
-async def get_identity(who: PrincipalDep, svc: ServicesDep) -> dict[str, Any]:
-    _admin(who)
+async def get_identity(who: AdminDep, svc: ServicesDep) -> dict[str, Any]:
     config = svc.identifier.providers.get(who.tenant_id)
     return config.model_dump(mode="json") if config else {}  # secrets dump as '**********'
 
 
 @router.put("/identity", response_model=dict[str, Any])
-async def put_identity(body: dict[str, Any], who: PrincipalDep, svc: ServicesDep, request: Request) -> dict[str, Any]:
-    _admin(who)
+async def put_identity(body: dict[str, Any], who: AdminDep, svc: ServicesDep, request: Request) -> dict[str, Any]:
     _storable(body, "identity settings")
     try:
         config = IdentityProviderConfig.model_validate(body)
@@ -178,8 +173,7 @@ class NewKeyOut(KeyOut):
 
 
 @router.post("/keys", response_model=NewKeyOut, status_code=201)
-async def create_key(body: KeyIn, who: PrincipalDep, svc: ServicesDep, request: Request) -> NewKeyOut:
-    _admin(who)
+async def create_key(body: KeyIn, who: AdminDep, svc: ServicesDep, request: Request) -> NewKeyOut:
     _storable(body.model_dump(mode="json"), "key")
     async with svc.db.tenant(who.tenant_id) as conn:
         try:
@@ -194,16 +188,15 @@ async def create_key(body: KeyIn, who: PrincipalDep, svc: ServicesDep, request: 
 
 
 @router.get("/keys", response_model=list[KeyOut])
-async def list_keys(who: PrincipalDep, svc: ServicesDep, kind: Literal["service", "ingest"] | None = None
+async def list_keys(who: AdminDep, svc: ServicesDep, kind: Literal["service", "ingest"] | None = None
                     ) -> list[KeyOut]:
-    _admin(who)
     async with svc.db.tenant(who.tenant_id) as conn:
         return [KeyOut.of(k) for k in await keys.list_keys(conn, who.tenant_id, kind)]
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)
-async def revoke_key(key_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")], who: PrincipalDep, svc: ServicesDep, request: Request) -> KeyOut:
-    _admin(who)
+async def revoke_key(key_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")], who: AdminDep, svc: ServicesDep,
+                     request: Request) -> KeyOut:
     async with svc.db.tenant(who.tenant_id) as conn:
         info = await keys.revoke_key(conn, who.tenant_id, key_id)
         if info is None:

@@ -14,11 +14,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from datasource.access import request_fields
+from datasource.access import refuse, request_fields
 from datasource.deps import PrincipalDep, ServicesDep
 from rbac import audit, audit_query, policy
 from rbac.audit_query import AuditFilter
-from rbac.errors import Forbidden
 from rbac.principal import Principal, Role
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -26,9 +25,14 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 READERS = (Role.AUDITOR, Role.ADMIN)
 
 
-def _reader(principal: Principal) -> None:
-    if principal.role not in READERS:
-        raise Forbidden(f"Role {principal.role.value} may not read the audit log; auditors and admins may.")
+async def _reader(who: PrincipalDep, svc: ServicesDep, request: Request) -> Principal:
+    if who.role not in READERS:
+        await refuse(svc.db, who, request,
+                     f"Role {who.role.value} may not read the audit log; auditors and admins may.")
+    return who
+
+
+ReaderDep = Annotated[Principal, Depends(_reader)]
 
 
 def _filter(
@@ -52,9 +56,8 @@ class EventsOut(BaseModel):
 
 
 @router.get("/events", response_model=EventsOut)
-async def events(who: PrincipalDep, svc: ServicesDep, request: Request, f: FilterDep,
+async def events(who: ReaderDep, svc: ServicesDep, request: Request, f: FilterDep,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> EventsOut:
-    _reader(who)
     async with svc.db.tenant(who.tenant_id) as conn:
         await audit.append(conn, audit.AuditRecord.of(
             who, "audit.read", "success", 200, resource={"filter": f.model_dump(mode="json", exclude_none=True)},
@@ -65,14 +68,14 @@ async def events(who: PrincipalDep, svc: ServicesDep, request: Request, f: Filte
 
 
 @router.get("/export", response_class=StreamingResponse)
-async def export(who: PrincipalDep, svc: ServicesDep, request: Request, f: FilterDep,
+async def export(who: ReaderDep, svc: ServicesDep, request: Request, f: FilterDep,
                  format: Literal["csv", "ndjson"] = "ndjson") -> StreamingResponse:
-    _reader(who)
     async with svc.db.tenant(who.tenant_id) as conn:
         _, rules = await svc.policies.current(conn, who.tenant_id)
-        if not policy.may_export(who, rules):
-            raise Forbidden(f"Role {who.role.value} may not export in tenant {who.tenant_id}; "
-                            "the policy's export flag is off.")
+    if not policy.may_export(who, rules):
+        await refuse(svc.db, who, request, f"Role {who.role.value} may not export in tenant {who.tenant_id}; "
+                                           "the policy's export flag is off.")
+    async with svc.db.tenant(who.tenant_id) as conn:
         await audit.append(conn, audit.AuditRecord.of(
             who, "export", "success", 200,
             resource={"what": "audit_log", "format": format, "filter": f.model_dump(mode="json", exclude_none=True)},

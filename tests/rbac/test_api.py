@@ -53,7 +53,8 @@ async def test_admin_routes_need_the_admin_role(make_client: Any, token_for: Any
     r = await client.get("/api/admin/policy", headers=bearer(token_for(tid, "executive")))
     assert r.status_code == 403
     assert r.json()["message"] == f"Role executive may not manage tenant {tid}; the admin role is needed."
-    assert await actions(db, tid) == [("auth.success", "success", f"executive@{tid}")]
+    assert await actions(db, tid) == [("auth.success", "success", f"executive@{tid}"),
+                                      ("access.denied", "denied", f"executive@{tid}")]
 
 
 async def test_policy_get_validate_replace_history_rollback(make_client: Any, token_for: Any,
