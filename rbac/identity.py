@@ -255,7 +255,8 @@ class Identifier:
         if role is None:
             shown = ", ".join(groups[:5]) or "none"
             raise NoRole(f"you are signed in, but none of your groups ({shown}) maps to a role in tenant "
-                         f"{provider.tenant_id}; ask an admin to map one in identity.role_map", provider.tenant_id, subject)
+                         f"{provider.tenant_id}; ask an admin to map one in identity.role_map",
+                         provider.tenant_id, subject)
         return Principal(
             tenant_id=TenantId(provider.tenant_id), subject=subject, role=role, auth_method=method,
             name=_scalar(claims, config.name_claim), agent_id=_scalar(claims, config.agent_id_claim),
