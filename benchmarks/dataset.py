@@ -110,7 +110,7 @@ async def _load_tenant(db: Database, tenant: str, info: DatasetInfo, progress: C
         return int(await conn.fetchval("SELECT count(*) FROM events WHERE tenant_id = $1", tenant))
 
 
-async def ensure_dataset(db: Database, *, tenants: int = 20, months: int = 24, scale: float = 3.5, seed: int = 7,
+async def ensure_dataset(db: Database, *, tenants: int = 20, months: int = 24, scale: float = 4.0, seed: int = 7,
                          progress: Callable[[str], None] = lambda _: None, directory: Path | None = None
                          ) -> DatasetInfo:
     """Build whatever part of the data set is missing; return what it holds."""
@@ -145,5 +145,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--scale", type=float, default=3.5, help="demo volume multiplier (3.5 ≈ 270k events/tenant)")
+    parser.add_argument("--scale", type=float, default=4.0, help="demo volume multiplier (4.0: about 265k events a tenant)")
     asyncio.run(main(parser.parse_args()))
