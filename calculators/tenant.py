@@ -70,7 +70,8 @@ class TenantSettings(BaseModel):
     attribution_weights: AttributionWeights = AttributionWeights()
     baseline: Baseline = Baseline()
     efficiency_weights: EfficiencyWeights = EfficiencyWeights()
-    # metric name -> target for the period (monthly unless the metric says otherwise)
+    # metric name -> target for the period (monthly unless the metric says otherwise), in the metric's own
+    # unit: percent metrics are 0-100, so a 4,000 % ROI target is 4000
     targets: dict[str, float] = Field(default_factory=dict)
     # agent id -> monthly revenue goal; team id -> monthly revenue goal
     agent_goals: dict[str, float] = Field(default_factory=dict)

@@ -91,9 +91,10 @@ class Profile:
         return TenantConfig(id=self.tenant_id, name=self.name, settings=self.settings)
 
 
-_TARGETS = {"roi.monthly": 40.0, "savings.monthly": 35000.0, "revenue.attributed": 100000.0,
-            "time_savings.hours": 120.0, "conversion.lead_to_appointment": 0.45, "conversion.lead_to_close": 0.2,
-            "uptime.system": 0.995}
+# in each metric's own unit: percent metrics are 0-100 (ROI 4,000 % as in the spec's example)
+_TARGETS = {"roi.monthly": 4000.0, "savings.monthly": 35000.0, "revenue.attributed": 100000.0,
+            "time_savings.hours": 120.0, "conversion.lead_to_appointment": 45.0, "conversion.lead_to_close": 20.0,
+            "uptime.system": 99.5}
 
 
 def _people(rng: random.Random, prefix: str, teams: Sequence[tuple[str, str]],
