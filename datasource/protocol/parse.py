@@ -44,6 +44,7 @@ _OPERATORS: dict[str, tuple[Operator, bool]] = {  # spelling -> (operator, takes
     "!=|": (Operator.NE, True),
 }
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)\s*$")
+_RELATIVE = re.compile(r"now(?:\s*-\s*(\d{1,6})\s*(s|m|h|d|w|y))?")
 _INTERVAL_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
                 "y": 31_536_000_000}
 
@@ -173,11 +174,18 @@ def payload_parts(payload: dict[str, Any]) -> tuple[tuple[Filter, ...], tuple[tu
 
 # --- time ---------------------------------------------------------------------------------------------
 
-def parse_time(value: TimeValue, what: str) -> datetime:
-    """ISO 8601 text (naive = UTC) or epoch milliseconds, as an aware UTC datetime."""
+def parse_time(value: TimeValue, what: str, now: datetime | None = None) -> datetime:
+    """ISO 8601 text (naive = UTC), epoch milliseconds, or Grafana's relative ``now-6h`` (for hand-written
+    requests: Grafana itself sends absolute times), as an aware UTC datetime."""
     try:
         if isinstance(value, bool):
             raise ValueError
+        relative = _RELATIVE.fullmatch(value.strip()) if isinstance(value, str) else None
+        if relative is not None:
+            moment = now or datetime.now(UTC)
+            if relative[1] is None:
+                return moment
+            return moment - int(relative[1]) * timedelta(milliseconds=_INTERVAL_MS[relative[2]])
         if isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value)):
             millis = float(value)
             if not math.isfinite(millis):
@@ -187,7 +195,7 @@ def parse_time(value: TimeValue, what: str) -> datetime:
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         raise ProtocolError(f"range.{what} = {value!r} is not a time: send ISO 8601 "
-                            "(2026-01-31T00:00:00Z) or epoch milliseconds.") from None
+                            "(2026-01-31T00:00:00Z), epoch milliseconds or now-6h.") from None
 
 
 def parse_range(rng: TimeRange, limits: Limits) -> tuple[datetime, datetime]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import jsonschema
@@ -59,6 +59,13 @@ def test_relative_range_is_aligned_to_whole_minutes() -> None:
     [t] = parse.metric_queries(QueryRequest.model_validate(body), LIMITS)
     assert t.query is not None
     assert (t.query.start, t.query.end) == (datetime(2026, 3, 2, 0, 0, tzinfo=UTC), datetime(2026, 3, 2, 6, 1, tzinfo=UTC))
+
+
+def test_relative_range_text_is_read_against_now() -> None:
+    now = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
+    assert parse.parse_time("now", "to", now) == now
+    assert parse.parse_time("now-6h", "from", now) == now - timedelta(hours=6)
+    assert parse.parse_time("now-2d", "from", now) == now - timedelta(days=2)
 
 
 @pytest.mark.parametrize(("change", "error", "says"), [
