@@ -8,8 +8,6 @@ an agent's own record) and masked by their role (pseudonymised agents, for insta
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from calculators import (
@@ -28,6 +26,7 @@ from datasource.protocol.responses import (
 )
 from datasource.routes.body_limit import LimitedBodyRoute
 from datasource.routes.query import PROBLEMS, call_of
+from datasource.services import Services
 from rbac import Forbidden, masking, policy
 
 router = APIRouter(tags=["grafana"], route_class=LimitedBodyRoute)
@@ -41,7 +40,7 @@ def _allowed(ctx: pipeline.Context) -> list[MetricDef]:
     return [m for m in all_metrics() if policy.allowed(ctx.principal, m, ctx.policy)]
 
 
-async def _values(svc: Any, ctx: pipeline.Context, dim: Dimension) -> list[tuple[str, str]]:
+async def _values(svc: Services, ctx: pipeline.Context, dim: Dimension) -> list[tuple[str, str]]:
     """(value, label) of one dimension within the caller's row scope, masked for the caller; hidden ones dropped."""
     rules = ctx.policy.role(ctx.principal.role)
     if rules is None:
