@@ -27,6 +27,7 @@ from datasource.grafana.layout import DashboardSpec, PanelSpec, Viz
 from datasource.protocol.serialize import grafana_unit
 
 TAG = "success-metrics"
+ID_COLUMNS = "/_id$/"
 
 # which visualisations can show which shape of answer
 FITS: Mapping[Kind, frozenset[Viz]] = {
@@ -255,7 +256,9 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
                            common.GraphThresholdsStyleMode.DASHED if thresholds.build().steps[1:]
                            else common.GraphThresholdsStyleMode.OFF)))
         case Viz.TABLE:
-            builder = table.Panel().cell_height(common.TableCellHeight.SM).show_header(True)
+            # ids are for joins and masking, not for reading: hidden, so a table fits a phone
+            builder = (table.Panel().cell_height(common.TableCellHeight.SM).show_header(True)
+                       .override_by_regexp(ID_COLUMNS, [dash_m.DynamicConfigValue("custom.hidden", True)]))
         case Viz.BARGAUGE:
             builder = (bargauge.Panel().display_mode(common.BarGaugeDisplayMode.GRADIENT)
                        .orientation(common.VizOrientation.HORIZONTAL).show_unfilled(True)

@@ -126,7 +126,8 @@ async def test_every_dashboard_answers_every_role_as_the_role_table_says(
                     wanted = {pivot[0]["rowField"], pivot[0]["columnField"], pivot[0]["valueField"]}
                     if not wanted <= columns:
                         problems.append(f"{name} {t['target']}: pivot needs {sorted(wanted)}, answer has {columns}")
-                renamed = {o["matcher"]["options"] for o in by_id[t["refId"]]["fieldConfig"]["overrides"]}
+                renamed = {o["matcher"]["options"] for o in by_id[t["refId"]]["fieldConfig"]["overrides"]
+                           if o["matcher"]["id"] == "byName"}
                 if renamed and not errors:  # the stat panel's labels name columns the answer has
                     columns = {c["text"] for i in items for c in i.get("columns", [])}
                     if not renamed <= columns:
@@ -134,6 +135,10 @@ async def test_every_dashboard_answers_every_role_as_the_role_table_says(
                 if t["target"] == "agents.scorecard" and not errors:
                     [table] = items
                     col = {c["text"]: i for i, c in enumerate(table["columns"])}
+                    # the panel hides the id columns the answer carries for masking (regex /_id$/)
+                    hidden = [o["matcher"]["options"] for o in by_id[t["refId"]]["fieldConfig"]["overrides"]
+                              if o["properties"] == [{"id": "custom.hidden", "value": True}]]
+                    assert hidden == ["/_id$/"] and {"agent_id", "team_id"} <= set(col)
                     rows = [(r[col["agent_id"]], r[col["agent"]], r[col["team"]]) for r in table["rows"]]
                     assert rows, f"{role}: empty scorecard"
                     if role in ("executive", "admin"):  # whole tenant, real names
