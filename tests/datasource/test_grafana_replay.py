@@ -168,8 +168,9 @@ async def test_every_dashboard_answers_every_role_as_the_role_table_says(
                     "payload": json.loads(var["query"]["query"]), "range": grafana_range(board, end)})
                 assert got.status_code == 200, f"{role} {name} ${var['name']}: {got.text[:300]}"
                 assert all({"__text", "__value"} <= set(v) for v in got.json())
+                seen[role] += got.text  # variable lists are masked like panels
     assert not problems, "\n".join(problems)
-    # masking across every panel of every dashboard: no other agent's real name reaches an agent, and no
+    # masking across every panel and variable list: no other agent's real name reaches an agent, and no
     # agent of another team reaches a manager; executives do see them (so the check can fail)
     others = names - {me.name}
     assert not [n for n in others if n in seen["agent"]]
