@@ -7,7 +7,7 @@ the fixed options a panel adds to the dashboard's variables. ``build.py`` turns 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from calculators import Dimension
@@ -56,7 +56,6 @@ class DashboardSpec:
     refresh: str = "1m"
     time_from: str = "now-30d"
     note: str | None = None  # markdown shown under the logo
-    tags: tuple[str, ...] = field(default=())
 
     def panels(self) -> tuple[PanelSpec, ...]:
         return tuple(p for row in self.rows for p in row.panels)
