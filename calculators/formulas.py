@@ -43,6 +43,13 @@ def status(value: float | None, target: float | None, *, lower_is_better: bool =
     return Status.ON_TRACK if value >= target * (1 - ON_TRACK_BAND) else Status.BELOW
 
 
+def target_in_unit(target: float | None, percent: bool) -> float | None:
+    """Targets are in the metric's unit; for a percent metric a target in (0, 1] is read as a fraction (0.45 → 45)."""
+    if target is not None and percent and 0 < target <= 1:
+        return 100 * target
+    return target
+
+
 def score_band(score: int | None) -> str | None:
     """hot 80–100, warm 40–79, cold 0–39 (same as SQL sm_score_band)."""
     if score is None:

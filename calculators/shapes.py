@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from calculators.buckets import epoch_ms
-from calculators.formulas import status
+from calculators.formulas import status, target_in_unit
 from calculators.frames import Column, Frame
 from calculators.vocabulary import ColumnType, Kind, Sensitivity, Unit
 
@@ -79,6 +79,7 @@ def stat(
 ) -> Frame:
     """One row: value, previous, target, status (and any extra columns)."""
     value, previous = _plain(value), _plain(previous)
+    target = target_in_unit(target, unit == Unit.PERCENT)
     cols = (
         Column("value", ColumnType.NUMBER, (value,), unit, sensitivity, field),
         Column("previous", ColumnType.NUMBER, (previous,), unit, sensitivity, field),

@@ -114,7 +114,7 @@ async def kpi_summary(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
         ("revenue.attributed", "Revenue Attribution", Unit.CURRENCY, ct.revenue_attribution, pt.revenue_attribution),
         ("time_savings.hours", "Time Savings", Unit.HOURS, ct.hours_saved, pt.hours_saved),
     ):
-        target = s.targets.get(name)
+        target = formulas.target_in_unit(s.targets.get(name), unit == Unit.PERCENT)
         rows.append((name, title, unit.value, c, p, target, formulas.status(c, target).value))
     cols = [shapes.text("metric"), shapes.text("title"), shapes.text("unit"), shapes.money("current", "roi"),
             shapes.money("previous", "roi"), shapes.money("target", "roi"), shapes.text("status")]

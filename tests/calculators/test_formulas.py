@@ -53,3 +53,8 @@ def test_gini() -> None:
     assert formulas.gini([5, 5, 5]) == 0
     assert formulas.gini([1, 2, 2]) == 2 * (1 * 1 + 2 * 2 + 3 * 2) / (3 * 5) - 4 / 3
     assert formulas.gini([]) is None
+
+
+def test_percent_targets_may_be_fractions() -> None:
+    assert formulas.target_in_unit(0.45, True) == 45 and formulas.target_in_unit(45, True) == 45
+    assert formulas.target_in_unit(0.45, False) == 0.45 and formulas.target_in_unit(None, True) is None
