@@ -1,8 +1,9 @@
 """Component-call statistics (volume, success, latency average and percentiles) per component or service.
 
 Counts and sums come from rollups plus the raw tail (``buckets.plan``). Percentiles are exact
-(``percentile_cont`` over raw events) when the range spans at most EXACT_SPAN, and otherwise come from the
-merged log histograms of the rollups (``sketches``: within 0.99 % of the exact value).
+(``percentile_cont`` over raw events) when the range spans at most EXACT_SPAN, or when a series covers at
+most EXACT_SERIES_CALLS calls (merging histograms per bucket then costs more than sorting the raw values);
+otherwise they come from the merged log histograms of the rollups (``sketches``: within 0.99 % of exact).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension
 
 EXACT_SPAN = timedelta(days=2)
+EXACT_SERIES_CALLS = 200_000
 CALL_COLUMNS = {Dimension.COMPONENT: "k1", Dimension.SERVICE: "k2"}
 
 
@@ -51,7 +53,6 @@ async def call_stats(
     extra_where: str = "TRUE", percentiles: bool = True,
 ) -> tuple[dict[Key, CallStats], dict[str, Any]]:
     """Stats per (series bucket or None, key column value); and meta saying how percentiles were computed."""
-    exact = hi - lo <= EXACT_SPAN
     finest = buckets.finest_for(width) if width is not None else Source.DAY
 
     def source(p: Params, segments: list[Segment], with_hist: bool) -> tuple[str, str]:
@@ -65,6 +66,7 @@ async def call_stats(
     src, _ = source(p, buckets.plan(lo, hi, s.zone, finest), False)
     counts = await conn.fetch(
         f"SELECT t, key, sum(n) AS n, sum(s1) AS ok, sum(s2) AS lat FROM {src} c GROUP BY 1, 2", *p.values)
+    exact = hi - lo <= EXACT_SPAN or (width is not None and sum(r["n"] for r in counts) <= EXACT_SERIES_CALLS)
     p = Params()
     if not percentiles:
         pct = []

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calculators import rollups
+from calculators import Dimension, Filter, Operator, rollups
 from calculators.sketches import RELATIVE_ERROR
 from datasource.storage.pool import Database
 from tests.calculators.fixture import by, col, ev, load, run
@@ -124,3 +124,21 @@ async def test_rebuild_reproduces_incremental_rollups(db: Database, tenant: str)
 async def test_rollups_of_one_tenant_are_invisible_to_another(db: Database, tenant: str, tenant_a: str) -> None:
     async with db.tenant(tenant_a) as conn:
         assert await conn.fetchval("SELECT count(*) FROM rollups WHERE tenant_id = $1", tenant) == 0
+
+
+async def test_latency_series_from_sketches(db: Database, tenant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from calculators import calls
+
+    monkeypatch.setattr(calls, "EXACT_SERIES_CALLS", 0)  # force the histogram path for this small data set
+    f = await run(db, tenant, "components.latency", LO, HI, options=(("granularity", "day"),),
+                  filters=(Filter(Dimension.COMPONENT, Operator.EQ, ("crm_sync",)),))
+    assert f.meta["percentiles"] == "sketch"
+    got = dict(zip(col(f, "time"), col(f, "crm_sync p95"), strict=True))
+    expected = await raw(db, tenant, """
+        SELECT (date_trunc('day', occurred_at AT TIME ZONE $4) AT TIME ZONE $4) AS day,
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY (payload->>'latency_ms')::float8) AS p95
+        FROM events WHERE tenant_id = $1 AND type = 'component.call' AND occurred_at >= $2 AND occurred_at < $3
+        AND payload->>'component' = 'crm_sync' GROUP BY 1""", TZ)
+    assert len(expected) > 30
+    for e in expected:
+        assert abs(got[int(e["day"].timestamp() * 1000)] - e["p95"]) <= RELATIVE_ERROR * e["p95"] * (1 + 1e-9)
