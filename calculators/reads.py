@@ -5,21 +5,23 @@ automated task — an automated first response, enrichment, scoring, routing or 
 automated (non-manual) contact attempt — replaces ``hours_saved_per_task`` of an agent's manual work.
 Hours saved per agent = tasks × hours_saved_per_task / agents (agents with activity in the period), so
 time savings value = hours saved per agent × hourly rate × agents = tasks × hours_saved_per_task × rate.
-System costs = the period's ``cost.recorded`` events; a period with none falls back to the tenant's
-configured ``monthly_costs`` (a notice says so).
+System costs = the ``cost.recorded`` events of the months the period overlaps — by the event's ``month``
+(YYYY-MM, the month the cost is for, which may be recorded days later) or, without one, the tenant-local
+month of occurred_at; a period with none falls back to the tenant's configured ``monthly_costs`` (a notice
+says so). Costs are few, so they are read from the raw events.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from calculators import formulas
-from calculators.buckets import Segment
+from calculators.buckets import Segment, local_midnight, series_starts
 from calculators.query import Filter, RowScope
 from calculators.sql import Params, scope_condition, union_source, where_filters
 from calculators.tenant import TenantSettings
@@ -27,7 +29,7 @@ from calculators.vocabulary import Dimension
 
 OK_TASKS = ("lead.responded", "lead.enriched", "lead.routed", "lead.nurtured")
 TASK_TYPES = (*OK_TASKS, "lead.scored", "contact.attempted")
-MONEY_TYPES = ("deal.closed", "error.prevented", "cost.recorded", "agent.activity")
+MONEY_TYPES = ("deal.closed", "error.prevented", "agent.activity")
 
 LEAD_COLUMNS = {
     Dimension.SOURCE: "l.source", Dimension.LOCATION: "l.location_id", Dimension.AGENT: "l.agent_id",
@@ -62,12 +64,12 @@ class PeriodFigures:
 
 
 async def period_figures(
-    conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: tuple[Any, str] | None = None,
+    conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: timedelta | str | None = None,
     tz: str = "UTC",
 ) -> dict[datetime | None, PeriodFigures]:
     """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail."""
     p = Params()
-    src = union_source(tenant, TASK_TYPES + MONEY_TYPES, segments, p, series=(series[0], tz) if series else None)
+    src = union_source(tenant, TASK_TYPES + MONEY_TYPES, segments, p, series=(series, tz) if series else None)
     t = "t" if series else "NULL::timestamptz"
     rows = await conn.fetch(
         f"SELECT {t} AS t, type, k1, sum(n) AS n, sum(s1) AS s1, sum(n) FILTER (WHERE k3 = 'auto') AS auto_n "
@@ -87,11 +89,35 @@ async def period_figures(
             f.deals += n
         elif kind == "error.prevented":
             f.errors_prevented += s1
-        elif kind == "cost.recorded":
-            f.costs[r["k1"]] = f.costs.get(r["k1"], 0.0) + s1
         elif kind == "agent.activity" and n:
             f.agents.add(r["k1"])
+    if segments:
+        await _costs(conn, tenant, segments[0].lo, segments[-1].hi, series, ZoneInfo(tz), out)
     return out
+
+
+COST_LATENESS = timedelta(days=92)  # how long after its month a cost may be recorded and still be found
+
+
+async def _costs(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, series: timedelta | str | None,
+                 zone: ZoneInfo, out: dict[datetime | None, PeriodFigures]) -> None:
+    """Add the costs of the months overlapping [lo, hi) to the bucket holding max(month start, lo)."""
+    rows = await conn.fetch(
+        """SELECT coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $5, 'YYYY-MM')) AS month,
+                  coalesce(payload->>'category', '') AS category, sum((payload->>'amount')::numeric) AS amount
+           FROM events WHERE tenant_id = $1 AND type = 'cost.recorded' AND occurred_at >= $2::timestamptz - $4::interval
+           AND occurred_at < $3::timestamptz + $4::interval GROUP BY 1, 2""",
+        tenant, lo, hi, COST_LATENESS, zone.key)
+    for r in rows:
+        year, month = (int(x) for x in r["month"].split("-"))
+        start, end = local_midnight(date(year, month, 1), zone), local_midnight(
+            date(year + month // 12, month % 12 + 1, 1), zone)
+        if end <= lo or start >= hi:
+            continue
+        at = max(start, lo)
+        bucket = None if series is None else series_starts(at, at + timedelta(microseconds=1), series, zone)[0]
+        costs = out[bucket].costs
+        costs[r["category"]] = costs.get(r["category"], 0.0) + float(r["amount"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,7 +129,7 @@ async def _monthly_series(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
         width = buckets.series_width(q)
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     segs = buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width))
-    return starts, await period_figures(conn, sq.tenant_id, segs, (width, s.timezone), tz=s.timezone)
+    return starts, await period_figures(conn, sq.tenant_id, segs, width, tz=s.timezone)
 
 
 @metric("revenue.monthly_trend", "Monthly Revenue Trend",

@@ -97,3 +97,23 @@ async def test_zero_costs_leave_roi_undefined(db: Database, new_tenant_id) -> No
     assert col(f, "value") == [None] and col(f, "status") == ["no_target"]
     assert any("undefined" in n for n in f.notices)
     assert any("configured monthly costs" in n for n in f.notices)
+
+
+async def test_a_cost_counts_for_the_month_it_names(db: Database, new_tenant_id) -> None:
+    from datetime import UTC, datetime
+
+    from tests.calculators.fixture import ev, load, t
+
+    tenant = new_tenant_id("late-cost")
+    await load(db, tenant, [
+        ev("d", "deal.closed", t(10, 12), "X", value=1000, attribution_class="direct"),
+        # February's infrastructure bill, recorded on 2 March
+        ev("c", "cost.recorded", t(2, 9, month=3), category="infrastructure", amount=100, month="2026-02"),
+    ], {"timezone": "UTC"})
+    feb = (datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
+    f = await run(db, tenant, "roi.monthly", *feb)
+    assert col(f, "value") == [pytest.approx(100 * (1000 * 0.9 - 100) / 100)]  # 800 %
+    assert not f.notices
+    march = await run(db, tenant, "cost.benefit", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    assert by(march, "category")["Total Investment"]["monthly"] == pytest.approx(12 + 89 + 0)  # configured defaults
+    assert march.notices
