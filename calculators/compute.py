@@ -47,7 +47,11 @@ async def compute(conn: asyncpg.Connection, sq: ScopedQuery, settings: TenantSet
     buckets.check_range(sq.query)
     check_filters(m, sq)
     s = settings if settings is not None else await load_settings(conn, sq.tenant_id)
-    return await m.compute(conn, sq, s)
+    try:
+        return await m.compute(conn, sq, s)
+    except asyncpg.exceptions.InvalidRegularExpressionError as exc:
+        raise UnsupportedFilter(f"A regular expression in the filters of {m.name} is invalid ({exc}); fix the "
+                                "=~ or !~ filter's pattern.", metric=m.name) from None
 
 
 class _Recorder:

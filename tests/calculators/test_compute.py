@@ -105,3 +105,9 @@ async def test_a_range_with_one_event(db: Database, new_tenant_id) -> None:
         assert abs(p95 - 250) <= 250 * 0.0099  # exact for the short range, within the sketch bound for the long
     assert col(await run(db, tenant, "components.health", at + timedelta(seconds=1), at + timedelta(hours=1)),
                "volume") == []
+
+
+async def test_an_invalid_regex_is_a_filter_error(db: Database, tenant_a: str) -> None:
+    with pytest.raises(UnsupportedFilter, match="regular expression"):
+        await run(db, tenant_a, "sources.performance", *FEB,
+                  filters=(Filter(Dimension.SOURCE, Operator.REGEX, ("web(",)),))
