@@ -137,13 +137,14 @@ async def main(args: argparse.Namespace) -> None:
     async with bench_database() as db:
         info = await ensure_dataset(db, tenants=args.tenants, months=args.months, scale=args.scale,
                                     progress=lambda line: print(line, flush=True))
+    where = "DATABASE_URL" if os.environ.get("DATABASE_URL") else data_dir()
     print(f"{info.total_events:,} events over {len(info.tenants)} tenants, {info.months} months ending {info.end}; "
-          f"{time.monotonic() - started:.0f} s; data in {os.environ.get('DATABASE_URL') and 'DATABASE_URL' or data_dir()}")
+          f"{time.monotonic() - started:.0f} s; data in {where}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--scale", type=float, default=4.0, help="demo volume multiplier (4.0: about 265k events a tenant)")
+    parser.add_argument("--scale", type=float, default=4.0, help="demo volume multiplier (4.0: ~265k events a tenant)")
     asyncio.run(main(parser.parse_args()))

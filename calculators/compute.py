@@ -11,10 +11,10 @@ from typing import Any
 import asyncpg
 
 from calculators import buckets
+import calculators.metrics  # noqa: F401  (importing the areas registers every metric)
 from calculators.catalog import MetricDef, get
 from calculators.errors import UnsupportedFilter
 from calculators.frames import Frame
-from calculators.metrics import __all__ as _areas  # noqa: F401  (importing registers every metric)
 from calculators.query import Operator, ScopedQuery
 from calculators.tenant import TenantSettings
 

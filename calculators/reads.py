@@ -14,15 +14,16 @@ says so). Costs are few, so they are read from the raw events.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from calculators import formulas
-from calculators.buckets import Segment, local_midnight, series_starts
-from calculators.query import Filter, RowScope
+from calculators import buckets, formulas
+from calculators.buckets import Segment, Source, local_midnight, series_starts
+from calculators.query import Filter, RowScope, ScopedQuery
 from calculators.sql import Params, scope_condition, union_source, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension
@@ -118,6 +119,19 @@ async def _costs(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: dateti
         bucket = None if series is None else series_starts(at, at + timedelta(microseconds=1), series, zone)[0]
         costs = out[bucket].costs
         costs[r["category"]] = costs.get(r["category"], 0.0) + float(r["amount"])
+
+
+def event_rows(
+    sq: ScopedQuery, s: TenantSettings, types: str | tuple[str, ...], columns: Mapping[Dimension, str], p: Params, *,
+    finest: Source = Source.DAY, width: timedelta | str | None = None,
+) -> str:
+    """The query's range as rows (t, type, k1…k3, n, s1…s3, mx) of these event types, from rollups and the raw
+    tail, keeping the rows the query's filters allow (``columns`` maps a dimension to its key column). With a
+    series ``width``, t is the series bucket."""
+    q = sq.query
+    segments = buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width) if width else finest)
+    src = union_source(sq.tenant_id, types, segments, p, series=(width, s.timezone) if width else None)
+    return f"(SELECT * FROM {src} x WHERE {where_filters(columns, q.filters, p, q.metric)})"
 
 
 @dataclass(frozen=True, slots=True)

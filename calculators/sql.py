@@ -9,7 +9,7 @@ already confines the transaction (defence in depth).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from calculators.buckets import MONTH, Segment, Source
@@ -94,7 +94,8 @@ def union_source(
             parts.append(
                 f"SELECT {t} AS {time_col}, e.type, r.k1, r.k2, r.k3, r.n, r.s1, r.s2, r.s3, r.mx{hist} FROM events e "
                 f"CROSS JOIN LATERAL sm_rollup_key(e.type, e.payload, e.agent_id) r "
-                f"WHERE e.tenant_id = {tp} AND e.type = ANY({yp}::text[]) AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
+                f"WHERE e.tenant_id = {tp} AND e.type = ANY({yp}::text[]) "
+                f"AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
         else:
             t = bucket_expr("u.bucket", *series, p) if series else "u.bucket"
             if with_hist:
@@ -107,8 +108,8 @@ def union_source(
                 f"WHERE u.tenant_id = {tp} AND u.grain = '{seg.source.value}' AND u.type = ANY({yp}::text[]) "
                 f"AND u.bucket >= {lo} AND u.bucket < {hi}")
     if not parts:
-        cols = "NULL::timestamptz AS t, ''::text AS type, ''::text AS k1, ''::text AS k2, ''::text AS k3, 0::bigint AS n, " \
-               "0::numeric AS s1, 0::numeric AS s2, 0::numeric AS s3, NULL::numeric AS mx"
+        cols = (f"NULL::timestamptz AS {time_col}, ''::text AS type, ''::text AS k1, ''::text AS k2, ''::text AS k3, "
+                "0::bigint AS n, 0::numeric AS s1, 0::numeric AS s2, 0::numeric AS s3, NULL::numeric AS mx")
         cols += ", NULL::integer AS h, 0::bigint AS hc" if with_hist else ""
         return f"(SELECT {cols} WHERE FALSE)"
     return "(" + " UNION ALL ".join(parts) + ")"

@@ -48,8 +48,8 @@ SCORE_COLS = [shapes.AGENT_ID, shapes.AGENT, shapes.TEAM_ID, shapes.TEAM, shapes
 
 
 def _score_row(a: AgentStats, s: TenantSettings) -> tuple[object, ...]:
-    return (a.agent_id, a.name, a.team_id, a.team, a.leads, a.response_hours, _pct(a.appointment_rate), _pct(a.close_rate),
-            a.revenue, round(a.efficiency(s), 1))
+    return (a.agent_id, a.name, a.team_id, a.team, a.leads, a.response_hours, _pct(a.appointment_rate),
+            _pct(a.close_rate), a.revenue, round(a.efficiency(s), 1))
 
 
 @metric("agents.scorecard", "Agent Scorecard",
@@ -104,7 +104,8 @@ async def time_allocation(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
     src = union_source(sq.tenant_id, "agent.activity", buckets.plan(q.start, q.end, s.zone), p)
     where = where_filters({Dimension.AGENT: "x.k1", Dimension.TEAM: "a.team_id"}, q.filters, p, q.metric)
     r = await conn.fetchrow(
-        f"SELECT coalesce(sum(x.s1), 0) AS selling, coalesce(sum(x.s2), 0) AS admin, coalesce(sum(x.s3), 0) AS followup "
+        f"SELECT coalesce(sum(x.s1), 0) AS selling, coalesce(sum(x.s2), 0) AS admin, "
+        f"coalesce(sum(x.s3), 0) AS followup "
         f"FROM {src} x LEFT JOIN agents a ON a.tenant_id = {p.add(sq.tenant_id)} AND a.agent_id = x.k1 "
         f"WHERE {where}", *p.values)
     total = float(r["selling"] + r["admin"] + r["followup"])

@@ -35,7 +35,8 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
         f"""SELECT l.lead_id, l.created_at FROM leads l
             WHERE l.tenant_id = {p.add(sq.tenant_id)} AND l.priority = 'high' AND l.created_at >= {p.add(q.start)}
             AND l.created_at <= {end}::timestamptz - {p.add(WAIT)}::interval
-            AND (l.first_contact_at IS NULL OR l.first_contact_at > {end}::timestamptz) AND l.closed_at IS NULL AND {scope}
+            AND (l.first_contact_at IS NULL OR l.first_contact_at > {end}::timestamptz) AND l.closed_at IS NULL
+            AND {scope}
             ORDER BY l.created_at""", *p.values)
     for r in waiting:
         hours = (q.end - r["created_at"]) / HOUR

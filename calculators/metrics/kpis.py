@@ -15,7 +15,7 @@ from calculators.buckets import HOUR, Source
 from calculators.catalog import GRANULARITY, metric
 from calculators.frames import Column, Frame
 from calculators.query import ScopedQuery
-from calculators.reads import LEAD_COLUMNS, OK_TASKS, funnel
+from calculators.reads import LEAD_COLUMNS, OK_TASKS, event_rows, funnel
 from calculators.sql import Params, bucket_expr, union_source, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import ColumnType, Dimension, Kind, Unit
@@ -119,9 +119,7 @@ async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    src = union_source(sq.tenant_id, (*OK_TASKS, "component.call"),
-                       buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width)), p,
-                       series=(width, s.timezone))
+    src = event_rows(sq, s, (*OK_TASKS, "component.call"), {}, p, width=width)
     rows = await conn.fetch(
         f"""SELECT t, sum(n) FILTER (WHERE type <> 'component.call') AS steps,
                    sum(n - s1) FILTER (WHERE type <> 'component.call') AS failed,

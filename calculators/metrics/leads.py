@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncpg
 
-from calculators import buckets, formulas, shapes
+from calculators import formulas, shapes
 from calculators.buckets import Source
 from calculators.catalog import metric
 from calculators.frames import Frame
 from calculators.query import ScopedQuery
-from calculators.reads import FUNNEL_SELECT, LEAD_COLUMNS, Funnel
-from calculators.sql import Params, union_source, where_filters
+from calculators.reads import FUNNEL_SELECT, LEAD_COLUMNS, Funnel, event_rows
+from calculators.sql import Params, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension, Kind, Unit
 
@@ -101,11 +101,10 @@ async def followup_effectiveness(conn: asyncpg.Connection, sq: ScopedQuery, s: T
 async def channel_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     p = Params()
-    src = union_source(sq.tenant_id, "contact.attempted", buckets.plan(q.start, q.end, s.zone), p)
-    where = where_filters({Dimension.CHANNEL: "k1"}, q.filters, p, q.metric)
+    src = event_rows(sq, s, "contact.attempted", {Dimension.CHANNEL: "k1"}, p)
     rows = await conn.fetch(
         f"SELECT k1, sum(n) AS n, sum(n) FILTER (WHERE k2 = ANY({p.add(list(RESPONDED))}::text[])) AS responded "
-        f"FROM {src} x WHERE {where} GROUP BY k1 ORDER BY k1", *p.values)
+        f"FROM {src} x GROUP BY k1 ORDER BY k1", *p.values)
     cols = [shapes.text("channel"), shapes.num("attempts", Unit.COUNT), shapes.num("responses", Unit.COUNT),
             shapes.num("response_rate", Unit.PERCENT)]
     return shapes.table("behavior.channel_performance", cols, [
@@ -119,12 +118,11 @@ async def best_contact_times(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
     q = sq.query
     p = Params()
     tz = p.add(s.timezone)
-    src = union_source(sq.tenant_id, "contact.attempted", buckets.plan(q.start, q.end, s.zone, Source.HOUR), p)
-    where = where_filters({Dimension.CHANNEL: "k1"}, q.filters, p, q.metric)
+    src = event_rows(sq, s, "contact.attempted", {Dimension.CHANNEL: "k1"}, p, finest=Source.HOUR)
     rows = await conn.fetch(
         f"SELECT extract(isodow FROM t AT TIME ZONE {tz})::int AS dow, extract(hour FROM t AT TIME ZONE {tz})::int "
         f"AS hour, sum(n) AS n, sum(n) FILTER (WHERE k2 = ANY({p.add(list(RESPONDED))}::text[])) AS responded "
-        f"FROM {src} x WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2", *p.values)
+        f"FROM {src} x GROUP BY 1, 2 ORDER BY 1, 2", *p.values)
     cols = [shapes.num("weekday"), shapes.num("hour"), shapes.num("attempts", Unit.COUNT),
             shapes.num("response_rate", Unit.PERCENT)]
     return shapes.table("behavior.best_contact_times", cols, [
@@ -170,10 +168,9 @@ async def attribution_tree(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
 async def attribution_weighted(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     p = Params()
-    src = union_source(sq.tenant_id, "deal.closed", buckets.plan(q.start, q.end, s.zone), p)
-    where = where_filters({Dimension.AGENT: "k2"}, q.filters, p, q.metric)
+    src = event_rows(sq, s, "deal.closed", {Dimension.AGENT: "k2"}, p)
     found = {r["k1"]: (r["n"], float(r["s1"])) for r in await conn.fetch(
-        f"SELECT k1, sum(n) AS n, sum(s1) AS s1 FROM {src} x WHERE {where} GROUP BY k1", *p.values)}
+        f"SELECT k1, sum(n) AS n, sum(s1) AS s1 FROM {src} x GROUP BY k1", *p.values)}
     rows = []
     for cls in ("direct", "assisted", "influenced"):
         deals, revenue = found.get(cls, (0, 0.0))

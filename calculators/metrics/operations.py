@@ -10,10 +10,11 @@ import psutil
 
 from calculators import buckets, formulas, shapes
 from calculators.buckets import DAY, HOUR, Segment, Source
-from calculators.calls import call_stats, health
+from calculators.calls import CALL_COLUMNS, call_stats, health
 from calculators.catalog import GRANULARITY, Option, metric
 from calculators.frames import Frame
 from calculators.query import ScopedQuery
+from calculators.reads import event_rows
 from calculators.sql import Params, union_source, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import ColumnType, Dimension, Kind, Unit
@@ -78,10 +79,8 @@ async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    src = union_source(sq.tenant_id, "lead.created", buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width)),
-                       p, series=(width, s.timezone))
-    where = where_filters({Dimension.SOURCE: "k1", Dimension.LOCATION: "k2"}, q.filters, p, q.metric)
-    rows = await conn.fetch(f"SELECT t, sum(n) AS n FROM {src} x WHERE {where} GROUP BY t", *p.values)
+    src = event_rows(sq, s, "lead.created", {Dimension.SOURCE: "k1", Dimension.LOCATION: "k2"}, p, width=width)
+    rows = await conn.fetch(f"SELECT t, sum(n) AS n FROM {src} x GROUP BY t", *p.values)
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     return shapes.series("pipeline.throughput", starts, {"leads": {r["t"]: r["n"] for r in rows}}, Unit.COUNT,
                          count=True)
@@ -149,7 +148,7 @@ async def errors_active(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
     q = sq.query
     p = Params()
     src = union_source(sq.tenant_id, "component.call", [Segment(Source.RAW, max(q.start, q.end - HOUR), q.end)], p)
-    where = where_filters({Dimension.COMPONENT: "k1", Dimension.SERVICE: "k2"}, q.filters, p, q.metric)
+    where = where_filters(CALL_COLUMNS, q.filters, p, q.metric)
     rows = await conn.fetch(
         f"""WITH c AS (SELECT * FROM {src} x WHERE {where}),
                  last_ok AS (SELECT k1, max(t) AS at FROM c WHERE k3 = '' GROUP BY k1)
@@ -167,17 +166,14 @@ async def errors_active(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
 
 @metric("errors.by_category", "Error Categories",
         "Failed component calls per bucket by error category (authentication, rate_limit, validation, timeout, "
-        "server_error, network, configuration, other).", Unit.COUNT, Kind.TIMESERIES, dimensions=COMPONENT_DIMS, options=(GRANULARITY,))
+        "server_error, network, configuration, other).", Unit.COUNT, Kind.TIMESERIES, dimensions=COMPONENT_DIMS,
+        options=(GRANULARITY,))
 async def errors_by_category(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    src = union_source(sq.tenant_id, "component.call",
-                       buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width)), p,
-                       series=(width, s.timezone))
-    where = where_filters({Dimension.COMPONENT: "k1", Dimension.SERVICE: "k2"}, q.filters, p, q.metric)
-    rows = await conn.fetch(
-        f"SELECT t, k3, sum(n) AS n FROM {src} x WHERE k3 <> '' AND {where} GROUP BY t, k3", *p.values)
+    src = event_rows(sq, s, "component.call", CALL_COLUMNS, p, width=width)
+    rows = await conn.fetch(f"SELECT t, k3, sum(n) AS n FROM {src} x WHERE k3 <> '' GROUP BY t, k3", *p.values)
     series = {cat: {r["t"]: r["n"] for r in rows if r["k3"] == cat} for cat in sorted({r["k3"] for r in rows})}
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     return shapes.series("errors.by_category", starts, series, Unit.COUNT, count=True)

@@ -7,12 +7,13 @@ from datetime import timedelta
 import asyncpg
 
 from calculators import buckets, formulas, shapes
-from calculators.buckets import HOUR, Source
+from calculators.buckets import HOUR
 from calculators.calls import call_stats, health
 from calculators.catalog import GRANULARITY, all_metrics, metric
 from calculators.frames import Frame
 from calculators.query import ScopedQuery
-from calculators.sql import Params, bucket_expr, union_source, where_filters
+from calculators.reads import event_rows
+from calculators.sql import Params, bucket_expr
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension, Kind, Sensitivity, Unit
 
@@ -30,18 +31,15 @@ async def apis_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
     calls, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k2", q.filters, q.metric,
                                    extra_where="k2 <> ''")
     p = Params()
-    src = union_source(sq.tenant_id, "component.call", buckets.plan(q.start, q.end, s.zone, Source.HOUR), p,
-                       series=(HOUR, s.timezone))
-    where = where_filters({Dimension.SERVICE: "k2"}, q.filters, p, q.metric)
+    src = event_rows(sq, s, "component.call", {Dimension.SERVICE: "k2"}, p, width=HOUR)
     sla = {r["k2"]: r["share"] for r in await conn.fetch(
         f"SELECT k2, avg((ok >= {p.add(s.sla_success_rate)} * n)::int) AS share FROM ("
-        f"SELECT t, k2, sum(n) AS n, sum(s1) AS ok FROM {src} x WHERE k2 <> '' AND {where} GROUP BY t, k2) h "
+        f"SELECT t, k2, sum(n) AS n, sum(s1) AS ok FROM {src} x WHERE k2 <> '' GROUP BY t, k2) h "
         f"GROUP BY k2", *p.values)}
     p = Params()
-    src = union_source(sq.tenant_id, "api.usage", buckets.plan(q.start, q.end, s.zone), p)
-    where = where_filters({Dimension.SERVICE: "k1"}, q.filters, p, q.metric)
+    src = event_rows(sq, s, "api.usage", {Dimension.SERVICE: "k1"}, p)
     usage = {r["k1"]: r["mx"] for r in await conn.fetch(
-        f"SELECT k1, max(mx) AS mx FROM {src} x WHERE {where} GROUP BY k1", *p.values)}
+        f"SELECT k1, max(mx) AS mx FROM {src} x GROUP BY k1", *p.values)}
     rows = []
     for service in sorted({k for _, k in calls} | set(usage)):
         c = calls.get((None, service))

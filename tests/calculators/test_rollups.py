@@ -113,7 +113,8 @@ async def test_money_and_contacts(db: Database, tenant: str) -> None:
 
 
 async def test_rebuild_reproduces_incremental_rollups(db: Database, tenant: str) -> None:
-    query = "SELECT grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist FROM rollups WHERE tenant_id = $1 ORDER BY 1, 2, 3, 4, 5, 6"
+    query = ("SELECT grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist FROM rollups WHERE tenant_id = $1 "
+             "ORDER BY 1, 2, 3, 4, 5, 6")
     async with db.tenant(tenant) as conn:
         before = [dict(r) for r in await conn.fetch(query, tenant)]
         await rollups.rebuild(conn, tenant, START - timedelta(days=1), START + timedelta(days=60))
