@@ -108,8 +108,7 @@ async def components_health(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenant
 
 @metric("components.latency", "Component Response Times",
         "Per component and bucket: average, median and 95th percentile latency (ms). Percentiles are exact for "
-        "ranges up to 2 days or series of at most 200,000 calls, otherwise from merged log-histogram rollups "
-        "(relative error ≤ 0.99 %; the frame meta says which).",
+        "ranges up to 2 days, otherwise from merged log-histogram rollups (relative error ≤ 0.99 %).",
         Unit.MS, Kind.TIMESERIES, dimensions=COMPONENT_DIMS, options=(GRANULARITY, STATISTIC), lower_is_better=True)
 async def components_latency(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
