@@ -1,4 +1,9 @@
-"""Alerts as data: the action items of the Executive Summary, evaluated at the range's end."""
+"""Alerts as data: the action items of the Executive Summary, evaluated at the range's end.
+
+Besides the items the entry's description lists, alert rules firing at the range's end (``alert_events``,
+kind "alert") are items too. (The description is what the generated dashboards carry, so it changes only
+together with them.)
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from calculators.tenant import TenantSettings
 from calculators.vocabulary import ColumnType, Kind, Sensitivity, Unit
 
 WAIT = 2 * HOUR
+SEVERITY = {"critical": "high", "warning": "medium", "info": "low"}  # alert rule severity → action item severity
 DROP = 0.10
 
 
@@ -75,6 +81,13 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
                 items.append(("medium", "target_at_risk",
                               f"{name} projects to {projected:,.0f} against a target of {target:,.0f}", None,
                               projected, None))
+    if await conn.fetchval("SELECT to_regclass('alert_events') IS NOT NULL"):
+        for r in await conn.fetch(
+                """SELECT severity, title, summary, value, started_at FROM alert_events WHERE tenant_id = $1
+                   AND started_at <= $2 AND (resolved_at IS NULL OR resolved_at > $2) ORDER BY started_at""",
+                sq.tenant_id, q.end):
+            items.append((SEVERITY.get(r["severity"], "medium"), "alert", f"{r['title']}: {r['summary']}", None,
+                          r["value"], buckets.epoch_ms(r["started_at"])))
     cols = [shapes.text("severity"), shapes.text("kind"), shapes.text("item"),
             shapes.Col("lead_id", ColumnType.STRING, sensitivity=Sensitivity.PERSONAL, field="lead_id"),
             shapes.num("value"), shapes.Col("since", ColumnType.TIME)]

@@ -28,3 +28,23 @@ async def test_degradation_in_the_last_hour(db: Database, tenant_a: str) -> None
     # crm_sync 4 of 5 ok in 09:30–10:30 = 80 %, more than 5 points under the 99 % SLA
     assert len(rows) == 1 and rows[0][0] == "high" and rows[0][4] == pytest.approx(80)
     assert "crm_sync" in rows[0][2]
+
+
+async def test_firing_alert_rules_are_action_items(db: Database, new_tenant_id) -> None:
+    from datetime import timedelta
+
+    from tests.calculators.fixture import create_tenant
+
+    tenant = new_tenant_id("alerts")
+    await create_tenant(db, tenant, {"timezone": "UTC"})
+    end = datetime(2026, 2, 10, tzinfo=UTC)
+    async with db.system() as conn:
+        for rule, started, resolved in (("open", end - timedelta(hours=3), None),
+                                        ("resolved", end - timedelta(hours=5), end - timedelta(hours=1)),
+                                        ("later", end + timedelta(hours=1), None)):
+            await conn.execute(
+                "INSERT INTO alert_events (tenant_id, rule_id, family, severity, state, started_at, resolved_at, "
+                "title, summary, value) VALUES ($1, $2, 'performance', 'critical', 'firing', $3, $4, $2, 'slow', 9)",
+                tenant, rule, started, resolved)
+    f = await run(db, tenant, "alerts.action_items", end - timedelta(days=1), end)
+    assert [(r[0], r[1], r[2]) for r in f.rows()] == [("high", "alert", "open: slow")]
