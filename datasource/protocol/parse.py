@@ -27,7 +27,9 @@ from datasource.settings import Limits
 ANNOTATION_REF_ID = "Anno"  # the JSON API plugin sends annotation queries to /query under this refId
 DEFAULT_MAX_POINTS = 1_000
 MIN_INTERVAL_MS = 1_000
-ALIGN_MS = 60_000
+# ranges this long are analytics (the spec: analytics may lag at most 15 minutes); see align() and cache.py
+ANALYTICS_SPAN = timedelta(days=7)
+ANALYTICS_STEP = timedelta(minutes=15)
 MAX_REGEX_LENGTH = 256
 # what Grafana sends for a multi-value variable set to "All" without a custom all value
 ALL_VALUES = frozenset({"$__all", "__all", "all", "*", ""})
@@ -199,23 +201,25 @@ def parse_time(value: TimeValue, what: str, now: datetime | None = None) -> date
 
 
 def parse_range(rng: TimeRange, limits: Limits) -> tuple[datetime, datetime]:
-    start, end = _align(parse_time(rng.from_, "from"), parse_time(rng.to, "to"))
+    start, end = parse_time(rng.from_, "from"), parse_time(rng.to, "to")
     if end <= start:
         raise ProtocolError(f"The time range is empty or reversed: from {start.isoformat()} is not before "
                             f"to {end.isoformat()}.")
     if end - start > timedelta(days=limits.max_range_days):
         raise LimitExceeded(f"The time range spans {(end - start).days} days; the limit is "
                             f"{limits.max_range_days} days (limits.max_range_days). Choose a shorter range.")
-    return start, end
+    return align(start, end)
 
 
-def _align(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """Widen the range to whole minutes (start down, end up).
+def align(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """Widen the range to whole steps (start down, end up): minutes, or quarter hours for analytics ranges.
 
-    Grafana's relative ranges ("last 6 hours") move by milliseconds on every refresh; aligned, panels of
-    many users refreshed within the same minute share one cache key instead of each computing anew.
+    Grafana's relative ranges ("last 6 hours") move by milliseconds on every refresh; aligned, the panels of
+    many users and many refreshes share one cache key instead of each computing anew. Ranges of a week or
+    more are analytics, which the spec lets lag up to 15 minutes: a quarter hour more or less of a week
+    changes no figure a person reads (0.15 %), and the key then holds for the quarter hour (see cache.py).
     """
-    step = timedelta(milliseconds=ALIGN_MS)
+    step = ANALYTICS_STEP if end - start >= ANALYTICS_SPAN else timedelta(minutes=1)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     floor_start = epoch + ((start - epoch) // step) * step
     floor_end = epoch + ((end - epoch) // step) * step

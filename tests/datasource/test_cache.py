@@ -24,8 +24,8 @@ class Clock:
 
 
 def key(tenant: str = "acme", *, end: datetime = NOW - timedelta(days=30), scope: RowScope | None = None,
-        metric: str = "leads.volume") -> ScopedQuery:
-    q = MetricQuery(metric=MetricName(metric), start=end - timedelta(days=1), end=end)
+        metric: str = "leads.volume", span: timedelta = timedelta(days=1)) -> ScopedQuery:
+    q = MetricQuery(metric=MetricName(metric), start=end - span, end=end)
     return ScopedQuery(tenant_id=TenantId(tenant), query=q, scope=scope or RowScope())
 
 
@@ -113,6 +113,21 @@ async def test_closed_period_lives_the_long_ttl() -> None:
     assert compute.calls == 1
     clock.t += 2  # 901 s > 900 s
     await cache.get_or_compute(closed, compute)
+    assert compute.calls == 2
+
+
+async def test_analytics_range_touching_now_may_lag_a_quarter_hour() -> None:
+    clock = Clock()
+    cache, compute = make(clock), Counter()
+    weekly = key(end=NOW, span=timedelta(days=7))  # a week to now: analytics (the spec: lag <= 15 minutes)
+    assert cache.ttl_for(weekly) == 900
+    assert cache.ttl_for(key(end=NOW, span=timedelta(days=6, hours=23))) == 15  # shorter: operational
+    await cache.get_or_compute(weekly, compute)
+    clock.t += 899
+    await cache.get_or_compute(weekly, compute)
+    assert compute.calls == 1
+    clock.t += 2
+    await cache.get_or_compute(weekly, compute)
     assert compute.calls == 2
 
 

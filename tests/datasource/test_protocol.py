@@ -61,6 +61,21 @@ def test_relative_range_is_aligned_to_whole_minutes() -> None:
     assert (t.query.start, t.query.end) == (datetime(2026, 3, 2, 0, 0, tzinfo=UTC), datetime(2026, 3, 2, 6, 1, tzinfo=UTC))
 
 
+def test_analytics_ranges_align_to_quarter_hours() -> None:
+    start, end = datetime(2026, 3, 1, 10, 7, 31, tzinfo=UTC), datetime(2026, 3, 31, 10, 7, 31, tzinfo=UTC)
+    # 30 days >= 7 days: start down to 10:00, end up to 10:15
+    assert parse.align(start, end) == (datetime(2026, 3, 1, 10, 0, tzinfo=UTC), datetime(2026, 3, 31, 10, 15, tzinfo=UTC))
+    # 6 hours: whole minutes only
+    assert parse.align(end - timedelta(hours=6), end) == (datetime(2026, 3, 31, 4, 7, tzinfo=UTC),
+                                                          datetime(2026, 3, 31, 10, 8, tzinfo=UTC))
+
+
+def test_a_reversed_range_is_refused_before_alignment() -> None:
+    body = fixture("timeseries_panel") | {"range": {"from": "2026-03-02T00:00:20Z", "to": "2026-03-02T00:00:10Z"}}
+    with pytest.raises(ProtocolError, match="reversed"):
+        parse.metric_queries(QueryRequest.model_validate(body), LIMITS)
+
+
 def test_relative_range_text_is_read_against_now() -> None:
     now = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
     assert parse.parse_time("now", "to", now) == now
