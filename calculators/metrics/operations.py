@@ -181,8 +181,8 @@ async def errors_by_category(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
 async def _mttr(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime) -> float | None:
     """Mean ms from the first failure of a run of failed calls of a component to its next successful call."""
     value = await conn.fetchval(
-        """WITH c AS (SELECT r.k1 AS comp, e.occurred_at AS at, e.event_id, r.s1 = 1 AS ok FROM events e
-                      CROSS JOIN LATERAL sm_rollup_key(e.type, e.payload, e.agent_id) r
+        """WITH c AS (SELECT e.payload->>'component' AS comp, e.occurred_at AS at, e.event_id,
+                             (e.payload->>'ok')::boolean AS ok FROM events e
                       WHERE e.tenant_id = $1 AND e.type = 'component.call' AND e.occurred_at >= $2
                       AND e.occurred_at < $3),
                 m AS (SELECT comp, at, ok, sum(ok::int) OVER (PARTITION BY comp ORDER BY at, event_id) AS grp FROM c),
