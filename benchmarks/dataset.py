@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from calculators.events import EventType  # noqa: E402
+from calculators.events import EventType, IngestedEvent  # noqa: E402
 from datasource import demo  # noqa: E402
 from datasource import tenants as tenant_store  # noqa: E402
 from datasource.ingest import writer  # noqa: E402
@@ -82,8 +82,8 @@ async def bench_database(directory: Path | None = None) -> AsyncIterator[Databas
 
 
 def _valid(events: list[dict[str, Any]]) -> list[ValidEvent]:
-    return [ValidEvent(i, e["id"], EventType(e["type"]), datetime.fromisoformat(e["occurred_at"]), e.get("lead_id"),
-                       e.get("agent_id"), e["data"]) for i, e in enumerate(events)]
+    return [ValidEvent(i, IngestedEvent(e["id"], EventType(e["type"]), datetime.fromisoformat(e["occurred_at"]),
+                                        e.get("lead_id"), e.get("agent_id"), e["data"])) for i, e in enumerate(events)]
 
 
 async def _load_tenant(db: Database, tenant: str, info: DatasetInfo, progress: Callable[[str], None]) -> int:

@@ -33,7 +33,7 @@ class EventType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class IngestedEvent:
-    """An event that passed validation and was stored for the first time (never a duplicate)."""
+    """An event that passed validation; ``rollups.apply_events`` gets only those stored for the first time."""
 
     event_id: str
     type: EventType

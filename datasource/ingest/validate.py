@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - it is a declared dependency; without i
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from calculators.events import EventType
+from calculators.events import EventType, IngestedEvent
 from datasource.storage import partitions
 
 SCHEMA_BASE = "urn:success-metrics:ingest:"
@@ -70,13 +70,10 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class ValidEvent:
+    """An event that passed validation, and where it stood in the batch."""
+
     index: int
-    event_id: str
-    type: EventType
-    occurred_at: datetime
-    lead_id: str | None
-    agent_id: str | None
-    data: dict[str, Any]
+    event: IngestedEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +223,8 @@ def _check_one(
             f"occurred_at {event['occurred_at']} is more than a year in the future; check the sender's clock "
             "and time zone offset",
         )
-    return ValidEvent(index, event_id, event_type, occurred, event.get("lead_id"), event.get("agent_id"),
-                      event["data"])
+    return ValidEvent(index, IngestedEvent(event_id, event_type, occurred, event.get("lead_id"),
+                                           event.get("agent_id"), event["data"]))
 
 
 def _relevance(error: ValidationError) -> tuple[int, int, str]:
@@ -306,7 +303,3 @@ def _json_type(value: Any) -> str:
 def _short(value: Any) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def month_of(moment: datetime) -> date:
-    return partitions.month_start(moment)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -69,9 +69,9 @@ async def write(
     run_id: str | None = None, key_id: str | None = None,
 ) -> WriteResult:
     """Store a validated batch once; events already stored (by id) count as duplicates."""
-    unique: dict[str, ValidEvent] = {}
-    for e in events:
-        unique.setdefault(e.event_id, e)
+    unique: dict[str, IngestedEvent] = {}
+    for v in events:
+        unique.setdefault(v.event.event_id, v.event)
     batch = sorted(unique.values(), key=lambda e: e.event_id)  # one lock order for concurrent batches
     if batch:
         async with db.system() as conn:
@@ -93,7 +93,7 @@ async def write(
     return WriteResult(accepted=len(stored), duplicates=len(events) - len(stored), stored=stored)
 
 
-async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[ValidEvent]) -> list[IngestedEvent]:
+async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedEvent]) -> list[IngestedEvent]:
     if not batch:
         return []
     claimed = await conn.fetch(
@@ -114,11 +114,7 @@ async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[ValidEven
         erased.update(r["lead_id"] for r in await conn.fetch(
             "SELECT lead_id FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[]) "
             "AND erasure_requested_at IS NOT NULL", tenant_id, lead_ids))
-    stored = [
-        IngestedEvent(e.event_id, e.type, e.occurred_at, e.lead_id, e.agent_id,
-                      _without_contact(e.data) if e.lead_id in erased else e.data)
-        for e in fresh
-    ]
+    stored = [replace(e, data=_without_contact(e.data)) if e.lead_id in erased else e for e in fresh]
     await conn.execute(
         """INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, agent_id, payload)
            SELECT $1, u.at, u.id, u.type, u.lead, u.agent, u.payload::jsonb

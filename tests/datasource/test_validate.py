@@ -35,8 +35,8 @@ def test_every_event_type_accepted() -> None:
     assert {e["type"] for e in events} == {t.value for t in EventType}
     checked = check(events)
     assert checked.rejected == []
-    assert [v.event_id for v in checked.valid] == [e["id"] for e in events]
-    assert checked.valid[0].occurred_at == NOW - timedelta(days=2)
+    assert [v.event.event_id for v in checked.valid] == [e["id"] for e in events]
+    assert checked.valid[0].event.occurred_at == NOW - timedelta(days=2)
 
 
 def _one(event: dict[str, Any], index: int = 0) -> validate.Rejection:
@@ -122,7 +122,7 @@ def test_retention_horizon_and_future_limit() -> None:
 def test_offsets_and_fractions_are_normalised_to_utc() -> None:
     event = {**_scored(score=1), "occurred_at": "2026-06-15T14:00:00.123456789+02:00"}
     (valid,) = check([event]).valid
-    assert valid.occurred_at == datetime(2026, 6, 15, 12, 0, 0, 123456, tzinfo=UTC)
+    assert valid.event.occurred_at == datetime(2026, 6, 15, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 def test_several_problems_are_counted_in_the_reason() -> None:
