@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -148,9 +148,8 @@ async def _register_people_and_places(conn: asyncpg.Connection, tenant_id: str, 
     agents: dict[str, dict[str, str | None]] = {}
 
     def named(table: dict[str, str | None], key: Any, name: Any) -> None:
-        if isinstance(key, str):
-            if name or key not in table:
-                table[key] = name or table.get(key)
+        if isinstance(key, str) and (name or key not in table):
+            table[key] = name or table.get(key)
 
     for e in events:  # in occurred_at order: a later name wins
         d = e.data
@@ -165,23 +164,8 @@ async def _register_people_and_places(conn: asyncpg.Connection, tenant_id: str, 
                 for k_src, k_dst in (("agent_name", "name"), ("team_id", "team_id"), ("location_id", "location_id")):
                     if d.get(k_src):
                         agent[k_dst] = d[k_src]
-    # a name equal to the id means "no name given": it never replaces a real one
-    if teams:
-        ids = sorted(teams)
-        await conn.execute(
-            """INSERT INTO teams (tenant_id, team_id, name)
-               SELECT $1, u.id, coalesce(u.name, u.id) FROM unnest($2::text[], $3::text[]) AS u(id, name)
-               ON CONFLICT (tenant_id, team_id) DO UPDATE SET name = EXCLUDED.name
-               WHERE EXCLUDED.name <> EXCLUDED.team_id AND teams.name IS DISTINCT FROM EXCLUDED.name""",
-            tenant_id, ids, [teams[i] for i in ids])
-    if locations:
-        ids = sorted(locations)
-        await conn.execute(
-            """INSERT INTO locations (tenant_id, location_id, name)
-               SELECT $1, u.id, coalesce(u.name, u.id) FROM unnest($2::text[], $3::text[]) AS u(id, name)
-               ON CONFLICT (tenant_id, location_id) DO UPDATE SET name = EXCLUDED.name
-               WHERE EXCLUDED.name <> EXCLUDED.location_id AND locations.name IS DISTINCT FROM EXCLUDED.name""",
-            tenant_id, ids, [locations[i] for i in ids])
+    await _upsert_named(conn, "teams", "team_id", tenant_id, teams)
+    await _upsert_named(conn, "locations", "location_id", tenant_id, locations)
     if agents:
         ids = sorted(agents)
         await conn.execute(
@@ -197,6 +181,21 @@ async def _register_people_and_places(conn: asyncpg.Connection, tenant_id: str, 
                   OR (EXCLUDED.location_id IS NOT NULL AND EXCLUDED.location_id IS DISTINCT FROM agents.location_id)""",
             tenant_id, ids, [agents[i]["name"] for i in ids], [agents[i]["team_id"] for i in ids],
             [agents[i]["location_id"] for i in ids])
+
+
+async def _upsert_named(conn: asyncpg.Connection, table: Literal["teams", "locations"],
+                        id_column: Literal["team_id", "location_id"], tenant_id: str,
+                        names: dict[str, str | None]) -> None:
+    """Register ids with their latest name; a name equal to the id means "no name given" and never replaces one."""
+    if not names:
+        return
+    ids = sorted(names)
+    await conn.execute(
+        f"""INSERT INTO {table} (tenant_id, {id_column}, name)
+            SELECT $1, u.id, coalesce(u.name, u.id) FROM unnest($2::text[], $3::text[]) AS u(id, name)
+            ON CONFLICT (tenant_id, {id_column}) DO UPDATE SET name = EXCLUDED.name
+            WHERE EXCLUDED.name <> EXCLUDED.{id_column} AND {table}.name IS DISTINCT FROM EXCLUDED.name""",
+        tenant_id, ids, [names[i] for i in ids])
 
 
 # --- lead state -------------------------------------------------------------------------------------

@@ -84,6 +84,30 @@ async def test_every_event_type_accepted_and_stored(ledger: Ledger) -> None:
         assert await conn.fetchval("SELECT name FROM locations WHERE location_id = 'loc-1'") == "Austin"
 
 
+async def test_a_team_or_location_named_once_keeps_its_name_when_later_events_give_only_the_id(ledger: Ledger) -> None:
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    named = [
+        {"id": "nm-1", "type": "lead.created", "occurred_at": iso(at), "lead_id": "lead-n",
+         "data": {"source": "referral", "location_id": "loc-9", "location_name": "Boise"}},
+        {"id": "nm-2", "type": "lead.routed", "occurred_at": iso(at + timedelta(minutes=1)), "lead_id": "lead-n",
+         "agent_id": "agent-9", "data": {"team_id": "team-9", "team_name": "Nine"}},
+    ]
+    id_only = [  # a later batch: the same ids, no names (agent.activity may name a team and location by id)
+        {"id": "nm-3", "type": "agent.activity", "occurred_at": iso(at + timedelta(hours=8)), "agent_id": "agent-9",
+         "data": {"selling_minutes": 1, "admin_minutes": 1, "followup_minutes": 1, "team_id": "team-9",
+                  "location_id": "loc-9"}},
+        {"id": "nm-4", "type": "lead.routed", "occurred_at": iso(at + timedelta(hours=9)), "lead_id": "lead-n",
+         "agent_id": "agent-9", "data": {"team_id": "team-8"}},
+    ]
+    for batch in (named, id_only):
+        assert (await ledger.post(batch)).json()["accepted"] == 2
+    async with ledger.db.tenant(ledger.tenant) as conn:
+        teams = {r["team_id"]: r["name"] for r in await conn.fetch("SELECT team_id, name FROM teams")}
+        places = {r["location_id"]: r["name"] for r in await conn.fetch("SELECT location_id, name FROM locations")}
+    assert teams == {"team-9": "Nine", "team-8": "team-8"}  # never named: its id stands in
+    assert places == {"loc-9": "Boise"}
+
+
 async def test_duplicates_in_a_batch_and_a_resent_batch_change_nothing(ledger: Ledger) -> None:
     events = one_of_each("dup")
     twice = [*events[:5], events[0], events[1]]
