@@ -71,9 +71,6 @@ def bucket_expr(col: str, width: timedelta | str, tz: str, p: Params) -> str:
     return f"(date_bin({p.add(width)}::interval, {col} AT TIME ZONE {tzp}, timestamp '2000-01-03') AT TIME ZONE {tzp})"
 
 
-ROLLUP_COLUMNS = "k1, k2, k3, n, s1, s2, s3, mx"
-
-
 def union_source(
     tenant: str, types: str | tuple[str, ...], segments: list[Segment], p: Params, *, time_col: str = "t",
     series: tuple[timedelta | str, str] | None = None, with_hist: bool = False,

@@ -246,12 +246,8 @@ class _Gen:
         return False, at
 
 
-def _growth(p: Profile, months_before_end: float) -> float:
+def _growth(months_before_end: float) -> float:
     return 1.025 ** (-months_before_end)
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> datetime:
-    return moment.astimezone(zone)
 
 
 def _in_contact_hours(rng: random.Random, moment: datetime, zone: ZoneInfo) -> datetime:
@@ -303,7 +299,7 @@ def _lead(g: _Gen, created: datetime, violations: dict[str, int]) -> None:
            {"source": source, "location_id": loc_id, "location_name": loc_name, "contact": contact,
             "consent": {"sms": sms_ok, "email": True, "phone": True},
             "priority": "high" if source == "referral" else "normal"}, lead=lead)
-    ok, t = g.call("webhook_receiver", created, lead)
+    _, t = g.call("webhook_receiver", created, lead)
     g.call("crm_sync", t + timedelta(seconds=rng.uniform(1, 5)), lead)
 
     # automated first response (the spec's 60 s target)
@@ -436,7 +432,7 @@ def generate(p: Profile, *, seed: int = 7, months: int = 24, end: datetime | Non
             months_seen.add(month_key)
             _costs(g, day, month_key, months_before_end)
         expected = (p.leads_per_month * scale / 30.44 * SEASON[local_day.month - 1] * WEEKDAY[local_day.weekday()]
-                    * _growth(p, months_before_end))
+                    * _growth(months_before_end))
         for _ in range(_poisson(rng, expected)):
             hour = rng.choices(range(24), _HOURS)[0]
             local = datetime(local_day.year, local_day.month, local_day.day, hour, rng.randrange(60),
@@ -464,7 +460,7 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 def _costs(g: _Gen, day: datetime, month_key: str, months_before_end: float) -> None:
     costs = g.p.settings.monthly_costs
-    growth = _growth(g.p, months_before_end)
+    growth = _growth(months_before_end)
     at = day + timedelta(hours=6)
     g.emit("cost.recorded", at, {"category": "infrastructure", "amount": costs.infrastructure, "month": month_key})
     shares = {"apollo": 0.45, "twilio": 0.25, "sendgrid": 0.12, "gohighlevel": 0.18}
@@ -496,13 +492,13 @@ def _day_of_work(g: _Gen, local_day: datetime, months_before_end: float) -> None
                     "followup_minutes": round(total * follow, 1), "agent_name": a.name, "team_id": a.team_id,
                     "team_name": dict(p.teams)[a.team_id], "location_id": a.location_id}, agent=a.id)
     # errors the automation caught today
-    expected = p.leads_per_month * g.scale * _growth(p, months_before_end) * 0.4 / 30.44
+    expected = p.leads_per_month * g.scale * _growth(months_before_end) * 0.4 / 30.44
     for kind, share in ERROR_KINDS.items():
         n = _poisson(rng, expected * share)
         if n:
             g.emit("error.prevented", noon + timedelta(minutes=rng.randrange(600)), {"kind": kind, "count": n})
     # external API rate-limit use, every 6 hours
-    growth = _growth(p, months_before_end)
+    growth = _growth(months_before_end)
     for quarter in range(4):
         at = datetime(local_day.year, local_day.month, local_day.day, tzinfo=zone).astimezone(UTC) + timedelta(
             hours=6 * quarter + 6)

@@ -99,7 +99,6 @@ async def followup_effectiveness(conn: asyncpg.Connection, sq: ScopedQuery, s: T
         "Contact attempts per channel (sms, email, phone) in the range and their response rate (%): attempts whose "
         "outcome was answered (connected) or replied.", Unit.PERCENT, Kind.TABLE, dimensions=(Dimension.CHANNEL,))
 async def channel_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    q = sq.query
     p = Params()
     src = event_rows(sq, s, "contact.attempted", {Dimension.CHANNEL: "k1"}, p)
     rows = await conn.fetch(
@@ -115,7 +114,6 @@ async def channel_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: Tena
         "Contact attempts by tenant-local weekday (1 = Monday) and hour, with response rate (%).",
         Unit.PERCENT, Kind.TABLE, dimensions=(Dimension.CHANNEL,))
 async def best_contact_times(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    q = sq.query
     p = Params()
     tz = p.add(s.timezone)
     src = event_rows(sq, s, "contact.attempted", {Dimension.CHANNEL: "k1"}, p, finest=Source.HOUR)
@@ -166,7 +164,6 @@ async def attribution_tree(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
         "revenue (revenue × weight), with a total row. Each deal has one class and weights are ≤ 1, so the "
         "attributed total never exceeds total revenue.", Unit.CURRENCY, Kind.TABLE, dimensions=(Dimension.AGENT,))
 async def attribution_weighted(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    q = sq.query
     p = Params()
     src = event_rows(sq, s, "deal.closed", {Dimension.AGENT: "k2"}, p)
     found = {r["k1"]: (r["n"], float(r["s1"])) for r in await conn.fetch(

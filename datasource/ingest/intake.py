@@ -26,15 +26,14 @@ class IngestReport:
 
 async def ingest(
     db: Database, tenant_id: str, events: Sequence[Any], *, source: Source, retention_months: int = 24,
-    run_id: str | None = None, key_id: str | None = None, start_index: int = 0, extra_rejected: int = 0,
+    run_id: str | None = None, key_id: str | None = None, extra_rejected: int = 0,
     now: datetime | None = None,
 ) -> IngestReport:
     """Validate each event, store the valid ones once; ``extra_rejected`` counts lines rejected before this."""
     if len(events) >= _THREAD_THRESHOLD:
-        checked = await asyncio.to_thread(validate.check, events, now=now, retention_months=retention_months,
-                                          start_index=start_index)
+        checked = await asyncio.to_thread(validate.check, events, now=now, retention_months=retention_months)
     else:
-        checked = validate.check(events, now=now, retention_months=retention_months, start_index=start_index)
+        checked = validate.check(events, now=now, retention_months=retention_months)
     result = await writer.write(db, tenant_id, checked.valid, source=source,
                                 rejected=len(checked.rejected) + extra_rejected, run_id=run_id, key_id=key_id)
     return IngestReport(accepted=result.accepted, duplicates=result.duplicates, rejected=checked.rejected)
