@@ -24,6 +24,7 @@ from datasource.protocol.parse import ANALYTICS_SPAN
 # events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
 LIVE_MARGIN = timedelta(minutes=15)
 ANALYTICS_LAG_S = 900.0  # the spec's bound on how far analytics may lag
+MAX_COMPUTING = 6  # computations at once: the pool has 10 connections (storage/pool.py)
 
 
 @dataclass
@@ -35,11 +36,14 @@ class CacheStats:
 
 class ResultCache:
     def __init__(self, ttl_live_s: float, ttl_closed_s: float, *, max_entries: int = 4096,
-                 clock: Callable[[], float] = time.monotonic,
+                 max_computing: int = MAX_COMPUTING, clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.ttl_live_s = ttl_live_s
         self.ttl_closed_s = ttl_closed_s
         self.max_entries = max_entries
+        # cold computations hold a pooled connection for long; capping them leaves connections free for the
+        # short transactions every request needs (policy, audit), so a cache hit never queues behind them
+        self._computing = asyncio.Semaphore(max_computing)
         self._clock = clock
         self._now = now
         self._entries: OrderedDict[ScopedQuery, tuple[float, Frame]] = OrderedDict()
@@ -82,7 +86,8 @@ class ResultCache:
         return len(self._entries)
 
     async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]]) -> Frame:
-        frame = await compute()
+        async with self._computing:
+            frame = await compute()
         ttl = self.ttl_for(key)
         if ttl > 0:
             self._entries[key] = (self._clock() + ttl, frame)

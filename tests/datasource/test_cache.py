@@ -169,6 +169,28 @@ async def test_one_waiter_cancelled_does_not_cancel_the_others() -> None:
         await leaving
 
 
+async def test_computations_at_once_are_capped() -> None:
+    cache = ResultCache(15, 900, max_computing=2, clock=Clock(), now=lambda: NOW)
+    gate = asyncio.Event()
+    running = peak = 0
+
+    async def slow() -> Frame:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await gate.wait()
+        running -= 1
+        return frame(1)
+
+    waiters = [asyncio.create_task(cache.get_or_compute(key(metric=f"m{i}"), slow)) for i in range(5)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert peak == 2  # five different keys, two computing, three waiting for a slot
+    gate.set()
+    await asyncio.gather(*waiters)
+    assert peak == 2 and len(cache) == 5
+
+
 async def test_invalidate_tenant_drops_only_that_tenant() -> None:
     cache, compute = make(Clock()), Counter()
     await cache.get_or_compute(key("acme"), compute)
