@@ -29,7 +29,7 @@ from datasource import demo
 from datasource.services import open_database
 from datasource.settings import Settings
 from datasource.storage.pool import Database
-from rbac import Role, keys
+from rbac import Role, dev_issuer, keys
 
 DEMO_KEY_NAME = "demo ingest key"
 TOKEN_TTL = timedelta(days=30)
@@ -126,11 +126,11 @@ async def _load_missing(db: Database, settings: Settings, seed: int, scale: floa
     columns = [TextColumn("[bold]{task.description:<7}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("days  {task.fields[events]:>8,} events"), TimeElapsedColumn()]
     with Progress(*columns, console=console) as progress:
-        tasks = {p.tenant_id: progress.add_task(p.tenant_id, total=round(24 * 30.44) + 1, events=0) for p in missing}
-        counts: dict[str, Any] = {}
+        tasks = {p.tenant_id: progress.add_task(p.tenant_id, total=None, events=0) for p in missing}
+        counts: dict[str, demo.LoadStats] = {}
 
         def report(tenant: str, done: int, total: int) -> None:
-            progress.update(tasks[tenant], completed=done)
+            progress.update(tasks[tenant], completed=done, total=total)
 
         stats = await demo.load(db, missing, seed=seed, scale=scale, end=end,
                                 retention_months=settings.retention_months, progress=report)
@@ -146,12 +146,8 @@ async def _load_missing(db: Database, settings: Settings, seed: int, scale: floa
     return loaded
 
 
-def _tokens(settings: Settings) -> dict[str, dict[str, str]] | None:
-    """One dev token per role and demo tenant, or None when the dev issuer is not available."""
-    try:
-        from rbac import dev_issuer
-    except ImportError:
-        return None
+def _tokens(settings: Settings) -> dict[str, dict[str, str]]:
+    """One dev token per role and demo tenant."""
     out: dict[str, dict[str, str]] = {}
     for tenant in demo.DEMO_TENANTS:
         p = demo.profile(tenant)
@@ -176,7 +172,7 @@ def _announce(settings: Settings, prepared: Prepared, console: Console) -> None:
         console.print(f"\nloaded {total:,} demo events in {prepared.seconds:.1f} s", highlight=False)
     try:
         tokens = _tokens(settings)
-    except Exception as exc:  # the dev issuer is another package's; the demo still serves without it
+    except Exception as exc:  # e.g. the dev key under SM_DATA_DIR is unreadable: serve anyway, say how to get tokens
         console.print(f"[yellow]could not mint dev tokens ({exc.__class__.__name__}: {exc})[/]")
         tokens = None
     console.rule("success-metrics demo")
