@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from datasource import access
 from datasource.services import Services
 from datasource.settings import Settings
-from rbac.principal import Principal
+from rbac.principal import Principal, Role
 
 
 def _services(request: Request) -> Services:
@@ -30,3 +30,14 @@ async def _principal(request: Request) -> Principal:
 ServicesDep = Annotated[Services, Depends(_services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+async def _admin(who: PrincipalDep, request: Request) -> Principal:
+    # a refused attempt is audited like any other access (access.refuse), then answered 403
+    if who.role is not Role.ADMIN:
+        await access.refuse(_services(request).db, who, request,
+                            f"Role {who.role.value} may not manage tenant {who.tenant_id}; the admin role is needed.")
+    return who
+
+
+AdminDep = Annotated[Principal, Depends(_admin)]

@@ -10,17 +10,17 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from datasource.access import refuse, request_fields
-from datasource.deps import PrincipalDep, ServicesDep
+from datasource.access import request_fields
+from datasource.deps import AdminDep, ServicesDep
 from datasource.problems import Problem
 from rbac import audit, keys, policy
 from rbac.identity_config import IdentityProviderConfig
 from rbac.policy_store import PolicyVersion
-from rbac.principal import Principal, Role
+from rbac.principal import Role
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -29,16 +29,6 @@ def _storable(value: Any, what: str) -> None:
     """PostgreSQL text and jsonb cannot hold a NUL character: say so instead of failing on insert."""
     if "\\u0000" in json.dumps(value):
         raise Problem(422, "Invalid characters", f"The {what} contains a NUL character (\\u0000); remove it.")
-
-
-async def _admin(who: PrincipalDep, svc: ServicesDep, request: Request) -> Principal:
-    if who.role is not Role.ADMIN:
-        await refuse(svc.db, who, request, f"Role {who.role.value} may not manage tenant {who.tenant_id}; "
-                                           "the admin role is needed.")
-    return who
-
-
-AdminDep = Annotated[Principal, Depends(_admin)]
 
 
 class PolicyOut(BaseModel):

@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from calculators import get_metric
 from datasource import access
 from datasource.alerting import channels, rules
-from datasource.deps import PrincipalDep, ServicesDep
+from datasource.deps import AdminDep, PrincipalDep, ServicesDep
 from datasource.reports import delivery
 from datasource.reports.schedule import ReportKind
-from rbac import Forbidden, Principal, Role, audit, policy
+from rbac import Principal, audit, policy
 
 router = APIRouter(tags=["alerts"])
 
@@ -45,12 +45,6 @@ class RuleOut(BaseModel):
     since: datetime | None
 
 
-def _only_admin(who: Principal) -> None:
-    if who.role is not Role.ADMIN:
-        raise Forbidden(f"Role {who.role.value} may not manage alerting of tenant {who.tenant_id}; "
-                        "the admin role is needed.")
-
-
 async def _changed(svc: ServicesDep, who: Principal, request: Request, what: str, resource: dict[str, Any]) -> None:
     await access.record(svc.db, audit.AuditRecord.of(who, what, "success", 200, resource=resource,
                                                      **access.request_fields(request)))
@@ -66,13 +60,14 @@ async def alert_history(
     """Firing and resolved alerts of the caller's tenant, newest first."""
     async with svc.db.tenant(who.tenant_id) as conn:
         _, current = await svc.policies.current(conn, who.tenant_id)
-        if not policy.allowed(who, get_metric(HISTORY_METRIC), current):
-            raise Forbidden(f"Role {who.role.value} may not see alerts of tenant {who.tenant_id}.")
+        allowed = policy.allowed(who, get_metric(HISTORY_METRIC), current)
         rows = await conn.fetch(
             """SELECT event_id, rule_id, family, severity, state, started_at, resolved_at, title, summary, value,
                       threshold FROM alert_events
                WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR started_at >= $2)
-               ORDER BY started_at DESC, event_id DESC LIMIT $3""", state, since, limit)
+               ORDER BY started_at DESC, event_id DESC LIMIT $3""", state, since, limit) if allowed else []
+    if not allowed:  # a refused attempt is audited too
+        await access.refuse(svc.db, who, request, f"Role {who.role.value} may not see alerts of tenant {who.tenant_id}.")
     await access.record(svc.db, audit.AuditRecord.of(
         who, "query", "success", 200, resource={"route": "/api/alerts", "state": state}, rows_returned=len(rows),
         **access.request_fields(request)))
@@ -80,8 +75,7 @@ async def alert_history(
 
 
 @router.get("/api/admin/alert-rules", response_model=list[RuleOut], tags=["admin"])
-async def list_rules(who: PrincipalDep, svc: ServicesDep) -> list[RuleOut]:
-    _only_admin(who)
+async def list_rules(who: AdminDep, svc: ServicesDep) -> list[RuleOut]:
     builtin = {r.id for r in rules.DEFAULT_RULES}
     async with svc.db.tenant(who.tenant_id) as conn:
         effective = await rules.effective(conn)
@@ -92,16 +86,14 @@ async def list_rules(who: PrincipalDep, svc: ServicesDep) -> list[RuleOut]:
 
 
 @router.get("/api/admin/alert-rules/schema", response_model=dict[str, Any], tags=["admin"])
-async def rule_schema(who: PrincipalDep) -> dict[str, Any]:
-    _only_admin(who)
+async def rule_schema(who: AdminDep) -> dict[str, Any]:
     return rules.schema()
 
 
 @router.put("/api/admin/alert-rules/{rule_id}", response_model=dict[str, Any], tags=["admin"])
-async def put_rule(rule_id: str, body: dict[str, Any], who: PrincipalDep, svc: ServicesDep,
+async def put_rule(rule_id: str, body: dict[str, Any], who: AdminDep, svc: ServicesDep,
                    request: Request) -> dict[str, Any]:
     """Add a rule, or change one (a built-in rule of the same id is replaced; "enabled": false turns it off)."""
-    _only_admin(who)
     async with svc.db.tenant(who.tenant_id) as conn:
         rule = await rules.put(conn, who.tenant_id, rule_id, body, who.subject)
     await _changed(svc, who, request, "alert_rule.change", {"rule_id": rule_id, "rule": rule.document()})
@@ -109,25 +101,22 @@ async def put_rule(rule_id: str, body: dict[str, Any], who: PrincipalDep, svc: S
 
 
 @router.delete("/api/admin/alert-rules/{rule_id}", status_code=204, tags=["admin"])
-async def delete_rule(rule_id: str, who: PrincipalDep, svc: ServicesDep, request: Request) -> None:
-    _only_admin(who)
+async def delete_rule(rule_id: str, who: AdminDep, svc: ServicesDep, request: Request) -> None:
     async with svc.db.tenant(who.tenant_id) as conn:
         await rules.delete(conn, rule_id)
     await _changed(svc, who, request, "alert_rule.change", {"rule_id": rule_id, "deleted": True})
 
 
 @router.get("/api/admin/alert-channels", response_model=dict[str, dict[str, Any]], tags=["admin"])
-async def list_channels(who: PrincipalDep, svc: ServicesDep) -> dict[str, dict[str, Any]]:
-    _only_admin(who)
+async def list_channels(who: AdminDep, svc: ServicesDep) -> dict[str, dict[str, Any]]:
     async with svc.db.tenant(who.tenant_id) as conn:
         return {cid: c.config.public() for cid, c in (await channels.load(conn)).items()}
 
 
 @router.put("/api/admin/alert-channels/{channel_id}", response_model=dict[str, Any], tags=["admin"])
-async def put_channel(channel_id: str, body: dict[str, Any], who: PrincipalDep, svc: ServicesDep,
+async def put_channel(channel_id: str, body: dict[str, Any], who: AdminDep, svc: ServicesDep,
                       request: Request) -> dict[str, Any]:
     """A webhook (HMAC-signed; ``secret`` is write-only), Slack-compatible webhook, or email channel."""
-    _only_admin(who)
     config = channels.parse_config(body)
     async with svc.db.tenant(who.tenant_id) as conn:
         await channels.put(conn, who.tenant_id, channel_id, config)
@@ -136,9 +125,8 @@ async def put_channel(channel_id: str, body: dict[str, Any], who: PrincipalDep, 
 
 
 @router.get("/api/admin/alert-deliveries", response_model=list[dict[str, Any]], tags=["admin"])
-async def delivery_log(who: PrincipalDep, svc: ServicesDep, limit: int = Query(100, ge=1, le=1000)
+async def delivery_log(who: AdminDep, svc: ServicesDep, limit: int = Query(100, ge=1, le=1000)
                        ) -> list[dict[str, Any]]:
-    _only_admin(who)
     async with svc.db.tenant(who.tenant_id) as conn:
         rows = await conn.fetch(
             """SELECT delivery_id, event_id, transition, channel_id, status, attempts, last_error, created_at,
@@ -147,16 +135,14 @@ async def delivery_log(who: PrincipalDep, svc: ServicesDep, limit: int = Query(1
 
 
 @router.get("/api/admin/report-schedules", response_model=list[dict[str, Any]], tags=["admin"])
-async def list_schedules(who: PrincipalDep, svc: ServicesDep) -> list[dict[str, Any]]:
-    _only_admin(who)
+async def list_schedules(who: AdminDep, svc: ServicesDep) -> list[dict[str, Any]]:
     return await delivery.schedules(svc.db, who.tenant_id)
 
 
 @router.put("/api/admin/report-schedules/{kind}", response_model=list[dict[str, Any]], tags=["admin"])
-async def put_schedule(kind: ReportKind, body: dict[str, Any], who: PrincipalDep, svc: ServicesDep,
+async def put_schedule(kind: ReportKind, body: dict[str, Any], who: AdminDep, svc: ServicesDep,
                        request: Request) -> list[dict[str, Any]]:
     """Recipients (email and role: each gets a copy masked for that role) and the local time of a report."""
-    _only_admin(who)
     config = delivery.parse_schedule(body)
     await delivery.put_schedule(svc.db, who.tenant_id, kind, config)
     await _changed(svc, who, request, "report_schedule.change",

@@ -92,12 +92,17 @@ async def test_bad_rules_get_every_error_with_a_pointer(setup: Any) -> None:
     assert response.status_code == 422 and "differs from the id in the path" in response.json()["message"]
 
 
-async def test_only_admins_manage(setup: Any) -> None:
-    client, _, auth = setup
-    for path in ("/api/admin/alert-rules", "/api/admin/alert-channels", "/api/admin/report-schedules"):
+async def test_only_admins_manage(db: Database, setup: Any) -> None:
+    client, tid, auth = setup
+    paths = ("/api/admin/alert-rules", "/api/admin/alert-channels", "/api/admin/report-schedules")
+    for path in paths:
         response = await client.get(path, headers=auth("executive"))
         assert response.status_code == 403, path
         assert "admin role is needed" in response.json()["message"]
+    async with db.tenant(tid) as conn:  # each refusal is evidence in the audit log
+        denied = [r["route"] for r in await conn.fetch(
+            "SELECT resource->>'route' AS route FROM audit_log WHERE action = 'access.denied' ORDER BY seq")]
+    assert denied == [f"GET {path}" for path in paths]
 
 
 async def test_channels_and_schedules(setup: Any) -> None:
@@ -131,8 +136,12 @@ async def test_bad_history_queries_say_what_to_fix(setup: Any) -> None:
         assert pointer in response.json()["message"]
 
 
-async def test_auditors_may_not_read_business_alerts(setup: Any) -> None:
+async def test_auditors_may_not_read_business_alerts(db: Database, setup: Any) -> None:
     client, tid, auth = setup
     response = await client.get("/api/alerts", headers=auth("auditor"))
     assert response.status_code == 403
     assert f"may not see alerts of tenant {tid}" in response.json()["message"]
+    async with db.tenant(tid) as conn:
+        rows = await conn.fetch("SELECT action, outcome, resource->>'route' AS route FROM audit_log "
+                                "WHERE action <> 'auth.success'")
+    assert [tuple(r) for r in rows] == [("access.denied", "denied", "GET /api/alerts")]
