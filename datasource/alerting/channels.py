@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import aiosmtplib
 import asyncpg
@@ -55,7 +56,20 @@ class ChannelConfig(BaseModel):
         return self
 
     def public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"secret"}) | {"has_secret": self.secret is not None}
+        """What admin answers and the audit log may show: no secret, and no URL that works as one."""
+        shown = self.model_dump(mode="json", exclude={"secret"}) | {"has_secret": self.secret is not None}
+        if self.url:
+            shown["url"] = _shown_url(self.url, whole=self.kind != "slack")
+        return shown
+
+
+def _shown_url(url: str, *, whole: bool) -> str:
+    # user:password@ never shows; a Slack incoming-webhook URL's path is its token, so only its host shows
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    if not whole:
+        return f"{parts.scheme}://{host}/…"
+    return parts._replace(netloc=host).geturl()
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,6 +170,14 @@ def test_secret_never_shows() -> None:
     config = parse_config(webhook("https://hooks.example.com/a"))
     assert SECRET not in repr(config) and SECRET not in json.dumps(config.public())
     assert config.public()["has_secret"] is True
+    assert config.public()["url"] == "https://hooks.example.com/a"
+
+
+def test_urls_that_carry_credentials_show_without_them() -> None:
+    slack = parse_config({"kind": "slack", "url": "https://hooks.slack.com/services/T000/B000/XXXXSECRET"})
+    assert slack.public()["url"] == "https://hooks.slack.com/…"
+    basic = parse_config(webhook("https://bot:pa55word@hooks.example.com/a?x=1"))
+    assert basic.public()["url"] == "https://hooks.example.com/a?x=1"
 
 
 @respx.mock
