@@ -74,7 +74,7 @@ async def ensure_months(conn: asyncpg.Connection, months: Iterable[date]) -> lis
 
 async def ensure_window(conn: asyncpg.Connection, now: datetime, retention_months: int, ahead: int = 3) -> None:
     """Keep every month from the retention horizon to ``ahead`` months past now ready."""
-    first = add_months(month_start(now), -retention_months)
+    first = retention_cutoff(now, retention_months)
     await ensure_months(conn, (add_months(first, i) for i in range(retention_months + ahead + 1)))
 
 

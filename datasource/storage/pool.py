@@ -9,14 +9,12 @@ migrations, partition upkeep and cross-tenant key look-ups only.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
 import asyncpg
 
 from datasource.storage.errors import DatabaseUnavailable
-
-log = logging.getLogger(__name__)
 
 APP_ROLE = "sm_app"
 
