@@ -9,6 +9,7 @@ from calculators.frames import Column, Frame
 from calculators.query import Filter, MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind
 from calculators.rollups import apply_events
 from calculators.tenant import TenantSettings
+from calculators.validate import check as check_catalog
 from calculators.vocabulary import ColumnType, Dimension, Kind, MetricName, Sensitivity, TenantId, Unit
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Unit",
     "all_metrics",
     "apply_events",
+    "check_catalog",
     "compute",
     "dimension_values",
     "explain",

@@ -1,4 +1,4 @@
-"""Whole-catalog checks that report every issue at once (run in the test suite and by ``check``)."""
+"""Whole-catalog checks that report every issue at once (run in the test suite, and by ``check`` at start-up)."""
 
 from __future__ import annotations
 

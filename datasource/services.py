@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from calculators import check_catalog
 from datasource import access, tenants
 from datasource.alerting.mailer import Mailer
 from datasource.alerting.scheduler import Scheduler
@@ -80,6 +81,7 @@ class Services:
 
     @classmethod
     async def start(cls, settings: Settings, db: Database | None = None) -> Services:
+        check_catalog()  # a broken metric catalog stops the service here, listing every issue
         if db is not None:
             services = cls(settings=settings, db=db, owns_db=False)
         else:
