@@ -18,6 +18,7 @@ from datasource import access, tenants
 from datasource.alerting.mailer import Mailer
 from datasource.alerting.scheduler import Scheduler
 from datasource.cache import ResultCache
+from datasource.ingest import validate as event_schemas
 from datasource.reports.delivery import Reporter
 from datasource.settings import Settings
 from datasource.storage import migrate, partitions
@@ -82,6 +83,7 @@ class Services:
     @classmethod
     async def start(cls, settings: Settings, db: Database | None = None) -> Services:
         check_catalog()  # a broken metric catalog stops the service here, listing every issue
+        event_schemas.schemas()  # compiled once now: a missing schema fails the start, not the first batch
         if db is not None:
             services = cls(settings=settings, db=db, owns_db=False)
         else:
