@@ -30,4 +30,6 @@ class BatchTooLarge(IngestError):
 
 
 class UnknownTenant(IngestError):
-    pass
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(f"Tenant {tenant_id!r} is not configured; add it under 'tenants' in SM_CONFIG.")
+        self.tenant_id = tenant_id

@@ -61,7 +61,7 @@ class WriteResult:
 async def ensure_tenant(db: Database, tenant_id: str) -> None:
     async with db.system() as conn:
         if not await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", tenant_id):
-            raise UnknownTenant(f"Tenant {tenant_id!r} is not configured; add it under 'tenants' in SM_CONFIG.")
+            raise UnknownTenant(tenant_id)
 
 
 async def write(
@@ -89,7 +89,7 @@ async def write(
             )
             await rollups.apply_events(conn, tenant_id, stored)
     except asyncpg.ForeignKeyViolationError:
-        raise UnknownTenant(f"Tenant {tenant_id!r} is not configured; add it under 'tenants' in SM_CONFIG.") from None
+        raise UnknownTenant(tenant_id) from None
     return WriteResult(accepted=len(stored), duplicates=len(events) - len(stored), stored=stored)
 
 
