@@ -329,7 +329,8 @@ async def main(args: argparse.Namespace) -> None:
     log = Path(tempfile.gettempdir()) / f"sm-load-{port}.log"
     print(f"server log: {log}")
     server = start_server(data_dir, args.database_url, port, Path(cfg.name), log)
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    # idle connections are dropped before uvicorn's 5 s keep-alive closes them, so no request races a close
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=4.0)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits) as client:
             await wait_ready(client, server)

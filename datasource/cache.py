@@ -24,7 +24,7 @@ from datasource.protocol.parse import ANALYTICS_SPAN
 # events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
 LIVE_MARGIN = timedelta(minutes=15)
 ANALYTICS_LAG_S = 900.0  # the spec's bound on how far analytics may lag
-MAX_COMPUTING = 6  # computations at once: the pool has 10 connections (storage/pool.py)
+MAX_COMPUTING = 4  # computations at once: 2 cores, and the pool has 10 connections (storage/pool.py)
 
 
 @dataclass
