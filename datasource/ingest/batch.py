@@ -64,7 +64,9 @@ def _check_count(count: int, max_events: int) -> None:
 
 
 def _parse_ndjson(text: str, max_events: int) -> list[Any]:
-    lines = text.splitlines()
+    # lines end at \n only (a \r before it is JSON white space): str.splitlines() would also cut at U+2028
+    # and U+0085, which JSON allows unescaped inside strings
+    lines = text.split("\n")
     _check_count(sum(1 for line in lines if line.strip()), max_events)
     events = []
     for number, line in enumerate(lines, start=1):

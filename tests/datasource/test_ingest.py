@@ -173,6 +173,19 @@ async def test_ndjson_batches(ledger: Ledger) -> None:
     await ledger.still_consistent()
 
 
+async def test_ndjson_lines_end_at_newline_only(ledger: Ledger) -> None:
+    # JSON allows U+2028 and U+0085 unescaped inside strings: they do not end an NDJSON line
+    created = one_of_each("sep")[0]
+    created["data"]["contact"]["name"] = "Jo\u2028Do\u0085e"
+    scored = one_of_each("sep")[3]
+    body = json.dumps(created, ensure_ascii=False) + "\r\n" + json.dumps(scored) + "\r\n"
+    response = await ledger.post(body.encode(), {"Content-Type": "application/x-ndjson"})
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 2
+    ledger.expected = 2
+    await ledger.still_consistent()
+
+
 @pytest.mark.parametrize(("body", "words"), [
     (b'[{"id": "a", "type": "lead.created",', "line 1, column 37"),
     (b'[\n  {"id": 1}\n  {"id": 2}\n]', "line 3, column 3"),
