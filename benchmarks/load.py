@@ -341,7 +341,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"users: {len(users)} over {len({u.tenant for u in users})} tenants; roles "
                   f"{statistics.multimode([u.role for u in users])} most common; refresh every {REFRESH_S:.0f} s")
             for n in args.users:
-                first, refreshes = await simulate(client, users[:n], dashboards, args.seconds, args.seed + n)
+                first, refreshes = await simulate(client, users[:n], dashboards, args.seconds, args.seed)
                 every = first.latencies + refreshes.latencies
                 print(f"N={n:>3}: {len(every)} dashboard loads  p50 {pct(every, 50):.0f} ms  p95 {pct(every, 95):.0f} ms  "
                       f"p99 {pct(every, 99):.0f} ms  (first loads p50 {pct(first.latencies, 50):.0f} / p95 "
