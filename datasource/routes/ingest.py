@@ -125,9 +125,10 @@ async def post_events(
         raise Forbidden(f"This ingest key belongs to another tenant than {tenant!r}; it can send events only "
                         "for its own tenant.")
     events = batch.parse_body(body, request.headers.get("content-type"), max_events=settings.limits.max_batch_events)
-    named = {e["tenant_id"] for e in events if isinstance(e, dict) and "tenant_id" in e}
+    # a tenant_id that is not a string is the schema's to reject, event by event
+    named = {e["tenant_id"] for e in events if isinstance(e, dict) and isinstance(e.get("tenant_id"), str)}
     if named - {tenant_id}:
-        other = sorted(str(n) for n in named - {tenant_id})[0]
+        other = sorted(named - {tenant_id})[0]
         raise Forbidden(f"The batch names tenant {other!r}, but this ingest key sends for its own tenant only; "
                         "drop tenant_id or use that tenant's key.")
     report = await ingest(services.db, tenant_id, events, source=Source.API,

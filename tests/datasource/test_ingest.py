@@ -274,6 +274,19 @@ async def test_credentials(ledger: Ledger, make_client: Callable[..., Awaitable[
     await ledger.still_consistent()
 
 
+async def test_a_tenant_id_that_is_not_a_string_is_rejected_per_event(ledger: Ledger) -> None:
+    good, odd_list, odd_number = one_of_each("tid")[:3]
+    body = [good, {**odd_list, "tenant_id": [ledger.tenant]}, {**odd_number, "tenant_id": 7}]
+    response = await ledger.post(body)
+    assert response.status_code == 207, response.text
+    assert response.json()["accepted"] == 1
+    assert [(r["index"], r["pointer"]) for r in response.json()["rejected"]] == [(1, "/1/tenant_id"),
+                                                                               (2, "/2/tenant_id")]
+    assert "expected a string" in response.json()["rejected"][0]["reason"]
+    ledger.expected = 1
+    await ledger.still_consistent()
+
+
 async def test_hmac_signed_bodies(ledger: Ledger) -> None:
     raw = json.dumps(one_of_each("sig")[:3]).encode()
     signed = {"X-SM-Key-Id": ledger.key_id, "X-SM-Signature": keys.sign(ledger.secret, raw),
