@@ -48,7 +48,7 @@ def parse_datetime(value: str) -> datetime | None:
         text = head + "." + rest[:min(digits, 6)] + rest[digits:]
     try:
         return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 pushed past the calendar by the offset
         return None
 
 

@@ -125,6 +125,17 @@ def test_offsets_and_fractions_are_normalised_to_utc() -> None:
     assert valid.event.occurred_at == datetime(2026, 6, 15, 12, 0, 0, 123456, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_date_time_past_the_calendar_is_rejected_not_a_crash(moment: str) -> None:
+    for fast in (True, False):
+        (rejection,) = validate.check([{**_scored(score=1), "occurred_at": moment}], now=NOW, fast=fast).rejected
+        assert rejection.pointer == "/0/occurred_at" and "is not an RFC 3339 date-time" in rejection.reason
+    appointment = {"id": "a1", "type": "appointment.scheduled", "occurred_at": iso(NOW), "lead_id": "l1",
+                   "data": {"scheduled_for": moment}}
+    (rejection,) = validate.check([appointment], now=NOW).rejected
+    assert rejection.pointer == "/0/data/scheduled_for"
+
+
 def test_several_problems_are_counted_in_the_reason() -> None:
     event = _scored(score=500, extra=1)
     rejection = _one(copy.deepcopy(event))
