@@ -209,6 +209,9 @@ def _check_one(
             reason += f" (and {len(errors) - 1} more problem(s) in this event)"
         return Rejection(index, event_id, where + pointer, reason)
     assert event_id is not None
+    if _has_nul(event):
+        return Rejection(index, event_id, where + _nul_pointer(event),
+                         "contains a NUL character (\\u0000), which cannot be stored; remove it")
     occurred = parse_datetime(event["occurred_at"])
     assert occurred is not None
     if occurred < oldest:
@@ -225,6 +228,31 @@ def _check_one(
         )
     return ValidEvent(index, IngestedEvent(event_id, event_type, occurred, event.get("lead_id"),
                                            event.get("agent_id"), event["data"]))
+
+
+def _has_nul(value: Any) -> bool:
+    # PostgreSQL text and jsonb cannot hold U+0000; the schemas fix every key, so only values can carry it
+    kind = type(value)
+    if kind is str:
+        return "\x00" in value
+    if kind is not dict and kind is not list:
+        return False
+    for item in value.values() if kind is dict else value:  # a loop, not any(): this runs for every event
+        if type(item) is str:
+            if "\x00" in item:
+                return True
+        elif _has_nul(item):
+            return True
+    return False
+
+
+def _nul_pointer(value: Any, path: str = "") -> str:
+    """The pointer of the first string holding a NUL (called only once one is known to be there)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if _has_nul(item):
+            return _nul_pointer(item, f"{path}/{pointer_of([key])[1:]}")
+    return path
 
 
 def _relevance(error: ValidationError) -> tuple[int, int, str]:

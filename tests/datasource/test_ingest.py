@@ -287,6 +287,20 @@ async def test_a_tenant_id_that_is_not_a_string_is_rejected_per_event(ledger: Le
     await ledger.still_consistent()
 
 
+async def test_a_nul_character_is_rejected_per_event(ledger: Ledger) -> None:
+    # PostgreSQL text and jsonb cannot hold U+0000: such an event is refused on its own, the others land
+    good, in_id, in_data = one_of_each("nul")[:3]
+    body = [good, {**in_id, "id": "nul-\u0000"}, {**in_data, "data": {**in_data["data"], "provider": "a\u0000b"}}]
+    response = await ledger.post(body)
+    assert response.status_code == 207, response.text
+    assert response.json()["accepted"] == 1
+    rejected = response.json()["rejected"]
+    assert [(r["index"], r["pointer"]) for r in rejected] == [(1, "/1/id"), (2, "/2/data/provider")]
+    assert "NUL character" in rejected[0]["reason"]
+    ledger.expected = 1
+    await ledger.still_consistent()
+
+
 async def test_hmac_signed_bodies(ledger: Ledger) -> None:
     raw = json.dumps(one_of_each("sig")[:3]).encode()
     signed = {"X-SM-Key-Id": ledger.key_id, "X-SM-Signature": keys.sign(ledger.secret, raw),
