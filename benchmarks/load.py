@@ -56,6 +56,7 @@ REFRESH_S = 10.0
 MAX_POINTS = 1000  # a typical panel width in pixels
 ROLE_MIX = ("executive", "executive", "manager", "manager", "manager", "agent", "agent", "agent", "admin", "auditor")
 AUDITOR_DASHBOARDS = ("system-health", "access-audit")
+MIXES = {True: "users' own dashboards", False: "random dashboards and ranges"}
 
 
 # --- dashboards -----------------------------------------------------------------------------------------
@@ -249,6 +250,11 @@ async def load_dashboard(client: httpx.AsyncClient, user: User, dashboard: Dashb
     return elapsed
 
 
+def own_pick(i: int, user: User, dashboards: dict[str, Dashboard], seed: int) -> tuple[Dashboard, timedelta]:
+    """The dashboard and range user ``i`` keeps open."""
+    return choose(user, dashboards, random.Random(seed * 1000 + i))
+
+
 async def simulate(client: httpx.AsyncClient, users: list[User], dashboards: dict[str, Dashboard], seconds: float,
                    seed: int) -> tuple[Tally, Tally]:
     """Each user opens one dashboard over one range (their own pick) and refreshes it every 10 s, as Grafana's
@@ -257,9 +263,8 @@ async def simulate(client: httpx.AsyncClient, users: list[User], dashboards: dic
     stop = time.monotonic() + seconds
 
     async def one(i: int, user: User) -> None:
-        rng = random.Random(seed * 1000 + i)
-        dashboard, span = choose(user, dashboards, rng)
-        await asyncio.sleep(rng.random() * 2)  # users do not all open the dashboard in the same millisecond
+        dashboard, span = own_pick(i, user, dashboards, seed)
+        await asyncio.sleep(random.Random(seed + i).random() * 2)  # users do not all open at the same instant
         tally = first
         while time.monotonic() < stop:
             tick = time.monotonic()
@@ -275,8 +280,11 @@ LoadOne = Callable[[User, Dashboard, timedelta], Awaitable[object]]
 
 
 async def saturate(users: list[User], dashboards: dict[str, Dashboard], seconds: float, workers: int, seed: int,
-                   load_one: LoadOne) -> tuple[int, float]:
-    """Dashboard loads with no pause from ``workers`` concurrent loops for ``seconds``: (loads, elapsed s)."""
+                   load_one: LoadOne, *, own: bool = False) -> tuple[int, float]:
+    """Dashboard loads with no pause from ``workers`` concurrent loops for ``seconds``: (loads, elapsed s).
+
+    ``own``: each load is a random user's own dashboard and range (steady state, as the users above keep
+    them open); otherwise a random dashboard and range too (mostly cold: the worst case for a cache)."""
     loads = 0
     stop = time.monotonic() + seconds
     started = time.perf_counter()
@@ -285,8 +293,9 @@ async def saturate(users: list[User], dashboards: dict[str, Dashboard], seconds:
         nonlocal loads
         rng = random.Random(seed + i)
         while time.monotonic() < stop:
-            user = users[rng.randrange(len(users))]
-            dashboard, span = choose(user, dashboards, rng)
+            index = rng.randrange(len(users))
+            user = users[index]
+            dashboard, span = own_pick(index, user, dashboards, seed) if own else choose(user, dashboards, rng)
             await load_one(user, dashboard, span)
             loads += 1
 
@@ -352,21 +361,25 @@ async def main(args: argparse.Namespace) -> None:
                       f"{first.refused + refreshes.refused}  server RSS {rss_mb(server):.0f} MB")
                 for sample in (first.samples + refreshes.samples)[:5]:
                     print(f"        e.g. {sample}")
-            loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
-                                         lambda u, d, span: load_dashboard(client, u, d, span, Tally()))
-            service_rate = loads / took
-            print(f"saturation (service, {args.workers} workers, no pause): {service_rate:.1f} dashboard loads/s "
-                  f"({loads} in {took:.0f} s)  server RSS {rss_mb(server):.0f} MB")
+            rates: dict[bool, float] = {}
+            for own in (True, False):
+                loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
+                                             lambda u, d, span: load_dashboard(client, u, d, span, Tally()), own=own)
+                rates[own] = loads / took
+                print(f"saturation (service, {args.workers} workers, no pause, {MIXES[own]}): {rates[own]:.1f} "
+                      f"dashboard loads/s ({loads} in {took:.0f} s)  server RSS {rss_mb(server):.0f} MB")
         pool = await asyncpg.create_pool(dsn, min_size=args.workers, max_size=args.workers)
         assert pool is not None
         try:
             loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
-                                         raw_sql_load(pool))
+                                         raw_sql_load(pool), own=True)
         finally:
             await pool.close()
         raw_rate = loads / took
-        print(f"saturation (raw-SQL baseline): {raw_rate:.2f} dashboard loads/s ({loads} in {took:.0f} s)  "
-              f"ratio {service_rate / raw_rate if raw_rate else float('inf'):.1f}x")
+        print(f"saturation (raw-SQL baseline, users' own dashboards): {raw_rate:.2f} dashboard loads/s "
+              f"({loads} in {took:.0f} s)")
+        for own in (True, False):
+            print(f"ratio service / raw-SQL ({MIXES[own]}): {rates[own] / raw_rate if raw_rate else float('inf'):.1f}x")
     finally:
         server.send_signal(signal.SIGTERM)
         try:
