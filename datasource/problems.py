@@ -22,7 +22,13 @@ from datasource.alerting.errors import AlertingError, ChannelInvalid, DefaultRul
 from datasource.ingest.errors import BatchTooLarge, IngestError, MalformedBody, UnknownTenant
 from datasource.protocol.errors import BodyTooLarge, LimitExceeded, ProtocolError, UnknownFilterKey
 from datasource.settings import ConfigError
-from datasource.storage.errors import DatabaseUnavailable, MigrationFailed, RetentionRefused, StorageError
+from datasource.storage.errors import (
+    DatabaseUnavailable,
+    MigrationFailed,
+    RetentionRefused,
+    StorageError,
+    UnstorableValue,
+)
 from rbac import AuditUnavailable, Forbidden, NoRole, PolicyInvalid, RbacError, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -73,6 +79,7 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     DatabaseUnavailable: (503, "Database unavailable"),
     MigrationFailed: (500, "Migration failed"),
     RetentionRefused: (400, "Retention refused"),
+    UnstorableValue: (422, "Value cannot be stored"),
     StorageError: (500, "Storage error"),
     ConfigError: (500, "Configuration error"),
     BodyTooLarge: (413, "Request body too large"),

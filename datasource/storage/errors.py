@@ -3,7 +3,8 @@
     StorageError
     ├── DatabaseUnavailable   the server cannot be reached or went away (503, Retry-After)
     ├── MigrationFailed       a migration failed and was rolled back whole
-    └── RetentionRefused      a retention shorter than the minimum without --force
+    ├── RetentionRefused      a retention shorter than the minimum without --force
+    └── UnstorableValue       a value PostgreSQL cannot hold: a NUL character, a date past year 1 or 9999 (422)
 """
 
 from __future__ import annotations
@@ -24,4 +25,8 @@ class MigrationFailed(StorageError):
 
 
 class RetentionRefused(StorageError):
+    pass
+
+
+class UnstorableValue(StorageError):
     pass

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from datasource.storage.errors import DatabaseUnavailable
+from datasource.storage.errors import DatabaseUnavailable, UnstorableValue
 
 APP_ROLE = "sm_app"
 
@@ -28,6 +28,20 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.InterfaceError,
 )
+
+
+# values the caller sent that PostgreSQL cannot hold or compare (never a fault of our statements)
+_UNSTORABLE: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.UntranslatableCharacterError,  # \u0000 in jsonb
+    asyncpg.exceptions.CharacterNotInRepertoireError,  # NUL in text
+    asyncpg.exceptions.DatetimeFieldOverflowError,
+)
+
+
+def _unstorable(exc: asyncpg.exceptions.DataError) -> bool:
+    # asyncpg raises the bare DataError for an argument it cannot encode, e.g. a datetime past year 9999 in UTC
+    return isinstance(exc, _UNSTORABLE) or (type(exc) is asyncpg.exceptions.DataError
+                                             and str(exc).startswith("invalid input for query argument"))
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -73,6 +87,12 @@ class Database:
                 yield conn
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL is unavailable: {exc.__class__.__name__}") from exc
+        except asyncpg.exceptions.DataError as exc:
+            if not _unstorable(exc):
+                raise
+            reason = str(exc).splitlines()[0]
+            raise UnstorableValue(f"A value in this request cannot be stored or compared ({reason}); remove NUL "
+                                  "characters (\\u0000) and keep dates between the years 1 and 9999.") from None
 
     async def ping(self) -> bool:
         try:

@@ -127,6 +127,17 @@ async def test_channels_and_schedules(setup: Any) -> None:
     assert response.status_code == 422
 
 
+async def test_values_postgresql_cannot_hold_are_422_saying_what_to_fix(setup: Any) -> None:
+    client, _, auth = setup
+    for method, url, body in (
+            ("PUT", "/api/admin/alert-channels/ops", {"kind": "slack", "url": "https://hooks.example.com/a\u0000"}),
+            ("PUT", "/api/admin/report-schedules/daily", {"recipients": [{"email": "a\u0000@b.co", "role": "agent"}]}),
+            ("GET", "/api/alerts?since=0001-01-01T00:00:00%2B01:00", None)):
+        response = await client.request(method, url, json=body, headers=auth("admin"))
+        assert response.status_code == 422, (url, response.text)
+        assert "remove NUL characters" in response.json()["message"], url
+
+
 async def test_bad_history_queries_say_what_to_fix(setup: Any) -> None:
     client, _, auth = setup
     for query, pointer in (("since=yesterday", "/since"), ("limit=0", "/limit"), ("state=burning", "/state")):

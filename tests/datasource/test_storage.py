@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import asyncpg
 
 import pytest
 
 from datasource.storage import migrate, partitions
-from datasource.storage.errors import RetentionRefused
+from datasource.storage.errors import RetentionRefused, UnstorableValue
 from datasource.storage.pool import Database
 
 
@@ -76,3 +78,24 @@ async def test_tenant_transaction_sees_only_its_tenant(db: Database) -> None:
         # no WHERE clause: row-level security alone confines the query
         assert [r["tenant_id"] for r in await conn.fetch("SELECT tenant_id FROM tenants")] == ["rls-a"]
         assert await conn.fetchval("SELECT current_user") == "sm_app"
+
+
+@pytest.mark.parametrize(("sql", "value", "says"), [
+    ("SELECT $1::text", "a\x00b", "0x00"),
+    ("SELECT $1::jsonb", {"name": "a\x00b"}, "unsupported Unicode escape sequence"),
+    ("SELECT $1::timestamptz", datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))), "date value out of range"),
+])
+async def test_values_postgresql_cannot_hold_are_the_callers_to_fix(db: Database, sql: str, value: object,
+                                                                      says: str) -> None:
+    for connection in (db.system, lambda: db.tenant("rls-a")):
+        with pytest.raises(UnstorableValue, match="remove NUL characters") as caught:
+            async with connection() as conn:
+                await conn.fetchval(sql, value)
+        assert says in caught.value.message
+
+
+async def test_our_own_data_errors_stay_ours(db: Database) -> None:
+    # a division by zero is a fault of the statement, not of the caller's values: it is not re-labelled
+    with pytest.raises(asyncpg.exceptions.DivisionByZeroError):
+        async with db.system() as conn:
+            await conn.fetchval("SELECT 1 / $1::int", 0)
