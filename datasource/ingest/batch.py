@@ -23,7 +23,10 @@ def _no_constants(name: str) -> Any:
 
 
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_no_constants)
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except RecursionError:  # a ValueError, so every caller reports it like any other bad JSON
+        raise ValueError("arrays or objects are nested too deeply (no event needs more than a few levels)") from None
 
 
 def is_ndjson(content_type: str | None) -> bool:

@@ -193,6 +193,7 @@ async def test_ndjson_lines_end_at_newline_only(ledger: Ledger) -> None:
     (b'"just a string"', "must be a JSON array"),
     (b'[{"id": NaN}]', "NaN is not a JSON number"),
     (b"\xff\xfe[]", "not UTF-8"),
+    (b"[" * 50_000, "nested too deeply"),
 ])
 async def test_malformed_json_is_400_with_position(ledger: Ledger, body: bytes, words: str) -> None:
     response = await ledger.post(body, {"Content-Type": "application/json"})
