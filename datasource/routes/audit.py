@@ -7,7 +7,7 @@ row is sent: if that record cannot be written the answer is 503 and nothing leav
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from datasource.access import refuse, request_fields
 from datasource.deps import PrincipalDep, ServicesDep
+from datasource.problems import Problem
 from rbac import audit, audit_query, policy
 from rbac.audit_query import AuditFilter
 from rbac.principal import Principal, Role
@@ -43,6 +44,15 @@ def _filter(
     before_seq: Annotated[int | None, Query(ge=1, le=2**63 - 1,
                                             description="page cursor: next_before_seq of the last page")] = None,
 ) -> AuditFilter:
+    # checked here, before anything is read: the export streams, and a late error would cut its file short
+    for name, value in (("since", since), ("until", until)):
+        if value is None:
+            continue
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise Problem(422, "Invalid time", f"{name}={value.isoformat()} falls outside the years 1 to 9999 in "
+                          "UTC; give a time within them.") from None
     return AuditFilter(since=since, until=until, subject=subject, action=action, outcome=outcome,
                        before_seq=before_seq)
 

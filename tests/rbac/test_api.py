@@ -195,6 +195,10 @@ async def test_bad_inputs_are_problems_that_say_what_to_fix(make_client: Any, to
         ("POST", "/api/admin/keys", {"json": {"kind": "service", "name": "a\x00", "role": "agent"}}, "NUL character"),
         ("PUT", "/api/admin/policy", {"json": {"document": {"roles": {}}, "comment": "\x00"}}, "NUL character"),
         ("PUT", "/api/admin/identity", {"json": {"issuer": "\x00", "audiences": ["a"]}}, "NUL character"),
+        ("GET", "/api/audit/events", {"params": {"since": "0001-01-01T00:00:00+01:00"}}, "years 1 to 9999"),
+        ("GET", "/api/audit/export", {"params": {"until": "9999-12-31T23:59:59-01:00"}}, "until="),
+        ("POST", "/api/admin/keys",
+         {"json": {"kind": "ingest", "name": "n", "expires_at": "0001-01-01T00:00:00+01:00"}}, "years 1 and 9999"),
     ]:
         r = await client.request(method, url, headers=admin, **kwargs)
         assert r.status_code == 422, (url, r.text)
