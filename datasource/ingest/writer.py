@@ -18,8 +18,8 @@ enrichment, nurture, first contact, appointment, unsubscribe, erasure request an
 keep the earliest time (``response_ok``/``enrichment_ok``: any success; ``first_response_at`` and
 ``enriched_at`` count successes only); score, routing (agent, team) and the closed deal follow the
 latest event by occurred_at (ties inside a batch: the greater event id; ``team_id`` is the routing
-event's own, so send it there); ``touches`` counts contact attempts. Once erasure is requested, contact data is gone from ``leads`` and from stored events, and
-stays gone for events that arrive later.
+event's own, so send it there); ``touches`` counts contact attempts. Once erasure is requested, contact
+data is gone from ``leads`` and from stored events, and stays gone for events that arrive later.
 """
 
 from __future__ import annotations

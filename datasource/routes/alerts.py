@@ -67,7 +67,8 @@ async def alert_history(
                WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR started_at >= $2)
                ORDER BY started_at DESC, event_id DESC LIMIT $3""", state, since, limit) if allowed else []
     if not allowed:  # a refused attempt is audited too
-        await access.refuse(svc.db, who, request, f"Role {who.role.value} may not see alerts of tenant {who.tenant_id}.")
+        await access.refuse(svc.db, who, request,
+                            f"Role {who.role.value} may not see alerts of tenant {who.tenant_id}.")
     await access.record(svc.db, audit.AuditRecord.of(
         who, "query", "success", 200, resource={"route": "/api/alerts", "state": state}, rows_returned=len(rows),
         **access.request_fields(request)))
