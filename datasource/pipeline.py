@@ -120,9 +120,11 @@ async def run(svc: Services, call: Call, action: str, resource: dict[str, Any],
 
 async def identify(svc: Services, call: Call) -> Context:
     principal = await svc.identifier.identify(call.creds, svc.db.system)
-    async with svc.db.tenant(principal.tenant_id) as conn:
-        _, current = await svc.policies.current(conn, principal.tenant_id)
-    return Context(principal, current, svc.pseudonym_key(principal.tenant_id))
+    found = svc.policies.recent(principal.tenant_id)  # a transaction per request saved (policy_store.py)
+    if found is None:
+        async with svc.db.tenant(principal.tenant_id) as conn:
+            found = await svc.policies.current(conn, principal.tenant_id, remember=True)
+    return Context(principal, found[1], svc.pseudonym_key(principal.tenant_id))
 
 
 async def record(svc: Services, trail: Trail) -> None:

@@ -78,6 +78,7 @@ async def replace_policy(body: PolicyIn, who: AdminDep, svc: ServicesDep, reques
     async with svc.db.tenant(who.tenant_id) as conn:
         version = await svc.policies.replace(conn, who.tenant_id, body.document, who, comment=body.comment,
                                              audit_fields=request_fields(request))
+    svc.policies.forget(who.tenant_id)  # committed now: the data path reads it from its next request
     return PolicyOut.of(version)
 
 
@@ -92,6 +93,7 @@ async def rollback_policy(body: RollbackIn, who: AdminDep, svc: ServicesDep, req
     async with svc.db.tenant(who.tenant_id) as conn:
         version = await svc.policies.rollback(conn, who.tenant_id, body.version, who,
                                               audit_fields=request_fields(request))
+    svc.policies.forget(who.tenant_id)  # committed now: the data path reads it from its next request
     return PolicyOut.of(version)
 
 
