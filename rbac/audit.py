@@ -119,24 +119,34 @@ def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
 
 async def append(conn: asyncpg.Connection, record: AuditRecord) -> tuple[int, str]:
     """Append one record to its tenant's chain; (seq, hash) of the new row. AuditUnavailable on any failure."""
-    row = record.model_dump()
+    return (await append_many(conn, [record]))[0]
+
+
+async def append_many(conn: asyncpg.Connection, records: list[AuditRecord]) -> list[tuple[int, str]]:
+    """Append records of ONE tenant to its chain in order, in one transaction (all or none); (seq, hash) of
+    each new row. AuditUnavailable on any failure."""
+    tenant = records[0].tenant_id
+    if any(r.tenant_id != tenant for r in records):
+        raise ValueError("append_many takes the records of one tenant")
+    rows = [r.model_dump() for r in records]
+    names = (*COLUMNS, "prev_hash", "hash")
+    slots = ", ".join(f"${i}" for i in range(1, len(names) + 1))
     try:
         async with conn.transaction():
             await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, record.tenant_id)
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, tenant)
             last = await conn.fetchrow(
-                "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", record.tenant_id)
-            row["seq"] = (last["seq"] if last else 0) + 1
-            row["prev_hash"] = last["hash"] if last else GENESIS
-            row["hash"] = chain_hash(row["prev_hash"], row)
-            names = (*COLUMNS, "prev_hash", "hash")
-            slots = ", ".join(f"${i}" for i in range(1, len(names) + 1))
-            await conn.execute(
+                "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", tenant)
+            seq, prev = (last["seq"], last["hash"]) if last else (0, GENESIS)
+            for row in rows:
+                seq += 1
+                row["seq"], row["prev_hash"] = seq, prev
+                row["hash"] = prev = chain_hash(prev, row)
+            await conn.executemany(
                 f"INSERT INTO audit_log ({', '.join(names)}) VALUES ({slots})",
-                *(list(row[n]) if n == "masked_fields" else row[n] for n in names),
-            )
+                [[list(row[n]) if n == "masked_fields" else row[n] for n in names] for row in rows])
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         raise AuditUnavailable(
             f"The access could not be written to the audit log ({exc.__class__.__name__}), so it is not served; "
             "try again shortly.") from None
-    return row["seq"], row["hash"]
+    return [(row["seq"], row["hash"]) for row in rows]
