@@ -50,6 +50,11 @@ def grafana_unit(unit: Unit | None, currency: str = "USD") -> str | None:
 
 def cell(value: Any) -> Any:
     """One value as JSON: Decimal → float, datetime → epoch ms, NaN/inf → null, tuples → lists."""
+    kind = type(value)
+    if kind is float:  # the common cases first: a dashboard load serializes ~10^5 cells
+        return value if math.isfinite(value) else None
+    if kind is int or kind is str or value is None:
+        return value
     if isinstance(value, Decimal):
         value = float(value)
     if isinstance(value, float) and not math.isfinite(value):
@@ -149,6 +154,11 @@ def _column(column: Column, masked: set[str], currency: str) -> TableColumn:
 
 
 def _number(value: Any) -> float | None:
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int:
+        return float(value)
     value = cell(value)
     if value is None or isinstance(value, bool):
         return None if value is None else float(value)
