@@ -182,13 +182,33 @@ async def test_computations_at_once_are_capped() -> None:
         running -= 1
         return frame(1)
 
-    waiters = [asyncio.create_task(cache.get_or_compute(key(metric=f"m{i}"), slow)) for i in range(5)]
+    waiters = [asyncio.create_task(cache.get_or_compute(key(metric=f"m{i}", span=timedelta(days=30)), slow))
+               for i in range(5)]
     for _ in range(5):
         await asyncio.sleep(0)
     assert peak == 2  # five different keys, two computing, three waiting for a slot
     gate.set()
     await asyncio.gather(*waiters)
     assert peak == 2 and len(cache) == 5
+
+
+async def test_operational_ranges_have_their_own_lane() -> None:
+    cache = ResultCache(15, 900, max_computing=1, max_computing_operational=1, clock=Clock(), now=lambda: NOW)
+    gate = asyncio.Event()
+
+    async def slow() -> Frame:
+        await gate.wait()
+        return frame(1)
+
+    # two 30-day computations: one runs, one waits for the analytics lane
+    long = [asyncio.create_task(cache.get_or_compute(key(metric=f"m{i}", span=timedelta(days=30)), slow))
+            for i in range(2)]
+    await asyncio.sleep(0)
+    # a 1-day range does not wait behind them: it computes at once in its own lane
+    assert (await asyncio.wait_for(cache.get_or_compute(key(metric="short"), Counter()), 1)).row_count == 1
+    assert not any(t.done() for t in long)
+    gate.set()
+    await asyncio.gather(*long)
 
 
 async def test_invalidate_tenant_drops_only_that_tenant() -> None:
