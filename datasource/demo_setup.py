@@ -190,6 +190,8 @@ def _announce(settings: Settings, prepared: Prepared, console: Console) -> None:
     example = tokens["acme"][Role.EXECUTIVE.value] if tokens else "<token>"
     print("\nGrafana data source (Connections > Data sources > Add > JSON API, plugin simpod-json-datasource):")
     print(f"  URL:    {url}")
+    print("  UID:    success-metrics (the dashboards in dashboards/ look the data source up by this uid;")
+    print("          grafana-provisioning/datasources/ sets it for you)")
     print(f"  Header: Authorization = Bearer {example}")
     print("  (use the token of the tenant and role you want to see; each role sees its own masked view)")
     print(f"\nSend events: curl -H 'Authorization: Bearer <ingest key>' -H 'Content-Type: application/x-ndjson' "
