@@ -205,8 +205,8 @@ SYSTEM = DashboardSpec(
 AUDIT = DashboardSpec(
     uid="sm-access-audit",
     title="Access Audit",
-    description="For auditors: authentication successes and failures, policy changes, compliance and dashboard "
-                "adoption, from the hash-chained access audit log.",
+    description="For auditors: who accessed what and when, authentication failures and access denials, exports, "
+                "policy changes, compliance and dashboard adoption, from the hash-chained access audit log.",
     variables=(),
     annotations=("policy_changes", "backfills", "outages"),
     refresh="1m",
@@ -216,8 +216,15 @@ AUDIT = DashboardSpec(
           "`GET /api/audit/export` (CSV or NDJSON; the export is itself audited). `success-metrics audit verify` "
           "proves no row was edited or removed. Policy changes are marked on the time axes below."),
     rows=(
-        RowSpec("Authentications", (
-            PanelSpec("security.auth_events", TS, 24, 8),
+        RowSpec("Who accessed what, when", (
+            PanelSpec("audit.access_log", TB, 24, 12),
+        )),
+        RowSpec("Authentications, failures and denials", (
+            PanelSpec("security.auth_events", TS, 12, 8),
+            PanelSpec("audit.failures", TS, 12, 8),
+        )),
+        RowSpec("Exports", (
+            PanelSpec("audit.exports", TB, 24, 8),
         )),
         RowSpec("Adoption and compliance", (
             PanelSpec("adoption.usage", TB, 12, 8),

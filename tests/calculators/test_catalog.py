@@ -19,7 +19,8 @@ errors.by_category errors.mttr system.resources sources.performance leads.qualit
 behavior.response_time_impact behavior.followup_effectiveness behavior.channel_performance
 behavior.best_contact_times attribution.tree attribution.weighted agents.scorecard agents.efficiency_trend
 agents.load_balance agents.time_allocation agents.goals agents.top_performers agents.coaching apis.health
-security.auth_events compliance.checks adoption.usage alerts.action_items""".split()
+security.auth_events compliance.checks adoption.usage alerts.action_items
+audit.access_log audit.failures audit.exports""".split()
 
 
 def test_every_contract_metric_is_in_the_catalog() -> None:

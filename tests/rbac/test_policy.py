@@ -36,6 +36,7 @@ MATRIX = {
     "conversion.lead_to_close": (True, True, True, True, False),
     "security.auth_events":    (False, False, False, True, True),
     "compliance.checks":       (False, False, False, True, True),
+    "audit.access_log":        (False, False, False, True, True),
     "uptime.system":           (True, True, True, True, True),
     "components.latency":      (True, True, True, True, True),
 }
