@@ -7,6 +7,7 @@ listed, so a dashboard can never name a metric the service does not answer.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -177,11 +178,11 @@ def _text_panel(content: str, *, h: int, y: int, markdown: bool = False) -> dash
 
 def _logo_html(theme: Theme) -> str:
     """The partner's logo and name, full width and short, so it reads on a phone too."""
-    logo = f'<img src="{_attr(theme.logo_url)}" alt="" style="height:40px;vertical-align:middle;margin-right:12px">' \
-        if theme.logo_url else ""
+    logo = (f'<img src="{html.escape(theme.logo_url)}" alt="" '
+            'style="height:40px;vertical-align:middle;margin-right:12px">' if theme.logo_url else "")
     return (f'<div style="display:flex;align-items:center;height:100%;border-left:6px solid {theme.primary};'
             f'padding-left:12px">{logo}<span style="font-size:20px;font-weight:600;color:{theme.primary}">'
-            f'{_text(theme.name)}</span></div>')
+            f'{html.escape(theme.name, quote=False)}</span></div>')
 
 
 def _links(theme: Theme) -> list[dash_b.DashboardLink]:
@@ -299,10 +300,3 @@ def _thresholds(lower_is_better: bool, target: float | None) -> dash_b.Threshold
                  dash_m.Threshold(value=1.1 * target, color="red")]
     return dash_b.ThresholdsConfig().mode(dash_m.ThresholdsMode.ABSOLUTE).steps(steps)
 
-
-def _attr(value: str) -> str:
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _text(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
