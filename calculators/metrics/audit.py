@@ -20,7 +20,6 @@ SEC = Sensitivity.SECURITY
 # personal data), and only roles allowed security metrics can query these at all.
 SUBJECT = shapes.Col("subject", ColumnType.STRING, sensitivity=SEC, field="subject")
 TIME = shapes.Col("time", ColumnType.TIME)
-NOT_SET_UP = "The audit log is not set up."
 # what a record was about: the metrics it queried, else what it exported, its report, its route, else its resource
 SUMMARY = """coalesce(nullif(array_to_string(ARRAY(SELECT jsonb_array_elements_text(
                  CASE WHEN jsonb_typeof(resource->'metrics') = 'array' THEN resource->'metrics'
@@ -35,10 +34,6 @@ def _sec(name: str, unit: Unit | None = None) -> shapes.Col:
 
 def _sec_text(name: str) -> shapes.Col:
     return shapes.Col(name, ColumnType.STRING, sensitivity=SEC)
-
-
-async def _ready(conn: asyncpg.Connection) -> bool:
-    return bool(await conn.fetchval("SELECT to_regclass('audit_log') IS NOT NULL"))
 
 
 def _capped(rows: list[asyncpg.Record]) -> list[str]:
@@ -57,8 +52,6 @@ async def access_log(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     cols = [TIME, SUBJECT, _sec_text("role"), _sec_text("action"), _sec_text("resource"), _sec_text("outcome"),
             _sec("status"), _sec_text("masked_fields"), _sec("rows_returned", Unit.COUNT),
             _sec("latency_ms", Unit.MS)]
-    if not await _ready(conn):
-        return shapes.table("audit.access_log", cols, [], notices=[NOT_SET_UP])
     rows = await conn.fetch(
         f"""SELECT at, subject, role, action, {SUMMARY} AS resource, outcome, status,
                    array_to_string(masked_fields, ', ') AS masked, rows_returned, latency_ms
@@ -77,9 +70,6 @@ async def failures(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings)
     width = buckets.series_width(q)
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     series: dict[str, dict] = {"auth.failure": {}, "access.denied": {}}
-    if not await _ready(conn):
-        return shapes.series("audit.failures", starts, series, Unit.COUNT, count=True, sensitivity=SEC,
-                             notices=[NOT_SET_UP])
     p = Params()
     t = bucket_expr("at", width, s.timezone, p)
     for r in await conn.fetch(
@@ -97,8 +87,6 @@ async def exports(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) 
     q = sq.query
     cols = [TIME, SUBJECT, _sec_text("role"), _sec_text("resource"), _sec_text("format"), _sec_text("outcome"),
             _sec("rows", Unit.COUNT)]
-    if not await _ready(conn):
-        return shapes.table("audit.exports", cols, [], notices=[NOT_SET_UP])
     rows = await conn.fetch(
         f"""SELECT at, subject, role, concat_ws(' ', {SUMMARY}, resource->>'period') AS resource,
                    coalesce(resource->>'format', resource->>'via') AS format, outcome, rows_returned
