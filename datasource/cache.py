@@ -53,6 +53,7 @@ class ResultCache:
         self._now = now
         self._entries: OrderedDict[ScopedQuery, tuple[float, Frame]] = OrderedDict()
         self._inflight: dict[ScopedQuery, asyncio.Task[Frame]] = {}
+        self._invalidated: dict[str, int] = {}  # tenant -> invalidate_tenant calls, so a stale result is not kept
         self.stats = CacheStats()
 
     def ttl_for(self, key: ScopedQuery) -> float:
@@ -72,7 +73,7 @@ class ResultCache:
         task = self._inflight.get(key)
         if task is None:
             self.stats.misses += 1
-            task = asyncio.ensure_future(self._fill(key, compute))
+            task = asyncio.ensure_future(self._fill(key, compute, self._invalidated.get(key.tenant_id, 0)))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._settle(key, done))
         else:
@@ -81,7 +82,12 @@ class ResultCache:
         return await asyncio.shield(task)
 
     def invalidate_tenant(self, tenant_id: str) -> int:
-        """Drop every entry of one tenant (after a backfill changed its past); returns how many."""
+        """Drop every entry of one tenant (after its past changed); returns how many. A computation already
+        running read the old data: its callers still get its frame, but it is not kept, and later callers
+        compute anew rather than join it."""
+        self._invalidated[tenant_id] = self._invalidated.get(tenant_id, 0) + 1
+        for k in [k for k in self._inflight if k.tenant_id == tenant_id]:
+            del self._inflight[k]  # _settle leaves alone a key a newer computation has taken over
         stale = [k for k in self._entries if k.tenant_id == tenant_id]
         for k in stale:
             del self._entries[k]
@@ -90,12 +96,12 @@ class ResultCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]]) -> Frame:
+    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int) -> Frame:
         q = key.query
         async with self._computing if q.end - q.start >= ANALYTICS_SPAN else self._computing_operational:
             frame = await compute()
         ttl = self.ttl_for(key)
-        if ttl > 0:
+        if ttl > 0 and invalidated == self._invalidated.get(key.tenant_id, 0):
             self._entries[key] = (self._clock() + ttl, frame)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
