@@ -11,6 +11,7 @@ import pytest
 from calculators import Dimension, Kind, all_metrics
 from datasource.grafana import DASHBOARDS, DashboardGenerationError, generate, validate
 from datasource.grafana.build import FITS, Theme, check, dashboard_json
+from datasource.grafana.export import lookup as _lookup
 from datasource.grafana.layout import DashboardSpec, PanelSpec, RowSpec, Viz
 from datasource.grafana.query import DATASOURCE_UID, PLUGIN_ID
 
@@ -133,10 +134,6 @@ def test_layout_reads_on_a_phone() -> None:
 def _spec(*panels: PanelSpec) -> DashboardSpec:
     return DashboardSpec(uid="sm-test", title="Test", description="", variables=(Dimension.TEAM,), annotations=(),
                          rows=(RowSpec("Row", panels),))
-
-
-def _lookup(name: str) -> Any:
-    return next((m for m in all_metrics() if m.name == name), None)
 
 
 def test_a_panel_naming_an_unknown_metric_fails_the_build() -> None:
