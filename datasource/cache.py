@@ -5,8 +5,9 @@ after every hit, per principal — so one principal's masked view is never serve
 tenant's frames cannot answer another tenant's key. A range whose end is within ``LIVE_MARGIN`` of now
 lives ``ttl_live_s`` (data still arriving) — unless it spans a week or more: such analytics ranges may lag
 up to 15 minutes (the spec), so they live ``min(ttl_closed_s, 15 min)`` and parse.align keeps their key
-for the quarter hour. A closed period lives ``ttl_closed_s``. Ingest backfills call
-``invalidate_tenant`` so a closed period is recomputed once its past changes.
+for the quarter hour. A closed period lives ``ttl_closed_s`` (default 900 s, the spec's lag bound), which is
+also how long a backfill into it or a change of the tenant's settings may go unseen: nothing calls
+``invalidate_tenant`` yet (a CLI backfill runs in another process and could not reach this cache anyway).
 """
 
 from __future__ import annotations
