@@ -1,7 +1,7 @@
 """The six dashboards as data: which metric each panel shows, how, and where.
 
 A panel names a catalog metric and a visualisation; titles, units and descriptions come from the
-catalog entry, so this file says only what the catalog cannot: grouping, order, size and the
+catalog entry, so this file says only what the catalog cannot: grouping, order, size and
 the fixed options a panel adds to the dashboard's variables. ``build.py`` turns these specs into Grafana JSON.
 """
 
