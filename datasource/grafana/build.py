@@ -232,10 +232,11 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
         payload={d.value: f"${d.value}" for d in variables if d in entry.dimensions} | dict(spec.payload),
     ))
     unit = grafana_unit(entry.unit, theme.currency)
-    thresholds = _thresholds(entry.lower_is_better, theme.targets.get(entry.name))
+    target_value = theme.targets.get(entry.name)
+    thresholds = _thresholds(entry.lower_is_better, target_value)
     # a target colours by thresholds; otherwise the brand: lines in the primary colour, bars in the secondary
     brand = theme.secondary if spec.viz in (Viz.BARCHART, Viz.BARGAUGE) else theme.primary
-    colour = (dash_b.FieldColor().mode(dash_m.FieldColorModeId.THRESHOLDS) if thresholds.build().steps[1:]
+    colour = (dash_b.FieldColor().mode(dash_m.FieldColorModeId.THRESHOLDS) if target_value is not None
               else dash_b.FieldColor().mode(dash_m.FieldColorModeId.SHADES).fixed_color(brand))
     builder: Any
     match spec.viz:
@@ -254,7 +255,7 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
                        .tooltip(common_b.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI)
                                 .sort(common.SortOrder.DESCENDING))
                        .thresholds_style(common_b.GraphThresholdsStyleConfig().mode(
-                           common.GraphThresholdsStyleMode.DASHED if thresholds.build().steps[1:]
+                           common.GraphThresholdsStyleMode.DASHED if target_value is not None
                            else common.GraphThresholdsStyleMode.OFF)))
         case Viz.TABLE:
             # ids are for joins and masking, not for reading: hidden, so a table fits a phone
