@@ -21,8 +21,8 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field
 
 from calculators.catalog import MetricDef
-from calculators.query import MetricQuery, RowScope, ScopedQuery, ScopeKind
-from calculators.vocabulary import Sensitivity, TenantId
+from calculators.query import MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind
+from calculators.vocabulary import Dimension, Sensitivity, TenantId
 from rbac.errors import Forbidden, PolicyInvalid
 from rbac.principal import Principal, Role
 
@@ -185,8 +185,21 @@ def authorize(principal: Principal, query: MetricQuery, metric: MetricDef, polic
     if not allowed(principal, metric, policy):
         raise Forbidden(f"Role {principal.role.value} may not query metric {metric.name!r}; "
                         f"ask an admin if you need it.")
-    scoped = ScopedQuery(tenant_id=TenantId(principal.tenant_id), query=query, scope=row_scope(principal, rules))
+    scope = row_scope(principal, rules)
+    _own_agent_filters_only(principal, query, scope)
+    scoped = ScopedQuery(tenant_id=TenantId(principal.tenant_id), query=query, scope=scope)
     return Grant(principal=principal, scoped=scoped, masks=field_masks(principal, policy), export=rules.export)
+
+
+def _own_agent_filters_only(principal: Principal, query: MetricQuery, scope: RowScope) -> None:
+    """Under a self scope an agent filter may name only the caller: a tenant-wide figure (a conversion rate,
+    a lead count) filtered to another agent is that agent's own figure, which the role sees only masked."""
+    if scope.kind is not ScopeKind.SELF:
+        return
+    for f in query.filters:
+        if f.dimension is Dimension.AGENT and (f.operator is not Operator.EQ or set(f.values) != {scope.agent_id}):
+            raise Forbidden(f"Role {principal.role.value} may filter agents only to themselves "
+                            f"(agent = {scope.agent_id or 'your agent id'}); remove the agent filter.")
 
 
 def may_export(principal: Principal, policy: Policy) -> bool:

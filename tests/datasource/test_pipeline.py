@@ -194,3 +194,26 @@ async def test_nothing_is_served_when_the_audit_log_cannot_be_written(client: ht
             await conn.execute("GRANT INSERT ON audit_log TO sm_app")
     assert r.status_code == 503 and r.headers["Retry-After"]
     assert "audit log" in r.json()["message"] and "datapoints" not in r.text and "rows" not in r.text
+
+
+async def test_an_agent_cannot_filter_a_tenant_figure_down_to_another_agent(client: httpx.AsyncClient, tenant: str,
+                                                                            token_for: Any) -> None:
+    """conversion.lead_to_appointment is a tenant-wide figure that takes an agent filter: filtered to a2 it is
+    a2's own conversion rate, which agent a1 sees only pseudonymised in a scorecard, so it is refused."""
+    def body(agent: str) -> dict[str, Any]:
+        b = fixture("table_panel")
+        b["targets"][0]["target"] = "conversion.lead_to_appointment"
+        b["adhocFilters"] = [{"key": "agent", "operator": "=", "value": agent}]
+        return b
+
+    headers = bearer(token_for(tenant, "agent", agent_id="a1", teams=["north"]))
+    own = (await client.post("/query", json=body("a1"), headers=headers)).json()[0]
+    assert own["rows"][0][0] == pytest.approx(100 / 3)  # a1: leads L1, L2, L5; appointment L1 → 1 / 3
+    other = (await client.post("/query", json=body("a2"), headers=headers)).json()[0]
+    assert "rows" not in other and "may filter agents only to themselves" in other["meta"]["notices"][0]["text"]
+    regex = body("a.*")
+    regex["adhocFilters"][0]["operator"] = "=~"
+    refused = (await client.post("/query", json=regex, headers=headers)).json()[0]
+    assert refused["meta"]["notices"][0]["severity"] == "error"
+    executive = (await client.post("/query", json=body("a2"), headers=bearer(token_for(tenant, "executive"))))
+    assert executive.json()[0]["rows"][0][0] == pytest.approx(50.0)  # a2: leads L3, L4; appointment L3 → 1 / 2

@@ -90,7 +90,11 @@ async def test_no_role_sees_what_it_may_not(db: Database, two_tenants: None, who
     try:
         grant = policy.authorize(who, query, definition, rules)
     except Forbidden:
-        assert not policy.allowed(who, definition, rules)
+        # refused: a metric the role may not query, or (self scope) an agent filter naming anyone but the caller
+        foreign = who.role is Role.AGENT and any(
+            f.dimension is Dimension.AGENT and (f.operator is not Operator.EQ or f.values != (who.agent_id,))
+            for f in usable)
+        assert not policy.allowed(who, definition, rules) or foreign
         return
     async with db.tenant(grant.scoped.tenant_id) as conn:
         frame = await compute(conn, grant.scoped)
