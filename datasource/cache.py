@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from calculators import Frame, ScopedQuery
-from datasource.protocol.parse import ANALYTICS_SPAN
+from datasource.protocol.parse import is_analytics
 
 # events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
 LIVE_MARGIN = timedelta(minutes=15)
@@ -61,7 +61,7 @@ class ResultCache:
         q = key.query
         if q.end < self._now() - LIVE_MARGIN:
             return self.ttl_closed_s  # a closed period
-        if q.end - q.start >= ANALYTICS_SPAN:
+        if is_analytics(q.start, q.end):
             return min(self.ttl_closed_s, ANALYTICS_LAG_S)  # analytics touching now: may lag 15 minutes
         return self.ttl_live_s  # operational: near real time
 
@@ -99,7 +99,7 @@ class ResultCache:
 
     async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int) -> Frame:
         q = key.query
-        async with self._computing if q.end - q.start >= ANALYTICS_SPAN else self._computing_operational:
+        async with self._computing if is_analytics(q.start, q.end) else self._computing_operational:
             frame = await compute()
         ttl = self.ttl_for(key)
         if ttl > 0 and invalidated == self._invalidated.get(key.tenant_id, 0):

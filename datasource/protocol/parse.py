@@ -211,6 +211,11 @@ def parse_range(rng: TimeRange, limits: Limits) -> tuple[datetime, datetime]:
     return align(start, end)
 
 
+def is_analytics(start: datetime, end: datetime) -> bool:
+    """A range of a week or more: aligned to quarter hours here, cached and computed as analytics (cache.py)."""
+    return end - start >= ANALYTICS_SPAN
+
+
 def align(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """Widen the range to whole steps (start down, end up): minutes, or quarter hours for analytics ranges.
 
@@ -219,7 +224,7 @@ def align(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     more are analytics, which the spec lets lag up to 15 minutes: a quarter hour more or less of a week
     changes no figure a person reads (0.15 %), and the key then holds for the quarter hour (see cache.py).
     """
-    step = ANALYTICS_STEP if end - start >= ANALYTICS_SPAN else timedelta(minutes=1)
+    step = ANALYTICS_STEP if is_analytics(start, end) else timedelta(minutes=1)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     floor_start = epoch + ((start - epoch) // step) * step
     floor_end = epoch + ((end - epoch) // step) * step
