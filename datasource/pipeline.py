@@ -56,6 +56,7 @@ class Trail:
     principal: Principal | None = None
     masked: set[str] = field(default_factory=set)
     rows: int = 0
+    served: int = 0  # frames served (a frame of 0 rows too)
     denied: list[str] = field(default_factory=list)  # refIds refused by policy
     error: BaseException | None = None
 
@@ -74,7 +75,7 @@ class Trail:
                                      status=_status(self.error) if self.error else 500, reason=_reason(self.error),
                                      **common)
         if self.error is None:
-            outcome, status = ("denied", 403) if self.denied and not self.rows else ("success", 200)
+            outcome, status = ("denied", 403) if self.denied and not self.served else ("success", 200)
             reason = f"refused: {', '.join(self.denied)}" if self.denied else None
         else:
             denied = isinstance(self.error, RbacError | ProtocolError | CalculatorError)
@@ -196,6 +197,7 @@ def _plain_options(metric_def: MetricDef) -> list[str]:
 def _note(trail: Trail, frame: Frame) -> None:
     trail.masked.update(frame.masked_fields)
     trail.rows += frame.row_count
+    trail.served += 1
 
 
 def _resource(body: QueryRequest, targets: Sequence[ParsedTarget]) -> dict[str, Any]:

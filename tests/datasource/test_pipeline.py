@@ -217,3 +217,17 @@ async def test_an_agent_cannot_filter_a_tenant_figure_down_to_another_agent(clie
     assert refused["meta"]["notices"][0]["severity"] == "error"
     executive = (await client.post("/query", json=body("a2"), headers=bearer(token_for(tenant, "executive"))))
     assert executive.json()[0]["rows"][0][0] == pytest.approx(50.0)  # a2: leads L3, L4; appointment L3 → 1 / 2
+
+
+async def test_a_target_served_empty_beside_a_refused_one_is_audited_as_served(
+        client: httpx.AsyncClient, db: Database, tenant: str, token_for: Any) -> None:
+    """An agent token without an agent id: its self scope matches no agent, so agents.load_balance is served
+    with 0 rows; roi.monthly is refused. The response is a 200 holding target A, so the record is no 403."""
+    body = load_balance_body()
+    body["targets"].append({"refId": "B", "target": "roi.monthly", "type": "table"})
+    r = await client.post("/query", json=body, headers=bearer(token_for(tenant, "agent")))
+    assert r.status_code == 200
+    served, refused = r.json()
+    assert (served["refId"], served["rows"]) == ("A", []) and refused["meta"]["notices"][0]["severity"] == "error"
+    [row] = await audit_rows(db, tenant)
+    assert (row["outcome"], row["status"], row["reason"], row["rows_returned"]) == ("success", 200, "refused: B", 0)
