@@ -13,10 +13,11 @@ import asyncpg
 from calculators import buckets
 import calculators.metrics  # noqa: F401  (importing the areas registers every metric)
 from calculators.catalog import MetricDef, get
-from calculators.errors import UnsupportedFilter
+from calculators.errors import OutOfScope, UnsupportedFilter
 from calculators.frames import Frame
-from calculators.query import Operator, ScopedQuery
+from calculators.query import Operator, ScopedQuery, ScopeKind
 from calculators.tenant import TenantSettings
+from calculators.vocabulary import Dimension
 
 Statement = tuple[str, tuple[Any, ...]]
 
@@ -46,12 +47,32 @@ async def compute(conn: asyncpg.Connection, sq: ScopedQuery, settings: TenantSet
     m = get(sq.query.metric)
     buckets.check_range(sq.query)
     check_filters(m, sq)
+    await check_agent_scope(conn, sq)
     s = settings if settings is not None else await load_settings(conn, sq.tenant_id)
     try:
         return await m.compute(conn, sq, s)
     except asyncpg.exceptions.InvalidRegularExpressionError as exc:
         raise UnsupportedFilter(f"A regular expression in the filters of {m.name} is invalid ({exc}); fix the "
                                 "=~ or !~ filter's pattern.", metric=m.name) from None
+
+
+async def check_agent_scope(conn: asyncpg.Connection, sq: ScopedQuery) -> None:
+    """Under a team scope an agent filter may name only agents of the caller's teams: a tenant-wide figure
+    filtered to another team's agent is that agent's own figure. (rbac.policy checks team filters and the
+    self scope; which team an agent is in is known only here.)"""
+    if sq.scope.kind is not ScopeKind.TEAM:
+        return
+    for f in sq.query.filters:
+        if f.dimension is not Dimension.AGENT:
+            continue
+        outside = f.operator is not Operator.EQ or await conn.fetchval(
+            "SELECT count(*) FROM unnest($2::text[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM agents g "
+            "WHERE g.tenant_id = $1 AND g.agent_id = a.id AND g.team_id = ANY($3::text[]))",
+            sq.tenant_id, list(f.values), list(sq.scope.teams))
+        if outside:
+            raise OutOfScope(f"{sq.query.metric}: you may filter agents only to agents of your team(s) "
+                             f"({', '.join(sq.scope.teams) or 'none'}) with '='; remove the agent filter.",
+                             metric=sq.query.metric)
 
 
 class _Recorder:

@@ -4,6 +4,7 @@
     ├── UnknownMetric          the name is not in the catalog (carries suggestions)
     ├── UnsupportedFilter      a filter names a dimension or operator the metric does not take
     ├── InvalidRange           the time range is empty, reversed or too long
+    ├── OutOfScope             a filter reaches rows outside the caller's row scope
     └── UndefinedValue         the value does not exist for these inputs (e.g. ROI with zero costs)
 
 Each carries the metric name so the protocol can report it under the right refId.
@@ -31,6 +32,10 @@ class UnsupportedFilter(CalculatorError):
 
 
 class InvalidRange(CalculatorError):
+    pass
+
+
+class OutOfScope(CalculatorError):
     pass
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from calculators import CalculatorError, InvalidRange, UnknownMetric, UnsupportedFilter
-from calculators.errors import UndefinedValue
+from calculators.errors import OutOfScope, UndefinedValue
 from datasource.alerting.errors import AlertingError, ChannelInvalid, DefaultRuleKept, RuleInvalid, UnknownRule
 from datasource.ingest.errors import BatchTooLarge, IngestError, MalformedBody, UnknownTenant
 from datasource.protocol.errors import BodyTooLarge, LimitExceeded, ProtocolError, UnknownFilterKey
@@ -73,6 +73,7 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     RbacError: (403, "Access denied"),
     UnknownMetric: (404, "Unknown metric"),
     UnsupportedFilter: (400, "Unsupported filter"),
+    OutOfScope: (403, "Outside your row scope"),
     InvalidRange: (400, "Invalid time range"),
     UndefinedValue: (422, "Value undefined"),
     CalculatorError: (400, "Query cannot be computed"),

@@ -187,6 +187,7 @@ def authorize(principal: Principal, query: MetricQuery, metric: MetricDef, polic
                         f"ask an admin if you need it.")
     scope = row_scope(principal, rules)
     _own_agent_filters_only(principal, query, scope)
+    _own_team_filters_only(principal, query, scope)
     scoped = ScopedQuery(tenant_id=TenantId(principal.tenant_id), query=query, scope=scope)
     return Grant(principal=principal, scoped=scoped, masks=field_masks(principal, policy), export=rules.export)
 
@@ -200,6 +201,18 @@ def _own_agent_filters_only(principal: Principal, query: MetricQuery, scope: Row
         if f.dimension is Dimension.AGENT and (f.operator is not Operator.EQ or set(f.values) != {scope.agent_id}):
             raise Forbidden(f"Role {principal.role.value} may filter agents only to themselves "
                             f"(agent = {scope.agent_id or 'your agent id'}); remove the agent filter.")
+
+
+def _own_team_filters_only(principal: Principal, query: MetricQuery, scope: RowScope) -> None:
+    """Under a team or self scope a team filter may name only the caller's teams: a tenant-wide figure
+    filtered to another team (or to a one-agent team) is that team's or agent's own figure."""
+    if scope.kind is ScopeKind.TENANT:
+        return
+    for f in query.filters:
+        if f.dimension is Dimension.TEAM and (f.operator is not Operator.EQ or not set(f.values) <= set(scope.teams)):
+            mine = ", ".join(scope.teams) or "none"
+            raise Forbidden(f"Role {principal.role.value} may filter teams only to their own (team = one of: {mine}); "
+                            "remove the team filter.")
 
 
 def may_export(principal: Principal, policy: Policy) -> bool:

@@ -231,3 +231,24 @@ async def test_a_target_served_empty_beside_a_refused_one_is_audited_as_served(
     assert (served["refId"], served["rows"]) == ("A", []) and refused["meta"]["notices"][0]["severity"] == "error"
     [row] = await audit_rows(db, tenant)
     assert (row["outcome"], row["status"], row["reason"], row["rows_returned"]) == ("success", 200, "refused: B", 0)
+
+
+async def test_a_manager_cannot_filter_a_tenant_figure_down_to_another_team(client: httpx.AsyncClient, tenant: str,
+                                                                            token_for: Any) -> None:
+    """A manager of north sees tenant totals, and per-agent figures of north only: a tenant-wide rate filtered to
+    south's agent a2, or to team south, is south's own figure, so both are refused; north's agent a1 is fine."""
+    def body(key: str, value: str) -> dict[str, Any]:
+        b = fixture("table_panel")
+        b["targets"][0]["target"] = "conversion.lead_to_appointment"
+        b["adhocFilters"] = [{"key": key, "operator": "=", "value": value}]
+        return b
+
+    headers = bearer(token_for(tenant, "manager", teams=["north"]))
+    own = (await client.post("/query", json=body("agent", "a1"), headers=headers)).json()[0]
+    assert own["rows"][0][0] == pytest.approx(100 / 3)  # a1 (north): leads L1, L2, L5; appointment L1 → 1 / 3
+    other_agent = (await client.post("/query", json=body("agent", "a2"), headers=headers)).json()[0]
+    assert "rows" not in other_agent and "agents of your team" in other_agent["meta"]["notices"][0]["text"]
+    other_team = (await client.post("/query", json=body("team", "south"), headers=headers)).json()[0]
+    assert "rows" not in other_team and "teams only to their own" in other_team["meta"]["notices"][0]["text"]
+    own_team = (await client.post("/query", json=body("team", "north"), headers=headers)).json()[0]
+    assert own_team["rows"][0][0] == pytest.approx(100 / 3)  # north = a1's leads only

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from calculators import catalog, shapes
 from calculators.compute import compute
+from calculators.errors import OutOfScope
 from calculators.query import Filter, MetricQuery, Operator
 from calculators.vocabulary import ColumnType, Dimension, MetricName, Sensitivity, TenantId
 from datasource import tenants
@@ -90,14 +91,25 @@ async def test_no_role_sees_what_it_may_not(db: Database, two_tenants: None, who
     try:
         grant = policy.authorize(who, query, definition, rules)
     except Forbidden:
-        # refused: a metric the role may not query, or (self scope) an agent filter naming anyone but the caller
-        foreign = who.role is Role.AGENT and any(
+        # refused: a metric the role may not query, (self scope) an agent filter naming anyone but the caller,
+        # or (team and self scopes) a team filter naming a team that is not the caller's
+        foreign_agent = who.role is Role.AGENT and any(
             f.dimension is Dimension.AGENT and (f.operator is not Operator.EQ or f.values != (who.agent_id,))
             for f in usable)
-        assert not policy.allowed(who, definition, rules) or foreign
+        foreign_team = who.role in (Role.AGENT, Role.MANAGER) and any(
+            f.dimension is Dimension.TEAM and (f.operator is not Operator.EQ or not set(f.values) <= set(who.teams))
+            for f in usable)
+        assert not policy.allowed(who, definition, rules) or foreign_agent or foreign_team
         return
     async with db.tenant(grant.scoped.tenant_id) as conn:
-        frame = await compute(conn, grant.scoped)
+        try:
+            frame = await compute(conn, grant.scoped)
+        except OutOfScope:
+            # (team scope) an agent filter naming an agent outside the manager's teams, or not with '='
+            assert who.role is Role.MANAGER and any(
+                f.dimension is Dimension.AGENT and (f.operator is not Operator.EQ or any(
+                    AGENTS.get(v, (None, None))[1] not in who.teams for v in f.values)) for f in usable)
+            return
     try:
         shown = masking.apply(frame, grant, KEY)
     except Forbidden:
