@@ -82,6 +82,25 @@ async def test_alert_firings(db: Database, tenant: str) -> None:
         (ms(DAY + 20 * H), None, "Alert firing: Uptime low", "97 % < 99 %", ("alert", "critical", "critical"))]
 
 
+async def test_security_alerts_are_a_kind_of_their_own(db: Database, tenant: str) -> None:
+    # the default auth-failure rule, and a custom rule on audit events stored by an admin, are security alerts;
+    # a downtime alert is not
+    async with db.tenant(tenant) as conn:
+        await conn.execute(
+            """INSERT INTO alert_rules (tenant_id, rule_id, definition, updated_by)
+               VALUES ($1, 'denials', '{"condition": {"kind": "audit_events", "actions": ["access.denied"]}}', 'x')""",
+            tenant)
+        await conn.execute(
+            """INSERT INTO alert_events (tenant_id, rule_id, family, severity, state, started_at, title, summary)
+               VALUES ($1, 'critical.auth_failures', 'critical', 'critical', 'firing', $2, 'Auth burst', '25 >= 20'),
+                      ($1, 'denials', 'critical', 'warning', 'firing', $3, 'Denials', '7 >= 5'),
+                      ($1, 'critical.downtime', 'critical', 'critical', 'firing', $4, 'Down', 'crm_sync')""",
+            tenant, DAY + 1 * H, DAY + 2 * H, DAY + 3 * H)
+    assert [r[2] for r in await rows(db, tenant, "alerts", DAY, DAY + 24 * H)] == ["Alert firing: Down"]
+    assert [r[2] for r in await rows(db, tenant, "security_alerts", DAY, DAY + 24 * H)] == [
+        "Alert firing: Auth burst", "Alert firing: Denials"]
+
+
 async def test_conversion_drop(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     tid = new_tenant_id("anno")
     events: list[dict[str, Any]] = []
@@ -130,3 +149,14 @@ async def test_backfills(db: Database, tenant: str) -> None:
 async def test_unknown_kind_suggests_the_known_ones() -> None:
     with pytest.raises(UnknownMetric, match="Did you mean: .*outages"):
         annotations.kind("outage-ish")
+
+
+def test_only_security_roles_may_see_security_alerts() -> None:
+    from rbac import AuthMethod, Principal, Role, policy
+
+    rules = policy.default_policy()
+    kinds = {k: annotations.kind(k) for k in ("alerts", "security_alerts")}
+    for role, sees_security in ((Role.AGENT, False), (Role.MANAGER, False), (Role.EXECUTIVE, False),
+                                (Role.AUDITOR, True), (Role.ADMIN, True)):
+        who = Principal(TenantId("t"), "s", role, AuthMethod.JWT, agent_id="a1", teams=("north",))
+        assert policy.allowed(who, kinds["security_alerts"], rules) is sees_security, role
