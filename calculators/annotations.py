@@ -90,8 +90,6 @@ _SECURITY_RULES = ("critical.auth_failures",)
 
 def _alerts(security: bool) -> Compute:
     async def compute(conn: asyncpg.Connection, sq: ScopedQuery, _: TenantSettings) -> list[Row]:
-        if await conn.fetchval("SELECT to_regclass('alert_events') IS NULL"):
-            return []
         rows = await conn.fetch(
             """
             SELECT e.started_at, e.resolved_at, e.state, e.severity, e.family, e.title, e.summary
@@ -177,8 +175,6 @@ async def _policy_changes(conn: asyncpg.Connection, sq: ScopedQuery, _: TenantSe
 
 
 async def _backfills(conn: asyncpg.Connection, sq: ScopedQuery, _: TenantSettings) -> list[Row]:
-    if await conn.fetchval("SELECT to_regclass('ingest_batches') IS NULL"):
-        return []
     rows = await conn.fetch(
         """
         SELECT run_id, min(source) AS source, min(at) AS loaded_at, sum(accepted)::bigint AS accepted,

@@ -81,13 +81,12 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
                 items.append(("medium", "target_at_risk",
                               f"{name} projects to {projected:,.0f} against a target of {target:,.0f}", None,
                               projected, None))
-    if await conn.fetchval("SELECT to_regclass('alert_events') IS NOT NULL"):
-        for r in await conn.fetch(
-                """SELECT severity, title, summary, value, started_at FROM alert_events WHERE tenant_id = $1
-                   AND started_at <= $2 AND (resolved_at IS NULL OR resolved_at > $2) ORDER BY started_at""",
-                sq.tenant_id, q.end):
-            items.append((SEVERITY.get(r["severity"], "medium"), "alert", f"{r['title']}: {r['summary']}", None,
-                          r["value"], buckets.epoch_ms(r["started_at"])))
+    for r in await conn.fetch(
+            """SELECT severity, title, summary, value, started_at FROM alert_events WHERE tenant_id = $1
+               AND started_at <= $2 AND (resolved_at IS NULL OR resolved_at > $2) ORDER BY started_at""",
+            sq.tenant_id, q.end):
+        items.append((SEVERITY.get(r["severity"], "medium"), "alert", f"{r['title']}: {r['summary']}", None,
+                      r["value"], buckets.epoch_ms(r["started_at"])))
     cols = [shapes.text("severity"), shapes.text("kind"), shapes.text("item"),
             shapes.Col("lead_id", ColumnType.STRING, sensitivity=Sensitivity.PERSONAL, field="lead_id"),
             shapes.num("value"), shapes.Col("since", ColumnType.TIME)]

@@ -54,10 +54,6 @@ async def apis_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
     return shapes.table("apis.health", cols, rows, meta=meta)
 
 
-async def _table_exists(conn: asyncpg.Connection, name: str) -> bool:
-    return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
-
-
 @metric("security.auth_events", "Authentication Events",
         "Successful and failed authentications per bucket, from the access audit log.", Unit.COUNT, Kind.TIMESERIES,
         options=(GRANULARITY,), sensitivity=Sensitivity.SECURITY)
@@ -65,9 +61,6 @@ async def auth_events(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
     q = sq.query
     width = buckets.series_width(q)
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
-    if not await _table_exists(conn, "audit_log"):
-        return shapes.series("security.auth_events", starts, {"success": {}, "failure": {}}, Unit.COUNT,
-                             count=True, sensitivity=Sensitivity.SECURITY, notices=["The audit log is not set up."])
     p = Params()
     t = bucket_expr("at", width, s.timezone, p)
     rows = await conn.fetch(
@@ -138,8 +131,6 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
 async def adoption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     cols = [shapes.text("figure"), shapes.num("value"), shapes.text("unit")]
-    if not await _table_exists(conn, "audit_log"):
-        return shapes.table("adoption.usage", cols, [], notices=["The audit log is not set up."])
     r = await conn.fetchrow(
         """WITH qs AS (SELECT subject, at, resource FROM audit_log WHERE tenant_id = $1 AND action = 'query'
                        AND outcome = 'success' AND at >= $2 AND at < $3 AND subject IS NOT NULL),
