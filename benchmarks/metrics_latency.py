@@ -97,7 +97,8 @@ FAMILY = {
     "sources": "funnel", "leads": "funnel", "behavior.response_time_impact": "agents",
     "behavior.followup_effectiveness": "funnel", "behavior": "contacts", "attribution.tree": "funnel",
     "attribution.weighted": "money", "agents.time_allocation": "activity", "agents.goals": "agents",
-    "agents": "agents", "apis": "usage", "security": "audit", "adoption": "audit", "compliance": "contacts",
+    "agents": "agents", "apis": "usage", "security": "audit", "adoption": "audit", "audit": "audit",
+    "compliance": "contacts",
     "alerts": "funnel",
 }
 
