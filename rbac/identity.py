@@ -32,6 +32,7 @@ from rbac.identity_config import KEY_TYPE_FOR, IdentityProviderConfig, TokenKind
 from rbac.introspection import Introspector
 from rbac.jwks import JwksCache
 from rbac.principal import AuthMethod, Principal, Role
+from rbac.verified_tokens import VerifiedTokens
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class Identifier:
         ) if dev_data_dir is not None else None
         self.providers: dict[str, IdentityProviderConfig] = dict(providers)
         self._dev_jwk: jwt.PyJWK | None = None  # read from data_dir on first use
+        self.verified = VerifiedTokens()
 
     def _dev_key(self) -> jwt.PyJWK:
         if self._dev_jwk is None:
@@ -149,6 +151,7 @@ class Identifier:
             self.providers.pop(tenant_id, None)
         else:
             self.providers[tenant_id] = config
+        self.verified.clear()  # a token verified under the old settings must be checked again
 
     async def identify(self, creds: Credentials, conn_factory: ConnFactory) -> Principal:
         if not creds.present:
@@ -184,6 +187,10 @@ class Identifier:
                 tenant_id, config, claims = await self.introspector.introspect(token, self.providers)
                 return self._principal(Provider(tenant_id, config), claims, AuthMethod.INTROSPECTION)
             raise _NotForUs("the token is not a JWT and no provider introspects opaque tokens")
+        digest = self.verified.digest(token, kind)
+        known = self.verified.get(digest)
+        if known is not None:
+            return known
         header = _segment(token, 0, "header")
         unverified = _segment(token, 1, "payload")
         provider = self._provider_for(unverified, kind)
@@ -211,7 +218,9 @@ class Identifier:
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(_reason(exc), provider.tenant_id) from None
         method = AuthMethod.DEV if provider.dev else (AuthMethod.JWT if kind == "access" else AuthMethod.ID_TOKEN)
-        return self._principal(provider, claims, method)
+        principal = self._principal(provider, claims, method)
+        self.verified.put(digest, principal, claims.get("exp"))
+        return principal
 
     async def _key(self, config: IdentityProviderConfig, kid: str | None, tenant_id: str) -> jwt.PyJWK:
         try:

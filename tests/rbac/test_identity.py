@@ -195,8 +195,9 @@ async def test_provider_outage_keeps_cached_keys_working_and_is_logged(idp: Any,
     await ident(identifier, token)
     provider.jwks_route.mock(side_effect=httpx.ConnectError("down"))
     clock.now += 3600  # far past the TTL: a refresh is due and fails
+    another = provider.sign({"groups": ["sm-agent"], "sid": "2"})  # not yet verified, so its key is looked up
     with caplog.at_level(logging.WARNING, logger="rbac.jwks"):
-        assert (await ident(identifier, token)).role is Role.AGENT
+        assert (await ident(identifier, another)).role is Role.AGENT
     assert any("unavailable" in r.getMessage() and "1 cached key" in r.getMessage() for r in caplog.records)
     assert provider.jwks_route.call_count == 2
 
