@@ -2,7 +2,7 @@
 
 from calculators.catalog import MetricDef, Option, all_metrics
 from calculators.catalog import get as get_metric
-from calculators.compute import compute, explain
+from calculators.compute import check_agent_scope, compute, explain, needs_agent_scope_check, shared_query
 from calculators.dimensions import dimension_values
 from calculators.errors import CalculatorError, InvalidRange, UndefinedValue, UnknownMetric, UnsupportedFilter
 from calculators.frames import Column, Frame
@@ -13,6 +13,7 @@ from calculators.validate import check as check_catalog
 from calculators.vocabulary import ColumnType, Dimension, Kind, MetricName, Sensitivity, TenantId, Unit
 
 __all__ = [
+    "check_agent_scope", "needs_agent_scope_check", "shared_query",
     "CalculatorError",
     "Column",
     "ColumnType",

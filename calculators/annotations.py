@@ -48,6 +48,7 @@ class AnnotationKind:
     title: str
     sensitivity: Sensitivity
     compute: Compute
+    row_scoped: bool = False  # as MetricDef.row_scoped: the frame depends on the row scope
 
 
 async def _component_bursts(conn: asyncpg.Connection, sq: ScopedQuery, lo: float, hi: float) -> list[asyncpg.Record]:
@@ -202,7 +203,7 @@ KINDS: dict[str, AnnotationKind] = {k.key: k for k in (
     AnnotationKind("conversion_drops", MetricName("annotations.conversion_drops"), "Conversion drops",
                    Sensitivity.PUBLIC, _conversion_drops),
     AnnotationKind("target_misses", MetricName("annotations.target_misses"), "Revenue goals missed",
-                   Sensitivity.FINANCIAL, _target_misses),
+                   Sensitivity.FINANCIAL, _target_misses, row_scoped=True),
     AnnotationKind("policy_changes", MetricName("security.annotations.policy_changes"), "Role policy changes",
                    Sensitivity.SECURITY, _policy_changes),
     AnnotationKind("backfills", MetricName("system.annotations.backfills"), "Data backfills", Sensitivity.PUBLIC,

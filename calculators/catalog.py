@@ -50,6 +50,9 @@ class MetricDef:
     inputs: tuple[MetricName, ...] = ()
     dashboard: bool = True
     lower_is_better: bool = False
+    # the computation reads the row scope (per-agent rows); any other metric's frame is the same for every scope,
+    # so one computation answers every role (compute.shared_query)
+    row_scoped: bool = False
 
     @property
     def area(self) -> str:

@@ -15,7 +15,7 @@ import calculators.metrics  # noqa: F401  (importing the areas registers every m
 from calculators.catalog import MetricDef, get
 from calculators.errors import OutOfScope, UnsupportedFilter
 from calculators.frames import Frame
-from calculators.query import Operator, ScopedQuery, ScopeKind
+from calculators.query import Operator, RowScope, ScopedQuery, ScopeKind
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension
 
@@ -56,11 +56,23 @@ async def compute(conn: asyncpg.Connection, sq: ScopedQuery, settings: TenantSet
                                 "=~ or !~ filter's pattern.", metric=m.name) from None
 
 
+def shared_query(sq: ScopedQuery, row_scoped: bool) -> ScopedQuery:
+    """The query whose frame answers ``sq``: without its row scope when the computation does not read one, so a
+    tenant-wide figure is computed (and cached) once for every role, not once per team and per agent. The scope's
+    checks still apply to ``sq`` itself (rbac.policy.authorize, and check_agent_scope before computing)."""
+    return sq if row_scoped or sq.scope.kind is ScopeKind.TENANT else ScopedQuery(sq.tenant_id, sq.query, RowScope())
+
+
+def needs_agent_scope_check(sq: ScopedQuery) -> bool:
+    """Whether check_agent_scope has anything to check (a team scope and an agent filter)."""
+    return sq.scope.kind is ScopeKind.TEAM and any(f.dimension is Dimension.AGENT for f in sq.query.filters)
+
+
 async def check_agent_scope(conn: asyncpg.Connection, sq: ScopedQuery) -> None:
     """Under a team scope an agent filter may name only agents of the caller's teams: a tenant-wide figure
     filtered to another team's agent is that agent's own figure. (rbac.policy checks team filters and the
     self scope; which team an agent is in is known only here.)"""
-    if sq.scope.kind is not ScopeKind.TEAM:
+    if not needs_agent_scope_check(sq):
         return
     for f in sq.query.filters:
         if f.dimension is not Dimension.AGENT:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from calculators import (
-    CalculatorError, Frame, MetricDef, MetricName, MetricQuery, ScopedQuery, annotations, compute, get_metric,
+    CalculatorError, Frame, MetricDef, MetricName, MetricQuery, ScopedQuery, annotations, check_agent_scope, compute,
+    get_metric, needs_agent_scope_check, shared_query,
 )
 from datasource import access, problems, tenants
 from datasource.protocol import parse, serialize
@@ -163,7 +164,7 @@ async def _target(svc: Services, ctx: Context, target: ParsedTarget, trail: Trai
         metric_def = get_metric(target.query.metric)
         query, notice = parse.fit(target, metric_def.dimensions, _plain_options(metric_def))
         grant = policy.authorize(ctx.principal, query, metric_def, ctx.policy)            # authorize
-        frame = await _compute(svc, grant.scoped)                                         # compute (cached)
+        frame = await _compute(svc, grant.scoped, metric_def.row_scoped)                  # compute (cached)
         masked = masking.apply(frame, grant, ctx.mask_key)                                # mask
         if notice:
             masked = replace(masked, notices=(*masked.notices, notice))
@@ -181,12 +182,18 @@ async def _target(svc: Services, ctx: Context, target: ParsedTarget, trail: Trai
                                      f"logged (request id {trail.call.request_id}).")]
 
 
-async def _compute(svc: Services, scoped: ScopedQuery) -> Frame:
-    async def fresh() -> Frame:
+async def _compute(svc: Services, scoped: ScopedQuery, row_scoped: bool) -> Frame:
+    shared = shared_query(scoped, row_scoped)
+    if shared is not scoped and needs_agent_scope_check(scoped):
+        # the shared entry was computed without this caller's scope: check the scope's agent filter first, hit or not
         async with svc.db.tenant(scoped.tenant_id) as conn:
-            return await compute(conn, scoped)
+            await check_agent_scope(conn, scoped)
 
-    return await svc.cache.get_or_compute(scoped, fresh)
+    async def fresh() -> Frame:
+        async with svc.db.tenant(shared.tenant_id) as conn:
+            return await compute(conn, shared)
+
+    return await svc.cache.get_or_compute(shared, fresh)
 
 
 def _plain_options(metric_def: MetricDef) -> list[str]:
@@ -239,10 +246,11 @@ async def _annotation_frame(svc: Services, ctx: Context, query: MetricQuery, tra
                 raise Forbidden(f"Role {ctx.principal.role.value} may not see {found.title.lower()} annotations.")
             continue
         kind_query = MetricQuery(metric=MetricName(found.name), start=query.start, end=query.end)
-        grants.append(policy.authorize(ctx.principal, kind_query, found, ctx.policy))     # authorize
-    computed = await asyncio.gather(*(svc.cache.get_or_compute(g.scoped, lambda g=g: _annotations(svc, g.scoped))
-                                      for g in grants))                                  # compute (cached)
-    frames = [masking.apply(frame, g, ctx.mask_key) for frame, g in zip(computed, grants, strict=True)]  # mask
+        grants.append((policy.authorize(ctx.principal, kind_query, found, ctx.policy), found))  # authorize
+    shared = [shared_query(g.scoped, found.row_scoped) for g, found in grants]
+    computed = await asyncio.gather(*(svc.cache.get_or_compute(sq, lambda sq=sq: _annotations(svc, sq))
+                                      for sq in shared))                                 # compute (cached)
+    frames = [masking.apply(frame, g, ctx.mask_key) for frame, (g, _) in zip(computed, grants, strict=True)]  # mask
     for frame in frames:
         _note(trail, frame)
     return serialize.merge_annotations(frames)

@@ -55,7 +55,7 @@ def _score_row(a: AgentStats, s: TenantSettings) -> tuple[object, ...]:
 @metric("agents.scorecard", "Agent Scorecard",
         "Per agent, leads created in the range and routed to them: leads assigned, average hours to first "
         "contact, appointment and close rate (%), revenue of their closed deals, efficiency score. " + EFFICIENCY_DOC,
-        Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL)
+        Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True)
 async def scorecard(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     return shapes.table("agents.scorecard", SCORE_COLS, [_score_row(a, s) for a in await _stats(conn, sq)],
                         meta={"efficiency_score": EFFICIENCY_DOC})
@@ -63,7 +63,8 @@ async def scorecard(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings
 
 @metric("agents.efficiency_trend", "Skill Development",
         "Mean efficiency score of the agents in scope (or of the filtered agent) per bucket (default: week). "
-        + EFFICIENCY_DOC, Unit.SCORE, Kind.TIMESERIES, dimensions=AGENT_DIMS, options=(GRANULARITY,))
+        + EFFICIENCY_DOC, Unit.SCORE, Kind.TIMESERIES, dimensions=AGENT_DIMS, options=(GRANULARITY,),
+        row_scoped=True)
 async def efficiency_trend(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     # a scorecard per bucket (one query): at most TREND_POINTS buckets, weekly unless a granularity is chosen
@@ -83,7 +84,7 @@ async def efficiency_trend(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
 @metric("agents.load_balance", "Load Balancing",
         "Leads created in the range per agent and each agent's share (%); the Gini coefficient of the distribution "
         "(0 = perfectly even) is in the frame meta and the gini column.", Unit.COUNT, Kind.TABLE,
-        dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL)
+        dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True)
 async def load_balance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     stats = await _stats(conn, sq)
     total = sum(a.leads for a in stats)
@@ -121,7 +122,7 @@ async def time_allocation(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
         "Revenue of deals closed in the tenant-local month holding the range's end, per agent and per team with a "
         "goal (tenant settings agent_goals / team_goals): goal, actual, progress (%) and the linear projection to "
         "the month's end.", Unit.CURRENCY, Kind.TABLE, dimensions=(Dimension.AGENT, Dimension.TEAM),
-        sensitivity=Sensitivity.FINANCIAL)
+        sensitivity=Sensitivity.FINANCIAL, row_scoped=True)
 async def goals(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     (lo, hi), _ = buckets.month_periods(sq.query, s.zone)
     now = min(sq.query.end, hi)
@@ -155,7 +156,7 @@ async def goals(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) ->
 @metric("agents.top_performers", "Top Performers",
         "The agents in scope ranked by revenue in the range, then efficiency score; the first N (option limit, "
         "default 5).", Unit.CURRENCY, Kind.TABLE, dimensions=AGENT_DIMS, options=(LIMIT,),
-        sensitivity=Sensitivity.PERSONAL)
+        sensitivity=Sensitivity.PERSONAL, row_scoped=True)
 async def top_performers(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     limit = int(sq.query.option("limit") or 5) if (sq.query.option("limit") or "5").isdigit() else 5
     ranked = sorted(await _stats(conn, sq), key=lambda a: (-a.revenue, -a.efficiency(s), a.name))[:limit]
@@ -169,7 +170,7 @@ COACHING = (("appointment_rate", False), ("close_rate", False), ("response_hours
 @metric("agents.coaching", "Training Opportunities",
         "For each agent in scope below their team's median: the metric with the largest relative gap (appointment "
         "rate, close rate or hours to first contact), the agent's value, the team median and the gap.",
-        Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL)
+        Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True)
 async def coaching(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     everyone = await agent_stats(conn, sq.tenant_id, q.start, q.end, type(sq.scope)(), q.filters, q.metric)

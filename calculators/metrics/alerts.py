@@ -30,7 +30,7 @@ DROP = 0.10
         "contact after more than 2 h (within the row scope); components whose success rate in the last hour is "
         "below the tenant's SLA; lead→appointment and lead→close rates more than 10 % (relative) below the "
         "previous period; monthly targets (revenue.attributed, time_savings.hours) whose linear projection to the "
-        "month's end misses the target.", Unit.TEXT, Kind.TABLE, sensitivity=Sensitivity.PERSONAL)
+        "month's end misses the target.", Unit.TEXT, Kind.TABLE, sensitivity=Sensitivity.PERSONAL, row_scoped=True)
 async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     items: list[tuple[str, str, str, str | None, float | None, int | None]] = []

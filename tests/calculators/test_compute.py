@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calculators import (Dimension, Filter, InvalidRange, Kind, Operator, RowScope, ScopeKind, UnknownMetric,
-                         UnsupportedFilter, all_metrics)
+from calculators import (Dimension, Filter, InvalidRange, Kind, MetricName, MetricQuery, Operator, RowScope,
+                         ScopedQuery, ScopeKind, TenantId, UnknownMetric, UnsupportedFilter, all_metrics, get_metric,
+                         needs_agent_scope_check, shared_query)
 from datasource.storage.pool import Database
 from tests.calculators.fixture import FEB, create_tenant, run
 
@@ -112,3 +113,30 @@ async def test_an_invalid_regex_is_a_filter_error(db: Database, tenant_a: str) -
     with pytest.raises(UnsupportedFilter, match="regular expression"):
         await run(db, tenant_a, "sources.performance", *FEB,
                   filters=(Filter(Dimension.SOURCE, Operator.REGEX, ("web(",)),))
+
+
+async def test_a_metric_not_marked_row_scoped_gives_every_scope_the_same_frame(db: Database, tenant_a: str) -> None:
+    """compute.shared_query lets every role share one computation of such a metric: that is only right if its
+    frame really does not depend on the scope. A metric that reads the scope must say row_scoped=True."""
+    differs = set()
+    for m in all_metrics():
+        frames = [await run(db, tenant_a, m.name, *FEB, scope=s, max_points=50, interval_ms=86_400_000)
+                  for s in (*SCOPES, SCOPES[0])]
+        if frames[-1] != frames[0]:  # a live reading (system.resources): not a function of the scope at all
+            continue
+        if any(f != frames[0] for f in frames[1:]):
+            differs.add(m.name)
+    unmarked = sorted(n for n in differs if not get_metric(n).row_scoped)
+    assert unmarked == [], f"these metrics read the row scope but are not marked row_scoped: {unmarked}"
+    assert "agents.scorecard" in differs  # the fixture tells scopes apart, so the check above can fail
+
+
+def test_shared_query_drops_the_scope_only_of_metrics_that_do_not_read_it() -> None:
+    q = MetricQuery(MetricName("roi.monthly"), *FEB)
+    team = ScopedQuery(TenantId("t"), q, RowScope(ScopeKind.TEAM, teams=("t1",)))
+    assert shared_query(team, row_scoped=False) == ScopedQuery(TenantId("t"), q, RowScope())
+    assert shared_query(team, row_scoped=True) is team
+    filtered = ScopedQuery(TenantId("t"), MetricQuery(MetricName("roi.monthly"), *FEB,
+                                                       filters=(Filter(Dimension.AGENT, Operator.EQ, ("a9",)),)),
+                           RowScope(ScopeKind.TEAM, teams=("t1",)))
+    assert needs_agent_scope_check(filtered) and not needs_agent_scope_check(team)

@@ -118,6 +118,19 @@ async def test_managers_of_different_teams_get_different_entries(client: httpx.A
     assert (stats.misses, stats.hits) == (2, 1)
 
 
+async def test_a_tenant_wide_figure_is_computed_once_for_every_role_and_team(client: httpx.AsyncClient, tenant: str,
+                                                                             token_for: Any) -> None:
+    """attribution.weighted does not read the row scope: executives, both teams' managers and an agent share one
+    computation (compute.shared_query), each masked for themselves; agents.load_balance above does not."""
+    stats = services_of(client).cache.stats
+    callers = [token_for(tenant, "executive"), token_for(tenant, "manager", teams=["north"]),
+               token_for(tenant, "manager", teams=["south"]), token_for(tenant, "agent", agent_id="a1")]
+    answers = [await client.post("/query", json=weighted_body(), headers=bearer(t)) for t in callers]
+    assert [a.status_code for a in answers] == [200] * 4
+    assert (stats.misses, stats.hits) == (1, 3)
+    assert answers[1].json() == answers[2].json()  # same role, same policy: same view of the shared frame
+
+
 async def test_tenants_never_see_each_others_results(make_client: Any, db: Database, tenant: str,
                                                      new_tenant_id: Callable[[str], str], token_for: Any) -> None:
     other = new_tenant_id("pipe")
