@@ -40,12 +40,13 @@ def series_width(q: MetricQuery) -> timedelta | str:
     floor_width = timedelta(milliseconds=math.ceil(span / timedelta(milliseconds=1) / points))
     granularity = q.option("granularity")
     if granularity == MONTH:
-        return MONTH if span / (28 * DAY) + 1 <= points else _nice(floor_width)  # months the range touches
+        return MONTH if span / (28 * DAY) + 1 <= points else nice(floor_width)  # months the range touches
     wanted = GRANULARITIES.get(granularity or "", timedelta(milliseconds=max(1, q.interval_ms)))
-    return _nice(max(wanted, floor_width))
+    return nice(max(wanted, floor_width))
 
 
-def _nice(width: timedelta) -> timedelta:
+def nice(width: timedelta) -> timedelta:
+    """The narrowest bucket width of the ladder at least ``width`` wide (the ladder's values are their own)."""
     for w in _NICE:
         if w >= width:
             return w

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from calculators import Dimension, Filter, MetricName, MetricQuery, Operator
+from calculators import Dimension, Filter, MetricName, MetricQuery, Operator, buckets
 from datasource.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
 from datasource.protocol.requests import (
     AnnotationRequest, FilterIn, Payload, QueryRequest, TargetIn, TimeRange, TimeValue, VariableRequest,
@@ -242,7 +242,10 @@ def bucket(body: QueryRequest, start: datetime, end: datetime, limits: Limits) -
     asked = _interval_ms(body)
     span_ms = (end - start) / timedelta(milliseconds=1)
     needed = math.ceil(span_ms / max_points)
-    return max(asked or 0, needed, MIN_INTERVAL_MS), max_points
+    # snapped to the bucket width the calculators will use anyway (buckets.series_width): panels whose intervals
+    # differ only in Grafana's rounding then share one cache key, and the warmer's keys match theirs
+    width = buckets.nice(timedelta(milliseconds=max(asked or 0, needed, MIN_INTERVAL_MS)))
+    return int(width / timedelta(milliseconds=1)), max_points
 
 
 def _interval_ms(body: QueryRequest) -> int | None:

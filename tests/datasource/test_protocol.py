@@ -44,14 +44,26 @@ def test_epoch_range_reads_as_the_same_instants() -> None:
 def test_interval_is_widened_so_points_never_exceed_max_data_points() -> None:
     body = fixture("timeseries_panel") | {"intervalMs": 60_000, "maxDataPoints": 10}
     [t] = parse.metric_queries(QueryRequest.model_validate(body), LIMITS)
-    # 24 h = 86 400 000 ms / 10 points = 8 640 000 ms per bucket (> the 60 000 asked)
-    assert t.query is not None and t.query.interval_ms == 8_640_000
+    # 24 h = 86 400 000 ms / 10 points = 8 640 000 ms (2.4 h, > the 60 000 asked), snapped to the 3 h bucket the
+    # calculators use: 8 buckets
+    assert t.query is not None and t.query.interval_ms == 10_800_000
+
+
+def test_intervals_that_give_the_same_buckets_give_the_same_query() -> None:
+    """Grafana rounds intervals its own way (40 m, 45 m …); every interval the calculators would widen to the same
+    1 h bucket parses to the same query, so those panels share one cache entry."""
+    queries = set()
+    for interval_ms in (1_800_001, 2_400_000, 2_700_000, 3_600_000):
+        body = fixture("timeseries_panel") | {"intervalMs": interval_ms, "maxDataPoints": 1000}
+        [t] = parse.metric_queries(QueryRequest.model_validate(body), LIMITS)
+        queries.add(t.query)
+    assert len(queries) == 1 and next(iter(queries)).interval_ms == 3_600_000  # type: ignore[union-attr]
 
 
 def test_interval_text_is_used_when_interval_ms_is_absent() -> None:
-    body = fixture("timeseries_panel") | {"intervalMs": None, "interval": "2h", "maxDataPoints": 1000}
+    body = fixture("timeseries_panel") | {"intervalMs": None, "interval": "6h", "maxDataPoints": 1000}
     [t] = parse.metric_queries(QueryRequest.model_validate(body), LIMITS)
-    assert t.query is not None and t.query.interval_ms == 7_200_000
+    assert t.query is not None and t.query.interval_ms == 21_600_000
 
 
 def test_relative_range_is_aligned_to_whole_minutes() -> None:
