@@ -53,7 +53,7 @@ DASHBOARDS = ROOT / "dashboards"
 RANGES = {"6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
           "90d": timedelta(days=90), "12mo": timedelta(days=365), "24mo": timedelta(days=730)}
 REFRESH_S = 10.0
-MAX_POINTS = 1000  # a typical panel width in pixels
+MAX_POINTS = 1000  # a panel that does not fix its maxDataPoints: a typical width in pixels
 ROLE_MIX = ("executive", "executive", "manager", "manager", "manager", "agent", "agent", "agent", "admin", "auditor")
 AUDITOR_DASHBOARDS = ("system-health", "access-audit")
 MIXES = {True: "users' own dashboards", False: "random dashboards and ranges"}
@@ -64,7 +64,7 @@ MIXES = {True: "users' own dashboards", False: "random dashboards and ranges"}
 @dataclass(frozen=True)
 class Dashboard:
     name: str
-    panels: tuple[tuple[dict[str, Any], ...], ...]  # each panel's targets
+    panels: tuple[tuple[tuple[dict[str, Any], ...], int], ...]  # each panel's targets and maxDataPoints
     annotations: tuple[dict[str, Any], ...]
 
 
@@ -92,18 +92,18 @@ def load_dashboards() -> dict[str, Dashboard]:
             targets = [{**t, "payload": {k: _all(v) for k, v in (t.get("payload") or {}).items()}}
                        for t in panel.get("targets", []) if t.get("target")]
             if targets:
-                panels.append(tuple(targets))
+                panels.append((tuple(targets), int(panel.get("maxDataPoints") or MAX_POINTS)))
         annotations = tuple(a["target"] for a in doc.get("annotations", {}).get("list", [])
                             if isinstance(a.get("target"), dict) and a["target"].get("target"))
         found[path.stem] = Dashboard(path.stem, tuple(panels), annotations)
     return found
 
 
-def body(targets: Any, span: timedelta, now: datetime) -> dict[str, Any]:
+def body(targets: Any, span: timedelta, now: datetime, max_points: int = MAX_POINTS) -> dict[str, Any]:
     start = now - span
-    interval_ms = max(1000, int(span.total_seconds() * 1000 / MAX_POINTS))
+    interval_ms = max(1000, int(span.total_seconds() * 1000 / max_points))
     return {"range": {"from": start.isoformat(), "to": now.isoformat(), "raw": {"from": "now-x", "to": "now"}},
-            "interval": f"{interval_ms // 1000}s", "intervalMs": interval_ms, "maxDataPoints": MAX_POINTS,
+            "interval": f"{interval_ms // 1000}s", "intervalMs": interval_ms, "maxDataPoints": max_points,
             "targets": list(targets), "adhocFilters": []}
 
 
@@ -240,7 +240,7 @@ async def post(client: aiohttp.ClientSession, payload: dict[str, Any], token: st
 async def load_dashboard(client: aiohttp.ClientSession, user: User, dashboard: Dashboard, span: timedelta,
                          tally: Tally) -> float:
     now = datetime.now(UTC)
-    calls = [post(client, body(targets, span, now), user.token) for targets in dashboard.panels]
+    calls = [post(client, body(targets, span, now, points), user.token) for targets, points in dashboard.panels]
     if dashboard.annotations:
         calls.append(post(client, body(dashboard.annotations, span, now), user.token))
     started = time.perf_counter()
@@ -321,7 +321,8 @@ def raw_sql_load(pool: asyncpg.Pool) -> LoadOne:
             await conn.fetch(sql, *params)
 
     async def load_one(user: User, dashboard: Dashboard, span: timedelta) -> None:
-        await asyncio.gather(*(target(user.tenant, t["target"], span) for panel in dashboard.panels for t in panel))
+        await asyncio.gather(*(target(user.tenant, t["target"], span) for targets, _ in dashboard.panels
+                               for t in targets))
 
     return load_one
 

@@ -30,6 +30,9 @@ from datasource.protocol.serialize import grafana_unit
 TAG = "success-metrics"
 ID_COLUMNS = "/_id$/"
 
+# Every panel asks for this many points whatever its width in pixels: the same panel then sends the same query
+# from every screen, so one computation (and the cache warmer's) answers all of them (datasource/warmer.py)
+PANEL_MAX_POINTS = 1000
 # which visualisations can show which shape of answer
 FITS: Mapping[Kind, frozenset[Viz]] = {
     Kind.STAT: frozenset({Viz.STAT, Viz.BARGAUGE}),
@@ -277,7 +280,7 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
                               .scale(HeatmapColorScale.EXPONENTIAL).exponent(0.5).steps(64))
                        .cell_values(heatmap.CellValues().unit(unit or "none")))
     builder = (builder.title(spec.title or entry.title).description(entry.description)
-               .datasource(query.datasource_ref()).targets([target])
+               .datasource(query.datasource_ref()).targets([target]).max_data_points(PANEL_MAX_POINTS)
                .thresholds(thresholds).color_scheme(colour))
     if spec.matrix:
         x, y, value = spec.matrix

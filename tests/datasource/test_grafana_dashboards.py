@@ -10,7 +10,7 @@ import pytest
 
 from calculators import Dimension, Kind, all_metrics
 from datasource.grafana import DASHBOARDS, DashboardGenerationError, generate, validate
-from datasource.grafana.build import FITS, Theme, check, dashboard_json
+from datasource.grafana.build import FITS, PANEL_MAX_POINTS, Theme, check, dashboard_json
 from datasource.grafana.export import lookup as _lookup
 from datasource.grafana.layout import DashboardSpec, PanelSpec, RowSpec, Viz
 from datasource.grafana.query import DATASOURCE_UID, PLUGIN_ID
@@ -175,3 +175,11 @@ def test_a_heatmap_of_a_table_must_say_how_to_pivot_it() -> None:
         check([_spec(PanelSpec("behavior.best_contact_times", Viz.HEATMAP))], _lookup)
     check([_spec(PanelSpec("behavior.best_contact_times", Viz.HEATMAP, matrix=("hour", "weekday", "attempts")))],
           _lookup)
+
+
+def test_every_panel_asks_for_a_fixed_number_of_points() -> None:
+    """Grafana sends a panel's maxDataPoints as its width in pixels unless the panel fixes it; fixed, the same
+    panel sends the same query from every screen, which the result cache and its warmer rely on."""
+    for name, board in committed().items():
+        for panel in data_panels(board):
+            assert panel.get("maxDataPoints") == PANEL_MAX_POINTS, (name, panel["title"])
