@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +15,7 @@ from datasource.routes import admin, alerts, audit, branding, discovery, health,
 from datasource.services import Services
 from datasource.settings import Settings
 from datasource.storage.pool import Database
+from datasource.warmer import Warmer
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -22,9 +25,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await Services.start(settings, database)
         app.state.services = services
+        app.state.warmer = warmer = Warmer(services) if settings.cache_warm else None
+        warming = asyncio.create_task(warmer.run_forever()) if warmer else None
         try:
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warming
             await services.stop()
 
     app = FastAPI(

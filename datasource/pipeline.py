@@ -162,9 +162,9 @@ async def _target(svc: Services, ctx: Context, target: ParsedTarget, trail: Trai
             frame = await _annotation_frame(svc, ctx, target.query, trail)
             return [serialize.table(target.ref_id, frame)]
         metric_def = get_metric(target.query.metric)
-        query, notice = parse.fit(target, metric_def.dimensions, _plain_options(metric_def))
+        query, notice = parse.fit(target, metric_def.dimensions, plain_options(metric_def))
         grant = policy.authorize(ctx.principal, query, metric_def, ctx.policy)            # authorize
-        frame = await _compute(svc, grant.scoped, metric_def.row_scoped)                  # compute (cached)
+        frame = await cached_frame(svc, grant.scoped, metric_def.row_scoped)              # compute (cached)
         masked = masking.apply(frame, grant, ctx.mask_key)                                # mask
         if notice:
             masked = replace(masked, notices=(*masked.notices, notice))
@@ -182,7 +182,8 @@ async def _target(svc: Services, ctx: Context, target: ParsedTarget, trail: Trai
                                      f"logged (request id {trail.call.request_id}).")]
 
 
-async def _compute(svc: Services, scoped: ScopedQuery, row_scoped: bool) -> Frame:
+async def cached_frame(svc: Services, scoped: ScopedQuery, row_scoped: bool) -> Frame:
+    """The frame answering ``scoped``, from the cache or computed (once however many ask at once)."""
     shared = shared_query(scoped, row_scoped)
     if shared is not scoped and needs_agent_scope_check(scoped):
         # the shared entry was computed without this caller's scope: check the scope's agent filter first, hit or not
@@ -196,7 +197,7 @@ async def _compute(svc: Services, scoped: ScopedQuery, row_scoped: bool) -> Fram
     return await svc.cache.get_or_compute(shared, fresh)
 
 
-def _plain_options(metric_def: MetricDef) -> list[str]:
+def plain_options(metric_def: MetricDef) -> list[str]:
     """Options that are not dimensions (dimension options arrive as filters)."""
     return [o.name for o in metric_def.options if o.dimension is None]
 
@@ -245,18 +246,27 @@ async def _annotation_frame(svc: Services, ctx: Context, query: MetricQuery, tra
             if named:  # asked by name: say so; asked for "all": just leave it out
                 raise Forbidden(f"Role {ctx.principal.role.value} may not see {found.title.lower()} annotations.")
             continue
-        kind_query = MetricQuery(metric=MetricName(found.name), start=query.start, end=query.end)
-        grants.append((policy.authorize(ctx.principal, kind_query, found, ctx.policy), found))  # authorize
-    shared = [shared_query(g.scoped, found.row_scoped) for g, found in grants]
-    computed = await asyncio.gather(*(svc.cache.get_or_compute(sq, lambda sq=sq: _annotations(svc, sq))
-                                      for sq in shared))                                 # compute (cached)
+        grant = policy.authorize(ctx.principal, kind_query(found, query), found, ctx.policy)  # authorize
+        grants.append((grant, found))
+    computed = await asyncio.gather(*(cached_annotations(svc, g.scoped, found) for g, found in grants))  # compute
     frames = [masking.apply(frame, g, ctx.mask_key) for frame, (g, _) in zip(computed, grants, strict=True)]  # mask
     for frame in frames:
         _note(trail, frame)
     return serialize.merge_annotations(frames)
 
 
-async def _annotations(svc: Services, scoped: ScopedQuery) -> Frame:
-    async with svc.db.tenant(scoped.tenant_id) as conn:
-        settings = await tenants.load_settings(conn, scoped.tenant_id)
-        return await annotations.compute(conn, scoped, settings)
+def kind_query(kind: annotations.AnnotationKind, query: MetricQuery) -> MetricQuery:
+    """One annotation kind's query over the range of an annotation request."""
+    return MetricQuery(metric=MetricName(kind.name), start=query.start, end=query.end)
+
+
+async def cached_annotations(svc: Services, scoped: ScopedQuery, kind: annotations.AnnotationKind) -> Frame:
+    """One annotation kind's frame, from the cache or computed."""
+    shared = shared_query(scoped, kind.row_scoped)
+
+    async def fresh() -> Frame:
+        async with svc.db.tenant(shared.tenant_id) as conn:
+            settings = await tenants.load_settings(conn, shared.tenant_id)
+            return await annotations.compute(conn, shared, settings)
+
+    return await svc.cache.get_or_compute(shared, fresh)

@@ -70,6 +70,7 @@ class Services:
     # computed frames per tenant and row scope, unmasked (datasource/cache.py)
     cache: ResultCache = field(init=False, repr=False)
     _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+
     # reports rendered per recipient (datasource/reports); the alert and report loops, when enabled
     reporter: Reporter = field(init=False, repr=False)
     scheduler: Scheduler | None = field(default=None, init=False, repr=False)
@@ -77,7 +78,8 @@ class Services:
     def __post_init__(self) -> None:
         self.secret = local_keys.service_secret(self.settings.data_dir)
         self.identifier = access.build_identifier(self.settings, self.http)
-        self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s)
+        self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
+                                 max_entries=self.settings.cache_max_entries)
         self.reporter = Reporter(self.db, self.policies, self.pseudonym_key, Mailer(self.settings.notifications))
 
     @classmethod

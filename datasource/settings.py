@@ -78,6 +78,9 @@ class Settings(BaseModel):
     # how long computed results are cached: near "now" and for closed periods
     cache_ttl_live_s: float = Field(15.0, ge=0)
     cache_ttl_closed_s: float = Field(900.0, ge=0)
+    cache_max_entries: int = Field(20_000, ge=1)
+    # compute every tenant's dashboards over the analytics ranges at start and every quarter hour (warmer.py)
+    cache_warm: bool = True
 
     @field_validator("retention_months")
     @classmethod

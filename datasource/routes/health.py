@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi import Request
+from pydantic import BaseModel, Field
 
 from datasource.deps import ServicesDep
 from datasource.storage import migrate
@@ -15,6 +16,8 @@ router = APIRouter(tags=["health"])
 class Status(BaseModel):
     status: str
     detail: str | None = None
+    warm: bool | None = Field(None, description="Readiness only: whether the cache warmer has finished a round "
+                                                "(every tenant's dashboards cached); absent when it is off")
 
 
 @router.get("/", response_model=Status, summary="Test connection (Grafana's Save & test)")
@@ -29,7 +32,7 @@ async def healthz() -> Status:
 
 @router.get("/readyz", response_model=Status, summary="Readiness: database reachable and migrations current",
             responses={503: {"model": Status}})
-async def readyz(services: ServicesDep) -> Status | JSONResponse:
+async def readyz(services: ServicesDep, request: Request) -> Status | JSONResponse:
     if not await services.db.ping():
         return JSONResponse(Status(status="unavailable", detail="database unreachable").model_dump(), status_code=503)
     async with services.db.system() as conn:
@@ -38,4 +41,5 @@ async def readyz(services: ServicesDep) -> Status | JSONResponse:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in waiting)
         return JSONResponse(Status(status="unavailable", detail=f"migrations pending: {names}").model_dump(),
                             status_code=503)
-    return Status(status="ok")
+    warmer = getattr(request.app.state, "warmer", None)
+    return Status(status="ok", warm=warmer.state.rounds > 0 if warmer is not None else None)
