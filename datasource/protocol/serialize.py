@@ -7,6 +7,7 @@ Masking has already run: a frame's ``masked_fields`` and ``notices`` are shown a
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -88,12 +89,32 @@ def query_items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
 def time_series(ref_id: str, frame: Frame) -> Iterable[TimeSeries]:
     """The first column is time (epoch ms); each other column is a series, points in ascending time."""
     times, *series = frame.columns
-    order = sorted(range(len(times.values)), key=lambda i: times.values[i])
-    stamps = [int(cell(times.values[i])) for i in order]
     frame_meta = meta(frame)
     for column in series:
-        points = [(_number(column.values[i]), t) for i, t in zip(order, stamps, strict=True)]
-        yield TimeSeries(target=column.name, refId=ref_id, datapoints=points, meta=frame_meta)
+        # built from our own typed points: constructed, not validated (validation cost more than building)
+        yield TimeSeries.model_construct(target=column.name, refId=ref_id, datapoints=_points(times, column),
+                                         meta=frame_meta)
+
+
+# A cached frame is served again and again, and masking keeps the columns it leaves alone: their points are
+# built once. Keyed by the columns' identity; each entry holds the columns themselves, so an id is never reused
+# while its entry lives.
+_POINTS: OrderedDict[tuple[int, int], tuple[Column, Column, list[tuple[float | None, int]]]] = OrderedDict()
+MAX_REMEMBERED_SERIES = 2048
+
+
+def _points(times: Column, column: Column) -> list[tuple[float | None, int]]:
+    key = (id(times), id(column))
+    known = _POINTS.get(key)
+    if known is not None and known[0] is times and known[1] is column:
+        _POINTS.move_to_end(key)
+        return known[2]
+    order = sorted(range(len(times.values)), key=times.values.__getitem__)
+    points = [(_number(column.values[i]), int(cell(times.values[i]))) for i in order]
+    _POINTS[key] = (times, column, points)
+    while len(_POINTS) > MAX_REMEMBERED_SERIES:
+        _POINTS.popitem(last=False)
+    return points
 
 
 def table(ref_id: str | None, frame: Frame, currency: str = "USD") -> Table:
