@@ -1,9 +1,11 @@
 """Shared SQL pieces with $n parameters: filters, row scope, series buckets and the rollup/raw union.
 
-``totals`` reads one event type's sums per key from rollups where whole hours/days are covered and from raw
+``union_source`` reads event types' sums per key from rollups where whole hours/days are covered and from raw
 events elsewhere (``buckets.plan``); both sides go through ``sm_rollup_key`` (migration 0003), so the
-answer equals the raw-events answer. Every statement filters by tenant_id although row-level security
-already confines the transaction (defence in depth).
+answer equals the raw-events answer. Raw component calls and contact attempts are read from their typed
+tables (migration 0007) instead, with the same key and sums written out over columns (``TYPED_RAW``), since
+extracting their jsonb fields row by row was what long ranges spent their time on. Every statement filters
+by tenant_id although row-level security already confines the transaction (defence in depth).
 """
 
 from __future__ import annotations
@@ -71,6 +73,65 @@ def bucket_expr(col: str, width: timedelta | str, tz: str, p: Params) -> str:
     return f"(date_bin({p.add(width)}::interval, {col} AT TIME ZONE {tzp}, timestamp '2000-01-03') AT TIME ZONE {tzp})"
 
 
+@dataclass(frozen=True, slots=True)
+class TypedRaw:
+    """Where raw rows of an event type are read from when it has a typed table (migration 0007): the table, and
+    its row as sm_rollup_key's columns (k1..k3, n, s1..s3, mx) and histogram bin h over the table's columns."""
+
+    table: str
+    row: str
+    bin: str
+
+
+# Each expression is the rollup key's (migration 0003) over the same field, its defaults included: the same rows
+# and sums as sm_rollup_key over the events (tests/calculators/test_typed_events.py compares them row by row).
+TYPED_RAW: dict[str, TypedRaw] = {
+    "component.call": TypedRaw(
+        "component_calls",
+        "coalesce(c.component, '') AS k1, coalesce(c.service, '') AS k2, "
+        "CASE WHEN c.ok THEN '' ELSE coalesce(c.error_category, 'other') END AS k3, 1::bigint AS n, "
+        "coalesce(c.ok::integer::numeric, 0) AS s1, coalesce(c.latency_ms, 0) AS s2, 0::numeric AS s3, "
+        "c.latency_ms AS mx",
+        bin="sm_hist_index(c.latency_ms::double precision)",
+    ),
+    "contact.attempted": TypedRaw(
+        "contact_attempts",
+        "coalesce(c.channel, '') AS k1, coalesce(c.outcome, '') AS k2, "
+        "CASE WHEN c.manual THEN 'manual' ELSE 'auto' END AS k3, 1::bigint AS n, "
+        "coalesce(c.consent, false)::integer::numeric AS s1, 0::numeric AS s2, 0::numeric AS s3, NULL::numeric AS mx",
+        bin="NULL::integer",
+    ),
+}
+
+
+def _raw_parts(tp: str, types: list[str], seg: Segment, p: Params, time_col: str,
+               series: tuple[timedelta | str, str] | None, with_hist: bool) -> list[str]:
+    """SELECTs of the raw rows of ``types`` in the segment: typed tables where there is one, else events."""
+    if not types:
+        return []
+    lo, hi = p.add(seg.lo), p.add(seg.hi)
+    parts = []
+    for etype in types:
+        if etype not in TYPED_RAW:
+            continue
+        typed = TYPED_RAW[etype]
+        t = bucket_expr("c.occurred_at", *series, p) if series else "c.occurred_at"
+        hist = f", {typed.bin} AS h, 1::bigint AS hc" if with_hist else ""
+        parts.append(
+            f"SELECT {t} AS {time_col}, '{etype}'::text AS type, {typed.row}{hist} FROM {typed.table} c "
+            f"WHERE c.tenant_id = {tp} AND c.occurred_at >= {lo} AND c.occurred_at < {hi}")
+    rest = [x for x in types if x not in TYPED_RAW]
+    if rest:
+        t = bucket_expr("e.occurred_at", *series, p) if series else "e.occurred_at"
+        hist = ", r.h, 1::bigint AS hc" if with_hist else ""
+        parts.append(
+            f"SELECT {t} AS {time_col}, e.type, r.k1, r.k2, r.k3, r.n, r.s1, r.s2, r.s3, r.mx{hist} FROM events e "
+            f"CROSS JOIN LATERAL sm_rollup_key(e.type, e.payload, e.agent_id) r "
+            f"WHERE e.tenant_id = {tp} AND e.type = ANY({p.add(rest)}::text[]) "
+            f"AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
+    return parts
+
+
 def union_source(
     tenant: str, types: str | tuple[str, ...], segments: list[Segment], p: Params, *, time_col: str = "t",
     series: tuple[timedelta | str, str] | None = None, with_hist: bool = False,
@@ -81,19 +142,15 @@ def union_source(
     expanded per bin, so sum(hc) by h is the merged histogram (n/s columns are then only valid where hc's
     row is the first of its rollup row: use totals() for sums and this for histograms).
     """
-    tp, yp = p.add(tenant), p.add([types] if isinstance(types, str) else list(types))
+    type_list = [types] if isinstance(types, str) else list(types)
+    tp, yp = p.add(tenant), ""
     parts = []
     for seg in segments:
-        lo, hi = p.add(seg.lo), p.add(seg.hi)
         if seg.source == Source.RAW:
-            t = bucket_expr("e.occurred_at", *series, p) if series else "e.occurred_at"
-            hist = ", r.h, 1::bigint AS hc" if with_hist else ""
-            parts.append(
-                f"SELECT {t} AS {time_col}, e.type, r.k1, r.k2, r.k3, r.n, r.s1, r.s2, r.s3, r.mx{hist} FROM events e "
-                f"CROSS JOIN LATERAL sm_rollup_key(e.type, e.payload, e.agent_id) r "
-                f"WHERE e.tenant_id = {tp} AND e.type = ANY({yp}::text[]) "
-                f"AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
+            parts += _raw_parts(tp, type_list, seg, p, time_col, series, with_hist)
         else:
+            yp = yp or p.add(type_list)  # only when used: an unreferenced parameter has no type
+            lo, hi = p.add(seg.lo), p.add(seg.hi)
             t = bucket_expr("u.bucket", *series, p) if series else "u.bucket"
             if with_hist:
                 hist = (", b.key::integer AS h, b.value::bigint AS hc FROM rollups u "
