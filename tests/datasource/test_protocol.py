@@ -220,6 +220,18 @@ def test_time_series_are_ascending_pairs_with_null_gaps() -> None:
     check("/query", dumped)
 
 
+def test_a_series_served_again_is_the_same_and_a_changed_column_is_not_mistaken_for_it() -> None:
+    """Points are remembered per column object: serving a cached frame again gives the same points, and a column
+    masking replaced (same time column, new values) gets its own."""
+    frame = series_frame()
+    first = [i.datapoints for i in serialize.time_series("A", frame)]
+    assert [i.datapoints for i in serialize.time_series("B", frame)] == first
+    times, web, ref = frame.columns
+    changed = Frame("throughput", Kind.TIMESERIES, (times, web.with_values((7, 8, 9)), ref))
+    assert [i.datapoints for i in serialize.time_series("A", changed)] == [
+        [(8.0, T0), (7.0, T0 + HOUR), (9.0, T0 + 2 * HOUR)], first[1]]
+
+
 def test_time_series_asked_as_table_is_a_typed_table() -> None:
     [table] = serialize.query_items("A", Shape.TABLE, series_frame())
     dumped = table.model_dump(mode="json", exclude_none=True)
