@@ -177,15 +177,22 @@ def start_server(data_dir: Path, dsn: str | None, port: int, config: Path, log: 
                                 stdout=subprocess.DEVNULL, stderr=out)
 
 
-async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[bytes], timeout: float = 1200) -> None:
+    """Until the service answers and its cache warmer has done its first round: users arrive on a running
+    service, whose warmer has long since computed the dashboards (datasource/warmer.py)."""
+    started = time.monotonic()
+    ready = None
+    while time.monotonic() < started + timeout:
         if server.poll() is not None:
             raise SystemExit("the server exited; see its log")
         try:
             async with client.get("/readyz") as response:
                 if response.status == 200:
-                    return
+                    ready = ready or time.monotonic()
+                    if (await response.json()).get("warm") in (True, None):
+                        print(f"ready after {ready - started:.0f} s; cache warmed after {time.monotonic() - ready:.0f}"
+                              " s more", flush=True)
+                        return
         except aiohttp.ClientError:
             pass
         await asyncio.sleep(0.5)
@@ -203,6 +210,7 @@ def rss_mb(server: subprocess.Popen[bytes]) -> float:
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    by_range: dict[str, list[float]] = field(default_factory=dict)  # the same latencies by the range of the load
     http_errors: int = 0
     panel_errors: int = 0
     refused: int = 0  # panels the role may not see (expected: the policy at work)
@@ -273,7 +281,9 @@ async def simulate(client: aiohttp.ClientSession, users: list[User], dashboards:
         tally = first
         while time.monotonic() < stop:
             tick = time.monotonic()
-            tally.latencies.append(await load_dashboard(client, user, dashboard, span, tally))
+            elapsed = await load_dashboard(client, user, dashboard, span, tally)
+            tally.latencies.append(elapsed)
+            tally.by_range.setdefault(next(k for k, v in RANGES.items() if v == span), []).append(elapsed)
             tally = refreshes
             await asyncio.sleep(max(0.0, min(tick + REFRESH_S, stop) - time.monotonic()))
 
@@ -368,6 +378,9 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"        http errors {first.http_errors + refreshes.http_errors}  panel errors "
                       f"{first.panel_errors + refreshes.panel_errors}  refused by policy "
                       f"{first.refused + refreshes.refused}  server RSS {rss_mb(server):.0f} MB")
+                print("        p95 by range (first loads / refreshes): " + "  ".join(
+                    f"{label} {pct(first.by_range.get(label, []), 95):.0f}/{pct(refreshes.by_range.get(label, []), 95):.0f}"
+                    for label in RANGES))
                 for sample in (first.samples + refreshes.samples)[:5]:
                     print(f"        e.g. {sample}")
             rates: dict[bool, float] = {}
