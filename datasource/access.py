@@ -12,6 +12,7 @@ import weakref
 from pathlib import Path
 from typing import Any, NoReturn
 
+import asyncpg
 import httpx
 from fastapi import Request
 
@@ -80,19 +81,41 @@ async def record(db: Database, rec: audit.AuditRecord) -> None:
     await writer.append(rec)
 
 
-MAX_BATCH = 256  # records of one tenant written in one transaction
+MAX_BATCH = 256  # records of one tenant written in one round
+IDLE_RELEASE_S = 1.0  # connections the writer kept go back to the pool after this long without a round
 
 
 class GroupCommit:
-    """Audit appends of one tenant share transactions: one writer per tenant drains its queue, each round in
-    one transaction (the chain's advisory lock taken once, not once per request, and one pooled connection
-    per tenant instead of one per waiting request). Every caller awaits the commit of the round holding its
-    record, so if a round fails, each of its requests fails (nothing is served) as a lone append would."""
+    """Audit appends of one tenant share rounds: one writer per tenant drains its queue, each round one
+    all-or-none append (the chain's advisory lock taken once, not once per request, and one connection per
+    tenant instead of one per waiting request). Every caller awaits the commit of the round holding its
+    record, so if a round fails, each of its requests fails (nothing is served) as a lone append would.
+
+    A round is one statement, one round trip, in the steady state: the writer remembers the head it last wrote
+    for each tenant, which audit.append_many checks under the chain's lock (another replica or the CLI may
+    have appended since; then the rows are chained again from the real head), and it keeps up to ``keep``
+    connections between rounds rather than returning each to the pool, whose reset on release would be a
+    second round trip. There is nothing to reset: audit_append changes no session state (its lock, lock_timeout
+    and tenant setting end with its own transaction). A failed round's connection goes back to the pool, which
+    resets or replaces it; kept connections go back after IDLE_RELEASE_S without a round, so an idle service
+    holds none and closing the pool waits at most that long.
+
+    The rounds take the pool's connections as they come (the owner role), not a tenant transaction, which would
+    cost BEGIN, set_config and COMMIT: three more round trips. audit_append drops to sm_app confined to the
+    round's tenant for its own statements (migration 0006), so the writer has the rights of a tenant
+    transaction, no more."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._queues: dict[str, list[tuple[audit.AuditRecord, asyncio.Future[None]]]] = {}  # tenant has a writer
         self._writers: set[asyncio.Task[None]] = set()
+        self._heads: dict[str, audit.Head] = {}  # the last head written per tenant: a guess checked under the lock
+        # at most a third of the pool is kept idle between rounds, so the rest of the service still finds some
+        self.keep = max(1, db.pool.get_max_size() // 3)
+        self._idle: list[asyncpg.Connection] = []
+        self._last_round = 0.0
+        self._trim_timer: asyncio.TimerHandle | None = None
+        self._releases: set[asyncio.Task[None]] = set()
 
     async def append(self, rec: audit.AuditRecord) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -123,12 +146,70 @@ class GroupCommit:
                 done.cancel()
 
     async def _write(self, tenant: str, records: list[audit.AuditRecord]) -> None:
-        if tenant == audit.UNATTRIBUTED:
-            async with self.db.system() as conn:
-                await audit.append_many(conn, records)
-        else:
-            async with self.db.tenant(tenant) as conn:
-                await audit.append_many(conn, records)
+        conn = await self._connection()
+        try:
+            written = await audit.append_many(conn, records, self._heads.get(tenant))
+        except BaseException:
+            self._heads.pop(tenant, None)  # whether the head moved is unknown; the next round asks
+            self._release_later(conn)  # not awaited here: a failing release must not replace the round's error
+            raise
+        self._heads[tenant] = written[-1]
+        self._put_back(conn)
+
+    async def _connection(self) -> asyncpg.Connection:
+        while self._idle:
+            kept = self._idle.pop()
+            if not kept.is_closed():
+                return kept
+            self._release_later(kept)  # the pool replaces a closed connection
+        try:
+            conn: asyncpg.Connection = await self.db.pool.acquire()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise audit.unavailable(exc.__class__.__name__) from None
+        return conn
+
+    def _put_back(self, conn: asyncpg.Connection) -> None:
+        if len(self._idle) >= self.keep:
+            self._release_later(conn)
+            return
+        self._idle.append(conn)
+        loop = asyncio.get_running_loop()
+        self._last_round = loop.time()
+        if self._trim_timer is None:
+            self._trim_timer = loop.call_later(IDLE_RELEASE_S, self._trim)
+
+    def _trim(self) -> None:
+        """Return the kept connections to the pool once no round used one for IDLE_RELEASE_S."""
+        self._trim_timer = None
+        if not self._idle:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_round + IDLE_RELEASE_S - loop.time()
+        if wait > 0:
+            self._trim_timer = loop.call_later(wait, self._trim)
+            return
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self._release_later(conn)
+
+    def _release_later(self, conn: asyncpg.Connection) -> None:
+        task = asyncio.ensure_future(self.db.pool.release(conn))
+        self._releases.add(task)
+        task.add_done_callback(self._released)
+
+    def _released(self, task: asyncio.Task[None]) -> None:
+        self._releases.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # the pool has closed the connection then
+            log.warning("an audit connection could not be returned to the pool: %r", task.exception())
+
+    async def aclose(self) -> None:
+        """Hand the kept connections back now (a pool closes only once every connection is back)."""
+        if self._trim_timer is not None:
+            self._trim_timer.cancel()
+            self._trim_timer = None
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(self.db.pool.release(conn) for conn in idle), *self._releases,
+                             return_exceptions=True)
 
 
 def _settle(batch: list[tuple[audit.AuditRecord, asyncio.Future[None]]], error: Exception | None) -> None:

@@ -2,7 +2,9 @@
 
 Each tenant's rows form a chain: row n stores the hash of row n-1 (``prev_hash``) and its own ``hash`` =
 sha256(prev_hash ‖ canonical JSON of its content). Appends are serialised per tenant by an advisory
-transaction lock. An edit breaks a row's hash, a deletion breaks the next row's link or leaves a gap in
+transaction lock, under which the database function ``audit_append`` (migration 0006) inserts rows only if
+they continue the head their hashes were computed from, so a writer that knows the head appends in one
+statement. An edit breaks a row's hash, a deletion breaks the next row's link or leaves a gap in
 ``seq``; a truncated tail is found against the signed checkpoint of each chain head that is written
 outside the table (``checkpoint``). If a record cannot be written, ``append`` raises AuditUnavailable and
 the request it records is not served (503).
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -42,14 +45,36 @@ MAX_RESOURCE_BYTES = 16 * 1024
 
 
 def _scrub(value: Any) -> Any:
-    """Credentials redacted, NUL characters (which PostgreSQL text refuses) removed, at any depth."""
+    """Credentials redacted, NUL characters (which PostgreSQL text refuses) removed and lone surrogates (which
+    UTF-8 cannot encode) replaced by '?', at any depth."""
     if isinstance(value, str):
+        if not value.isascii():
+            value = value.encode("utf-8", "replace").decode("utf-8")
         return _SECRETISH.sub("[redacted]", value.replace("\x00", ""))
     if isinstance(value, dict):
         return {_scrub(str(k)): _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     return value
+
+
+def _as_jsonb(value: Any) -> Any:
+    """A resource as the jsonb column gives it back, so that its hash covers what `audit verify` reads. jsonb keeps
+    numbers as numeric: a float of 1e16 or more (always integral) reads back as an integer, -0.0 as 0.0. NaN,
+    infinities and anything that is not JSON (a datetime) have no JSON form and are kept as text."""
+    if isinstance(value, dict):
+        return {k: _as_jsonb(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_jsonb(v) for v in value]
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if abs(value) >= 1e16:
+            return int(value)
+        return 0.0 if value == 0 else value  # -0.0 == 0
+    if value is None or isinstance(value, str | int):
+        return value
+    return str(value)
 
 
 class AuditRecord(BaseModel):
@@ -85,8 +110,10 @@ class AuditRecord(BaseModel):
             value = _scrub(value)
             if name in LIMITS and isinstance(value, str):
                 value = value[:LIMITS[name]]
-            if name == "resource" and len(json.dumps(value, default=str)) > MAX_RESOURCE_BYTES:
-                value = {"truncated": True, "keys": sorted(value)[:50] if isinstance(value, dict) else []}
+            if name == "resource":
+                value = _as_jsonb(value)
+                if len(json.dumps(value)) > MAX_RESOURCE_BYTES:
+                    value = {"truncated": True, "keys": sorted(value)[:50] if isinstance(value, dict) else []}
             out[name] = value
         return out
 
@@ -103,18 +130,68 @@ class AuditRecord(BaseModel):
                    auth_method=principal.auth_method.value, action=action, outcome=outcome, status=status, **fields)
 
 
-def canonical(row: dict[str, Any]) -> bytes:
-    """The bytes a row's hash covers: its content columns, sorted keys, no whitespace, times in UTC µs."""
+def _content(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's content columns as its hash covers them: times in UTC µs, masked fields a list, resource as JSON."""
     content = {k: row[k] for k in COLUMNS}
     content["at"] = row["at"].astimezone(UTC).isoformat(timespec="microseconds")
     content["masked_fields"] = list(row["masked_fields"] or [])
     content["resource"] = json.loads(json.dumps(row["resource"] or {}))
     content["latency_ms"] = None if row["latency_ms"] is None else float(row["latency_ms"])
+    return content
+
+
+def _encode(content: dict[str, Any]) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
+def _link(prev_hash: str, content: dict[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _encode(content)).hexdigest()
+
+
+def canonical(row: dict[str, Any]) -> bytes:
+    """The bytes a row's hash covers: its content columns, sorted keys, no whitespace, times in UTC µs."""
+    return _encode(_content(row))
+
+
 def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(row)).hexdigest()
+    return _link(prev_hash, _content(row))
+
+
+Head = tuple[int, str]  # (seq, hash) of a chain's last row; (0, GENESIS) for an empty chain
+OPTIMISTIC_CALLS = 2  # statements that may find the head moved before an append holds the lock throughout
+
+# one statement per append (migration 0006): lock, read the head, insert if it is the expected one
+_APPEND = "SELECT appended, head_seq, head_hash FROM audit_append($1, $2, $3, $4::text::jsonb, $5)"
+
+
+def _chained(rows: list[dict[str, Any]], head: Head) -> list[dict[str, Any]]:
+    """The rows as the next links after ``head``, as audit_append takes them: the content the hash covers plus
+    seq, prev_hash and hash, each value reading back from jsonb as exactly what the hash covered (times are
+    UTC with microseconds; masked fields a list, the text[] column; latency a JSON string of repr(), which
+    float8 parses to the same double, where a JSON number could not carry inf)."""
+    seq, prev = head
+    out = []
+    for row in rows:
+        seq += 1
+        content = _content({**row, "seq": seq})
+        linked = {**content, "prev_hash": prev, "hash": _link(prev, content)}
+        if content["latency_ms"] is not None:
+            linked["latency_ms"] = repr(content["latency_ms"])
+        prev = linked["hash"]
+        out.append(linked)
+    return out
+
+
+def _wire(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, separators=(",", ":"))
+
+
+async def _call(conn: asyncpg.Connection, tenant: str, head: Head | None,
+                rows: list[dict[str, Any]] | None) -> tuple[bool, Head]:
+    expected = head or (None, None)
+    found = await conn.fetchrow(_APPEND, tenant, expected[0], expected[1], None if rows is None else _wire(rows),
+                                LOCK_TIMEOUT)
+    return found["appended"], (found["head_seq"], found["head_hash"])
 
 
 async def append(conn: asyncpg.Connection, record: AuditRecord) -> tuple[int, str]:
@@ -122,31 +199,38 @@ async def append(conn: asyncpg.Connection, record: AuditRecord) -> tuple[int, st
     return (await append_many(conn, [record]))[0]
 
 
-async def append_many(conn: asyncpg.Connection, records: list[AuditRecord]) -> list[tuple[int, str]]:
-    """Append records of ONE tenant to its chain in order, in one transaction (all or none); (seq, hash) of
-    each new row. AuditUnavailable on any failure."""
+async def append_many(conn: asyncpg.Connection, records: list[AuditRecord], head: Head | None = None) -> list[Head]:
+    """Append records of ONE tenant to its chain in order, all or none; (seq, hash) of each new row.
+    AuditUnavailable on any failure.
+
+    ``head`` is the chain head the caller last saw (the GroupCommit keeps one per tenant). If it is still the
+    head, the append is one statement (audit_append, migration 0006). If another writer moved the head, the
+    statement inserts nothing and answers with the real head, from which the rows are chained again. After
+    OPTIMISTIC_CALLS such answers (writers overtaking each other), the head is read and the rows inserted in one
+    transaction that holds the chain's lock between the two, so the append cannot be overtaken and never fails
+    for contention alone. Inside a caller's transaction the first call already keeps the lock until commit."""
     tenant = records[0].tenant_id
     if any(r.tenant_id != tenant for r in records):
         raise ValueError("append_many takes the records of one tenant")
     rows = [r.model_dump() for r in records]
-    names = (*COLUMNS, "prev_hash", "hash")
-    slots = ", ".join(f"${i}" for i in range(1, len(names) + 1))
     try:
+        for _ in range(OPTIMISTIC_CALLS):
+            chained = None if head is None else _chained(rows, head)
+            appended, head = await _call(conn, tenant, head, chained)
+            if appended and chained is not None:
+                return [(row["seq"], row["hash"]) for row in chained]
         async with conn.transaction():
-            await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, tenant)
-            last = await conn.fetchrow(
-                "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", tenant)
-            seq, prev = (last["seq"], last["hash"]) if last else (0, GENESIS)
-            for row in rows:
-                seq += 1
-                row["seq"], row["prev_hash"] = seq, prev
-                row["hash"] = prev = chain_hash(prev, row)
-            await conn.executemany(
-                f"INSERT INTO audit_log ({', '.join(names)}) VALUES ({slots})",
-                [[list(row[n]) if n == "masked_fields" else row[n] for n in names] for row in rows])
+            _, head = await _call(conn, tenant, None, None)  # takes the lock until this transaction ends
+            chained = _chained(rows, head)
+            appended, _ = await _call(conn, tenant, head, chained)
+            if not appended:  # only a writer that ignores the lock can move the head now
+                raise unavailable("the chain head moved while its lock was held")
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-        raise AuditUnavailable(
-            f"The access could not be written to the audit log ({exc.__class__.__name__}), so it is not served; "
-            "try again shortly.") from None
-    return [(row["seq"], row["hash"]) for row in rows]
+        raise unavailable(exc.__class__.__name__) from None
+    return [(row["seq"], row["hash"]) for row in chained]
+
+
+def unavailable(why: str) -> AuditUnavailable:
+    """The error for an append that failed: the request it records is not served."""
+    return AuditUnavailable(f"The access could not be written to the audit log ({why}), so it is not served; "
+                            "try again shortly.")
