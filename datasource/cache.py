@@ -58,7 +58,16 @@ class ResultCache:
         self._entries: OrderedDict[ScopedQuery, tuple[float, Frame]] = OrderedDict()
         self._inflight: dict[ScopedQuery, asyncio.Task[Frame]] = {}
         self._invalidated: dict[str, int] = {}  # tenant -> invalidate_tenant calls, so a stale result is not kept
+        self._asked: dict[str, float] = {}  # tenant -> when its users last asked for values (the warmer's choice)
         self.stats = CacheStats()
+
+    def note_asked(self, tenant_id: str) -> None:
+        self._asked[tenant_id] = self._clock()
+
+    def asked_within(self, seconds: float) -> list[str]:
+        """Tenants whose users asked for values in the last ``seconds``."""
+        since = self._clock() - seconds
+        return sorted(t for t, at in self._asked.items() if at >= since)
 
     def ttl_for(self, key: ScopedQuery) -> float:
         q = key.query

@@ -145,6 +145,7 @@ async def answer_query(svc: Services, call: Call, body: QueryRequest) -> tuple[l
         targets, failed = [], exc
 
     async def job(ctx: Context, trail: Trail) -> tuple[list[QueryItem], tuple[str, ...]]:
+        svc.cache.note_asked(ctx.principal.tenant_id)
         answers = await asyncio.gather(*(_target(svc, ctx, t, trail) for t in targets))
         items = [item for answer in answers for item in answer]
         return items, tuple(sorted(trail.masked))

@@ -1,11 +1,12 @@
 """The cache warmer: every tenant's dashboards computed ahead of their users.
 
 Right after each quarter hour (when the cache keys of analytics ranges move on, ``parse.align``) and once at
-start, every panel and annotation query of the provisioned dashboards is computed for every tenant over
-Grafana's analytics quick ranges (last 7 days … 2 years), at the tenant scope, into the result cache. A user
+start, every panel and annotation query of the provisioned dashboards is computed over Grafana's analytics
+quick ranges (last 7 days … 2 years), at the tenant scope, into the result cache. A user
 opening a dashboard over one of those ranges is then served from the cache, whatever their role: metrics that
 do not read the row scope are shared by every role (``compute.shared_query``). The spec's "15-minute batch
-for analytics" is this round.
+for analytics" is this round. The first round warms every tenant; later rounds the tenants whose users came
+in the last day, so a round's cost follows the tenants in use, not all the tenants ever set up.
 
 Not warmed: operational ranges (under a week), which are recomputed every 15 s anyway and cost little, and the
 per-team / per-agent views of row-scoped metrics, which depend on who asks. The requests are built from the
@@ -42,6 +43,7 @@ RANGES = tuple(timedelta(days=d) for d in (7, 30, 90, 182, 365, 730))
 STEP = parse.ANALYTICS_STEP
 AFTER_STEP_S = 5.0  # past the quarter hour, so the round's keys are the new quarter's
 ALL = "*"  # the dashboards' allValue: what Grafana sends for a variable left at "All"
+ACTIVE_S = 24 * 3600.0  # after the first round, only tenants whose users came this recently are warmed
 
 
 @dataclass
@@ -111,11 +113,14 @@ class Warmer:
             await asyncio.sleep(next_round_in(datetime.now(UTC)))
 
     async def round(self, now: datetime | None = None, tenant_ids: list[str] | None = None) -> WarmerState:
-        """Warm the dashboards of every tenant (or of ``tenant_ids``) for the ranges ending ``now``."""
+        """Warm the dashboards of ``tenant_ids``, by default every tenant in the first round and then the tenants
+        whose users came in the last ACTIVE_S (a round's cost grows with the tenants it warms)."""
         started = time.perf_counter()
         now = now or datetime.now(UTC)
         if self._requests is None:
             self._requests = dashboard_requests()
+        if tenant_ids is None and self.state.rounds > 0:
+            tenant_ids = self.svc.cache.asked_within(ACTIVE_S)
         if tenant_ids is None:
             async with self.svc.db.system() as conn:
                 tenant_ids = [r["tenant_id"] for r in await conn.fetch(

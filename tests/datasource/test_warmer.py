@@ -77,3 +77,17 @@ async def test_operational_ranges_and_other_tenants_are_not_warmed(client: httpx
     r = await client.post("/query", json=grafana_body(targets, max_points, timedelta(hours=6), NOW),
                           headers=bearer(token_for(tenant, "executive")))
     assert r.status_code == 200 and svc.cache.stats.misses == misses + 1
+
+
+async def test_after_the_first_round_only_tenants_whose_users_came_are_warmed(client: httpx.AsyncClient, tenant: str,
+                                                                             token_for: Any) -> None:
+    svc = services_of(client)
+    warm = Warmer(svc)
+    warm.state.rounds = 1  # past the first round (which warms every tenant)
+    assert (await warm.round(NOW)).queries == 0  # nobody came yet
+    [(targets, max_points)] = [(t, m) for t, m in warmer.dashboard_requests() if t[0]["target"] == "roi.monthly"]
+    r = await client.post("/query", json=grafana_body(targets, max_points, timedelta(hours=6), NOW),
+                          headers=bearer(token_for(tenant, "executive")))
+    assert r.status_code == 200
+    state = await warm.round(NOW)
+    assert state.queries > 0 and state.failed == 0 and svc.cache.asked_within(3600) == [tenant]
