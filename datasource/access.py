@@ -224,6 +224,13 @@ def _settle(batch: list[tuple[audit.AuditRecord, asyncio.Future[None]]], error: 
 _writers: weakref.WeakKeyDictionary[Database, GroupCommit] = weakref.WeakKeyDictionary()
 
 
+async def close_writer(db: Database) -> None:
+    """Before closing ``db``: let its audit writer hand back the connections it keeps between rounds."""
+    writer = _writers.pop(db, None)
+    if writer is not None:
+        await writer.aclose()
+
+
 def request_fields(request: Request) -> dict[str, Any]:
     """Who sent the request, as far as the connection tells (never a header that claims a user)."""
     return {

@@ -41,6 +41,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         summary="Grafana data source for lead-automation success metrics, masked per user.",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry middleware asked the global tracer, meter and logger providers (and
+        # the environment) on every request although none is configured: off until someone wires OTel up
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(RequestContext)
     problems.install(app)

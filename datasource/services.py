@@ -111,6 +111,7 @@ class Services:
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.http.aclose()
+        await access.close_writer(self.db)  # hands back the connections the audit writer keeps between rounds
         if self.owns_db:
             await self.db.close()
             if self.embedded is not None:
