@@ -5,7 +5,8 @@ after every hit, per principal — so one principal's masked view is never serve
 tenant's frames cannot answer another tenant's key. A range whose end is within ``LIVE_MARGIN`` of now
 lives ``ttl_live_s`` (data still arriving) — unless it spans a week or more: such analytics ranges may lag
 up to 15 minutes (the spec), so they live ``min(ttl_closed_s, 15 min)`` and parse.align keeps their key
-for the quarter hour. A closed period lives ``ttl_closed_s`` (default 900 s, the spec's lag bound), which is
+for the quarter hour; when the quarter hour turns, the previous key's frame answers (if still fresh) while the
+new key's is computed (``get_or_compute``). A closed period lives ``ttl_closed_s`` (default 900 s, the spec's lag bound), which is
 also how long a backfill into it or a change of the tenant's settings may go unseen: nothing calls
 ``invalidate_tenant`` yet (a CLI backfill runs in another process and could not reach this cache anyway).
 """
@@ -16,11 +17,11 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from calculators import Frame, ScopedQuery
-from datasource.protocol.parse import is_analytics
+from datasource.protocol.parse import ANALYTICS_STEP, is_analytics
 
 # events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
 LIVE_MARGIN = timedelta(minutes=15)
@@ -39,6 +40,7 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
     joined: int = 0  # callers that waited on a computation already running for the same key
+    previous: int = 0  # callers answered by the previous quarter hour's frame while theirs was computed
 
 
 class ResultCache:
@@ -78,7 +80,12 @@ class ResultCache:
         return self.ttl_live_s  # operational: near real time
 
     async def get_or_compute(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]]) -> Frame:
-        """The cached frame for ``key``, or the result of ``compute`` — run once however many ask at once."""
+        """The cached frame for ``key``, or the result of ``compute`` — run once however many ask at once.
+
+        An analytics range ending now whose quarter hour has just begun is answered, while its own frame is
+        computed in the background, by the frame of the same range one quarter hour earlier if that frame is
+        still fresh (computed under 15 minutes ago: the spec's lag bound holds), so the turn of each quarter
+        hour, when every such key moves on (parse.align), costs no one a cold dashboard."""
         cached = self._fresh(key)
         if cached is not None:
             self.stats.hits += 1
@@ -91,8 +98,22 @@ class ResultCache:
             task.add_done_callback(lambda done: self._settle(key, done))
         else:
             self.stats.joined += 1
+        earlier = self._fresh(self._quarter_before(key)) if self._rolls_over(key) else None
+        if earlier is not None:
+            self.stats.previous += 1
+            return earlier
         # shield: one caller going away (client disconnect) must not cancel the others' computation
         return await asyncio.shield(task)
+
+    def _rolls_over(self, key: ScopedQuery) -> bool:
+        """An analytics range ending now: its key moves on every quarter hour."""
+        q = key.query
+        return is_analytics(q.start, q.end) and q.end >= self._now() - LIVE_MARGIN
+
+    @staticmethod
+    def _quarter_before(key: ScopedQuery) -> ScopedQuery:
+        q = key.query
+        return replace(key, query=replace(q, start=q.start - ANALYTICS_STEP, end=q.end - ANALYTICS_STEP))
 
     def invalidate_tenant(self, tenant_id: str) -> int:
         """Drop every entry of one tenant (after its past changed); returns how many. A computation already

@@ -255,3 +255,46 @@ async def test_least_recently_used_entry_goes_first() -> None:
     assert compute.calls == 3
     await cache.get_or_compute(b, compute)
     assert compute.calls == 4
+
+
+class Gate:
+    """A computation that finishes only when released."""
+
+    def __init__(self, value: float) -> None:
+        self.value, self.started, self.release = value, 0, asyncio.Event()
+
+    async def __call__(self) -> Frame:
+        self.started += 1
+        await self.release.wait()
+        return frame(self.value)
+
+
+async def test_at_the_turn_of_the_quarter_hour_the_previous_frame_answers_while_the_new_one_is_computed() -> None:
+    clock = Clock()
+    now = [NOW - timedelta(minutes=15)]
+    cache = ResultCache(ttl_live_s=15, ttl_closed_s=900, clock=clock, now=lambda: now[0])
+    month = timedelta(days=30)
+    await cache.get_or_compute(key(end=now[0], span=month), Counter(1))  # frame 2.0, for the quarter before
+    clock.t += 600
+    now[0] = NOW  # the next quarter hour: the range's key has moved on by 15 minutes
+    gate = Gate(9)
+    answer = await asyncio.wait_for(cache.get_or_compute(key(end=NOW, span=month), gate), timeout=2)
+    assert answer.columns[0].values == (2.0,) and cache.stats.previous == 1  # no wait for the cold computation
+    await asyncio.sleep(0)
+    assert gate.started == 1  # which runs meanwhile
+    gate.release.set()
+    await asyncio.sleep(0)
+    assert (await cache.get_or_compute(key(end=NOW, span=month), Counter())).columns[0].values == (9.0,)
+
+
+async def test_a_previous_frame_older_than_the_lag_bound_or_of_another_kind_of_range_is_not_used() -> None:
+    month, day = timedelta(days=30), timedelta(days=1)
+    for span, end, age in ((month, NOW, 901),  # computed over 15 minutes ago: the lag bound would break
+                           (day, NOW, 60),  # operational: real time, never a quarter hour behind
+                           (month, NOW - timedelta(days=2), 60)):  # a closed period: the earlier one is other data
+        clock = Clock()
+        cache = make(clock)
+        await cache.get_or_compute(key(end=end - timedelta(minutes=15), span=span), Counter(1))
+        clock.t += age
+        answer = await cache.get_or_compute(key(end=end, span=span), Counter(5))
+        assert answer.columns[0].values == (6.0,) and cache.stats.previous == 0, (span, end, age)
