@@ -10,7 +10,6 @@ import logging
 import time
 import uuid
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("success_metrics.access")
@@ -33,9 +32,10 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-Id"] = request_id
-                headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+                # appended to the raw list: the app never sets these two (MutableHeaders would scan and delete)
+                timing = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode()),
+                                      (b"server-timing", timing.encode())]
             await send(message)
 
         try:

@@ -146,7 +146,10 @@ async def answer_query(svc: Services, call: Call, body: QueryRequest) -> tuple[l
 
     async def job(ctx: Context, trail: Trail) -> tuple[list[QueryItem], tuple[str, ...]]:
         svc.cache.note_asked(ctx.principal.tenant_id)
-        answers = await asyncio.gather(*(_target(svc, ctx, t, trail) for t in targets))
+        if len(targets) == 1:  # a panel's usual single target: no tasks to gather
+            answers = [await _target(svc, ctx, targets[0], trail)]
+        else:
+            answers = await asyncio.gather(*(_target(svc, ctx, t, trail) for t in targets))
         items = [item for answer in answers for item in answer]
         return items, tuple(sorted(trail.masked))
 

@@ -6,6 +6,7 @@ Masking has already run: a frame's ``masked_fields`` and ``notices`` are shown a
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -121,7 +122,7 @@ def table(ref_id: str | None, frame: Frame, currency: str = "USD") -> Table:
     masked = set(frame.masked_fields)
     columns = [_column(c, masked, currency) for c in frame.columns]
     rows = [[cell(v) for v in row] for row in frame.rows()]
-    return Table(refId=ref_id, columns=columns, rows=rows, meta=meta(frame))
+    return Table.model_construct(refId=ref_id, columns=columns, rows=rows, meta=meta(frame))
 
 
 def error_item(ref_id: str, message: str) -> TimeSeries:
@@ -166,11 +167,16 @@ def tag_values(values: Sequence[tuple[str, str]]) -> list[TagValue]:
 
 
 def _column(column: Column, masked: set[str], currency: str) -> TableColumn:
-    hit = column.field_name in masked or column.name in masked
-    return TableColumn(
-        text=column.name, type=column.type.value if column.type in ColumnType else "string",
-        unit=grafana_unit(column.unit, currency), masked=True if hit else None,
-        description="masked by your role's policy" if hit else None,
+    return _column_of(column.name, column.type, column.unit, column.field_name in masked or column.name in masked,
+                      currency)
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_of(name: str, kind: ColumnType, unit: Unit | None, hit: bool, currency: str) -> TableColumn:
+    # a table's columns repeat on every request for it: described once (the models are never changed)
+    return TableColumn.model_construct(
+        text=name, type=kind.value if kind in ColumnType else "string", unit=grafana_unit(unit, currency),
+        masked=True if hit else None, description="masked by your role's policy" if hit else None,
     )
 
 

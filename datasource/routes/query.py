@@ -37,7 +37,7 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 
 def call_of(request: Request) -> pipeline.Call:
     return pipeline.Call(creds=Credentials.from_headers(request.headers),
-                         route=f"{request.method} {request.url.path}", **access.request_fields(request))
+                         route=f"{request.method} {request.scope['path']}", **access.request_fields(request))
 
 
 def _masked_header(response: Response, masked: tuple[str, ...]) -> None:
