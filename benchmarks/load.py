@@ -420,6 +420,6 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--seconds", type=float, default=40.0, help="simulated time per N")
     parser.add_argument("--saturation-seconds", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=8, help="concurrent dashboard loads when saturating")
+    parser.add_argument("--workers", type=int, default=16, help="concurrent dashboard loads when saturating (both sides)")
     parser.add_argument("--seed", type=int, default=7)
     asyncio.run(main(parser.parse_args()))

@@ -49,7 +49,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     problems.install(app)
     # Grafana's "Save & test" calls the configured URL exactly, with no trailing slash
     app.router.redirect_slashes = False
-    for router in (health.router, query.router, discovery.router, ingest.router, admin.router, audit.router,
+    # /query first: routes are matched in order, and it is the route every panel of every refresh calls
+    for router in (query.router, health.router, discovery.router, ingest.router, admin.router, audit.router,
                    branding.router, alerts.router):
         app.include_router(router)
     return app

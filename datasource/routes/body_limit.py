@@ -20,7 +20,8 @@ class LimitedBodyRoute(APIRoute):
 
         async def limited(request: Request) -> Response:
             limit: int = request.app.state.services.settings.limits.max_body_bytes
-            declared = request.headers.get("content-length", "")
+            # read from the raw list: request.headers would decode every header (a bearer token is ~1 KB) first
+            declared = next((v for k, v in request.scope["headers"] if k == b"content-length"), b"").decode("latin-1")
             if declared.isdigit() and int(declared) > limit:
                 raise _too_large(int(declared), limit)
             body = bytearray()
