@@ -199,6 +199,23 @@ async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[byt
     raise SystemExit("server not ready in time")
 
 
+async def quiet(client: aiohttp.ClientSession, seconds: float) -> None:
+    """Start a measured phase only where no cache-warmer round falls within it (a round runs just after each
+    quarter hour, ~75 s for 20 tenants): every phase, the raw-SQL one included, then runs on an otherwise idle
+    machine, and the figures compare like with like. The rounds' own cost is reported by the server's log."""
+    from datasource.warmer import next_round_in
+
+    if next_round_in(datetime.now(UTC)) < seconds + 15:
+        wait = next_round_in(datetime.now(UTC)) + 1
+        print(f"        (waiting {wait:.0f} s for the quarter hour's warmer round, then for it to finish)", flush=True)
+        await asyncio.sleep(wait)
+    while True:
+        async with client.get("/readyz") as response:
+            if not (await response.json()).get("warming"):
+                return
+        await asyncio.sleep(1)
+
+
 def rss_mb(server: subprocess.Popen[bytes]) -> float:
     proc = psutil.Process(server.pid)
     service = [proc, *[c for c in proc.children(recursive=True) if "postgres" not in c.name()]]
@@ -371,6 +388,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"users: {len(users)} over {len({u.tenant for u in users})} tenants; roles "
                   f"{statistics.multimode([u.role for u in users])} most common; refresh every {REFRESH_S:.0f} s")
             for n in args.users:
+                await quiet(client, args.seconds + 5)
                 first, refreshes = await simulate(client, users[:n], dashboards, args.seconds, args.seed)
                 every = first.latencies + refreshes.latencies
                 print(f"N={n:>3}: {len(every)} dashboard loads  p50 {pct(every, 50):.0f} ms  p95 {pct(every, 95):.0f} ms  "
@@ -387,11 +405,13 @@ async def main(args: argparse.Namespace) -> None:
                     print(f"        e.g. {sample}")
             rates: dict[bool, float] = {}
             for own in (True, False):
+                await quiet(client, args.saturation_seconds)
                 loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
                                              lambda u, d, span: load_dashboard(client, u, d, span, Tally()), own=own)
                 rates[own] = loads / took
                 print(f"saturation (service, {args.workers} workers, no pause, {MIXES[own]}): {rates[own]:.1f} "
                       f"dashboard loads/s ({loads} in {took:.0f} s)  server RSS {rss_mb(server):.0f} MB")
+            await quiet(client, args.saturation_seconds + 10)
         pool = await asyncpg.create_pool(dsn, min_size=args.workers, max_size=args.workers)
         assert pool is not None
         try:

@@ -49,6 +49,7 @@ ACTIVE_S = 24 * 3600.0  # after the first round, only tenants whose users came t
 @dataclass
 class WarmerState:
     rounds: int = 0  # rounds finished
+    running: bool = False  # a round is under way
     queries: int = 0  # queries the last finished round warmed
     computed: int = 0  # of which computed (the others were cached already)
     failed: int = 0  # queries of the last finished round that failed (logged)
@@ -117,6 +118,13 @@ class Warmer:
         whose users came in the last ACTIVE_S (a round's cost grows with the tenants it warms)."""
         started = time.perf_counter()
         now = now or datetime.now(UTC)
+        self.state.running = True
+        try:
+            return await self._round(now, tenant_ids, started)
+        finally:
+            self.state.running = False
+
+    async def _round(self, now: datetime, tenant_ids: list[str] | None, started: float) -> WarmerState:
         if self._requests is None:
             self._requests = dashboard_requests()
         if tenant_ids is None and self.state.rounds > 0:

@@ -18,6 +18,7 @@ class Status(BaseModel):
     detail: str | None = None
     warm: bool | None = Field(None, description="Readiness only: whether the cache warmer has finished a round "
                                                 "(every tenant's dashboards cached); absent when it is off")
+    warming: bool | None = Field(None, description="Readiness only: whether a warmer round is under way")
 
 
 @router.get("/", response_model=Status, summary="Test connection (Grafana's Save & test)")
@@ -42,4 +43,6 @@ async def readyz(services: ServicesDep, request: Request) -> Status | JSONRespon
         return JSONResponse(Status(status="unavailable", detail=f"migrations pending: {names}").model_dump(),
                             status_code=503)
     warmer = getattr(request.app.state, "warmer", None)
-    return Status(status="ok", warm=warmer.state.rounds > 0 if warmer is not None else None)
+    if warmer is None:
+        return Status(status="ok")
+    return Status(status="ok", warm=warmer.state.rounds > 0, warming=warmer.state.running)
