@@ -99,6 +99,12 @@ def next_round_in(now: datetime) -> float:
     return (boundary - now).total_seconds() + AFTER_STEP_S
 
 
+def next_wait(began: datetime, now: datetime) -> float:
+    """Seconds from ``now`` until the round after one that began at ``began``: just past the quarter hour that
+    followed ``began`` — at once if the round ran past it, since its frames belong to the quarter before."""
+    return max(0.0, next_round_in(began) - (now - began).total_seconds())
+
+
 class Warmer:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -107,11 +113,12 @@ class Warmer:
 
     async def run_forever(self) -> None:
         while True:
+            began = datetime.now(UTC)
             try:
-                await self.round()
+                await self.round(began)
             except StorageError as exc:  # the database is away: the next round tries again
                 log.warning("cache warming skipped: %s", exc)
-            await asyncio.sleep(next_round_in(datetime.now(UTC)))
+            await asyncio.sleep(next_wait(began, datetime.now(UTC)))
 
     async def round(self, now: datetime | None = None, tenant_ids: list[str] | None = None) -> WarmerState:
         """Warm the dashboards of ``tenant_ids``, by default every tenant in the first round and then the tenants

@@ -41,6 +41,10 @@ def test_the_requests_are_every_panel_and_annotation_query_of_the_dashboards() -
 def test_a_round_starts_just_after_the_next_quarter_hour() -> None:
     assert warmer.next_round_in(datetime(2026, 3, 3, 9, 7, 0, tzinfo=UTC)) == 8 * 60 + warmer.AFTER_STEP_S
     assert warmer.next_round_in(datetime(2026, 3, 3, 9, 15, 0, tzinfo=UTC)) == 15 * 60 + warmer.AFTER_STEP_S
+    began = datetime(2026, 3, 3, 9, 14, 0, tzinfo=UTC)
+    # a round of 40 s waits for 9:15:05; one that ran past 9:15:05 starts again at once (its frames are stale)
+    assert warmer.next_wait(began, began + timedelta(seconds=40)) == 25
+    assert warmer.next_wait(began, began + timedelta(seconds=90)) == 0
 
 
 async def test_after_a_round_every_role_opens_a_dashboard_from_the_cache(client: httpx.AsyncClient, tenant: str,
