@@ -55,6 +55,7 @@ class ResultCache:
         # short transactions every request needs (policy, audit), so a cache hit never queues behind them
         self._computing = asyncio.Semaphore(max_computing)
         self._computing_operational = asyncio.Semaphore(max_computing_operational)
+        self._background = asyncio.Semaphore(1)
         self._clock = clock
         self._now = now
         self._entries: OrderedDict[ScopedQuery, tuple[float, Frame]] = OrderedDict()
@@ -79,31 +80,40 @@ class ResultCache:
             return min(self.ttl_closed_s, ANALYTICS_LAG_S)  # analytics touching now: may lag 15 minutes
         return self.ttl_live_s  # operational: near real time
 
-    async def get_or_compute(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]]) -> Frame:
+    async def get_or_compute(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], *,
+                             background: bool = False) -> Frame:
         """The cached frame for ``key``, or the result of ``compute`` — run once however many ask at once.
 
         An analytics range ending now whose quarter hour has just begun is answered, while its own frame is
         computed in the background, by the frame of the same range one quarter hour earlier if that frame is
         still fresh (computed under 15 minutes ago: the spec's lag bound holds), so the turn of each quarter
-        hour, when every such key moves on (parse.align), costs no one a cold dashboard."""
+        hour, when every such key moves on (parse.align), costs no one a cold dashboard.
+
+        ``background`` (the warmer) and those catch-up computations run in a lane of their own, one at a time,
+        so they never hold up a computation someone is waiting for."""
         cached = self._fresh(key)
         if cached is not None:
             self.stats.hits += 1
             return cached
+        earlier = self._fresh(self._quarter_before(key)) if self._rolls_over(key) else None
         task = self._inflight.get(key)
         if task is None:
             self.stats.misses += 1
-            task = asyncio.ensure_future(self._fill(key, compute, self._invalidated.get(key.tenant_id, 0)))
+            lane = self._background if background or earlier is not None else self._lane(key)
+            task = asyncio.ensure_future(self._fill(key, compute, self._invalidated.get(key.tenant_id, 0), lane))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._settle(key, done))
         else:
             self.stats.joined += 1
-        earlier = self._fresh(self._quarter_before(key)) if self._rolls_over(key) else None
         if earlier is not None:
             self.stats.previous += 1
             return earlier
         # shield: one caller going away (client disconnect) must not cancel the others' computation
         return await asyncio.shield(task)
+
+    def _lane(self, key: ScopedQuery) -> asyncio.Semaphore:
+        q = key.query
+        return self._computing if is_analytics(q.start, q.end) else self._computing_operational
 
     def _rolls_over(self, key: ScopedQuery) -> bool:
         """An analytics range ending now: its key moves on every quarter hour."""
@@ -130,9 +140,9 @@ class ResultCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int) -> Frame:
-        q = key.query
-        async with self._computing if is_analytics(q.start, q.end) else self._computing_operational:
+    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int,
+                    lane: asyncio.Semaphore) -> Frame:
+        async with lane:
             frame = await compute()
         ttl = self.ttl_for(key)
         if ttl > 0 and invalidated == self._invalidated.get(key.tenant_id, 0):

@@ -186,8 +186,10 @@ async def _target(svc: Services, ctx: Context, target: ParsedTarget, trail: Trai
                                      f"logged (request id {trail.call.request_id}).")]
 
 
-async def cached_frame(svc: Services, scoped: ScopedQuery, row_scoped: bool) -> Frame:
-    """The frame answering ``scoped``, from the cache or computed (once however many ask at once)."""
+async def cached_frame(svc: Services, scoped: ScopedQuery, row_scoped: bool, *,
+                       background: bool = False) -> Frame:
+    """The frame answering ``scoped``, from the cache or computed (once however many ask at once); ``background``:
+    computed ahead of anyone asking (the warmer), in the lane that never holds up a waiting user."""
     shared = shared_query(scoped, row_scoped)
     if shared is not scoped and needs_agent_scope_check(scoped):
         # the shared entry was computed without this caller's scope: check the scope's agent filter first, hit or not
@@ -198,7 +200,7 @@ async def cached_frame(svc: Services, scoped: ScopedQuery, row_scoped: bool) -> 
         async with svc.db.tenant(shared.tenant_id) as conn:
             return await compute(conn, shared)
 
-    return await svc.cache.get_or_compute(shared, fresh)
+    return await svc.cache.get_or_compute(shared, fresh, background=background)
 
 
 def plain_options(metric_def: MetricDef) -> list[str]:
@@ -264,8 +266,9 @@ def kind_query(kind: annotations.AnnotationKind, query: MetricQuery) -> MetricQu
     return MetricQuery(metric=MetricName(kind.name), start=query.start, end=query.end)
 
 
-async def cached_annotations(svc: Services, scoped: ScopedQuery, kind: annotations.AnnotationKind) -> Frame:
-    """One annotation kind's frame, from the cache or computed."""
+async def cached_annotations(svc: Services, scoped: ScopedQuery, kind: annotations.AnnotationKind, *,
+                             background: bool = False) -> Frame:
+    """One annotation kind's frame, from the cache or computed (``background`` as for cached_frame)."""
     shared = shared_query(scoped, kind.row_scoped)
 
     async def fresh() -> Frame:
@@ -273,4 +276,4 @@ async def cached_annotations(svc: Services, scoped: ScopedQuery, kind: annotatio
             settings = await tenants.load_settings(conn, shared.tenant_id)
             return await annotations.compute(conn, shared, settings)
 
-    return await svc.cache.get_or_compute(shared, fresh)
+    return await svc.cache.get_or_compute(shared, fresh, background=background)

@@ -168,12 +168,12 @@ class Warmer:
                     named = [k for k in target.query.metric.split(",") if k.strip()]
                     for kind in annotations.kinds(named):
                         scoped = ScopedQuery(tenant, pipeline.kind_query(kind, target.query), RowScope())
-                        await pipeline.cached_annotations(self.svc, scoped, kind)
+                        await pipeline.cached_annotations(self.svc, scoped, kind, background=True)
                 else:
                     metric_def = get_metric(target.query.metric)
                     query, _ = parse.fit(target, metric_def.dimensions, pipeline.plain_options(metric_def))
                     await pipeline.cached_frame(self.svc, ScopedQuery(tenant, query, RowScope()),
-                                                metric_def.row_scoped)
+                                                metric_def.row_scoped, background=True)
                 ok += 1
             except (ProtocolError, CalculatorError) as exc:  # a dashboard query the service refuses: a bug to fix
                 failed += 1

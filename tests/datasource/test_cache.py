@@ -298,3 +298,18 @@ async def test_a_previous_frame_older_than_the_lag_bound_or_of_another_kind_of_r
         clock.t += age
         answer = await cache.get_or_compute(key(end=end, span=span), Counter(5))
         assert answer.columns[0].values == (6.0,) and cache.stats.previous == 0, (span, end, age)
+
+
+async def test_background_computations_run_one_at_a_time_and_never_hold_up_a_waiting_user() -> None:
+    cache = make(Clock(), max_computing=1)
+    month = timedelta(days=30)
+    first, second = Gate(1), Gate(2)
+    warming = [asyncio.ensure_future(cache.get_or_compute(key(metric=m, end=NOW, span=month), g, background=True))
+               for m, g in (("a.one", first), ("a.two", second))]
+    await asyncio.sleep(0)
+    assert (first.started, second.started) == (1, 0)  # the background lane holds one
+    answer = await asyncio.wait_for(cache.get_or_compute(key(end=NOW, span=month), Counter(5)), timeout=2)
+    assert answer.columns[0].values == (6.0,)  # the user's analytics slot was free
+    first.release.set()
+    second.release.set()
+    assert [f.columns[0].values for f in await asyncio.gather(*warming)] == [(1.0,), (2.0,)]
