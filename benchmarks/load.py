@@ -12,10 +12,13 @@ agent id or teams), and then, for each N:
    does, then refresh it every 10 s (Grafana's fastest auto-refresh); latency of each whole-dashboard load
    (all, first loads, refreshes), HTTP and per-panel errors, the server's RSS. N=50 follows N=20 on the
    same server, as users would arrive on a running service.
-2. Saturation: dashboard loads (a random user, dashboard and range each time) with no pause from a fixed
-   pool of workers, for the service, and
-   for the raw-SQL baseline (each target answered by the raw-events SQL of benchmarks/metrics_latency.py, as
-   a Grafana PostgreSQL panel would: no rollups, no cache), in the same run on the same database.
+2. Saturation: dashboard loads with no pause from a fixed pool of workers, first for the raw-SQL baseline
+   (each target answered by the raw-events SQL of benchmarks/metrics_latency.py, as a Grafana PostgreSQL panel
+   would: no rollups, no cache), then for the service (a random user's own dashboard and range each time,
+   then a random dashboard and range too), in the same run on the same database.
+
+Every measured phase starts where no cache-warmer round (just after each quarter hour) falls within it;
+``--across-quarter`` instead runs the users' phase over the turn of a quarter hour, to see what it costs.
 
 Bounded: every loop runs for a fixed time; everything stays on loopback.
 """
@@ -216,6 +219,16 @@ async def quiet(client: aiohttp.ClientSession, seconds: float) -> None:
         await asyncio.sleep(1)
 
 
+async def before_quarter(lead: float) -> None:
+    """Wait until ``lead`` seconds before the next quarter hour (--across-quarter)."""
+    from datasource.warmer import AFTER_STEP_S, next_round_in
+
+    wait = next_round_in(datetime.now(UTC)) - AFTER_STEP_S - lead
+    wait = wait if wait >= 0 else wait + 900
+    print(f"        (waiting {wait:.0f} s, so the phase spans the turn of the quarter hour)", flush=True)
+    await asyncio.sleep(wait)
+
+
 def rss_mb(server: subprocess.Popen[bytes]) -> float:
     proc = psutil.Process(server.pid)
     service = [proc, *[c for c in proc.children(recursive=True) if "postgres" not in c.name()]]
@@ -388,7 +401,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"users: {len(users)} over {len({u.tenant for u in users})} tenants; roles "
                   f"{statistics.multimode([u.role for u in users])} most common; refresh every {REFRESH_S:.0f} s")
             for n in args.users:
-                await quiet(client, args.seconds + 5)
+                await (before_quarter(args.seconds / 4) if args.across_quarter else quiet(client, args.seconds + 5))
                 first, refreshes = await simulate(client, users[:n], dashboards, args.seconds, args.seed)
                 every = first.latencies + refreshes.latencies
                 print(f"N={n:>3}: {len(every)} dashboard loads  p50 {pct(every, 50):.0f} ms  p95 {pct(every, 95):.0f} ms  "
@@ -403,6 +416,19 @@ async def main(args: argparse.Namespace) -> None:
                     for label in RANGES))
                 for sample in (first.samples + refreshes.samples)[:5]:
                     print(f"        e.g. {sample}")
+            # the baseline first, while the service is idle: the random mix below leaves computations queued
+            # that would still be running beside it
+            await quiet(client, args.saturation_seconds + 10)
+            pool = await asyncpg.create_pool(dsn, min_size=args.workers, max_size=args.workers)
+            assert pool is not None
+            try:
+                loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
+                                             raw_sql_load(pool), own=True)
+            finally:
+                await pool.close()
+            raw_rate = loads / took
+            print(f"saturation (raw-SQL baseline, {args.workers} connections, users' own dashboards): "
+                  f"{raw_rate:.2f} dashboard loads/s ({loads} in {took:.0f} s)")
             rates: dict[bool, float] = {}
             for own in (True, False):
                 await quiet(client, args.saturation_seconds)
@@ -411,17 +437,6 @@ async def main(args: argparse.Namespace) -> None:
                 rates[own] = loads / took
                 print(f"saturation (service, {args.workers} workers, no pause, {MIXES[own]}): {rates[own]:.1f} "
                       f"dashboard loads/s ({loads} in {took:.0f} s)  server RSS {rss_mb(server):.0f} MB")
-            await quiet(client, args.saturation_seconds + 10)
-        pool = await asyncpg.create_pool(dsn, min_size=args.workers, max_size=args.workers)
-        assert pool is not None
-        try:
-            loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
-                                         raw_sql_load(pool), own=True)
-        finally:
-            await pool.close()
-        raw_rate = loads / took
-        print(f"saturation (raw-SQL baseline, users' own dashboards): {raw_rate:.2f} dashboard loads/s "
-              f"({loads} in {took:.0f} s)")
         for own in (True, False):
             print(f"ratio service / raw-SQL ({MIXES[own]}): {rates[own] / raw_rate if raw_rate else float('inf'):.1f}x")
     finally:
@@ -442,4 +457,7 @@ if __name__ == "__main__":
     parser.add_argument("--saturation-seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=16, help="concurrent dashboard loads when saturating (both sides)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--across-quarter", action="store_true",
+                        help="run each users' phase over the turn of a quarter hour (when every analytics range's "
+                             "cache key moves on and the warmer runs) instead of between two")
     asyncio.run(main(parser.parse_args()))
