@@ -14,11 +14,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, assert_never
 
+from pydantic import TypeAdapter
+
 from calculators import Column, ColumnType, Frame, Kind, Unit
 from datasource.protocol.parse import Shape
 from datasource.protocol.responses import (
     Annotation, FrameMeta, Notice, QueryItem, Table, TableColumn, TagValue, TimeSeries, VariableItem,
 )
+
+_ITEM: TypeAdapter[QueryItem] = TypeAdapter(QueryItem)
 
 ANNOTATION_COLUMNS = ("time", "timeEnd", "title", "text", "tags")
 
@@ -76,8 +80,58 @@ def meta(frame: Frame) -> FrameMeta | None:
     return FrameMeta(notices=notices, custom=custom)
 
 
+class ByIdentity:
+    """A bounded LRU keyed by the identity of objects (plus plain values). A cached frame is served again and
+    again, and masking keeps the columns it leaves alone, so what is built from those very objects can be kept.
+    Each entry holds its objects, so an id is never reused while its entry lives."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], tuple[tuple[object, ...], Any]] = OrderedDict()
+
+    def get(self, objects: tuple[object, ...], plain: tuple[Any, ...] = ()) -> Any:
+        key = (*map(id, objects), *plain)
+        known = self._entries.get(key)
+        if known is None or any(a is not b for a, b in zip(known[0], objects, strict=True)):
+            return None
+        self._entries.move_to_end(key)
+        return known[1]
+
+    def put(self, objects: tuple[object, ...], plain: tuple[Any, ...], value: Any) -> None:
+        self._entries[(*map(id, objects), *plain)] = (objects, value)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+_ITEMS = ByIdentity(2048)  # a frame's items, by its columns (and everything else the items show)
+_JSON = ByIdentity(4096)  # an item's JSON, by the item
+
+
 def query_items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
-    """One frame as /query items: series for a time series asked as one, otherwise a table."""
+    """One frame as /query items: series for a time series asked as one, otherwise a table. The items are
+    shared by every request for the same frame; nothing changes them once built."""
+    plain = (ref_id, shape, frame.name, frame.kind, frame.notices, frame.masked_fields)
+    items: list[QueryItem] | None = _ITEMS.get(frame.columns, plain)
+    if items is None:
+        items = _items(ref_id, shape, frame)
+        _ITEMS.put(frame.columns, plain, items)
+    return items
+
+
+def items_json(items: Sequence[QueryItem]) -> bytes:
+    """The /query response body: each item's JSON is kept with the item, so a cached answer is not serialized
+    again for every request (for a 24-month panel that cost more than all else a request does)."""
+    parts = []
+    for item in items:
+        data: bytes | None = _JSON.get((item,))
+        if data is None:
+            data = _ITEM.dump_json(item, exclude_none=True, by_alias=True)
+            _JSON.put((item,), (), data)
+        parts.append(data)
+    return b"[" + b",".join(parts) + b"]"
+
+
+def _items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
     match frame.kind:
         case Kind.TIMESERIES if shape is Shape.TIMESERIES:
             return list(time_series(ref_id, frame))
@@ -97,25 +151,9 @@ def time_series(ref_id: str, frame: Frame) -> Iterable[TimeSeries]:
                                          meta=frame_meta)
 
 
-# A cached frame is served again and again, and masking keeps the columns it leaves alone: their points are
-# built once. Keyed by the columns' identity; each entry holds the columns themselves, so an id is never reused
-# while its entry lives.
-_POINTS: OrderedDict[tuple[int, int], tuple[Column, Column, list[tuple[float | None, int]]]] = OrderedDict()
-MAX_REMEMBERED_SERIES = 2048
-
-
 def _points(times: Column, column: Column) -> list[tuple[float | None, int]]:
-    key = (id(times), id(column))
-    known = _POINTS.get(key)
-    if known is not None and known[0] is times and known[1] is column:
-        _POINTS.move_to_end(key)
-        return known[2]
     order = sorted(range(len(times.values)), key=times.values.__getitem__)
-    points = [(_number(column.values[i]), int(cell(times.values[i]))) for i in order]
-    _POINTS[key] = (times, column, points)
-    while len(_POINTS) > MAX_REMEMBERED_SERIES:
-        _POINTS.popitem(last=False)
-    return points
+    return [(_number(column.values[i]), int(cell(times.values[i]))) for i in order]
 
 
 def table(ref_id: str | None, frame: Frame, currency: str = "USD") -> Table:

@@ -8,20 +8,19 @@ in each frame's ``meta``.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import TypeAdapter
 
 from datasource import access, pipeline
 from datasource.deps import ServicesDep
 from datasource.problems import ProblemDetails
 from datasource.protocol.requests import AnnotationRequest, QueryRequest
-from datasource.protocol.responses import Annotation, QueryItem, QueryResponse
+from datasource.protocol import serialize
+from datasource.protocol.responses import Annotation, QueryResponse
 from datasource.routes.body_limit import LimitedBodyRoute
 from rbac.identity import Credentials
 
 router = APIRouter(tags=["grafana"], route_class=LimitedBodyRoute)
 
 MASKED_HEADER = "X-Masked-Fields"
-_QUERY_ITEMS: TypeAdapter[list[QueryItem]] = TypeAdapter(list[QueryItem])
 PROBLEMS: dict[int | str, dict[str, object]] = {
     status: {"model": ProblemDetails, "description": description,
              "content": {"application/problem+json": {}}}
@@ -50,8 +49,7 @@ def _masked_header(response: Response, masked: tuple[str, ...]) -> None:
 async def query(body: QueryRequest, request: Request, services: ServicesDep) -> Response:
     items, masked = await pipeline.answer_query(services, call_of(request), body)
     # serialized here rather than by FastAPI, which would validate every point of every series again first
-    response = Response(_QUERY_ITEMS.dump_json(items, exclude_none=True, by_alias=True),
-                        media_type="application/json")
+    response = Response(serialize.items_json(items), media_type="application/json")
     _masked_header(response, masked)
     return response
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -230,6 +233,20 @@ def test_a_series_served_again_is_the_same_and_a_changed_column_is_not_mistaken_
     changed = Frame("throughput", Kind.TIMESERIES, (times, web.with_values((7, 8, 9)), ref))
     assert [i.datapoints for i in serialize.time_series("A", changed)] == [
         [(8.0, T0), (7.0, T0 + HOUR), (9.0, T0 + 2 * HOUR)], first[1]]
+
+
+def test_a_frame_served_again_reuses_its_items_and_json_but_a_changed_one_does_not() -> None:
+    frame = series_frame()
+    items = serialize.query_items("A", Shape.TIMESERIES, frame)
+    body = serialize.items_json(items)
+    assert json.loads(body) == QueryResponse(items).model_dump(mode="json", exclude_none=True)
+    again = serialize.query_items("A", Shape.TIMESERIES, replace(frame))  # a new frame of the same columns
+    assert again is items and serialize.items_json(again) == body
+    times, web, ref = frame.columns
+    masked = replace(frame, columns=(times, web.with_values((None, None, None)), ref), masked_fields=("website_form",))
+    assert json.loads(serialize.items_json(serialize.query_items("A", Shape.TIMESERIES, masked)))[0]["datapoints"] == [
+        [None, T0], [None, T0 + HOUR], [None, T0 + 2 * HOUR]]
+    assert serialize.query_items("B", Shape.TIMESERIES, frame)[0].refId == "B"  # refIds are not shared
 
 
 def test_time_series_asked_as_table_is_a_typed_table() -> None:
