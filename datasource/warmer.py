@@ -118,6 +118,8 @@ class Warmer:
                 await self.round(began)
             except StorageError as exc:  # the database is away: the next round tries again
                 log.warning("cache warming skipped: %s", exc)
+            except Exception:  # the loop must outlive one failed round; users still compute on demand
+                log.exception("cache warming round failed")
             await asyncio.sleep(next_wait(began, datetime.now(UTC)))
 
     async def round(self, now: datetime | None = None, tenant_ids: list[str] | None = None) -> WarmerState:
