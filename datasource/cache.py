@@ -6,9 +6,10 @@ tenant's frames cannot answer another tenant's key. A range whose end is within 
 lives ``ttl_live_s`` (data still arriving) — unless it spans a week or more: such analytics ranges may lag
 up to 15 minutes (the spec), so they live ``min(ttl_closed_s, 15 min)`` and parse.align keeps their key
 for the quarter hour; when the quarter hour turns, the previous key's frame answers (if still fresh) while the
-new key's is computed (``get_or_compute``). A closed period lives ``ttl_closed_s`` (default 900 s, the spec's lag bound), which is
-also how long a backfill into it or a change of the tenant's settings may go unseen: nothing calls
-``invalidate_tenant`` yet (a CLI backfill runs in another process and could not reach this cache anyway).
+new key's is computed (``get_or_compute``). A closed period lives ``ttl_closed_s`` (default 900 s, the spec's
+lag bound), which is also how long a backfill into it or a change of the tenant's settings may go unseen:
+nothing calls ``invalidate_tenant`` yet (a CLI backfill runs in another process and could not reach this cache
+anyway). Computations run in lanes: analytics, operational, and one background lane (the warmer, catch-ups).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class ResultCache:
         # short transactions every request needs (policy, audit), so a cache hit never queues behind them
         self._computing = asyncio.Semaphore(max_computing)
         self._computing_operational = asyncio.Semaphore(max_computing_operational)
-        self._background = asyncio.Semaphore(1)
+        self._background = asyncio.Semaphore(1)  # work nobody waits for: one at a time
         self._clock = clock
         self._now = now
         self._entries: OrderedDict[ScopedQuery, tuple[float, Frame]] = OrderedDict()
