@@ -46,18 +46,23 @@ def test_the_same_token_as_access_and_as_id_token_are_different_entries() -> Non
     assert VerifiedTokens.digest("t", "access") != VerifiedTokens.digest("t", "id")
 
 
-async def test_a_token_is_verified_once_and_a_tampered_copy_is_still_checked(idp: Any,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    provider = idp()
-    identifier = make(provider, provider.tenant("acme"))
-    decoded: list[str] = []
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens PyJWT is asked to verify (the signature check the memory spares)."""
+    seen: list[str] = []
     real = jwt.decode
 
     def counting(token: str, *args: Any, **kwargs: Any) -> Any:
-        decoded.append(token)
+        seen.append(token)
         return real(token, *args, **kwargs)
 
     monkeypatch.setattr("rbac.identity.jwt.decode", counting)
+    return seen
+
+
+async def test_a_token_is_verified_once_and_a_tampered_copy_is_still_checked(idp: Any, decoded: list[str]) -> None:
+    provider = idp()
+    identifier = make(provider, provider.tenant("acme"))
     token = provider.sign({"groups": ["sm-manager"]})
     first = await ident(identifier, token)
     for _ in range(5):
@@ -69,13 +74,9 @@ async def test_a_token_is_verified_once_and_a_tampered_copy_is_still_checked(idp
     assert len(decoded) == 2
 
 
-async def test_a_token_past_its_exp_is_verified_again_not_served_from_memory(idp: Any,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_token_past_its_exp_is_verified_again_not_served_from_memory(idp: Any, decoded: list[str]) -> None:
     provider = idp()
     identifier = make(provider, provider.tenant("acme"))
-    decoded: list[str] = []
-    real = jwt.decode
-    monkeypatch.setattr("rbac.identity.jwt.decode", lambda t, *a, **k: decoded.append(t) or real(t, *a, **k))
     token = provider.sign({"groups": ["sm-manager"], "exp": int(time.time()) + 1})
     await ident(identifier, token)
     time.sleep(1.1)
