@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
+import calculators.metrics
 from calculators import buckets
-import calculators.metrics  # noqa: F401  (importing the areas registers every metric)
 from calculators.catalog import MetricDef, get
 from calculators.errors import OutOfScope, UnsupportedFilter
 from calculators.frames import Frame

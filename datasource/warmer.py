@@ -27,7 +27,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from calculators import CalculatorError, RowScope, ScopedQuery, TenantId, TenantSettings, annotations, get_metric
+from calculators import (
+    CalculatorError,
+    RowScope,
+    ScopedQuery,
+    TenantId,
+    TenantSettings,
+    annotations,
+    get_metric,
+)
 from datasource import pipeline
 from datasource.grafana.export import render_dashboards, theme_for
 from datasource.protocol import parse

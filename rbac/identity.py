@@ -28,7 +28,14 @@ from calculators.vocabulary import TenantId
 from rbac import dev_issuer as dev_keys
 from rbac import keys
 from rbac.errors import NoRole, Unauthenticated
-from rbac.identity_config import KEY_TYPE_FOR, IdentityProviderConfig, TokenKind, as_strings, claim_at, role_for
+from rbac.identity_config import (
+    KEY_TYPE_FOR,
+    IdentityProviderConfig,
+    TokenKind,
+    as_strings,
+    claim_at,
+    role_for,
+)
 from rbac.introspection import Introspector
 from rbac.jwks import JwksCache
 from rbac.principal import AuthMethod, Principal, Role

@@ -19,7 +19,15 @@ from pydantic import TypeAdapter
 from calculators import Column, ColumnType, Frame, Kind, Unit
 from datasource.protocol.parse import Shape
 from datasource.protocol.responses import (
-    Annotation, FrameMeta, Notice, QueryItem, Table, TableColumn, TagValue, TimeSeries, VariableItem,
+    Annotation,
+    FrameMeta,
+    Notice,
+    QueryItem,
+    Table,
+    TableColumn,
+    TagValue,
+    TimeSeries,
+    VariableItem,
 )
 
 _ITEM: TypeAdapter[QueryItem] = TypeAdapter(QueryItem)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from datasource import access, pipeline
-from datasource import deps
+from datasource import access, deps, pipeline
 from datasource.deps import ServicesDep
 from datasource.problems import ProblemDetails
-from datasource.protocol.requests import AnnotationRequest, QueryRequest
 from datasource.protocol import serialize
+from datasource.protocol.requests import AnnotationRequest, QueryRequest
 from datasource.protocol.responses import Annotation, QueryResponse
 from datasource.routes.body_limit import LimitedBodyRoute
 from rbac.identity import Credentials

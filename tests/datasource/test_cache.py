@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from calculators import (
-    Column, ColumnType, Frame, Kind, MetricName, MetricQuery, RowScope, ScopedQuery, ScopeKind, TenantId,
+    Column,
+    ColumnType,
+    Frame,
+    Kind,
+    MetricName,
+    MetricQuery,
+    RowScope,
+    ScopedQuery,
+    ScopeKind,
+    TenantId,
 )
 from datasource.cache import ResultCache
 

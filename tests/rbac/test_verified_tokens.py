@@ -3,6 +3,7 @@ token's exp, never past MAX_AGE_S, and never after the tenant's identity setting
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -79,7 +80,7 @@ async def test_a_token_past_its_exp_is_verified_again_not_served_from_memory(idp
     identifier = make(provider, provider.tenant("acme"))
     token = provider.sign({"groups": ["sm-manager"], "exp": int(time.time()) + 1})
     await ident(identifier, token)
-    time.sleep(1.1)
+    await asyncio.sleep(1.1)
     await ident(identifier, token)  # still inside the provider's leeway, but checked again by PyJWT
     assert len(decoded) == 2
 

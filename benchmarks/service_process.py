@@ -1,0 +1,95 @@
+"""The service under load, as a process of its own: started on a loopback port, watched until its cache is
+warm, and measured phases placed between (or, on request, across) the cache warmer's quarter-hour rounds.
+Used by benchmarks/load.py."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+
+def embedded_dsn(data_dir: Path) -> str:
+    """Attach to the embedded server the service started under data_dir (for the look-ups and the baseline)."""
+    from datasource.storage.embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres(data_dir).start()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path, dsn: str | None, port: int, config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SM_DATA_DIR": str(data_dir), "SM_CONFIG": str(config), "SM_LOG_LEVEL": "WARNING"}
+    if dsn:
+        env["DATABASE_URL"] = dsn
+    exe = Path(sys.executable).with_name("success-metrics")
+    with log.open("wb") as out:  # a file, not a pipe: a full pipe would stall the server mid-run
+        return subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=out)
+
+
+async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[bytes], timeout: float = 1200) -> None:
+    """Until the service answers and its cache warmer has done its first round: users arrive on a running
+    service, whose warmer has long since computed the dashboards (datasource/warmer.py)."""
+    started = time.monotonic()
+    ready = None
+    while time.monotonic() < started + timeout:
+        if server.poll() is not None:
+            raise SystemExit("the server exited; see its log")
+        try:
+            async with client.get("/readyz") as response:
+                if response.status == 200:
+                    ready = ready or time.monotonic()
+                    if (await response.json()).get("warm") in (True, None):
+                        print(f"ready after {ready - started:.0f} s; cache warmed after {time.monotonic() - ready:.0f}"
+                              " s more", flush=True)
+                        return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.5)
+    raise SystemExit("server not ready in time")
+
+
+async def quiet(client: aiohttp.ClientSession, seconds: float) -> None:
+    """Start a measured phase only where no cache-warmer round falls within it (a round runs just after each
+    quarter hour, ~75 s for 20 tenants): every phase, the raw-SQL one included, then runs on an otherwise idle
+    machine, and the figures compare like with like. The rounds' own cost is reported by the server's log."""
+    from datasource.warmer import next_round_in
+
+    if next_round_in(datetime.now(UTC)) < seconds + 15:
+        wait = next_round_in(datetime.now(UTC)) + 1
+        print(f"        (waiting {wait:.0f} s for the quarter hour's warmer round, then for it to finish)", flush=True)
+        await asyncio.sleep(wait)
+    while True:
+        async with client.get("/readyz") as response:
+            if not (await response.json()).get("warming"):
+                return
+        await asyncio.sleep(1)
+
+
+async def before_quarter(lead: float) -> None:
+    """Wait until ``lead`` seconds before the next quarter hour (--across-quarter)."""
+    from datasource.warmer import AFTER_STEP_S, next_round_in
+
+    wait = next_round_in(datetime.now(UTC)) - AFTER_STEP_S - lead
+    wait = wait if wait >= 0 else wait + 900
+    print(f"        (waiting {wait:.0f} s, so the phase spans the turn of the quarter hour)", flush=True)
+    await asyncio.sleep(wait)
+
+
+def rss_mb(server: subprocess.Popen[bytes]) -> float:
+    proc = psutil.Process(server.pid)
+    service = [proc, *[c for c in proc.children(recursive=True) if "postgres" not in c.name()]]
+    return sum(p.memory_info().rss for p in service) / 1e6
