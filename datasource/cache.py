@@ -56,7 +56,7 @@ class ResultCache:
         # short transactions every request needs (policy, audit), so a cache hit never queues behind them
         self._computing = asyncio.Semaphore(max_computing)
         self._computing_operational = asyncio.Semaphore(max_computing_operational)
-        self._background = asyncio.Semaphore(1)  # work nobody waits for: one at a time
+        self._background = asyncio.Semaphore(1)  # work nobody waits for: one at a time, half the time (_fill)
         self._clock = clock
         self._now = now
         self._entries: OrderedDict[ScopedQuery, tuple[float, Frame]] = OrderedDict()
@@ -143,8 +143,17 @@ class ResultCache:
 
     async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int,
                     lane: asyncio.Semaphore) -> Frame:
-        async with lane:
+        await lane.acquire()
+        started = time.perf_counter()
+        try:
             frame = await compute()
+        finally:
+            if lane is self._background:
+                # the lane rests as long as it worked: background work takes at most half of what it could, so a
+                # warmer round (and the catch-ups at the turn of a quarter hour) leaves the cores to the users
+                asyncio.get_running_loop().call_later(time.perf_counter() - started, lane.release)
+            else:
+                lane.release()
         ttl = self.ttl_for(key)
         if ttl > 0 and invalidated == self._invalidated.get(key.tenant_id, 0):
             self._entries[key] = (self._clock() + ttl, frame)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -323,3 +324,17 @@ async def test_background_computations_run_one_at_a_time_and_never_hold_up_a_wai
     first.release.set()
     second.release.set()
     assert [f.columns[0].values for f in await asyncio.gather(*warming)] == [(1.0,), (2.0,)]
+
+
+async def test_the_background_lane_rests_as_long_as_it_worked() -> None:
+    cache = make(Clock())
+    starts: list[float] = []
+
+    async def slow() -> Frame:
+        starts.append(time.perf_counter())
+        await asyncio.sleep(0.1)
+        return frame(1)
+
+    await asyncio.gather(*(cache.get_or_compute(key(metric=f"m.{i}", end=NOW, span=timedelta(days=30)), slow,
+                                                background=True) for i in range(2)))
+    assert starts[1] - starts[0] >= 0.19  # 0.1 s of work, then 0.1 s of rest, before the next one starts
