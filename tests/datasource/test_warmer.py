@@ -15,7 +15,7 @@ import pytest
 from calculators import all_metrics
 from datasource import warmer
 from datasource.warmer import Warmer
-from tests.datasource.seed import client, tenant
+from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.test_pipeline import bearer, services_of
 
 NOW = datetime(2026, 3, 3, 9, 7, 12, tzinfo=UTC)  # the day after the seed day
