@@ -51,7 +51,7 @@ from rbac import dev_issuer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this checkout
 
-from benchmarks.service_process import (
+from benchmarks.service_process import (  # noqa: E402  (after the path is set)
     before_quarter,
     embedded_dsn,
     free_port,
