@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,13 @@ from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.test_pipeline import bearer, services_of
 
 NOW = datetime(2026, 3, 3, 9, 7, 12, tzinfo=UTC)  # the day after the seed day
+
+
+@pytest.fixture(autouse=True)
+def _thaw() -> Iterator[None]:
+    """A round freezes what is alive (keep_out_of_gc): give the test process's objects back to the collector."""
+    yield
+    gc.unfreeze()
 
 
 def grafana_body(targets: list[dict[str, Any]], max_points: int, span: timedelta, now: datetime) -> dict[str, Any]:
@@ -55,7 +63,6 @@ async def test_after_a_round_every_role_opens_a_dashboard_from_the_cache(client:
     state = await Warmer(svc).round(NOW, [tenant])
     assert state.failed == 0 and state.queries > 0 and state.computed > 0
     assert gc.get_freeze_count() > 0  # the warmed frames are out of the cyclic collector's walks
-    gc.unfreeze()
     stats = svc.cache.stats
     panels = [(t, m) for t, m in warmer.dashboard_requests() if t[0]["target"] in
               ("roi.monthly", "revenue.monthly_trend", "errors.rate", "sources.performance")]
