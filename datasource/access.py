@@ -21,6 +21,7 @@ from datasource.storage.pool import Database
 from rbac import audit, audit_verify
 from rbac.identity import Credentials, Identifier, parse_providers
 from rbac.identity_config import IdentityProviderConfig
+from rbac.jwks import JwksCache
 from rbac.errors import Forbidden, NoRole, Unauthenticated
 from rbac.principal import Principal
 
@@ -35,7 +36,8 @@ def build_identifier(settings: Settings, http: httpx.AsyncClient) -> Identifier:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return Identifier(providers, http, dev_data_dir=settings.data_dir if settings.dev_issuer_enabled else None,
-                      dev_issuer=settings.dev_issuer, dev_audience=settings.dev_audience)
+                      dev_issuer=settings.dev_issuer, dev_audience=settings.dev_audience,
+                      jwks=JwksCache(http, max_ttl_s=settings.jwks_cache_max_s))
 
 
 async def load_overrides(db: Database, identifier: Identifier) -> None:
