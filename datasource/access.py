@@ -40,11 +40,12 @@ def build_identifier(settings: Settings, http: httpx.AsyncClient) -> Identifier:
                       jwks=JwksCache(http, max_ttl_s=settings.jwks_cache_max_s))
 
 
-async def load_overrides(db: Database, identifier: Identifier) -> None:
-    """Identity settings saved through the admin API win over SM_CONFIG's."""
+async def load_overrides(db: Database, identifier: Identifier, tenant_id: str | None = None) -> None:
+    """Identity settings saved through the admin API win over SM_CONFIG's: every tenant's, or one tenant's."""
     async with db.system() as conn:
         rows = await conn.fetch("""SELECT DISTINCT ON (tenant_id) tenant_id, config FROM identity_settings
-                                   ORDER BY tenant_id, version DESC""")
+                                   WHERE $1::text IS NULL OR tenant_id = $1
+                                   ORDER BY tenant_id, version DESC""", tenant_id)
     for row in rows:
         identifier.replace(row["tenant_id"], IdentityProviderConfig.model_validate(row["config"]) if row["config"]
                            else None)

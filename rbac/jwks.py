@@ -169,6 +169,11 @@ class JwksCache:
             await self._fetch(issuer, jwks_uri, state)
         return sorted(state.keys)
 
+    def expire(self) -> None:
+        """Treat every issuer's keys as stale: each is fetched again on its next use (cooldown permitting)."""
+        for state in self._states.values():
+            state.ttl_s = 0.0
+
     def _due(self, state: _IssuerState, kid: str) -> bool:
         now = self.clock()
         cooled = state.attempted_at is None or now - state.attempted_at >= self.refetch_cooldown_s

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from datasource.access import record, request_fields
 from datasource.deps import AdminDep, ServicesDep
 from datasource.problems import Problem
-from rbac import audit, keys, policy
+from rbac import audit, changes, keys, policy
 from rbac.identity_config import IdentityProviderConfig
 from rbac.jwks import ProviderUnavailable
 from rbac.policy_store import PolicyVersion
@@ -130,6 +130,7 @@ async def put_identity(body: dict[str, Any], who: AdminDep, svc: ServicesDep, re
         await audit.append(conn, audit.AuditRecord.of(who, "identity.change", "success", 200,
                                                       resource={"version": version, "issuer": config.issuer},
                                                       **request_fields(request)))
+        await changes.announce(conn, who.tenant_id, "identity")  # other replicas reload it once this commits
     svc.identifier.replace(who.tenant_id, config)
     return config.model_dump(mode="json")
 
@@ -156,6 +157,8 @@ async def refresh_jwks(who: AdminDep, svc: ServicesDep, request: Request) -> Jwk
     await record(svc.db, audit.AuditRecord.of(who, "identity.jwks_refresh", "success", 200,
                                               resource={"issuer": config.issuer, "key_ids": key_ids},
                                               **request_fields(request)))
+    async with svc.db.system() as conn:  # the other replicas refetch too: a dropped key must not live on there
+        await changes.announce(conn, who.tenant_id, "jwks")
     return JwksRefreshOut(issuer=config.issuer, key_ids=key_ids)
 
 
