@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 
@@ -72,6 +73,8 @@ class SettingsListener:
                 await self._listen(conn)
             except _LOST as exc:
                 log.warning("settings listener lost its connection (%s); reconnecting", exc.__class__.__name__)
+            except Exception:  # a fault of ours must not end the listening for good
+                log.exception("settings listener failed; reconnecting")
             finally:
                 self._listening.clear()
                 self.conn = None
@@ -99,7 +102,8 @@ class SettingsListener:
             while not lost.is_set():
                 heard = heard or asyncio.ensure_future(self._queue.get())
                 gone = asyncio.ensure_future(lost.wait())
-                done, _ = await asyncio.wait({heard, gone}, timeout=self.ping_s, return_when=asyncio.FIRST_COMPLETED)
+                either: set[asyncio.Future[Any]] = {heard, gone}
+                done, _ = await asyncio.wait(either, timeout=self.ping_s, return_when=asyncio.FIRST_COMPLETED)
                 gone.cancel()
                 if heard in done:
                     payload, heard = heard.result(), None

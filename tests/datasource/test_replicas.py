@@ -133,3 +133,4 @@ async def test_a_cut_listener_reconnects_and_catches_up_on_what_it_missed(
 
 async def _is(value: bool) -> bool:
     return value
+

@@ -104,7 +104,8 @@ async def test_an_admin_can_force_a_refresh_that_drops_a_key_at_once(idp: Any, m
     assert r.status_code == 200 and r.json() == {"issuer": provider.issuer, "key_ids": [new]}
     r = await client.get("/api/admin/policy", headers=victim)
     assert r.status_code == 401 and "does not publish" in r.json()["message"]
-    assert await actions(db, tid) == [("identity.jwks_refresh", "error", 502), ("identity.jwks_refresh", "success", 200)]
+    assert await actions(db, tid) == [("identity.jwks_refresh", "error", 502),
+                                      ("identity.jwks_refresh", "success", 200)]
 
 
 async def test_only_admins_refresh_keys_and_only_of_a_provider(idp: Any, make_client: Any, new_tenant_id: Any,
