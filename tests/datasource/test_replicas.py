@@ -134,3 +134,23 @@ async def test_a_cut_listener_reconnects_and_catches_up_on_what_it_missed(
 async def _is(value: bool) -> bool:
     return value
 
+
+
+async def test_a_forced_key_refresh_on_one_replica_drops_the_key_on_another(
+        replicas: Any, new_tenant_id: Any, idp: Any) -> None:
+    provider = idp()
+    old = provider.kid
+    new = provider.rotate()
+    tid = new_tenant_id("repl")
+    tenant = provider.tenant(tid)
+    (a, _), (b, _) = await replicas(tenant), await replicas(tenant)
+    admin = bearer(provider.sign({"groups": ["sm-admin"]}, kid=new))
+    victim = bearer(provider.sign({"groups": ["sm-admin"], "sub": "mallory"}, kid=old))
+    assert (await b.get("/api/admin/policy", headers=victim)).status_code == 200
+    del provider.keys[old]
+    assert (await a.post("/api/admin/identity/jwks/refresh", headers=admin)).status_code == 200
+
+    async def refused_on_b() -> bool:
+        return (await b.get("/api/admin/policy", headers=victim)).status_code == 401
+
+    await within(DEADLINE_S, refused_on_b)
