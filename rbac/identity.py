@@ -59,6 +59,10 @@ ConnFactory = Callable[[], AbstractAsyncContextManager[Any]]
 class Credentials:
     authorization: SecretStr | None = None  # the bearer of "Authorization: Bearer …"
     id_token: SecretStr | None = None  # "X-ID-Token"
+    # "X-SM-Tenant": which tenant's provider to ask about an opaque token. Routing only, never trusted: the
+    # provider's answer must pass that tenant's checks. Needed when several tenants introspect, so that no
+    # provider is shown another tenant's token.
+    tenant: str | None = None
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Credentials:
@@ -66,7 +70,8 @@ class Credentials:
         scheme, _, value = auth.strip().partition(" ")
         bearer = value.strip() if scheme.lower() == "bearer" and value.strip() else None
         id_token = (headers.get("x-id-token") or "").strip() or None
-        return cls(SecretStr(bearer) if bearer else None, SecretStr(id_token) if id_token else None)
+        tenant = (headers.get("x-sm-tenant") or "").strip()[:100] or None
+        return cls(SecretStr(bearer) if bearer else None, SecretStr(id_token) if id_token else None, tenant)
 
     @property
     def present(self) -> bool:
@@ -177,7 +182,7 @@ class Identifier:
             if len(token) > MAX_TOKEN_BYTES:
                 raise Unauthenticated(f"the token is larger than {MAX_TOKEN_BYTES} bytes")
             try:
-                return await self._token(token, kind)
+                return await self._token(token, kind, creds.tenant)
             except _NotForUs as exc:  # e.g. an access token meant for another API; try the ID token
                 last = Unauthenticated(exc.reason, tenant_id=exc.tenant_id)
         assert last is not None
@@ -189,10 +194,10 @@ class Identifier:
         return Principal(tenant_id=TenantId(key.tenant_id), subject=f"service-key:{key.name}", role=Role(key.role),
                          auth_method=AuthMethod.SERVICE_KEY, name=key.name)
 
-    async def _token(self, token: str, kind: TokenKind) -> Principal:
+    async def _token(self, token: str, kind: TokenKind, tenant_hint: str | None = None) -> Principal:
         if token.count(".") != 2:
             if kind == "access" and any(p.introspection for p in self.providers.values()):
-                tenant_id, answer = await self.introspector.introspect(token, self.providers)
+                tenant_id, answer = await self.introspector.introspect(token, self._introspecting(tenant_hint))
                 config = self.providers.get(tenant_id)
                 if config is None:  # its provider was removed while the introspection ran
                     raise Unauthenticated("the token's tenant no longer trusts its provider", tenant_id)
@@ -230,6 +235,17 @@ class Identifier:
         principal = self._principal(provider, claims, method, claim_checks.JWT_REQUIRED)
         self.verified.put(digest, principal, claims.get("exp"), None if provider.dev else (config.issuer, kid))
         return principal
+
+    def _introspecting(self, tenant_hint: str | None) -> dict[str, IdentityProviderConfig]:
+        """The one provider an opaque token may be shown to: the named tenant's, or the only one that introspects."""
+        found = {t: c for t, c in self.providers.items() if c.introspection is not None
+                 and (tenant_hint is None or t == tenant_hint)}
+        if tenant_hint is not None and not found:
+            raise Unauthenticated(f"tenant {tenant_hint[:64]!r} does not introspect opaque tokens here")
+        if len(found) > 1:
+            raise Unauthenticated("several tenants introspect opaque tokens here: name yours in the X-SM-Tenant header "
+                                  "(in Grafana, a custom HTTP header of the data source)")
+        return found
 
     def _key_trusted(self, key: tuple[str, str | None]) -> bool:
         return self.jwks.trusted(*key)

@@ -11,10 +11,10 @@ import pytest
 
 from datasource.settings import TenantConfig
 from rbac import Unauthenticated
-from rbac.identity import Identifier
+from rbac.identity import Credentials, Identifier
 from rbac.principal import AuthMethod, Role
 from tests.conftest import TestIdP
-from tests.rbac.test_identity import ident, make
+from tests.rbac.test_identity import _no_db, ident, make
 
 
 def introspecting(provider: TestIdP, answer: dict[str, Any], **identity: Any) -> tuple[Identifier, Any]:
@@ -138,3 +138,27 @@ async def test_a_tenants_change_forgets_only_its_verified_tokens(idp: Any) -> No
     assert len(identifier.verified) == 1
     identifier.replace("acme", identifier.providers["acme"])
     assert len(identifier.verified) == 0
+
+
+async def test_an_opaque_token_is_shown_only_to_the_provider_of_the_tenant_it_names(idp: Any) -> None:
+    """Several tenants introspect: asking each in turn would hand one tenant's tokens to another's provider
+    (a tenant admin sets the endpoint), who could replay them. X-SM-Tenant names the one provider to ask."""
+    evil, ours = idp(), idp()
+    evil_route = evil.router.post(f"{evil.issuer}/introspect").mock(return_value=httpx.Response(
+        200, json={"active": False}))
+    our_route = ours.router.post(f"{ours.issuer}/introspect").mock(return_value=httpx.Response(200, json=good(ours)))
+    spec = {"client_id": "sm", "client_secret": "s"}
+    identifier = make(ours, evil.tenant("evil", introspection={**spec, "endpoint": f"{evil.issuer}/introspect"}),
+                      ours.tenant("acme", introspection={**spec, "endpoint": f"{ours.issuer}/introspect"}))
+    with pytest.raises(Unauthenticated, match="name yours in the X-SM-Tenant header"):
+        await ident(identifier, "acme-opaque")
+    with pytest.raises(Unauthenticated, match="'initech' does not introspect"):
+        await identifier.identify(Credentials.from_headers({"authorization": "Bearer acme-opaque",
+                                                            "x-sm-tenant": "initech"}), _no_db)
+    who = await identifier.identify(Credentials.from_headers({"authorization": "Bearer acme-opaque",
+                                                              "x-sm-tenant": "acme"}), _no_db)
+    assert (who.tenant_id, who.role) == ("acme", Role.ADMIN)
+    assert (evil_route.call_count, our_route.call_count) == (0, 1)
+    with pytest.raises(Unauthenticated, match="not active"):  # a hint cannot make another tenant's provider vouch
+        await identifier.identify(Credentials.from_headers({"authorization": "Bearer other-opaque",
+                                                            "x-sm-tenant": "evil"}), _no_db)
