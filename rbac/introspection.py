@@ -36,12 +36,12 @@ class Introspector:
         self.client = client
         self.jwks = jwks
         self.max_entries = max_entries
-        self._clock = clock
+        self.clock = clock
         self._cache: dict[str, tuple[float, Result | None]] = {}  # None: inactive, so a replay costs no call
 
     async def introspect(self, token: str, providers: Mapping[str, IdentityProviderConfig]) -> Result:
         digest = hashlib.sha256(token.encode()).hexdigest()
-        now = self._clock()
+        now = self.clock()
         hit = self._cache.get(digest)
         if hit and hit[0] > now:
             if hit[1] is None:
@@ -74,10 +74,10 @@ class Introspector:
         self._cache = {k: v for k, v in self._cache.items() if v[1] is None or v[1][0] != tenant_id}
 
     def _remember(self, digest: str, until: float, result: Result | None) -> None:
-        if until <= self._clock():
+        if until <= self.clock():
             return
         if len(self._cache) >= self.max_entries:
-            now = self._clock()
+            now = self.clock()
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             if len(self._cache) >= self.max_entries:
                 return  # full of live entries: answer without caching rather than grow

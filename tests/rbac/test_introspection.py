@@ -104,7 +104,7 @@ async def test_the_introspection_cache_ends_at_the_tokens_exp(idp: Any) -> None:
     answer = good(provider, exp=int(now) + 100, iat=int(now))
     identifier, route = introspecting(provider, answer)
     clock = [now]
-    identifier.introspector._clock = lambda: clock[0]
+    identifier.introspector.clock = lambda: clock[0]
     await ident(identifier, "opaque-1")
     clock[0] = now + 29  # inside the 30 s cache: no call
     await ident(identifier, "opaque-1")
