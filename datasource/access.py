@@ -21,6 +21,7 @@ from datasource.storage.pool import Database
 from rbac import audit, audit_verify
 from rbac.identity import Credentials, Identifier, parse_providers
 from rbac.identity_config import IdentityProviderConfig
+from rbac.jwks import JwksCache
 from rbac.errors import Forbidden, NoRole, Unauthenticated
 from rbac.principal import Principal
 
@@ -35,14 +36,16 @@ def build_identifier(settings: Settings, http: httpx.AsyncClient) -> Identifier:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return Identifier(providers, http, dev_data_dir=settings.data_dir if settings.dev_issuer_enabled else None,
-                      dev_issuer=settings.dev_issuer, dev_audience=settings.dev_audience)
+                      dev_issuer=settings.dev_issuer, dev_audience=settings.dev_audience,
+                      jwks=JwksCache(http, max_ttl_s=settings.jwks_cache_max_s))
 
 
-async def load_overrides(db: Database, identifier: Identifier) -> None:
-    """Identity settings saved through the admin API win over SM_CONFIG's."""
+async def load_overrides(db: Database, identifier: Identifier, tenant_id: str | None = None) -> None:
+    """Identity settings saved through the admin API win over SM_CONFIG's: every tenant's, or one tenant's."""
     async with db.system() as conn:
         rows = await conn.fetch("""SELECT DISTINCT ON (tenant_id) tenant_id, config FROM identity_settings
-                                   ORDER BY tenant_id, version DESC""")
+                                   WHERE $1::text IS NULL OR tenant_id = $1
+                                   ORDER BY tenant_id, version DESC""", tenant_id)
     for row in rows:
         identifier.replace(row["tenant_id"], IdentityProviderConfig.model_validate(row["config"]) if row["config"]
                            else None)

@@ -11,10 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import asyncpg
 import httpx
 
 from calculators import check_catalog
-from datasource import access, tenants
+from datasource import access, replicas, tenants
 from datasource.alerting.mailer import Mailer
 from datasource.alerting.scheduler import Scheduler
 from datasource.cache import ResultCache
@@ -25,7 +26,9 @@ from datasource.storage import migrate, partitions
 from datasource.storage.embedded import EmbeddedPostgres
 from datasource.storage.pool import Database
 from rbac import local_keys, masking
+from rbac.changes import What
 from rbac.identity import Identifier
+from rbac.jwks import ProviderUnavailable
 from rbac.policy_store import PolicyStore
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,8 @@ class Services:
     # reports rendered per recipient (datasource/reports); the alert and report loops, when enabled
     reporter: Reporter = field(init=False, repr=False)
     scheduler: Scheduler | None = field(default=None, init=False, repr=False)
+    # hears other replicas' identity and policy changes (datasource/replicas.py)
+    listener: replicas.SettingsListener | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secret = local_keys.service_secret(self.settings.data_dir)
@@ -83,7 +88,8 @@ class Services:
         self.reporter = Reporter(self.db, self.policies, self.pseudonym_key, Mailer(self.settings.notifications))
 
     @classmethod
-    async def start(cls, settings: Settings, db: Database | None = None) -> Services:
+    async def start(cls, settings: Settings, db: Database | None = None, *, listen: bool | None = None) -> Services:
+        """``listen`` (default: when the service owns its database) for other replicas' settings changes."""
         check_catalog()  # a broken metric catalog stops the service here, listing every issue
         event_schemas.schemas()  # compiled once now: a missing schema fails the start, not the first batch
         if db is not None:
@@ -93,6 +99,8 @@ class Services:
             services = cls(settings=settings, db=db, embedded=embedded)
             services._checkpoints = asyncio.create_task(
                 access.checkpoint_loop(services.db, settings, services.secret))
+        if services.owns_db if listen is None else listen:
+            await services.listen()  # before the overrides are read, so no change falls between the two
         await access.load_overrides(services.db, services.identifier)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
@@ -104,6 +112,8 @@ class Services:
         return masking.tenant_key(self.secret, tenant_id)
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            await self.listener.stop()
         if self._checkpoints is not None:
             self._checkpoints.cancel()  # it writes a last checkpoint before it ends
             with contextlib.suppress(asyncio.CancelledError):
@@ -116,3 +126,28 @@ class Services:
             await self.db.close()
             if self.embedded is not None:
                 self.embedded.stop()
+
+    async def listen(self) -> None:
+        """Start hearing other replicas' settings changes on a connection of our own."""
+        dsn = self.db.dsn
+        if dsn is None:
+            log.warning("no DSN to listen on: settings changed by other replicas apply here only after a restart")
+            return
+        self.listener = replicas.SettingsListener(lambda: asyncpg.connect(dsn), self._apply_change, self._reload_all)
+        await self.listener.start()
+
+    async def _apply_change(self, tenant_id: str, what: What) -> None:
+        if what == "identity":
+            await access.load_overrides(self.db, self.identifier, tenant_id)  # also forgets its verified tokens
+        elif what == "policy":
+            self.policies.forget(tenant_id)  # the next request reads the version in force
+        else:
+            try:
+                await self.identifier.refresh_keys(tenant_id)
+            except ProviderUnavailable:
+                pass  # logged by the key cache; the cached keys stay in use until the next fetch
+
+    async def _reload_all(self) -> None:
+        await access.load_overrides(self.db, self.identifier)
+        self.policies.forget_all()
+        self.identifier.jwks.expire()

@@ -81,6 +81,9 @@ class Settings(BaseModel):
     cache_max_entries: int = Field(20_000, ge=1)
     # compute every tenant's dashboards over the analytics ranges at start and every quarter hour (warmer.py)
     cache_warm: bool = True
+    # identity providers' signing keys are trusted this long without a refetch (less when the JWKS response's
+    # Cache-Control max-age says so); POST /api/admin/identity/jwks/refresh refetches at once
+    jwks_cache_max_s: float = Field(300.0, ge=30, le=86400)
 
     @field_validator("retention_months")
     @classmethod

@@ -2,8 +2,9 @@
 
 Every check of a JWT is made here, against the tenant's provider: size, header, algorithm from the
 allow-list and matching the key type, signature with a key from the issuer's JWKS (never from the token's
-own ``jku``/``x5u``/``jwk`` members, which are ignored), exact ``iss``, ``aud``, ``exp``/``iat``/``sub``
-required, ``nbf``, ``typ`` where configured. A failure raises ``Unauthenticated`` with a reason a person
+own ``jku``/``x5u``/``jwk`` members, which are ignored), ``typ`` where configured; then the claims (exact ``iss``,
+``aud``, ``exp``/``iat``/``sub`` required, ``nbf``, tenant) by rbac/claims.py, which checks an opaque token's
+introspection answer the same way. A failure raises ``Unauthenticated`` with a reason a person
 can act on and never the token; a valid identity whose groups map to no role raises ``NoRole``.
 Unsigned headers such as ``X-Grafana-User`` are never read.
 """
@@ -14,6 +15,7 @@ import base64
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -22,9 +24,11 @@ from typing import Any
 
 import httpx
 import jwt
+from jwt.types import Options
 from pydantic import SecretStr, ValidationError
 
 from calculators.vocabulary import TenantId
+from rbac import claims as claim_checks
 from rbac import dev_issuer as dev_keys
 from rbac import keys
 from rbac.errors import NoRole, Unauthenticated
@@ -55,6 +59,10 @@ ConnFactory = Callable[[], AbstractAsyncContextManager[Any]]
 class Credentials:
     authorization: SecretStr | None = None  # the bearer of "Authorization: Bearer …"
     id_token: SecretStr | None = None  # "X-ID-Token"
+    # "X-SM-Tenant": which tenant's provider to ask about an opaque token. Routing only, never trusted: the
+    # provider's answer must pass that tenant's checks. Needed when several tenants introspect, so that no
+    # provider is shown another tenant's token.
+    tenant: str | None = None
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Credentials:
@@ -62,7 +70,8 @@ class Credentials:
         scheme, _, value = auth.strip().partition(" ")
         bearer = value.strip() if scheme.lower() == "bearer" and value.strip() else None
         id_token = (headers.get("x-id-token") or "").strip() or None
-        return cls(SecretStr(bearer) if bearer else None, SecretStr(id_token) if id_token else None)
+        tenant = (headers.get("x-sm-tenant") or "").strip()[:100] or None
+        return cls(SecretStr(bearer) if bearer else None, SecretStr(id_token) if id_token else None, tenant)
 
     @property
     def present(self) -> bool:
@@ -106,18 +115,13 @@ def _segment(token: str, index: int, what: str) -> dict[str, Any]:
     return value
 
 
+# PyJWT checks the signature only; the claims are checked by rbac.claims, as an introspection answer's are
+SIGNATURE_ONLY: Options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False,
+                           "verify_iss": False}
+
+
 def _reason(exc: jwt.InvalidTokenError) -> str:
     match exc:
-        case jwt.ExpiredSignatureError():
-            return "the token has expired; sign in again"
-        case jwt.ImmatureSignatureError():
-            return "the token is not valid yet (nbf/iat in the future); check the clocks"
-        case jwt.InvalidAudienceError():
-            return "the token's audience is not accepted by this tenant; add it to identity.audiences"
-        case jwt.InvalidIssuerError():
-            return "the token's issuer is not this tenant's provider"
-        case jwt.MissingRequiredClaimError():
-            return f"the token lacks the required claim {exc.claim!r}"
         case jwt.InvalidSignatureError():
             return "the token's signature does not verify"
         case jwt.InvalidAlgorithmError():
@@ -158,7 +162,9 @@ class Identifier:
             self.providers.pop(tenant_id, None)
         else:
             self.providers[tenant_id] = config
-        self.verified.clear()  # a token verified under the old settings must be checked again
+        # a token verified (or an introspection answer chosen) under the old settings must be checked again
+        self.verified.forget(tenant_id)
+        self.introspector.forget(tenant_id)
 
     async def identify(self, creds: Credentials, conn_factory: ConnFactory) -> Principal:
         if not creds.present:
@@ -176,7 +182,7 @@ class Identifier:
             if len(token) > MAX_TOKEN_BYTES:
                 raise Unauthenticated(f"the token is larger than {MAX_TOKEN_BYTES} bytes")
             try:
-                return await self._token(token, kind)
+                return await self._token(token, kind, creds.tenant)
             except _NotForUs as exc:  # e.g. an access token meant for another API; try the ID token
                 last = Unauthenticated(exc.reason, tenant_id=exc.tenant_id)
         assert last is not None
@@ -188,14 +194,18 @@ class Identifier:
         return Principal(tenant_id=TenantId(key.tenant_id), subject=f"service-key:{key.name}", role=Role(key.role),
                          auth_method=AuthMethod.SERVICE_KEY, name=key.name)
 
-    async def _token(self, token: str, kind: TokenKind) -> Principal:
+    async def _token(self, token: str, kind: TokenKind, tenant_hint: str | None = None) -> Principal:
         if token.count(".") != 2:
             if kind == "access" and any(p.introspection for p in self.providers.values()):
-                tenant_id, config, claims = await self.introspector.introspect(token, self.providers)
-                return self._principal(Provider(tenant_id, config), claims, AuthMethod.INTROSPECTION)
+                tenant_id, answer = await self.introspector.introspect(token, self._introspecting(tenant_hint))
+                config = self.providers.get(tenant_id)
+                if config is None:  # its provider was removed while the introspection ran
+                    raise Unauthenticated("the token's tenant no longer trusts its provider", tenant_id)
+                return self._principal(Provider(tenant_id, config), answer, AuthMethod.INTROSPECTION,
+                                       claim_checks.INTROSPECTION_REQUIRED)
             raise _NotForUs("the token is not a JWT and no provider introspects opaque tokens")
         digest = self.verified.digest(token, kind)
-        known = self.verified.get(digest)
+        known = self.verified.get(digest, self._key_trusted)
         if known is not None:
             return known
         header = _segment(token, 0, "header")
@@ -210,24 +220,45 @@ class Identifier:
                                   f"{', '.join(config.algorithms)}", provider.tenant_id)
         if config.typ and str(header.get("typ", "")).lower() != config.typ.lower():
             raise Unauthenticated(f"the token's typ must be {config.typ!r}", provider.tenant_id)
-        kid = header.get("kid")
+        kid = header.get("kid") if isinstance(header.get("kid"), str) else None
         if provider.dev:
             jwk = self._dev_key()
         else:
-            jwk = await self._key(config, kid if isinstance(kid, str) else None, provider.tenant_id)
+            jwk = await self._key(config, kid, provider.tenant_id)
         if jwk.key_type != KEY_TYPE_FOR.get(alg[:2]):
             raise Unauthenticated("the token's algorithm does not match its signing key", provider.tenant_id)
         try:
-            claims = jwt.decode(
-                token, jwk.key, algorithms=[alg], audience=list(config.audiences), issuer=config.issuer,
-                leeway=config.leeway_s, options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )
+            claims = jwt.decode(token, jwk.key, algorithms=[alg], options=SIGNATURE_ONLY)
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(_reason(exc), provider.tenant_id) from None
         method = AuthMethod.DEV if provider.dev else (AuthMethod.JWT if kind == "access" else AuthMethod.ID_TOKEN)
-        principal = self._principal(provider, claims, method)
-        self.verified.put(digest, principal, claims.get("exp"))
+        principal = self._principal(provider, claims, method, claim_checks.JWT_REQUIRED)
+        self.verified.put(digest, principal, claims.get("exp"), None if provider.dev else (config.issuer, kid))
         return principal
+
+    def _introspecting(self, tenant_hint: str | None) -> dict[str, IdentityProviderConfig]:
+        """The one provider an opaque token may be shown to: the named tenant's, or the only one that introspects."""
+        found = {t: c for t, c in self.providers.items() if c.introspection is not None
+                 and (tenant_hint is None or t == tenant_hint)}
+        if tenant_hint is not None and not found:
+            raise Unauthenticated(f"tenant {tenant_hint[:64]!r} does not introspect opaque tokens here")
+        if len(found) > 1:
+            raise Unauthenticated("several tenants introspect opaque tokens here: name yours in the X-SM-Tenant header "
+                                  "(in Grafana, a custom HTTP header of the data source)")
+        return found
+
+    def _key_trusted(self, key: tuple[str, str | None]) -> bool:
+        return self.jwks.trusted(*key)
+
+    async def refresh_keys(self, tenant_id: str) -> list[str]:
+        """Fetch the tenant's provider keys now (admin API): a key it dropped is refused at once, also for tokens
+        verified before. The key ids published; ProviderUnavailable when the provider cannot be reached."""
+        config = self.providers.get(tenant_id)
+        if config is None:
+            raise Unauthenticated(f"tenant {tenant_id} has no identity provider", tenant_id)
+        kids = await self.jwks.refresh(config.issuer, jwks_uri=config.jwks_uri)
+        self.verified.forget(tenant_id)
+        return kids
 
     async def _key(self, config: IdentityProviderConfig, kid: str | None, tenant_id: str) -> jwt.PyJWK:
         try:
@@ -252,20 +283,15 @@ class Identifier:
         if not accepted:
             raise _NotForUs(f"this tenant does not accept {kind} tokens", matches[0][0] if len(matches) == 1 else None)
         if len(accepted) > 1 or accepted[0][1].tenant_claim:
-            accepted = [(t, c) for t, c in accepted
-                        if c.tenant_claim and claim_at(unverified, c.tenant_claim) == (c.tenant_claim_value or t)]
+            accepted = [(t, c) for t, c in accepted if c.tenant_claim and claim_checks.tenant_matches(unverified, c, t)]
             if len(accepted) != 1:
                 raise Unauthenticated("the token's tenant claim matches no tenant of this issuer")
         return Provider(*accepted[0])
 
-    def _principal(self, provider: Provider, claims: dict[str, Any], method: AuthMethod) -> Principal:
+    def _principal(self, provider: Provider, claims: dict[str, Any], method: AuthMethod,
+                   required: tuple[str, ...]) -> Principal:
         config = provider.config
-        if config.tenant_claim and claim_at(claims, config.tenant_claim) != (
-                config.tenant_claim_value or provider.tenant_id):
-            raise Unauthenticated("the token's tenant claim does not match", provider.tenant_id)
-        subject = claim_at(claims, config.subject_claim)
-        if not isinstance(subject, str) or not subject:
-            raise Unauthenticated(f"the token lacks the subject claim {config.subject_claim!r}", provider.tenant_id)
+        subject = claim_checks.check(claims, config, provider.tenant_id, now=time.time(), required=required)
         groups = as_strings(claim_at(claims, config.roles_claim))
         role = role_for(groups, config.role_map)
         if role is None:

@@ -1,7 +1,8 @@
 """RFC 7662 introspection of opaque access tokens, through Authlib's HTTPX OAuth client, cached briefly.
 
 The cache is keyed by a hash of the token (the token itself is never kept as a key or logged) and an
-entry lives at most ``cache_s`` seconds and never past the token's own ``exp``.
+entry lives at most ``cache_s`` seconds and never past the token's own ``exp``; a tenant's entries are dropped
+when its identity settings change.
 """
 
 from __future__ import annotations
@@ -9,61 +10,74 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
+from rbac.claims import tenant_matches
 from rbac.errors import Unauthenticated
 from rbac.identity_config import IdentityProviderConfig
 from rbac.jwks import JwksCache, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 
-Result = tuple[str, IdentityProviderConfig, dict[str, Any]]
+Result = tuple[str, dict[str, Any]]  # the tenant whose provider vouched for the token, and its answer
 NEGATIVE_CACHE_S = 10.0
 
 
 class Introspector:
-    def __init__(self, client: httpx.AsyncClient, jwks: JwksCache, *, max_entries: int = 10_000) -> None:
+    """Finds the tenant whose provider says an opaque token is active; the answer's claims are then checked by
+    rbac.claims exactly as a JWT's are (the identify stage does that, on every use of a cached answer too)."""
+
+    def __init__(self, client: httpx.AsyncClient, jwks: JwksCache, *, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.time) -> None:
         self.client = client
         self.jwks = jwks
         self.max_entries = max_entries
+        self.clock = clock
         self._cache: dict[str, tuple[float, Result | None]] = {}  # None: inactive, so a replay costs no call
 
     async def introspect(self, token: str, providers: Mapping[str, IdentityProviderConfig]) -> Result:
         digest = hashlib.sha256(token.encode()).hexdigest()
-        now = time.time()
+        now = self.clock()
         hit = self._cache.get(digest)
         if hit and hit[0] > now:
             if hit[1] is None:
                 raise Unauthenticated("the access token is not active at any provider that introspects tokens")
             return hit[1]
+        other_tenant = False
         for tenant_id, config in providers.items():
             if config.introspection is None:
                 continue
-            claims = await self._ask(token, config)
-            if not claims.get("active"):
+            answer = await self._ask(token, config)
+            if answer.get("active") is not True:  # RFC 7662 §2.2: a boolean; "false" or 1 is not active
                 continue
-            if config.tenant_claim and claims.get(config.tenant_claim) != (config.tenant_claim_value or tenant_id):
+            if not tenant_matches(answer, config, tenant_id):  # another tenant of a shared provider
+                other_tenant = True
                 continue
-            if claims.get("iss", config.issuer) != config.issuer:
-                continue
-            exp = claims.get("exp")
-            if isinstance(exp, int | float) and exp <= now:
-                raise Unauthenticated("the token has expired; sign in again", tenant_id)
-            claims.setdefault("iss", config.issuer)
-            result: Result = (tenant_id, config, claims)
-            self._remember(digest, min(now + config.introspection.cache_s,
-                                       exp if isinstance(exp, int | float) else now + 3600), result)
+            exp = answer.get("exp")
+            until = now + config.introspection.cache_s
+            if isinstance(exp, int | float) and not isinstance(exp, bool):
+                until = min(until, exp)  # never past the token's own expiry
+            result: Result = (tenant_id, answer)
+            self._remember(digest, until, result)
             return result
         self._remember(digest, now + NEGATIVE_CACHE_S, None)
+        if other_tenant:
+            raise Unauthenticated("the token's tenant claim matches no tenant of this issuer")
         raise Unauthenticated("the access token is not active at any provider that introspects tokens")
 
+    def forget(self, tenant_id: str) -> None:
+        """Drop the answers cached for a tenant (its identity settings changed)."""
+        self._cache = {k: v for k, v in self._cache.items() if v[1] is None or v[1][0] != tenant_id}
+
     def _remember(self, digest: str, until: float, result: Result | None) -> None:
+        if until <= self.clock():
+            return
         if len(self._cache) >= self.max_entries:
-            now = time.time()
+            now = self.clock()
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             if len(self._cache) >= self.max_entries:
                 return  # full of live entries: answer without caching rather than grow

@@ -6,8 +6,9 @@ nothing. The change and its audit record are written in the caller's transaction
 kept or neither. Parsed policies are cached in memory by (tenant, version); ``current`` asks the database
 only for the current version number. The data path reads ``recent`` first, which answers from memory for
 CURRENT_TTL_S after the last ``current(remember=True)`` (saving a transaction per request): a change made through this
-store is seen at once (``replace`` and ``forget`` drop the tenant's entry), one made by another replica
-within CURRENT_TTL_S.
+store is seen at once (``replace`` and ``forget`` drop the tenant's entry), one made by another replica (or the CLI)
+as soon as its announcement (rbac/changes.py, sent in the change's transaction) reaches this replica's listener,
+and within CURRENT_TTL_S if that listener is down.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from rbac import audit
+from rbac import audit, changes
 from rbac.errors import PolicyInvalid
 from rbac.policy import Policy, default_document, default_policy, parse
 from rbac.principal import Principal
@@ -45,6 +46,7 @@ class PolicyStore:
         self._cache: dict[tuple[str, int], Policy] = {}
         self._current: dict[str, tuple[float, int, Policy]] = {}  # tenant -> (read until, version, policy)
         self._changes: dict[str, int] = {}  # tenant -> forget() calls, so a read racing a change is not kept
+        self._forgot_all = 0  # forget_all() calls, likewise
         self.max_entries = max_entries
         self.current_ttl_s = current_ttl_s
         self._clock = clock
@@ -61,12 +63,18 @@ class PolicyStore:
         self._current.pop(tenant_id, None)
         self._changes[tenant_id] = self._changes.get(tenant_id, 0) + 1
 
+    def forget_all(self) -> None:
+        """Drop everything ``recent`` remembers (changes may have gone unannounced to this replica)."""
+        self._current.clear()
+        self._forgot_all += 1
+
     async def current(self, conn: asyncpg.Connection, tenant_id: str, *, remember: bool = False) -> tuple[int, Policy]:
         """The version in force and its policy; ``remember`` it for ``recent`` (only from a transaction that
         changes nothing, so what is remembered has been committed)."""
-        read_at, changes = self._clock(), self._changes.get(tenant_id, 0)
+        read_at, forgets = self._clock(), (self._changes.get(tenant_id, 0), self._forgot_all)
         version, found = await self._read(conn, tenant_id)
-        if remember and changes == self._changes.get(tenant_id, 0):  # else a change may have committed meanwhile
+        # a forget while reading: a change may have committed meanwhile, so what was read is not kept
+        if remember and forgets == (self._changes.get(tenant_id, 0), self._forgot_all):
             if len(self._current) >= self.max_entries:
                 self._current.clear()
             self._current[tenant_id] = (read_at + self.current_ttl_s, version, found)
@@ -115,6 +123,7 @@ class PolicyStore:
             await audit.append(conn, audit.AuditRecord.of(
                 by, "policy.change", "success", 200, resource={"version": version, "comment": comment},
                 **(audit_fields or {})))
+            await changes.announce(conn, tenant_id, "policy")
         self.forget(tenant_id)  # the caller forgets again once its transaction has committed
         return _version(row)
 

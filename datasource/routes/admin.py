@@ -14,11 +14,12 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from datasource.access import request_fields
+from datasource.access import record, request_fields
 from datasource.deps import AdminDep, ServicesDep
 from datasource.problems import Problem
-from rbac import audit, keys, policy
+from rbac import audit, changes, keys, policy
 from rbac.identity_config import IdentityProviderConfig
+from rbac.jwks import ProviderUnavailable
 from rbac.policy_store import PolicyVersion
 from rbac.principal import Role
 
@@ -129,8 +130,36 @@ async def put_identity(body: dict[str, Any], who: AdminDep, svc: ServicesDep, re
         await audit.append(conn, audit.AuditRecord.of(who, "identity.change", "success", 200,
                                                       resource={"version": version, "issuer": config.issuer},
                                                       **request_fields(request)))
+        await changes.announce(conn, who.tenant_id, "identity")  # other replicas reload it once this commits
     svc.identifier.replace(who.tenant_id, config)
     return config.model_dump(mode="json")
+
+
+class JwksRefreshOut(BaseModel):
+    issuer: str
+    key_ids: list[str] = Field(description="the key ids the provider publishes now; tokens signed with others fail")
+
+
+@router.post("/identity/jwks/refresh", response_model=JwksRefreshOut)
+async def refresh_jwks(who: AdminDep, svc: ServicesDep, request: Request) -> JwksRefreshOut:
+    """Fetch the provider's signing keys now: a key it stopped publishing is refused at once, not after the cache."""
+    config = svc.identifier.providers.get(who.tenant_id)
+    if config is None:
+        raise Problem(404, "No identity provider", f"Tenant {who.tenant_id} has no identity provider whose keys "
+                      "could be refreshed; PUT /api/admin/identity sets one.")
+    try:
+        key_ids = await svc.identifier.refresh_keys(who.tenant_id)
+    except ProviderUnavailable:
+        await record(svc.db, audit.AuditRecord.of(who, "identity.jwks_refresh", "error", 502,
+                                                  resource={"issuer": config.issuer}, **request_fields(request)))
+        raise Problem(502, "Identity provider unreachable", f"The signing keys of {config.issuer} could not be "
+                      "fetched; the cached keys stay in use. Check the provider and try again.") from None
+    await record(svc.db, audit.AuditRecord.of(who, "identity.jwks_refresh", "success", 200,
+                                              resource={"issuer": config.issuer, "key_ids": key_ids},
+                                              **request_fields(request)))
+    async with svc.db.system() as conn:  # the other replicas refetch too: a dropped key must not live on there
+        await changes.announce(conn, who.tenant_id, "jwks")
+    return JwksRefreshOut(issuer=config.issuer, key_ids=key_ids)
 
 
 # --- API keys -----------------------------------------------------------------------------------------------

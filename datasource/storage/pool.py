@@ -50,8 +50,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 class Database:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, dsn: str | None = None) -> None:
         self.pool = pool
+        self.dsn = dsn  # for a connection of its own outside the pool (the settings listener's LISTEN)
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 10) -> Database:
@@ -60,7 +61,7 @@ class Database:
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"Cannot connect to PostgreSQL: {exc.__class__.__name__}: {exc}") from exc
         assert pool is not None
-        return cls(pool)
+        return cls(pool, dsn)
 
     async def close(self) -> None:
         await self.pool.close()

@@ -269,7 +269,8 @@ async def test_opaque_tokens_are_introspected_and_cached(idp: Any) -> None:
     provider = idp()
     endpoint = f"{provider.issuer}/introspect"
     route = provider.router.post(endpoint).mock(side_effect=lambda request: httpx.Response(200, json=(
-        {"active": True, "sub": "svc", "iss": provider.issuer, "groups": ["sm-auditor"], "exp": int(time.time()) + 60}
+        {"active": True, "sub": "svc", "iss": provider.issuer, "aud": "grafana", "groups": ["sm-auditor"],
+         "exp": int(time.time()) + 60}
         if b"token=good-opaque" in request.content else {"active": False})))
     identifier = make(provider, provider.tenant(
         "acme", introspection={"endpoint": endpoint, "client_id": "sm", "client_secret": "s3cret"}))
