@@ -16,6 +16,7 @@ import httpx
 from calculators import check_catalog
 from datasource import access, tenants
 from datasource.alerting.mailer import Mailer
+from datasource.answer import Answerer
 from datasource.alerting.scheduler import Scheduler
 from datasource.cache import ResultCache
 from datasource.ingest import validate as event_schemas
@@ -69,6 +70,8 @@ class Services:
     secret: bytes = field(init=False, repr=False)
     # computed frames per tenant and row scope, unmasked (datasource/cache.py)
     cache: ResultCache = field(init=False, repr=False)
+    # the one answer path (authorize → compute through the cache → mask) every reader of values takes
+    answers: Answerer = field(init=False, repr=False)
     _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     # reports rendered per recipient (datasource/reports); the alert and report loops, when enabled
@@ -80,7 +83,8 @@ class Services:
         self.identifier = access.build_identifier(self.settings, self.http)
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
                                  max_entries=self.settings.cache_max_entries)
-        self.reporter = Reporter(self.db, self.policies, self.pseudonym_key, Mailer(self.settings.notifications))
+        self.answers = Answerer(self.db, self.cache, self.pseudonym_key)
+        self.reporter = Reporter(self.db, self.policies, self.answers, Mailer(self.settings.notifications))
 
     @classmethod
     async def start(cls, settings: Settings, db: Database | None = None) -> Services:
@@ -96,7 +100,7 @@ class Services:
         await access.load_overrides(services.db, services.identifier)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
-                                           services.reporter)
+                                           services.reporter, services.answers)
             services.scheduler.start()
         return services
 
