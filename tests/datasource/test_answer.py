@@ -98,7 +98,8 @@ async def test_alert_evaluation_keeps_nothing_in_the_cache(db: Database, fixture
     await evaluate_tenant(found, fixture_tenant, T, retention_months=24)
     assert len(found.cache) == 0 and found.cache.stats.misses > 0
     async with db.tenant(fixture_tenant) as conn:
-        values = {r["rule_id"]: r["last_value"] for r in await conn.fetch("SELECT rule_id, last_value FROM alert_state")}
+        rows = await conn.fetch("SELECT rule_id, last_value FROM alert_state")
+    values = {r["rule_id"]: r["last_value"] for r in rows}
     # 2026-11-20 → 2028-11-20 is 365 + 366 days (29 February 2028), less the 2 minutes
     assert values["maintenance.retention"] == pytest.approx(731 - 2 / (24 * 60))
     assert values["maintenance.database_growth"] > 0
