@@ -29,10 +29,6 @@ class Context:
     settings: TenantSettings
     retention_months: int
 
-    @property
-    def tenant_id(self) -> str:
-        return self.asker.principal.tenant_id
-
 
 Measure = Callable[[Rule, Context], Awaitable[float | None]]
 
