@@ -186,7 +186,7 @@ class Warmer:
                     raise fitted.error or ProtocolError("no query")
                 await self.svc.answers.warm(ctx, fitted.query)
                 ok += 1
-            except (ProtocolError, CalculatorError, Forbidden) as exc:  # a dashboard query refused: a bug to fix
+            except (ProtocolError, CalculatorError, Forbidden) as exc:  # refused by protocol, catalog or policy
                 failed += 1
                 log.warning("cache warmer: %s of tenant %s failed: %s", target.ref_id, tenant, exc.message)
         return ok, failed
