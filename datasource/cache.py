@@ -82,7 +82,7 @@ class ResultCache:
         return self.ttl_live_s  # operational: near real time
 
     async def get_or_compute(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], *,
-                             background: bool = False) -> Frame:
+                             background: bool = False, keep: bool = True) -> Frame:
         """The cached frame for ``key``, or the result of ``compute`` — run once however many ask at once.
 
         An analytics range ending now whose quarter hour has just begun is answered, while its own frame is
@@ -91,7 +91,8 @@ class ResultCache:
         hour, when every such key moves on (parse.align), costs no one a cold dashboard.
 
         ``background`` (the warmer) and those catch-up computations run in a lane of their own, one at a time,
-        so they never hold up a computation someone is waiting for."""
+        so they never hold up a computation someone is waiting for. ``keep=False``: the frame is not kept (a key
+        nobody will ask for again must not push out the dashboards' entries)."""
         cached = self._fresh(key)
         if cached is not None:
             self.stats.hits += 1
@@ -101,7 +102,8 @@ class ResultCache:
         if task is None:
             self.stats.misses += 1
             lane = self._background if background or earlier is not None else self._lane(key)
-            task = asyncio.ensure_future(self._fill(key, compute, self._invalidated.get(key.tenant_id, 0), lane))
+            task = asyncio.ensure_future(
+                self._fill(key, compute, self._invalidated.get(key.tenant_id, 0), lane, keep=keep))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._settle(key, done))
         else:
@@ -142,7 +144,7 @@ class ResultCache:
         return len(self._entries)
 
     async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int,
-                    lane: asyncio.Semaphore) -> Frame:
+                    lane: asyncio.Semaphore, *, keep: bool = True) -> Frame:
         await lane.acquire()
         started = time.perf_counter()
         try:
@@ -155,7 +157,7 @@ class ResultCache:
             else:
                 lane.release()
         ttl = self.ttl_for(key)
-        if ttl > 0 and invalidated == self._invalidated.get(key.tenant_id, 0):
+        if keep and ttl > 0 and invalidated == self._invalidated.get(key.tenant_id, 0):
             self._entries[key] = (self._clock() + ttl, frame)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:

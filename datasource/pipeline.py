@@ -1,34 +1,30 @@
 """The data path, stage by stage: parse → identify → authorize → compute → mask → serialize → audit.
 
 Every Grafana route that returns data goes through ``run`` (identify, then audit whatever happens) and,
-for metric values, through ``answer_query``/``answer_annotations``: one call per stage. A target that
+for metric values, through ``answer_query``/``answer_annotations``: parse here, then authorize → compute →
+mask in the one answer path every other reader uses too (``answer.py``), then serialize. A target that
 fails keeps its error under its refId while the other targets still render; storage failures fail the
-whole request (503). Computing is cached per tenant and row scope (``cache.py``); masking runs after the
-cache, per principal. If the audit record cannot be written, nothing is served (AuditUnavailable → 503).
+whole request (503). If the audit record cannot be written, nothing is served (AuditUnavailable → 503).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from calculators import (
-    CalculatorError, Frame, MetricDef, MetricName, MetricQuery, ScopedQuery, annotations, check_agent_scope, compute,
-    get_metric, needs_agent_scope_check, shared_query,
-)
-from datasource import access, problems, tenants
+from calculators import CalculatorError, Frame, MetricDef, get_metric
+from datasource import access, problems
+from datasource.answer import Annotations, Answer, Context, Query
 from datasource.protocol import parse, serialize
 from datasource.protocol.errors import ProtocolError
 from datasource.protocol.parse import ParsedTarget, Shape
 from datasource.protocol.requests import AnnotationRequest, QueryRequest
 from datasource.protocol.responses import Annotation, QueryItem
 from datasource.services import Services
-from datasource.storage.errors import StorageError
-from rbac import Forbidden, NoRole, Principal, RbacError, Unauthenticated, audit, masking, policy
+from rbac import Forbidden, NoRole, Principal, RbacError, Unauthenticated, audit
 from rbac.identity import Credentials
 
 log = logging.getLogger(__name__)
@@ -94,15 +90,6 @@ def _status(exc: BaseException) -> int:
     return found[0] if found else 500
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """Who asks and under which policy: the output of identify, handed to each later stage."""
-
-    principal: Principal
-    policy: policy.Policy
-    mask_key: bytes
-
-
 async def run(svc: Services, call: Call, action: str, resource: dict[str, Any],
               job: Callable[[Context, Trail], Awaitable[T]], *, parsed_error: ProtocolError | None = None) -> T:
     """identify → job → audit. ``parsed_error`` (a parse failure) is raised after identify so it is audited."""
@@ -137,6 +124,16 @@ async def record(svc: Services, trail: Trail) -> None:
 
 # --- /query --------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """One parsed target fitted to its metric: the query to answer, or the error it already has."""
+
+    target: ParsedTarget
+    query: Query | None = None
+    notice: str | None = None
+    error: ProtocolError | CalculatorError | None = None
+
+
 async def answer_query(svc: Services, call: Call, body: QueryRequest) -> tuple[list[QueryItem], tuple[str, ...]]:
     """Every visible target's items, in request order, and the fields masking changed."""
     try:
@@ -146,61 +143,49 @@ async def answer_query(svc: Services, call: Call, body: QueryRequest) -> tuple[l
 
     async def job(ctx: Context, trail: Trail) -> tuple[list[QueryItem], tuple[str, ...]]:
         svc.cache.note_asked(ctx.principal.tenant_id)
-        if len(targets) == 1:  # a panel's usual single target: no tasks to gather
-            answers = [await _target(svc, ctx, targets[0], trail)]
-        else:
-            answers = await asyncio.gather(*(_target(svc, ctx, t, trail) for t in targets))
-        items = [item for answer in answers for item in answer]
+        fitted = [fit(t) for t in targets]
+        answers = iter(await svc.answers.answer(ctx, [f.query for f in fitted if f.query is not None]))
+        items = [item for f in fitted                                   # authorize → compute (cached) → mask
+                 for item in _items(f, next(answers) if f.query is not None else Answer(None, f.error), trail)]
         return items, tuple(sorted(trail.masked))
 
     return await run(svc, call, "query", _resource(body, targets), job, parsed_error=failed)
 
 
-async def _target(svc: Services, ctx: Context, target: ParsedTarget, trail: Trail) -> list[QueryItem]:
-    """One target through authorize → compute → mask → serialize; its failure becomes its error item."""
+def fit(target: ParsedTarget) -> Fitted:
+    """A parsed target → the query the answer path takes (its metric's options and dimensions applied)."""
     try:
         if target.error is not None:
             raise target.error
         assert target.query is not None
         if target.shape is Shape.ANNOTATIONS:
-            frame = await _annotation_frame(svc, ctx, target.query, trail)
-            return [serialize.table(target.ref_id, frame)]
+            return Fitted(target, Annotations(target.query))
         metric_def = get_metric(target.query.metric)
         query, notice = parse.fit(target, metric_def.dimensions, plain_options(metric_def))
-        grant = policy.authorize(ctx.principal, query, metric_def, ctx.policy)            # authorize
-        frame = await cached_frame(svc, grant.scoped, metric_def.row_scoped)              # compute (cached)
-        masked = masking.apply(frame, grant, ctx.mask_key)                                # mask
-        if notice:
-            masked = replace(masked, notices=(*masked.notices, notice))
-        _note(trail, masked)
-        return serialize.query_items(target.ref_id, target.shape, masked)                 # serialize
-    except (ProtocolError, CalculatorError, Forbidden) as exc:
-        if isinstance(exc, Forbidden):
-            trail.denied.append(target.ref_id)
-        return [serialize.error_item(target.ref_id, exc.message)]
-    except (StorageError, RbacError, asyncio.CancelledError):
-        raise  # the service cannot answer at all: the whole request fails (503 / 401 / 403)
-    except Exception:
-        log.exception("target %s failed (request %s)", target.ref_id, trail.call.request_id)
-        return [serialize.error_item(target.ref_id, "The service failed to compute this query; it has been "
-                                     f"logged (request id {trail.call.request_id}).")]
+        return Fitted(target, query, notice)
+    except (ProtocolError, CalculatorError) as exc:
+        return Fitted(target, error=exc)
 
 
-async def cached_frame(svc: Services, scoped: ScopedQuery, row_scoped: bool, *,
-                       background: bool = False) -> Frame:
-    """The frame answering ``scoped``, from the cache or computed (once however many ask at once); ``background``:
-    computed ahead of anyone asking (the warmer), in the lane that never holds up a waiting user."""
-    shared = shared_query(scoped, row_scoped)
-    if shared is not scoped and needs_agent_scope_check(scoped):
-        # the shared entry was computed without this caller's scope: check the scope's agent filter first, hit or not
-        async with svc.db.tenant(scoped.tenant_id) as conn:
-            await check_agent_scope(conn, scoped)
-
-    async def fresh() -> Frame:
-        async with svc.db.tenant(shared.tenant_id) as conn:
-            return await compute(conn, shared)
-
-    return await svc.cache.get_or_compute(shared, fresh, background=background)
+def _items(fitted: Fitted, answer: Answer, trail: Trail) -> list[QueryItem]:
+    """One target's answer serialized; its failure becomes its error item."""
+    ref_id = fitted.target.ref_id
+    if answer.frame is not None:
+        frame = answer.frame
+        if fitted.notice:
+            frame = replace(frame, notices=(*frame.notices, fitted.notice))
+        _note(trail, frame)
+        if fitted.target.shape is Shape.ANNOTATIONS:
+            return [serialize.table(ref_id, frame)]
+        return serialize.query_items(ref_id, fitted.target.shape, frame)                # serialize
+    exc = answer.error
+    if isinstance(exc, Forbidden):
+        trail.denied.append(ref_id)
+    if isinstance(exc, ProtocolError | CalculatorError | Forbidden):
+        return [serialize.error_item(ref_id, exc.message)]
+    log.error("target %s failed (request %s)", ref_id, trail.call.request_id, exc_info=exc)
+    return [serialize.error_item(ref_id, "The service failed to compute this query; it has been "
+                                 f"logged (request id {trail.call.request_id}).")]
 
 
 def plain_options(metric_def: MetricDef) -> list[str]:
@@ -237,43 +222,8 @@ async def answer_annotations(svc: Services, call: Call,
 
     async def job(ctx: Context, trail: Trail) -> tuple[list[Annotation], tuple[str, ...]]:
         assert query is not None
-        frame = await _annotation_frame(svc, ctx, query, trail)
+        frame = await svc.answers.annotations(ctx, query)                # authorize → compute (cached) → mask
+        _note(trail, frame)
         return serialize.annotations(frame, body.annotation.model_dump(exclude_none=True)), frame.masked_fields
 
     return await run(svc, call, "query", resource, job, parsed_error=failed)
-
-
-async def _annotation_frame(svc: Services, ctx: Context, query: MetricQuery, trail: Trail) -> Frame:
-    """The kinds named in ``query.metric`` (comma list; empty = every kind the caller may see), merged by time."""
-    named = [k for k in query.metric.split(",") if k.strip()]
-    grants = []
-    for found in annotations.kinds(named):
-        if not policy.allowed(ctx.principal, found, ctx.policy):
-            if named:  # asked by name: say so; asked for "all": just leave it out
-                raise Forbidden(f"Role {ctx.principal.role.value} may not see {found.title.lower()} annotations.")
-            continue
-        grant = policy.authorize(ctx.principal, kind_query(found, query), found, ctx.policy)  # authorize
-        grants.append((grant, found))
-    computed = await asyncio.gather(*(cached_annotations(svc, g.scoped, found) for g, found in grants))  # compute
-    frames = [masking.apply(frame, g, ctx.mask_key) for frame, (g, _) in zip(computed, grants, strict=True)]  # mask
-    for frame in frames:
-        _note(trail, frame)
-    return serialize.merge_annotations(frames)
-
-
-def kind_query(kind: annotations.AnnotationKind, query: MetricQuery) -> MetricQuery:
-    """One annotation kind's query over the range of an annotation request."""
-    return MetricQuery(metric=MetricName(kind.name), start=query.start, end=query.end)
-
-
-async def cached_annotations(svc: Services, scoped: ScopedQuery, kind: annotations.AnnotationKind, *,
-                             background: bool = False) -> Frame:
-    """One annotation kind's frame, from the cache or computed (``background`` as for cached_frame)."""
-    shared = shared_query(scoped, kind.row_scoped)
-
-    async def fresh() -> Frame:
-        async with svc.db.tenant(shared.tenant_id) as conn:
-            settings = await tenants.load_settings(conn, shared.tenant_id)
-            return await annotations.compute(conn, shared, settings)
-
-    return await svc.cache.get_or_compute(shared, fresh, background=background)

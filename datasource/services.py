@@ -17,6 +17,7 @@ import httpx
 from calculators import check_catalog
 from datasource import access, replicas, tenants
 from datasource.alerting.mailer import Mailer
+from datasource.answer import Answerer
 from datasource.alerting.scheduler import Scheduler
 from datasource.cache import ResultCache
 from datasource.ingest import validate as event_schemas
@@ -72,6 +73,8 @@ class Services:
     secret: bytes = field(init=False, repr=False)
     # computed frames per tenant and row scope, unmasked (datasource/cache.py)
     cache: ResultCache = field(init=False, repr=False)
+    # the one answer path (authorize → compute through the cache → mask) every reader of values takes
+    answers: Answerer = field(init=False, repr=False)
     _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     # reports rendered per recipient (datasource/reports); the alert and report loops, when enabled
@@ -85,7 +88,8 @@ class Services:
         self.identifier = access.build_identifier(self.settings, self.http)
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
                                  max_entries=self.settings.cache_max_entries)
-        self.reporter = Reporter(self.db, self.policies, self.pseudonym_key, Mailer(self.settings.notifications))
+        self.answers = Answerer(self.db, self.cache, self.pseudonym_key)
+        self.reporter = Reporter(self.db, self.policies, self.answers, Mailer(self.settings.notifications))
 
     @classmethod
     async def start(cls, settings: Settings, db: Database | None = None, *, listen: bool | None = None) -> Services:
@@ -104,7 +108,7 @@ class Services:
         await access.load_overrides(services.db, services.identifier)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
-                                           services.reporter)
+                                           services.reporter, services.answers)
             services.scheduler.start()
         return services
 

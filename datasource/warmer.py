@@ -2,7 +2,8 @@
 
 Right after each quarter hour (when the cache keys of analytics ranges move on, ``parse.align``) and once at
 start, every panel and annotation query of the provisioned dashboards is computed over Grafana's analytics
-quick ranges (last 7 days … 2 years), at the tenant scope, into the result cache. A user
+quick ranges (last 7 days … 2 years), into the result cache, through the one answer path as the service's own
+principal (``rbac.system_principal``: tenant-wide, authorized by policy like any caller). A user
 opening a dashboard over one of those ranges is then served from the cache, whatever their role: metrics that
 do not read the row scope are shared by every role (``compute.shared_query``). The spec's "15-minute batch
 for analytics" is this round. The first round warms every tenant; later rounds the tenants whose users came
@@ -27,23 +28,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from calculators import (
-    CalculatorError,
-    RowScope,
-    ScopedQuery,
-    TenantId,
-    TenantSettings,
-    annotations,
-    get_metric,
-)
+from calculators import CalculatorError, TenantSettings
 from datasource import pipeline
 from datasource.grafana.export import render_dashboards, theme_for
 from datasource.protocol import parse
 from datasource.protocol.errors import ProtocolError
-from datasource.protocol.parse import Shape
 from datasource.protocol.requests import QueryRequest
 from datasource.services import Services
 from datasource.storage.errors import StorageError
+from rbac import Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +165,7 @@ class Warmer:
                         "range": {"from": (now - span).isoformat(), "to": now.isoformat()},
                         "intervalMs": span / timedelta(milliseconds=1) / max_points, "maxDataPoints": max_points,
                         "targets": targets})
-                    ok, bad = await self._warm(TenantId(tenant), body)
+                    ok, bad = await self._warm(tenant, body)
                     warmed, failed = warmed + ok, failed + bad
         self.state = WarmerState(rounds=self.state.rounds + 1, queries=warmed,
                                  computed=self.svc.cache.stats.misses - misses, failed=failed,
@@ -182,25 +175,18 @@ class Warmer:
         keep_out_of_gc()
         return self.state
 
-    async def _warm(self, tenant: TenantId, body: QueryRequest) -> tuple[int, int]:
+    async def _warm(self, tenant: str, body: QueryRequest) -> tuple[int, int]:
         """(queries warmed, queries failed) of one panel's request."""
         ok = failed = 0
+        ctx = self.svc.answers.system(tenant, "warmer")
         for target in parse.metric_queries(body, self.svc.settings.limits):
+            fitted = pipeline.fit(target)
             try:
-                if target.error is not None or target.query is None:
-                    raise target.error or ProtocolError("no query")
-                if target.shape is Shape.ANNOTATIONS:
-                    named = [k for k in target.query.metric.split(",") if k.strip()]
-                    for kind in annotations.kinds(named):
-                        scoped = ScopedQuery(tenant, pipeline.kind_query(kind, target.query), RowScope())
-                        await pipeline.cached_annotations(self.svc, scoped, kind, background=True)
-                else:
-                    metric_def = get_metric(target.query.metric)
-                    query, _ = parse.fit(target, metric_def.dimensions, pipeline.plain_options(metric_def))
-                    await pipeline.cached_frame(self.svc, ScopedQuery(tenant, query, RowScope()),
-                                                metric_def.row_scoped, background=True)
+                if fitted.query is None:
+                    raise fitted.error or ProtocolError("no query")
+                await self.svc.answers.warm(ctx, fitted.query)
                 ok += 1
-            except (ProtocolError, CalculatorError) as exc:  # a dashboard query the service refuses: a bug to fix
+            except (ProtocolError, CalculatorError, Forbidden) as exc:  # refused by protocol, catalog or policy
                 failed += 1
                 log.warning("cache warmer: %s of tenant %s failed: %s", target.ref_id, tenant, exc.message)
         return ok, failed

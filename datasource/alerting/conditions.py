@@ -1,4 +1,9 @@
-"""What each rule condition measures: one number per rule, computed in SQL inside the tenant's transaction.
+"""What each rule condition measures: one number per rule, from catalog metrics read through the answer path.
+
+The figures are catalog entries (``calculators/metrics/conditions.py`` and any STAT metric a "metric" rule
+names), asked for as the service's own principal (``rbac.system_principal``: an admin of the built-in
+policy, since rules are written by the tenant's admins) and never kept in the cache (an alert window ending at
+this second is asked once). Here only the rule's parameters are applied to those frames, as pure reductions.
 
 Each measure returns ``None`` when there is nothing to measure (no calls in the window, no target set),
 which keeps the rule's state unchanged rather than resolving or firing it on silence.
@@ -9,166 +14,148 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import asyncpg
-
-from calculators import Kind, MetricName, MetricQuery, TenantId, TenantSettings, compute, get_metric
+from calculators import Dimension, Filter, Frame, Kind, MetricName, MetricQuery, Operator, TenantSettings, buckets
+from datasource import answer
 from datasource.alerting.rules import Rule
-from rbac import AuthMethod, Principal, Role, policy
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    tenant_id: str
+    answers: answer.Answerer
+    asker: answer.Context  # the service's own principal for the tenant
     now: datetime
     settings: TenantSettings
     retention_months: int
 
 
-Measure = Callable[[asyncpg.Connection, Rule, Context], Awaitable[float | None]]
-
-# per component, over the rule's window: calls and failed calls
-_CALLS = """
-    SELECT payload->>'component' AS component, count(*) AS calls,
-           count(*) FILTER (WHERE NOT coalesce((payload->>'ok')::boolean, true)) AS failed
-    FROM events
-    WHERE type = 'component.call' AND occurred_at >= $1 AND occurred_at < $2
-    GROUP BY 1"""
+Measure = Callable[[Rule, Context], Awaitable[float | None]]
 
 
 def _window(rule: Rule, ctx: Context) -> tuple[datetime, datetime]:
     return ctx.now - timedelta(minutes=rule.window_minutes), ctx.now
 
 
-async def _failure_ratio(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    value = await conn.fetchval(
-        f"SELECT max(failed::float8 / calls) FROM ({_CALLS}) c WHERE calls >= $3",
-        *_window(rule, ctx), rule.condition.get("min_calls", 1))
-    return None if value is None else float(value)
+async def _frame(ctx: Context, metric: str, start: datetime, end: datetime, *, options: dict[str, str] | None = None,
+                 filters: tuple[Filter, ...] = ()) -> Frame:
+    query = MetricQuery(MetricName(metric), start, end, filters=filters, options=tuple((options or {}).items()))
+    return await ctx.answers.frame(ctx.asker, query, keep=False)
 
 
-async def _success_rate(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    value = await conn.fetchval(
-        f"SELECT min(1 - failed::float8 / calls) FROM ({_CALLS}) c WHERE calls >= $3",
-        *_window(rule, ctx), rule.condition.get("min_calls", 1))
-    return None if value is None else float(value)
+def _rows(frame: Frame) -> list[dict[str, Any]]:
+    names = [c.name for c in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in frame.rows()]
 
 
-async def _error_rate(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    value = await conn.fetchval(f"SELECT sum(failed)::float8 / nullif(sum(calls), 0) FROM ({_CALLS}) c",
-                                *_window(rule, ctx))
-    return None if value is None else float(value)
+async def _calls(rule: Rule, ctx: Context, component: str | None = None) -> list[dict[str, Any]]:
+    """Per component over the rule's window: calls, failed calls, p95 latency."""
+    only = (Filter(Dimension.COMPONENT, Operator.EQ, (component,)),) if component else ()
+    return _rows(await _frame(ctx, "alerts.component_calls", *_window(rule, ctx), filters=only))
 
 
-async def _latency_p95(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    value = await conn.fetchval(
-        """SELECT max(p95) FROM (
-               SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY (payload->>'latency_ms')::float8) AS p95
-               FROM events
-               WHERE type = 'component.call' AND occurred_at >= $1 AND occurred_at < $2
-                 AND ($3::text IS NULL OR payload->>'component' = $3)
-               GROUP BY payload->>'component') c""",
-        *_window(rule, ctx), rule.condition.get("component"))
-    return None if value is None else float(value)
+async def _failure_ratio(rule: Rule, ctx: Context) -> float | None:
+    least = rule.condition.get("min_calls", 1)
+    return max((r["failed"] / r["calls"] for r in await _calls(rule, ctx) if r["calls"] >= least), default=None)
 
 
-async def _audit_events(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    count = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = ANY($3) AND at >= $1 AND at < $2",
-                                *_window(rule, ctx), list(rule.condition["actions"]))
-    return float(count)
+async def _success_rate(rule: Rule, ctx: Context) -> float | None:
+    least = rule.condition.get("min_calls", 1)
+    return min((1 - r["failed"] / r["calls"] for r in await _calls(rule, ctx) if r["calls"] >= least), default=None)
 
 
-async def _conversion_change(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    """Relative change of the conversion of leads created in the window against the window before it."""
-    start, end = _window(rule, ctx)
-    column = "closed_at" if rule.condition.get("stage") == "close" else "appointment_at"
-    row = await conn.fetchrow(
-        f"""SELECT count(*) FILTER (WHERE created_at >= $2 AND {column} IS NOT NULL)::float8
-                   / nullif(count(*) FILTER (WHERE created_at >= $2), 0) AS current,
-                   count(*) FILTER (WHERE created_at < $2 AND {column} IS NOT NULL)::float8
-                   / nullif(count(*) FILTER (WHERE created_at < $2), 0) AS previous
-            FROM leads WHERE created_at >= $1 AND created_at < $3""",
-        start - (end - start), start, end)
-    if row["current"] is None or not row["previous"]:
-        return None
-    return float((row["current"] - row["previous"]) / row["previous"])
+async def _error_rate(rule: Rule, ctx: Context) -> float | None:
+    rows = await _calls(rule, ctx)
+    calls = sum(r["calls"] for r in rows)
+    return sum(r["failed"] for r in rows) / calls if calls else None
 
 
-async def _high_priority_waiting(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    """High-priority leads created in the window, older than the wait, that nobody has contacted yet."""
-    start, end = _window(rule, ctx)
-    wait = timedelta(minutes=rule.condition.get("wait_minutes", 120))
-    count = await conn.fetchval(
-        """SELECT count(*) FROM leads
-           WHERE priority = 'high' AND created_at >= $1 AND created_at <= $2
-             AND first_contact_at IS NULL AND appointment_at IS NULL AND closed_at IS NULL AND erased_at IS NULL""",
-        start, end - wait)
-    return float(count)
+async def _latency_p95(rule: Rule, ctx: Context) -> float | None:
+    rows = await _calls(rule, ctx, rule.condition.get("component"))
+    return max((float(r["p95_ms"]) for r in rows if r["p95_ms"] is not None), default=None)
 
 
-def month_bounds(now: datetime, settings: TenantSettings) -> tuple[datetime, datetime]:
-    """The tenant-local calendar month containing ``now``, as aware datetimes."""
-    local = now.astimezone(settings.zone)
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    # in UTC: Python subtracts two datetimes of the same zone by wall clock, which is wrong across DST
-    return start.astimezone(UTC), following.astimezone(UTC)
+async def _audit_events(rule: Rule, ctx: Context) -> float | None:
+    actions = set(rule.condition["actions"])
+    rows = _rows(await _frame(ctx, "security.audit_actions", *_window(rule, ctx)))
+    return float(sum(r["records"] for r in rows if r["action"] in actions))
 
 
-async def _target_projection(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    """Month-to-date × (month length / elapsed), as a share of the tenant's monthly target."""
-    target = ctx.settings.targets.get(rule.condition["target"])
-    start, end = month_bounds(ctx.now, ctx.settings)
-    elapsed = ctx.now - start
-    if not target or elapsed < timedelta(days=1):  # the first day's projection is noise
-        return None
-    measure = rule.condition["measure"]
-    sql = {
-        "revenue": "SELECT coalesce(sum(deal_value), 0) FROM leads WHERE closed_at >= $1 AND closed_at < $2",
-        "deals": "SELECT count(*) FROM leads WHERE closed_at >= $1 AND closed_at < $2",
-        "leads": "SELECT count(*) FROM leads WHERE created_at >= $1 AND created_at < $2",
-    }[measure]
-    so_far = float(await conn.fetchval(sql, start, ctx.now))
-    projection = so_far * ((end - start) / elapsed)
-    return projection / target
-
-
-async def _database_size(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    return float(await conn.fetchval("SELECT pg_database_size(current_database())"))
-
-
-async def _retention_headroom(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    """Days until the tenant's oldest events fall out of retention."""
-    oldest = await conn.fetchval("SELECT min(occurred_at) FROM events")
-    if oldest is None:
-        return None
-    leaves = await conn.fetchval("SELECT $1::timestamptz + make_interval(months => $2)", oldest, ctx.retention_months)
-    return (leaves - ctx.now) / timedelta(days=1)
-
-
-async def _metric(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    """A STAT metric of the catalog over the window, computed as the data source computes it for a tenant
-    admin: its value, or its relative change against the previous period ("change")."""
-    name = MetricName(rule.condition["metric"])
-    start, end = _window(rule, ctx)
-    query = MetricQuery(metric=name, start=start, end=end)
-    grant = policy.authorize(_evaluator(ctx), query, get_metric(name), policy.default_policy())
-    frame = await compute(conn, grant.scoped, ctx.settings)
+def _stat(frame: Frame) -> tuple[Any, Any] | None:
+    """(value, previous) of a STAT frame; None for any other shape."""
     if frame.kind is not Kind.STAT or frame.row_count != 1:
         return None
-    row = dict(zip((c.name for c in frame.columns), frame.rows()[0], strict=True))
-    value, previous = row.get("value"), row.get("previous")
-    if rule.condition.get("measure", "value") == "value":
-        return None if value is None else float(value)
-    if value is None or not previous:
+    row = _rows(frame)[0]
+    return row.get("value"), row.get("previous")
+
+
+def _change(found: tuple[Any, Any] | None) -> float | None:
+    """Relative change of value against previous; None without both."""
+    if found is None or found[0] is None or not found[1]:
         return None
+    value, previous = found
     return float((value - previous) / abs(previous))
 
 
-def _evaluator(ctx: Context) -> Principal:
-    """Alerts are the tenant's own: rules are written by its admins, so they measure what an admin sees."""
-    return Principal(tenant_id=TenantId(ctx.tenant_id), subject="alert-evaluator", role=Role.ADMIN,
-                     auth_method=AuthMethod.SERVICE_KEY)
+async def _conversion_change(rule: Rule, ctx: Context) -> float | None:
+    """Relative change of the conversion of leads created in the window against the window before it."""
+    stage = rule.condition.get("stage", "appointment")
+    return _change(_stat(await _frame(ctx, "alerts.conversion", *_window(rule, ctx), options={"stage": stage})))
+
+
+async def _high_priority_waiting(rule: Rule, ctx: Context) -> float | None:
+    """High-priority leads created in the window, at least the wait ago, that nobody has contacted yet."""
+    start, end = _window(rule, ctx)
+    latest = end - timedelta(minutes=rule.condition.get("wait_minutes", 120))
+    if latest < start:
+        return 0.0  # nobody created in the window has waited that long yet
+    # created at or before ``latest``: the range's end is exclusive, and PostgreSQL keeps microseconds
+    found = _stat(await _frame(ctx, "alerts.high_priority_waiting", start, latest + timedelta(microseconds=1)))
+    return None if found is None or found[0] is None else float(found[0])
+
+
+async def _target_projection(rule: Rule, ctx: Context) -> float | None:
+    """Month-to-date × (month length / elapsed), as a share of the tenant's monthly target."""
+    target = ctx.settings.targets.get(rule.condition["target"])
+    start, _ = buckets.month_bounds(ctx.now, ctx.settings.zone)
+    if not target or ctx.now - start < timedelta(days=1):  # the first day's projection is noise
+        return None
+    found = _stat(await _frame(ctx, "alerts.month_projection", start, ctx.now,
+                               options={"measure": rule.condition["measure"]}))
+    return None if found is None or found[0] is None else float(found[0]) / target
+
+
+async def _database_size(rule: Rule, ctx: Context) -> float | None:
+    found = _stat(await _frame(ctx, "system.database_size", *_window(rule, ctx)))
+    return None if found is None or found[0] is None else float(found[0])
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """``moment`` + ``months`` calendar months in UTC, the day clamped to the month's last (as PostgreSQL)."""
+    at = moment.astimezone(UTC)
+    index = at.year * 12 + at.month - 1 + months
+    year, month = divmod(index, 12)
+    first_of_next = datetime(year + (month + 1) // 12, (month + 1) % 12 + 1, 1, tzinfo=UTC)
+    last_day = (first_of_next - timedelta(days=1)).day
+    return at.replace(year=year, month=month + 1, day=min(at.day, last_day))
+
+
+async def _retention_headroom(rule: Rule, ctx: Context) -> float | None:
+    """Days until the tenant's oldest events fall out of retention."""
+    rows = _rows(await _frame(ctx, "system.oldest_event", *_window(rule, ctx)))
+    if not rows:
+        return None
+    oldest = datetime.fromtimestamp(rows[0]["oldest"] / 1000, UTC)
+    return (add_months(oldest, ctx.retention_months) - ctx.now) / timedelta(days=1)
+
+
+async def _metric(rule: Rule, ctx: Context) -> float | None:
+    """A STAT metric of the catalog over the window: its value, or its relative change against the previous
+    period ("change")."""
+    found = _stat(await _frame(ctx, rule.condition["metric"], *_window(rule, ctx)))
+    if rule.condition.get("measure", "value") == "value":
+        return None if found is None or found[0] is None else float(found[0])
+    return _change(found)
 
 
 MEASURES: dict[str, Measure] = {
@@ -186,5 +173,5 @@ MEASURES: dict[str, Measure] = {
 }
 
 
-async def measure(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    return await MEASURES[rule.kind](conn, rule, ctx)
+async def measure(rule: Rule, ctx: Context) -> float | None:
+    return await MEASURES[rule.kind](rule, ctx)

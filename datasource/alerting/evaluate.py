@@ -1,5 +1,5 @@
-"""One evaluation of a tenant's rules: measure, step each rule's state, record transitions and queue their
-notifications, all in one tenant transaction.
+"""One evaluation of a tenant's rules: measure (through the answer path, ``conditions.py``), step each rule's
+state, record transitions and queue their notifications, all in one tenant transaction.
 
 A transaction-scoped advisory lock per tenant means one replica evaluates a tenant at a time (the others
 skip it for that tick). Because state, the alert_events row and the outbox rows commit together, a restart
@@ -20,7 +20,7 @@ from datasource.alerting import channels, rules
 from datasource.alerting.conditions import Context, measure
 from datasource.alerting.rules import Rule
 from datasource.alerting.state import RuleState, State, Transition, holds, step
-from datasource.storage.pool import Database
+from datasource.answer import Answerer
 from rbac import RbacError
 
 log = logging.getLogger(__name__)
@@ -51,30 +51,30 @@ async def _queue(conn: asyncpg.Connection, tenant_id: str, rule: Rule | None, se
     )
 
 
-async def _measure_safely(conn: asyncpg.Connection, rule: Rule, ctx: Context) -> float | None:
-    """A rule whose query fails is logged and skipped; the savepoint keeps the other rules' work."""
+async def _measure_safely(rule: Rule, ctx: Context) -> float | None:
+    """A rule whose query fails is logged and skipped; the other rules are still evaluated."""
     try:
-        async with conn.transaction():
-            return await measure(conn, rule, ctx)
+        return await measure(rule, ctx)
     except (asyncpg.PostgresError, CalculatorError, RbacError) as exc:
         log.error("alert rule %s could not be measured: %s", rule.id, exc.__class__.__name__)
         return None
 
 
-async def evaluate_tenant(db: Database, tenant_id: str, now: datetime, retention_months: int) -> list[Change]:
+async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, retention_months: int) -> list[Change]:
     """Evaluate every rule of the tenant at ``now``; returns the transitions it recorded."""
     changes: list[Change] = []
-    async with db.tenant(tenant_id) as conn:
+    async with answers.db.tenant(tenant_id) as conn:
         locked = await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtextextended('sm.alerts:' || $1, 0))",
                                      tenant_id)
         if not locked:
             return changes
-        ctx = Context(tenant_id, now, await tenants.load_settings(conn, tenant_id), retention_months)
+        ctx = Context(answers, answers.system(tenant_id, "alerts"), now, await tenants.load_settings(conn, tenant_id),
+                      retention_months)
         active = [r for r in await rules.effective(conn) if r.enabled]
         states = {r["rule_id"]: r for r in await conn.fetch("SELECT * FROM alert_state")}
         known = await channels.load(conn)
         for rule in active:
-            value = await _measure_safely(conn, rule, ctx)
+            value = await _measure_safely(rule, ctx)
             row = states.pop(rule.id, None)
             current = RuleState(State(row["state"]), row["since"]) if row else RuleState(State.INACTIVE, now)
             new, transition = step(current, holds(value, rule.op, rule.threshold), now,

@@ -1,6 +1,7 @@
-"""What a report says, for one recipient: each section's metric goes through the data source's own stages —
-authorize (the recipient's role under the tenant's current policy) → compute → mask — so a copy never shows
-what its recipient's role may not see. Sections the role may not see are left out with a line saying so.
+"""What a report says, for one recipient: each section's metric goes through the data source's one answer path
+(``datasource/answer.py``) as the recipient — authorize (their role under the tenant's current policy) →
+compute (cached) → mask — so a copy shows exactly what a Grafana panel shows that role. Sections the role may
+not see are left out with a line saying so.
 
 Highlights, the revenue projection and the recommendations are pure functions of the masked frames, so
 they can only repeat what the recipient may see.
@@ -16,12 +17,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from calculators import CalculatorError, Frame, Kind, MetricName, MetricQuery, TenantSettings, compute, get_metric
+from calculators import CalculatorError, Frame, Kind, MetricName, MetricQuery, TenantSettings, get_metric
 from datasource import tenants
+from datasource.answer import Answer, Answerer
 from datasource.reports.schedule import Period, ReportKind
-from datasource.storage.errors import StorageError
 from datasource.storage.pool import Database
-from rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
+from rbac import AuthMethod, Forbidden, Principal, Role, policy
 
 log = logging.getLogger(__name__)
 
@@ -140,29 +141,42 @@ def _interval_ms(spec: SectionSpec, period: Period) -> int:
     return 3_600_000 if period.kind is ReportKind.DAILY else 86_400_000
 
 
-async def _section(db: Database, spec: SectionSpec, who: Principal, rules: policy.Policy, key: bytes,
-                   period: Period, settings: TenantSettings) -> Section:
-    try:
-        metric_def = get_metric(spec.metric)
-    except CalculatorError:
-        return Section(spec.title, spec.metric, None, "Not available in this version of the service.")
+def _query(spec: SectionSpec, period: Period, settings: TenantSettings) -> MetricQuery:
     start, end = _range(spec, period, settings)
-    query = MetricQuery(metric=MetricName(spec.metric), start=start, end=end, interval_ms=_interval_ms(spec, period),
-                        max_points=400)
+    return MetricQuery(metric=MetricName(spec.metric), start=start, end=end, interval_ms=_interval_ms(spec, period),
+                       max_points=400)
+
+
+def _section(spec: SectionSpec, answer: Answer, who: Principal) -> Section:
+    if answer.frame is not None:
+        return Section(spec.title, spec.metric, answer.frame, None, spec.range)
+    match answer.error:
+        case Forbidden():
+            return Section(spec.title, spec.metric, None, f"Not included for the {who.role.value} role.")
+        case CalculatorError() as exc:
+            return Section(spec.title, spec.metric, None, f"Could not be computed: {exc}")
+        case exc:  # one broken metric must not cost the recipient the rest of the report
+            log.error("report section %s (%s) failed for tenant %s", spec.title, spec.metric, who.tenant_id,
+                      exc_info=exc)
+            return Section(spec.title, spec.metric, None, "Could not be computed; the failure has been logged.")
+
+
+async def _sections(answers: Answerer, specs: Sequence[SectionSpec], who: Principal, rules: policy.Policy,
+                    period: Period, settings: TenantSettings) -> tuple[Section, ...]:
+    """Each section as ``who`` may see it; a metric this version does not know is said so. A storage failure
+    fails the whole report (the next tick tries again)."""
+    known = [s for s in specs if _known(s.metric)]
+    answered = iter(await answers.answer(answers.context(who, rules), [_query(s, period, settings) for s in known]))
+    return tuple(_section(s, next(answered), who) if _known(s.metric)
+                 else Section(s.title, s.metric, None, "Not available in this version of the service.") for s in specs)
+
+
+def _known(metric: str) -> bool:
     try:
-        grant = policy.authorize(who, query, metric_def, rules)                    # authorize
-        async with db.tenant(who.tenant_id) as conn:
-            frame = await compute(conn, grant.scoped)                                   # compute
-        return Section(spec.title, spec.metric, masking.apply(frame, grant, key), None, spec.range)  # mask
-    except Forbidden:
-        return Section(spec.title, spec.metric, None, f"Not included for the {who.role.value} role.")
-    except CalculatorError as exc:
-        return Section(spec.title, spec.metric, None, f"Could not be computed: {exc}")
-    except StorageError:
-        raise  # the database is gone: no report at all, the next tick tries again
-    except Exception:  # one broken metric must not cost the recipient the rest of the report
-        log.exception("report section %s (%s) failed for tenant %s", spec.title, spec.metric, who.tenant_id)
-        return Section(spec.title, spec.metric, None, "Could not be computed; the failure has been logged.")
+        get_metric(metric)
+    except CalculatorError:
+        return False
+    return True
 
 
 async def _alerts(db: Database, tenant_id: str, period: Period) -> tuple[AlertLine, ...]:
@@ -176,15 +190,15 @@ async def _alerts(db: Database, tenant_id: str, period: Period) -> tuple[AlertLi
     return tuple(AlertLine(r["severity"], r["title"], r["summary"], r["started_at"]) for r in rows)
 
 
-async def build(db: Database, tenant_id: str, kind: ReportKind, period: Period, recipient: Recipient,
-                rules: policy.Policy, key: bytes, now: datetime | None = None) -> Report:
+async def build(answers: Answerer, tenant_id: str, kind: ReportKind, period: Period, recipient: Recipient,
+                rules: policy.Policy, now: datetime | None = None) -> Report:
     """The report of ``kind`` for ``period`` as ``recipient`` may see it."""
-    async with db.tenant(tenant_id) as conn:
+    async with answers.db.tenant(tenant_id) as conn:
         settings = await tenants.load_settings(conn, tenant_id)
         name = await conn.fetchval("SELECT name FROM tenants WHERE tenant_id = $1", tenant_id) or tenant_id
     who = recipient.principal(tenant_id)
-    sections = tuple([await _section(db, spec, who, rules, key, period, settings) for spec in SECTIONS[kind]])
-    alerts = await _alerts(db, tenant_id, period) if kind is ReportKind.DAILY else ()
+    sections = await _sections(answers, SECTIONS[kind], who, rules, period, settings)
+    alerts = await _alerts(answers.db, tenant_id, period) if kind is ReportKind.DAILY else ()
     extra = (*projection(sections), *recommendations(sections)) if kind is ReportKind.MONTHLY else ()
     return Report(tenant_id, name, kind, period, recipient, settings, sections, alerts,
                   (*highlights(sections), *extra), now or datetime.now(UTC))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from datasource import access, tenants
 from datasource.alerting.errors import AlertingError, validated
 from datasource.alerting.mailer import Mailer
+from datasource.answer import Answerer
 from datasource.reports import content, render
 from datasource.reports.content import Recipient, Report
 from datasource.reports.render import Rendered
@@ -64,14 +64,14 @@ class Sent:
 class Reporter:
     db: Database
     policies: PolicyStore
-    key_for: Callable[[str], bytes]
+    answers: Answerer
     mailer: Mailer
 
     async def render_for(self, tenant_id: str, kind: ReportKind, period: Period, recipient: Recipient,
                          now: datetime | None = None) -> tuple[Report, Rendered]:
         async with self.db.tenant(tenant_id) as conn:
             _, rules = await self.policies.current(conn, tenant_id)
-        report = await content.build(self.db, tenant_id, kind, period, recipient, rules, self.key_for(tenant_id), now)
+        report = await content.build(self.answers, tenant_id, kind, period, recipient, rules, now)
         return report, await asyncio.to_thread(render.render, report)
 
     async def audit(self, report: Report, rendered: Rendered, ok: bool, how: str, error: str | None = None) -> None:

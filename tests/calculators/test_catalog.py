@@ -20,7 +20,9 @@ behavior.response_time_impact behavior.followup_effectiveness behavior.channel_p
 behavior.best_contact_times attribution.tree attribution.weighted agents.scorecard agents.efficiency_trend
 agents.load_balance agents.time_allocation agents.goals agents.top_performers agents.coaching apis.health
 security.auth_events compliance.checks adoption.usage alerts.action_items
-audit.access_log audit.failures audit.exports""".split()
+audit.access_log audit.failures audit.exports
+alerts.component_calls security.audit_actions alerts.conversion alerts.high_priority_waiting alerts.month_projection
+system.database_size system.oldest_event""".split()
 
 
 def test_every_contract_metric_is_in_the_catalog() -> None:

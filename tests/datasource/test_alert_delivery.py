@@ -27,7 +27,7 @@ from datasource.settings import Notifications, Settings
 from datasource.storage.pool import Database
 from rbac.policy_store import PolicyStore
 from tests.datasource.smtp_sink import Sink, smtp_sink  # noqa: F401 (fixture)
-from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, make_tenant
+from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, answers, make_tenant
 
 SECRET = "s3cret-key-for-hmac-0123"
 FAST = Notifications(channel_timeout_s=0.5, max_attempts=3, backoff_s=0.01)
@@ -60,7 +60,7 @@ async def test_webhook_is_signed_and_retried_after_a_server_error(db: Database,
     tid = await firing_tenant(db, new_tenant_id, ops=webhook("https://hooks.example.com/alerts"))
     route = respx.post("https://hooks.example.com/alerts").mock(
         side_effect=[httpx.Response(503), httpx.Response(200)])
-    await evaluate_tenant(db, tid, T, retention_months=24)
+    await evaluate_tenant(answers(db), tid, T, retention_months=24)
     async with httpx.AsyncClient() as http:
         outcomes = await deliver_pending(db, tid, FAST, http, Mailer(FAST))
     assert [(o.channel_id, o.ok, o.attempts) for o in outcomes] == [("ops", True, 2)]
@@ -84,7 +84,7 @@ async def test_webhook_is_signed_and_retried_after_a_server_error(db: Database,
 async def test_client_error_is_not_retried_and_is_logged(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     tid = await firing_tenant(db, new_tenant_id, ops=webhook("https://hooks.example.com/gone"))
     route = respx.post("https://hooks.example.com/gone").mock(return_value=httpx.Response(404))
-    await evaluate_tenant(db, tid, T, retention_months=24)
+    await evaluate_tenant(answers(db), tid, T, retention_months=24)
     async with httpx.AsyncClient() as http:
         await deliver_pending(db, tid, FAST, http, Mailer(FAST))
     assert route.call_count == 1
@@ -115,7 +115,7 @@ async def test_slack_and_email_and_a_slow_webhook(db: Database, new_tenant_id: C
     slack = respx.post("https://hooks.slack.example.com/services/T/B/X").mock(side_effect=chat)
     quiet = respx.post("https://hooks.slack.example.com/quiet").mock(return_value=httpx.Response(200))
     settings = Notifications(smtp_port=smtp_sink.port, channel_timeout_s=0.4, max_attempts=2, backoff_s=0.05)
-    await evaluate_tenant(db, tid, T, retention_months=24)
+    await evaluate_tenant(answers(db), tid, T, retention_months=24)
     started = time.monotonic()
     async with httpx.AsyncClient() as http:
         await deliver_pending(db, tid, settings, http, Mailer(settings))
@@ -138,19 +138,19 @@ async def test_restart_while_firing_sends_each_transition_once(db: Database,
                                                                new_tenant_id: Callable[[str], str]) -> None:
     tid = await firing_tenant(db, new_tenant_id, ops=webhook("https://hooks.example.com/once"))
     route = respx.post("https://hooks.example.com/once").mock(return_value=httpx.Response(204))
-    await evaluate_tenant(db, tid, T, retention_months=24)
+    await evaluate_tenant(answers(db), tid, T, retention_months=24)
     # the process "dies" here: the transition is queued but not sent. After the restart (nothing is held in
     # memory: a new evaluation and delivery run) it is sent once, and evaluating again queues nothing new.
-    await evaluate_tenant(db, tid, T + MIN, retention_months=24)
+    await evaluate_tenant(answers(db), tid, T + MIN, retention_months=24)
     async with httpx.AsyncClient() as http:
         await deliver_pending(db, tid, FAST, http, Mailer(FAST))
-        await evaluate_tenant(db, tid, T + 2 * MIN, retention_months=24)
+        await evaluate_tenant(answers(db), tid, T + 2 * MIN, retention_months=24)
         await deliver_pending(db, tid, FAST, http, Mailer(FAST))
     assert route.call_count == 1
     # the burst at T-1m leaves the 5-minute window at T+5m: one resolved notice
     async with httpx.AsyncClient() as http:
-        await evaluate_tenant(db, tid, T + 4 * MIN, retention_months=24)
-        await evaluate_tenant(db, tid, T + 5 * MIN, retention_months=24)
+        await evaluate_tenant(answers(db), tid, T + 4 * MIN, retention_months=24)
+        await evaluate_tenant(answers(db), tid, T + 5 * MIN, retention_months=24)
         await deliver_pending(db, tid, FAST, http, Mailer(FAST))
     assert [json.loads(c.request.content)["state"] for c in route.calls] == ["firing", "resolved"]
 
@@ -187,8 +187,8 @@ async def test_scheduler_tick_evaluates_and_delivers(db: Database, new_tenant_id
     route = respx.post("https://hooks.example.com/tick").mock(return_value=httpx.Response(200))
     settings = base_settings.model_copy(update={"notifications": FAST})
     async with httpx.AsyncClient() as http:
-        scheduler = Scheduler(db, settings, http, Mailer(FAST), Reporter(db, PolicyStore(), lambda t: b"k" * 32,
-                                                                         Mailer(FAST)))
+        scheduler = Scheduler(db, settings, http, Mailer(FAST), Reporter(db, PolicyStore(), answers(db), Mailer(FAST)),
+                              answers(db))
         await scheduler.alerts_tick(T)
         await scheduler.alerts_tick(T + MIN)
     assert [json.loads(c.request.content)["tenant"] for c in route.calls] == [tid]

@@ -13,12 +13,19 @@ from calculators import TenantSettings
 from datasource import tenants
 from datasource.alerting.evaluate import evaluate_tenant
 from datasource.alerting.state import Transition
+from datasource.answer import Answerer
+from datasource.cache import ResultCache
 from datasource.settings import TenantConfig
 from datasource.storage import partitions
 from datasource.storage.pool import Database
 
 T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
+
+
+def answers(db: Database) -> Answerer:
+    """The answer path over ``db`` with a cache that keeps nothing: each evaluation reads the data as it is."""
+    return Answerer(db, ResultCache(0, 0), lambda tenant: b"k" * 32)
 
 
 async def make_tenant(db: Database, tenant_id: str, **settings: Any) -> None:
@@ -90,7 +97,7 @@ async def fixture_tenant(db: Database, new_tenant_id: Callable[[str], str]) -> s
 
 async def test_fixture_fires_exactly_the_alerts_worked_out_by_hand(db: Database, fixture_tenant: str) -> None:
     tid = fixture_tenant
-    changes = await evaluate_tenant(db, tid, T, retention_months=24)
+    changes = await evaluate_tenant(answers(db), tid, T, retention_months=24)
     # Fire at once (for 0):
     #   auth failures: 20 in the last 5 min >= 20
     #   high-priority waiting: only L1 (high, created 3 h ago > 2 h, never contacted) -> 1 > 0
@@ -119,14 +126,14 @@ async def test_fixture_fires_exactly_the_alerts_worked_out_by_hand(db: Database,
     }
 
     # two minutes later the downtime has held for its 2 min; error rate and latency need 5
-    changes = await evaluate_tenant(db, tid, T + 2 * MIN, retention_months=24)
+    changes = await evaluate_tenant(answers(db), tid, T + 2 * MIN, retention_months=24)
     assert by_rule(changes) == {"critical.downtime": Transition.FIRING}
     assert changes[0].value == 1.0
 
     # five minutes after T: error rate (window 15 min still holds all 16 calls) and latency fire; the auth
     # burst at T-1m has left the 5-minute window [T, T+5m): 0 < 20 resolves it. Downtime's window [T, T+5m)
     # has no calls: no data keeps it firing rather than resolving it on silence
-    changes = await evaluate_tenant(db, tid, T + 5 * MIN, retention_months=24)
+    changes = await evaluate_tenant(answers(db), tid, T + 5 * MIN, retention_months=24)
     assert by_rule(changes) == {"performance.error_rate": Transition.FIRING,
                                 "performance.latency_p95": Transition.FIRING,
                                 "critical.auth_failures": Transition.RESOLVED}
@@ -138,7 +145,7 @@ async def test_fixture_fires_exactly_the_alerts_worked_out_by_hand(db: Database,
     async with db.system() as conn:
         await conn.execute("UPDATE leads SET first_contact_at = $3 WHERE tenant_id = $1 AND lead_id = $2",
                            tid, "L1", T + 5 * MIN)
-    changes = await evaluate_tenant(db, tid, T + 6 * MIN, retention_months=24)
+    changes = await evaluate_tenant(answers(db), tid, T + 6 * MIN, retention_months=24)
     assert by_rule(changes) == {"business.high_priority_waiting": Transition.RESOLVED}
 
     async with db.tenant(tid) as conn:
@@ -155,10 +162,10 @@ async def test_pending_that_stops_holding_never_fires(db: Database, new_tenant_i
     tid = new_tenant_id("alerts")
     await make_tenant(db, tid)
     await add_calls(db, tid, "sms_gateway", T - MIN, [(False, 10.0)] * 5)
-    assert await evaluate_tenant(db, tid, T, retention_months=24) == []       # downtime pending (5/5 failed)
+    assert await evaluate_tenant(answers(db), tid, T, retention_months=24) == []       # downtime pending (5/5 failed)
     await add_calls(db, tid, "sms_gateway", T + MIN, [(True, 10.0)] * 5)
     # at T+2m the window [T-3m, T+2m) holds 5 failed of 10 = 0.5 < 0.9: back to inactive, nothing sent
-    assert await evaluate_tenant(db, tid, T + 2 * MIN, retention_months=24) == []
+    assert await evaluate_tenant(answers(db), tid, T + 2 * MIN, retention_months=24) == []
     assert (await states(db, tid))["critical.downtime"] == "inactive"
 
 
@@ -166,9 +173,9 @@ async def test_tenants_see_only_their_own_alerts(db: Database, fixture_tenant: s
                                                  new_tenant_id: Callable[[str], str]) -> None:
     other = new_tenant_id("alerts")
     await make_tenant(db, other)
-    await evaluate_tenant(db, fixture_tenant, T, retention_months=24)
+    await evaluate_tenant(answers(db), fixture_tenant, T, retention_months=24)
     # the other tenant has no calls, leads or audit rows of its own: nothing fires for it
-    assert await evaluate_tenant(db, other, T, retention_months=24) == []
+    assert await evaluate_tenant(answers(db), other, T, retention_months=24) == []
     async with db.tenant(other) as conn:
         assert await conn.fetchval("SELECT count(*) FROM alert_events") == 0
 
@@ -177,7 +184,7 @@ async def test_changed_rule_is_used_and_a_disabled_firing_rule_resolves(db: Data
     from datasource.alerting import rules
 
     tid = fixture_tenant
-    await evaluate_tenant(db, tid, T, retention_months=24)
+    await evaluate_tenant(answers(db), tid, T, retention_months=24)
     async with db.tenant(tid) as conn:
         waiting = (await rules.get(conn, "business.high_priority_waiting")).document()
         await rules.put(conn, tid, waiting["id"], waiting | {"enabled": False}, "admin@example.com")
@@ -186,7 +193,7 @@ async def test_changed_rule_is_used_and_a_disabled_firing_rule_resolves(db: Data
         await rules.put(conn, tid, downtime["id"], downtime | {"threshold": 1.0, "for_minutes": 0}, "admin@example.com")
         stored = await conn.fetchval("SELECT definition FROM alert_rules WHERE rule_id = 'critical.downtime'")
     assert stored["threshold"] == 1.0
-    changes = await evaluate_tenant(db, tid, T + MIN, retention_months=24)
+    changes = await evaluate_tenant(answers(db), tid, T + MIN, retention_months=24)
     assert by_rule(changes) == {"business.high_priority_waiting": Transition.RESOLVED,
                                 "critical.downtime": Transition.FIRING}
 
@@ -206,7 +213,7 @@ async def test_a_rule_on_a_catalog_metric(db: Database, fixture_tenant: str) -> 
             "id": "custom.appointment_rate", "title": "Appointment rate under 25 %",
             "condition": {"kind": "metric", "metric": "conversion.lead_to_appointment"}, "threshold": 25},
             "admin@example.com")
-    changes = {c.rule_id: c.value for c in await evaluate_tenant(db, tid, T, retention_months=24)}
+    changes = {c.rule_id: c.value for c in await evaluate_tenant(answers(db), tid, T, retention_months=24)}
     # the metric's range is the rule's week: 1 appointment of 5 leads = 20 %; the week before 2 of 4 = 50 %;
     # change (20 - 50) / 50 = -0.6 < -0.5 fires, and 20 < 25 fires
     assert changes["custom.appointment_change"] == pytest.approx(-0.6)

@@ -11,7 +11,7 @@ import pytest
 from datasource.alerting.evaluate import evaluate_tenant
 from datasource.settings import TenantConfig
 from datasource.storage.pool import Database
-from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures
+from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, answers
 
 Client = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -33,8 +33,8 @@ async def test_history_lists_the_tenants_alerts(db: Database, setup: Any, make_c
                                                 new_tenant_id: Callable[[str], str]) -> None:
     client, tid, auth = setup
     await add_auth_failures(db, tid, T - MIN, 30)
-    await evaluate_tenant(db, tid, T, retention_months=24)
-    await evaluate_tenant(db, tid, T + 10 * MIN, retention_months=24)  # the burst has left the window: resolved
+    await evaluate_tenant(answers(db), tid, T, retention_months=24)
+    await evaluate_tenant(answers(db), tid, T + 10 * MIN, retention_months=24)  # the burst has left the window: resolved
     response = await client.get("/api/alerts", headers=auth("manager"))
     assert response.status_code == 200, response.text
     body = response.json()

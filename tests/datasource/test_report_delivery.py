@@ -28,6 +28,7 @@ from datasource.storage.pool import Database
 from rbac import Role
 from rbac.policy_store import PolicyStore
 from tests.datasource.smtp_sink import Sink, smtp_sink  # noqa: F401 (fixture)
+from tests.datasource.test_alert_evaluate import answers
 
 UTC_ZONE = ZoneInfo("UTC")
 # Thursday 12 Nov 2026 10:00 UTC: three deals closed by three agents in two teams
@@ -67,7 +68,7 @@ async def tenant(db: Database, new_tenant_id: Callable[[str], str]) -> str:
 
 
 def reporter(db: Database, sink: Sink) -> Reporter:
-    return Reporter(db, PolicyStore(), lambda t: b"k" * 32, Mailer(Notifications(smtp_port=sink.port)))
+    return Reporter(db, PolicyStore(), answers(db), Mailer(Notifications(smtp_port=sink.port)))
 
 
 def attachments(message: EmailMessage) -> dict[str, bytes]:
@@ -158,7 +159,7 @@ async def test_due_reports_are_sent_once_and_a_missed_one_once_after_downtime(
 
 
 async def test_a_failing_mail_server_is_logged_and_audited_as_failed(db: Database, tenant: str) -> None:
-    dead = Reporter(db, PolicyStore(), lambda t: b"k" * 32,
+    dead = Reporter(db, PolicyStore(), answers(db),
                     Mailer(Notifications(smtp_port=1, channel_timeout_s=1)))  # nothing listens on port 1
     due = latest_due(ReportKind.MONTHLY, time(9), UTC_ZONE, MONDAY)
     sent = await dead.send(tenant, ReportKind.MONTHLY, due.period, (EXEC,))
@@ -170,7 +171,7 @@ async def test_a_failing_mail_server_is_logged_and_audited_as_failed(db: Databas
 
 async def test_on_demand_report_is_written_to_a_directory(db: Database, tenant: str, tmp_path: Path) -> None:
     """What `success-metrics report --tenant T --kind weekly --out DIR` does, with an agent's masking."""
-    reports = Reporter(db, PolicyStore(), lambda t: b"k" * 32, Mailer(Notifications()))
+    reports = Reporter(db, PolicyStore(), answers(db), Mailer(Notifications()))
     written = {p.name for p in await reports.to_directory(tenant, ReportKind.WEEKLY, AGENT, tmp_path, MONDAY)}
     assert {"report.html", "agent-rankings.csv", "weekly-report-2026-W46.pdf"} <= written
     page = (tmp_path / "report.html").read_text()
