@@ -68,6 +68,9 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     except StorageError as exc:
         typer.secho(exc.message, fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+    except ConfigError as exc:  # e.g. a key-encryption key that is not one (datasource/keyring.py)
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
 
 
 async def with_database(settings: Settings, job: Callable[[Database], Awaitable[T]]) -> T:
@@ -368,6 +371,41 @@ def report(
         raise typer.Exit(2) from None
     for path in written:
         typer.echo(str(path))
+
+
+secrets_app = typer.Typer(help="The keys that seal the secrets stored in the database (webhook signing keys).",
+                          no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-wrap every stored secret with the first key of SM_SECRET_KEY / secret_key_file; older keys may then go."""
+    from datasource import keyring
+    from datasource.alerting import channels
+
+    settings = settings_or_exit()
+    keys = run(lambda: asyncio.to_thread(keyring.load, settings))
+
+    async def job(db: Database) -> tuple[int, list[str]]:
+        async with db.system() as conn:
+            return await channels.rewrap_secrets(conn, keys)
+
+    count, unreadable = run(lambda: with_database(settings, job))
+    typer.echo(f"re-wrapped {count} secret(s) with key {keys.fingerprint} from {keys.source}")
+    if unreadable:
+        typer.secho(f"{len(unreadable)} secret(s) open with none of the keys and were left as they are: "
+                    f"{', '.join(unreadable)}; add the key they were sealed with, or set them again",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh key-encryption key (for SM_SECRET_KEY or a secret_key_file line)."""
+    from datasource import keyring
+
+    typer.echo(keyring.new_key())
 
 
 def main() -> None:

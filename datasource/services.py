@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 import httpx
 
 from calculators import check_catalog
-from datasource import access, tenants
+from datasource import access, keyring, tenants
+from datasource.alerting import channels
 from datasource.alerting.mailer import Mailer
 from datasource.alerting.scheduler import Scheduler
 from datasource.cache import ResultCache
@@ -44,6 +45,9 @@ async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres 
     try:
         async with db.system() as conn:
             await migrate.migrate(conn)
+            sealed = await channels.seal_clear_secrets(conn, keyring.load(settings))
+            if sealed:
+                log.info("sealed %d alert channel secret(s) stored in clear before", sealed)
             await partitions.ensure_window(conn, datetime.now(UTC), settings.retention_months)
             for tenant in settings.tenants:
                 await tenants.upsert(conn, tenant)
@@ -67,6 +71,8 @@ class Services:
     policies: PolicyStore = field(default_factory=PolicyStore)
     identifier: Identifier = field(init=False)
     secret: bytes = field(init=False, repr=False)
+    # the key-encryption keys of the secrets stored in the database (datasource/keyring.py)
+    keys: keyring.Keyring = field(init=False, repr=False)
     # computed frames per tenant and row scope, unmasked (datasource/cache.py)
     cache: ResultCache = field(init=False, repr=False)
     _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
@@ -77,6 +83,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.secret = local_keys.service_secret(self.settings.data_dir)
+        self.keys = keyring.load(self.settings)
         self.identifier = access.build_identifier(self.settings, self.http)
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
                                  max_entries=self.settings.cache_max_entries)
@@ -96,7 +103,7 @@ class Services:
         await access.load_overrides(services.db, services.identifier)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
-                                           services.reporter)
+                                           services.reporter, services.keys)
             services.scheduler.start()
         return services
 

@@ -19,6 +19,7 @@ import httpx
 from datasource.alerting.delivery import deliver_pending
 from datasource.alerting.evaluate import evaluate_tenant
 from datasource.alerting.mailer import Mailer
+from datasource.keyring import Keyring
 from datasource.reports.delivery import Reporter
 from datasource.settings import Settings
 from datasource.storage.pool import Database
@@ -33,6 +34,7 @@ class Scheduler:
     http: httpx.AsyncClient
     mailer: Mailer
     reporter: Reporter
+    keys: Keyring
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
     async def _tenants(self) -> list[str]:
@@ -43,7 +45,8 @@ class Scheduler:
         for tenant_id in await self._tenants():
             try:
                 await evaluate_tenant(self.db, tenant_id, now, self.settings.retention_months)
-                await deliver_pending(self.db, tenant_id, self.settings.notifications, self.http, self.mailer)
+                await deliver_pending(self.db, tenant_id, self.settings.notifications, self.http, self.mailer,
+                                      self.keys)
             except Exception:  # one tenant's failure must not stop the others' alerts
                 log.exception("alert evaluation failed for tenant %s", tenant_id)
 
