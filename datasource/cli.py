@@ -17,7 +17,7 @@ from typing import Annotated, TypeVar
 import typer
 import uvicorn
 
-from datasource import grafana
+from datasource import grafana, keyring
 from datasource.app import create_app
 from datasource.alerting.errors import AlertingError
 from datasource.reports.content import Recipient
@@ -73,6 +73,15 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
         raise typer.Exit(2) from None
 
 
+def keys_or_exit(settings: Settings) -> keyring.Keyring:
+    """The key-encryption keys, checked before anything starts: a bad one ends the command with its source."""
+    try:
+        return keyring.load(settings)
+    except ConfigError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
 async def with_database(settings: Settings, job: Callable[[Database], Awaitable[T]]) -> T:
     db, embedded = await open_database(settings)
     try:
@@ -91,7 +100,9 @@ def serve_app(settings: Settings) -> None:
 @app.command()
 def serve(host: HostOpt = None, port: PortOpt = None) -> None:
     """Serve the data source (migrates first). Ctrl-C or SIGTERM stops it and its embedded database."""
-    serve_app(settings_or_exit(host=host, port=port))
+    settings = settings_or_exit(host=host, port=port)
+    keys_or_exit(settings)
+    serve_app(settings)
 
 
 @app.command()
@@ -381,11 +392,10 @@ app.add_typer(secrets_app, name="secrets")
 @secrets_app.command("rotate")
 def secrets_rotate() -> None:
     """Re-wrap every stored secret with the first key of SM_SECRET_KEY / secret_key_file; older keys may then go."""
-    from datasource import keyring
     from datasource.alerting import channels
 
     settings = settings_or_exit()
-    keys = run(lambda: asyncio.to_thread(keyring.load, settings))
+    keys = keys_or_exit(settings)
 
     async def job(db: Database) -> tuple[int, list[str]]:
         async with db.system() as conn:
@@ -403,8 +413,6 @@ def secrets_rotate() -> None:
 @secrets_app.command("new-key")
 def secrets_new_key() -> None:
     """Print a fresh key-encryption key (for SM_SECRET_KEY or a secret_key_file line)."""
-    from datasource import keyring
-
     typer.echo(keyring.new_key())
 
 

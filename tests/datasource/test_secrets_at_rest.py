@@ -71,14 +71,18 @@ async def stored(db: Database, tid: str) -> asyncpg.Record:
 async def test_the_stored_secret_is_sealed_and_signs_after_a_restart(
         db: Database, new_tenant_id: Callable[[str], str], tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)  # nothing set: a key file is made under the data dir
-    tid = await webhook_tenant(db, new_tenant_id, keyring.load(settings))
+    first = await Services.start(settings, db)
+    tid = await webhook_tenant(db, new_tenant_id, first.keys)
+    await first.stop()
     key_file = tmp_path / "keys" / "secret-kek"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     row = await stored(db, tid)
     assert row["secret"].startswith("sm-sealed-v1:")
     for text in (row["secret"], row["config"]):
         assert SECRET not in text and SECRET.encode().hex() not in text
-    outcomes, requests = await deliver(db, tid, keyring.load(settings))  # a new process reads the same file
+    restarted = await Services.start(settings, db)  # reads the same file
+    outcomes, requests = await deliver(db, tid, restarted.keys)
+    await restarted.stop()
     assert [(o.ok, o.attempts) for o in outcomes] == [(True, 1)]
     assert signed_with(requests[0], SECRET)
 
