@@ -17,7 +17,7 @@ from typing import Annotated, TypeVar
 import typer
 import uvicorn
 
-from datasource import grafana
+from datasource import grafana, keyring
 from datasource.app import create_app
 from datasource.alerting.errors import AlertingError
 from datasource.reports.content import Recipient
@@ -68,6 +68,18 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     except StorageError as exc:
         typer.secho(exc.message, fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+    except ConfigError as exc:  # e.g. a key-encryption key that is not one (datasource/keyring.py)
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+def keys_or_exit(settings: Settings) -> keyring.Keyring:
+    """The key-encryption keys, checked before anything starts: a bad one ends the command with its source."""
+    try:
+        return keyring.load(settings)
+    except ConfigError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
 
 
 async def with_database(settings: Settings, job: Callable[[Database], Awaitable[T]]) -> T:
@@ -88,7 +100,9 @@ def serve_app(settings: Settings) -> None:
 @app.command()
 def serve(host: HostOpt = None, port: PortOpt = None) -> None:
     """Serve the data source (migrates first). Ctrl-C or SIGTERM stops it and its embedded database."""
-    serve_app(settings_or_exit(host=host, port=port))
+    settings = settings_or_exit(host=host, port=port)
+    keys_or_exit(settings)
+    serve_app(settings)
 
 
 @app.command()
@@ -368,6 +382,38 @@ def report(
         raise typer.Exit(2) from None
     for path in written:
         typer.echo(str(path))
+
+
+secrets_app = typer.Typer(help="The keys that seal the secrets stored in the database (webhook signing keys).",
+                          no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-wrap every stored secret with the first key of SM_SECRET_KEY / secret_key_file; older keys may then go."""
+    from datasource.alerting import channels
+
+    settings = settings_or_exit()
+    keys = keys_or_exit(settings)
+
+    async def job(db: Database) -> tuple[int, list[str]]:
+        async with db.system() as conn:
+            return await channels.rewrap_secrets(conn, keys)
+
+    count, unreadable = run(lambda: with_database(settings, job))
+    typer.echo(f"re-wrapped {count} secret(s) with key {keys.fingerprint} from {keys.source}")
+    if unreadable:
+        typer.secho(f"{len(unreadable)} secret(s) open with none of the keys and were left as they are: "
+                    f"{', '.join(unreadable)}; add the key they were sealed with, or set them again",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh key-encryption key (for SM_SECRET_KEY or a secret_key_file line)."""
+    typer.echo(keyring.new_key())
 
 
 def main() -> None:

@@ -15,10 +15,11 @@ import asyncpg
 import httpx
 
 from calculators import check_catalog
-from datasource import access, replicas, tenants
+from datasource import access, keyring, replicas, tenants
+from datasource.alerting import channels
 from datasource.alerting.mailer import Mailer
-from datasource.answer import Answerer
 from datasource.alerting.scheduler import Scheduler
+from datasource.answer import Answerer
 from datasource.cache import ResultCache
 from datasource.ingest import validate as event_schemas
 from datasource.reports.delivery import Reporter
@@ -48,6 +49,9 @@ async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres 
     try:
         async with db.system() as conn:
             await migrate.migrate(conn)
+            sealed = await channels.seal_clear_secrets(conn, keyring.load(settings))
+            if sealed:
+                log.info("sealed %d alert channel secret(s) stored in clear before", sealed)
             await partitions.ensure_window(conn, datetime.now(UTC), settings.retention_months)
             for tenant in settings.tenants:
                 await tenants.upsert(conn, tenant)
@@ -71,6 +75,8 @@ class Services:
     policies: PolicyStore = field(default_factory=PolicyStore)
     identifier: Identifier = field(init=False)
     secret: bytes = field(init=False, repr=False)
+    # the key-encryption keys of the secrets stored in the database (datasource/keyring.py)
+    keys: keyring.Keyring = field(init=False, repr=False)
     # computed frames per tenant and row scope, unmasked (datasource/cache.py)
     cache: ResultCache = field(init=False, repr=False)
     # the one answer path (authorize → compute through the cache → mask) every reader of values takes
@@ -85,6 +91,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.secret = local_keys.service_secret(self.settings.data_dir)
+        self.keys = keyring.load(self.settings)
         self.identifier = access.build_identifier(self.settings, self.http)
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
                                  max_entries=self.settings.cache_max_entries)
@@ -108,7 +115,7 @@ class Services:
         await access.load_overrides(services.db, services.identifier)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
-                                           services.reporter, services.answers)
+                                           services.reporter, services.answers, services.keys)
             services.scheduler.start()
         return services
 

@@ -84,6 +84,10 @@ class Settings(BaseModel):
     # identity providers' signing keys are trusted this long without a refetch (less when the JWKS response's
     # Cache-Control max-age says so); POST /api/admin/identity/jwks/refresh refetches at once
     jwks_cache_max_s: float = Field(300.0, ge=30, le=86400)
+    # key-encryption keys of the secrets stored in the database (datasource/keyring.py): SM_SECRET_KEY, else
+    # this file (one key per line, the first writes), else $SM_DATA_DIR/keys/secret-kek, created on first use
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
 
     @field_validator("retention_months")
     @classmethod
@@ -116,6 +120,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
     values["data_dir"] = Path(env.get("SM_DATA_DIR") or values.get("data_dir") or default_data_dir())
     if env.get("SM_LOG_LEVEL"):
         values["log_level"] = env["SM_LOG_LEVEL"]
+    if env.get("SM_SECRET_KEY"):
+        values["secret_key"] = env["SM_SECRET_KEY"]
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings.model_validate(values)

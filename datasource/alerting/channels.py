@@ -11,7 +11,7 @@ import hmac
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Literal
@@ -20,11 +20,12 @@ from urllib.parse import urlsplit
 import aiosmtplib
 import asyncpg
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, model_validator
 
 from datasource.alerting.errors import validated
 from datasource.alerting.mailer import Mailer
 from datasource.alerting.rules import Severity
+from datasource.keyring import Keyring, SecretUnreadable
 
 SIGNATURE_HEADER = "X-SM-Signature"
 TIMESTAMP_HEADER = "X-SM-Timestamp"
@@ -33,7 +34,11 @@ _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 class ChannelConfig(BaseModel):
-    """A channel as an admin writes it. ``secret`` is the webhook's HMAC key; it is never read back."""
+    """A channel as an admin writes it. ``secret`` is the webhook's HMAC key; it is never read back.
+
+    Stored channels are validated with ``context={"stored": True}``: their secret is kept sealed apart
+    (``Channel.sealed_secret``) and opened only to sign a delivery.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["webhook", "slack", "email"]
@@ -43,10 +48,11 @@ class ChannelConfig(BaseModel):
     secret: SecretStr | None = Field(None, min_length=16)
 
     @model_validator(mode="after")
-    def _complete(self) -> ChannelConfig:
+    def _complete(self, info: ValidationInfo) -> ChannelConfig:
         if self.kind in ("webhook", "slack") and not self.url:
             raise ValueError(f"a {self.kind} channel needs a url")
-        if self.kind == "webhook" and self.secret is None:
+        stored = bool(info.context and info.context.get("stored"))
+        if self.kind == "webhook" and self.secret is None and not stored:
             raise ValueError("a webhook channel needs a secret (at least 16 characters) to sign its payloads")
         if self.kind == "email" and not self.to:
             raise ValueError("an email channel needs at least one address in 'to'")
@@ -75,10 +81,28 @@ def _shown_url(url: str, *, whole: bool) -> str:
 @dataclass(frozen=True, slots=True)
 class Channel:
     id: str
-    config: ChannelConfig
+    tenant_id: str
+    config: ChannelConfig  # without its secret
+    sealed_secret: str | None = field(default=None, repr=False)
 
     def wants(self, severity: Severity) -> bool:
         return _SEVERITY_RANK[severity] >= _SEVERITY_RANK[self.config.min_severity]
+
+    def public(self) -> dict[str, Any]:
+        return self.config.public() | {"has_secret": self.sealed_secret is not None}
+
+    def secret(self, keyring: Keyring) -> str:
+        """The signing secret, opened for one delivery; SendFailed (not retryable) when no key opens it."""
+        assert self.sealed_secret is not None
+        try:
+            return keyring.unseal(self.sealed_secret, secret_context(self.tenant_id, self.id))
+        except SecretUnreadable as exc:
+            raise SendFailed(f"cannot sign: {exc}", retryable=False) from None
+
+
+def secret_context(tenant_id: str, channel_id: str) -> str:
+    """What a sealed secret is bound to: it opens only as this tenant's this channel's secret."""
+    return f"alert_channels\x00{tenant_id}\x00{channel_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,16 +158,16 @@ def _check(response: httpx.Response) -> None:
     raise SendFailed(f"HTTP {response.status_code} from the receiver", retryable=retryable)
 
 
-async def send(channel: Channel, notice: Notice, http: httpx.AsyncClient, mailer: Mailer) -> None:
+async def send(channel: Channel, notice: Notice, http: httpx.AsyncClient, mailer: Mailer, keyring: Keyring) -> None:
     config = channel.config
     try:
         match config.kind:
             case "webhook":
-                assert config.url and config.secret
+                assert config.url
                 body = json.dumps(notice.payload(), separators=(",", ":"), sort_keys=True).encode()
                 stamp = str(int(time.time()))
                 headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: stamp,
-                           SIGNATURE_HEADER: sign(config.secret.get_secret_value(), stamp, body)}
+                           SIGNATURE_HEADER: sign(channel.secret(keyring), stamp, body)}
                 _check(await http.post(config.url, content=body, headers=headers))
             case "slack":
                 assert config.url
@@ -161,16 +185,51 @@ async def send(channel: Channel, notice: Notice, http: httpx.AsyncClient, mailer
 
 
 async def load(conn: asyncpg.Connection) -> dict[str, Channel]:
-    rows = await conn.fetch("SELECT channel_id, config, secret FROM alert_channels ORDER BY channel_id")
-    return {r["channel_id"]: Channel(r["channel_id"], ChannelConfig.model_validate(r["config"] | {"secret": r["secret"]}))
+    rows = await conn.fetch("SELECT tenant_id, channel_id, config, secret FROM alert_channels ORDER BY channel_id")
+    return {r["channel_id"]: Channel(r["channel_id"], r["tenant_id"],
+                                     ChannelConfig.model_validate(r["config"], context={"stored": True}), r["secret"])
             for r in rows}
 
 
-async def put(conn: asyncpg.Connection, tenant_id: str, channel_id: str, config: ChannelConfig) -> None:
+async def put(conn: asyncpg.Connection, tenant_id: str, channel_id: str, config: ChannelConfig,
+              keyring: Keyring) -> None:
+    secret = config.secret.get_secret_value() if config.secret else None
     await conn.execute(
         """INSERT INTO alert_channels (tenant_id, channel_id, kind, config, secret) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (tenant_id, channel_id) DO UPDATE SET kind = EXCLUDED.kind, config = EXCLUDED.config,
                secret = EXCLUDED.secret, updated_at = now()""",
         tenant_id, channel_id, config.kind, config.model_dump(mode="json", exclude={"secret"}),
-        config.secret.get_secret_value() if config.secret else None,
+        None if secret is None else keyring.seal(secret, secret_context(tenant_id, channel_id)),
     )
+
+
+async def seal_clear_secrets(conn: asyncpg.Connection, keyring: Keyring) -> int:
+    """Seal the secrets stored in clear before migration 0010, then let the database check every row; returns
+    how many were sealed. Runs as the owner role (every tenant), in one transaction."""
+    async with conn.transaction():
+        rows = await conn.fetch(
+            """SELECT tenant_id, channel_id, secret FROM alert_channels
+               WHERE secret IS NOT NULL AND secret NOT LIKE 'sm-sealed-v1:%' FOR UPDATE""")
+        sealed = [(r["tenant_id"], r["channel_id"], keyring.seal(r["secret"], secret_context(r["tenant_id"],
+                                                                                               r["channel_id"])))
+                  for r in rows]
+        await conn.executemany("UPDATE alert_channels SET secret = $3 WHERE tenant_id = $1 AND channel_id = $2", sealed)
+        if not await conn.fetchval(
+                "SELECT convalidated FROM pg_constraint WHERE conname = 'alert_channels_secret_sealed'"):
+            await conn.execute("ALTER TABLE alert_channels VALIDATE CONSTRAINT alert_channels_secret_sealed")
+    return len(rows)
+
+
+async def rewrap_secrets(conn: asyncpg.Connection, keyring: Keyring) -> tuple[int, list[str]]:
+    """Re-wrap every stored secret's data key with the writing key (rotation); returns how many were, and the
+    ``tenant/channel`` of those no configured key opens (left as they are). Owner role, one transaction."""
+    done, unreadable = [], []
+    async with conn.transaction():
+        for r in await conn.fetch("SELECT tenant_id, channel_id, secret FROM alert_channels "
+                                  "WHERE secret IS NOT NULL FOR UPDATE"):
+            try:
+                done.append((r["tenant_id"], r["channel_id"], keyring.rewrap(r["secret"])))
+            except SecretUnreadable:
+                unreadable.append(f"{r['tenant_id']}/{r['channel_id']}")
+        await conn.executemany("UPDATE alert_channels SET secret = $3 WHERE tenant_id = $1 AND channel_id = $2", done)
+    return len(done), unreadable

@@ -18,6 +18,7 @@ import httpx
 from datasource.alerting import channels
 from datasource.alerting.channels import Channel, Notice, SendFailed
 from datasource.alerting.mailer import Mailer
+from datasource.keyring import Keyring
 from datasource.settings import Notifications
 from datasource.storage.pool import Database
 
@@ -40,12 +41,12 @@ def lease(settings: Notifications) -> timedelta:
 
 
 async def attempt(channel: Channel, notice: Notice, http: httpx.AsyncClient, mailer: Mailer,
-                  settings: Notifications) -> tuple[bool, int, str | None]:
+                  settings: Notifications, keys: Keyring) -> tuple[bool, int, str | None]:
     """Send with a time-out per try and exponential back-off between tries; never raises."""
     error = None
     for n in range(1, settings.max_attempts + 1):
         try:
-            await asyncio.wait_for(channels.send(channel, notice, http, mailer), settings.channel_timeout_s)
+            await asyncio.wait_for(channels.send(channel, notice, http, mailer, keys), settings.channel_timeout_s)
             return True, n, None
         except TimeoutError:
             error = f"no answer within {settings.channel_timeout_s:g} s"
@@ -59,7 +60,7 @@ async def attempt(channel: Channel, notice: Notice, http: httpx.AsyncClient, mai
 
 
 async def deliver_pending(db: Database, tenant_id: str, settings: Notifications, http: httpx.AsyncClient,
-                          mailer: Mailer) -> list[Outcome]:
+                          mailer: Mailer, keys: Keyring) -> list[Outcome]:
     """Send every due notification of the tenant; returns what happened to each."""
     async with db.tenant(tenant_id) as conn:
         rows = await conn.fetch(
@@ -85,7 +86,7 @@ async def deliver_pending(db: Database, tenant_id: str, settings: Notifications,
             threshold=r["threshold"], started_at=r["started_at"], resolved_at=r["resolved_at"],
         )
         jobs.append((r["delivery_id"], channel, notice))
-    results = await asyncio.gather(*(attempt(ch, notice, http, mailer, settings) for _, ch, notice in jobs))
+    results = await asyncio.gather(*(attempt(ch, notice, http, mailer, settings, keys) for _, ch, notice in jobs))
     outcomes += [Outcome(did, ch.id, ok, n, err) for (did, ch, _), (ok, n, err) in zip(jobs, results, strict=True)]
     if outcomes:
         async with db.tenant(tenant_id) as conn:

@@ -20,6 +20,7 @@ from datasource.alerting.delivery import deliver_pending
 from datasource.alerting.evaluate import evaluate_tenant
 from datasource.alerting.mailer import Mailer
 from datasource.answer import Answerer
+from datasource.keyring import Keyring
 from datasource.reports.delivery import Reporter
 from datasource.settings import Settings
 from datasource.storage.pool import Database
@@ -35,6 +36,7 @@ class Scheduler:
     mailer: Mailer
     reporter: Reporter
     answers: Answerer
+    keys: Keyring
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
     async def _tenants(self) -> list[str]:
@@ -45,7 +47,8 @@ class Scheduler:
         for tenant_id in await self._tenants():
             try:
                 await evaluate_tenant(self.answers, tenant_id, now, self.settings.retention_months)
-                await deliver_pending(self.db, tenant_id, self.settings.notifications, self.http, self.mailer)
+                await deliver_pending(self.db, tenant_id, self.settings.notifications, self.http, self.mailer,
+                                      self.keys)
             except Exception:  # one tenant's failure must not stop the others' alerts
                 log.exception("alert evaluation failed for tenant %s", tenant_id)
 

@@ -192,6 +192,10 @@ def _check_one(
     if not isinstance(event, dict):
         return Rejection(index, None, where, f"an event must be a JSON object, got {_json_type(event)}")
     event_id = event.get("id") if isinstance(event.get("id"), str) else None
+    if not _all_storable(event) and (bad := _unstorable(event)) is not None:
+        path, reason = bad
+        return Rejection(index, None if event_id is None else printable(event_id),
+                         where + printable(pointer_of(reversed(path))), reason)
     kind = event.get("type")
     if kind is None:
         return Rejection(index, event_id, where + "/type", "missing required field 'type'")
@@ -209,9 +213,6 @@ def _check_one(
             reason += f" (and {len(errors) - 1} more problem(s) in this event)"
         return Rejection(index, event_id, where + pointer, reason)
     assert event_id is not None
-    if _has_nul(event):
-        return Rejection(index, event_id, where + _nul_pointer(event),
-                         "contains a NUL character (\\u0000), which cannot be stored; remove it")
     occurred = parse_datetime(event["occurred_at"])
     assert occurred is not None
     if occurred < oldest:
@@ -230,29 +231,67 @@ def _check_one(
                                            event.get("agent_id"), event["data"]))
 
 
-def _has_nul(value: Any) -> bool:
-    # PostgreSQL text and jsonb cannot hold U+0000; the schemas fix every key, so only values can carry it
+# text PostgreSQL cannot store and UTF-8 cannot encode: NUL (text and jsonb refuse U+0000) and lone UTF-16
+# surrogates (JSON's "\\ud83d" without its pair, from senders that cut a string inside an emoji)
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _all_storable(event: dict[str, Any]) -> bool:
+    """True when no key or string of the event holds unstorable text: one regex pass over all of them."""
+    texts: list[str] = []
+    _collect_texts(event, texts)
+    return _UNSTORABLE.search("".join(texts)) is None
+
+
+def _collect_texts(value: Any, texts: list[str]) -> None:
+    items: Iterable[Any] = value
+    if type(value) is dict:
+        texts.extend(key for key in value if type(key) is str)
+        items = value.values()
+    for item in items:  # strings are taken here, not by a call each: this runs for every event
+        kind = type(item)
+        if kind is str:
+            texts.append(item)
+        elif kind is dict or kind is list:
+            _collect_texts(item, texts)
+
+
+def _unstorable(value: Any) -> tuple[list[Any], str] | None:
+    """(path, reason) of the first key or string holding unstorable text, path innermost first; None if none.
+
+    It runs before any validator sees the event: the compiled one raises on a surrogate, and a rejection's
+    pointer or id carrying one could not be sent back as UTF-8. Paths are built only on a find.
+    """
     kind = type(value)
     if kind is str:
-        return "\x00" in value
-    if kind is not dict and kind is not list:
-        return False
-    for item in value.values() if kind is dict else value:  # a loop, not any(): this runs for every event
-        if type(item) is str:
-            if "\x00" in item:
-                return True
-        elif _has_nul(item):
-            return True
-    return False
+        found = _UNSTORABLE.search(value)
+        return None if found is None else ([], _bad_text_reason("the value", value, found.start()))
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is str and (found := _UNSTORABLE.search(key)) is not None:
+                return [key], _bad_text_reason("the key", key, found.start())
+            if (inner := _unstorable(item)) is not None:
+                inner[0].append(key)
+                return inner
+    elif kind is list:
+        for position, item in enumerate(value):
+            if (inner := _unstorable(item)) is not None:
+                inner[0].append(position)
+                return inner
+    return None
 
 
-def _nul_pointer(value: Any, path: str = "") -> str:
-    """The pointer of the first string holding a NUL (called only once one is known to be there)."""
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        if _has_nul(item):
-            return _nul_pointer(item, f"{path}/{pointer_of([key])[1:]}")
-    return path
+def _bad_text_reason(what: str, text: str, at: int) -> str:
+    char = text[at]
+    if char == "\x00":
+        return f"{what} contains a NUL character (\\u0000) at character {at}, which cannot be stored; remove it"
+    return (f"{what} contains a lone UTF-16 surrogate (\\u{ord(char):04x} at character {at}) that is not valid "
+            "Unicode, e.g. a string cut inside an emoji; send whole characters (or drop the broken one)")
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates written as their JSON escape, so an answer can carry it as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _relevance(error: ValidationError) -> tuple[int, int, str]:

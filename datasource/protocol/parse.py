@@ -31,6 +31,12 @@ MIN_INTERVAL_MS = 1_000
 ANALYTICS_SPAN = timedelta(days=7)
 ANALYTICS_STEP = timedelta(minutes=15)
 MAX_REGEX_LENGTH = 256
+# times a query may name: Grafana's epoch ms start at 1970, and a bound far from datetime's year 9999 leaves room
+# for the previous periods, bucket edges and time zones the calculators add to a range
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+# a payload holds option name -> value or list of values: two levels; a few more for room, never thousands
+MAX_PAYLOAD_DEPTH = 8
 # what Grafana sends for a multi-value variable set to "All" without a custom all value
 ALL_VALUES = frozenset({"$__all", "__all", "all", "*", ""})
 
@@ -76,7 +82,7 @@ def dimension(name: str) -> Dimension:
     found = _DIMENSION_NAMES.get(name.strip().lower())
     if found is None:
         known = ", ".join(d.value for d in Dimension)
-        raise UnknownFilterKey(f"Unknown filter key {name!r}: use one of {known}.")
+        raise UnknownFilterKey(f"Unknown filter key {shown(name)}: use one of {known}.")
     return found
 
 
@@ -95,7 +101,7 @@ def split_values(value: Any) -> tuple[str, ...]:
         elif text.startswith("[") and text.endswith("]"):  # 'json' format of a multi-value variable
             try:
                 decoded = json.loads(text)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 decoded = None
             items = [str(v) for v in decoded] if isinstance(decoded, list) else [text]
         else:
@@ -113,7 +119,7 @@ def to_filter(spec: FilterIn) -> Filter | None:
     op_spelling = spec.operator.strip()
     if op_spelling not in _OPERATORS:
         known = ", ".join(sorted(_OPERATORS))
-        raise ProtocolError(f"Filter on {spec.key!r}: unknown operator {spec.operator!r}; use one of {known}.")
+        raise ProtocolError(f"Filter on {spec.key!r}: unknown operator {shown(spec.operator)}; use one of {known}.")
     operator, multi = _OPERATORS[op_spelling]
     values = split_values(spec.values if spec.values is not None else spec.value)
     if not values:
@@ -152,9 +158,22 @@ def payload_dict(payload: Payload) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             raise ProtocolError(f"The payload is not valid JSON ({exc.msg} at character {exc.pos}); "
                                 'write it as an object, e.g. {"source": "referral"}.') from None
+        except RecursionError:
+            payload = None  # nested thousands deep: refused just below, as any payload too deep
+    if payload is None or _deeper_than(payload, MAX_PAYLOAD_DEPTH):
+        raise LimitExceeded(f"The payload is nested more than {MAX_PAYLOAD_DEPTH} levels deep; write it as an "
+                            'object of option name to value or list of values, e.g. {"source": ["referral"]}.')
     if not isinstance(payload, dict):
         raise ProtocolError('The payload must be a JSON object of option name to value, e.g. {"source": "referral"}.')
     return payload
+
+
+def _deeper_than(value: Any, depth: int) -> bool:
+    if not isinstance(value, dict | list):
+        return False
+    if depth == 0:
+        return True
+    return any(_deeper_than(item, depth - 1) for item in (value.values() if isinstance(value, dict) else value))
 
 
 def payload_parts(payload: dict[str, Any]) -> tuple[tuple[Filter, ...], tuple[tuple[str, str], ...]]:
@@ -163,7 +182,7 @@ def payload_parts(payload: dict[str, Any]) -> tuple[tuple[Filter, ...], tuple[tu
     options: list[tuple[str, str]] = []
     for key, raw in payload.items():
         if isinstance(raw, dict):
-            raise ProtocolError(f"Payload option {key!r} must be a value or a list of values, not an object.")
+            raise ProtocolError(f"Payload option {shown(key)} must be a value or a list of values, not an object.")
         values = split_values(raw)
         dim = _DIMENSION_NAMES.get(key.strip().lower())
         if dim is not None:
@@ -178,26 +197,45 @@ def payload_parts(payload: dict[str, Any]) -> tuple[tuple[Filter, ...], tuple[tu
 
 def parse_time(value: TimeValue, what: str, now: datetime | None = None) -> datetime:
     """ISO 8601 text (naive = UTC), epoch milliseconds, or Grafana's relative ``now-6h`` (for hand-written
-    requests: Grafana itself sends absolute times), as an aware UTC datetime."""
+    requests: Grafana itself sends absolute times), as an aware UTC datetime from EARLIEST to LATEST."""
     try:
-        if isinstance(value, bool):
-            raise ValueError
-        relative = _RELATIVE.fullmatch(value.strip()) if isinstance(value, str) else None
-        if relative is not None:
-            moment = now or datetime.now(UTC)
-            if relative[1] is None:
-                return moment
-            return moment - int(relative[1]) * timedelta(milliseconds=_INTERVAL_MS[relative[2]])
-        if isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value)):
-            millis = float(value)
-            if not math.isfinite(millis):
-                raise ValueError
-            return datetime.fromtimestamp(millis / 1000, tz=UTC)
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except (ValueError, OverflowError, OSError):
-        raise ProtocolError(f"range.{what} = {value!r} is not a time: send ISO 8601 "
+        moment = _time(value, now)
+    except (OverflowError, OSError):
+        moment = None  # past what a datetime holds: out of bounds, as below
+    except ValueError:
+        raise ProtocolError(f"range.{what} = {shown(value)} is not a time: send ISO 8601 "
                             "(2026-01-31T00:00:00Z), epoch milliseconds or now-6h.") from None
+    if moment is None or not EARLIEST <= moment <= LATEST:
+        raise LimitExceeded(f"range.{what} = {shown(value)} is outside the times this service answers for, "
+                            f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}; choose a range within them.")
+    return moment
+
+
+def shown(value: object) -> str:
+    """A value as a message quotes it: its repr, cut to 60 characters (bodies may carry megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _time(value: TimeValue, now: datetime | None) -> datetime:
+    """The time ``value`` names; ValueError when it names none, OverflowError past what a datetime holds."""
+    if isinstance(value, bool):
+        raise ValueError
+    relative = _RELATIVE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if relative is not None:
+        moment = now or datetime.now(UTC)
+        if relative[1] is None:
+            return moment
+        return moment - int(relative[1]) * timedelta(milliseconds=_INTERVAL_MS[relative[2]])
+    if isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value)):
+        millis = float(value)
+        if math.isnan(millis):
+            raise ValueError
+        if not EARLIEST.timestamp() * 1000 <= millis <= LATEST.timestamp() * 1000:
+            raise OverflowError  # some such (year 0) make fromtimestamp raise ValueError, as if not a number
+        return datetime.fromtimestamp(millis / 1000, tz=UTC)
+    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def parse_range(rng: TimeRange, limits: Limits) -> tuple[datetime, datetime]:
@@ -240,24 +278,30 @@ def bucket(body: QueryRequest, start: datetime, end: datetime, limits: Limits) -
         raise LimitExceeded(f"maxDataPoints {max_points} exceeds the limit of {limits.max_data_points} "
                             "(limits.max_data_points); lower the panel's Max data points.")
     asked = _interval_ms(body)
+    longest = limits.max_range_days * 86_400_000
+    if asked is not None and asked > longest:
+        raise LimitExceeded(f"The interval ({shown(body.interval if body.intervalMs is None else body.intervalMs)}) "
+                            f"is longer than the longest range, {limits.max_range_days} days "
+                            "(limits.max_range_days); choose a shorter interval.")
     span_ms = (end - start) / timedelta(milliseconds=1)
     needed = math.ceil(span_ms / max_points)
     # snapped to the bucket width the calculators will use anyway (buckets.series_width): panels whose intervals
     # differ only in Grafana's rounding then share one cache key, and the warmer's keys match theirs
-    width = buckets.nice(timedelta(milliseconds=max(asked or 0, needed, MIN_INTERVAL_MS)))
+    width = buckets.nice(timedelta(milliseconds=math.ceil(max(asked or 0, needed, MIN_INTERVAL_MS))))
     return int(width / timedelta(milliseconds=1)), max_points
 
 
-def _interval_ms(body: QueryRequest) -> int | None:
+def _interval_ms(body: QueryRequest) -> float | None:
+    """The panel's interval in milliseconds (possibly huge, never NaN or negative); None when it sends none."""
     if body.intervalMs is not None:
-        if not math.isfinite(body.intervalMs) or body.intervalMs < 0:
+        if math.isnan(body.intervalMs) or body.intervalMs < 0:
             raise ProtocolError(f"intervalMs must be a positive number of milliseconds, got {body.intervalMs}.")
-        return math.ceil(body.intervalMs)
+        return body.intervalMs
     if body.interval:
         match = _INTERVAL.match(body.interval)
         if match is None:
-            raise ProtocolError(f"interval {body.interval!r} is not a duration like 30s, 5m, 1h or 1d.")
-        return math.ceil(float(match[1]) * _INTERVAL_MS[match[2]])
+            raise ProtocolError(f"interval {shown(body.interval)} is not a duration like 30s, 5m, 1h or 1d.")
+        return float(match[1]) * _INTERVAL_MS[match[2]]  # inf at worst, refused by the caller
     return None
 
 
@@ -301,7 +345,7 @@ def fit(target: ParsedTarget, dimensions: frozenset[Dimension], options: Iterabl
     unknown = [name for name, _ in q.options if name not in known]
     if unknown:
         takes = ", ".join(sorted(known | {d.value for d in dimensions})) or "none"
-        raise UnknownFilterKey(f"Metric {q.metric!r} has no option {unknown[0]!r}; it takes: {takes}.",
+        raise UnknownFilterKey(f"Metric {q.metric!r} has no option {shown(unknown[0])}; it takes: {takes}.",
                                ref_id=target.ref_id)
     kept, skipped = [], []
     for f in q.filters:

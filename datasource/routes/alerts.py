@@ -111,7 +111,7 @@ async def delete_rule(rule_id: str, who: AdminDep, svc: ServicesDep, request: Re
 @router.get("/api/admin/alert-channels", response_model=dict[str, dict[str, Any]], tags=["admin"])
 async def list_channels(who: AdminDep, svc: ServicesDep) -> dict[str, dict[str, Any]]:
     async with svc.db.tenant(who.tenant_id) as conn:
-        return {cid: c.config.public() for cid, c in (await channels.load(conn)).items()}
+        return {cid: c.public() for cid, c in (await channels.load(conn)).items()}
 
 
 @router.put("/api/admin/alert-channels/{channel_id}", response_model=dict[str, Any], tags=["admin"])
@@ -120,7 +120,7 @@ async def put_channel(channel_id: str, body: dict[str, Any], who: AdminDep, svc:
     """A webhook (HMAC-signed; ``secret`` is write-only), Slack-compatible webhook, or email channel."""
     config = channels.parse_config(body)
     async with svc.db.tenant(who.tenant_id) as conn:
-        await channels.put(conn, who.tenant_id, channel_id, config)
+        await channels.put(conn, who.tenant_id, channel_id, config, svc.keys)
     await _changed(svc, who, request, "alert_channel.change", {"channel_id": channel_id, **config.public()})
     return config.public()
 

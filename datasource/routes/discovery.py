@@ -93,7 +93,8 @@ def _variable_dimension(name: str) -> Dimension:
         return parse.dimension(name)
     except ProtocolError:
         known = ", ".join(f"{d.value}s" for d in Dimension)
-        raise ProtocolError(f"Unknown variable query {name!r}: use one of {known}, or {METRICS_VARIABLE}.") from None
+        raise ProtocolError(f"Unknown variable query {parse.shown(name)}: use one of {known}, "
+                            f"or {METRICS_VARIABLE}.") from None
 
 
 @router.post("/search", response_model=list[SearchItem], responses=PROBLEMS,

@@ -9,11 +9,14 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
+from datasource import keyring
 from datasource.alerting import channels
 from datasource.alerting.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_config
 from datasource.alerting.delivery import deliver_pending
@@ -31,6 +34,7 @@ from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, answ
 
 SECRET = "s3cret-key-for-hmac-0123"
 FAST = Notifications(channel_timeout_s=0.5, max_attempts=3, backoff_s=0.01)
+KEYS = keyring.load(Settings(data_dir=Path("/nonexistent"), secret_key=SecretStr(keyring.new_key())))
 
 
 async def firing_tenant(db: Database, new_tenant_id: Callable[[str], str], **channel_docs: dict) -> str:
@@ -40,7 +44,7 @@ async def firing_tenant(db: Database, new_tenant_id: Callable[[str], str], **cha
     await add_auth_failures(db, tid, T - MIN, 25)
     async with db.tenant(tid) as conn:
         for cid, doc in channel_docs.items():
-            await channels.put(conn, tid, cid, parse_config(doc))
+            await channels.put(conn, tid, cid, parse_config(doc), KEYS)
     return tid
 
 
@@ -62,7 +66,7 @@ async def test_webhook_is_signed_and_retried_after_a_server_error(db: Database,
         side_effect=[httpx.Response(503), httpx.Response(200)])
     await evaluate_tenant(answers(db), tid, T, retention_months=24)
     async with httpx.AsyncClient() as http:
-        outcomes = await deliver_pending(db, tid, FAST, http, Mailer(FAST))
+        outcomes = await deliver_pending(db, tid, FAST, http, Mailer(FAST), KEYS)
     assert [(o.channel_id, o.ok, o.attempts) for o in outcomes] == [("ops", True, 2)]
     assert route.call_count == 2
     request = route.calls.last.request
@@ -76,7 +80,7 @@ async def test_webhook_is_signed_and_retried_after_a_server_error(db: Database,
     assert await log_rows(db, tid) == {"ops": ("sent", 2, None)}
     # a second delivery run finds nothing due
     async with httpx.AsyncClient() as http:
-        assert await deliver_pending(db, tid, FAST, http, Mailer(FAST)) == []
+        assert await deliver_pending(db, tid, FAST, http, Mailer(FAST), KEYS) == []
     assert route.call_count == 2
 
 
@@ -86,7 +90,7 @@ async def test_client_error_is_not_retried_and_is_logged(db: Database, new_tenan
     route = respx.post("https://hooks.example.com/gone").mock(return_value=httpx.Response(404))
     await evaluate_tenant(answers(db), tid, T, retention_months=24)
     async with httpx.AsyncClient() as http:
-        await deliver_pending(db, tid, FAST, http, Mailer(FAST))
+        await deliver_pending(db, tid, FAST, http, Mailer(FAST), KEYS)
     assert route.call_count == 1
     assert await log_rows(db, tid) == {"ops": ("failed", 1, "HTTP 404 from the receiver")}
 
@@ -118,7 +122,7 @@ async def test_slack_and_email_and_a_slow_webhook(db: Database, new_tenant_id: C
     await evaluate_tenant(answers(db), tid, T, retention_months=24)
     started = time.monotonic()
     async with httpx.AsyncClient() as http:
-        await deliver_pending(db, tid, settings, http, Mailer(settings))
+        await deliver_pending(db, tid, settings, http, Mailer(settings), KEYS)
     elapsed = time.monotonic() - started
     # the slow hook used both tries: 0.4 s + 0.05 s back-off + 0.4 s; the Slack post did not wait for it
     assert arrived["chat"] - started < 0.3
@@ -143,15 +147,15 @@ async def test_restart_while_firing_sends_each_transition_once(db: Database,
     # memory: a new evaluation and delivery run) it is sent once, and evaluating again queues nothing new.
     await evaluate_tenant(answers(db), tid, T + MIN, retention_months=24)
     async with httpx.AsyncClient() as http:
-        await deliver_pending(db, tid, FAST, http, Mailer(FAST))
+        await deliver_pending(db, tid, FAST, http, Mailer(FAST), KEYS)
         await evaluate_tenant(answers(db), tid, T + 2 * MIN, retention_months=24)
-        await deliver_pending(db, tid, FAST, http, Mailer(FAST))
+        await deliver_pending(db, tid, FAST, http, Mailer(FAST), KEYS)
     assert route.call_count == 1
     # the burst at T-1m leaves the 5-minute window at T+5m: one resolved notice
     async with httpx.AsyncClient() as http:
         await evaluate_tenant(answers(db), tid, T + 4 * MIN, retention_months=24)
         await evaluate_tenant(answers(db), tid, T + 5 * MIN, retention_months=24)
-        await deliver_pending(db, tid, FAST, http, Mailer(FAST))
+        await deliver_pending(db, tid, FAST, http, Mailer(FAST), KEYS)
     assert [json.loads(c.request.content)["state"] for c in route.calls] == ["firing", "resolved"]
 
 
@@ -188,7 +192,7 @@ async def test_scheduler_tick_evaluates_and_delivers(db: Database, new_tenant_id
     settings = base_settings.model_copy(update={"notifications": FAST})
     async with httpx.AsyncClient() as http:
         scheduler = Scheduler(db, settings, http, Mailer(FAST), Reporter(db, PolicyStore(), answers(db), Mailer(FAST)),
-                              answers(db))
+                              answers(db), KEYS)
         await scheduler.alerts_tick(T)
         await scheduler.alerts_tick(T + MIN)
     assert [json.loads(c.request.content)["tenant"] for c in route.calls] == [tid]

@@ -537,3 +537,72 @@ async def test_backfill_refuses_an_unknown_tenant(db: Database, base_settings: S
 
 def test_partition_names_are_the_month_of_the_utc_time() -> None:
     assert partitions.partition_name(date(2026, 3, 1)) == "events_y2026m03"
+
+
+# JSON text a JavaScript sender produces when it cuts a string inside an emoji: a lone UTF-16 surrogate, which
+# Python decodes to a str that cannot be encoded as UTF-8 (so PostgreSQL, the compiled validator and the answer
+# itself would all fail on it)
+LONE = "\\ud83d"
+
+
+def _poisoned(ledger_prefix: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Seven events as JSON texts: the first good, each other one poisoned in one place."""
+    good, *rest = one_of_each(ledger_prefix)[:7]
+    texts = [json.dumps(e) for e in (good, *rest)]
+    texts[1] = texts[1].replace(f'"{rest[0]["id"]}"', f'"{rest[0]["id"]}{LONE}"')       # in the id (envelope)
+    texts[2] = texts[2].replace('"apollo"', f'"apo{LONE}llo"')                         # a value in data
+    texts[3] = texts[3].replace('"score"', f'"sc{LONE}ore"')                           # a key in data
+    texts[4] = texts[4].replace('"North"', '"North \\udc00"')                          # a lone low surrogate
+    texts[5] = texts[5].replace('"data"', f'"da{LONE}ta"', 1)                          # an envelope key
+    texts[6] = texts[6].replace('"lead-1"', f'"lead{LONE}-1"')                          # in lead_id
+    return [good, *rest], texts
+
+
+@pytest.mark.parametrize("shape", ["array", "ndjson", "signed"])
+async def test_a_lone_surrogate_rejects_only_its_own_event(ledger: Ledger, shape: str) -> None:
+    events, texts = _poisoned(f"sur{shape[0]}")
+    texts.append(json.dumps(one_of_each(f"sur{shape[0]}x")[10]))  # a good event after the poisoned ones
+    if shape == "ndjson":
+        raw, headers = "\n".join(texts).encode(), {"Content-Type": "application/x-ndjson"}
+    else:
+        raw, headers = ("[" + ",".join(texts) + "]").encode(), {"Content-Type": "application/json"}
+    if shape == "signed":
+        response = await ledger.client.post(URL, content=raw, headers={
+            **headers, "X-SM-Key-Id": ledger.key_id, "X-SM-Signature": keys.sign(ledger.secret, raw)})
+    else:
+        response = await ledger.post(raw, headers)
+    assert response.status_code == 207, response.text
+    body = response.json()
+    assert body["accepted"] == 2
+    rejected = body["rejected"]
+    assert [(r["index"], r["pointer"]) for r in rejected] == [
+        (1, "/1/id"), (2, "/2/data/provider"), (3, "/3/data/sc\\ud83dore"), (4, "/4/data/team_name"),
+        (5, "/5/da\\ud83dta"), (6, "/6/lead_id")]
+    assert rejected[0]["id"] == events[1]["id"] + "\\ud83d"  # what the sender wrote, in the JSON escape
+    assert all("lone UTF-16 surrogate" in r["reason"] for r in rejected), rejected
+    assert "\\ud83d at character 3" in rejected[1]["reason"]
+    assert "\\udc00 at character 6" in rejected[3]["reason"]
+    ledger.expected = 2
+    await ledger.still_consistent()
+
+
+async def test_a_body_that_is_not_utf8_is_refused_whole_naming_the_byte(ledger: Ledger) -> None:
+    raw = json.dumps(one_of_each("utf")[:2]).encode().replace(b"Austin", b"Aus\xedtin")
+    bad_at = raw.index(b"\xed")
+    for content_type in ("application/json", "application/x-ndjson"):
+        response = await ledger.post(raw, {"Content-Type": content_type})
+        assert response.status_code == 400, response.text
+        assert f"bad byte at position {bad_at}" in response.json()["message"]
+    await ledger.still_consistent()
+
+
+async def test_a_nul_in_a_key_is_rejected_per_event(ledger: Ledger) -> None:
+    good, other = one_of_each("nulk")[2:4]
+    text = json.dumps(other).replace('"score"', '"sc\\u0000ore"')
+    response = await ledger.post(("[" + json.dumps(good) + "," + text + "]").encode())
+    assert response.status_code == 207, response.text
+    assert response.json()["accepted"] == 1
+    [rejected] = response.json()["rejected"]
+    assert rejected["pointer"] == "/1/data/sc\u0000ore" and "NUL character" in rejected["reason"]
+    ledger.expected = 1
+    await ledger.still_consistent()

@@ -146,3 +146,17 @@ def test_fast_path_and_reference_validator_agree() -> None:
     events = [*one_of_each(at=NOW - timedelta(days=1)), *(copy.deepcopy(m[0]) for m in MISTAKES)]
     assert validate.schemas().fast, "jsonschema-rs is a dependency: the fast path must be active"
     assert validate.check(events, now=NOW, fast=True) == validate.check(events, now=NOW, fast=False)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_unstorable_text_is_found_in_lists_and_keys_before_validation(fast: bool) -> None:
+    # the compiled validator raised UnicodeEncodeError on a lone surrogate in a pattern-checked id
+    poisoned = [{**_scored(score=5), "id": "e\ud83d"},
+                {**_scored(score=5), "data": {"score": 5, "tags": ["ok", "x\udfff"]}},
+                {**_scored(score=5), "data": {"score": 5, "a\x00": 1}}]
+    checked = validate.check(poisoned, now=NOW, fast=fast)
+    assert checked.valid == []
+    assert [(r.id, r.pointer) for r in checked.rejected] == [
+        ("e\\ud83d", "/0/id"), ("e1", "/1/data/tags/1"), ("e1", "/2/data/a\x00")]
+    assert "\\udfff at character 1" in checked.rejected[1].reason
+    assert "NUL character" in checked.rejected[2].reason
