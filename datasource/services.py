@@ -19,6 +19,7 @@ from datasource.alerting.mailer import Mailer
 from datasource.alerting.scheduler import Scheduler
 from datasource.cache import ResultCache
 from datasource.ingest import validate as event_schemas
+from datasource.ratelimit import Limiter
 from datasource.reports.delivery import Reporter
 from datasource.settings import Settings
 from datasource.storage import migrate, partitions
@@ -71,6 +72,9 @@ class Services:
     cache: ResultCache = field(init=False, repr=False)
     _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
+    # failed-authentication and ingest rate limits (datasource/ratelimit.py)
+    limiter: Limiter = field(init=False, repr=False)
+
     # reports rendered per recipient (datasource/reports); the alert and report loops, when enabled
     reporter: Reporter = field(init=False, repr=False)
     scheduler: Scheduler | None = field(default=None, init=False, repr=False)
@@ -80,6 +84,7 @@ class Services:
         self.identifier = access.build_identifier(self.settings, self.http)
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
                                  max_entries=self.settings.cache_max_entries)
+        self.limiter = Limiter(self.settings.limits)
         self.reporter = Reporter(self.db, self.policies, self.pseudonym_key, Mailer(self.settings.notifications))
 
     @classmethod
