@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from datasource import problems
 from datasource.audit_edge import AuditEdge
 from datasource.middleware import RequestContext
+from datasource.slow_clients import BodyDeadline
 from datasource.routes import admin, alerts, audit, branding, discovery, health, ingest, query
 from datasource.services import Services
 from datasource.settings import Settings
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         # the environment) on every request although none is configured: off until someone wires OTel up
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.add_middleware(BodyDeadline)
     app.add_middleware(AuditEdge)  # added first, so it runs inside RequestContext (the request id)
     app.add_middleware(RequestContext)
     problems.install(app)

@@ -22,6 +22,7 @@ from calculators.errors import OutOfScope, UndefinedValue
 from datasource.alerting.errors import AlertingError, ChannelInvalid, DefaultRuleKept, RuleInvalid, UnknownRule
 from datasource.ingest.errors import BatchTooLarge, IngestError, MalformedBody, UnknownTenant
 from datasource.ratelimit import RateLimited
+from datasource.slow_clients import BodyTimeout
 from datasource.protocol.errors import BodyTooLarge, LimitExceeded, ProtocolError, UnknownFilterKey
 from datasource.settings import ConfigError
 from datasource.storage.errors import (
@@ -99,6 +100,7 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     ChannelInvalid: (422, "Invalid notification settings"),
     AlertingError: (400, "Alerting request refused"),
     RateLimited: (429, "Too many requests"),
+    BodyTimeout: (408, "Request body too slow"),
 }
 
 
@@ -125,6 +127,8 @@ def _headers_for(exc: BaseException, status: int) -> dict[str, str]:
         # header values must be Latin-1 and unquoted-safe; the full reason is in the body anyway
         reason = exc.message.encode("ascii", "replace").decode("ascii").replace('"', "'").replace("\\", "/")
         return {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'}
+    if isinstance(exc, BodyTimeout):
+        return {"Connection": "close"}  # the rest of the body is not read: the connection cannot be reused
     if isinstance(exc, RateLimited):
         return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     if status == 503:
