@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from datasource import problems
+from datasource import openapi, problems
 from datasource.audit_edge import AuditEdge
 from datasource.middleware import RequestContext
 from datasource.slow_clients import BodyDeadline
@@ -51,6 +51,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.add_middleware(AuditEdge)  # added first, so it runs inside RequestContext (the request id)
     app.add_middleware(RequestContext)
     problems.install(app)
+    openapi.install(app)
     # Grafana's "Save & test" calls the configured URL exactly, with no trailing slash
     app.router.redirect_slashes = False
     # /query first: routes are matched in order, and it is the route every panel of every refresh calls

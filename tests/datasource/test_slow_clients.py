@@ -7,20 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from datasource.app import create_app
 from datasource.settings import Limits, Settings
-from datasource.slow_clients import server_config
 from datasource.storage.pool import Database
+from tests.datasource.live_server import serving
 
 TIMEOUT = 0.6  # header and body timeouts of the server under test, seconds
 DRIP = 0.1  # the slow client sends one byte this often
@@ -29,15 +26,8 @@ DRIP = 0.1  # the slow client sends one byte this often
 @pytest.fixture(params=[HttpToolsProtocol, H11Protocol], ids=["httptools", "h11"])
 async def port(request: Any, db: Database, base_settings: Settings) -> AsyncIterator[int]:
     settings = base_settings.model_copy(update={"limits": Limits(header_timeout_s=TIMEOUT, body_timeout_s=TIMEOUT)})
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(server_config(create_app(settings, database=db), settings, http=request.param))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield sock.getsockname()[1]
-    server.should_exit = True
-    await serving
+    async with serving(settings, db, http=request.param) as (_, port):
+        yield port
 
 
 async def trickle(port: int, head: bytes, drip: bytes) -> tuple[bytes, float]:
