@@ -9,7 +9,7 @@ route noted (``note_identity``), else the request's credentials checked here, el
 Whose chain a record joins follows access.identify_request: the authenticated tenant; for a failed authentication
 the tenant the credential claimed (the provider whose issuer it names), when it named one; else
 ``audit.UNATTRIBUTED``. Never a tenant named by the body, the path or the query string.
-Successful reads of the public routes (health, docs, event schemas) are not recorded: no identity, no data.
+Reads of the public routes (health, docs, event schemas) are not recorded: they carry no identity and no data.
 
 Failed authentications (a 401, however it arose) are counted per client address and per claimed tenant
 (ratelimit.Limiter). Past either limit the failure is recorded as ``auth.limited`` and answered 429 with
