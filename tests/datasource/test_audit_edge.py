@@ -140,6 +140,20 @@ async def test_ingest_requests_are_recorded_once_under_the_key_tenant(tenant: tu
     assert (rec["tenant_id"], rec["action"], rec["status"]) == (audit.UNATTRIBUTED, "auth.failure", 401)
 
 
+async def test_a_refusal_whose_record_cannot_be_written_is_answered_503(tenant: tuple[httpx.AsyncClient, str],
+                                                                        db: Database) -> None:
+    client, _ = tenant
+    async with db.system() as conn:
+        await conn.execute("REVOKE INSERT ON audit_log FROM sm_app")
+    try:
+        r = await client.post("/query", json={"range": "yesterday"})
+    finally:
+        async with db.system() as conn:
+            await conn.execute("GRANT INSERT ON audit_log TO sm_app")
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.headers["content-type"] == "application/problem+json" and "audit log" in r.json()["message"]
+
+
 # --- item 4: rate limits ---------------------------------------------------------------------------------------
 
 def test_a_bucket_refills_at_its_rate_and_forgets_beyond_its_size() -> None:
