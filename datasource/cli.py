@@ -24,7 +24,7 @@ from datasource.reports.content import Recipient
 from datasource.reports.schedule import ReportKind
 from datasource.services import Services, open_database
 from datasource.settings import ConfigError, Settings, load_settings
-from datasource.slow_clients import server_config
+from datasource.slow_clients import server_options
 from datasource.storage import partitions
 from datasource.storage.errors import StorageError
 from datasource.storage.pool import Database
@@ -82,7 +82,7 @@ async def with_database(settings: Settings, job: Callable[[Database], Awaitable[
 
 
 def serve_app(settings: Settings) -> None:
-    uvicorn.Server(server_config(create_app(settings), settings)).run()
+    uvicorn.run(create_app(settings), **server_options(settings))
 
 
 @app.command()

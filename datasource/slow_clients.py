@@ -1,6 +1,6 @@
 """Slow clients are cut off: headers must arrive within ``limits.header_timeout_s``, a body within
 ``limits.body_timeout_s``, and uvicorn caps connections (``limits.max_connections``, beyond it 503) and idle
-keep-alive (``limits.keep_alive_s``). ``server_config`` is the one place the service's uvicorn is configured.
+keep-alive (``limits.keep_alive_s``). ``server_options`` is the one place the service's uvicorn is configured.
 
 uvicorn has no header read timeout (its keep-alive timer stops at the first byte of a request), so the HTTP
 protocol is subclassed: a timer armed when a connection opens and when a request's first byte arrives, disarmed
@@ -16,8 +16,6 @@ import json
 from typing import Any
 
 import h11
-import uvicorn
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -135,11 +133,10 @@ def header_deadline(base: type[asyncio.Protocol], limit: float) -> type[asyncio.
     return type(f"HeaderDeadline{base.__name__}", (hooks, base), {"header_timeout_s": limit})
 
 
-def server_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
-    """The uvicorn configuration of ``serve`` and ``demo``: address, slow-client timeouts, connection cap."""
+def server_options(settings: Settings, *, http: type[asyncio.Protocol] = AutoHTTPProtocol) -> dict[str, Any]:
+    """uvicorn's options for ``serve`` and ``demo``: address, slow-client timeouts, connection cap; ``http`` is the
+    protocol that gets the header timeout (uvicorn's choice by default)."""
     limits = settings.limits
-    protocol = overrides.pop("http", AutoHTTPProtocol)
-    return uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, proxy_headers=False, server_header=False,
-        timeout_keep_alive=limits.keep_alive_s, limit_concurrency=limits.max_connections,  # type: ignore[arg-type]
-        http=header_deadline(protocol, limits.header_timeout_s), **overrides)
+    return dict(host=settings.host, port=settings.port, log_config=None, proxy_headers=False, server_header=False,
+                timeout_keep_alive=limits.keep_alive_s, limit_concurrency=limits.max_connections,
+                http=header_deadline(http, limits.header_timeout_s))

@@ -14,17 +14,17 @@ from fastapi import FastAPI
 
 from datasource.app import create_app
 from datasource.settings import Settings
-from datasource.slow_clients import server_config
+from datasource.slow_clients import server_options
 from datasource.storage.pool import Database
 
 
 @asynccontextmanager
 async def serving(settings: Settings, db: Database, **config: Any) -> AsyncIterator[tuple[FastAPI, int]]:
-    """(app, port) while the server runs; ``config`` overrides uvicorn settings (e.g. ``http``)."""
+    """(app, port) while the server runs; ``config``: server_options' own (``http``, the protocol to use)."""
     app = create_app(settings, database=db)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(server_config(app, settings, **config))
+    server = uvicorn.Server(uvicorn.Config(app, **server_options(settings, **config)))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():

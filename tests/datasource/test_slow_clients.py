@@ -1,5 +1,5 @@
 """Slow clients over a real socket: a server started on 127.0.0.1 with uvicorn as `serve` configures it
-(slow_clients.server_config) cuts off a client that trickles its headers, its body or nothing at all, with 408,
+(slow_clients.server_options) cuts off a client that trickles its headers, its body or nothing at all, with 408,
 within the timeout, while normal clients are served meanwhile."""
 
 from __future__ import annotations
