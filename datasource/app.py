@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from datasource import openapi, problems
 from datasource.audit_edge import AuditEdge
 from datasource.middleware import RequestContext
-from datasource.slow_clients import BodyDeadline
 from datasource.routes import admin, alerts, audit, branding, discovery, health, ingest, query
 from datasource.services import Services
 from datasource.settings import Settings
+from datasource.slow_clients import BodyDeadline
 from datasource.storage.pool import Database
 from datasource.warmer import Warmer
 

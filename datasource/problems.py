@@ -21,10 +21,10 @@ from calculators import CalculatorError, InvalidRange, UnknownMetric, Unsupporte
 from calculators.errors import OutOfScope, UndefinedValue
 from datasource.alerting.errors import AlertingError, ChannelInvalid, DefaultRuleKept, RuleInvalid, UnknownRule
 from datasource.ingest.errors import BatchTooLarge, IngestError, MalformedBody, UnknownTenant
-from datasource.ratelimit import RateLimited
-from datasource.slow_clients import BodyTimeout
 from datasource.protocol.errors import BodyTooLarge, LimitExceeded, ProtocolError, UnknownFilterKey
+from datasource.ratelimit import RateLimited
 from datasource.settings import ConfigError
+from datasource.slow_clients import BodyTimeout
 from datasource.storage.errors import (
     DatabaseUnavailable,
     MigrationFailed,
