@@ -52,7 +52,8 @@ class BodyDeadline:
                 return await receive()
             deadline = deadline or loop.time() + limit
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                async with asyncio.timeout_at(deadline):  # no task per read, unlike wait_for
+                    message = await receive()
             except TimeoutError:
                 raise BodyTimeout(limit) from None
             done = message["type"] != "http.request" or not message.get("more_body", False)
