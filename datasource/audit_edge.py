@@ -14,7 +14,8 @@ Reads of the public routes (health, docs, event schemas) are not recorded: they 
 
 Failed authentications (a 401, however it arose) are counted per client address and per claimed tenant
 (ratelimit.Limiter). Past either limit the failure is recorded as ``auth.limited`` and answered 429 with
-Retry-After; an address past its limit is refused before any credential is checked, until its bucket refills.
+Retry-After; an address past its limit is refused before any credential is checked, until its bucket refills,
+unless it carries a token verified in the last minute (another user behind the same Grafana).
 The record is written before the answer starts: if it cannot be, the answer is 503 (nothing is served).
 """
 
@@ -61,7 +62,7 @@ class AuditEdge:
         token = current.set(note)
         try:
             wait = svc.limiter.address_wait(note.client)
-            if wait is not None:  # refused before any credential is checked or any body read
+            if wait is not None and not _recently_verified(svc, scope):  # refused before any credential is checked
                 note.limited = svc.limiter.refused_address(wait)
                 await self._answer(svc, scope, receive, send, note, 429)
                 return
@@ -111,6 +112,15 @@ class AuditEdge:
             await _send(scope, receive, send, exc)
             return
         await _send(scope, receive, send, note.limited)
+
+
+def _recently_verified(svc: Services, scope: Scope) -> bool:
+    """Whether the request carries a token verified within the last minute (rbac's verified-token cache): Grafana
+    proxies every user from its own address, so one user's failing token must not lock the others out."""
+    creds = Credentials.from_headers(Headers(scope=scope))
+    verified = svc.identifier.verified
+    return any(secret is not None and verified.get(verified.digest(secret.get_secret_value(), kind)) is not None
+               for secret, kind in ((creds.authorization, "access"), (creds.id_token, "id")))
 
 
 async def _send(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
