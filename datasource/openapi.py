@@ -20,7 +20,7 @@ from datasource.problems import PROBLEM_JSON
 PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "An access token of the tenant's identity "
-               "provider (Grafana: Forward OAuth Identity), a service key sms_…, or for ingest an ingest key smk_…"},
+               "provider (Grafana: Forward OAuth Identity), or a service key, or for ingest an ingest key (smk_…)"},
     "idToken": {"type": "apiKey", "in": "header", "name": "X-ID-Token",
                 "description": "The ID token Grafana forwards with Forward OAuth Identity"},
 }

@@ -25,8 +25,8 @@ GRAFANA_ROUTES = ("/query", "/annotations", "/search", "/metrics", "/metric-payl
 # bodies that are documents checked against their own JSON Schema (policy, identity, alert rules...) or against the
 # present (a key's expiry): schema-valid as OpenAPI states them, and still 422 when they do not validate
 DOCUMENTS = {"PUT /api/admin/policy", "POST /api/admin/policy/rollback", "PUT /api/admin/identity",
-             "POST /api/admin/keys", "PUT /api/admin/alert-rules/{rule_id}", "PUT /api/admin/alert-channels/{channel_id}",
-             "PUT /api/admin/report-schedules/{kind}"}
+             "POST /api/admin/keys", "PUT /api/admin/alert-rules/{rule_id}",
+             "PUT /api/admin/alert-channels/{channel_id}", "PUT /api/admin/report-schedules/{kind}"}
 EXAMPLES = 3  # per route and credential: ~35 routes × 2 × 3 requests (plus the checks' own), about 20 s
 
 
