@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 from fastapi import Request
 
+from datasource import audit_note
 from datasource.settings import ConfigError, Settings
 from datasource.storage.pool import Database
 from rbac import audit, audit_verify
@@ -78,6 +79,7 @@ async def checkpoint_loop(db: Database, settings: Settings, secret: bytes) -> No
 async def record(db: Database, rec: audit.AuditRecord) -> None:
     """Append to the record's tenant chain, returning once it is committed (AuditUnavailable when it cannot be
     written). Records of one tenant arriving while its previous append runs are written together (GroupCommit)."""
+    rec = audit_note.noted(rec)  # the request has its record now; a failed authentication is counted (rate limits)
     writer = _writers.get(db)
     if writer is None:
         writer = _writers[db] = GroupCommit(db)

@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from datasource import problems
+from datasource import openapi, problems
+from datasource.audit_edge import AuditEdge
 from datasource.middleware import RequestContext
 from datasource.routes import admin, alerts, audit, branding, discovery, health, ingest, query
 from datasource.services import Services
 from datasource.settings import Settings
+from datasource.slow_clients import BodyDeadline
 from datasource.storage.pool import Database
 from datasource.warmer import Warmer
 
@@ -45,8 +47,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         # the environment) on every request although none is configured: off until someone wires OTel up
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.add_middleware(BodyDeadline)
+    app.add_middleware(AuditEdge)  # added first, so it runs inside RequestContext (the request id)
     app.add_middleware(RequestContext)
     problems.install(app)
+    openapi.install(app)
     # Grafana's "Save & test" calls the configured URL exactly, with no trailing slash
     app.router.redirect_slashes = False
     # /query first: routes are matched in order, and it is the route every panel of every refresh calls

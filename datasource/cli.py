@@ -24,6 +24,7 @@ from datasource.reports.content import Recipient
 from datasource.reports.schedule import ReportKind
 from datasource.services import Services, open_database
 from datasource.settings import ConfigError, Settings, load_settings
+from datasource.slow_clients import server_options
 from datasource.storage import partitions
 from datasource.storage.errors import StorageError
 from datasource.storage.pool import Database
@@ -93,8 +94,7 @@ async def with_database(settings: Settings, job: Callable[[Database], Awaitable[
 
 
 def serve_app(settings: Settings) -> None:
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                proxy_headers=False, server_header=False)
+    uvicorn.run(create_app(settings), **server_options(settings))
 
 
 @app.command()

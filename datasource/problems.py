@@ -8,6 +8,7 @@ Unexpected exceptions answer 500 with the request id and nothing of their text o
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +22,9 @@ from calculators.errors import OutOfScope, UndefinedValue
 from datasource.alerting.errors import AlertingError, ChannelInvalid, DefaultRuleKept, RuleInvalid, UnknownRule
 from datasource.ingest.errors import BatchTooLarge, IngestError, MalformedBody, UnknownTenant
 from datasource.protocol.errors import BodyTooLarge, LimitExceeded, ProtocolError, UnknownFilterKey
+from datasource.ratelimit import RateLimited
 from datasource.settings import ConfigError
+from datasource.slow_clients import BodyTimeout
 from datasource.storage.errors import (
     DatabaseUnavailable,
     MigrationFailed,
@@ -96,6 +99,8 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     DefaultRuleKept: (409, "Built-in alert rule"),
     ChannelInvalid: (422, "Invalid notification settings"),
     AlertingError: (400, "Alerting request refused"),
+    RateLimited: (429, "Too many requests"),
+    BodyTimeout: (408, "Request body too slow"),
 }
 
 
@@ -108,6 +113,7 @@ def status_for(exc: BaseException) -> tuple[int, str] | None:
 
 def problem_response(request: Request, status: int, title: str, detail: str, *,
                      errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    request.state.problem_detail = detail  # the audit edge's record of a request no route recorded says why
     body = ProblemDetails(
         title=title, status=status, detail=detail, message=detail, instance=request.url.path,
         request_id=getattr(request.state, "request_id", None), errors=errors,
@@ -121,6 +127,10 @@ def _headers_for(exc: BaseException, status: int) -> dict[str, str]:
         # header values must be Latin-1 and unquoted-safe; the full reason is in the body anyway
         reason = exc.message.encode("ascii", "replace").decode("ascii").replace('"', "'").replace("\\", "/")
         return {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'}
+    if isinstance(exc, BodyTimeout):
+        return {"Connection": "close"}  # the rest of the body is not read: the connection cannot be reused
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     if status == 503:
         return {"Retry-After": "5"}
     return {}
@@ -137,6 +147,11 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("%s: %s", title, message)
     return problem_response(request, status, title, message, errors=errors, headers=_headers_for(exc, status))
+
+
+async def respond(request: Request, exc: Exception) -> JSONResponse:
+    """The problem answering ``exc``, for the middleware that answers outside the exception handlers (audit_edge)."""
+    return await _domain_error(request, exc)
 
 
 async def _problem(request: Request, exc: Exception) -> JSONResponse:

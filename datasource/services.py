@@ -22,6 +22,7 @@ from datasource.alerting.scheduler import Scheduler
 from datasource.answer import Answerer
 from datasource.cache import ResultCache
 from datasource.ingest import validate as event_schemas
+from datasource.ratelimit import Limiter
 from datasource.reports.delivery import Reporter
 from datasource.settings import Settings
 from datasource.storage import migrate, partitions
@@ -83,6 +84,9 @@ class Services:
     answers: Answerer = field(init=False, repr=False)
     _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
+    # failed-authentication and ingest rate limits (datasource/ratelimit.py)
+    limiter: Limiter = field(init=False, repr=False)
+
     # reports rendered per recipient (datasource/reports); the alert and report loops, when enabled
     reporter: Reporter = field(init=False, repr=False)
     scheduler: Scheduler | None = field(default=None, init=False, repr=False)
@@ -96,6 +100,7 @@ class Services:
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
                                  max_entries=self.settings.cache_max_entries)
         self.answers = Answerer(self.db, self.cache, self.pseudonym_key)
+        self.limiter = Limiter(self.settings.limits)
         self.reporter = Reporter(self.db, self.policies, self.answers, Mailer(self.settings.notifications))
 
     @classmethod

@@ -38,6 +38,16 @@ class Limits(BaseModel):
     max_targets: int = Field(50, gt=0)
     max_range_days: int = Field(3 * 366, gt=0)
     max_data_points: int = Field(10_000, gt=0)
+    # failed authentications a minute (token buckets, datasource/ratelimit.py), then 429 with Retry-After
+    auth_failures_per_address: int = Field(20, gt=0)
+    auth_failures_per_tenant: int = Field(200, gt=0)
+    ingest_requests_per_tenant: int = Field(1200, gt=0)  # ingest requests a minute per tenant
+    rate_limit_keys: int = Field(100_000, gt=0)  # addresses and tenants tracked at most (bounded memory)
+    # slow clients (datasource/slow_clients.py): headers and body must arrive within these, else 408 and closed
+    header_timeout_s: float = Field(10.0, gt=0)
+    body_timeout_s: float = Field(60.0, gt=0)
+    keep_alive_s: float = Field(5.0, gt=0)  # an idle keep-alive connection is closed after this
+    max_connections: int = Field(1000, gt=0)  # concurrent connections and tasks; beyond it uvicorn answers 503
 
 
 class Notifications(BaseModel):

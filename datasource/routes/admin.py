@@ -106,7 +106,8 @@ async def get_identity(who: AdminDep, svc: ServicesDep) -> dict[str, Any]:
     return config.model_dump(mode="json") if config else {}  # secrets dump as '**********'
 
 
-@router.put("/identity", response_model=dict[str, Any])
+@router.put("/identity", response_model=dict[str, Any],
+            responses={409: {"description": "Another tenant trusts this issuer"}})
 async def put_identity(body: dict[str, Any], who: AdminDep, svc: ServicesDep, request: Request) -> dict[str, Any]:
     _storable(body, "identity settings")
     try:
@@ -215,7 +216,7 @@ async def list_keys(who: AdminDep, svc: ServicesDep, kind: Literal["service", "i
         return [KeyOut.of(k) for k in await keys.list_keys(conn, who.tenant_id, kind)]
 
 
-@router.delete("/keys/{key_id}", response_model=KeyOut)
+@router.delete("/keys/{key_id}", response_model=KeyOut, responses={404: {"description": "No such key"}})
 async def revoke_key(key_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")], who: AdminDep, svc: ServicesDep,
                      request: Request) -> KeyOut:
     async with svc.db.tenant(who.tenant_id) as conn:

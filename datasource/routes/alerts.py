@@ -101,7 +101,8 @@ async def put_rule(rule_id: str, body: dict[str, Any], who: AdminDep, svc: Servi
     return rule.document()
 
 
-@router.delete("/api/admin/alert-rules/{rule_id}", status_code=204, tags=["admin"])
+@router.delete("/api/admin/alert-rules/{rule_id}", status_code=204, tags=["admin"],
+               responses={404: {"description": "No such rule"}, 409: {"description": "A built-in rule is kept"}})
 async def delete_rule(rule_id: str, who: AdminDep, svc: ServicesDep, request: Request) -> None:
     async with svc.db.tenant(who.tenant_id) as conn:
         await rules.delete(conn, rule_id)

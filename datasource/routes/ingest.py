@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from datasource import audit_note
 from datasource.deps import ServicesDep
 from datasource.ingest import batch, validate
 from datasource.ingest.errors import BatchTooLarge
@@ -121,6 +122,8 @@ async def post_events(
     else:
         body = await _read_body(request, settings.limits.max_body_bytes)
         tenant_id, key_id = await _authenticate(services.db, None, x_sm_key_id, x_sm_signature, body)
+    audit_note.note_identity(who=audit_note.Who(tenant_id, f"ingest-key:{key_id}", None, "ingest_key"))
+    services.limiter.ingest(tenant_id)  # RateLimited (429) past limits.ingest_requests_per_tenant
     if tenant is not None and tenant != tenant_id:
         raise Forbidden(f"This ingest key belongs to another tenant than {tenant!r}; it can send events only "
                         "for its own tenant.")
