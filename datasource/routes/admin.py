@@ -141,7 +141,9 @@ class JwksRefreshOut(BaseModel):
     key_ids: list[str] = Field(description="the key ids the provider publishes now; tokens signed with others fail")
 
 
-@router.post("/identity/jwks/refresh", response_model=JwksRefreshOut)
+@router.post("/identity/jwks/refresh", response_model=JwksRefreshOut,
+             responses={404: {"description": "The tenant has no identity provider"},
+                        502: {"description": "The identity provider did not answer; the cached keys stay in use"}})
 async def refresh_jwks(who: AdminDep, svc: ServicesDep, request: Request) -> JwksRefreshOut:
     """Fetch the provider's signing keys now: a key it stopped publishing is refused at once, not after the cache."""
     config = svc.identifier.providers.get(who.tenant_id)

@@ -27,7 +27,7 @@ from datasource.settings import Settings
 from datasource.storage import migrate
 from datasource.storage.pool import Database
 from tests.datasource.test_alert_delivery import FAST
-from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, make_tenant
+from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, answers, make_tenant
 
 SECRET = "whsec-0123456789-abcdef"
 URL = "https://hooks.example.com/sealed"
@@ -44,7 +44,7 @@ async def webhook_tenant(db: Database, new_tenant_id: Callable[[str], str], keys
     await add_auth_failures(db, tid, T - MIN, 25)
     async with db.tenant(tid) as conn:
         await channels.put(conn, tid, "ops", parse_config({"kind": "webhook", "url": URL, "secret": SECRET}), keys)
-    await evaluate_tenant(db, tid, T, retention_months=24)
+    await evaluate_tenant(answers(db), tid, T, retention_months=24)
     return tid
 
 
