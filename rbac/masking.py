@@ -1,9 +1,12 @@
 """The mask stage: Frame + Grant → the Frame this principal may see, saying which fields were masked.
 
-Each column is judged by its ``field`` (what a policy rule names) and its ``sensitivity``: a rule naming
-the field applies its strategy; a field no rule names is shown only if its sensitivity is one the role
-sees unmasked, and hidden otherwise (deny by default). A rule with ``others_only`` spares the rows that
-are the caller's own (their agent id, or one of their teams). Pseudonyms are a keyed HMAC with a key per
+Each column is judged by its ``field`` (what a policy rule names) and its lineage (the measures it was
+derived from, stamped by the catalog; a plain value is its own one origin): a rule naming the column's own
+field decides that column; any other value is hidden wherever one of its origins is hidden for the role —
+by a hide or bucket rule on the origin's field, or, with no rule, by a sensitivity the role does not see
+(deny by default). Rows that carry their own lineage (action items) are left out whole when one of their origins is
+hidden. A rule with ``others_only`` spares the rows that are the caller's own (their agent id, or one of
+their teams), except for values pooled from every agent's rows. Pseudonyms are a keyed HMAC with a key per
 tenant (``tenant_key``): stable within a tenant, unlinkable across tenants, unguessable without the key.
 Masking is per principal and its output is never cached across principals.
 """
@@ -19,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, assert_never
 
-from calculators.frames import Column, Frame
+from calculators.frames import Column, Frame, Lineage, Origin
 from calculators.vocabulary import ColumnType, Kind, Sensitivity
 from rbac.errors import Forbidden
 from rbac.local_keys import derive_key
@@ -127,49 +130,123 @@ def _masks(grant: Grant | FieldMasks) -> FieldMasks:
     return grant.masks if isinstance(grant, Grant) else grant
 
 
+def _restricted(origin: Origin, masks: FieldMasks) -> bool:
+    """Does the policy keep values derived from ``origin`` from this role, in some rows or all? (policy only)"""
+    rule = masks.rule_for(origin.field)
+    if rule is None:
+        return origin.sensitivity not in masks.visible
+    return rule.strategy in (MaskStrategy.HIDE, MaskStrategy.BUCKET)
+
+
+def _hidden_by(origin: Origin, masks: FieldMasks, owned: dict[str, tuple[bool, ...]], n: int) -> tuple[bool, ...]:
+    """Per row: must a value derived from ``origin`` be hidden? An identity shown pseudonymised or partially
+    does not hide what is counted about it; a bucketed figure hides every figure derived from it; an
+    others-only rule spares the caller's own rows unless the origin pools every agent's rows."""
+    rule = masks.rule_for(origin.field)
+    if rule is None:
+        return (origin.sensitivity not in masks.visible,) * n
+    if rule.strategy is MaskStrategy.HIDE:
+        if rule.others_only and not origin.pooled:
+            return tuple(not own for own in owned[rule.others_only])
+        return (True,) * n
+    return (rule.strategy is MaskStrategy.BUCKET,) * n
+
+
+def _origins(column: Column) -> Lineage:
+    """A column's lineage; a plain value outside the catalog is its own one origin (field and sensitivity)."""
+    if column.lineage is not None:
+        return column.lineage
+    return frozenset({Origin(column.field_name, column.field_name, column.sensitivity)})
+
+
+def _check_aggregate_only(frame: Frame, masks: FieldMasks, fields: set[str]) -> None:
+    for name in sorted(fields):
+        rule = masks.rule_for(name)
+        if rule is not None and rule.strategy is MaskStrategy.AGGREGATE_ONLY and frame.kind is Kind.TABLE \
+                and frame.row_count > 1:
+            raise Forbidden(f"Role {masks.principal.role.value} sees {name!r} only in aggregate; "
+                            f"remove the per-row breakdown from this query.")
+
+
+def _hidden_rows(column: Column, masks: FieldMasks, owned: dict[str, tuple[bool, ...]], n: int) -> list[bool]:
+    """Per row: must this column's value be hidden, by its own field's rule or by any of its origins?"""
+    own_rule = masks.rule_for(column.field_name)
+    hidden = [False] * n
+    # a rule naming the column's own field is the admin's decision for it; only what it pools from every
+    # agent's rows is judged besides (its own-row sparing cannot apply to a pooled figure)
+    for o in _origins(column):
+        if own_rule is None or o.pooled:
+            hidden = [h or x for h, x in zip(hidden, _hidden_by(o, masks, owned, n), strict=True)]
+    if own_rule is not None and own_rule.strategy is MaskStrategy.HIDE:
+        spared = owned[own_rule.others_only] if own_rule.others_only else (False,) * n
+        hidden = [h or not s for h, s in zip(hidden, spared, strict=True)]
+    return hidden
+
+
+NOBODYS = {"agent": (False,), "team": (False,)}  # one row of someone else's, to judge a column of an empty frame
+
+
 def apply(frame: Frame, grant: Grant | FieldMasks, key: bytes) -> Frame:
     masks = _masks(grant)
+    n = frame.row_count
     owned = {kind: _owned_rows(frame, masks, kind) for kind in ("agent", "team")}  # before any column changes
-    kept: list[Column] = []
+    valued = [c for c in frame.columns if c.type is not ColumnType.TIME]
+    _check_aggregate_only(frame, masks, {c.field_name for c in valued} | {o.field for c in valued for o in _origins(c)})
     masked: dict[str, str] = {}
+    keep = [True] * n
+    if frame.row_lineage:
+        # rows whose own lineage the role may not see go whole: no title, text or value of theirs is left
+        by_origin = {o: _hidden_by(o, masks, owned, n) for row in frame.row_lineage for o in row}
+        keep = [not any(by_origin[o][i] for o in row) for i, row in enumerate(frame.row_lineage)]
+        for o in frame.lineage or frozenset():
+            if _restricted(o, masks):  # said whether or not a row went: the notice tells nothing about the data
+                masked[o.field] = "rows left out"
+    kept: list[Column] = []
     for column in frame.columns:
-        name = column.field_name
         if column.type is ColumnType.TIME:
             kept.append(column)
             continue
-        rule = masks.rule_for(name)
-        if rule is None:
-            if column.sensitivity in masks.visible:
-                kept.append(column)
-            else:
-                masked[name] = "hidden"
-            continue
-        if rule.strategy is MaskStrategy.AGGREGATE_ONLY:
-            if frame.kind is Kind.TABLE and frame.row_count > 1:
-                raise Forbidden(f"Role {masks.principal.role.value} sees {name!r} only in aggregate; "
-                                f"remove the per-row breakdown from this query.")
-            kept.append(column)
-            continue
-        spared = owned[rule.others_only] if rule.others_only else (False,) * frame.row_count
-        if rule.strategy is MaskStrategy.HIDE and not any(spared):
+        name = column.field_name
+        hidden = _hidden_rows(column, masks, owned, n) if n else _hidden_rows(column, masks, NOBODYS, 1)
+        if all(hidden):
             masked[name] = "hidden"
             continue
-        change = _transform(rule, name, key)
-        values = tuple(v if own else change(v) for v, own in zip(column.values, spared, strict=True))
+        if not n:
+            kept.append(column)
+            continue
+        rule = masks.rule_for(name)
+        spared = owned[rule.others_only] if rule is not None and rule.others_only else (False,) * n
+        change = (_transform(rule, name, key) if rule is not None and rule.strategy not in
+                  (MaskStrategy.HIDE, MaskStrategy.AGGREGATE_ONLY) else None)
+        values = tuple(None if h else v if change is None or own else change(v)
+                       for v, h, own in zip(column.values, hidden, spared, strict=True))
         kept.append(column.with_values(values))
-        if not all(spared):
+        if any(hidden):
+            masked[name] = MaskStrategy.HIDE.value
+        if change is not None and rule is not None and not all(spared):
             masked[name] = rule.strategy.value
-    if not masked:
+    restricted = any(_restricted(o, masks) for o in frame.lineage or frozenset())
+    if not masked and not restricted and all(keep):
         return frame
-    notice = (f"Masked for role {masks.principal.role.value}: "
-              + ", ".join(f"{f} ({how})" for f, how in sorted(masked.items())))
-    return replace(frame, columns=tuple(kept), notices=(*frame.notices, notice),
+    if not all(keep):
+        kept = [c.with_values(tuple(v for v, k in zip(c.values, keep, strict=True) if k)) for c in kept]
+    notices = frame.notices
+    if masked:
+        notices = (*notices, f"Masked for role {masks.principal.role.value}: "
+                   + ", ".join(f"{f} ({how})" for f, how in sorted(masked.items())))
+    return replace(frame, columns=tuple(kept), notices=notices, row_lineage=(),
                    masked_fields=tuple(sorted({*frame.masked_fields, *masked})), meta=_plain_meta(frame.meta))
 
 
 def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """A masked frame keeps no number in its meta: a figure there (a total, a ratio) may be a masked value."""
     return {k: v for k, v in meta.items() if isinstance(v, str | bool) or v is None}
+
+
+def shows(lineage: Lineage, grant: Grant | FieldMasks) -> bool:
+    """May a value derived from ``lineage`` (a whole item, nobody's own row) be shown at all? (alert lines)"""
+    masks = _masks(grant)
+    return not any(_hidden_by(o, masks, NOBODYS, 1)[0] for o in lineage)
 
 
 def mask_value(field_name: str, value: Any, grant: Grant | FieldMasks, key: bytes,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from calculators import CalculatorError
+from calculators import CalculatorError, condition_inputs
 from datasource import tenants
 from datasource.alerting import channels, rules
 from datasource.alerting.conditions import Context, measure
@@ -83,10 +83,10 @@ async def evaluate_tenant(db: Database, tenant_id: str, now: datetime, retention
             if transition is Transition.FIRING:
                 event_id = await conn.fetchval(
                     """INSERT INTO alert_events (tenant_id, rule_id, family, severity, state, started_at, title,
-                           summary, value, threshold)
-                       VALUES ($1, $2, $3, $4, 'firing', $5, $6, $7, $8, $9) RETURNING event_id""",
+                           summary, value, threshold, inputs)
+                       VALUES ($1, $2, $3, $4, 'firing', $5, $6, $7, $8, $9, $10) RETURNING event_id""",
                     tenant_id, rule.id, rule.family.value, rule.severity.value, now, rule.title,
-                    summary(rule, value), value, rule.threshold)
+                    summary(rule, value), value, rule.threshold, condition_inputs(rule.kind, rule.condition))
             elif transition is Transition.RESOLVED:
                 await conn.execute("UPDATE alert_events SET state = 'resolved', resolved_at = $2 WHERE event_id = $1",
                                    event_id, now)

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from calculators import CalculatorError, Frame, Kind, MetricName, MetricQuery, TenantSettings, compute, get_metric
+from calculators import (CalculatorError, Frame, Kind, MetricName, MetricQuery, TenantSettings, alert_lineage, compute,
+                         get_metric)
 from datasource import tenants
 from datasource.reports.schedule import Period, ReportKind
 from datasource.storage.errors import StorageError
@@ -165,15 +166,18 @@ async def _section(db: Database, spec: SectionSpec, who: Principal, rules: polic
         return Section(spec.title, spec.metric, None, "Could not be computed; the failure has been logged.")
 
 
-async def _alerts(db: Database, tenant_id: str, period: Period) -> tuple[AlertLine, ...]:
-    """Alerts firing now or during the period: operations needs both."""
-    async with db.tenant(tenant_id) as conn:
+async def _alerts(db: Database, who: Principal, rules: policy.Policy, period: Period) -> tuple[AlertLine, ...]:
+    """Alerts firing now or during the period: operations needs both. A line derived from what the recipient's
+    role may not see (a revenue projection for an agent) is left out (alert_events.inputs)."""
+    masks = policy.field_masks(who, rules)
+    async with db.tenant(who.tenant_id) as conn:
         rows = await conn.fetch(
-            """SELECT severity, title, summary, started_at FROM alert_events
+            """SELECT severity, title, summary, started_at, inputs FROM alert_events
                WHERE state = 'firing' OR (started_at < $2 AND coalesce(resolved_at, 'infinity') >= $1)
                ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, started_at DESC
                LIMIT 50""", period.start, period.end)
-    return tuple(AlertLine(r["severity"], r["title"], r["summary"], r["started_at"]) for r in rows)
+    return tuple(AlertLine(r["severity"], r["title"], r["summary"], r["started_at"]) for r in rows
+                 if masking.shows(alert_lineage(r["inputs"]), masks))
 
 
 async def build(db: Database, tenant_id: str, kind: ReportKind, period: Period, recipient: Recipient,
@@ -184,7 +188,7 @@ async def build(db: Database, tenant_id: str, kind: ReportKind, period: Period, 
         name = await conn.fetchval("SELECT name FROM tenants WHERE tenant_id = $1", tenant_id) or tenant_id
     who = recipient.principal(tenant_id)
     sections = tuple([await _section(db, spec, who, rules, key, period, settings) for spec in SECTIONS[kind]])
-    alerts = await _alerts(db, tenant_id, period) if kind is ReportKind.DAILY else ()
+    alerts = await _alerts(db, who, rules, period) if kind is ReportKind.DAILY else ()
     extra = (*projection(sections), *recommendations(sections)) if kind is ReportKind.MONTHLY else ()
     return Report(tenant_id, name, kind, period, recipient, settings, sections, alerts,
                   (*highlights(sections), *extra), now or datetime.now(UTC))
