@@ -244,3 +244,30 @@ async def test_an_agents_own_efficiency_score_is_hidden_because_it_pools_every_a
     assert "efficiency_score" not in names and frame.column("revenue").values == (3000.0,)  # own revenue stays
     manager = await _masked(db, a, Role.MANAGER, get_metric("agents.scorecard"), _query("agents.scorecard"), False)
     assert "efficiency_score" in [c.name for c in manager.columns]
+
+
+async def test_alert_notifications_reach_only_channels_whose_audience_may_see_them(
+        db: Database, new_tenant_id: Any) -> None:
+    """A revenue projection (financial) and an authentication-failure burst (security) fire at T: an admin channel
+    gets both, an auditors' channel only the burst, a channel for agents neither."""
+    from datasource.alerting import channels, rules
+    from datasource.alerting.evaluate import evaluate_tenant
+    from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, make_tenant
+
+    tid = new_tenant_id("walk-notify")
+    await make_tenant(db, tid, targets={"revenue.attributed": 1000})
+    await add_auth_failures(db, tid, T - MIN, 25)
+    async with db.tenant(tid) as conn:
+        await rules.put(conn, tid, "business.projection", {
+            "id": "business.projection", "family": "business", "severity": "warning", "title": "Revenue projection",
+            "condition": {"kind": "target_projection", "measure": "revenue", "target": "revenue.attributed"},
+            "op": "<", "threshold": 10, "window_minutes": 60}, "admin@walk")
+        for cid, audience in (("ops", "admin"), ("audit", "auditor"), ("team", "agent")):
+            await channels.put(conn, tid, cid, channels.parse_config(
+                {"kind": "slack", "url": f"https://hooks.slack.example.com/{cid}", "audience": audience}))
+    await evaluate_tenant(db, tid, T, retention_months=24)
+    async with db.tenant(tid) as conn:
+        rows = await conn.fetch("SELECT e.rule_id, d.channel_id FROM alert_deliveries d JOIN alert_events e "
+                                "USING (tenant_id, event_id)")
+    assert sorted((r["rule_id"], r["channel_id"]) for r in rows) == [
+        ("business.projection", "ops"), ("critical.auth_failures", "audit"), ("critical.auth_failures", "ops")]

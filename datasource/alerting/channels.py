@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from datasource.alerting.errors import validated
 from datasource.alerting.mailer import Mailer
 from datasource.alerting.rules import Severity
+from rbac import Role
 
 SIGNATURE_HEADER = "X-SM-Signature"
 TIMESTAMP_HEADER = "X-SM-Timestamp"
@@ -41,6 +42,9 @@ class ChannelConfig(BaseModel):
     to: tuple[str, ...] = Field((), max_length=50)
     min_severity: Severity = Severity.INFO
     secret: SecretStr | None = Field(None, min_length=16)
+    # whose view the channel's readers have: an alert derived from what this role may not see (a revenue
+    # projection for agents) is not sent here. Admin (everything) unless the channel reaches others.
+    audience: Role = Role.ADMIN
 
     @model_validator(mode="after")
     def _complete(self) -> ChannelConfig:
