@@ -130,26 +130,56 @@ def _masks(grant: Grant | FieldMasks) -> FieldMasks:
     return grant.masks if isinstance(grant, Grant) else grant
 
 
-def _restricted(origin: Origin, masks: FieldMasks) -> bool:
-    """Does the policy keep values derived from ``origin`` from this role, in some rows or all? (policy only)"""
-    rule = masks.rule_for(origin.field)
-    if rule is None:
-        return origin.sensitivity not in masks.visible
-    return rule.strategy in (MaskStrategy.HIDE, MaskStrategy.BUCKET)
+ALL = "all"  # a verdict: hidden in every row; "agent" / "team": hidden but in the caller's own rows; None: shown
+Verdict = str | None
 
 
-def _hidden_by(origin: Origin, masks: FieldMasks, owned: dict[str, tuple[bool, ...]], n: int) -> tuple[bool, ...]:
-    """Per row: must a value derived from ``origin`` be hidden? An identity shown pseudonymised or partially
+def _verdict(origin: Origin, masks: FieldMasks, rule_for: Callable[[str], MaskRule | None] | None = None) -> Verdict:
+    """How values derived from ``origin`` are kept from this role. An identity shown pseudonymised or partially
     does not hide what is counted about it; a bucketed figure hides every figure derived from it; an
     others-only rule spares the caller's own rows unless the origin pools every agent's rows."""
-    rule = masks.rule_for(origin.field)
+    rule = (rule_for or masks.rule_for)(origin.field)
     if rule is None:
-        return (origin.sensitivity not in masks.visible,) * n
+        return None if origin.sensitivity in masks.visible else ALL
     if rule.strategy is MaskStrategy.HIDE:
-        if rule.others_only and not origin.pooled:
-            return tuple(not own for own in owned[rule.others_only])
+        return rule.others_only if rule.others_only and not origin.pooled else ALL
+    return ALL if rule.strategy is MaskStrategy.BUCKET else None
+
+
+class _Judge:
+    """The verdicts of one masking pass, each origin judged once."""
+
+    def __init__(self, masks: FieldMasks) -> None:
+        self.masks = masks
+        self._seen: dict[Origin, Verdict] = {}
+        self._rules: dict[str, MaskRule | None] = {}
+
+    def rule(self, field_name: str) -> MaskRule | None:
+        if field_name not in self._rules:
+            self._rules[field_name] = self.masks.rule_for(field_name)
+        return self._rules[field_name]
+
+    def __call__(self, origin: Origin) -> Verdict:
+        if origin not in self._seen:
+            self._seen[origin] = _verdict(origin, self.masks, self.rule)
+        return self._seen[origin]
+
+    def column(self, column: Column, own: MaskRule | None) -> set[str]:
+        """The verdicts hiding this column (``own``: the rule naming its own field, the admin's decision for it;
+        only what the column pools from every agent's rows is judged besides: own-row sparing cannot apply)."""
+        found = {v for o in _origins(column) if own is None or o.pooled if (v := self(o)) is not None}
+        if own is not None and own.strategy is MaskStrategy.HIDE:
+            found.add(own.others_only or ALL)
+        return found
+
+
+def _rows(verdicts: set[str], owned: dict[str, tuple[bool, ...]], n: int) -> tuple[bool, ...]:
+    """Per row: hidden by these verdicts?"""
+    if ALL in verdicts:
         return (True,) * n
-    return (rule.strategy is MaskStrategy.BUCKET,) * n
+    if not verdicts:
+        return (False,) * n
+    return tuple(any(not owned[v][i] for v in verdicts) for i in range(n))
 
 
 def _origins(column: Column) -> Lineage:
@@ -159,47 +189,31 @@ def _origins(column: Column) -> Lineage:
     return frozenset({Origin(column.field_name, column.field_name, column.sensitivity)})
 
 
-def _check_aggregate_only(frame: Frame, masks: FieldMasks, fields: set[str]) -> None:
-    for name in sorted(fields):
-        rule = masks.rule_for(name)
-        if rule is not None and rule.strategy is MaskStrategy.AGGREGATE_ONLY and frame.kind is Kind.TABLE \
-                and frame.row_count > 1:
-            raise Forbidden(f"Role {masks.principal.role.value} sees {name!r} only in aggregate; "
+def _check_aggregate_only(frame: Frame, judge: _Judge) -> None:
+    if frame.kind is not Kind.TABLE or frame.row_count <= 1:
+        return
+    valued = [c for c in frame.columns if c.type is not ColumnType.TIME]
+    for name in sorted({c.field_name for c in valued} | {o.field for c in valued for o in _origins(c)}):
+        rule = judge.rule(name)
+        if rule is not None and rule.strategy is MaskStrategy.AGGREGATE_ONLY:
+            raise Forbidden(f"Role {judge.masks.principal.role.value} sees {name!r} only in aggregate; "
                             f"remove the per-row breakdown from this query.")
-
-
-def _hidden_rows(column: Column, masks: FieldMasks, owned: dict[str, tuple[bool, ...]], n: int) -> list[bool]:
-    """Per row: must this column's value be hidden, by its own field's rule or by any of its origins?"""
-    own_rule = masks.rule_for(column.field_name)
-    hidden = [False] * n
-    # a rule naming the column's own field is the admin's decision for it; only what it pools from every
-    # agent's rows is judged besides (its own-row sparing cannot apply to a pooled figure)
-    for o in _origins(column):
-        if own_rule is None or o.pooled:
-            hidden = [h or x for h, x in zip(hidden, _hidden_by(o, masks, owned, n), strict=True)]
-    if own_rule is not None and own_rule.strategy is MaskStrategy.HIDE:
-        spared = owned[own_rule.others_only] if own_rule.others_only else (False,) * n
-        hidden = [h or not s for h, s in zip(hidden, spared, strict=True)]
-    return hidden
-
-
-NOBODYS = {"agent": (False,), "team": (False,)}  # one row of someone else's, to judge a column of an empty frame
 
 
 def apply(frame: Frame, grant: Grant | FieldMasks, key: bytes) -> Frame:
     masks = _masks(grant)
+    judge = _Judge(masks)
     n = frame.row_count
     owned = {kind: _owned_rows(frame, masks, kind) for kind in ("agent", "team")}  # before any column changes
-    valued = [c for c in frame.columns if c.type is not ColumnType.TIME]
-    _check_aggregate_only(frame, masks, {c.field_name for c in valued} | {o.field for c in valued for o in _origins(c)})
+    _check_aggregate_only(frame, judge)
     masked: dict[str, str] = {}
-    keep = [True] * n
+    keep = (True,) * n
     if frame.row_lineage:
         # rows whose own lineage the role may not see go whole: no title, text or value of theirs is left
-        by_origin = {o: _hidden_by(o, masks, owned, n) for row in frame.row_lineage for o in row}
-        keep = [not any(by_origin[o][i] for o in row) for i, row in enumerate(frame.row_lineage)]
+        keep = tuple(not _rows({v for o in row if (v := judge(o)) is not None}, owned, n)[i]
+                     for i, row in enumerate(frame.row_lineage))
         for o in frame.lineage or frozenset():
-            if _restricted(o, masks):  # said whether or not a row went: the notice tells nothing about the data
+            if judge(o) is not None:  # said whether or not a row went: the notice tells nothing about the data
                 masked[o.field] = "rows left out"
     kept: list[Column] = []
     for column in frame.columns:
@@ -207,17 +221,22 @@ def apply(frame: Frame, grant: Grant | FieldMasks, key: bytes) -> Frame:
             kept.append(column)
             continue
         name = column.field_name
-        hidden = _hidden_rows(column, masks, owned, n) if n else _hidden_rows(column, masks, NOBODYS, 1)
+        rule = judge.rule(name)
+        verdicts = judge.column(column, rule)
+        if not verdicts and rule is None:  # the common case: shown as it is
+            kept.append(column)
+            continue
+        # an empty frame drops what a row of someone else's would hide, so empty and full answers agree
+        hidden = _rows(verdicts, owned, n) if n else _rows(verdicts, {"agent": (False,), "team": (False,)}, 1)
         if all(hidden):
             masked[name] = "hidden"
             continue
-        if not n:
-            kept.append(column)
-            continue
-        rule = masks.rule_for(name)
-        spared = owned[rule.others_only] if rule is not None and rule.others_only else (False,) * n
         change = (_transform(rule, name, key) if rule is not None and rule.strategy not in
                   (MaskStrategy.HIDE, MaskStrategy.AGGREGATE_ONLY) else None)
+        if not n or (change is None and not any(hidden)):
+            kept.append(column)
+            continue
+        spared = owned[rule.others_only] if rule is not None and rule.others_only else (False,) * n
         values = tuple(None if h else v if change is None or own else change(v)
                        for v, h, own in zip(column.values, hidden, spared, strict=True))
         kept.append(column.with_values(values))
@@ -225,7 +244,7 @@ def apply(frame: Frame, grant: Grant | FieldMasks, key: bytes) -> Frame:
             masked[name] = MaskStrategy.HIDE.value
         if change is not None and rule is not None and not all(spared):
             masked[name] = rule.strategy.value
-    restricted = any(_restricted(o, masks) for o in frame.lineage or frozenset())
+    restricted = any(judge(o) is not None for o in frame.lineage or frozenset())
     if not masked and not restricted and all(keep):
         return frame
     if not all(keep):
@@ -246,7 +265,7 @@ def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
 def shows(lineage: Lineage, grant: Grant | FieldMasks) -> bool:
     """May a value derived from ``lineage`` (a whole item, nobody's own row) be shown at all? (alert lines)"""
     masks = _masks(grant)
-    return not any(_hidden_by(o, masks, NOBODYS, 1)[0] for o in lineage)
+    return all(_verdict(o, masks) is None for o in lineage)
 
 
 def mask_value(field_name: str, value: Any, grant: Grant | FieldMasks, key: bytes,

@@ -168,7 +168,8 @@ async def test_an_agent_reads_no_alert_derived_from_money(db: Database, setup: A
     async with db.tenant(tid) as conn:
         await conn.executemany(
             """INSERT INTO alert_events (tenant_id, rule_id, family, severity, state, started_at, title, summary,
-                   value, threshold, inputs) VALUES ($1, $2, 'business', 'warning', 'firing', $3, $2, $4, $5, 0.9, $6)""",
+                   value, threshold, inputs)
+               VALUES ($1, $2, 'business', 'warning', 'firing', $3, $2, $4, $5, 0.9, $6)""",
             [(tid, "performance.sla", T, "0.8 < 0.99", 0.8, condition_inputs("component_success_rate", {})),
              (tid, "business.target_at_risk", T + MIN, "projection 0.4 < 0.9", 0.4,
               condition_inputs("target_projection", {}))])
