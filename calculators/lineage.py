@@ -105,7 +105,3 @@ def stamp(entry: Declared, frame: Frame, lookup: Lookup) -> Frame:
         for c in frame.columns)
     return replace(frame, columns=columns, lineage=found.whole)
 
-
-def row(names: Iterable[str]) -> Lineage:
-    """One row's lineage from measure names (for builders of tables with row_lineage)."""
-    return frozenset(MEASURES[n].origin for n in names)
