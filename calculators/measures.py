@@ -93,7 +93,7 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("agent_activity", Agg.SUM, Unit.COUNT, P, "Agents' reported minutes by activity (agent.activity).",
             "activity"),
     Measure("lead_identity", Agg.LABEL, Unit.TEXT, PER, "Which lead: its id.", "lead_id"),
-    Measure("lead_contact", Agg.LABEL, Unit.TEXT, C, "A lead's name, email and phone.", "contact"),
+    Measure("lead_contact", Agg.LABEL, Unit.TEXT, C, "A lead's name, email and phone.", "contact.lead"),
     # the system
     Measure("component_calls", Agg.COUNT, Unit.COUNT, P, "Component calls: volume, outcome, error category.",
             "components"),
