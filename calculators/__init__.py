@@ -1,11 +1,12 @@
 """What each number means and how it is computed. Other packages import only these names."""
 
-from calculators.catalog import MetricDef, Option, all_metrics
+from calculators.catalog import MetricDef, Option, alert_lineage, all_metrics, origins_of
 from calculators.catalog import get as get_metric
 from calculators.compute import check_agent_scope, compute, explain, needs_agent_scope_check, shared_query
 from calculators.dimensions import dimension_values
 from calculators.errors import CalculatorError, InvalidRange, UndefinedValue, UnknownMetric, UnsupportedFilter
-from calculators.frames import Column, Frame
+from calculators.frames import Column, Frame, Lineage, Origin
+from calculators.measures import MEASURES, Measure, condition_inputs
 from calculators.query import Filter, MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind
 from calculators.rollups import apply_events
 from calculators.tenant import TenantSettings
@@ -21,6 +22,10 @@ __all__ = [
     "Filter",
     "Frame",
     "InvalidRange",
+    "Lineage",
+    "MEASURES",
+    "Measure",
+    "Origin",
     "Kind",
     "MetricDef",
     "MetricName",
@@ -37,10 +42,13 @@ __all__ = [
     "UnknownMetric",
     "UnsupportedFilter",
     "Unit",
+    "alert_lineage",
     "all_metrics",
     "apply_events",
     "check_catalog",
     "compute",
+    "condition_inputs",
+    "origins_of",
     "dimension_values",
     "explain",
     "get_metric",

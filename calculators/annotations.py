@@ -16,15 +16,19 @@ named so the role policy's metric globs decide who may see them (``components.*`
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from calculators import lineage
+from calculators.catalog import alert_lineage
+from calculators.catalog import get as get_metric
 from calculators.errors import UnknownMetric
-from calculators.frames import Column, Frame
+from calculators.frames import Column, Frame, Lineage
+from calculators.measures import MEASURES
 from calculators.query import ScopedQuery, ScopeKind
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import ColumnType, Kind, MetricName, Sensitivity
@@ -35,7 +39,9 @@ OUTAGE_RATE = 0.5
 DEGRADED_RATE = 0.1
 DROP = 0.10
 
-Row = tuple[datetime, datetime | None, str, str, tuple[str, ...]]
+# time, time end, title, text, tags (and, for kinds with row_lineage, the row's lineage)
+Row = tuple[datetime, datetime | None, str, str, tuple[str, ...]] | tuple[
+    datetime, datetime | None, str, str, tuple[str, ...], Lineage]
 Compute = Callable[[asyncpg.Connection, ScopedQuery, TenantSettings], Awaitable[list[Row]]]
 
 
@@ -46,9 +52,13 @@ class AnnotationKind:
     key: str
     name: MetricName
     title: str
-    sensitivity: Sensitivity
+    sensitivity: Sensitivity  # the gate: which roles may ask for the kind (policy.allowed)
     compute: Compute
+    inputs: tuple[str, ...]  # as MetricDef.inputs: title, text and tags derive from these
     row_scoped: bool = False  # as MetricDef.row_scoped: the frame depends on the row scope
+    row_lineage: bool = False  # as MetricDef.row_lineage: each annotation carries its own (alert firings)
+    lineage: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    declassify: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 async def _component_bursts(conn: asyncpg.Connection, sq: ScopedQuery, lo: float, hi: float) -> list[asyncpg.Record]:
@@ -93,7 +103,7 @@ def _alerts(security: bool) -> Compute:
     async def compute(conn: asyncpg.Connection, sq: ScopedQuery, _: TenantSettings) -> list[Row]:
         rows = await conn.fetch(
             """
-            SELECT e.started_at, e.resolved_at, e.state, e.severity, e.family, e.title, e.summary
+            SELECT e.started_at, e.resolved_at, e.state, e.severity, e.family, e.title, e.summary, e.inputs
             FROM alert_events e
             LEFT JOIN alert_rules r ON r.tenant_id = e.tenant_id AND r.rule_id = e.rule_id
             WHERE e.tenant_id = $1 AND e.started_at < $3 AND coalesce(e.resolved_at, 'infinity') >= $2
@@ -101,7 +111,7 @@ def _alerts(security: bool) -> Compute:
             ORDER BY e.started_at, e.event_id
             """, sq.tenant_id, sq.query.start, sq.query.end, list(_SECURITY_RULES), security)
         return [(r["started_at"], r["resolved_at"], f"Alert {r['state']}: {r['title']}", r["summary"],
-                 ("alert", r["severity"], r["family"])) for r in rows]
+                 ("alert", r["severity"], r["family"]), alert_lineage(r["inputs"])) for r in rows]
     return compute
 
 
@@ -192,22 +202,32 @@ async def _backfills(conn: asyncpg.Connection, sq: ScopedQuery, _: TenantSetting
              ("backfill", r["source"])) for r in rows]
 
 
+ALERT_INPUTS = tuple(MEASURES)  # a firing reads what its rule read: any measure
+
 KINDS: dict[str, AnnotationKind] = {k.key: k for k in (
     AnnotationKind("outages", MetricName("components.annotations.outages"), "Component outages", Sensitivity.PUBLIC,
-                   _bursts("Outage", "outage", OUTAGE_RATE, 1.01)),
+                   _bursts("Outage", "outage", OUTAGE_RATE, 1.01),
+                   inputs=("component_calls",)),
     AnnotationKind("degradations", MetricName("components.annotations.degradations"), "Component degradations",
-                   Sensitivity.PUBLIC, _bursts("Degraded", "degradation", DEGRADED_RATE, OUTAGE_RATE)),
-    AnnotationKind("alerts", MetricName("annotations.alerts"), "Alert firings", Sensitivity.PUBLIC, _alerts(False)),
+                   Sensitivity.PUBLIC, _bursts("Degraded", "degradation", DEGRADED_RATE, OUTAGE_RATE),
+                   inputs=("component_calls",)),
+    AnnotationKind("alerts", MetricName("annotations.alerts"), "Alert firings", Sensitivity.PUBLIC, _alerts(False),
+                   inputs=ALERT_INPUTS, row_lineage=True),
     AnnotationKind("security_alerts", MetricName("security.annotations.alerts"), "Security alert firings",
-                   Sensitivity.SECURITY, _alerts(True)),
+                   Sensitivity.SECURITY, _alerts(True),
+                   inputs=ALERT_INPUTS, row_lineage=True),
     AnnotationKind("conversion_drops", MetricName("annotations.conversion_drops"), "Conversion drops",
-                   Sensitivity.PUBLIC, _conversion_drops),
+                   Sensitivity.PUBLIC, _conversion_drops,
+                   inputs=("leads", "lead_funnel")),
     AnnotationKind("target_misses", MetricName("annotations.target_misses"), "Revenue goals missed",
-                   Sensitivity.FINANCIAL, _target_misses, row_scoped=True),
+                   Sensitivity.FINANCIAL, _target_misses, row_scoped=True,
+                   inputs=("deal_revenue", "revenue_goals", "teams", "agent_identity")),
     AnnotationKind("policy_changes", MetricName("security.annotations.policy_changes"), "Role policy changes",
-                   Sensitivity.SECURITY, _policy_changes),
+                   Sensitivity.SECURITY, _policy_changes,
+                   inputs=("policy_versions",)),
     AnnotationKind("backfills", MetricName("system.annotations.backfills"), "Data backfills", Sensitivity.PUBLIC,
-                   _backfills),
+                   _backfills,
+                   inputs=("ingest_batches",)),
 )}
 
 
@@ -233,15 +253,16 @@ async def compute(conn: asyncpg.Connection, sq: ScopedQuery, settings: TenantSet
 
 
 def frame(found: AnnotationKind, rows: Sequence[Row]) -> Frame:
+    """The kind's rows as a frame, stamped with its lineage (title, text and tags derive from its inputs)."""
     def ms(t: Any) -> int | None:
         return None if t is None else int(t.timestamp() * 1000)
 
-    s = found.sensitivity
     columns = (
         Column("time", ColumnType.TIME, tuple(ms(r[0]) for r in rows)),
         Column("timeEnd", ColumnType.TIME, tuple(ms(r[1]) for r in rows)),
-        Column("title", ColumnType.STRING, tuple(r[2] for r in rows), sensitivity=s, field=f"{found.key}.title"),
-        Column("text", ColumnType.STRING, tuple(r[3] for r in rows), sensitivity=s, field=f"{found.key}.text"),
-        Column("tags", ColumnType.STRING, tuple(r[4] for r in rows), sensitivity=s, field=f"{found.key}.tags"),
+        Column("title", ColumnType.STRING, tuple(r[2] for r in rows), field=f"{found.key}.title"),
+        Column("text", ColumnType.STRING, tuple(r[3] for r in rows), field=f"{found.key}.text"),
+        Column("tags", ColumnType.STRING, tuple(r[4] for r in rows), field=f"{found.key}.tags"),
     )
-    return Frame(found.title, Kind.TABLE, columns)
+    row_lineage = tuple(r[5] for r in rows if len(r) > 5) if found.row_lineage else ()
+    return lineage.stamp(found, Frame(found.title, Kind.TABLE, columns, row_lineage=row_lineage), get_metric)

@@ -1,19 +1,25 @@
-"""The metric catalog: each metric is data (name, title, unit, kind, dimensions, sensitivity, options)
+"""The metric catalog: each metric is data (name, title, unit, kind, dimensions, sensitivity, options, inputs)
 beside the async function that computes it. Registering a name twice fails at import; ``get`` suggests
 close names for a typo.
+
+``inputs`` names the measures (calculators/measures.py) and metrics a metric reads; every frame computed
+through the catalog is stamped with that lineage (calculators/lineage.py), so each output column inherits
+the sensitivity of what it was derived from. ``sensitivity`` is the metric's gate: which roles may query it.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
+from calculators import lineage as lineage_
 from calculators.errors import UnknownMetric
-from calculators.frames import Frame
+from calculators.frames import Frame, Lineage
+from calculators.measures import everything
 from calculators.query import ScopedQuery
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension, Kind, MetricName, Sensitivity, Unit
@@ -47,7 +53,14 @@ class MetricDef:
     dimensions: frozenset[Dimension] = frozenset()
     sensitivity: Sensitivity = Sensitivity.PUBLIC
     options: tuple[Option, ...] = ()
-    inputs: tuple[MetricName, ...] = ()
+    # the measures and metrics it reads; every output column derives from all of them unless narrowed below
+    inputs: tuple[str, ...] = ()
+    # column → the inputs it alone derives from (a subset of inputs)
+    lineage: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    # column → why it may be shown whatever its inputs (e.g. "a count of leads names no one")
+    declassify: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # rows come from different inputs: the frame gives each row its own lineage (calculators.lineage)
+    row_lineage: bool = False
     dashboard: bool = True
     lower_is_better: bool = False
     # the computation reads the row scope (per-agent rows); any other metric's frame is the same for every scope,
@@ -79,13 +92,36 @@ def metric(
         options = own + tuple(
             Option(d.value, d.value.replace("_", " ").title(), dimension=d, multi=True) for d in dims
             if d.value not in {o.name for o in own})
-        _REGISTRY[name] = MetricDef(
-            name=MetricName(name), title=title, description=description, unit=unit, kind=kind, compute=fn,
-            dimensions=frozenset(dims), options=options,
-            inputs=tuple(MetricName(i) for i in extra.pop("inputs", ())), **extra)
+        entry = MetricDef(
+            name=MetricName(name), title=title, description=description, unit=unit, kind=kind,
+            compute=_stamped(fn, name), dimensions=frozenset(dims), options=options,
+            inputs=tuple(extra.pop("inputs", ())), **extra)
+        _REGISTRY[name] = entry
         return fn
 
     return register
+
+
+def _stamped(fn: Compute, name: str) -> Compute:
+    """The computation as the catalog runs it: its frame stamped with the entry's lineage."""
+
+    async def compute(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+        return lineage_.stamp(_REGISTRY[name], await fn(conn, sq, s), get)
+
+    return compute
+
+
+def origins_of(names: tuple[str, ...] | list[str]) -> Lineage:
+    """The origins of measures and metrics by name (a row's lineage in a table with row_lineage)."""
+    return lineage_.origins(names, get)
+
+
+def alert_lineage(inputs: list[str] | None) -> Lineage:
+    """What an alert firing derives from: what its rule read (alert_events.inputs); unknown → everything."""
+    try:
+        return origins_of(inputs) if inputs else everything()
+    except lineage_.LineageError:  # a rule naming a metric this version no longer has
+        return everything()
 
 
 def get(name: str) -> MetricDef:

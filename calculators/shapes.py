@@ -9,7 +9,7 @@ from typing import Any
 
 from calculators.buckets import epoch_ms
 from calculators.formulas import status, target_in_unit
-from calculators.frames import Column, Frame
+from calculators.frames import Column, Frame, Lineage
 from calculators.vocabulary import ColumnType, Kind, Sensitivity, Unit
 
 
@@ -51,11 +51,12 @@ def _plain(v: Any) -> Any:
 
 
 def table(name: str, cols: Sequence[Col], rows: Sequence[Sequence[Any]], *, notices: Sequence[str] = (),
-          meta: Mapping[str, Any] | None = None) -> Frame:
+          meta: Mapping[str, Any] | None = None, row_lineage: Sequence[Lineage] = ()) -> Frame:
+    """A table; ``row_lineage`` (one per row) when its rows derive from different inputs (catalog row_lineage)."""
     columns = tuple(
         Column(c.name, c.type, tuple(_plain(r[i]) for r in rows), c.unit, c.sensitivity, c.field)
         for i, c in enumerate(cols))
-    return Frame(name, Kind.TABLE, columns, tuple(notices), meta=dict(meta or {}))
+    return Frame(name, Kind.TABLE, columns, tuple(notices), meta=dict(meta or {}), row_lineage=tuple(row_lineage))
 
 
 def series(

@@ -1,11 +1,17 @@
-"""Whole-catalog checks that report every issue at once (run in the test suite, and by ``check`` at start-up)."""
+"""Whole-catalog checks that report every issue at once (run in the test suite, and by ``check`` at start-up).
+
+Lineage: every metric names its inputs, each a measure (calculators/measures.py) or another metric, with no
+cycle; a column it narrows names only some of those inputs; a declassified column says why; and the class
+that gates the metric is one its inputs give (or public), so every column's sensitivity is derivable.
+"""
 
 from __future__ import annotations
 
 import re
 
-from calculators.catalog import MetricDef, all_metrics
-from calculators.vocabulary import Dimension, Kind
+from calculators import lineage
+from calculators.catalog import MetricDef, all_metrics, get
+from calculators.vocabulary import Dimension, Kind, Sensitivity
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
@@ -16,7 +22,7 @@ def issues(metrics: list[MetricDef] | None = None) -> list[str]:
     names = [m.name for m in catalog]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         found.append(f"{dup}: registered more than once")
-    known = set(names)
+    by_name = {m.name: m for m in catalog}
     for m in catalog:
         if not NAME.match(m.name):
             found.append(f"{m.name}: name is not 'area.metric' in lower case")
@@ -25,9 +31,7 @@ def issues(metrics: list[MetricDef] | None = None) -> list[str]:
         for d in m.dimensions:
             if not isinstance(d, Dimension):
                 found.append(f"{m.name}: unknown dimension {d!r}")
-        for i in m.inputs:
-            if i not in known:
-                found.append(f"{m.name}: input {i!r} is not in the catalog")
+        found.extend(lineage_issues(m, by_name.__getitem__))
         if m.kind not in Kind:
             found.append(f"{m.name}: unknown kind {m.kind!r}")
         option_names = [o.name for o in m.options]
@@ -39,7 +43,31 @@ def issues(metrics: list[MetricDef] | None = None) -> list[str]:
     return found
 
 
+def lineage_issues(entry: lineage.Declared, lookup: lineage.Lookup, gate: Sensitivity | None = None) -> list[str]:
+    """What is wrong with one catalog entry's lineage (metric or annotation kind)."""
+    if not entry.inputs:
+        return [f"{entry.name}: names no inputs (measures or metrics), so its columns' sensitivity is not derivable"]
+    try:
+        resolved = lineage.resolve(entry, lookup)
+    except lineage.LineageError as exc:
+        return [f"{entry.name}: {exc}"]
+    found = [f"{entry.name}: column {c!r} is declassified without a reason" for c, why in entry.declassify.items()
+             if not why.strip()]
+    classes = {o.sensitivity for o in resolved.whole} | {Sensitivity.PUBLIC}
+    gate = gate if gate is not None else getattr(entry, "sensitivity", None)
+    if gate is not None and gate not in classes:
+        found.append(f"{entry.name}: is gated as {gate.value} but none of its inputs is {gate.value} "
+                     f"(its inputs give {sorted(c.value for c in classes)})")
+    return found
+
+
+def annotation_issues() -> list[str]:
+    from calculators.annotations import KINDS  # the kinds import the metrics, which import this module's catalog
+
+    return [i for k in KINDS.values() for i in lineage_issues(k, get)]
+
+
 def check() -> None:
-    problems = issues()
+    problems = issues() + annotation_issues()
     if problems:
         raise ValueError("metric catalog has problems:\n  " + "\n  ".join(problems))

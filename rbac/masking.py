@@ -1,9 +1,12 @@
 """The mask stage: Frame + Grant → the Frame this principal may see, saying which fields were masked.
 
-Each column is judged by its ``field`` (what a policy rule names) and its ``sensitivity``: a rule naming
-the field applies its strategy; a field no rule names is shown only if its sensitivity is one the role
-sees unmasked, and hidden otherwise (deny by default). A rule with ``others_only`` spares the rows that
-are the caller's own (their agent id, or one of their teams). Pseudonyms are a keyed HMAC with a key per
+Each column is judged by its ``field`` (what a policy rule names) and its lineage (the measures it was
+derived from, stamped by the catalog; a plain value is its own one origin): a rule naming the column's own
+field decides that column; any other value is hidden wherever one of its origins is hidden for the role —
+by a hide or bucket rule on the origin's field, or, with no rule, by a sensitivity the role does not see
+(deny by default). Rows that carry their own lineage (action items) are left out whole when one of their origins is
+hidden. A rule with ``others_only`` spares the rows that are the caller's own (their agent id, or one of
+their teams), except for values pooled from every agent's rows. Pseudonyms are a keyed HMAC with a key per
 tenant (``tenant_key``): stable within a tenant, unlinkable across tenants, unguessable without the key.
 Masking is per principal and its output is never cached across principals.
 """
@@ -19,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, assert_never
 
-from calculators.frames import Column, Frame
+from calculators.frames import Column, Frame, Lineage, Origin
 from calculators.vocabulary import ColumnType, Kind, Sensitivity
 from rbac.errors import Forbidden
 from rbac.local_keys import derive_key
@@ -127,49 +130,142 @@ def _masks(grant: Grant | FieldMasks) -> FieldMasks:
     return grant.masks if isinstance(grant, Grant) else grant
 
 
+ALL = "all"  # a verdict: hidden in every row; "agent" / "team": hidden but in the caller's own rows; None: shown
+Verdict = str | None
+
+
+def _verdict(origin: Origin, masks: FieldMasks, rule_for: Callable[[str], MaskRule | None] | None = None) -> Verdict:
+    """How values derived from ``origin`` are kept from this role. An identity shown pseudonymised or partially
+    does not hide what is counted about it; a bucketed figure hides every figure derived from it; an
+    others-only rule spares the caller's own rows unless the origin pools every agent's rows."""
+    rule = (rule_for or masks.rule_for)(origin.field)
+    if rule is None:
+        return None if origin.sensitivity in masks.visible else ALL
+    if rule.strategy is MaskStrategy.HIDE:
+        return rule.others_only if rule.others_only and not origin.pooled else ALL
+    return ALL if rule.strategy is MaskStrategy.BUCKET else None
+
+
+class _Judge:
+    """The verdicts of one masking pass, each origin judged once."""
+
+    def __init__(self, masks: FieldMasks) -> None:
+        self.masks = masks
+        self._seen: dict[Origin, Verdict] = {}
+        self._rules: dict[str, MaskRule | None] = {}
+
+    def rule(self, field_name: str) -> MaskRule | None:
+        if field_name not in self._rules:
+            self._rules[field_name] = self.masks.rule_for(field_name)
+        return self._rules[field_name]
+
+    def __call__(self, origin: Origin) -> Verdict:
+        if origin not in self._seen:
+            self._seen[origin] = _verdict(origin, self.masks, self.rule)
+        return self._seen[origin]
+
+    def column(self, column: Column, own: MaskRule | None) -> set[str]:
+        """The verdicts hiding this column (``own``: the rule naming its own field, the admin's decision for it;
+        only what the column pools from every agent's rows is judged besides: own-row sparing cannot apply)."""
+        found = {v for o in _origins(column) if own is None or o.pooled if (v := self(o)) is not None}
+        if own is not None and own.strategy is MaskStrategy.HIDE:
+            found.add(own.others_only or ALL)
+        return found
+
+
+def _rows(verdicts: set[str], owned: dict[str, tuple[bool, ...]], n: int) -> tuple[bool, ...]:
+    """Per row: hidden by these verdicts?"""
+    if ALL in verdicts:
+        return (True,) * n
+    if not verdicts:
+        return (False,) * n
+    return tuple(any(not owned[v][i] for v in verdicts) for i in range(n))
+
+
+def _origins(column: Column) -> Lineage:
+    """A column's lineage; a plain value outside the catalog is its own one origin (field and sensitivity)."""
+    if column.lineage is not None:
+        return column.lineage
+    return frozenset({Origin(column.field_name, column.field_name, column.sensitivity)})
+
+
+def _check_aggregate_only(frame: Frame, judge: _Judge) -> None:
+    if frame.kind is not Kind.TABLE or frame.row_count <= 1:
+        return
+    valued = [c for c in frame.columns if c.type is not ColumnType.TIME]
+    for name in sorted({c.field_name for c in valued} | {o.field for c in valued for o in _origins(c)}):
+        rule = judge.rule(name)
+        if rule is not None and rule.strategy is MaskStrategy.AGGREGATE_ONLY:
+            raise Forbidden(f"Role {judge.masks.principal.role.value} sees {name!r} only in aggregate; "
+                            f"remove the per-row breakdown from this query.")
+
+
 def apply(frame: Frame, grant: Grant | FieldMasks, key: bytes) -> Frame:
     masks = _masks(grant)
+    judge = _Judge(masks)
+    n = frame.row_count
     owned = {kind: _owned_rows(frame, masks, kind) for kind in ("agent", "team")}  # before any column changes
-    kept: list[Column] = []
+    _check_aggregate_only(frame, judge)
     masked: dict[str, str] = {}
+    keep = (True,) * n
+    if frame.row_lineage:
+        # rows whose own lineage the role may not see go whole: no title, text or value of theirs is left
+        keep = tuple(not _rows({v for o in row if (v := judge(o)) is not None}, owned, n)[i]
+                     for i, row in enumerate(frame.row_lineage))
+        for o in frame.lineage or frozenset():
+            if judge(o) is not None:  # said whether or not a row went: the notice tells nothing about the data
+                masked[o.field] = "rows left out"
+    kept: list[Column] = []
     for column in frame.columns:
-        name = column.field_name
         if column.type is ColumnType.TIME:
             kept.append(column)
             continue
-        rule = masks.rule_for(name)
-        if rule is None:
-            if column.sensitivity in masks.visible:
-                kept.append(column)
-            else:
-                masked[name] = "hidden"
-            continue
-        if rule.strategy is MaskStrategy.AGGREGATE_ONLY:
-            if frame.kind is Kind.TABLE and frame.row_count > 1:
-                raise Forbidden(f"Role {masks.principal.role.value} sees {name!r} only in aggregate; "
-                                f"remove the per-row breakdown from this query.")
+        name = column.field_name
+        rule = judge.rule(name)
+        verdicts = judge.column(column, rule)
+        if not verdicts and rule is None:  # the common case: shown as it is
             kept.append(column)
             continue
-        spared = owned[rule.others_only] if rule.others_only else (False,) * frame.row_count
-        if rule.strategy is MaskStrategy.HIDE and not any(spared):
+        # an empty frame drops what a row of someone else's would hide, so empty and full answers agree
+        hidden = _rows(verdicts, owned, n) if n else _rows(verdicts, {"agent": (False,), "team": (False,)}, 1)
+        if all(hidden):
             masked[name] = "hidden"
             continue
-        change = _transform(rule, name, key)
-        values = tuple(v if own else change(v) for v, own in zip(column.values, spared, strict=True))
+        change = (_transform(rule, name, key) if rule is not None and rule.strategy not in
+                  (MaskStrategy.HIDE, MaskStrategy.AGGREGATE_ONLY) else None)
+        if not n or (change is None and not any(hidden)):
+            kept.append(column)
+            continue
+        spared = owned[rule.others_only] if rule is not None and rule.others_only else (False,) * n
+        values = tuple(None if h else v if change is None or own else change(v)
+                       for v, h, own in zip(column.values, hidden, spared, strict=True))
         kept.append(column.with_values(values))
-        if not all(spared):
+        if any(hidden):
+            masked[name] = MaskStrategy.HIDE.value
+        if change is not None and rule is not None and not all(spared):
             masked[name] = rule.strategy.value
-    if not masked:
+    restricted = any(judge(o) is not None for o in frame.lineage or frozenset())
+    if not masked and not restricted and all(keep):
         return frame
-    notice = (f"Masked for role {masks.principal.role.value}: "
-              + ", ".join(f"{f} ({how})" for f, how in sorted(masked.items())))
-    return replace(frame, columns=tuple(kept), notices=(*frame.notices, notice),
+    if not all(keep):
+        kept = [c.with_values(tuple(v for v, k in zip(c.values, keep, strict=True) if k)) for c in kept]
+    notices = frame.notices
+    if masked:
+        notices = (*notices, f"Masked for role {masks.principal.role.value}: "
+                   + ", ".join(f"{f} ({how})" for f, how in sorted(masked.items())))
+    return replace(frame, columns=tuple(kept), notices=notices, row_lineage=(),
                    masked_fields=tuple(sorted({*frame.masked_fields, *masked})), meta=_plain_meta(frame.meta))
 
 
 def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """A masked frame keeps no number in its meta: a figure there (a total, a ratio) may be a masked value."""
     return {k: v for k, v in meta.items() if isinstance(v, str | bool) or v is None}
+
+
+def shows(lineage: Lineage, grant: Grant | FieldMasks) -> bool:
+    """May a value derived from ``lineage`` (a whole item, nobody's own row) be shown at all? (alert lines)"""
+    masks = _masks(grant)
+    return all(_verdict(o, masks) is None for o in lineage)
 
 
 def mask_value(field_name: str, value: Any, grant: Grant | FieldMasks, key: bytes,

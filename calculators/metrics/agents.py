@@ -17,6 +17,7 @@ import asyncpg
 from calculators import buckets, formulas, shapes
 from calculators.catalog import GRANULARITY, Option, metric
 from calculators.frames import Frame
+from calculators.measures import pooled
 from calculators.query import ScopedQuery
 from calculators.reads import AgentStats, agent_stats, agent_stats_by_period
 from calculators.sql import Params, scope_condition, union_source, where_filters
@@ -28,6 +29,15 @@ EFFICIENCY_DOC = ("Efficiency score 0–100 = 100 × Σ wᵢ·sᵢ / Σ wᵢ wit
                   "sub-scores s: response b/(b+h) (h = avg hours to first contact, b = baseline hours), appointment "
                   "and close rate r/(r+b) (b = baseline rate), revenue v/(v+m) (m = tenant mean revenue per agent); "
                   "each is monotonic in its input and a missing input scores 0.")
+# who a row is about, and the efficiency score's inputs: its revenue sub-score compares an agent's revenue with the
+# tenant mean over every agent, so the score derives from every agent's revenue (pooled), not only the row's own
+PEOPLE = {"agent_id": ("agent_identity",), "agent": ("agent_identity",), "team_id": ("teams",), "team": ("teams",)}
+EFFICIENCY_INPUTS = ("leads", "lead_funnel", "first_contact_seconds", "deal_revenue", pooled("deal_revenue"),
+                     "baseline")
+SCORE_INPUTS = ("agent_identity", "teams", *EFFICIENCY_INPUTS)
+SCORE_LINEAGE = {**PEOPLE, "leads_assigned": ("leads",), "response_time_hours": ("first_contact_seconds",),
+                 "appointment_rate": ("leads", "lead_funnel"), "close_rate": ("leads", "lead_funnel"),
+                 "revenue": ("deal_revenue",), "efficiency_score": EFFICIENCY_INPUTS}
 TREND_POINTS = 60
 LIMIT = Option("limit", "How many", ("3", "5", "10"), default="5")
 
@@ -55,7 +65,8 @@ def _score_row(a: AgentStats, s: TenantSettings) -> tuple[object, ...]:
 @metric("agents.scorecard", "Agent Scorecard",
         "Per agent, leads created in the range and routed to them: leads assigned, average hours to first "
         "contact, appointment and close rate (%), revenue of their closed deals, efficiency score. " + EFFICIENCY_DOC,
-        Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True)
+        Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True,
+        inputs=SCORE_INPUTS, lineage=SCORE_LINEAGE)
 async def scorecard(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     return shapes.table("agents.scorecard", SCORE_COLS, [_score_row(a, s) for a in await _stats(conn, sq)],
                         meta={"efficiency_score": EFFICIENCY_DOC})
@@ -64,7 +75,8 @@ async def scorecard(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings
 @metric("agents.efficiency_trend", "Skill Development",
         "Mean efficiency score of the agents in scope (or of the filtered agent) per bucket (default: week). "
         + EFFICIENCY_DOC, Unit.SCORE, Kind.TIMESERIES, dimensions=AGENT_DIMS, options=(GRANULARITY,),
-        row_scoped=True)
+        row_scoped=True,
+        inputs=SCORE_INPUTS, lineage={"efficiency": SCORE_LINEAGE["efficiency_score"]})
 async def efficiency_trend(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     # a scorecard per bucket (one query): at most TREND_POINTS buckets, weekly unless a granularity is chosen
@@ -84,7 +96,9 @@ async def efficiency_trend(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
 @metric("agents.load_balance", "Load Balancing",
         "Leads created in the range per agent and each agent's share (%); the Gini coefficient of the distribution "
         "(0 = perfectly even) is in the frame meta and the gini column.", Unit.COUNT, Kind.TABLE,
-        dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True)
+        dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True,
+        inputs=("agent_identity", "teams", "leads"),
+        lineage={**PEOPLE, "leads": ("leads",), "share": ("leads",), "gini": ("leads",)})
 async def load_balance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     stats = await _stats(conn, sq)
     total = sum(a.leads for a in stats)
@@ -98,7 +112,8 @@ async def load_balance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
 @metric("agents.time_allocation", "Time Allocation Analysis",
         "Agents' reported minutes (agent.activity) in the range split into selling, administrative and follow-up "
         "work: minutes, share (%) and the pre-automation baseline share.", Unit.PERCENT, Kind.TABLE,
-        dimensions=(Dimension.AGENT, Dimension.TEAM))
+        dimensions=(Dimension.AGENT, Dimension.TEAM),
+        inputs=("agent_activity", "baseline"))
 async def time_allocation(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     p = Params()
@@ -122,7 +137,9 @@ async def time_allocation(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
         "Revenue of deals closed in the tenant-local month holding the range's end, per agent and per team with a "
         "goal (tenant settings agent_goals / team_goals): goal, actual, progress (%) and the linear projection to "
         "the month's end.", Unit.CURRENCY, Kind.TABLE, dimensions=(Dimension.AGENT, Dimension.TEAM),
-        sensitivity=Sensitivity.FINANCIAL, row_scoped=True)
+        sensitivity=Sensitivity.FINANCIAL, row_scoped=True,
+        inputs=("agent_identity", "teams", "deal_revenue", "revenue_goals"),
+        lineage={k: v for k, v in PEOPLE.items() if k != "team"})
 async def goals(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     (lo, hi), _ = buckets.month_periods(sq.query, s.zone)
     now = min(sq.query.end, hi)
@@ -156,7 +173,8 @@ async def goals(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) ->
 @metric("agents.top_performers", "Top Performers",
         "The agents in scope ranked by revenue in the range, then efficiency score; the first N (option limit, "
         "default 5).", Unit.CURRENCY, Kind.TABLE, dimensions=AGENT_DIMS, options=(LIMIT,),
-        sensitivity=Sensitivity.PERSONAL, row_scoped=True)
+        sensitivity=Sensitivity.PERSONAL, row_scoped=True,
+        inputs=SCORE_INPUTS, lineage={**SCORE_LINEAGE, "rank": SCORE_LINEAGE["efficiency_score"]})
 async def top_performers(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     limit = int(sq.query.option("limit") or 5) if (sq.query.option("limit") or "5").isdigit() else 5
     ranked = sorted(await _stats(conn, sq), key=lambda a: (-a.revenue, -a.efficiency(s), a.name))[:limit]
@@ -170,7 +188,8 @@ COACHING = (("appointment_rate", False), ("close_rate", False), ("response_hours
 @metric("agents.coaching", "Training Opportunities",
         "For each agent in scope below their team's median: the metric with the largest relative gap (appointment "
         "rate, close rate or hours to first contact), the agent's value, the team median and the gap.",
-        Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True)
+        Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True,
+        inputs=("agent_identity", "teams", "leads", "lead_funnel", "first_contact_seconds"), lineage=PEOPLE)
 async def coaching(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     everyone = await agent_stats(conn, sq.tenant_id, q.start, q.end, type(sq.scope)(), q.filters, q.metric)

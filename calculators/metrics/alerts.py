@@ -12,8 +12,9 @@ import asyncpg
 from calculators import buckets, formulas, shapes
 from calculators.buckets import HOUR
 from calculators.calls import call_stats
-from calculators.catalog import metric
-from calculators.frames import Frame
+from calculators.catalog import alert_lineage, metric, origins_of
+from calculators.frames import Frame, Lineage
+from calculators.measures import MEASURES
 from calculators.query import ScopedQuery
 from calculators.reads import funnel, period_figures
 from calculators.sql import Params, scope_condition
@@ -23,6 +24,14 @@ from calculators.vocabulary import ColumnType, Kind, Sensitivity, Unit
 WAIT = 2 * HOUR
 SEVERITY = {"critical": "high", "warning": "medium", "info": "low"}  # alert rule severity → action item severity
 DROP = 0.10
+# each item is its own row with its own lineage (Frame.row_lineage); an alert item reads what its rule read,
+# which may be any measure, so the metric's inputs are every measure
+LEAD_WAITING = ("leads", "lead_funnel", "lead_identity")
+DEGRADATION = ("component_calls", "sla")
+CONVERSION_DROP = ("leads", "lead_funnel")
+AT_RISK = {"revenue.attributed": ("deal_revenue", "lead_funnel", "attribution_weights", "money_targets"),
+           "time_savings.hours": ("automated_tasks", "hours_saved_per_task", "nonmoney_targets")}
+ACTION_INPUTS = tuple(MEASURES)
 
 
 @metric("alerts.action_items", "Action Items & Alerts",
@@ -30,10 +39,12 @@ DROP = 0.10
         "contact after more than 2 h (within the row scope); components whose success rate in the last hour is "
         "below the tenant's SLA; lead→appointment and lead→close rates more than 10 % (relative) below the "
         "previous period; monthly targets (revenue.attributed, time_savings.hours) whose linear projection to the "
-        "month's end misses the target.", Unit.TEXT, Kind.TABLE, sensitivity=Sensitivity.PERSONAL, row_scoped=True)
+        "month's end misses the target.", Unit.TEXT, Kind.TABLE, sensitivity=Sensitivity.PERSONAL, row_scoped=True,
+        inputs=ACTION_INPUTS, lineage={"lead_id": ("lead_identity",)}, row_lineage=True)
 async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     items: list[tuple[str, str, str, str | None, float | None, int | None]] = []
+    lineage: list[Lineage] = []  # per item: what it was derived from
     p = Params()
     scope = scope_condition("l.agent_id", "l.team_id", sq.scope, p)
     end = p.add(q.end)
@@ -48,6 +59,7 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
         hours = (q.end - r["created_at"]) / HOUR
         items.append(("high", "lead_waiting", f"High-priority lead waiting {hours:.1f} h for first contact",
                       r["lead_id"], hours, buckets.epoch_ms(r["created_at"])))
+        lineage.append(origins_of(LEAD_WAITING))
 
     stats, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - HOUR), q.end, "k1", (), q.metric,
                                 percentiles=False)
@@ -56,6 +68,7 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
             items.append(("high" if c.success_rate < s.sla_success_rate - 0.05 else "medium", "degradation",
                           f"{comp}: {100 * c.success_rate:.1f} % success in the last hour "
                           f"(SLA {100 * s.sla_success_rate:.1f} %)", None, 100 * c.success_rate, None))
+            lineage.append(origins_of(DEGRADATION))
 
     (lo, hi), (plo, phi) = buckets.period_bounds(q)
     cur, prev = await funnel(conn, sq.tenant_id, lo, hi, (), q.metric), await funnel(
@@ -66,6 +79,7 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
             items.append(("medium", "conversion_drop",
                           f"{name} fell {100 * (before - now) / before:.0f} % against the previous period "
                           f"({100 * before:.1f} % → {100 * now:.1f} %)", None, 100 * now, None))
+            lineage.append(origins_of(CONVERSION_DROP))
 
     (mlo, mhi), _ = buckets.month_periods(q, s.zone)
     now_t = min(q.end, mhi)
@@ -81,16 +95,18 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
                 items.append(("medium", "target_at_risk",
                               f"{name} projects to {projected:,.0f} against a target of {target:,.0f}", None,
                               projected, None))
+                lineage.append(origins_of(AT_RISK[name]))
     for r in await conn.fetch(
-            """SELECT severity, title, summary, value, started_at FROM alert_events WHERE tenant_id = $1
+            """SELECT severity, title, summary, value, started_at, inputs FROM alert_events WHERE tenant_id = $1
                AND started_at <= $2 AND (resolved_at IS NULL OR resolved_at > $2) ORDER BY started_at""",
             sq.tenant_id, q.end):
         items.append((SEVERITY.get(r["severity"], "medium"), "alert", f"{r['title']}: {r['summary']}", None,
                       r["value"], buckets.epoch_ms(r["started_at"])))
+        lineage.append(alert_lineage(r["inputs"]))
     cols = [shapes.text("severity"), shapes.text("kind"), shapes.text("item"),
             shapes.Col("lead_id", ColumnType.STRING, sensitivity=Sensitivity.PERSONAL, field="lead_id"),
             shapes.num("value"), shapes.Col("since", ColumnType.TIME)]
-    return shapes.table("alerts.action_items", cols, items)
+    return shapes.table("alerts.action_items", cols, items, row_lineage=lineage)
 
 
 

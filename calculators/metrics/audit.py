@@ -46,7 +46,8 @@ def _capped(rows: list[asyncpg.Record]) -> list[str]:
 @metric("audit.access_log", "Access Log",
         f"Every audit record in the range, newest first (at most {MAX_ROWS}): time, subject, role, action, what it "
         "was about (metrics queried, export, route), outcome, HTTP status, fields masked, rows returned, latency "
-        "(ms).", Unit.TEXT, Kind.TABLE, sensitivity=SEC)
+        "(ms).", Unit.TEXT, Kind.TABLE, sensitivity=SEC,
+        inputs=("access_records", "audit_subjects"))
 async def access_log(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     cols = [TIME, SUBJECT, _sec_text("role"), _sec_text("action"), _sec_text("resource"), _sec_text("outcome"),
@@ -64,7 +65,8 @@ async def access_log(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
 @metric("audit.failures", "Failures and Denials",
         "Authentication failures and refused requests (outcome denied) per bucket, one series per action "
         "(auth.failure and access.denied always; any other action with a refusal in the range).", Unit.COUNT,
-        Kind.TIMESERIES, options=(GRANULARITY,), sensitivity=SEC, lower_is_better=True)
+        Kind.TIMESERIES, options=(GRANULARITY,), sensitivity=SEC, lower_is_better=True,
+        inputs=("access_records",))
 async def failures(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
@@ -82,7 +84,8 @@ async def failures(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings)
 
 @metric("audit.exports", "Exports",
         f"Exports in the range, newest first (at most {MAX_ROWS}): time, subject, role, what was exported (audit "
-        "log, a report), format or delivery, outcome, rows.", Unit.TEXT, Kind.TABLE, sensitivity=SEC)
+        "log, a report), format or delivery, outcome, rows.", Unit.TEXT, Kind.TABLE, sensitivity=SEC,
+        inputs=("access_records", "audit_subjects"))
 async def exports(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     cols = [TIME, SUBJECT, _sec_text("role"), _sec_text("resource"), _sec_text("format"), _sec_text("outcome"),

@@ -24,7 +24,8 @@ MEASURE = Option("measure", "Measure", ("revenue", "deals", "leads"), default="r
 @metric("alerts.component_calls", "Component Calls in the Range",
         "Per component, from the raw component.call events in the range: calls, failed calls (ok = false) and the "
         "p95 latency (ms) of calls that report one.", Unit.TEXT, Kind.TABLE, dimensions=(Dimension.COMPONENT,),
-        dashboard=False)
+        dashboard=False,
+        inputs=("component_calls", "component_latency_ms"))
 async def component_calls(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     wanted = [v for f in q.filters if f.dimension is Dimension.COMPONENT for v in f.values] or None
@@ -43,7 +44,8 @@ async def component_calls(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
 
 @metric("security.audit_actions", "Audit Records by Action",
         "Records of the access audit log in the range, per action (auth.success, auth.failure, query, export …).",
-        Unit.TEXT, Kind.TABLE, sensitivity=Sensitivity.SECURITY, dashboard=False)
+        Unit.TEXT, Kind.TABLE, sensitivity=Sensitivity.SECURITY, dashboard=False,
+        inputs=("access_records",))
 async def audit_actions(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     rows = await conn.fetch(
@@ -56,7 +58,8 @@ async def audit_actions(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
 @metric("alerts.conversion", "Conversion of the Range's Leads",
         "Of the leads created in the range, the share (0-1) that reached the stage (option: appointment or close) "
         "by now; previous: the same for the leads created in the equally long span just before the range.",
-        Unit.RATIO, Kind.STAT, options=(STAGE,), dashboard=False)
+        Unit.RATIO, Kind.STAT, options=(STAGE,), dashboard=False,
+        inputs=("leads", "lead_funnel"))
 async def conversion(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     column = "closed_at" if q.option("stage", STAGE.default) == "close" else "appointment_at"
@@ -72,7 +75,8 @@ async def conversion(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
 
 @metric("alerts.high_priority_waiting", "High-Priority Leads Not Yet Contacted",
         "High-priority leads created in the range that nobody has contacted, booked or closed yet (and that "
-        "were not erased).", Unit.COUNT, Kind.STAT, dashboard=False)
+        "were not erased).", Unit.COUNT, Kind.STAT, dashboard=False,
+        inputs=("leads", "lead_funnel"))
 async def high_priority_waiting(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     count = await conn.fetchval(
@@ -87,7 +91,8 @@ async def high_priority_waiting(conn: asyncpg.Connection, sq: ScopedQuery, s: Te
         "The measure (option: revenue closed, deals closed or leads created) over the range, projected linearly "
         "to the end of the tenant-local month in which the range starts: so far × month length / range length "
         "(in the tenant's currency for revenue, a count otherwise); previous: the figure so far.",
-        Unit.CURRENCY, Kind.STAT, options=(MEASURE,), sensitivity=Sensitivity.FINANCIAL, dashboard=False)
+        Unit.CURRENCY, Kind.STAT, options=(MEASURE,), sensitivity=Sensitivity.FINANCIAL, dashboard=False,
+        inputs=("deal_revenue", "leads"))
 async def month_projection(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     measure = q.option("measure", MEASURE.default) or "revenue"
@@ -108,7 +113,8 @@ async def month_projection(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
 
 @metric("system.database_size", "Database Size",
         "Bytes the service's database takes on disk now (every tenant's data together).", Unit.BYTES, Kind.STAT,
-        sensitivity=Sensitivity.SECURITY, dashboard=False)
+        dashboard=False,
+        inputs=("host_resources",))
 async def database_size(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     size = await conn.fetchval("SELECT pg_database_size(current_database())")
     return shapes.stat(sq.query.metric, size, None, None, Unit.BYTES, lower_is_better=True)
@@ -116,7 +122,8 @@ async def database_size(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
 
 @metric("system.oldest_event", "Oldest Event Kept",
         "When the tenant's oldest stored event occurred (epoch ms; none when it has no events), whatever the range: "
-        "with the retention period it says when data starts to leave.", Unit.TEXT, Kind.TABLE, dashboard=False)
+        "with the retention period it says when data starts to leave.", Unit.TEXT, Kind.TABLE, dashboard=False,
+        inputs=("ingest_batches",))
 async def oldest_event(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     oldest = await conn.fetchval("SELECT min(occurred_at) FROM events WHERE tenant_id = $1", sq.tenant_id)
     rows = [(buckets.epoch_ms(oldest),)] if oldest is not None else []

@@ -53,7 +53,7 @@ def _roi_pct(terms: formulas.RoiTerms) -> float | None:
         "/ system costs, for the tenant-local month holding the range's end, against the month before. "
         "Undefined (empty, with a notice) when the month's system costs are zero.",
         Unit.PERCENT, Kind.STAT, sensitivity=FIN,
-        inputs=("savings.monthly", "revenue.attributed", "time_savings.hours", "cost.avoidance"))
+        inputs=("savings.monthly", "revenue.attributed", "time_savings.hours", "cost.avoidance", "money_targets"))
 async def roi_monthly(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     cur, prev = await _current_previous(conn, sq, s)
     (ct, fallback), (pt, _) = cur.terms(s), prev.terms(s)
@@ -68,7 +68,9 @@ async def roi_monthly(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
 
 @metric("savings.monthly", "Monthly Savings",
         "Money the automation saved in the month: time savings value + cost avoidance − system costs.",
-        Unit.CURRENCY, Kind.STAT, sensitivity=FIN)
+        Unit.CURRENCY, Kind.STAT, sensitivity=FIN,
+        inputs=("automated_tasks", "hours_saved_per_task", "hourly_rate", "errors_prevented", "error_cost",
+                "system_costs", "money_targets"))
 async def savings_monthly(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     cur, prev = await _current_previous(conn, sq, s)
     (ct, fallback), (pt, _) = cur.terms(s), prev.terms(s)
@@ -78,7 +80,8 @@ async def savings_monthly(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
 
 @metric("revenue.attributed", "Revenue Attribution",
         "Σ deal value × attribution class weight (direct/assisted/influenced, per tenant) over the month's closed "
-        "deals; never more than the month's total revenue.", Unit.CURRENCY, Kind.STAT, sensitivity=FIN)
+        "deals; never more than the month's total revenue.", Unit.CURRENCY, Kind.STAT, sensitivity=FIN,
+        inputs=("deal_revenue", "lead_funnel", "attribution_weights", "money_targets"))
 async def revenue_attributed(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     cur, prev = await _current_previous(conn, sq, s)
     return shapes.stat("revenue.attributed", cur.terms(s)[0].revenue_attribution,
@@ -89,7 +92,8 @@ async def revenue_attributed(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
 @metric("time_savings.hours", "Time Savings",
         "Hours of manual work the month's successful automated tasks replaced: tasks × hours_saved_per_task "
         "(responses, enrichments, scorings, routings, nurture steps and automated contact attempts).",
-        Unit.HOURS, Kind.STAT)
+        Unit.HOURS, Kind.STAT,
+        inputs=("automated_tasks", "hours_saved_per_task", "agent_activity", "nonmoney_targets"))
 async def time_savings_hours(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     cur, prev = await _current_previous(conn, sq, s)
     terms = cur.terms(s)[0]
@@ -134,7 +138,8 @@ async def _monthly_series(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
 
 @metric("revenue.monthly_trend", "Monthly Revenue Trend",
         "Total closed-deal revenue and the automation-attributed part of it, per month (or the chosen granularity).",
-        Unit.CURRENCY, Kind.TIMESERIES, sensitivity=FIN, options=(MONTHLY,))
+        Unit.CURRENCY, Kind.TIMESERIES, sensitivity=FIN, options=(MONTHLY,),
+        inputs=("deal_revenue", "attribution_weights"))
 async def revenue_trend(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     starts, figs = await _monthly_series(conn, sq, s)
     total = {t: f.revenue for t, f in figs.items() if t is not None}
@@ -145,7 +150,8 @@ async def revenue_trend(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
 
 @metric("time_savings.cumulative", "Time Savings Accumulation",
         "Hours saved, accumulated from the start of the range, per month (or the chosen granularity).",
-        Unit.HOURS, Kind.TIMESERIES, options=(MONTHLY,))
+        Unit.HOURS, Kind.TIMESERIES, options=(MONTHLY,),
+        inputs=("automated_tasks", "hours_saved_per_task"))
 async def time_savings_cumulative(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     starts, figs = await _monthly_series(conn, sq, s)
     running, out = 0.0, {}
@@ -158,7 +164,9 @@ async def time_savings_cumulative(conn: asyncpg.Connection, sq: ScopedQuery, s: 
 @metric("cost.avoidance", "Cost Avoidance",
         "Per month: the manual process cost the automation avoided (hours saved × hourly rate + errors prevented × "
         "error cost) against the automation investment (system costs).",
-        Unit.CURRENCY, Kind.TIMESERIES, sensitivity=FIN, options=(MONTHLY,))
+        Unit.CURRENCY, Kind.TIMESERIES, sensitivity=FIN, options=(MONTHLY,),
+        inputs=("automated_tasks", "hours_saved_per_task", "hourly_rate", "errors_prevented", "error_cost",
+                "system_costs"))
 async def cost_avoidance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     starts, figs = await _monthly_series(conn, sq, s)
     manual, invest = {}, {}
@@ -173,7 +181,8 @@ async def cost_avoidance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSet
 
 @metric("cost.benefit", "Cost-Benefit Analysis",
         "The month's costs (infrastructure, API, support) and benefits (time savings, revenue attribution, error "
-        "prevention), monthly and annual (monthly × 12), with totals.", Unit.CURRENCY, Kind.TABLE, sensitivity=FIN)
+        "prevention), monthly and annual (monthly × 12), with totals.", Unit.CURRENCY, Kind.TABLE, sensitivity=FIN,
+        inputs=("savings.monthly", "revenue.attributed"))
 async def cost_benefit(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     (lo, hi), _ = buckets.month_periods(sq.query, s.zone)
     cur = await _month(conn, sq, s, lo, hi)
@@ -197,7 +206,8 @@ async def cost_benefit(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
 @metric("conversion.before_after", "Conversion Rate Improvement",
         "Pre-automation baseline (tenant settings) against the range: lead→appointment and lead→close rates (%) "
         "and the average hours to first contact.", Unit.PERCENT, Kind.TABLE,
-        dimensions=(), inputs=("conversion.lead_to_appointment", "conversion.lead_to_close"))
+        dimensions=(),
+        inputs=("conversion.lead_to_appointment", "conversion.lead_to_close", "first_contact_seconds", "baseline"))
 async def before_after(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     f = await funnel(conn, sq.tenant_id, q.start, q.end, q.filters, q.metric)

@@ -28,7 +28,8 @@ DOWN_SUCCESS = 0.5  # an hour whose component calls succeed less than half the t
 @metric("response_time.first_contact", "Lead Response Time",
         "Hours from a lead's creation to its first contact by an agent (average, median and 95th percentile, exact "
         "from lead state), bucketed by the lead's creation time.", Unit.HOURS, Kind.TIMESERIES,
-        dimensions=LEAD_DIMS, options=(GRANULARITY,), lower_is_better=True)
+        dimensions=LEAD_DIMS, options=(GRANULARITY,), lower_is_better=True,
+        inputs=("leads", "first_contact_seconds"))
 async def response_time(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
@@ -67,14 +68,16 @@ async def _conversion(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
 
 @metric("conversion.lead_to_appointment", "Lead-to-Appointment Rate",
         "Share (%) of the leads created in the range that have an appointment.", Unit.PERCENT, Kind.STAT,
-        dimensions=LEAD_DIMS)
+        dimensions=LEAD_DIMS,
+        inputs=("leads", "lead_funnel", "nonmoney_targets"))
 async def lead_to_appointment(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     return await _conversion(conn, sq, s, "appointment_rate")
 
 
 @metric("conversion.lead_to_close", "Lead-to-Close Rate",
         "Share (%) of the leads created in the range that closed a deal.", Unit.PERCENT, Kind.STAT,
-        dimensions=LEAD_DIMS)
+        dimensions=LEAD_DIMS,
+        inputs=("leads", "lead_funnel", "nonmoney_targets"))
 async def lead_to_close(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     return await _conversion(conn, sq, s, "close_rate")
 
@@ -98,7 +101,8 @@ async def _uptime(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: 
         "Share (%) of the range's elapsed hours in which the system was up (an hour is down when fewer than half "
         "of its component calls succeeded; an hour without calls is up), against the previous period, with the "
         "12-month average (tenant-local months ending with the range's month) in column avg_12_months.",
-        Unit.PERCENT, Kind.STAT)
+        Unit.PERCENT, Kind.STAT,
+        inputs=("component_calls", "nonmoney_targets"))
 async def uptime(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     (lo, hi), (plo, phi) = buckets.period_bounds(q)
@@ -114,7 +118,8 @@ async def uptime(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -
 @metric("errors.rate", "Error Rate",
         "Per bucket: processing failures (% of automated pipeline steps — response, enrichment, routing, nurture — "
         "that failed) and data accuracy (100 − % of component calls failing data validation).",
-        Unit.PERCENT, Kind.TIMESERIES, options=(GRANULARITY,), lower_is_better=True)
+        Unit.PERCENT, Kind.TIMESERIES, options=(GRANULARITY,), lower_is_better=True,
+        inputs=("automated_tasks", "component_calls"))
 async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)

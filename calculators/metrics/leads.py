@@ -10,7 +10,7 @@ import asyncpg
 
 from calculators import formulas, shapes
 from calculators.buckets import Source
-from calculators.catalog import metric
+from calculators.catalog import metric, origins_of
 from calculators.frames import Frame
 from calculators.query import ScopedQuery
 from calculators.reads import FUNNEL_SELECT, LEAD_COLUMNS, Funnel, event_rows
@@ -40,7 +40,10 @@ async def _grouped_funnel(conn: asyncpg.Connection, sq: ScopedQuery, group_sql: 
 @metric("sources.performance", "Lead Source Performance",
         "Per source, for leads created in the range: volume, response rate (automated response ok), appointment "
         "rate, close rate (%), average deal value and total revenue of the closed ones.",
-        Unit.TEXT, Kind.TABLE, dimensions=LEAD_DIMS)
+        Unit.TEXT, Kind.TABLE, dimensions=LEAD_DIMS,
+        inputs=("leads", "lead_funnel", "deal_revenue"),
+        lineage={c: ("leads", "lead_funnel") for c in ("source", "volume", "response_rate", "appointment_rate",
+            "close_rate")})
 async def sources_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     groups = await _grouped_funnel(conn, sq, "coalesce(l.source, 'unknown')")
     rows = [(src, f.leads, _pct(formulas.ratio(f.responded, f.leads)), _pct(f.appointment_rate), _pct(f.close_rate),
@@ -53,7 +56,8 @@ async def sources_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: Tena
 
 @metric("leads.quality_distribution", "Lead Quality Distribution",
         "Leads created in the range by score band (hot 80–100, warm 40–79, cold 0–39, unscored): count, share of "
-        "volume and conversion (close) rate, in %.", Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS)
+        "volume and conversion (close) rate, in %.", Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS,
+        inputs=("leads", "lead_funnel", "lead_scores"))
 async def quality_distribution(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     groups = dict(await _grouped_funnel(conn, sq, "coalesce(sm_score_band(l.score), 'unscored')"))
     total = sum(f.leads for f in groups.values())
@@ -69,7 +73,8 @@ RESPONSE_BUCKETS = (("< 5 min", 5), ("5–30 min", 30), ("30–60 min", 60), ("1
 
 @metric("behavior.response_time_impact", "Response Time Impact",
         "Close rate (%) of the range's leads by the time from creation to first agent contact (< 5 min, 5–30 min, "
-        "30–60 min, 1–4 h, 4–24 h, > 24 h, never).", Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS)
+        "30–60 min, 1–4 h, 4–24 h, > 24 h, never).", Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS,
+        inputs=("leads", "lead_funnel", "first_contact_seconds"))
 async def response_time_impact(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     minutes = "extract(epoch FROM l.first_contact_at - l.created_at) / 60"
     case = " ".join(f"WHEN {minutes} < {limit} THEN {i}" for i, (_, limit) in enumerate(RESPONSE_BUCKETS))
@@ -86,7 +91,8 @@ async def response_time_impact(conn: asyncpg.Connection, sq: ScopedQuery, s: Ten
 
 @metric("behavior.followup_effectiveness", "Follow-up Effectiveness",
         "Close rate (%) of the range's leads by the number of contact attempts (0, 1, 2, 3, 4, 5+).",
-        Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS)
+        Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS,
+        inputs=("leads", "lead_funnel", "contact_attempts"))
 async def followup_effectiveness(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     groups = await _grouped_funnel(conn, sq, "least(l.touches, 5)")
     rows = [("5+" if k == 5 else str(k), f.leads, _pct(f.appointment_rate), _pct(f.close_rate)) for k, f in groups]
@@ -97,7 +103,8 @@ async def followup_effectiveness(conn: asyncpg.Connection, sq: ScopedQuery, s: T
 
 @metric("behavior.channel_performance", "Channel Performance",
         "Contact attempts per channel (sms, email, phone) in the range and their response rate (%): attempts whose "
-        "outcome was answered (connected) or replied.", Unit.PERCENT, Kind.TABLE, dimensions=(Dimension.CHANNEL,))
+        "outcome was answered (connected) or replied.", Unit.PERCENT, Kind.TABLE, dimensions=(Dimension.CHANNEL,),
+        inputs=("contact_attempts",))
 async def channel_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     p = Params()
     src = event_rows(sq, s, "contact.attempted", {Dimension.CHANNEL: "k1"}, p)
@@ -112,7 +119,8 @@ async def channel_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: Tena
 
 @metric("behavior.best_contact_times", "Best Contact Times",
         "Contact attempts by tenant-local weekday (1 = Monday) and hour, with response rate (%).",
-        Unit.PERCENT, Kind.TABLE, dimensions=(Dimension.CHANNEL,))
+        Unit.PERCENT, Kind.TABLE, dimensions=(Dimension.CHANNEL,),
+        inputs=("contact_attempts",))
 async def best_contact_times(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     p = Params()
     tz = p.add(s.timezone)
@@ -130,7 +138,8 @@ async def best_contact_times(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
 @metric("attribution.tree", "Attribution & ROI by Lead Source",
         "For leads created in the range: leads, automated responses, appointments, deals, revenue and the "
         "automation-attributed revenue (Σ deal value × class weight), each with its share of its parent.",
-        Unit.TEXT, Kind.TABLE, dimensions=LEAD_DIMS)
+        Unit.TEXT, Kind.TABLE, dimensions=LEAD_DIMS,
+        inputs=("leads", "lead_funnel", "deal_revenue", "attribution_weights"), row_lineage=True)
 async def attribution_tree(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     p = Params()
@@ -156,13 +165,17 @@ async def attribution_tree(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
     ]
     cols = [shapes.text("node"), shapes.text("parent"), shapes.num("count", Unit.COUNT),
             shapes.money("amount", "revenue"), shapes.num("share", Unit.PERCENT)]
-    return shapes.table("attribution.tree", cols, rows)
+    counted, money = origins_of(("leads", "lead_funnel")), origins_of(("deal_revenue", "attribution_weights"))
+    return shapes.table("attribution.tree", cols, rows,
+                        row_lineage=[counted] * 4 + [counted | money] * 2)  # the revenue rows are money
 
 
 @metric("attribution.weighted", "Weighted Attribution",
         "Deals closed in the range per attribution class: deals, revenue, the tenant's class weight and attributed "
         "revenue (revenue × weight), with a total row. Each deal has one class and weights are ≤ 1, so the "
-        "attributed total never exceeds total revenue.", Unit.CURRENCY, Kind.TABLE, dimensions=(Dimension.AGENT,))
+        "attributed total never exceeds total revenue.", Unit.CURRENCY, Kind.TABLE, dimensions=(Dimension.AGENT,),
+        inputs=("lead_funnel", "deal_revenue", "attribution_weights"),
+        lineage={"class": ("attribution_weights",), "deals": ("lead_funnel",), "weight": ("attribution_weights",)})
 async def attribution_weighted(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     p = Params()
     src = event_rows(sq, s, "deal.closed", {Dimension.AGENT: "k2"}, p)

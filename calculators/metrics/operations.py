@@ -37,7 +37,8 @@ STAGES = (
         "Per stage (web form → 60 s response → enrichment → scoring → routing → nurture): events in the last hour "
         "of the range and success rate (%) over the range. Web form success = webhook_receiver calls that "
         "succeeded; 60 s response = leads created in the range answered successfully within 60 s; scoring = "
-        "scored leads / created leads; the other stages = steps reported ok.", Unit.PERCENT, Kind.TABLE)
+        "scored leads / created leads; the other stages = steps reported ok.", Unit.PERCENT, Kind.TABLE,
+        inputs=("leads", "lead_funnel", "automated_tasks", "component_calls", "first_response_seconds"))
 async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     types = tuple(t for _, t in STAGES) + ("component.call",)
@@ -74,7 +75,8 @@ async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
 
 @metric("pipeline.throughput", "Throughput",
         "Leads received per bucket (hour/day/week from the granularity or the panel interval).",
-        Unit.COUNT, Kind.TIMESERIES, dimensions=(Dimension.SOURCE, Dimension.LOCATION), options=(GRANULARITY,))
+        Unit.COUNT, Kind.TIMESERIES, dimensions=(Dimension.SOURCE, Dimension.LOCATION), options=(GRANULARITY,),
+        inputs=("leads",))
 async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
@@ -89,7 +91,8 @@ async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
 @metric("components.health", "System Health Indicators",
         "Per component: status (healthy at or above the tenant's SLA success rate, degraded within 5 points, down "
         "below), average and p95 latency (ms), success rate (%) over the range, and calls in the range's last 24 h.",
-        Unit.TEXT, Kind.TABLE, dimensions=COMPONENT_DIMS)
+        Unit.TEXT, Kind.TABLE, dimensions=COMPONENT_DIMS,
+        inputs=("component_calls", "component_latency_ms", "sla"))
 async def components_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k1", q.filters, q.metric)
@@ -109,7 +112,8 @@ async def components_health(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenant
 @metric("components.latency", "Component Response Times",
         "Per component and bucket: average, median and 95th percentile latency (ms). Percentiles are exact for "
         "ranges up to 2 days, otherwise from merged log-histogram rollups (relative error ≤ 0.99 %).",
-        Unit.MS, Kind.TIMESERIES, dimensions=COMPONENT_DIMS, options=(GRANULARITY, STATISTIC), lower_is_better=True)
+        Unit.MS, Kind.TIMESERIES, dimensions=COMPONENT_DIMS, options=(GRANULARITY, STATISTIC), lower_is_better=True,
+        inputs=("component_latency_ms",))
 async def components_latency(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
@@ -127,7 +131,8 @@ async def components_latency(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
 
 @metric("components.success_rate", "Success Rates",
         "Per component and bucket: share (%) of calls that succeeded.", Unit.PERCENT, Kind.TIMESERIES,
-        dimensions=COMPONENT_DIMS, options=(GRANULARITY,))
+        dimensions=COMPONENT_DIMS, options=(GRANULARITY,),
+        inputs=("component_calls",))
 async def components_success(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
@@ -142,7 +147,8 @@ async def components_success(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
 
 @metric("errors.active", "Active Errors",
         "Failures in the last hour of the range of components that have not succeeded since: component, service, "
-        "category, failures, first and last seen.", Unit.COUNT, Kind.TABLE, dimensions=COMPONENT_DIMS)
+        "category, failures, first and last seen.", Unit.COUNT, Kind.TABLE, dimensions=COMPONENT_DIMS,
+        inputs=("component_calls",))
 async def errors_active(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     p = Params()
@@ -166,7 +172,8 @@ async def errors_active(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
 @metric("errors.by_category", "Error Categories",
         "Failed component calls per bucket by error category (authentication, rate_limit, validation, timeout, "
         "server_error, network, configuration, other).", Unit.COUNT, Kind.TIMESERIES, dimensions=COMPONENT_DIMS,
-        options=(GRANULARITY,))
+        options=(GRANULARITY,),
+        inputs=("component_calls",))
 async def errors_by_category(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
@@ -210,7 +217,8 @@ async def _mttr(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetim
 @metric("errors.mttr", "Mean Time To Resolution",
         "Mean time (ms) from the first failure of a run of failed calls of a component to its next successful "
         "call, over runs that were resolved in the range; against the previous period.", Unit.MS, Kind.STAT,
-        lower_is_better=True)
+        lower_is_better=True,
+        inputs=("component_calls", "nonmoney_targets"))
 async def errors_mttr(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     (lo, hi), (plo, phi) = buckets.period_bounds(sq.query)
     cur, prev = await _mttr(conn, sq.tenant_id, lo, hi), await _mttr(conn, sq.tenant_id, plo, phi)
@@ -219,7 +227,8 @@ async def errors_mttr(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
 
 @metric("system.resources", "Resource Utilization",
         "This service's own CPU and memory (psutil) and the database's size and connections (pg functions), now.",
-        Unit.TEXT, Kind.TABLE)
+        Unit.TEXT, Kind.TABLE,
+        inputs=("host_resources",))
 async def system_resources(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     proc = psutil.Process(os.getpid())
     mem = psutil.virtual_memory()

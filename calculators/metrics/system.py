@@ -25,7 +25,8 @@ SESSION_GAP = timedelta(minutes=30)
 @metric("apis.health", "External API Health",
         "Per external service named by component calls or api.usage: status (against the tenant's SLA success "
         "rate), average and p95 latency (ms), peak rate-limit use (%), error rate (%), and SLA compliance (% of "
-        "hours with calls whose success rate met the SLA).", Unit.TEXT, Kind.TABLE, dimensions=(Dimension.SERVICE,))
+        "hours with calls whose success rate met the SLA).", Unit.TEXT, Kind.TABLE, dimensions=(Dimension.SERVICE,),
+        inputs=("component_calls", "component_latency_ms", "api_usage", "sla"))
 async def apis_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     calls, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k2", q.filters, q.metric,
@@ -56,7 +57,8 @@ async def apis_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
 
 @metric("security.auth_events", "Authentication Events",
         "Successful and failed authentications per bucket, from the access audit log.", Unit.COUNT, Kind.TIMESERIES,
-        options=(GRANULARITY,), sensitivity=Sensitivity.SECURITY)
+        options=(GRANULARITY,), sensitivity=Sensitivity.SECURITY,
+        inputs=("access_records",))
 async def auth_events(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
@@ -78,7 +80,8 @@ async def auth_events(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
         "outside the recipient's 08:00–21:00, 21:00 itself excluded), CAN-SPAM (email after the lead unsubscribed), "
         "GDPR erasure (requests not completed within 30 days, by the range's end), GDPR erased contact data still "
         "stored, retention (events older than 24 months). Each row: check, checked, violations, status.",
-        Unit.COUNT, Kind.TABLE, sensitivity=Sensitivity.SECURITY)
+        Unit.COUNT, Kind.TABLE, sensitivity=Sensitivity.SECURITY,
+        inputs=("compliance_facts", "contact_attempts"))
 async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     # Contact attempts from their typed table (migration 0007): the event's fields as columns. The few leads that
@@ -127,7 +130,9 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
 @metric("adoption.usage", "Dashboard Adoption",
         "From the access audit log in the range: active users (distinct subjects that queried), sessions (a "
         "subject's queries less than 30 min apart), average session length (minutes), queries, distinct metrics "
-        "queried and their share (%) of the catalog's dashboard metrics.", Unit.TEXT, Kind.TABLE)
+        "queried and their share (%) of the catalog's dashboard metrics.", Unit.TEXT, Kind.TABLE,
+        inputs=("access_records",),
+        declassify={c: "counts and averages over the access log name no subject" for c in ("figure", "value", "unit")})
 async def adoption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     cols = [shapes.text("figure"), shapes.num("value"), shapes.text("unit")]

@@ -26,6 +26,7 @@ from datasource.alerting.errors import validated
 from datasource.alerting.mailer import Mailer
 from datasource.alerting.rules import Severity
 from datasource.keyring import Keyring, SecretUnreadable
+from rbac import Role
 
 SIGNATURE_HEADER = "X-SM-Signature"
 TIMESTAMP_HEADER = "X-SM-Timestamp"
@@ -46,6 +47,9 @@ class ChannelConfig(BaseModel):
     to: tuple[str, ...] = Field((), max_length=50)
     min_severity: Severity = Severity.INFO
     secret: SecretStr | None = Field(None, min_length=16)
+    # whose view the channel's readers have: an alert derived from what this role may not see (a revenue
+    # projection for agents) is not sent here. Admin (everything) unless the channel reaches others.
+    audience: Role = Role.ADMIN
 
     @model_validator(mode="after")
     def _complete(self, info: ValidationInfo) -> ChannelConfig:

@@ -9,19 +9,21 @@ finds a firing rule still firing and queues nothing new: notifications go out on
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 
-from calculators import CalculatorError
+from calculators import CalculatorError, alert_lineage, condition_inputs
 from datasource import tenants
 from datasource.alerting import channels, rules
 from datasource.alerting.conditions import Context, measure
 from datasource.alerting.rules import Rule
 from datasource.alerting.state import RuleState, State, Transition, holds, step
 from datasource.answer import Answerer
-from rbac import RbacError
+from rbac import AuthMethod, Principal, RbacError, Role, masking, policy
+from rbac.policy_store import PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +43,21 @@ def summary(rule: Rule, value: float | None) -> str:
 
 
 async def _queue(conn: asyncpg.Connection, tenant_id: str, rule: Rule | None, severity: str, event_id: int,
-                 transition: Transition, known: dict[str, channels.Channel]) -> None:
+                 transition: Transition, known: dict[str, channels.Channel], shown: Callable[[Role], bool]) -> None:
+    """Queue the transition for every channel that wants it and whose audience may see what it derives from."""
     wanted = [c for c in known.values()
-              if c.wants(rules.Severity(severity)) and (rule is None or not rule.channels or c.id in rule.channels)]
+              if c.wants(rules.Severity(severity)) and (rule is None or not rule.channels or c.id in rule.channels)
+              and shown(c.config.audience)]
     await conn.executemany(
         """INSERT INTO alert_deliveries (tenant_id, event_id, transition, channel_id) VALUES ($1, $2, $3, $4)
            ON CONFLICT (tenant_id, event_id, transition, channel_id) DO NOTHING""",
         [(tenant_id, event_id, transition.value, c.id) for c in wanted],
     )
+
+
+def _reader(tenant_id: str, role: Role) -> Principal:
+    """Whoever reads a channel, as masking knows them: a role, no agent or team of their own."""
+    return Principal(tenant_id=tenant_id, subject="alert-channel", role=role, auth_method=AuthMethod.SERVICE_KEY)
 
 
 async def _measure_safely(rule: Rule, ctx: Context) -> float | None:
@@ -73,6 +82,12 @@ async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, rete
         active = [r for r in await rules.effective(conn) if r.enabled]
         states = {r["rule_id"]: r for r in await conn.fetch("SELECT * FROM alert_state")}
         known = await channels.load(conn)
+        _, tenant_policy = await PolicyStore().current(conn, tenant_id)
+
+        def audience(inputs: tuple[str, ...] | list[str] | None) -> Callable[[Role], bool]:
+            """Whether a channel for a role may be told of an alert derived from ``inputs`` (its rule's reads)."""
+            derived = alert_lineage(list(inputs) if inputs else None)
+            return lambda role: masking.shows(derived, policy.field_masks(_reader(tenant_id, role), tenant_policy))
         for rule in active:
             value = await _measure_safely(rule, ctx)
             row = states.pop(rule.id, None)
@@ -83,15 +98,16 @@ async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, rete
             if transition is Transition.FIRING:
                 event_id = await conn.fetchval(
                     """INSERT INTO alert_events (tenant_id, rule_id, family, severity, state, started_at, title,
-                           summary, value, threshold)
-                       VALUES ($1, $2, $3, $4, 'firing', $5, $6, $7, $8, $9) RETURNING event_id""",
+                           summary, value, threshold, inputs)
+                       VALUES ($1, $2, $3, $4, 'firing', $5, $6, $7, $8, $9, $10) RETURNING event_id""",
                     tenant_id, rule.id, rule.family.value, rule.severity.value, now, rule.title,
-                    summary(rule, value), value, rule.threshold)
+                    summary(rule, value), value, rule.threshold, condition_inputs(rule.kind, rule.condition))
             elif transition is Transition.RESOLVED:
                 await conn.execute("UPDATE alert_events SET state = 'resolved', resolved_at = $2 WHERE event_id = $1",
                                    event_id, now)
             if transition is not None:
-                await _queue(conn, tenant_id, rule, rule.severity.value, event_id, transition, known)
+                await _queue(conn, tenant_id, rule, rule.severity.value, event_id, transition, known,
+                             audience(condition_inputs(rule.kind, rule.condition)))
                 changes.append(Change(rule.id, transition, event_id, value))
             await conn.execute(
                 """INSERT INTO alert_state (tenant_id, rule_id, state, since, event_id, last_value, evaluated_at)
@@ -104,10 +120,11 @@ async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, rete
         # rules removed or disabled while firing resolve, so nothing stays open without a rule behind it
         for rule_id, row in states.items():
             if row["state"] == State.FIRING.value and row["event_id"] is not None:
-                severity = await conn.fetchval(
+                ended = await conn.fetchrow(
                     "UPDATE alert_events SET state = 'resolved', resolved_at = $2 WHERE event_id = $1 "
-                    "RETURNING severity", row["event_id"], now)
-                await _queue(conn, tenant_id, None, severity, row["event_id"], Transition.RESOLVED, known)
+                    "RETURNING severity, inputs", row["event_id"], now)
+                await _queue(conn, tenant_id, None, ended["severity"], row["event_id"], Transition.RESOLVED, known,
+                             audience(ended["inputs"]))
                 changes.append(Change(rule_id, Transition.RESOLVED, row["event_id"], None))
             await conn.execute("DELETE FROM alert_state WHERE rule_id = $1", rule_id)
     return changes

@@ -142,7 +142,8 @@ def items_json(items: Sequence[QueryItem]) -> bytes:
 def _items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
     match frame.kind:
         case Kind.TIMESERIES if shape is Shape.TIMESERIES:
-            return list(time_series(ref_id, frame))
+            # every series masked: the table of times says so (its notices) rather than nothing at all
+            return list(time_series(ref_id, frame)) or [table(ref_id, frame)]
         case Kind.TIMESERIES | Kind.TABLE | Kind.STAT:
             return [table(ref_id, frame)]
         case _:

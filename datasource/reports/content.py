@@ -17,12 +17,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from calculators import CalculatorError, Frame, Kind, MetricName, MetricQuery, TenantSettings, get_metric
+from calculators import (CalculatorError, Frame, Kind, MetricName, MetricQuery, TenantSettings, alert_lineage,
+                         get_metric)
 from datasource import tenants
 from datasource.answer import Answer, Answerer
 from datasource.reports.schedule import Period, ReportKind
 from datasource.storage.pool import Database
-from rbac import AuthMethod, Forbidden, Principal, Role, policy
+from rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
 
 log = logging.getLogger(__name__)
 
@@ -179,15 +180,18 @@ def _known(metric: str) -> bool:
     return True
 
 
-async def _alerts(db: Database, tenant_id: str, period: Period) -> tuple[AlertLine, ...]:
-    """Alerts firing now or during the period: operations needs both."""
-    async with db.tenant(tenant_id) as conn:
+async def _alerts(db: Database, who: Principal, rules: policy.Policy, period: Period) -> tuple[AlertLine, ...]:
+    """Alerts firing now or during the period: operations needs both. A line derived from what the recipient's
+    role may not see (a revenue projection for an agent) is left out (alert_events.inputs)."""
+    masks = policy.field_masks(who, rules)
+    async with db.tenant(who.tenant_id) as conn:
         rows = await conn.fetch(
-            """SELECT severity, title, summary, started_at FROM alert_events
+            """SELECT severity, title, summary, started_at, inputs FROM alert_events
                WHERE state = 'firing' OR (started_at < $2 AND coalesce(resolved_at, 'infinity') >= $1)
                ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, started_at DESC
                LIMIT 50""", period.start, period.end)
-    return tuple(AlertLine(r["severity"], r["title"], r["summary"], r["started_at"]) for r in rows)
+    return tuple(AlertLine(r["severity"], r["title"], r["summary"], r["started_at"]) for r in rows
+                 if masking.shows(alert_lineage(r["inputs"]), masks))
 
 
 async def build(answers: Answerer, tenant_id: str, kind: ReportKind, period: Period, recipient: Recipient,
@@ -198,7 +202,7 @@ async def build(answers: Answerer, tenant_id: str, kind: ReportKind, period: Per
         name = await conn.fetchval("SELECT name FROM tenants WHERE tenant_id = $1", tenant_id) or tenant_id
     who = recipient.principal(tenant_id)
     sections = await _sections(answers, SECTIONS[kind], who, rules, period, settings)
-    alerts = await _alerts(answers.db, tenant_id, period) if kind is ReportKind.DAILY else ()
+    alerts = await _alerts(answers.db, who, rules, period) if kind is ReportKind.DAILY else ()
     extra = (*projection(sections), *recommendations(sections)) if kind is ReportKind.MONTHLY else ()
     return Report(tenant_id, name, kind, period, recipient, settings, sections, alerts,
                   (*highlights(sections), *extra), now or datetime.now(UTC))

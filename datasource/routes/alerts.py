@@ -11,13 +11,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from calculators import get_metric
+from calculators import alert_lineage, get_metric
 from datasource import access
 from datasource.alerting import channels, rules
 from datasource.deps import AdminDep, PrincipalDep, ServicesDep
 from datasource.reports import delivery
 from datasource.reports.schedule import ReportKind
-from rbac import Principal, audit, policy
+from rbac import Principal, audit, masking, policy
 
 router = APIRouter(tags=["alerts"])
 
@@ -57,22 +57,25 @@ async def alert_history(
     since: datetime | None = Query(None, description="alerts that started at or after this time (ISO 8601)"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[AlertEvent]:
-    """Firing and resolved alerts of the caller's tenant, newest first."""
+    """Firing and resolved alerts of the caller's tenant, newest first: those derived only from what the caller's
+    role may see (alert_events.inputs: what the rule read), so no agent reads a revenue projection here."""
     async with svc.db.tenant(who.tenant_id) as conn:
         _, current = await svc.policies.current(conn, who.tenant_id)
         allowed = policy.allowed(who, get_metric(HISTORY_METRIC), current)
         rows = await conn.fetch(
             """SELECT event_id, rule_id, family, severity, state, started_at, resolved_at, title, summary, value,
-                      threshold FROM alert_events
+                      threshold, inputs FROM alert_events
                WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR started_at >= $2)
                ORDER BY started_at DESC, event_id DESC LIMIT $3""", state, since, limit) if allowed else []
+        masks = policy.field_masks(who, current)
+        rows = [r for r in rows if masking.shows(alert_lineage(r["inputs"]), masks)]
     if not allowed:  # a refused attempt is audited too
         await access.refuse(svc.db, who, request,
                             f"Role {who.role.value} may not see alerts of tenant {who.tenant_id}.")
     await access.record(svc.db, audit.AuditRecord.of(
         who, "query", "success", 200, resource={"route": "/api/alerts", "state": state}, rows_returned=len(rows),
         **access.request_fields(request)))
-    return [AlertEvent(**dict(r)) for r in rows]
+    return [AlertEvent(**{k: v for k, v in r.items() if k != "inputs"}) for r in rows]
 
 
 @router.get("/api/admin/alert-rules", response_model=list[RuleOut], tags=["admin"])

@@ -39,8 +39,27 @@ def test_validate_reports_every_issue() -> None:
     found = issues(broken)
     assert "roi.monthly: registered more than once" in found
     assert "Bad Name: name is not 'area.metric' in lower case" in found
-    assert "Bad Name: input 'no.such' is not in the catalog" in found
+    assert "Bad Name: input 'no.such' is neither a measure (calculators/measures.py) nor a metric" in found
     assert "Bad Name: title and description are required" in found
+
+
+def test_validate_reports_lineage_that_is_not_derivable() -> None:
+    m = get_metric("revenue.attributed")
+    broken = [
+        replace(m, name=MetricName("x.no_inputs"), inputs=()),
+        replace(m, name=MetricName("x.narrowed"), lineage={"value": ("agent_identity",)}),
+        replace(m, name=MetricName("x.unexplained"), declassify={"value": " "}),
+        replace(m, name=MetricName("x.gate"), inputs=("leads",)),
+        replace(m, name=MetricName("x.loop"), inputs=("x.loop",)),
+    ]
+    found = issues(broken)
+    assert found == [
+        "x.no_inputs: names no inputs (measures or metrics), so its columns' sensitivity is not derivable",
+        "x.narrowed: column 'value' derives from ['agent_identity'], which are not inputs",
+        "x.unexplained: column 'value' is declassified without a reason",
+        "x.gate: is gated as financial but none of its inputs is financial (its inputs give ['public'])",
+        "x.loop: metrics read each other: x.loop → x.loop",
+    ]
 
 
 def test_registering_a_name_twice_fails() -> None:

@@ -35,10 +35,12 @@ async def test_history_lists_the_tenants_alerts(db: Database, setup: Any, make_c
     await add_auth_failures(db, tid, T - MIN, 30)
     await evaluate_tenant(answers(db), tid, T, retention_months=24)
     await evaluate_tenant(answers(db), tid, T + 10 * MIN, retention_months=24)  # the burst has left the window: resolved
-    response = await client.get("/api/alerts", headers=auth("manager"))
+    response = await client.get("/api/alerts", headers=auth("admin"))
     assert response.status_code == 200, response.text
     body = response.json()
     assert [(a["rule_id"], a["state"], a["value"]) for a in body] == [("critical.auth_failures", "resolved", 30.0)]
+    # an authentication-failure burst is security data: a manager's history leaves it out
+    assert (await client.get("/api/alerts", headers=auth("manager"))).json() == []
     assert body[0]["resolved_at"].startswith("2026-11-20T12:10:00")
     assert (await client.get("/api/alerts?state=firing", headers=auth("admin"))).json() == []
     # another tenant's admin sees none of it
@@ -47,7 +49,7 @@ async def test_history_lists_the_tenants_alerts(db: Database, setup: Any, make_c
     response = await other_client.get("/api/alerts", headers={"Authorization": f"Bearer {token_for(other, 'admin')}"})
     assert response.json() == []
     async with db.tenant(tid) as conn:
-        assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE resource->>'route' = '/api/alerts'") == 2
+        assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE resource->>'route' = '/api/alerts'") == 3
 
 
 async def test_history_needs_a_token(setup: Any) -> None:
@@ -156,3 +158,22 @@ async def test_auditors_may_not_read_business_alerts(db: Database, setup: Any) -
         rows = await conn.fetch("SELECT action, outcome, resource->>'route' AS route FROM audit_log "
                                 "WHERE action <> 'auth.success'")
     assert [tuple(r) for r in rows] == [("access.denied", "denied", "GET /api/alerts")]
+
+
+async def test_an_agent_reads_no_alert_derived_from_money(db: Database, setup: Any) -> None:
+    """Two alerts fire: an SLA breach (component calls) and a revenue projection (deal revenue, money targets)."""
+    from calculators import condition_inputs
+
+    client, tid, auth = setup
+    async with db.tenant(tid) as conn:
+        await conn.executemany(
+            """INSERT INTO alert_events (tenant_id, rule_id, family, severity, state, started_at, title, summary,
+                   value, threshold, inputs)
+               VALUES ($1, $2, 'business', 'warning', 'firing', $3, $2, $4, $5, 0.9, $6)""",
+            [(tid, "performance.sla", T, "0.8 < 0.99", 0.8, condition_inputs("component_success_rate", {})),
+             (tid, "business.target_at_risk", T + MIN, "projection 0.4 < 0.9", 0.4,
+              condition_inputs("target_projection", {}))])
+    agent = await client.get("/api/alerts", headers=auth("agent", agent_id="a1"))
+    executive = await client.get("/api/alerts", headers=auth("executive"))
+    assert [a["rule_id"] for a in agent.json()] == ["performance.sla"]
+    assert [a["rule_id"] for a in executive.json()] == ["business.target_at_risk", "performance.sla"]
