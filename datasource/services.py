@@ -24,6 +24,7 @@ from datasource.settings import Settings
 from datasource.storage import migrate, partitions
 from datasource.storage.embedded import EmbeddedPostgres
 from datasource.storage.pool import Database
+from datasource.storage.supervise import Supervisor
 from rbac import local_keys, masking
 from rbac.identity import Identifier
 from rbac.policy_store import PolicyStore
@@ -70,6 +71,8 @@ class Services:
     # computed frames per tenant and row scope, unmasked (datasource/cache.py)
     cache: ResultCache = field(init=False, repr=False)
     _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    # revives a crashed embedded server and probes a database that went away (only where the service owns the db)
+    supervisor: Supervisor | None = field(default=None, init=False, repr=False)
 
     # reports rendered per recipient (datasource/reports); the alert and report loops, when enabled
     reporter: Reporter = field(init=False, repr=False)
@@ -93,6 +96,8 @@ class Services:
             services = cls(settings=settings, db=db, embedded=embedded)
             services._checkpoints = asyncio.create_task(
                 access.checkpoint_loop(services.db, settings, services.secret))
+            services.supervisor = Supervisor(services.db, embedded)
+            services.supervisor.start()
         await access.load_overrides(services.db, services.identifier)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
@@ -104,6 +109,8 @@ class Services:
         return masking.tenant_key(self.secret, tenant_id)
 
     async def stop(self) -> None:
+        if self.supervisor is not None:
+            await self.supervisor.stop()
         if self._checkpoints is not None:
             self._checkpoints.cancel()  # it writes a last checkpoint before it ends
             with contextlib.suppress(asyncio.CancelledError):
