@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from datasource.deps import ServicesDep
 from datasource.storage import migrate
+from datasource.storage.errors import DatabaseUnavailable
 
 router = APIRouter(tags=["health"])
 
@@ -47,11 +48,14 @@ async def healthz(services: ServicesDep) -> Status:
 @router.get("/readyz", response_model=Status, summary="Readiness: database reachable and migrations current",
             responses={503: {"model": Status}})
 async def readyz(services: ServicesDep, request: Request) -> Status | JSONResponse:
-    if not await services.db.ping():
-        down = Status(status="unavailable", database="down", detail=services.db.health.reason or "database unreachable")
+    try:
+        if not await services.db.ping():
+            raise DatabaseUnavailable("database unreachable")
+        async with services.db.system() as conn:
+            waiting = await migrate.pending(conn)
+    except DatabaseUnavailable as exc:
+        down = Status(status="unavailable", database="down", detail=services.db.health.reason or exc.message)
         return JSONResponse(down.model_dump(), status_code=503, headers={"Retry-After": "5"})
-    async with services.db.system() as conn:
-        waiting = await migrate.pending(conn)
     if waiting:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in waiting)
         return JSONResponse(Status(status="unavailable", detail=f"migrations pending: {names}").model_dump(),

@@ -151,4 +151,7 @@ class EmbeddedPostgres:
             server, self._server = self._server, None
             if server is not None:
                 log.info("stopping embedded PostgreSQL")
-                server.cleanup()
+                try:
+                    server.cleanup()
+                except psutil.NoSuchProcess:  # it had died: the wheel's fallback kill found nothing, as it should
+                    log.info("the embedded PostgreSQL was not running")
