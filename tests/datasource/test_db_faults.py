@@ -251,7 +251,14 @@ def _postmaster(data_dir: Path) -> psutil.Process | None:
     return proc if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE else None
 
 
-def test_a_server_left_by_a_killed_service_is_stopped_by_the_next_clean_stop(tmp_path: Path) -> None:
+def test_a_server_left_by_a_killed_service_is_stopped_by_the_next_clean_stop() -> None:
+    # not pytest's tmp_path: another pytest session of the same user makes its parent 0700 again, and the server
+    # runs as another user when the tests run as root (as conftest's data_dir does)
+    with tempfile.TemporaryDirectory(prefix="sm-killed-") as tmp:
+        _killed_service_then_clean_stop(Path(tmp))
+
+
+def _killed_service_then_clean_stop(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "SM_DATA_DIR": str(tmp_path), "SM_LOG_LEVEL": "WARNING"}
     env.pop("DATABASE_URL", None)
