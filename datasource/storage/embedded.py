@@ -80,7 +80,7 @@ class EmbeddedPostgres:
                     f"The embedded PostgreSQL in {self.pgdata} did not start ({exc}). "
                     f"See {self.pgdata / 'log'}, or set DATABASE_URL to use your own server."
                 ) from exc
-            return self._server.get_uri(DATABASE_NAME)
+            return self.dsn
 
     def _forget_dead_handles(self) -> None:
         """Strike from the wheel's list the processes that ended without letting go of the server."""
@@ -131,6 +131,12 @@ class EmbeddedPostgres:
                 raise DatabaseUnavailable(f"The embedded PostgreSQL in {self.pgdata} did not start again ({exc}); "
                                           f"see {self.pgdata / 'log'}.") from exc
             return True
+
+    @property
+    def dsn(self) -> str:
+        """The service's database on this server."""
+        assert self._server is not None
+        return self._server.get_uri(DATABASE_NAME)
 
     @property
     def admin_dsn(self) -> str:

@@ -223,6 +223,37 @@ async def test_a_killed_embedded_postmaster_is_started_again(own: Own) -> None:
     supervisor.interval_s = 1.0
 
 
+async def test_with_database_url_the_service_follows_the_server_down_and_back_up(own: Own) -> None:
+    """A service on DATABASE_URL (the embedded server of ``own`` stands in for a server of its own) answers 503 while
+    the server is away and is ready again once it is back, with no request needed to find out."""
+    with tempfile.TemporaryDirectory(prefix="sm-url-") as tmp:
+        settings = Settings(database_url=own.embedded.dsn, data_dir=Path(tmp), cache_warm=False)
+        services = await Services.start(settings)
+        supervisor = getattr(services, "supervisor", None)
+        if supervisor is not None:
+            supervisor.interval_s, supervisor.backoff_max_s = 0.05, 0.2
+        app = create_app(settings, database=services.db)
+        app.state.services = services
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        try:
+            assert (await client.get("/readyz")).status_code == 200
+            await asyncio.to_thread(own.embedded.stop)
+            down = await client.get("/readyz")
+            assert down.status_code == 503 and down.headers["retry-after"]
+            health = await client.get("/healthz")
+            assert health.status_code == 200 and health.json()["database"] == "down"
+            assert health.json()["status"] == "degraded"
+            await asyncio.to_thread(own.embedded.start)
+            # no request: the supervisor's probe finds the server back
+            await until(lambda: _async(services.db.health.up), 15, "the probe reaches the server again")
+            assert (await client.get("/healthz")).json()["database"] == "up"
+            assert (await client.get("/readyz")).status_code == 200
+        finally:
+            await client.aclose()
+            await services.stop()
+    await until(lambda: ready(own), 15, "the owning service is ready again too")
+
+
 def test_supervisor_backs_off_to_its_cap() -> None:
     from datasource.storage.supervise import Supervisor
 
