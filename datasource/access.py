@@ -18,6 +18,7 @@ from fastapi import Request
 
 from datasource import audit_note
 from datasource.settings import ConfigError, Settings
+from datasource.storage.errors import DatabaseUnavailable
 from datasource.storage.pool import Database
 from rbac import audit, audit_verify
 from rbac.identity import Credentials, Identifier, parse_providers
@@ -101,9 +102,10 @@ class GroupCommit:
     have appended since; then the rows are chained again from the real head), and it keeps up to ``keep``
     connections between rounds rather than returning each to the pool, whose reset on release would be a
     second round trip. There is nothing to reset: audit_append changes no session state (its lock, lock_timeout
-    and tenant setting end with its own transaction). A failed round's connection goes back to the pool, which
-    resets or replaces it; kept connections go back after IDLE_RELEASE_S without a round, so an idle service
-    holds none and closing the pool waits at most that long.
+    and tenant setting end with its own transaction). A failed round's connection is terminated, never kept or
+    pooled (it may hold half a reply); a kept connection that closed meanwhile (asyncpg then gives its slot back
+    to the pool by itself) is dropped before a round; kept connections go back after IDLE_RELEASE_S without a
+    round, so an idle service holds none and closing the pool waits at most that long.
 
     The rounds take the pool's connections as they come (the owner role), not a tenant transaction, which would
     cost BEGIN, set_config and COMMIT: three more round trips. audit_append drops to sm_app confined to the
@@ -156,7 +158,7 @@ class GroupCommit:
             written = await audit.append_many(conn, records, self._heads.get(tenant))
         except BaseException:
             self._heads.pop(tenant, None)  # whether the head moved is unknown; the next round asks
-            self._release_later(conn)  # not awaited here: a failing release must not replace the round's error
+            self.db.discard(conn)  # whether its last reply was read whole is unknown too: never kept or pooled
             raise
         self._heads[tenant] = written[-1]
         self._put_back(conn)
@@ -164,14 +166,13 @@ class GroupCommit:
     async def _connection(self) -> asyncpg.Connection:
         while self._idle:
             kept = self._idle.pop()
-            if not kept.is_closed():
+            if self.db.usable(kept):
                 return kept
-            self._release_later(kept)  # the pool replaces a closed connection
+            self.db.discard(kept)  # closed while kept (the server went away): its slot goes back to the pool
         try:
-            conn: asyncpg.Connection = await self.db.pool.acquire()
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise audit.unavailable(exc.__class__.__name__) from None
-        return conn
+            return await self.db.take()
+        except DatabaseUnavailable as exc:
+            raise audit.unavailable(exc.message) from None
 
     def _put_back(self, conn: asyncpg.Connection) -> None:
         if len(self._idle) >= self.keep:
@@ -198,14 +199,10 @@ class GroupCommit:
             self._release_later(conn)
 
     def _release_later(self, conn: asyncpg.Connection) -> None:
-        task = asyncio.ensure_future(self.db.pool.release(conn))
+        """Hand a healthy connection back to the pool without making a round wait for its reset."""
+        task = asyncio.ensure_future(self.db.hand_back(conn))
         self._releases.add(task)
-        task.add_done_callback(self._released)
-
-    def _released(self, task: asyncio.Task[None]) -> None:
-        self._releases.discard(task)
-        if not task.cancelled() and task.exception() is not None:  # the pool has closed the connection then
-            log.warning("an audit connection could not be returned to the pool: %r", task.exception())
+        task.add_done_callback(self._releases.discard)
 
     async def aclose(self) -> None:
         """Hand the kept connections back now (a pool closes only once every connection is back)."""
@@ -213,8 +210,7 @@ class GroupCommit:
             self._trim_timer.cancel()
             self._trim_timer = None
         idle, self._idle = self._idle, []
-        await asyncio.gather(*(self.db.pool.release(conn) for conn in idle), *self._releases,
-                             return_exceptions=True)
+        await asyncio.gather(*(self.db.hand_back(conn) for conn in idle), *self._releases, return_exceptions=True)
 
 
 def _settle(batch: list[tuple[audit.AuditRecord, asyncio.Future[None]]], error: Exception | None) -> None:

@@ -28,6 +28,7 @@ from datasource.settings import Settings
 from datasource.storage import migrate, partitions
 from datasource.storage.embedded import EmbeddedPostgres
 from datasource.storage.pool import Database
+from datasource.storage.supervise import Supervisor
 from rbac import local_keys, masking
 from rbac.changes import What
 from rbac.identity import Identifier
@@ -83,6 +84,8 @@ class Services:
     # the one answer path (authorize → compute through the cache → mask) every reader of values takes
     answers: Answerer = field(init=False, repr=False)
     _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    # revives a crashed embedded server and probes a database that went away (only where the service owns the db)
+    supervisor: Supervisor | None = field(default=None, init=False, repr=False)
 
     # failed-authentication and ingest rate limits (datasource/ratelimit.py)
     limiter: Limiter = field(init=False, repr=False)
@@ -115,6 +118,8 @@ class Services:
             services = cls(settings=settings, db=db, embedded=embedded)
             services._checkpoints = asyncio.create_task(
                 access.checkpoint_loop(services.db, settings, services.secret))
+            services.supervisor = Supervisor(services.db, embedded)
+            services.supervisor.start()
         if services.owns_db if listen is None else listen:
             await services.listen()  # before the overrides are read, so no change falls between the two
         await access.load_overrides(services.db, services.identifier)
@@ -128,6 +133,8 @@ class Services:
         return masking.tenant_key(self.secret, tenant_id)
 
     async def stop(self) -> None:
+        if self.supervisor is not None:
+            await self.supervisor.stop()
         if self.listener is not None:
             await self.listener.stop()
         if self._checkpoints is not None:

@@ -225,7 +225,7 @@ async def append_many(conn: asyncpg.Connection, records: list[AuditRecord], head
             appended, _ = await _call(conn, tenant, head, chained)
             if not appended:  # only a writer that ignores the lock can move the head now
                 raise unavailable("the chain head moved while its lock was held")
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
         raise unavailable(exc.__class__.__name__) from None
     return [(row["seq"], row["hash"]) for row in chained]
 
