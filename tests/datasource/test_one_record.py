@@ -1,0 +1,114 @@
+"""One audit record per request for every family of /api routes (issue 11 item 2): a route's own record (a change
+written in its transaction, a read, an export) is the request's one record and says how its caller authenticated
+(``resource.authentication``), as the /query record and the audit edge's fallback say it; no ``auth.success``
+beside it. Failures (401, 403) are one record each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from datasource.storage.pool import Database
+from datasource.settings import TenantConfig
+from rbac import audit, keys
+from rbac.policy import default_document
+from tests.datasource.test_audit_edge import RANGE, bearer, records
+
+
+RULE = {"id": "custom.p95", "family": "performance", "severity": "warning", "title": "Slow CRM",
+        "condition": {"kind": "latency_p95", "component": "crm_sync"}, "op": ">", "threshold": 800,
+        "window_minutes": 10, "for_minutes": 3}
+
+
+@pytest.fixture
+async def tenant(make_client: Any, new_tenant_id: Any) -> tuple[httpx.AsyncClient, str]:
+    tid = new_tenant_id("one")
+    return await make_client(TenantConfig(id=tid, name="One")), tid
+
+
+def only(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    assert len(recs) == 1, [(r["action"], r["status"]) for r in recs]
+    return recs[0]
+
+
+def authenticated(rec: dict[str, Any], tid: str, role: str) -> tuple[Any, ...]:
+    return rec["tenant_id"], rec["subject"], rec["role"], rec["auth_method"], rec["resource"]["authentication"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "action"), [
+    ("PUT", "/api/admin/policy", {"document": dict(default_document()), "comment": "c"}, 200, "policy.change"),
+    ("POST", "/api/admin/policy/rollback", {"version": 0}, 200, "policy.change"),
+    ("POST", "/api/admin/keys", {"kind": "ingest", "name": "engine"}, 201, "key.change"),
+    ("PUT", "/api/admin/alert-rules/custom.p95", RULE, 200, "alert_rule.change"),
+    ("GET", "/api/admin/policy", None, 200, "request"),
+    ("GET", "/api/admin/keys", None, 200, "request"),
+    ("GET", "/api/admin/alert-rules", None, 200, "request"),
+    ("POST", "/api/admin/policy/validate", {"document": {}}, 200, "request"),
+    ("GET", "/api/audit/events", None, 200, "audit.read"),
+    ("GET", "/api/audit/export", None, 200, "export"),
+    ("GET", "/api/alerts", None, 200, "query"),
+])
+async def test_an_authenticated_api_request_leaves_one_record_saying_so(
+        tenant: tuple[httpx.AsyncClient, str], db: Database, token_for: Any, method: str, path: str,
+        body: Any, status: int, action: str) -> None:
+    client, tid = tenant
+    r = await client.request(method, path, json=body, headers=bearer(token_for(tid, "admin")))
+    if r.status_code != status:  # a body this test got wrong is not what it is about: say what the route wanted
+        pytest.fail(f"{r.status_code} {r.text}")
+    rec = only(await records(db, r))
+    assert (rec["action"], rec["status"], rec["outcome"]) == (action, status, "success")
+    assert authenticated(rec, tid, "admin") == (tid, f"admin@{tid}", "admin", "dev", "ok")
+
+
+async def test_an_identity_change_a_revoked_key_and_a_refused_admin_request_leave_one_record_each(
+        tenant: tuple[httpx.AsyncClient, str], db: Database, token_for: Any, idp: Any) -> None:
+    client, tid = tenant
+    r = await client.put("/api/admin/identity", json=idp().tenant(tid).identity, headers=bearer(token_for(tid, "admin")))
+    assert r.status_code == 200, r.text
+    rec = only(await records(db, r))
+    assert (rec["action"], rec["resource"]["authentication"]) == ("identity.change", "ok")
+    async with db.tenant(tid) as conn:
+        info, _ = await keys.create_key(conn, tid, "ingest", "engine")
+    r = await client.delete(f"/api/admin/keys/{info.key_id}", headers=bearer(token_for(tid, "admin")))
+    assert r.status_code == 200, r.text
+    rec = only(await records(db, r))
+    assert (rec["action"], rec["resource"]["op"], rec["resource"]["authentication"]) == ("key.change", "revoke", "ok")
+    r = await client.delete("/api/admin/keys/0123456789abcdef", headers=bearer(token_for(tid, "admin")))
+    assert r.status_code == 404  # nothing changed, nothing written in the transaction: the edge's record
+    rec = only(await records(db, r))
+    assert (rec["action"], rec["status"], rec["resource"]["authentication"]) == ("request", 404, "ok")
+    r = await client.put("/api/admin/policy", json={"document": {}}, headers=bearer(token_for(tid, "agent")))
+    assert r.status_code == 403
+    rec = only(await records(db, r))
+    assert (rec["action"], rec["status"]) == ("access.denied", 403)
+    assert authenticated(rec, tid, "agent") == (tid, f"agent@{tid}", "agent", "dev", "ok")
+
+
+async def test_query_ingest_and_failed_authentication_leave_one_record_each(
+        tenant: tuple[httpx.AsyncClient, str], db: Database, token_for: Any) -> None:
+    client, tid = tenant
+    r = await client.post("/query", json={"range": RANGE, "targets": []}, headers=bearer(token_for(tid, "executive")))
+    assert r.status_code == 200, r.text
+    rec = only(await records(db, r))
+    assert rec["action"] == "query"
+    assert authenticated(rec, tid, "executive") == (tid, f"executive@{tid}", "executive", "dev", "ok")
+    async with db.tenant(tid) as conn:
+        info, secret = await keys.create_key(conn, tid, "ingest", "engine")
+    r = await client.post("/api/ingest/events", json=[], headers=bearer(secret))
+    assert r.status_code == 200, r.text
+    rec = only(await records(db, r))
+    assert (rec["action"], rec["subject"], rec["resource"]["authentication"]) == (
+        "ingest", f"ingest-key:{info.key_id}", "ok")
+    for path in ("/api/admin/policy", "/api/audit/events", "/api/alerts"):
+        r = await client.get(path, headers=bearer("not-a-token"))
+        assert r.status_code == 401
+        rec = only(await records(db, r))
+        assert (rec["action"], rec["status"], rec["subject"]) == ("auth.failure", 401, None)
+        assert rec["resource"]["authentication"].startswith("failed")
+    r = await client.get("/api/audit/events", headers=bearer(token_for(tid, "agent")))
+    assert r.status_code == 403
+    rec = only(await records(db, r))
+    assert (rec["action"], rec["tenant_id"], rec["resource"]["authentication"]) == ("access.denied", tid, "ok")
+    assert audit.UNATTRIBUTED != tid
