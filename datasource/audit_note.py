@@ -71,12 +71,17 @@ def stamped(rec: audit.AuditRecord) -> audit.AuditRecord:
     if "authentication" in rec.resource:
         return rec
     if rec.auth_method is not None:
-        how = "ok"
+        how = authenticated()
     elif rec.action == "auth.failure":
-        how = f"failed: {rec.reason}"[:500] if rec.reason else "failed"
+        how = {"authentication": f"failed: {rec.reason}"[:500] if rec.reason else "failed"}
     else:
         return rec
-    return rec.model_copy(update={"resource": {**rec.resource, "authentication": how}})
+    return rec.model_copy(update={"resource": {**rec.resource, **how}})
+
+
+def authenticated() -> dict[str, str]:
+    """The ``resource`` entry of a record of an authenticated caller's request."""
+    return {"authentication": "ok"}
 
 
 def written() -> None:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from datasource import audit_note
 from datasource.access import append, record, recording, request_fields
 from datasource.deps import AdminDep, ServicesDep
 from datasource.problems import Problem
@@ -101,7 +102,7 @@ async def rollback_policy(body: RollbackIn, who: AdminDep, svc: ServicesDep, req
 def _change_fields(request: Request) -> dict[str, Any]:
     """The request's fields for a policy change's record, written by the policy store: the request's one record,
     so it says how the caller authenticated as every request's record does."""
-    return {**request_fields(request), "resource": {"authentication": "ok"}}
+    return {**request_fields(request), "resource": audit_note.authenticated()}
 
 
 # --- identity provider --------------------------------------------------------------------------------------

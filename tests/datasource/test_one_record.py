@@ -5,6 +5,7 @@ beside it. Failures (401, 403) are one record each."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 
 from datasource.storage.pool import Database
 from datasource.settings import TenantConfig
-from rbac import audit, keys
+from rbac import keys
 from rbac.policy import default_document
 from tests.datasource.test_audit_edge import RANGE, bearer, records
 
@@ -33,7 +34,7 @@ def only(recs: list[dict[str, Any]]) -> dict[str, Any]:
     return recs[0]
 
 
-def authenticated(rec: dict[str, Any], tid: str, role: str) -> tuple[Any, ...]:
+def authenticated(rec: dict[str, Any]) -> tuple[Any, ...]:
     return rec["tenant_id"], rec["subject"], rec["role"], rec["auth_method"], rec["resource"]["authentication"]
 
 
@@ -59,31 +60,37 @@ async def test_an_authenticated_api_request_leaves_one_record_saying_so(
         pytest.fail(f"{r.status_code} {r.text}")
     rec = only(await records(db, r))
     assert (rec["action"], rec["status"], rec["outcome"]) == (action, status, "success")
-    assert authenticated(rec, tid, "admin") == (tid, f"admin@{tid}", "admin", "dev", "ok")
+    assert authenticated(rec) == (tid, f"admin@{tid}", "admin", "dev", "ok")
 
 
 async def test_an_identity_change_a_revoked_key_and_a_refused_admin_request_leave_one_record_each(
         tenant: tuple[httpx.AsyncClient, str], db: Database, token_for: Any, idp: Any) -> None:
     client, tid = tenant
-    r = await client.put("/api/admin/identity", json=idp().tenant(tid).identity, headers=bearer(token_for(tid, "admin")))
+    admin = bearer(token_for(tid, "admin"))
+    r = await client.put("/api/admin/identity", json=idp().tenant(tid).identity, headers=admin)
     assert r.status_code == 200, r.text
     rec = only(await records(db, r))
     assert (rec["action"], rec["resource"]["authentication"]) == ("identity.change", "ok")
     async with db.tenant(tid) as conn:
         info, _ = await keys.create_key(conn, tid, "ingest", "engine")
-    r = await client.delete(f"/api/admin/keys/{info.key_id}", headers=bearer(token_for(tid, "admin")))
+    r = await client.delete(f"/api/admin/keys/{info.key_id}", headers=admin)
     assert r.status_code == 200, r.text
     rec = only(await records(db, r))
     assert (rec["action"], rec["resource"]["op"], rec["resource"]["authentication"]) == ("key.change", "revoke", "ok")
-    r = await client.delete("/api/admin/keys/0123456789abcdef", headers=bearer(token_for(tid, "admin")))
+    r = await client.delete("/api/admin/keys/0123456789abcdef", headers=admin)
     assert r.status_code == 404  # nothing changed, nothing written in the transaction: the edge's record
     rec = only(await records(db, r))
-    assert (rec["action"], rec["status"], rec["resource"]["authentication"]) == ("request", 404, "ok")
+    assert (rec["action"], rec["status"], rec["subject"], rec["resource"]["authentication"]) == (
+        "request", 404, f"admin@{tid}", "ok")
+    r = await client.put("/api/admin/policy", json={"document": {"roles": {}}}, headers=admin)
+    assert r.status_code == 422  # refused inside the change's transaction, which wrote nothing
+    rec = only(await records(db, r))
+    assert (rec["action"], rec["status"], rec["resource"]["authentication"]) == ("request", 422, "ok")
     r = await client.put("/api/admin/policy", json={"document": {}}, headers=bearer(token_for(tid, "agent")))
     assert r.status_code == 403
     rec = only(await records(db, r))
     assert (rec["action"], rec["status"]) == ("access.denied", 403)
-    assert authenticated(rec, tid, "agent") == (tid, f"agent@{tid}", "agent", "dev", "ok")
+    assert authenticated(rec) == (tid, f"agent@{tid}", "agent", "dev", "ok")
 
 
 async def test_query_ingest_and_failed_authentication_leave_one_record_each(
@@ -93,7 +100,7 @@ async def test_query_ingest_and_failed_authentication_leave_one_record_each(
     assert r.status_code == 200, r.text
     rec = only(await records(db, r))
     assert rec["action"] == "query"
-    assert authenticated(rec, tid, "executive") == (tid, f"executive@{tid}", "executive", "dev", "ok")
+    assert authenticated(rec) == (tid, f"executive@{tid}", "executive", "dev", "ok")
     async with db.tenant(tid) as conn:
         info, secret = await keys.create_key(conn, tid, "ingest", "engine")
     r = await client.post("/api/ingest/events", json=[], headers=bearer(secret))
@@ -111,4 +118,24 @@ async def test_query_ingest_and_failed_authentication_leave_one_record_each(
     assert r.status_code == 403
     rec = only(await records(db, r))
     assert (rec["action"], rec["tenant_id"], rec["resource"]["authentication"]) == ("access.denied", tid, "ok")
-    assert audit.UNATTRIBUTED != tid
+
+
+async def test_auth_events_counts_each_request_once_by_its_authentication(
+        tenant: tuple[httpx.AsyncClient, str], token_for: Any) -> None:
+    """Through the service: a plain admin read and a policy change (2 authenticated requests), an expired token
+    naming the tenant (1 failure); then security.auth_events, whose own query is recorded after it answers."""
+    client, tid = tenant
+    admin = bearer(token_for(tid, "admin"))
+    policy = await client.get("/api/admin/policy", headers=admin)
+    assert policy.status_code == 200
+    r = await client.put("/api/admin/policy", json={"document": policy.json()["document"]}, headers=admin)
+    assert r.status_code == 200, r.text
+    r = await client.get("/api/admin/keys", headers=bearer(token_for(tid, "admin", ttl=timedelta(seconds=-120))))
+    assert r.status_code == 401
+    now = datetime.now(UTC)
+    window = {"from": (now - timedelta(hours=1)).isoformat(), "to": (now + timedelta(minutes=1)).isoformat()}
+    r = await client.post("/query", headers=bearer(token_for(tid, "auditor")), json={
+        "range": window, "intervalMs": 3_600_000, "targets": [{"target": "security.auth_events", "refId": "A"}]})
+    assert r.status_code == 200, r.text
+    totals = {s["target"]: sum(v for v, _ in s["datapoints"] if v) for s in r.json()}
+    assert totals == {"success": 2, "failure": 1}  # counting auth.success records only, as before: 0 successes
