@@ -1,6 +1,7 @@
 """The service side of identity and audit: the Identifier built from settings, identity settings changed
-through the admin API, the per-request identify step (every success and failure audited: they feed
-``security.auth_events``), audit writes on the right connection, and the periodic audit checkpoint.
+through the admin API, the per-request identify step (a failure is its request's record; a success is told by
+the request's one record, which names the caller), audit writes on the right connection, and the periodic
+audit checkpoint.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import asyncio
 import logging
 import time
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -232,6 +235,20 @@ async def close_writer(db: Database) -> None:
         await writer.aclose()
 
 
+@asynccontextmanager
+async def recording(db: Database, who: Principal) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction of ``who``'s tenant in which a route appends its request's record (``append``) beside the
+    change or read it records, both committed or neither: once it commits, that is the request's one record."""
+    async with db.tenant(who.tenant_id) as conn:
+        yield conn
+    audit_note.written()
+
+
+async def append(conn: asyncpg.Connection, rec: audit.AuditRecord) -> None:
+    """Append a request's record inside a ``recording`` transaction, saying how its caller authenticated."""
+    await audit.append(conn, audit_note.stamped(rec))
+
+
 def request_fields(request: Request) -> dict[str, Any]:
     """Who sent the request, as far as the connection tells (never a header that claims a user)."""
     return {
@@ -250,7 +267,8 @@ async def refuse(db: Database, who: Principal, request: Request, message: str) -
 
 
 async def identify_request(request: Request, identifier: Identifier, db: Database) -> Principal:
-    """The caller's principal from Authorization / X-ID-Token; the attempt is audited either way."""
+    """The caller's principal from Authorization / X-ID-Token. A failure is recorded (auth.failure); a success is
+    noted for the request's one record (the route's own, else the audit edge's), which names the caller."""
     started = time.perf_counter()
     creds = Credentials.from_headers(request.headers)
     resource = {"route": f"{request.method} {request.url.path}"}
@@ -263,7 +281,5 @@ async def identify_request(request: Request, identifier: Identifier, db: Databas
             status=status, subject=getattr(exc, "subject", None), resource=resource, reason=exc.message,
             latency_ms=(time.perf_counter() - started) * 1000, **request_fields(request)))
         raise
-    await record(db, audit.AuditRecord.of(principal, "auth.success", "success", 200, resource=resource,
-                                          latency_ms=(time.perf_counter() - started) * 1000,
-                                          **request_fields(request)))
+    audit_note.note_identity(principal)
     return principal

@@ -1,11 +1,13 @@
 """Every request leaves an audit record, whatever stops it first; failed authentication is rate limited.
 
-Routes record through ``access.record``, which notes it in the request's ``audit_note.Note``: the Grafana routes
-one record each (pipeline.run), the others authentication (access.identify_request) and then, beside it, what
-they change or read. This middleware writes the one record of every request that ends without any: refused before
-a route ran (413, malformed or invalid body 400/422, 404, 405, 408, 429) or by a route that records nothing
-itself (ingest). That record says how authentication went (``resource.authentication``): the identity the route
-noted (``note_identity``), else the request's credentials checked here, else none.
+Routes record through ``access.record``, which notes it in the request's ``audit_note.Note``, or beside a change
+in its transaction (``access.recording``), noted once it commits: the Grafana routes one record each
+(pipeline.run), the others what they change or read, or a failed authentication (access.identify_request,
+which notes a success for the request's record instead of recording one). This middleware writes the one record
+of every request that ends without any: refused before a route ran (413, malformed or invalid body 400/422, 404,
+405, 408, 429) or by a route that records nothing itself (plain reads, ingest). Every request's record says how
+authentication went (``resource.authentication``, audit_note.stamped): here, the identity the route noted
+(``note_identity``), else the request's credentials checked here, else none.
 
 Whose chain a record joins follows access.identify_request: the authenticated tenant; for a failed authentication
 the tenant the credential claimed (the provider whose issuer it names), when it named one; else

@@ -48,12 +48,14 @@ current: ContextVar[Note | None] = ContextVar("audit_note", default=None)
 
 
 def noted(rec: audit.AuditRecord) -> audit.AuditRecord:
-    """access.record's hook for every record written while a request runs: the request has its record now, and a
-    failed authentication (auth.failure, 401) is counted, recorded as auth.limited (429) past a limit."""
+    """access.record's hook for every record written while a request runs: the request has its record now, which
+    says how its caller authenticated (stamped), and a failed authentication (auth.failure, 401) is counted,
+    recorded as auth.limited (429) past a limit."""
     note = current.get()
     if note is None:  # not written for a request (the scheduler, the CLI)
         return rec
     note.written = True
+    rec = stamped(rec)
     if rec.action == "auth.failure" and rec.status == 401:
         refused = note.charge(rec.tenant_id)
         if refused is not None:
@@ -61,8 +63,37 @@ def noted(rec: audit.AuditRecord) -> audit.AuditRecord:
     return rec
 
 
+def stamped(rec: audit.AuditRecord) -> audit.AuditRecord:
+    """A request's record saying how its caller authenticated, as the audit edge's records say it
+    (``resource.authentication``): "ok" for a record of an authenticated caller (it names how: auth_method),
+    "failed: why" for a failed authentication. Call it only for records of a request: a record of the scheduler
+    also names a principal, who authenticated nowhere."""
+    if "authentication" in rec.resource:
+        return rec
+    if rec.auth_method is not None:
+        how = authenticated()
+    elif rec.action == "auth.failure":
+        how = {"authentication": f"failed: {rec.reason}"[:500] if rec.reason else "failed"}
+    else:
+        return rec
+    return rec.model_copy(update={"resource": {**rec.resource, **how}})
+
+
+def authenticated() -> dict[str, str]:
+    """The ``resource`` entry of a record of an authenticated caller's request."""
+    return {"authentication": "ok"}
+
+
+def written() -> None:
+    """The request's record was written beside what it records, in that change's transaction (committed now)."""
+    note = current.get()
+    if note is not None:
+        note.written = True
+
+
 def note_identity(principal: Principal | None = None, *, who: Who | None = None) -> None:
-    """A route that authenticates by itself (ingest keys) names the caller for the request's record."""
+    """Name the caller for the request's record: access.identify_request, and routes that authenticate by
+    themselves (ingest keys)."""
     note = current.get()
     if note is not None:
         note.who = who or (Who.of(principal) if principal is not None else None)

@@ -111,7 +111,8 @@ class PolicyStore:
 
     async def replace(self, conn: asyncpg.Connection, tenant_id: str, document: Any, by: Principal, *,
                       comment: str = "", audit_fields: dict[str, Any] | None = None) -> PolicyVersion:
-        """Validate and store a new version (PolicyInvalid → nothing changes); audited in the same transaction."""
+        """Validate and store a new version (PolicyInvalid → nothing changes); audited in the same transaction,
+        the record taking ``audit_fields`` (entries of its "resource" join the change's)."""
         parse(document)
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, tenant_id)
@@ -120,9 +121,10 @@ class PolicyStore:
             row = await conn.fetchrow(
                 """INSERT INTO policy_versions (tenant_id, version, document, changed_by, comment)
                    VALUES ($1, $2, $3, $4, $5) RETURNING *""", tenant_id, version, document, by.subject, comment)
+            fields = dict(audit_fields or {})
             await audit.append(conn, audit.AuditRecord.of(
-                by, "policy.change", "success", 200, resource={"version": version, "comment": comment},
-                **(audit_fields or {})))
+                by, "policy.change", "success", 200,
+                resource={"version": version, "comment": comment, **fields.pop("resource", {})}, **fields))
             await changes.announce(conn, tenant_id, "policy")
         self.forget(tenant_id)  # the caller forgets again once its transaction has committed
         return _version(row)

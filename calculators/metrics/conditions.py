@@ -43,7 +43,7 @@ async def component_calls(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
 
 
 @metric("security.audit_actions", "Audit Records by Action",
-        "Records of the access audit log in the range, per action (auth.success, auth.failure, query, export …).",
+        "Records of the access audit log in the range, per action (query, export, policy.change, auth.failure …).",
         Unit.TEXT, Kind.TABLE, sensitivity=Sensitivity.SECURITY, dashboard=False,
         inputs=("access_records",))
 async def audit_actions(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from datasource.access import record, request_fields
+from datasource import audit_note
+from datasource.access import append, record, recording, request_fields
 from datasource.deps import AdminDep, ServicesDep
 from datasource.problems import Problem
 from rbac import audit, changes, keys, policy
@@ -76,9 +77,9 @@ async def validate_policy(body: dict[str, Any], who: AdminDep) -> ValidationOut:
 @router.put("/policy", response_model=PolicyOut)
 async def replace_policy(body: PolicyIn, who: AdminDep, svc: ServicesDep, request: Request) -> PolicyOut:
     _storable(body.model_dump(), "policy")
-    async with svc.db.tenant(who.tenant_id) as conn:
+    async with recording(svc.db, who) as conn:
         version = await svc.policies.replace(conn, who.tenant_id, body.document, who, comment=body.comment,
-                                             audit_fields=request_fields(request))
+                                             audit_fields=_change_fields(request))
     svc.policies.forget(who.tenant_id)  # committed now: the data path reads it from its next request
     return PolicyOut.of(version)
 
@@ -91,11 +92,17 @@ async def policy_history(who: AdminDep, svc: ServicesDep) -> list[PolicyOut]:
 
 @router.post("/policy/rollback", response_model=PolicyOut)
 async def rollback_policy(body: RollbackIn, who: AdminDep, svc: ServicesDep, request: Request) -> PolicyOut:
-    async with svc.db.tenant(who.tenant_id) as conn:
+    async with recording(svc.db, who) as conn:
         version = await svc.policies.rollback(conn, who.tenant_id, body.version, who,
-                                              audit_fields=request_fields(request))
+                                              audit_fields=_change_fields(request))
     svc.policies.forget(who.tenant_id)  # committed now: the data path reads it from its next request
     return PolicyOut.of(version)
+
+
+def _change_fields(request: Request) -> dict[str, Any]:
+    """The request's fields for a policy change's record, written by the policy store: the request's one record,
+    so it says how the caller authenticated as every request's record does."""
+    return {**request_fields(request), "resource": audit_note.authenticated()}
 
 
 # --- identity provider --------------------------------------------------------------------------------------
@@ -120,7 +127,7 @@ async def put_identity(body: dict[str, Any], who: AdminDep, svc: ServicesDep, re
     if shared:
         raise Problem(409, "Issuer in use", "Another tenant trusts this issuer; a shared issuer (told apart by a "
                       "tenant claim) is set up by the operator in SM_CONFIG.")
-    async with svc.db.tenant(who.tenant_id) as conn:
+    async with recording(svc.db, who) as conn:
         version = await conn.fetchval("SELECT coalesce(max(version), 0) + 1 FROM identity_settings "
                                       "WHERE tenant_id = $1", who.tenant_id)
         stored = config.model_dump(mode="json")
@@ -128,9 +135,9 @@ async def put_identity(body: dict[str, Any], who: AdminDep, svc: ServicesDep, re
             stored["introspection"]["client_secret"] = config.introspection.client_secret.get_secret_value()
         await conn.execute("INSERT INTO identity_settings (tenant_id, version, config, changed_by) "
                            "VALUES ($1, $2, $3, $4)", who.tenant_id, version, stored, who.subject)
-        await audit.append(conn, audit.AuditRecord.of(who, "identity.change", "success", 200,
-                                                      resource={"version": version, "issuer": config.issuer},
-                                                      **request_fields(request)))
+        await append(conn, audit.AuditRecord.of(who, "identity.change", "success", 200,
+                                                resource={"version": version, "issuer": config.issuer},
+                                                **request_fields(request)))
         await changes.announce(conn, who.tenant_id, "identity")  # other replicas reload it once this commits
     svc.identifier.replace(who.tenant_id, config)
     return config.model_dump(mode="json")
@@ -199,13 +206,13 @@ class NewKeyOut(KeyOut):
 @router.post("/keys", response_model=NewKeyOut, status_code=201)
 async def create_key(body: KeyIn, who: AdminDep, svc: ServicesDep, request: Request) -> NewKeyOut:
     _storable(body.model_dump(mode="json"), "key")
-    async with svc.db.tenant(who.tenant_id) as conn:
+    async with recording(svc.db, who) as conn:
         try:
             info, secret = await keys.create_key(conn, who.tenant_id, body.kind, body.name, body.role,
                                                  body.expires_at)
         except ValueError as exc:
             raise Problem(422, "Invalid key", str(exc)) from None
-        await audit.append(conn, audit.AuditRecord.of(
+        await append(conn, audit.AuditRecord.of(
             who, "key.change", "success", 201, resource={"op": "create", "key_id": info.key_id, "kind": body.kind,
                                                          "name": info.name}, **request_fields(request)))
     return NewKeyOut(**KeyOut.of(info).model_dump(), secret=secret)
@@ -221,12 +228,12 @@ async def list_keys(who: AdminDep, svc: ServicesDep, kind: Literal["service", "i
 @router.delete("/keys/{key_id}", response_model=KeyOut, responses={404: {"description": "No such key"}})
 async def revoke_key(key_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")], who: AdminDep, svc: ServicesDep,
                      request: Request) -> KeyOut:
-    async with svc.db.tenant(who.tenant_id) as conn:
+    async with recording(svc.db, who) as conn:
         info = await keys.revoke_key(conn, who.tenant_id, key_id)
         if info is None:
             raise Problem(404, "Unknown key", f"Tenant {who.tenant_id} has no key {key_id[:32]!r}; "
                           "GET /api/admin/keys lists them.")
-        await audit.append(conn, audit.AuditRecord.of(
+        await append(conn, audit.AuditRecord.of(
             who, "key.change", "success", 200, resource={"op": "revoke", "key_id": info.key_id},
             **request_fields(request)))
     return KeyOut.of(info)

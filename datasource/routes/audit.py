@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from datasource.access import refuse, request_fields
+from datasource.access import append, recording, refuse, request_fields
 from datasource.deps import PrincipalDep, ServicesDep
 from datasource.problems import Problem
 from rbac import audit, audit_query, policy
@@ -68,8 +68,8 @@ class EventsOut(BaseModel):
 @router.get("/events", response_model=EventsOut)
 async def events(who: ReaderDep, svc: ServicesDep, request: Request, f: FilterDep,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> EventsOut:
-    async with svc.db.tenant(who.tenant_id) as conn:
-        await audit.append(conn, audit.AuditRecord.of(
+    async with recording(svc.db, who) as conn:
+        await append(conn, audit.AuditRecord.of(
             who, "audit.read", "success", 200, resource={"filter": f.model_dump(mode="json", exclude_none=True)},
             **request_fields(request)))
         rows = await audit_query.events(conn, who.tenant_id, f, limit)
@@ -85,8 +85,8 @@ async def export(who: ReaderDep, svc: ServicesDep, request: Request, f: FilterDe
     if not policy.may_export(who, rules):
         await refuse(svc.db, who, request, f"Role {who.role.value} may not export in tenant {who.tenant_id}; "
                                            "the policy's export flag is off.")
-    async with svc.db.tenant(who.tenant_id) as conn:
-        await audit.append(conn, audit.AuditRecord.of(
+    async with recording(svc.db, who) as conn:
+        await append(conn, audit.AuditRecord.of(
             who, "export", "success", 200,
             resource={"what": "audit_log", "format": format, "filter": f.model_dump(mode="json", exclude_none=True)},
             **request_fields(request)))

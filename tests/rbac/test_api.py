@@ -53,8 +53,7 @@ async def test_admin_routes_need_the_admin_role(make_client: Any, token_for: Any
     r = await client.get("/api/admin/policy", headers=bearer(token_for(tid, "executive")))
     assert r.status_code == 403
     assert r.json()["message"] == f"Role executive may not manage tenant {tid}; the admin role is needed."
-    assert await actions(db, tid) == [("auth.success", "success", f"executive@{tid}"),
-                                      ("access.denied", "denied", f"executive@{tid}")]
+    assert await actions(db, tid) == [("access.denied", "denied", f"executive@{tid}")]  # the request's one record
 
 
 async def test_policy_get_validate_replace_history_rollback(make_client: Any, token_for: Any,
@@ -129,20 +128,23 @@ async def test_audit_events_filter_paginate_and_export(make_client: Any, token_f
     tid = new_tenant_id("api")
     client = await make_client(TenantConfig(id=tid, name="T"))
     auditor = bearer(token_for(tid, "auditor", subject="aud"))
-    # what is there before: nothing; each call below adds auth.success then audit.read
-    r = await client.get("/api/audit/events", params={"limit": 1, "action": "auth.success"}, headers=auditor)
+    # what is there before: nothing; each call below adds its one record (audit.read), written before it reads
+    r = await client.get("/api/audit/events", params={"limit": 1, "action": "audit.read"}, headers=auditor)
     page = r.json()
     assert [e["seq"] for e in page["events"]] == [1] and page["next_before_seq"] is None
     r = await client.get("/api/audit/events", params={"limit": 2}, headers=auditor)
-    page = r.json()  # rows 1 auth, 2 read, 3 auth → newest first, two of them
-    assert [(e["seq"], e["action"]) for e in page["events"]] == [(4, "audit.read"), (3, "auth.success")]
-    assert page["next_before_seq"] == 3
-    r = await client.get("/api/audit/events", params={"limit": 2, "before_seq": 3}, headers=auditor)
-    assert [e["seq"] for e in r.json()["events"]] == [2, 1]
+    page = r.json()  # rows 1 and 2: the first row has nothing before it
+    assert [e["seq"] for e in page["events"]] == [2, 1] and page["next_before_seq"] is None
+    r = await client.get("/api/audit/events", params={"limit": 2, "outcome": "success"}, headers=auditor)
+    page = r.json()  # rows 1, 2, 3 → newest first, two of them
+    assert [(e["seq"], e["action"]) for e in page["events"]] == [(3, "audit.read"), (2, "audit.read")]
+    assert page["next_before_seq"] == 2
+    r = await client.get("/api/audit/events", params={"limit": 2, "before_seq": 2}, headers=auditor)
+    assert [e["seq"] for e in r.json()["events"]] == [1]
     r = await client.get("/api/audit/export", params={"format": "csv", "action": "audit.read"}, headers=auditor)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     table = list(csv.DictReader(io.StringIO(r.text)))
-    assert [row["seq"] for row in table] == ["2", "4", "6"] and {row["subject"] for row in table} == {"aud"}
+    assert [row["seq"] for row in table] == ["1", "2", "3", "4"] and {row["subject"] for row in table} == {"aud"}
     r = await client.get("/api/audit/export", params={"format": "ndjson"}, headers=auditor)
     lines = [json.loads(line) for line in r.text.splitlines()]
     assert lines[-1]["action"] == "export" and [x["seq"] for x in lines] == list(range(1, len(lines) + 1))

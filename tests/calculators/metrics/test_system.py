@@ -55,6 +55,45 @@ async def test_auth_events_and_adoption(db: Database, new_tenant_id) -> None:
     assert rows["metrics_used_share"]["value"] == pytest.approx(100 * 2 / len([m for m in all_metrics() if m.dashboard]))
 
 
+async def _records(db: Database, tenant: str, rows: list[tuple[timedelta, str, str | None, str | None, dict]]
+                   ) -> None:
+    """Audit rows as the service writes them: (offset from AT, action, subject, auth_method, resource)."""
+    async with db.system() as conn:
+        for seq, (offset, action, subject, method, resource) in enumerate(rows, start=1):
+            await conn.execute(
+                "INSERT INTO audit_log (tenant_id, seq, at, subject, role, auth_method, action, resource, outcome, "
+                "status, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'success', 200, 'x', 'y')",
+                tenant, seq, AT + offset, subject, "admin" if subject else None, method, action, resource)
+
+
+async def test_auth_events_count_every_request_record_by_its_authentication(db: Database, new_tenant_id) -> None:
+    """One record per request: a success is any record of an authenticated caller, whatever its action."""
+    from tests.calculators.fixture import create_tenant
+
+    tenant, other = new_tenant_id("authev"), new_tenant_id("authev")
+    for t in (tenant, other):
+        await create_tenant(db, t, {"timezone": "UTC"})
+    m, day = timedelta(minutes=1), timedelta(days=1)
+    ok, jwt = {"authentication": "ok"}, "jwt"
+    await _records(db, tenant, [
+        # day 1: 3 queries and 1 admin change (authenticated: 4), 2 failures and 1 limited (3)
+        (0 * m, "query", "u1", jwt, {"metrics": ["roi.monthly"], **ok}), (1 * m, "query", "u1", jwt, ok),
+        (2 * m, "query", "u2", jwt, ok), (3 * m, "policy.change", "u2", jwt, {"version": 2, **ok}),
+        (4 * m, "auth.failure", None, None, {"authentication": "failed: the token has expired"}),
+        (5 * m, "auth.failure", None, None, {"authentication": "failed"}),
+        (6 * m, "auth.limited", None, None, {"authentication": "not checked"}),
+        # neither: a request without credentials, and a report the scheduler sent (no request authenticated)
+        (7 * m, "request", None, None, {"authentication": "none"}),
+        (8 * m, "export", "boss@example.com", "service_key", {"report": "weekly"}),
+        # day 2: an auth.success from before requests had one record each
+        (day, "auth.success", "u1", jwt, {}),
+    ])
+    await _records(db, other, [(0 * m, "query", "x", jwt, ok), (1 * m, "auth.failure", None, None, {})])
+    auth = await run(db, tenant, "security.auth_events", AT - timedelta(hours=10), AT + timedelta(hours=38),
+                     interval_ms=86_400_000)
+    assert (col(auth, "success"), col(auth, "failure")) == ([4, 1], [3, 0])
+
+
 async def test_compliance(db: Database, tenant_a: str) -> None:
     rows = by(await run(db, tenant_a, "compliance.checks", *FEB), "check")
     # SMS: L2 (consent, 10:00) and L4-auto (no consent, 21:30)
