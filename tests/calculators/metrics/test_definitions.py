@@ -152,3 +152,19 @@ async def test_money_is_labelled_in_the_tenants_currency(db: Database, tenant_d:
     kpis = serialize.table("A", await run(db, tenant_d, "executive.kpi_summary", *FEB))
     assert {c.text: c.unit for c in kpis.columns if c.unit} == {
         "roi": "percent", "savings": "currencyEUR", "revenue_attribution": "currencyEUR", "hours_saved": "h"}
+
+
+async def test_a_lead_waiting_at_the_range_end_is_waiting(db: Database, new_tenant_id) -> None:
+    # W1, high priority, created 5 Feb 10:00: only an automated SMS (5 min later) before the range's end (10 Feb
+    # 00:00), closed on the 20th. At the range's end it had waited 4 days 14 h = 110 h for an agent.
+    tenant = new_tenant_id("wait")
+    w1 = datetime(2026, 2, 5, 10, tzinfo=UTC)
+    await load(db, tenant, [
+        ev("W1-c", "lead.created", w1, "W1", source="referral", priority="high"),
+        ev("W1-auto", "contact.attempted", w1 + timedelta(minutes=5), "W1", channel="sms", outcome="delivered",
+           automated=True, consent=True),
+        ev("W1-d", "deal.closed", datetime(2026, 2, 20, tzinfo=UTC), "W1", value=100, attribution_class="direct"),
+    ], {"timezone": "UTC"})
+    f = await run(db, tenant, "alerts.action_items", FEB[0], datetime(2026, 2, 10, tzinfo=UTC))
+    waiting = [r for r in by(f, "kind").values() if r["kind"] == "lead_waiting"]
+    assert [(r["lead_id"], r["value"]) for r in waiting] == [("W1", pytest.approx(110))]
