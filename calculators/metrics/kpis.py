@@ -86,14 +86,16 @@ async def _conversion(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
 
 
 @metric("conversion.lead_to_appointment", "Lead-to-Appointment Rate",
-        "Share (%) of the leads created in the range that got an appointment before the range's end.", Unit.PERCENT, Kind.STAT,
+        "Share (%) of the leads created in the range that got an appointment before the range's end.",
+        Unit.PERCENT, Kind.STAT,
         dimensions=LEAD_DIMS)
 async def lead_to_appointment(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     return await _conversion(conn, sq, s, "appointment_rate")
 
 
 @metric("conversion.lead_to_close", "Lead-to-Close Rate",
-        "Share (%) of the leads created in the range that closed a deal before the range's end.", Unit.PERCENT, Kind.STAT,
+        "Share (%) of the leads created in the range that closed a deal before the range's end.",
+        Unit.PERCENT, Kind.STAT,
         dimensions=LEAD_DIMS)
 async def lead_to_close(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     return await _conversion(conn, sq, s, "close_rate")

@@ -83,8 +83,8 @@ async def response_time_impact(conn: asyncpg.Connection, sq: ScopedQuery, s: Ten
     case = " ".join(f"WHEN {minutes} < {limit} THEN {i}" for i, (_, limit) in enumerate(RESPONSE_BUCKETS))
     n = len(RESPONSE_BUCKETS)
     groups = dict(await _grouped_funnel(
-        conn, sq, lambda end: f"CASE WHEN l.first_contact_at IS NULL OR l.first_contact_at >= {end} THEN {n + 1} {case} "
-                      f"ELSE {n} END"))
+        conn, sq, lambda end: f"CASE WHEN l.first_contact_at IS NULL OR l.first_contact_at >= {end} "
+                              f"THEN {n + 1} {case} ELSE {n} END"))
     labels = [b for b, _ in RESPONSE_BUCKETS] + ["> 24 h", "never"]
     rows = [(label, f.leads, _pct(f.appointment_rate), _pct(f.close_rate))
             for i, label in enumerate(labels) if (f := groups.get(i))]

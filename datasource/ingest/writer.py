@@ -22,8 +22,9 @@ is the agent's first contact: the earliest contact attempt made by hand or succe
 (automated attempts never count). One deal per lead: the earliest ``deal.closed`` by (occurred_at, event id)
 wins, so a second deal.closed with another id changes nothing (``deal_event_id`` keeps the winner's id).
 Score and routing (agent, team) follow the latest event by occurred_at (ties inside a batch: the greater
-event id; ``team_id`` is the routing event's own, so send it there); ``touches`` counts contact attempts. Once erasure is requested, contact
-data is gone from ``leads`` and from stored events, and stays gone for events that arrive later.
+event id; ``team_id`` is the routing event's own, so send it there); ``touches`` counts contact attempts.
+Once erasure is requested, contact data is gone from ``leads`` and from stored events, and stays gone for
+events that arrive later.
 """
 
 from __future__ import annotations

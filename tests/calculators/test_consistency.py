@@ -49,7 +49,8 @@ def _event(kind: str, at: datetime, lead: str, agent: tuple[str, str], a: bool, 
         case "responded":
             return ev("", "lead.responded", at, lead, channel="sms", ok=a, automated=b)
         case "contact":
-            return ev("", "contact.attempted", at, lead, None if b else agent[0], channel=["sms", "email", "phone"][n % 3],
+            return ev("", "contact.attempted", at, lead, None if b else agent[0],
+                      channel=["sms", "email", "phone"][n % 3],
                       outcome=["answered", "no_answer", "replied"][n % 3], automated=b, consent=a,
                       recipient_local_time=f"{(8 + n) % 24:02d}:00")
         case "scored":
@@ -61,7 +62,8 @@ def _event(kind: str, at: datetime, lead: str, agent: tuple[str, str], a: bool, 
         case "nurtured":
             return ev("", "lead.nurtured", at, lead, sequence="s1", step=1 + n % 3, ok=a)
         case "appointment":
-            return ev("", "appointment.scheduled", at, lead, agent[0], scheduled_for=(at + timedelta(days=1)).isoformat())
+            return ev("", "appointment.scheduled", at, lead, agent[0],
+                      scheduled_for=(at + timedelta(days=1)).isoformat())
         case "deal":
             return ev("", "deal.closed", at, lead, agent[0], value=100 * (1 + n % 7),
                       attribution_class=["direct", "assisted", "influenced"][n % 3])
