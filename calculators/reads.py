@@ -75,10 +75,13 @@ async def period_figures(
     p = Params()
     src = union_source(tenant, TASK_TYPES + MONEY_TYPES, segments, p, series=(series, tz) if series else None)
     t = "t" if series else "NULL::timestamptz"
-    # k3 is 'manual' for what a person did (contact attempts, responses sent by hand): not an automated task
+    # k3 is 'manual' for what a person did (contact attempts, responses sent by hand): not an automated task.
+    # Deals come from lead state in the same statement (one round trip).
+    lo, hi = (segments[0].lo, segments[-1].hi) if segments else (None, None)
+    deal_rows = f"UNION ALL {deals_sql(p, tenant, lo, hi, series, tz)}" if segments else ""
     rows = await conn.fetch(
         f"SELECT {t} AS t, type, k1, sum(n) AS n, sum(s1) FILTER (WHERE k3 <> 'manual') AS s1, "
-        f"sum(n) FILTER (WHERE k3 = 'auto') AS auto_n FROM {src} s GROUP BY 1, 2, 3", *p.values)
+        f"sum(n) FILTER (WHERE k3 = 'auto') AS auto_n FROM {src} s GROUP BY 1, 2, 3 {deal_rows}", *p.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
         f = out[r["t"]]
@@ -89,31 +92,28 @@ async def period_figures(
             f.tasks += n
         elif kind == "contact.attempted":
             f.tasks += float(r["auto_n"] or 0)
+        elif kind == "deal.closed":
+            f.revenue_by_class[r["k1"]] = f.revenue_by_class.get(r["k1"], 0.0) + s1
+            f.deals += n
         elif kind == "error.prevented":
             f.errors_prevented += s1
         elif kind == "agent.activity" and n:
             f.agents.add(r["k1"])
     if segments:
-        lo, hi = segments[0].lo, segments[-1].hi
-        for r in await deals(conn, tenant, lo, hi, series, tz):
-            f = out[r["t"]]
-            f.revenue_by_class[r["cls"]] = f.revenue_by_class.get(r["cls"], 0.0) + float(r["revenue"])
-            f.deals += r["deals"]
-        await _costs(conn, tenant, lo, hi, series, ZoneInfo(tz), out)
+        await _costs(conn, tenant, segments[0].lo, segments[-1].hi, series, ZoneInfo(tz), out)
     return out
 
 
-async def deals(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime,
-                series: timedelta | str | None = None, tz: str = "UTC", where: str = "TRUE",
-                p: Params | None = None) -> list[asyncpg.Record]:
-    """Deals closed in [lo, hi) per (series bucket or None, attribution class): one per lead (lead state's deal),
-    with ``deals`` and ``revenue``. ``where`` is a further condition on ``leads l`` whose values are in ``p``."""
-    p = p or Params()
+def deals_sql(p: Params, tenant: str, lo: datetime | None, hi: datetime | None,
+              series: timedelta | str | None = None, tz: str = "UTC", where: str = "TRUE") -> str:
+    """Deals closed in [lo, hi) as rows (t: series bucket or None, type 'deal.closed', k1: attribution class,
+    n: deals, s1: revenue, auto_n: NULL): one per lead, lead state's deal. ``where`` is a further condition on
+    ``leads l`` whose values are in ``p``."""
     t = bucket_expr("l.closed_at", series, tz, p) if series else "NULL::timestamptz"
-    return await conn.fetch(
-        f"SELECT {t} AS t, coalesce(l.attribution_class, '') AS cls, count(*) AS deals, "
-        f"coalesce(sum(l.deal_value), 0) AS revenue FROM leads l WHERE l.tenant_id = {p.add(tenant)} "
-        f"AND l.closed_at >= {p.add(lo)} AND l.closed_at < {p.add(hi)} AND {where} GROUP BY 1, 2", *p.values)
+    return (f"SELECT {t} AS t, 'deal.closed' AS type, coalesce(l.attribution_class, '') AS k1, count(*) AS n, "
+            f"coalesce(sum(l.deal_value), 0) AS s1, NULL::numeric AS auto_n FROM leads l "
+            f"WHERE l.tenant_id = {p.add(tenant)} AND l.closed_at >= {p.add(lo)} AND l.closed_at < {p.add(hi)} "
+            f"AND {where} GROUP BY 1, 3")
 
 
 COST_LATENESS = timedelta(days=92)  # how long after its month a cost may be recorded and still be found

@@ -16,7 +16,7 @@ from calculators.buckets import Source
 from calculators.catalog import metric
 from calculators.frames import Frame
 from calculators.query import ScopedQuery
-from calculators.reads import LEAD_COLUMNS, Funnel, deals, event_rows, funnel_select
+from calculators.reads import LEAD_COLUMNS, Funnel, deals_sql, event_rows, funnel_select
 from calculators.sql import Params, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension, Kind, Unit
@@ -180,8 +180,8 @@ async def attribution_weighted(conn: asyncpg.Connection, sq: ScopedQuery, s: Ten
     q = sq.query
     p = Params()
     where = where_filters({Dimension.AGENT: "l.agent_id"}, q.filters, p, q.metric)
-    found = {r["cls"]: (r["deals"], float(r["revenue"]))
-             for r in await deals(conn, sq.tenant_id, q.start, q.end, where=where, p=p)}
+    found = {r["k1"]: (r["n"], float(r["s1"])) for r in await conn.fetch(
+        deals_sql(p, sq.tenant_id, q.start, q.end, where=where), *p.values)}
     rows = []
     for cls in ("direct", "assisted", "influenced"):
         count, revenue = found.get(cls, (0, 0.0))
