@@ -71,21 +71,26 @@ async def period_figures(
     conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: timedelta | str | None = None,
     tz: str = "UTC",
 ) -> dict[datetime | None, PeriodFigures]:
-    """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail."""
+    """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail; deals from lead
+    state and costs from their events, in the same statement (one round trip)."""
     p = Params()
     src = union_source(tenant, TASK_TYPES + MONEY_TYPES, segments, p, series=(series, tz) if series else None)
     t = "t" if series else "NULL::timestamptz"
-    # k3 is 'manual' for what a person did (contact attempts, responses sent by hand): not an automated task.
-    # Deals come from lead state in the same statement (one round trip).
-    lo, hi = (segments[0].lo, segments[-1].hi) if segments else (None, None)
-    deal_rows = f"UNION ALL {deals_sql(p, tenant, lo, hi, series, tz)}" if segments else ""
+    more = ""
+    if segments:
+        lo, hi = segments[0].lo, segments[-1].hi
+        more = f"UNION ALL {deals_sql(p, tenant, lo, hi, series, tz)} UNION ALL {_costs_sql(p, tenant, lo, hi, tz)}"
+    # k3 is 'manual' for what a person did (contact attempts, responses sent by hand): not an automated task
     rows = await conn.fetch(
         f"SELECT {t} AS t, type, k1, sum(n) AS n, sum(s1) FILTER (WHERE k3 <> 'manual') AS s1, "
-        f"sum(n) FILTER (WHERE k3 = 'auto') AS auto_n FROM {src} s GROUP BY 1, 2, 3 {deal_rows}", *p.values)
+        f"sum(n) FILTER (WHERE k3 = 'auto') AS auto_n FROM {src} s GROUP BY 1, 2, 3 {more}", *p.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
-        f = out[r["t"]]
         kind, n, s1 = r["type"], int(r["n"]), float(r["s1"] or 0)
+        if kind == "cost.recorded":
+            _add_cost(out, r["k1"], s1, segments[0].lo, segments[-1].hi, series, ZoneInfo(tz))
+            continue
+        f = out[r["t"]]
         if kind in OK_TASKS:
             f.tasks += s1
         elif kind == "lead.scored":
@@ -99,8 +104,6 @@ async def period_figures(
             f.errors_prevented += s1
         elif kind == "agent.activity" and n:
             f.agents.add(r["k1"])
-    if segments:
-        await _costs(conn, tenant, segments[0].lo, segments[-1].hi, series, ZoneInfo(tz), out)
     return out
 
 
@@ -119,25 +122,33 @@ def deals_sql(p: Params, tenant: str, lo: datetime | None, hi: datetime | None,
 COST_LATENESS = timedelta(days=92)  # how long after its month a cost may be recorded and still be found
 
 
-async def _costs(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, series: timedelta | str | None,
-                 zone: ZoneInfo, out: dict[datetime | None, PeriodFigures]) -> None:
-    """Add the costs of the months overlapping [lo, hi) to the bucket holding max(month start, lo)."""
-    rows = await conn.fetch(
-        """SELECT coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $5, 'YYYY-MM')) AS month,
-                  coalesce(payload->>'category', '') AS category, sum((payload->>'amount')::numeric) AS amount
-           FROM events WHERE tenant_id = $1 AND type = 'cost.recorded' AND occurred_at >= $2::timestamptz - $4::interval
-           AND occurred_at < $3::timestamptz + $4::interval GROUP BY 1, 2""",
-        tenant, lo, hi, COST_LATENESS, zone.key)
-    for r in rows:
-        year, month = (int(x) for x in r["month"].split("-"))
-        start, end = local_midnight(date(year, month, 1), zone), local_midnight(
-            date(year + month // 12, month % 12 + 1, 1), zone)
-        if end <= lo or start >= hi:
-            continue
-        at = max(start, lo)
-        bucket = None if series is None else series_starts(at, at + timedelta(microseconds=1), series, zone)[0]
-        costs = out[bucket].costs
-        costs[r["category"]] = costs.get(r["category"], 0.0) + float(r["amount"])
+def _costs_sql(p: Params, tenant: str, lo: datetime, hi: datetime, tz: str) -> str:
+    """The costs recorded near [lo, hi) as rows (type 'cost.recorded', k1: 'YYYY-MM category', s1: amount) by
+    the month they are for (``month``, or the tenant-local month of occurred_at)."""
+    lateness, zone = p.add(COST_LATENESS), p.add(tz)
+    month = f"coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE {zone}, 'YYYY-MM'))"
+    return (f"SELECT NULL::timestamptz AS t, 'cost.recorded' AS type, "
+            f"{month} || ' ' || coalesce(payload->>'category', '') AS k1, 0::numeric AS n, "
+            f"sum((payload->>'amount')::numeric) AS s1, NULL::numeric AS auto_n FROM events "
+            f"WHERE tenant_id = {p.add(tenant)} AND type = 'cost.recorded' "
+            f"AND occurred_at >= {p.add(lo)}::timestamptz - {lateness}::interval "
+            f"AND occurred_at < {p.add(hi)}::timestamptz + {lateness}::interval GROUP BY 3")
+
+
+def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float, lo: datetime, hi: datetime,
+              series: timedelta | str | None, zone: ZoneInfo) -> None:
+    """Add a month's cost (key 'YYYY-MM category') if the month overlaps [lo, hi), to the bucket holding
+    max(month start, lo)."""
+    month_text, category = key.split(" ", 1)
+    year, month = (int(x) for x in month_text.split("-"))
+    start, end = local_midnight(date(year, month, 1), zone), local_midnight(
+        date(year + month // 12, month % 12 + 1, 1), zone)
+    if end <= lo or start >= hi:
+        return
+    at = max(start, lo)
+    bucket = None if series is None else series_starts(at, at + timedelta(microseconds=1), series, zone)[0]
+    costs = out[bucket].costs
+    costs[category] = costs.get(category, 0.0) + amount
 
 
 def event_rows(
