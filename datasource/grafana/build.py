@@ -213,8 +213,7 @@ def _variable(dim: Dimension) -> dash_b.QueryVariable:
     )
 
 
-_STAT_LABELS: Mapping[str, str] = {"value": "Current period", "previous": "Previous period", "target": "Target",
-                                    "projected": "Projected month-end"}
+_STAT_LABELS: Mapping[str, str] = {"value": "Current period", "previous": "Previous period", "target": "Target"}
 
 _ANNOTATION_COLOURS: Mapping[str, str] = {
     "outages": "red", "degradations": "yellow", "alerts": "orange", "conversion_drops": "dark-red",
