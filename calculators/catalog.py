@@ -66,6 +66,8 @@ class MetricDef:
     # the computation reads the row scope (per-agent rows); any other metric's frame is the same for every scope,
     # so one computation answers every role (compute.shared_query)
     row_scoped: bool = False
+    # a table whose columns have units of their own (name → unit): the dashboards give each column its unit
+    column_units: tuple[tuple[str, Unit], ...] = ()
 
     @property
     def area(self) -> str:

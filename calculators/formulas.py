@@ -24,6 +24,7 @@ class Status(StrEnum):
     ABOVE = "above_target"
     ON_TRACK = "on_track"
     BELOW = "below_target"
+    AT_RISK = "at_risk"
     NO_TARGET = "no_target"
 
 
@@ -41,6 +42,19 @@ def status(value: float | None, target: float | None, *, lower_is_better: bool =
     if value >= target:
         return Status.ABOVE
     return Status.ON_TRACK if value >= target * (1 - ON_TRACK_BAND) else Status.BELOW
+
+
+def month_status(projected: float | None, target: float | None, elapsed: float, *,
+                 lower_is_better: bool = False) -> Status:
+    """A monthly target's status. While the month runs (elapsed fraction < 1): on_track when the projected
+    month-end meets the target, at_risk when it does not. Once the month is complete: ``status`` of the actual
+    figure (then equal to the projection)."""
+    if elapsed >= 1:
+        return status(projected, target, lower_is_better=lower_is_better)
+    if projected is None or target is None:
+        return Status.NO_TARGET
+    met = projected <= target if lower_is_better else projected >= target
+    return Status.ON_TRACK if met else Status.AT_RISK
 
 
 def target_in_unit(target: float | None, percent: bool) -> float | None:
@@ -88,6 +102,15 @@ class RoiTerms:
     def roi(self) -> float | None:
         """(time savings value + revenue attribution + cost avoidance − system costs) / system costs; None at 0."""
         return ratio(self.benefits - self.system_costs, self.system_costs)
+
+    def projected(self, elapsed: float) -> RoiTerms:
+        """The month-end these month-to-date terms project to, ``elapsed`` being the month's elapsed fraction:
+        hours, time savings, revenue attribution and cost avoidance / elapsed; system costs are the month's
+        already (costs are recorded per month), so they stay."""
+        if elapsed <= 0:
+            return self
+        return RoiTerms(self.hours_saved / elapsed, self.hourly_rate, self.time_savings_value / elapsed,
+                        self.revenue_attribution / elapsed, self.cost_avoidance / elapsed, self.system_costs)
 
 
 def roi_terms(automated_tasks: float, hours_per_task: float, hourly_rate: float, attributed: float,

@@ -1,14 +1,17 @@
 """Reads shared by several metrics: ROI terms per period, lead funnels and per-agent statistics.
 
 How hours saved are measured (so that "hours × rate × agents" does not double count): every successful
-automated task — an automated first response, enrichment, scoring, routing or nurture step, or an
-automated (non-manual) contact attempt — replaces ``hours_saved_per_task`` of an agent's manual work.
+automated task — a response the automation sent (a ``lead.responded`` sent by hand, ``automated: false``, is
+an agent's work and saves nothing), enrichment, scoring, routing or nurture step, or an automated (non-manual)
+contact attempt — replaces ``hours_saved_per_task`` of an agent's manual work.
 Hours saved per agent = tasks × hours_saved_per_task / agents (agents with activity in the period), so
 time savings value = hours saved per agent × hourly rate × agents = tasks × hours_saved_per_task × rate.
 System costs = the ``cost.recorded`` events of the months the period overlaps — by the event's ``month``
 (YYYY-MM, the month the cost is for, which may be recorded days later) or, without one, the tenant-local
 month of occurred_at; a period with none falls back to the tenant's configured ``monthly_costs`` (a notice
-says so). Costs are few, so they are read from the raw events.
+says so). Costs are few, so they are read from the raw events. Deals are read from lead state (``leads``):
+one deal per lead, the earliest ``deal.closed`` (ingest/writer.py), counted in the period holding its time,
+so a lead whose deal.closed arrives twice with different ids is counted once, as everywhere else.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ import asyncpg
 from calculators import buckets, formulas
 from calculators.buckets import Segment, Source, local_midnight, series_starts
 from calculators.query import Filter, RowScope, ScopedQuery
-from calculators.sql import Params, scope_condition, union_source, where_filters
+from calculators.sql import Params, bucket_expr, scope_condition, union_source, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension
 
 OK_TASKS = ("lead.responded", "lead.enriched", "lead.routed", "lead.nurtured")
 TASK_TYPES = (*OK_TASKS, "lead.scored", "contact.attempted")
-MONEY_TYPES = ("deal.closed", "error.prevented", "agent.activity")
+MONEY_TYPES = ("error.prevented", "agent.activity")
 
 LEAD_COLUMNS = {
     Dimension.SOURCE: "l.source", Dimension.LOCATION: "l.location_id", Dimension.AGENT: "l.agent_id",
@@ -68,17 +71,26 @@ async def period_figures(
     conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: timedelta | str | None = None,
     tz: str = "UTC",
 ) -> dict[datetime | None, PeriodFigures]:
-    """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail."""
+    """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail; deals from lead
+    state and costs from their events, in the same statement (one round trip)."""
     p = Params()
     src = union_source(tenant, TASK_TYPES + MONEY_TYPES, segments, p, series=(series, tz) if series else None)
     t = "t" if series else "NULL::timestamptz"
+    more = ""
+    if segments:
+        lo, hi = segments[0].lo, segments[-1].hi
+        more = f"UNION ALL {deals_sql(p, tenant, lo, hi, series, tz)} UNION ALL {_costs_sql(p, tenant, lo, hi, tz)}"
+    # k3 is 'manual' for what a person did (contact attempts, responses sent by hand): not an automated task
     rows = await conn.fetch(
-        f"SELECT {t} AS t, type, k1, sum(n) AS n, sum(s1) AS s1, sum(n) FILTER (WHERE k3 = 'auto') AS auto_n "
-        f"FROM {src} s GROUP BY 1, 2, 3", *p.values)
+        f"SELECT {t} AS t, type, k1, sum(n) AS n, sum(s1) FILTER (WHERE k3 <> 'manual') AS s1, "
+        f"sum(n) FILTER (WHERE k3 = 'auto') AS auto_n FROM {src} s GROUP BY 1, 2, 3 {more}", *p.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
+        kind, n, s1 = r["type"], int(r["n"]), float(r["s1"] or 0)
+        if kind == "cost.recorded":
+            _add_cost(out, r["k1"], s1, segments[0].lo, segments[-1].hi, series, ZoneInfo(tz))
+            continue
         f = out[r["t"]]
-        kind, n, s1 = r["type"], int(r["n"]), float(r["s1"])
         if kind in OK_TASKS:
             f.tasks += s1
         elif kind == "lead.scored":
@@ -92,33 +104,51 @@ async def period_figures(
             f.errors_prevented += s1
         elif kind == "agent.activity" and n:
             f.agents.add(r["k1"])
-    if segments:
-        await _costs(conn, tenant, segments[0].lo, segments[-1].hi, series, ZoneInfo(tz), out)
     return out
+
+
+def deals_sql(p: Params, tenant: str, lo: datetime | None, hi: datetime | None,
+              series: timedelta | str | None = None, tz: str = "UTC", where: str = "TRUE") -> str:
+    """Deals closed in [lo, hi) as rows (t: series bucket or None, type 'deal.closed', k1: attribution class,
+    n: deals, s1: revenue, auto_n: NULL): one per lead, lead state's deal. ``where`` is a further condition on
+    ``leads l`` whose values are in ``p``."""
+    t = bucket_expr("l.closed_at", series, tz, p) if series else "NULL::timestamptz"
+    return (f"SELECT {t} AS t, 'deal.closed' AS type, coalesce(l.attribution_class, '') AS k1, count(*) AS n, "
+            f"coalesce(sum(l.deal_value), 0) AS s1, NULL::numeric AS auto_n FROM leads l "
+            f"WHERE l.tenant_id = {p.add(tenant)} AND l.closed_at >= {p.add(lo)} AND l.closed_at < {p.add(hi)} "
+            f"AND {where} GROUP BY 1, 3")
 
 
 COST_LATENESS = timedelta(days=92)  # how long after its month a cost may be recorded and still be found
 
 
-async def _costs(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, series: timedelta | str | None,
-                 zone: ZoneInfo, out: dict[datetime | None, PeriodFigures]) -> None:
-    """Add the costs of the months overlapping [lo, hi) to the bucket holding max(month start, lo)."""
-    rows = await conn.fetch(
-        """SELECT coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $5, 'YYYY-MM')) AS month,
-                  coalesce(payload->>'category', '') AS category, sum((payload->>'amount')::numeric) AS amount
-           FROM events WHERE tenant_id = $1 AND type = 'cost.recorded' AND occurred_at >= $2::timestamptz - $4::interval
-           AND occurred_at < $3::timestamptz + $4::interval GROUP BY 1, 2""",
-        tenant, lo, hi, COST_LATENESS, zone.key)
-    for r in rows:
-        year, month = (int(x) for x in r["month"].split("-"))
-        start, end = local_midnight(date(year, month, 1), zone), local_midnight(
-            date(year + month // 12, month % 12 + 1, 1), zone)
-        if end <= lo or start >= hi:
-            continue
-        at = max(start, lo)
-        bucket = None if series is None else series_starts(at, at + timedelta(microseconds=1), series, zone)[0]
-        costs = out[bucket].costs
-        costs[r["category"]] = costs.get(r["category"], 0.0) + float(r["amount"])
+def _costs_sql(p: Params, tenant: str, lo: datetime, hi: datetime, tz: str) -> str:
+    """The costs recorded near [lo, hi) as rows (type 'cost.recorded', k1: 'YYYY-MM category', s1: amount) by
+    the month they are for (``month``, or the tenant-local month of occurred_at)."""
+    lateness, zone = p.add(COST_LATENESS), p.add(tz)
+    month = f"coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE {zone}, 'YYYY-MM'))"
+    return (f"SELECT NULL::timestamptz AS t, 'cost.recorded' AS type, "
+            f"{month} || ' ' || coalesce(payload->>'category', '') AS k1, 0::numeric AS n, "
+            f"sum((payload->>'amount')::numeric) AS s1, NULL::numeric AS auto_n FROM events "
+            f"WHERE tenant_id = {p.add(tenant)} AND type = 'cost.recorded' "
+            f"AND occurred_at >= {p.add(lo)}::timestamptz - {lateness}::interval "
+            f"AND occurred_at < {p.add(hi)}::timestamptz + {lateness}::interval GROUP BY 3")
+
+
+def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float, lo: datetime, hi: datetime,
+              series: timedelta | str | None, zone: ZoneInfo) -> None:
+    """Add a month's cost (key 'YYYY-MM category') if the month overlaps [lo, hi), to the bucket holding
+    max(month start, lo)."""
+    month_text, category = key.split(" ", 1)
+    year, month = (int(x) for x in month_text.split("-"))
+    start, end = local_midnight(date(year, month, 1), zone), local_midnight(
+        date(year + month // 12, month % 12 + 1, 1), zone)
+    if end <= lo or start >= hi:
+        return
+    at = max(start, lo)
+    bucket = None if series is None else series_starts(at, at + timedelta(microseconds=1), series, zone)[0]
+    costs = out[bucket].costs
+    costs[category] = costs.get(category, 0.0) + amount
 
 
 def event_rows(
@@ -161,20 +191,25 @@ class Funnel(Conversion):
         return cls(r["leads"], r["appointments"], r["closes"], r["responded"], float(r["revenue"]))
 
 
-FUNNEL_SELECT = (
-    "count(*) AS leads, count(*) FILTER (WHERE l.response_ok) AS responded, "
-    "count(l.appointment_at) AS appointments, count(l.closed_at) AS closes, "
-    "coalesce(sum(l.deal_value) FILTER (WHERE l.closed_at IS NOT NULL), 0) AS revenue")
+def funnel_select(end: str) -> str:
+    """Of the leads ``l``: how many the automation answered (successfully), got an appointment, closed, and the
+    revenue of the closed ones, each counted only when it happened before ``end`` (a SQL expression: the range's
+    end, so a figure for a past range does not change as later events arrive)."""
+    return (f"count(*) AS leads, count(*) FILTER (WHERE l.first_response_at < {end}) AS responded, "
+            f"count(*) FILTER (WHERE l.appointment_at < {end}) AS appointments, "
+            f"count(*) FILTER (WHERE l.closed_at < {end}) AS closes, "
+            f"coalesce(sum(l.deal_value) FILTER (WHERE l.closed_at < {end}), 0) AS revenue")
 
 
 async def funnel(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, filters: tuple[Filter, ...],
                  metric: str) -> Funnel:
-    """The cohort of leads created in [lo, hi): how many were answered, got an appointment, closed."""
+    """The cohort of leads created in [lo, hi): how many were answered, got an appointment, closed by ``hi``."""
     p = Params()
     where = where_filters(LEAD_COLUMNS, filters, p, metric)
+    end = p.add(hi)
     r = await conn.fetchrow(
-        f"SELECT {FUNNEL_SELECT} FROM leads l WHERE l.tenant_id = {p.add(tenant)} "
-        f"AND l.created_at >= {p.add(lo)} AND l.created_at < {p.add(hi)} AND {where}", *p.values)
+        f"SELECT {funnel_select(end)} FROM leads l WHERE l.tenant_id = {p.add(tenant)} "
+        f"AND l.created_at >= {p.add(lo)} AND l.created_at < {end} AND {where}", *p.values)
     return Funnel.of(r)
 
 
@@ -195,9 +230,10 @@ class AgentStats(Conversion):
 
 async def agent_stats(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, scope: RowScope,
                       filters: tuple[Filter, ...], metric: str) -> list[AgentStats]:
-    """Per agent (in scope): the leads created in [lo, hi) routed to them and what became of them.
+    """Per agent (in scope): the leads created in [lo, hi) routed to them and what became of them by ``hi``.
 
-    The mean revenue the efficiency score compares with is over all the tenant's agents, whatever the scope.
+    The mean revenue the efficiency score compares with is a tenant-wide reference: over all the tenant's agents
+    (of the leads the lead filters keep), whatever the scope and whatever agent or team filter.
     """
     return (await agent_stats_by_period(conn, tenant, [lo], hi, scope, filters, metric)).get(lo, [])
 
@@ -206,33 +242,37 @@ async def agent_stats_by_period(
     conn: asyncpg.Connection, tenant: str, starts: list[datetime], end: datetime, scope: RowScope,
     filters: tuple[Filter, ...], metric: str,
 ) -> dict[datetime, list[AgentStats]]:
-    """agent_stats for consecutive periods [starts[i], starts[i+1]) (the last one ends at ``end``), in one query."""
+    """agent_stats for consecutive periods [starts[i], starts[i+1]) (the last one ends at ``end``), in one query;
+    what became of a period's leads is counted up to ``end``."""
     p = Params()
     tp = p.add(tenant)
     lead_where = where_filters({Dimension.LOCATION: "l.location_id", Dimension.SOURCE: "l.source",
                                 Dimension.SCORE_BAND: "sm_score_band(l.score)"}, filters, p, metric)
     agent_where = where_filters({Dimension.AGENT: "a.agent_id", Dimension.TEAM: "a.team_id"}, filters, p, metric)
     scope_sql = scope_condition("x.agent_id", "x.team_id", scope, p)
+    ep = p.add(end)
     rows = await conn.fetch(
         f"""SELECT * FROM (
               SELECT per.*, avg(per.revenue) OVER (PARTITION BY per.period) AS mean_revenue FROM (
                 SELECT b.lo AS period, a.agent_id, a.name, a.team_id, coalesce(t.name, a.team_id) AS team,
-                       count(l.lead_id) AS leads,
+                       bool_and({agent_where}) AS wanted, count(l.lead_id) AS leads,
                        avg(extract(epoch FROM l.first_contact_at - l.created_at) / 3600)
-                           FILTER (WHERE l.first_contact_at >= l.created_at) AS response_hours,
-                       count(l.appointment_at) AS appointments, count(l.closed_at) AS closes,
-                       coalesce(sum(l.deal_value) FILTER (WHERE l.closed_at IS NOT NULL), 0) AS revenue
-                FROM (SELECT s AS lo, lead(s, 1, {p.add(end)}::timestamptz) OVER (ORDER BY s) AS hi
+                           FILTER (WHERE l.first_contact_at >= l.created_at AND l.first_contact_at < {ep})
+                           AS response_hours,
+                       count(*) FILTER (WHERE l.appointment_at < {ep}) AS appointments,
+                       count(*) FILTER (WHERE l.closed_at < {ep}) AS closes,
+                       coalesce(sum(l.deal_value) FILTER (WHERE l.closed_at < {ep}), 0) AS revenue
+                FROM (SELECT s AS lo, lead(s, 1, {ep}::timestamptz) OVER (ORDER BY s) AS hi
                       FROM unnest({p.add(starts)}::timestamptz[]) s) b
                 CROSS JOIN agents a
                 LEFT JOIN leads l ON l.tenant_id = a.tenant_id AND l.agent_id = a.agent_id
                      AND l.created_at >= b.lo AND l.created_at < b.hi AND {lead_where}
                 LEFT JOIN teams t ON t.tenant_id = a.tenant_id AND t.team_id = a.team_id
-                WHERE a.tenant_id = {tp} AND {agent_where}
+                WHERE a.tenant_id = {tp}
                 GROUP BY b.lo, a.agent_id, a.name, a.team_id, t.name
                 HAVING count(l.lead_id) > 0 OR bool_or(a.active)
               ) per
-            ) x WHERE {scope_sql} ORDER BY x.period, x.name, x.agent_id""", *p.values)
+            ) x WHERE x.wanted AND {scope_sql} ORDER BY x.period, x.name, x.agent_id""", *p.values)
     out: dict[datetime, list[AgentStats]] = defaultdict(list)
     for r in rows:
         out[r["period"]].append(AgentStats(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,15 +77,18 @@ def stat(
     name: str, value: float | None, previous: float | None, target: float | None, unit: Unit, *,
     lower_is_better: bool = False, sensitivity: Sensitivity = Sensitivity.PUBLIC, field: str | None = None,
     notices: Sequence[str] = (), meta: Mapping[str, Any] | None = None, extra: Sequence[Column] = (),
+    judged: Callable[[float | None], str] | None = None,
 ) -> Frame:
-    """One row: value, previous, target, status (and any extra columns)."""
+    """One row: value, previous, target, status (and any extra columns). ``judged`` gives the status from the
+    target in the metric's unit when it is not value against target (a month in progress: its projection)."""
     value, previous = _plain(value), _plain(previous)
     target = target_in_unit(target, unit == Unit.PERCENT)
+    verdict = judged(target) if judged else status(value, target, lower_is_better=lower_is_better).value
     cols = (
         Column("value", ColumnType.NUMBER, (value,), unit, sensitivity, field),
         Column("previous", ColumnType.NUMBER, (previous,), unit, sensitivity, field),
         Column("target", ColumnType.NUMBER, (target,), unit, sensitivity, field),
-        Column("status", ColumnType.STRING, (status(value, target, lower_is_better=lower_is_better).value,)),
+        Column("status", ColumnType.STRING, (verdict,)),
         *extra,
     )
     return Frame(name, Kind.STAT, cols, tuple(notices),

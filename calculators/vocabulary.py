@@ -13,6 +13,7 @@ class Unit(StrEnum):
     PERCENT = "percent"
     CURRENCY = "currency"
     HOURS = "hours"
+    SECONDS = "seconds"
     MS = "ms"
     COUNT = "count"
     RATIO = "ratio"

@@ -26,9 +26,10 @@ from calculators.vocabulary import Dimension, Kind, Sensitivity, Unit
 
 AGENT_DIMS = (Dimension.AGENT, Dimension.TEAM, Dimension.LOCATION, Dimension.SOURCE)
 EFFICIENCY_DOC = ("Efficiency score 0–100 = 100 × Σ wᵢ·sᵢ / Σ wᵢ with tenant weights (efficiency_weights) and "
-                  "sub-scores s: response b/(b+h) (h = avg hours to first contact, b = baseline hours), appointment "
-                  "and close rate r/(r+b) (b = baseline rate), revenue v/(v+m) (m = tenant mean revenue per agent); "
-                  "each is monotonic in its input and a missing input scores 0.")
+                  "sub-scores s: response b/(b+h) (h = avg hours to an agent's first contact, b = baseline hours), "
+                  "appointment and close rate r/(r+b) (b = baseline rate), revenue v/(v+m) (m = mean revenue per "
+                  "agent over all the tenant's agents: agent and team filters and the caller's scope do not change "
+                  "it); each is monotonic in its input and a missing input scores 0.")
 # who a row is about, and the efficiency score's inputs: its revenue sub-score compares an agent's revenue with the
 # tenant mean over every agent, so the score derives from every agent's revenue (pooled), not only the row's own
 PEOPLE = {"agent_id": ("agent_identity",), "agent": ("agent_identity",), "team_id": ("teams",), "team": ("teams",)}
@@ -63,8 +64,9 @@ def _score_row(a: AgentStats, s: TenantSettings) -> tuple[object, ...]:
 
 
 @metric("agents.scorecard", "Agent Scorecard",
-        "Per agent, leads created in the range and routed to them: leads assigned, average hours to first "
-        "contact, appointment and close rate (%), revenue of their closed deals, efficiency score. " + EFFICIENCY_DOC,
+        "Per agent, leads created in the range and routed to them: leads assigned, average hours to the agent's "
+        "first contact (made by hand; automated attempts do not count), appointment and close rate (%), revenue "
+        "of their closed deals (one per lead), each up to the range's end; efficiency score. " + EFFICIENCY_DOC,
         Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True,
         inputs=SCORE_INPUTS, lineage=SCORE_LINEAGE)
 async def scorecard(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
@@ -187,12 +189,14 @@ COACHING = (("appointment_rate", False), ("close_rate", False), ("response_hours
 
 @metric("agents.coaching", "Training Opportunities",
         "For each agent in scope below their team's median: the metric with the largest relative gap (appointment "
-        "rate, close rate or hours to first contact), the agent's value, the team median and the gap.",
+        "rate, close rate or hours to an agent's first contact), the agent's value, the team median and the gap. "
+        "The team median is over all the team's agents: an agent or team filter narrows the rows, not the median.",
         Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True,
         inputs=("agent_identity", "teams", "leads", "lead_funnel", "first_contact_seconds"), lineage=PEOPLE)
 async def coaching(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
-    everyone = await agent_stats(conn, sq.tenant_id, q.start, q.end, type(sq.scope)(), q.filters, q.metric)
+    lead_filters = tuple(f for f in q.filters if f.dimension not in (Dimension.AGENT, Dimension.TEAM))
+    everyone = await agent_stats(conn, sq.tenant_id, q.start, q.end, type(sq.scope)(), lead_filters, q.metric)
     visible = {a.agent_id for a in await _stats(conn, sq)}
     rows = []
     for a in everyone:

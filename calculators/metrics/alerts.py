@@ -35,9 +35,9 @@ ACTION_INPUTS = tuple(MEASURES)
 
 
 @metric("alerts.action_items", "Action Items & Alerts",
-        "Evaluated at the range's end: high-priority leads created in the range still waiting for a first agent "
-        "contact after more than 2 h (within the row scope); components whose success rate in the last hour is "
-        "below the tenant's SLA; lead→appointment and lead→close rates more than 10 % (relative) below the "
+        "Evaluated at the range's end: high-priority leads created in the range still waiting (neither contacted "
+        "by an agent by hand nor closed by the range's end) for more than 2 h (within the row scope); components "
+        "whose success rate in the last hour is below the tenant's SLA; lead→appointment and lead→close rates more than 10 % (relative) below the "
         "previous period; monthly targets (revenue.attributed, time_savings.hours) whose linear projection to the "
         "month's end misses the target.", Unit.TEXT, Kind.TABLE, sensitivity=Sensitivity.PERSONAL, row_scoped=True,
         inputs=ACTION_INPUTS, lineage={"lead_id": ("lead_identity",)}, row_lineage=True)
@@ -52,7 +52,8 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
         f"""SELECT l.lead_id, l.created_at FROM leads l
             WHERE l.tenant_id = {p.add(sq.tenant_id)} AND l.priority = 'high' AND l.created_at >= {p.add(q.start)}
             AND l.created_at <= {end}::timestamptz - {p.add(WAIT)}::interval
-            AND (l.first_contact_at IS NULL OR l.first_contact_at > {end}::timestamptz) AND l.closed_at IS NULL
+            AND (l.first_contact_at IS NULL OR l.first_contact_at > {end}::timestamptz)
+            AND (l.closed_at IS NULL OR l.closed_at > {end}::timestamptz)
             AND {scope}
             ORDER BY l.created_at""", *p.values)
     for r in waiting:

@@ -25,29 +25,50 @@ _TICK = timedelta(microseconds=1)
 DOWN_SUCCESS = 0.5  # an hour whose component calls succeed less than half the time counts as down
 
 
-@metric("response_time.first_contact", "Lead Response Time",
-        "Hours from a lead's creation to its first contact by an agent (average, median and 95th percentile, exact "
-        "from lead state), bucketed by the lead's creation time.", Unit.HOURS, Kind.TIMESERIES,
-        dimensions=LEAD_DIMS, options=(GRANULARITY,), lower_is_better=True,
-        inputs=("leads", "first_contact_seconds"))
-async def response_time(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+async def _lead_delay(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings, column: str,
+                      unit: Unit) -> Frame:
+    """Average, median and p95 of ``column`` − created_at (in ``unit``) per bucket of the lead's creation time,
+    over the leads created in the range whose ``column`` falls after creation and before the range's end."""
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
     tp = p.add(sq.tenant_id)
     t = bucket_expr("x.created_at", width, s.timezone, p)
     where = where_filters(LEAD_COLUMNS, q.filters, p, q.metric)
+    per = 3600 if unit is Unit.HOURS else 1
+    end = p.add(q.end)
     rows = await conn.fetch(
         f"""SELECT {t} AS t, avg(h) AS avg, percentile_cont(0.5) WITHIN GROUP (ORDER BY h) AS median,
                    percentile_cont(0.95) WITHIN GROUP (ORDER BY h) AS p95
-            FROM (SELECT l.created_at, extract(epoch FROM l.first_contact_at - l.created_at) / 3600 AS h
+            FROM (SELECT l.created_at, extract(epoch FROM l.{column} - l.created_at) / {per} AS h
                   FROM leads l WHERE l.tenant_id = {tp} AND l.created_at >= {p.add(q.start)}
-                  AND l.created_at < {p.add(q.end)} AND l.first_contact_at >= l.created_at AND {where}) x
+                  AND l.created_at < {end} AND l.{column} >= l.created_at AND l.{column} < {end} AND {where}) x
             GROUP BY 1""", *p.values)
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     series = {k: {r["t"]: r[k] for r in rows} for k in ("avg", "median", "p95")}
-    return shapes.series("response_time.first_contact", starts, series, Unit.HOURS,
-                         meta={"lower_is_better": True})
+    return shapes.series(q.metric, starts, series, unit, meta={"lower_is_better": True})
+
+
+@metric("response_time.first_contact", "Lead Response Time",
+        "Hours from a lead's creation to its first contact by an agent: the earliest contact attempt made by hand "
+        "or response sent by hand (automated: false); automated attempts and responses never count (they are "
+        "response_time.automated). Average, median and 95th percentile, exact from lead state, bucketed by the "
+        "lead's creation time; a contact after the range's end is not counted.", Unit.HOURS, Kind.TIMESERIES,
+        dimensions=LEAD_DIMS, options=(GRANULARITY,), lower_is_better=True,
+        inputs=("leads", "first_contact_seconds"))
+async def response_time(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    return await _lead_delay(conn, sq, s, "first_contact_at", Unit.HOURS)
+
+
+@metric("response_time.automated", "Automated First Response",
+        "Seconds from a lead's creation to the automation's first successful response (lead.responded with "
+        "automated true, the default; responses sent by hand are the agent's first contact). Average, median and "
+        "95th percentile, exact from lead state, bucketed by the lead's creation time; a response after the "
+        "range's end is not counted.", Unit.SECONDS, Kind.TIMESERIES,
+        dimensions=LEAD_DIMS, options=(GRANULARITY,), lower_is_better=True,
+        inputs=("leads", "first_response_seconds"))
+async def automated_response_time(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    return await _lead_delay(conn, sq, s, "first_response_at", Unit.SECONDS)
 
 
 async def _conversion(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings, which: str) -> Frame:
@@ -67,7 +88,8 @@ async def _conversion(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
 
 
 @metric("conversion.lead_to_appointment", "Lead-to-Appointment Rate",
-        "Share (%) of the leads created in the range that have an appointment.", Unit.PERCENT, Kind.STAT,
+        "Share (%) of the leads created in the range that got an appointment before the range's end.",
+        Unit.PERCENT, Kind.STAT,
         dimensions=LEAD_DIMS,
         inputs=("leads", "lead_funnel", "nonmoney_targets"))
 async def lead_to_appointment(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
@@ -75,7 +97,8 @@ async def lead_to_appointment(conn: asyncpg.Connection, sq: ScopedQuery, s: Tena
 
 
 @metric("conversion.lead_to_close", "Lead-to-Close Rate",
-        "Share (%) of the leads created in the range that closed a deal.", Unit.PERCENT, Kind.STAT,
+        "Share (%) of the leads created in the range that closed a deal before the range's end.",
+        Unit.PERCENT, Kind.STAT,
         dimensions=LEAD_DIMS,
         inputs=("leads", "lead_funnel", "nonmoney_targets"))
 async def lead_to_close(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
@@ -117,7 +140,8 @@ async def uptime(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -
 
 @metric("errors.rate", "Error Rate",
         "Per bucket: processing failures (% of automated pipeline steps — response, enrichment, routing, nurture — "
-        "that failed) and data accuracy (100 − % of component calls failing data validation).",
+        "that failed; a response sent by hand is not an automated step) and data accuracy (100 − % of component "
+        "calls failing data validation).",
         Unit.PERCENT, Kind.TIMESERIES, options=(GRANULARITY,), lower_is_better=True,
         inputs=("automated_tasks", "component_calls"))
 async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
@@ -126,8 +150,8 @@ async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     p = Params()
     src = event_rows(sq, s, (*OK_TASKS, "component.call"), {}, p, width=width)
     rows = await conn.fetch(
-        f"""SELECT t, sum(n) FILTER (WHERE type <> 'component.call') AS steps,
-                   sum(n - s1) FILTER (WHERE type <> 'component.call') AS failed,
+        f"""SELECT t, sum(n) FILTER (WHERE type <> 'component.call' AND k3 <> 'manual') AS steps,
+                   sum(n - s1) FILTER (WHERE type <> 'component.call' AND k3 <> 'manual') AS failed,
                    sum(n) FILTER (WHERE type = 'component.call') AS calls,
                    sum(n) FILTER (WHERE type = 'component.call' AND k3 IN ('validation', 'data_validation')) AS invalid
             FROM {src} s GROUP BY t""", *p.values)

@@ -1,10 +1,13 @@
 """Lead Analytics: source performance, quality bands, behaviour, attribution.
 
-Lead figures follow the cohort of leads created in the range (lead state in ``leads``); contact-attempt
-and deal figures come from the event rollups.
+Lead figures follow the cohort of leads created in the range (lead state in ``leads``), counting what became
+of them up to the range's end; contact-attempt figures come from the event rollups, deals from lead state
+(one deal per lead).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import asyncpg
 
@@ -13,7 +16,7 @@ from calculators.buckets import Source
 from calculators.catalog import metric, origins_of
 from calculators.frames import Frame
 from calculators.query import ScopedQuery
-from calculators.reads import FUNNEL_SELECT, LEAD_COLUMNS, Funnel, event_rows
+from calculators.reads import LEAD_COLUMNS, Funnel, deals_sql, event_rows, funnel_select
 from calculators.sql import Params, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension, Kind, Unit
@@ -26,26 +29,30 @@ def _pct(x: float | None) -> float | None:
     return None if x is None else 100 * x
 
 
-async def _grouped_funnel(conn: asyncpg.Connection, sq: ScopedQuery, group_sql: str) -> list[tuple[str, Funnel]]:
+async def _grouped_funnel(conn: asyncpg.Connection, sq: ScopedQuery, group: Callable[[str], str]
+                          ) -> list[tuple[str, Funnel]]:
+    """funnel_select per group of the range's leads; ``group`` makes the group's SQL from the range's end."""
     q = sq.query
     p = Params()
     where = where_filters(LEAD_COLUMNS, q.filters, p, q.metric)
+    end = p.add(q.end)
     rows = await conn.fetch(
-        f"SELECT {group_sql} AS g, {FUNNEL_SELECT} FROM leads l WHERE l.tenant_id = {p.add(sq.tenant_id)} "
-        f"AND l.created_at >= {p.add(q.start)} AND l.created_at < {p.add(q.end)} AND {where} GROUP BY 1 ORDER BY 1",
+        f"SELECT {group(end)} AS g, {funnel_select(end)} FROM leads l WHERE l.tenant_id = {p.add(sq.tenant_id)} "
+        f"AND l.created_at >= {p.add(q.start)} AND l.created_at < {end} AND {where} GROUP BY 1 ORDER BY 1",
         *p.values)
     return [(r["g"], Funnel.of(r)) for r in rows]
 
 
 @metric("sources.performance", "Lead Source Performance",
-        "Per source, for leads created in the range: volume, response rate (automated response ok), appointment "
-        "rate, close rate (%), average deal value and total revenue of the closed ones.",
+        "Per source, for leads created in the range: volume, response rate (answered successfully by the "
+        "automation), appointment rate, close rate (%), average deal value and total revenue of the closed ones; "
+        "each counted up to the range's end.",
         Unit.TEXT, Kind.TABLE, dimensions=LEAD_DIMS,
         inputs=("leads", "lead_funnel", "deal_revenue"),
         lineage={c: ("leads", "lead_funnel") for c in ("source", "volume", "response_rate", "appointment_rate",
             "close_rate")})
 async def sources_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    groups = await _grouped_funnel(conn, sq, "coalesce(l.source, 'unknown')")
+    groups = await _grouped_funnel(conn, sq, lambda _: "coalesce(l.source, 'unknown')")
     rows = [(src, f.leads, _pct(formulas.ratio(f.responded, f.leads)), _pct(f.appointment_rate), _pct(f.close_rate),
              formulas.ratio(f.revenue, f.closes), f.revenue) for src, f in groups]
     cols = [shapes.text("source"), shapes.num("volume", Unit.COUNT), shapes.num("response_rate", Unit.PERCENT),
@@ -59,7 +66,7 @@ async def sources_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: Tena
         "volume and conversion (close) rate, in %.", Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS,
         inputs=("leads", "lead_funnel", "lead_scores"))
 async def quality_distribution(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    groups = dict(await _grouped_funnel(conn, sq, "coalesce(sm_score_band(l.score), 'unscored')"))
+    groups = dict(await _grouped_funnel(conn, sq, lambda _: "coalesce(sm_score_band(l.score), 'unscored')"))
     total = sum(f.leads for f in groups.values())
     rows = [(band, f.leads, _pct(formulas.ratio(f.leads, total)), _pct(f.close_rate))
             for band in ("hot", "warm", "cold", "unscored") if (f := groups.get(band))]
@@ -72,15 +79,17 @@ RESPONSE_BUCKETS = (("< 5 min", 5), ("5–30 min", 30), ("30–60 min", 60), ("1
 
 
 @metric("behavior.response_time_impact", "Response Time Impact",
-        "Close rate (%) of the range's leads by the time from creation to first agent contact (< 5 min, 5–30 min, "
-        "30–60 min, 1–4 h, 4–24 h, > 24 h, never).", Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS,
+        "Close rate (%) of the range's leads by the time from creation to an agent's first contact (made by hand, "
+        "as response_time.first_contact: < 5 min, 5–30 min, 30–60 min, 1–4 h, 4–24 h, > 24 h, never: not by the "
+        "range's end).", Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS,
         inputs=("leads", "lead_funnel", "first_contact_seconds"))
 async def response_time_impact(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     minutes = "extract(epoch FROM l.first_contact_at - l.created_at) / 60"
     case = " ".join(f"WHEN {minutes} < {limit} THEN {i}" for i, (_, limit) in enumerate(RESPONSE_BUCKETS))
     n = len(RESPONSE_BUCKETS)
     groups = dict(await _grouped_funnel(
-        conn, sq, f"CASE WHEN l.first_contact_at IS NULL THEN {n + 1} {case} ELSE {n} END"))
+        conn, sq, lambda end: f"CASE WHEN l.first_contact_at IS NULL OR l.first_contact_at >= {end} "
+                              f"THEN {n + 1} {case} ELSE {n} END"))
     labels = [b for b, _ in RESPONSE_BUCKETS] + ["> 24 h", "never"]
     rows = [(label, f.leads, _pct(f.appointment_rate), _pct(f.close_rate))
             for i, label in enumerate(labels) if (f := groups.get(i))]
@@ -94,7 +103,7 @@ async def response_time_impact(conn: asyncpg.Connection, sq: ScopedQuery, s: Ten
         Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS,
         inputs=("leads", "lead_funnel", "contact_attempts"))
 async def followup_effectiveness(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    groups = await _grouped_funnel(conn, sq, "least(l.touches, 5)")
+    groups = await _grouped_funnel(conn, sq, lambda _: "least(l.touches, 5)")
     rows = [("5+" if k == 5 else str(k), f.leads, _pct(f.appointment_rate), _pct(f.close_rate)) for k, f in groups]
     cols = [shapes.text("touches"), shapes.num("leads", Unit.COUNT), shapes.num("appointment_rate", Unit.PERCENT),
             shapes.num("conversion_rate", Unit.PERCENT)]
@@ -136,23 +145,25 @@ async def best_contact_times(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
 
 
 @metric("attribution.tree", "Attribution & ROI by Lead Source",
-        "For leads created in the range: leads, automated responses, appointments, deals, revenue and the "
-        "automation-attributed revenue (Σ deal value × class weight), each with its share of its parent.",
+        "For leads created in the range: leads, those the automation answered (responses sent by hand are not "
+        "automated), appointments, deals (one per lead), revenue and the automation-attributed revenue (Σ deal "
+        "value × class weight), each with its share of its parent; counted up to the range's end.",
         Unit.TEXT, Kind.TABLE, dimensions=LEAD_DIMS,
         inputs=("leads", "lead_funnel", "deal_revenue", "attribution_weights"), row_lineage=True)
 async def attribution_tree(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     p = Params()
     where = where_filters(LEAD_COLUMNS, q.filters, p, q.metric)
+    end = p.add(q.end)
     w = s.attribution_weights
     r = await conn.fetchrow(
-        f"""SELECT {FUNNEL_SELECT},
+        f"""SELECT {funnel_select(end)},
                    coalesce(sum(l.deal_value * CASE l.attribution_class WHEN 'direct' THEN {p.add(w.direct)}::numeric
                        WHEN 'assisted' THEN {p.add(w.assisted)}::numeric
                        WHEN 'influenced' THEN {p.add(w.influenced)}::numeric ELSE 0 END)
-                       FILTER (WHERE l.closed_at IS NOT NULL), 0) AS attributed
+                       FILTER (WHERE l.closed_at < {end}), 0) AS attributed
             FROM leads l WHERE l.tenant_id = {p.add(sq.tenant_id)} AND l.created_at >= {p.add(q.start)}
-            AND l.created_at < {p.add(q.end)} AND {where}""", *p.values)
+            AND l.created_at < {end} AND {where}""", *p.values)
     leads, revenue = r["leads"], float(r["revenue"])
     rows = [
         ("leads", None, leads, None, None),
@@ -172,20 +183,23 @@ async def attribution_tree(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
 
 @metric("attribution.weighted", "Weighted Attribution",
         "Deals closed in the range per attribution class: deals, revenue, the tenant's class weight and attributed "
-        "revenue (revenue × weight), with a total row. Each deal has one class and weights are ≤ 1, so the "
-        "attributed total never exceeds total revenue.", Unit.CURRENCY, Kind.TABLE, dimensions=(Dimension.AGENT,),
+        "revenue (revenue × weight), with a total row. One deal per lead (the earliest deal.closed; a second one "
+        "with another id is not counted again); the agent filter is the lead's agent. Each deal has one class and "
+        "weights are ≤ 1, so the attributed total never exceeds total revenue.", Unit.CURRENCY, Kind.TABLE,
+        dimensions=(Dimension.AGENT,),
         inputs=("lead_funnel", "deal_revenue", "attribution_weights"),
         lineage={"class": ("attribution_weights",), "deals": ("lead_funnel",), "weight": ("attribution_weights",)})
 async def attribution_weighted(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
     p = Params()
-    src = event_rows(sq, s, "deal.closed", {Dimension.AGENT: "k2"}, p)
+    where = where_filters({Dimension.AGENT: "l.agent_id"}, q.filters, p, q.metric)
     found = {r["k1"]: (r["n"], float(r["s1"])) for r in await conn.fetch(
-        f"SELECT k1, sum(n) AS n, sum(s1) AS s1 FROM {src} x GROUP BY k1", *p.values)}
+        deals_sql(p, sq.tenant_id, q.start, q.end, where=where), *p.values)}
     rows = []
     for cls in ("direct", "assisted", "influenced"):
-        deals, revenue = found.get(cls, (0, 0.0))
+        count, revenue = found.get(cls, (0, 0.0))
         weight = formulas.attribution_weight(cls, s.attribution_weights)
-        rows.append((cls, deals, revenue, weight, revenue * weight))
+        rows.append((cls, count, revenue, weight, revenue * weight))
     rows.append(("total", sum(r[1] for r in rows), sum(r[2] for r in rows), None, sum(r[4] for r in rows)))
     cols = [shapes.text("class"), shapes.num("deals", Unit.COUNT), shapes.money("revenue", "deal_value"),
             shapes.num("weight", Unit.RATIO), shapes.money("attributed_revenue", "revenue")]

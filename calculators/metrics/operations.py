@@ -35,9 +35,11 @@ STAGES = (
 
 @metric("pipeline.stages", "Lead Processing Pipeline",
         "Per stage (web form → 60 s response → enrichment → scoring → routing → nurture): events in the last hour "
-        "of the range and success rate (%) over the range. Web form success = webhook_receiver calls that "
-        "succeeded; 60 s response = leads created in the range answered successfully within 60 s; scoring = "
-        "scored leads / created leads; the other stages = steps reported ok.", Unit.PERCENT, Kind.TABLE,
+        "of the range and in the range (responses: the automated ones only) and success rate (%) over the range. "
+        "Web form success = webhook_receiver calls that succeeded; 60 s response = share of the leads created in "
+        "the range that the automation answered successfully within 60 s; scoring = share of the leads created "
+        "in the range that were scored before the range's end (leads, not scoring events: a lead scored twice "
+        "counts once); the other stages = steps reported ok.", Unit.PERCENT, Kind.TABLE,
         inputs=("leads", "lead_funnel", "automated_tasks", "component_calls", "first_response_seconds"))
 async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
@@ -47,21 +49,20 @@ async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
         p = Params()
         src = union_source(sq.tenant_id, types, buckets.plan(lo, hi, s.zone), p)
         rows = await conn.fetch(
-            f"SELECT type, sum(n) AS n, sum(s1) AS s1 FROM {src} x "
-            f"WHERE type <> 'component.call' OR k1 = 'webhook_receiver' GROUP BY type", *p.values)
+            f"SELECT type, sum(n) AS n, sum(s1) AS s1 FROM {src} x WHERE (type <> 'component.call' AND "
+            f"k3 <> 'manual') OR (type = 'component.call' AND k1 = 'webhook_receiver') GROUP BY type", *p.values)
         return {r["type"]: (r["n"], float(r["s1"])) for r in rows}
 
     whole, last_hour = await totals(q.start, q.end), await totals(max(q.start, q.end - HOUR), q.end)
-    fast = await conn.fetchrow(
-        "SELECT count(*) AS leads, count(*) FILTER (WHERE response_ok AND first_response_at <= created_at + "
-        "interval '60 seconds') AS fast FROM leads WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3",
-        sq.tenant_id, q.start, q.end)
-    created = whole.get("lead.created", (0, 0.0))[0]
+    cohort = await conn.fetchrow(
+        "SELECT count(*) AS leads, count(*) FILTER (WHERE first_response_at <= created_at + interval '60 seconds' "
+        "AND first_response_at < $3) AS fast, count(*) FILTER (WHERE scored_at < $3) AS scored "
+        "FROM leads WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3", sq.tenant_id, q.start, q.end)
     calls = whole.get("component.call", (0, 0.0))
     success = {
         "web_form": formulas.ratio(calls[1], calls[0]),
-        "response_60s": formulas.ratio(fast["fast"], fast["leads"]),
-        "scoring": None if not created else min(1.0, whole.get("lead.scored", (0, 0.0))[0] / created),
+        "response_60s": formulas.ratio(cohort["fast"], cohort["leads"]),
+        "scoring": formulas.ratio(cohort["scored"], cohort["leads"]),
     }
     rows = []
     for stage, etype in STAGES:

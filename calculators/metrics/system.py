@@ -81,7 +81,8 @@ async def auth_events(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
 @metric("compliance.checks", "Compliance Checks",
         "Violations in the range: TCPA consent (SMS to a recipient without SMS consent), TCPA quiet hours (SMS "
         "outside the recipient's 08:00–21:00, 21:00 itself excluded), CAN-SPAM (email after the lead unsubscribed), "
-        "GDPR erasure (requests not completed within 30 days, by the range's end), GDPR erased contact data still "
+        "GDPR erasure (requests in the range not completed within 30 days, judged at the range's end: a completion "
+        "after the range's end is not yet known), GDPR erased contact data still "
         "stored, retention (events older than 24 months). Each row: check, checked, violations, status.",
         Unit.COUNT, Kind.TABLE, sensitivity=Sensitivity.SECURITY,
         inputs=("compliance_facts", "contact_attempts"))
@@ -105,7 +106,8 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
         """WITH req AS (SELECT lead_id, min(occurred_at) AS at FROM events WHERE tenant_id = $1
                         AND type = 'erasure.requested' AND occurred_at >= $2 AND occurred_at < $3 GROUP BY lead_id),
                 done AS (SELECT lead_id, min(occurred_at) AS at FROM events WHERE tenant_id = $1
-                         AND type = 'erasure.completed' AND lead_id IN (SELECT lead_id FROM req) GROUP BY lead_id)
+                         AND type = 'erasure.completed' AND occurred_at < $3
+                         AND lead_id IN (SELECT lead_id FROM req) GROUP BY lead_id)
            SELECT count(*) AS requests,
                   count(*) FILTER (WHERE (done.at IS NULL AND $3 - req.at > $4)
                                    OR done.at - req.at > $4) AS late

@@ -58,6 +58,8 @@ class MetricEntry(Protocol):
     def dimensions(self) -> frozenset[Dimension]: ...
     @property
     def lower_is_better(self) -> bool: ...
+    @property
+    def column_units(self) -> tuple[tuple[str, Unit], ...]: ...
 
 
 Lookup = Callable[[str], MetricEntry | None]
@@ -279,6 +281,9 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
                        .color(heatmap.HeatmapColorOptions().mode(HeatmapColorMode.OPACITY).fill(theme.primary)
                               .scale(HeatmapColorScale.EXPONENTIAL).exponent(0.5).steps(64))
                        .cell_values(heatmap.CellValues().unit(unit or "none")))
+    for column, column_unit in entry.column_units:  # a table whose columns each have their own unit
+        builder = builder.override_by_name(
+            column, [dash_m.DynamicConfigValue("unit", grafana_unit(column_unit, theme.currency))])
     builder = (builder.title(spec.title or entry.title).description(entry.description)
                .datasource(query.datasource_ref()).targets([target]).max_data_points(PANEL_MAX_POINTS)
                .thresholds(thresholds).color_scheme(colour))

@@ -78,7 +78,8 @@ EXECUTIVE = DashboardSpec(
             PanelSpec("savings.monthly", S, 6, 5, "Monthly savings"),
             PanelSpec("revenue.attributed", S, 6, 5, "Revenue attribution"),
             PanelSpec("time_savings.hours", S, 6, 5, "Time savings"),
-            PanelSpec("executive.kpi_summary", TB, 24, 7, "Headline KPIs: current, previous, target, status"),
+            PanelSpec("executive.kpi_summary", TB, 24, 7,
+                      "Headline KPIs: month to date, projected month-end, target, previous month"),
         )),
         RowSpec("Key performance indicators", (
             PanelSpec("response_time.first_contact", TS, 12, 8),
@@ -86,6 +87,7 @@ EXECUTIVE = DashboardSpec(
             PanelSpec("conversion.lead_to_close", S, 6, 4),
             PanelSpec("uptime.system", S, 6, 4),
             PanelSpec("errors.rate", S, 6, 4),
+            PanelSpec("response_time.automated", TS, 12, 8),
         )),
         RowSpec("Business impact", (
             PanelSpec("revenue.monthly_trend", TS, 12, 8),

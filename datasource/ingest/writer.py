@@ -16,10 +16,15 @@ Lead state does not depend on the order events arrive in: each column has a comm
 ``created_at`` and the lead's attributes come from its earliest ``lead.created``; first-response,
 enrichment, nurture, first contact, appointment, unsubscribe, erasure request and erasure completion
 keep the earliest time (``response_ok``/``enrichment_ok``: any success; ``first_response_at`` and
-``enriched_at`` count successes only); score, routing (agent, team) and the closed deal follow the
-latest event by occurred_at (ties inside a batch: the greater event id; ``team_id`` is the routing
-event's own, so send it there); ``touches`` counts contact attempts. Once erasure is requested, contact
-data is gone from ``leads`` and from stored events, and stays gone for events that arrive later.
+``enriched_at`` count successes only). ``first_response_at``/``response_ok`` are the automation's: a
+``lead.responded`` sent by hand (``automated: false``) is the agent's contact instead. ``first_contact_at``
+is the agent's first contact: the earliest contact attempt made by hand or successful response sent by hand
+(automated attempts never count). One deal per lead: the earliest ``deal.closed`` by (occurred_at, event id)
+wins, so a second deal.closed with another id changes nothing (``deal_event_id`` keeps the winner's id).
+Score and routing (agent, team) follow the latest event by occurred_at (ties inside a batch: the greater
+event id; ``team_id`` is the routing event's own, so send it there); ``touches`` counts contact attempts.
+Once erasure is requested, contact data is gone from ``leads`` and from stored events, and stays gone for
+events that arrive later.
 """
 
 from __future__ import annotations
@@ -228,6 +233,7 @@ class LeadDelta:
     closed_at: datetime | None = None
     deal_value: Decimal | None = None
     attribution_class: str | None = None
+    deal_event_id: str | None = None
     unsubscribed_at: datetime | None = None
     erasure_requested_at: datetime | None = None
     erased_at: datetime | None = None
@@ -250,6 +256,12 @@ def _any(current: bool | None, value: bool) -> bool:
     return bool(current) or value
 
 
+def manual(data: dict[str, Any]) -> bool:
+    """A person did it: ``automated`` is false (or, in the older spelling, ``manual`` is true); as sm_is_manual."""
+    automated = data.get("automated")
+    return automated is False if automated is not None else bool(data.get("manual", False))
+
+
 def fold(events: Sequence[IngestedEvent]) -> dict[str, LeadDelta]:
     """Each lead's delta from these events (pure: the SQL merge applies the same rules against storage)."""
     deltas: dict[str, LeadDelta] = {}
@@ -267,6 +279,9 @@ def fold(events: Sequence[IngestedEvent]) -> dict[str, LeadDelta]:
                     d.created_at, d.source, d.location_id = at, data.get("source"), data.get("location_id")
                     d.contact_name, d.contact_email = contact.get("name"), contact.get("email")
                     d.contact_phone, d.priority, d.consent_sms = contact.get("phone"), data.get("priority"), consent.get("sms")
+            case E.LEAD_RESPONDED if manual(data):
+                if data.get("ok"):
+                    d.first_contact_at = _earliest(d.first_contact_at, at)
             case E.LEAD_RESPONDED:
                 d.response_ok = _any(d.response_ok, bool(data.get("ok")))
                 if data.get("ok"):
@@ -285,14 +300,15 @@ def fold(events: Sequence[IngestedEvent]) -> dict[str, LeadDelta]:
                 d.nurtured_at = _earliest(d.nurtured_at, at)
             case E.CONTACT_ATTEMPTED:
                 d.touches += 1
-                d.first_contact_at = _earliest(d.first_contact_at, at)
+                if manual(data):
+                    d.first_contact_at = _earliest(d.first_contact_at, at)
                 if data.get("outcome") == "unsubscribed":
                     d.unsubscribed_at = _earliest(d.unsubscribed_at, at)
             case E.APPOINTMENT_SCHEDULED:
                 d.appointment_at = _earliest(d.appointment_at, at)
             case E.DEAL_CLOSED:
-                if d.later("closed", e):
-                    d.closed_at, d.attribution_class = at, data["attribution_class"]
+                if d.deal_event_id is None or (at, e.event_id) < (d.closed_at or at, d.deal_event_id):
+                    d.closed_at, d.attribution_class, d.deal_event_id = at, data["attribution_class"], e.event_id
                     d.deal_value = Decimal(str(data["value"]))
             case E.ERASURE_REQUESTED:
                 d.erasure_requested_at = _earliest(d.erasure_requested_at, at)
@@ -312,7 +328,7 @@ _LEAD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("agent_id", "text"), ("team_id", "text"), ("nurtured_at", "timestamptz"), ("touches", "integer"),
     ("first_contact_at", "timestamptz"), ("appointment_at", "timestamptz"), ("closed_at", "timestamptz"),
     ("deal_value", "numeric"), ("attribution_class", "text"), ("unsubscribed_at", "timestamptz"),
-    ("erasure_requested_at", "timestamptz"), ("erased_at", "timestamptz"),
+    ("erasure_requested_at", "timestamptz"), ("erased_at", "timestamptz"), ("deal_event_id", "text"),
 )
 
 
@@ -323,6 +339,14 @@ def _first(col: str) -> str:
 def _any_sql(col: str) -> str:
     return (f"{col} = CASE WHEN leads.{col} IS NULL THEN EXCLUDED.{col} WHEN EXCLUDED.{col} IS NULL "
             f"THEN leads.{col} ELSE leads.{col} OR EXCLUDED.{col} END")
+
+
+def _earliest_deal() -> list[str]:
+    """The deal with the smaller (closed_at, deal_event_id) wins: the same winner whatever order batches come in."""
+    earlier = ("(EXCLUDED.deal_event_id IS NOT NULL AND (leads.deal_event_id IS NULL OR "
+               "(EXCLUDED.closed_at, EXCLUDED.deal_event_id) < (leads.closed_at, leads.deal_event_id)))")
+    return [f"{c} = CASE WHEN {earlier} THEN EXCLUDED.{c} ELSE leads.{c} END"
+            for c in ("closed_at", "deal_value", "attribution_class", "deal_event_id")]
 
 
 def _latest(at: str, cols: Sequence[str]) -> list[str]:
@@ -343,7 +367,7 @@ _MERGE = ", ".join([
     *_latest("routed_at", ["agent_id", "team_id"]),
     _first("nurtured_at"), "touches = leads.touches + EXCLUDED.touches", _first("first_contact_at"),
     _first("appointment_at"),
-    *_latest("closed_at", ["deal_value", "attribution_class"]),
+    *_earliest_deal(),
     _first("unsubscribed_at"), _first("erasure_requested_at"), _first("erased_at"),
     "updated_at = now()",
 ])

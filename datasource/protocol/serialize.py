@@ -48,6 +48,8 @@ def grafana_unit(unit: Unit | None, currency: str = "USD") -> str | None:
             return f"currency{currency}"
         case Unit.HOURS:
             return "h"
+        case Unit.SECONDS:
+            return "s"
         case Unit.MS:
             return "ms"
         case Unit.COUNT:
@@ -118,7 +120,7 @@ _JSON = ByIdentity(4096)  # an item's JSON, by the item
 def query_items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
     """One frame as /query items: series for a time series asked as one, otherwise a table. The items are
     shared by every request for the same frame; nothing changes them once built."""
-    plain = (ref_id, shape, frame.name, frame.kind, frame.notices, frame.masked_fields)
+    plain = (ref_id, shape, frame.name, frame.kind, frame.notices, frame.masked_fields, frame.meta.get("currency"))
     items: list[QueryItem] | None = _ITEMS.get(frame.columns, plain)
     if items is None:
         items = _items(ref_id, shape, frame)
@@ -165,7 +167,10 @@ def _points(times: Column, column: Column) -> list[tuple[float | None, int]]:
     return [(_number(column.values[i]), int(cell(times.values[i]))) for i in order]
 
 
-def table(ref_id: str | None, frame: Frame, currency: str = "USD") -> Table:
+def table(ref_id: str | None, frame: Frame) -> Table:
+    """A frame as a table; money columns in the currency its computation recorded (meta ``currency``: the
+    tenant's), USD when none is recorded."""
+    currency = str(frame.meta.get("currency") or "USD")
     masked = set(frame.masked_fields)
     columns = [_column(c, masked, currency) for c in frame.columns]
     rows = [[cell(v) for v in row] for row in frame.rows()]

@@ -34,8 +34,10 @@ def chart(frame: Frame, title: str, colors: tuple[str, str]) -> bytes | None:
     """A PNG for frames worth a picture (a series, or a table with labels and a number); otherwise None."""
     if frame.kind is Kind.TIMESERIES and frame.row_count >= 2 and len(frame.columns) >= 2:
         return _lines(frame, title, colors)
-    # a table whose rows carry their own unit (a KPI summary) mixes %, money and hours: no common axis
-    if frame.kind is Kind.TABLE and frame.row_count >= 2 and "unit" not in {c.name for c in frame.columns}:
+    # a table whose rows or columns carry their own units (a KPI summary) mixes %, money and hours: no common axis
+    units = {c.unit for c in frame.columns if c.type is ColumnType.NUMBER and c.unit is not None}
+    if frame.kind is Kind.TABLE and frame.row_count >= 2 and "unit" not in {c.name for c in frame.columns} \
+            and len(units) <= 1:
         return _bars(frame, title, colors[0])
     return None
 

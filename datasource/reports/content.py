@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from calculators import (CalculatorError, Frame, Kind, MetricName, MetricQuery, TenantSettings, alert_lineage,
                          get_metric)
+from calculators.metrics.executive import KPIS
 from datasource import tenants
 from datasource.answer import Answer, Answerer
 from datasource.reports.schedule import Period, ReportKind
@@ -229,6 +230,12 @@ def _summary_rows(section: Section) -> list[tuple[str, Any, Any, Any, str]]:
     if frame.kind is Kind.STAT and {"value", "previous", "status"} <= names:
         get = dict(zip((c.name for c in frame.columns), frame.rows()[0], strict=True))
         return [(section.title, get["value"], get["previous"], get.get("target"), get["status"])]
+    if frame.kind is Kind.TABLE and "period" in names:  # the KPI summary: one row per period, a column per KPI
+        rows = {r["period"]: r for r in (dict(zip((c.name for c in frame.columns), row, strict=True))
+                                         for row in frame.rows())}
+        now, before, goal = (rows.get(p, {}) for p in ("month_to_date", "previous_month", "target"))
+        return [(k.title, now.get(k.column), before.get(k.column), goal.get(k.column),
+                 now.get(f"{k.column}_status") or "") for k in KPIS if k.column in names]
     if frame.kind is Kind.TABLE and {"title", "current", "previous", "status"} <= names:
         cols = [c.name for c in frame.columns]
         return [(r[cols.index("title")], r[cols.index("current")], r[cols.index("previous")],
@@ -263,6 +270,9 @@ def recommendations(sections: Sequence[Section]) -> list[str]:
             if status == "below_target":
                 lines.append(f"Recommendation: {title} is at {_figure(current)} against a target of "
                              f"{_figure(target)}; review what drives it before next month.")
+            elif status == "at_risk":
+                lines.append(f"Recommendation: {title} is at {_figure(current)} so far and does not project to "
+                             f"its target of {_figure(target)}; review what drives it this month.")
             elif change is not None and change < -0.10:
                 lines.append(f"Recommendation: {title} fell {-change:.0%} on the previous period; "
                              f"look into the cause.")

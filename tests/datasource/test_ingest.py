@@ -393,14 +393,22 @@ def _lead_story() -> list[dict[str, Any]]:
          "data": {"value": 1000, "attribution_class": "direct"}},
         {"type": "deal.closed", "occurred_at": _at(days=12), **lead,
          "data": {"value": 1500.25, "attribution_class": "assisted"}},
+        # an automated attempt before any agent's: a touch, never the agent's first contact
+        {"type": "contact.attempted", "occurred_at": _at(minutes=30), **lead,
+         "data": {"channel": "sms", "outcome": "delivered", "automated": True, "consent": True}},
+        # a response an agent sent by hand: the agent's first contact, not the automation's first response
+        {"type": "lead.responded", "occurred_at": _at(seconds=50), **lead,
+         "data": {"channel": "email", "ok": True, "automated": False}},
     ]
     for n, e in enumerate(story):
         e["id"] = f"story-{n}"
     return story
 
 
-# worked out by hand from the story: earliest creation, first *successful* response, latest score, latest
-# routing, three touches, earliest appointment booking, latest deal, the unsubscribe
+# worked out by hand from the story: earliest creation, first *successful automated* response (70 s; the one
+# sent by hand at 50 s is the agent's), latest score, latest routing, four touches, the agent's first contact
+# (the response sent by hand at 50 s; the automated attempt at 30 min does not count), earliest appointment
+# booking, the earliest deal (day 10: one deal per lead), the unsubscribe
 EXPECTED_LEAD = {
     "created_at": T0, "source": "referral", "location_id": "loc-A", "priority": "high", "consent_sms": False,
     "contact_name": "Ann Lee", "contact_email": "ann@example.com", "contact_phone": "+1 555 000 1111",
@@ -408,9 +416,9 @@ EXPECTED_LEAD = {
     "enriched_at": T0 + timedelta(seconds=80), "enrichment_ok": True,
     "score": 88, "scored_at": T0 + timedelta(days=1),
     "routed_at": T0 + timedelta(hours=2), "agent_id": "a2", "team_id": "tB",
-    "nurtured_at": None, "touches": 3, "first_contact_at": T0 + timedelta(hours=3),
+    "nurtured_at": None, "touches": 4, "first_contact_at": T0 + timedelta(seconds=50),
     "appointment_at": T0 + timedelta(days=2, hours=1),
-    "closed_at": T0 + timedelta(days=12), "deal_value": Decimal("1500.25"), "attribution_class": "assisted",
+    "closed_at": T0 + timedelta(days=10), "deal_value": Decimal("1000.00"), "attribution_class": "direct",
     "unsubscribed_at": T0 + timedelta(days=1), "erasure_requested_at": None, "erased_at": None,
 }
 

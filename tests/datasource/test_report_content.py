@@ -56,3 +56,21 @@ def test_charts_only_where_a_picture_means_something() -> None:
     assert chart(kpis, "KPIs", colors) is None  # % and money on one axis would mislead
     hidden = revenue([None, None, None])
     assert chart(hidden, "Revenue", colors) is None
+
+
+def test_the_kpi_summary_reads_as_one_line_per_kpi() -> None:
+    periods = ("month_to_date", "projected_month_end", "target", "previous_month")
+    kpis = Frame("executive.kpi_summary", Kind.TABLE, (
+        Column("period", ColumnType.STRING, periods),
+        Column("roi", ColumnType.NUMBER, (900.0, 3900.0, 1000.0, 300.0), "percent"),
+        Column("roi_status", ColumnType.STRING, ("on_track", None, None, "below_target")),
+        Column("hours_saved", ColumnType.NUMBER, (7.5, 30.0, 10.0, 12.0), "hours"),
+        Column("hours_saved_status", ColumnType.STRING, ("at_risk", None, None, "above_target"))))
+    section = [Section("KPIs", "executive.kpi_summary", kpis)]
+    # ROI (900 - 300) / 300 = +200 %; hours (7.5 - 12) / 12 = -37.5 %
+    assert highlights(section) == ["Total ROI: 900 (+200.0% against the previous period)",
+                                   "Time Savings: 7.5 (-37.5% against the previous period)"]
+    assert recommendations(section) == [
+        "Recommendation: Time Savings is at 7.5 so far and does not project to its target of 10; review what "
+        "drives it this month."]
+    assert chart(kpis, "KPIs", ("#1f60c4", "#73bf69")) is None  # % and hours: no common axis

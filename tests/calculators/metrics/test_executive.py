@@ -47,21 +47,73 @@ async def test_savings_revenue_hours(db: Database, tenant_a: str) -> None:
     assert hours.meta["agents"] == 2 and hours.meta["hours_per_agent"] == pytest.approx(HOURS / 2)
 
 
-async def test_range_inside_the_month_still_reports_the_month(db: Database, tenant_a: str) -> None:
-    f = await run(db, tenant_a, "roi.monthly", FEB[0], FEB[0].replace(day=15))
-    assert col(f, "value")[0] == pytest.approx(ROI)
+async def test_a_complete_month_projects_to_itself(db: Database, tenant_a: str) -> None:
+    f = await run(db, tenant_a, "roi.monthly", *FEB)
+    # the range ends at the month's end: elapsed fraction 1, projected = actual, status judged on the actual
+    assert f.meta["elapsed_fraction"] == 1 and col(f, "projected")[0] == pytest.approx(ROI)
+
+
+async def test_range_inside_the_month_is_the_month_to_date_with_its_projection(db: Database, tenant_a: str) -> None:
+    # range 1 Feb 00:00 → 15 Feb 00:00 New York: 14 of February's 28 days, elapsed fraction 0.5.
+    # Month to date: the same 18 automated tasks (all before the 15th) → 9 h → 360; the deals close on 20–22 Feb,
+    # after the range's end → revenue attribution 0; errors prevented ep1 (3) + ep2 (2) = 5 → 500; costs 80
+    # (February's, recorded on the 3rd). ROI = 100 × (360 + 0 + 500 − 80) / 80 = 975 %.
+    # Projected month-end: (360 + 0 + 500) / 0.5 − 80 = 1640 → ROI 100 × 1640 / 80 = 2050 % ≥ target 1000: on track
+    # (against the whole month's target the month to date alone, 975 %, would read below_target).
+    mid = (FEB[0], FEB[0].replace(day=15))
+    f = await run(db, tenant_a, "roi.monthly", *mid)
+    assert col(f, "value")[0] == pytest.approx(975)
+    assert col(f, "previous")[0] == pytest.approx(ROI_JAN)
+    assert col(f, "projected")[0] == pytest.approx(2050)
+    assert col(f, "status") == ["on_track"] and f.meta["elapsed_fraction"] == pytest.approx(0.5)
+    assert f.meta["revenue_attribution"] == 0
+    # revenue attribution: 0 by the 15th projects to 0 < 5000: at risk
+    revenue = await run(db, tenant_a, "revenue.attributed", *mid)
+    assert col(revenue, "value") == [0] and col(revenue, "projected") == [0] and col(revenue, "status") == ["at_risk"]
+    # hours: 9 by the 15th → projected 9 / 0.5 = 18 ≥ target 10: on track
+    hours = await run(db, tenant_a, "time_savings.hours", *mid)
+    assert col(hours, "value")[0] == pytest.approx(9) and col(hours, "projected")[0] == pytest.approx(18)
+    assert col(hours, "status") == ["on_track"]
 
 
 async def test_kpi_summary_and_cost_benefit(db: Database, tenant_a: str) -> None:
-    rows = by(await run(db, tenant_a, "executive.kpi_summary", *FEB), "metric")
-    assert rows["roi.monthly"]["current"] == pytest.approx(ROI)
-    assert rows["savings.monthly"]["status"] == "no_target"
-    assert rows["time_savings.hours"]["previous"] == pytest.approx(1.5)
+    f = await run(db, tenant_a, "executive.kpi_summary", *FEB)
+    rows = by(f, "period")
+    assert list(rows) == ["month_to_date", "projected_month_end", "target", "previous_month"]
+    assert rows["month_to_date"]["roi"] == pytest.approx(ROI)
+    assert rows["month_to_date"]["roi_status"] == "above_target"  # complete month: 3600 ≥ 1000
+    assert rows["projected_month_end"]["roi"] == pytest.approx(ROI)
+    assert rows["target"]["roi"] == 1000 and rows["target"]["savings"] is None
+    assert rows["month_to_date"]["savings_status"] == "no_target"
+    assert rows["previous_month"]["hours_saved"] == pytest.approx(1.5)
+    assert rows["previous_month"]["hours_saved_status"] == "below_target"  # 1.5 < 90 % of 10
+    # each KPI its own unit: a % column, two money columns (the tenant's currency), an hours column
+    assert {c.name: c.unit for c in f.columns if c.unit} == {
+        "roi": "percent", "savings": "currency", "revenue_attribution": "currency", "hours_saved": "hours"}
     cb = by(await run(db, tenant_a, "cost.benefit", *FEB), "category")
-    assert cb["Total Investment"]["monthly"] == pytest.approx(80)
-    assert cb["Support & Maintenance"]["monthly"] == 0
-    assert cb["Total Benefits"]["monthly"] == pytest.approx(TIME_VALUE + ATTRIBUTED + AVOIDED)
+    assert cb["Total Investment"]["month_to_date"] == pytest.approx(80)
+    assert cb["Support & Maintenance"]["month_to_date"] == 0
+    assert cb["Total Benefits"]["month_to_date"] == pytest.approx(TIME_VALUE + ATTRIBUTED + AVOIDED)
     assert cb["Total Benefits"]["annual"] == pytest.approx(12 * (TIME_VALUE + ATTRIBUTED + AVOIDED))
+
+
+async def test_kpi_summary_early_in_the_month_is_on_track(db: Database, tenant_a: str) -> None:
+    # range to 8 Feb 00:00 New York: 7 of 28 days, elapsed 0.25. By then: L1, L2, L3, L4 (created 2–5 Feb) give
+    # responses ok 3 (L4's failed) + enrichment 1 + scorings 4 + routings 4 + nurture 1 (L3, 5 Feb) + automated
+    # contacts 2 = 15 tasks → 7.5 h (target 10): projected 7.5 / 0.25 = 30 h → on_track; the month to date alone
+    # (7.5 < 9) would be below_target. Revenue attribution 0 (deals from the 20th) → projected 0 → at_risk.
+    # ROI: time value 7.5 × 40 = 300, errors ep1, ep2 (6–7 Feb) 5 × 100 = 500, costs 80: month to date
+    # 100 × (300 + 500 − 80) / 80 = 900 %; projected (300 + 500) / 0.25 − 80 = 3120 → 100 × 3120 / 80 = 3900 %.
+    f = await run(db, tenant_a, "executive.kpi_summary", FEB[0], FEB[0].replace(day=8))
+    rows = by(f, "period")
+    assert f.meta["elapsed_fraction"] == pytest.approx(0.25)
+    assert rows["month_to_date"]["hours_saved"] == pytest.approx(7.5)
+    assert rows["projected_month_end"]["hours_saved"] == pytest.approx(30)
+    assert rows["month_to_date"]["hours_saved_status"] == "on_track"
+    assert rows["month_to_date"]["revenue_attribution_status"] == "at_risk"
+    assert rows["month_to_date"]["roi"] == pytest.approx(900)
+    assert rows["projected_month_end"]["roi"] == pytest.approx(3900)
+    assert rows["month_to_date"]["roi_status"] == "on_track"
 
 
 async def test_trends_per_month(db: Database, tenant_a: str) -> None:
@@ -115,5 +167,5 @@ async def test_a_cost_counts_for_the_month_it_names(db: Database, new_tenant_id)
     assert col(f, "value") == [pytest.approx(100 * (1000 * 0.9 - 100) / 100)]  # 800 %
     assert not f.notices
     march = await run(db, tenant, "cost.benefit", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
-    assert by(march, "category")["Total Investment"]["monthly"] == pytest.approx(12 + 89 + 0)  # configured defaults
+    assert by(march, "category")["Total Investment"]["month_to_date"] == pytest.approx(12 + 89 + 0)  # configured
     assert march.notices
