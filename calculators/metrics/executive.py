@@ -281,7 +281,7 @@ async def cost_benefit(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
 @metric("conversion.before_after", "Conversion Rate Improvement",
         "Pre-automation baseline (tenant settings) against the range: lead→appointment and lead→close rates (%) "
         "and the average hours to an agent's first contact (as response_time.first_contact).", Unit.PERCENT, Kind.TABLE,
-        dimensions=(), inputs=("conversion.lead_to_appointment", "conversion.lead_to_close"),
+        dimensions=(),
         inputs=("conversion.lead_to_appointment", "conversion.lead_to_close", "first_contact_seconds", "baseline"))
 async def before_after(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
