@@ -6,7 +6,7 @@ from calculators.compute import check_agent_scope, compute, explain, needs_agent
 from calculators.dimensions import dimension_values
 from calculators.errors import CalculatorError, InvalidRange, UndefinedValue, UnknownMetric, UnsupportedFilter
 from calculators.frames import Column, Frame, Lineage, Origin
-from calculators.measures import MEASURES, Measure, condition_inputs
+from calculators.measures import MEASURES, Measure
 from calculators.query import Filter, MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind
 from calculators.rollups import apply_events
 from calculators.tenant import TenantSettings
@@ -47,7 +47,6 @@ __all__ = [
     "apply_events",
     "check_catalog",
     "compute",
-    "condition_inputs",
     "origins_of",
     "dimension_values",
     "explain",

@@ -12,10 +12,8 @@ line each, and the metrics that read them name the new names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from calculators.frames import Lineage, Origin
 from calculators.vocabulary import Sensitivity, Unit
@@ -112,29 +110,6 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("compliance_facts", Agg.COUNT, Unit.COUNT, SEC, "Consent, quiet hours, unsubscribes, erasures and "
             "retention of stored data.", "compliance"),
 )}
-
-# What each alert condition kind reads (datasource/alerting/conditions.py), so an alert's title, summary and
-# value carry its rule's lineage; kind "metric" reads the metric it names. Unknown kinds read everything.
-CONDITION_INPUTS: dict[str, tuple[str, ...]] = {
-    "component_failure_ratio": ("component_calls",),
-    "component_success_rate": ("component_calls",),
-    "error_rate": ("component_calls",),
-    "latency_p95": ("component_latency_ms",),
-    "audit_events": ("access_records",),
-    "conversion_change": ("leads", "lead_funnel"),
-    "high_priority_waiting": ("leads", "lead_funnel"),
-    "target_projection": ("deal_revenue", "leads", "lead_funnel", "money_targets", "nonmoney_targets"),
-    "database_size": ("host_resources",),
-    "retention_headroom": ("ingest_batches",),
-}
-
-
-def condition_inputs(kind: str, condition: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """What an alert rule's condition reads; None when unknown (then it counts as reading everything)."""
-    if kind == "metric":
-        return (str(condition["metric"]),) if condition.get("metric") else None
-    return CONDITION_INPUTS.get(kind)
-
 
 def is_measure(name: str) -> bool:
     return name.removeprefix(POOLED) in MEASURES

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from calculators import (Frame, Kind, MetricName, MetricQuery, Sensitivity, all_metrics, compute, condition_inputs,
+from calculators import (Frame, Kind, MetricName, MetricQuery, Sensitivity, all_metrics, compute,
                          get_metric)
 from calculators import annotations as annotation_kinds
 from calculators.compute import load_settings
@@ -83,11 +83,11 @@ async def _alerts(db: Database, tenant: str, projection: float) -> None:
             [(tenant, "performance.sla", "performance", "warning", ALERT_END,
               "A component is below its SLA success rate",
               "A component is below its SLA success rate: 0.8 < 0.99 (component_success_rate over the last 60 min)",
-              0.8, 0.99, condition_inputs("component_success_rate", {})),
+              0.8, 0.99, ["alerts.component_calls"]),
              (tenant, "business.target_at_risk", "business", "info", ALERT_END,
               "Monthly revenue target at risk by projection",
               f"Monthly revenue target at risk by projection: {projection:.4g} < 0.9 (target_projection over the "
-              "last 60 min)", projection, 0.9, condition_inputs("target_projection", {}))])
+              "last 60 min)", projection, 0.9, ["alerts.month_projection", "money_targets", "nonmoney_targets"])])
 
 
 SUBJECT = "subject-canary@walk.example"  # whom an audit record names: security data

@@ -6,13 +6,15 @@ policy, since rules are written by the tenant's admins) and never kept in the ca
 this second is asked once). Here only the rule's parameters are applied to those frames, as pure reductions.
 
 Each measure returns ``None`` when there is nothing to measure (no calls in the window, no target set),
-which keeps the rule's state unchanged rather than resolving or firing it on silence.
+which keeps the rule's state unchanged rather than resolving or firing it on silence. What a measure read (the
+metrics, and the tenant settings it compared them with) is collected in ``Context.read``: an alert's lineage is
+what its rule actually read, not a second list kept beside the conditions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +30,8 @@ class Context:
     now: datetime
     settings: TenantSettings
     retention_months: int
+    # the catalog metrics and measures this evaluation read: the lineage of what it concludes
+    read: set[str] = field(default_factory=set)
 
 
 Measure = Callable[[Rule, Context], Awaitable[float | None]]
@@ -40,6 +44,7 @@ def _window(rule: Rule, ctx: Context) -> tuple[datetime, datetime]:
 async def _frame(ctx: Context, metric: str, start: datetime, end: datetime, *, options: dict[str, str] | None = None,
                  filters: tuple[Filter, ...] = ()) -> Frame:
     query = MetricQuery(MetricName(metric), start, end, filters=filters, options=tuple((options or {}).items()))
+    ctx.read.add(metric)
     return await ctx.answers.frame(ctx.asker, query, keep=False)
 
 
@@ -117,6 +122,7 @@ async def _high_priority_waiting(rule: Rule, ctx: Context) -> float | None:
 async def _target_projection(rule: Rule, ctx: Context) -> float | None:
     """Month-to-date × (month length / elapsed), as a share of the tenant's monthly target."""
     target = ctx.settings.targets.get(rule.condition["target"])
+    ctx.read.update(("money_targets", "nonmoney_targets"))  # the value is a share of a target the tenant set
     start, _ = buckets.month_bounds(ctx.now, ctx.settings.zone)
     if not target or ctx.now - start < timedelta(days=1):  # the first day's projection is noise
         return None

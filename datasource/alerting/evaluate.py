@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import asyncpg
 
-from calculators import CalculatorError, alert_lineage, condition_inputs
+from calculators import CalculatorError, alert_lineage
 from datasource import tenants
 from datasource.alerting import channels, rules
 from datasource.alerting.conditions import Context, measure
@@ -89,7 +89,9 @@ async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, rete
             derived = alert_lineage(list(inputs) if inputs else None)
             return lambda role: masking.shows(derived, policy.field_masks(_reader(tenant_id, role), tenant_policy))
         for rule in active:
-            value = await _measure_safely(rule, ctx)
+            read = replace(ctx, read=set())
+            value = await _measure_safely(rule, read)
+            inputs = sorted(read.read) or None  # what the rule read; nothing known → only who sees everything
             row = states.pop(rule.id, None)
             current = RuleState(State(row["state"]), row["since"]) if row else RuleState(State.INACTIVE, now)
             new, transition = step(current, holds(value, rule.op, rule.threshold), now,
@@ -101,13 +103,13 @@ async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, rete
                            summary, value, threshold, inputs)
                        VALUES ($1, $2, $3, $4, 'firing', $5, $6, $7, $8, $9, $10) RETURNING event_id""",
                     tenant_id, rule.id, rule.family.value, rule.severity.value, now, rule.title,
-                    summary(rule, value), value, rule.threshold, condition_inputs(rule.kind, rule.condition))
+                    summary(rule, value), value, rule.threshold, inputs)
             elif transition is Transition.RESOLVED:
                 await conn.execute("UPDATE alert_events SET state = 'resolved', resolved_at = $2 WHERE event_id = $1",
                                    event_id, now)
             if transition is not None:
                 await _queue(conn, tenant_id, rule, rule.severity.value, event_id, transition, known,
-                             audience(condition_inputs(rule.kind, rule.condition)))
+                             audience(inputs))
                 changes.append(Change(rule.id, transition, event_id, value))
             await conn.execute(
                 """INSERT INTO alert_state (tenant_id, rule_id, state, since, event_id, last_value, evaluated_at)

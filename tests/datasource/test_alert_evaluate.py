@@ -158,6 +158,19 @@ async def test_fixture_fires_exactly_the_alerts_worked_out_by_hand(db: Database,
     assert events[1]["started_at"] == T and events[1]["resolved_at"] == T + 6 * MIN
 
 
+async def test_a_firing_records_what_its_rule_read(db: Database, fixture_tenant: str) -> None:
+    """An alert's lineage is what its rule read (the catalog metrics, and the targets it compared with), so
+    masking shows its title and summary only to roles that may see all of that."""
+    await evaluate_tenant(answers(db), fixture_tenant, T, retention_months=24)
+    async with db.tenant(fixture_tenant) as conn:
+        inputs = {r["rule_id"]: r["inputs"] for r in await conn.fetch("SELECT rule_id, inputs FROM alert_events")}
+    assert inputs == {
+        "critical.auth_failures": ["security.audit_actions"],
+        "business.high_priority_waiting": ["alerts.high_priority_waiting"],
+        "business.target_at_risk": ["alerts.month_projection", "money_targets", "nonmoney_targets"],
+    }
+
+
 async def test_pending_that_stops_holding_never_fires(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     tid = new_tenant_id("alerts")
     await make_tenant(db, tid)

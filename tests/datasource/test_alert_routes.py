@@ -161,17 +161,15 @@ async def test_auditors_may_not_read_business_alerts(db: Database, setup: Any) -
 
 async def test_an_agent_reads_no_alert_derived_from_money(db: Database, setup: Any) -> None:
     """Two alerts fire: an SLA breach (component calls) and a revenue projection (deal revenue, money targets)."""
-    from calculators import condition_inputs
-
     client, tid, auth = setup
     async with db.tenant(tid) as conn:
         await conn.executemany(
             """INSERT INTO alert_events (tenant_id, rule_id, family, severity, state, started_at, title, summary,
                    value, threshold, inputs)
                VALUES ($1, $2, 'business', 'warning', 'firing', $3, $2, $4, $5, 0.9, $6)""",
-            [(tid, "performance.sla", T, "0.8 < 0.99", 0.8, condition_inputs("component_success_rate", {})),
+            [(tid, "performance.sla", T, "0.8 < 0.99", 0.8, ["alerts.component_calls"]),
              (tid, "business.target_at_risk", T + MIN, "projection 0.4 < 0.9", 0.4,
-              condition_inputs("target_projection", {}))])
+              ["alerts.month_projection", "money_targets", "nonmoney_targets"])])
     agent = await client.get("/api/alerts", headers=auth("agent", agent_id="a1"))
     executive = await client.get("/api/alerts", headers=auth("executive"))
     assert [a["rule_id"] for a in agent.json()] == ["performance.sla"]
