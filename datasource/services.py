@@ -79,7 +79,8 @@ class Services:
         self.secret = local_keys.service_secret(self.settings.data_dir)
         self.identifier = access.build_identifier(self.settings, self.http)
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
-                                 max_entries=self.settings.cache_max_entries)
+                                 max_entries=self.settings.cache_max_entries,
+                                 max_bytes=self.settings.cache_max_bytes)
         self.reporter = Reporter(self.db, self.policies, self.pseudonym_key, Mailer(self.settings.notifications))
 
     @classmethod
