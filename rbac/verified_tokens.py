@@ -5,14 +5,17 @@ An entry is the principal a token verified to, usable until the token's ``exp`` 
 ``MAX_AGE_S`` — so a signing key dropped from the provider's JWKS, or a provider changed through the admin
 API (``Identifier.replace`` also clears everything), stops being honoured within that bound. Entries are keyed
 by the token's SHA-256, never the token itself: no bearer secret stays in memory longer than its request.
+At most ``max_entries``, least recently used going first; expired entries go at every insertion (cachetools'
+TLRUCache), so a flood of one-off tokens does not keep dead principals until the bound evicts them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+
+from cachetools import TLRUCache
 
 from rbac.principal import Principal
 
@@ -26,22 +29,17 @@ class VerifiedTokens:
         self.max_age_s = max_age_s
         self.max_entries = max_entries
         self._clock = clock
-        self._entries: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()  # digest -> (valid until, who)
+        # digest -> (valid until, who)
+        self._entries: TLRUCache[bytes, tuple[float, Principal]] = TLRUCache(
+            max_entries, ttu=lambda _digest, entry, _now: entry[0], timer=clock)
 
     @staticmethod
     def digest(token: str, kind: str) -> bytes:
         return hashlib.sha256(f"{kind}:{token}".encode()).digest()
 
     def get(self, digest: bytes) -> Principal | None:
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        until, principal = entry
-        if until <= self._clock():
-            del self._entries[digest]
-            return None
-        self._entries.move_to_end(digest)
-        return principal
+        entry = self._entries.get(digest)  # an expired entry reads as missing
+        return None if entry is None else entry[1]
 
     def put(self, digest: bytes, principal: Principal, exp: object) -> None:
         """Remember a verified token until min(its exp, now + max_age); a token without a numeric exp is not kept."""
@@ -52,9 +50,6 @@ class VerifiedTokens:
         if until <= now:
             return
         self._entries[digest] = (until, principal)
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
 
     def clear(self) -> None:
         self._entries.clear()
