@@ -125,11 +125,6 @@ _ITEMS = ByIdentity(MEMO_MAX_BYTES)  # a frame's items, by its columns (and ever
 _JSON = ByIdentity(MEMO_MAX_BYTES)  # an item's JSON, by the item
 
 
-def memo_bytes() -> int:
-    """Estimated bytes the serialization memos keep alive (at most 2 × MEMO_MAX_BYTES)."""
-    return _ITEMS.bytes + _JSON.bytes
-
-
 def query_items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
     """One frame as /query items: series for a time series asked as one, otherwise a table. The items are
     shared by every request for the same frame; nothing changes them once built."""
@@ -149,7 +144,7 @@ def items_json(items: Sequence[QueryItem]) -> bytes:
         data: bytes | None = _JSON.get((item,))
         if data is None:
             data = _ITEM.dump_json(item, exclude_none=True, by_alias=True)
-            _JSON.put((item,), (), data, sys.getsizeof(data))
+            _JSON.put((item,), (), data, sys.getsizeof(data) + _item_bytes(item))  # it keeps the item alive too
         parts.append(data)
     return b"[" + b",".join(parts) + b"]"
 
