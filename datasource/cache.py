@@ -185,6 +185,8 @@ class ResultCache:
             self.stats.too_large += 1
             self._entries.pop(key, None)
             return
+        if self._rolls_over(key):  # its previous quarter hour's frame was kept only to answer until this one came
+            self._entries.pop(self._quarter_before(key), None)
         self._entries[key] = (expires, frame, size)  # evicts least recently used entries while over max_bytes
         while len(self._entries) > self.max_entries:
             self._entries.popitem()

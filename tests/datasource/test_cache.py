@@ -365,6 +365,22 @@ async def test_at_the_turn_of_the_quarter_hour_the_previous_frame_answers_while_
     assert (await cache.get_or_compute(key(end=NOW, span=month), Counter())).columns[0].values == (9.0,)
 
 
+async def test_the_previous_quarter_hours_frame_goes_once_the_new_one_is_kept() -> None:
+    clock = Clock()
+    now = [NOW - timedelta(minutes=15)]
+    cache = ResultCache(ttl_live_s=15, ttl_closed_s=900, clock=clock, now=lambda: now[0])
+    month = timedelta(days=30)
+    await cache.get_or_compute(key(end=now[0], span=month), lambda: _ready(hundred_floats(1.0)))
+    clock.t += 60
+    now[0] = NOW
+    answer = await cache.get_or_compute(key(end=NOW, span=month), lambda: _ready(hundred_floats(2.0)))
+    assert answer.columns[0].values[0] == 1.0  # the previous frame answers ...
+    for _ in range(3):
+        await asyncio.sleep(0)  # ... while the new one is computed, in the background lane
+    assert key(end=NOW, span=month) in cache  # the new quarter's frame is held ...
+    assert len(cache) == 1 and cache.bytes == HUNDRED_FLOATS_BYTES  # ... and it alone
+
+
 async def test_a_previous_frame_older_than_the_lag_bound_or_of_another_kind_of_range_is_not_used() -> None:
     month, day = timedelta(days=30), timedelta(days=1)
     for span, end, age in ((month, NOW, 901),  # computed over 15 minutes ago: the lag bound would break
