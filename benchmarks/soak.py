@@ -80,8 +80,8 @@ async def main(args: argparse.Namespace) -> int:
     print(f"{len(every)} dashboard loads  p50 {pct(every, 50):.0f} ms  p95 {pct(every, 95):.0f} ms  "
           f"p99 {pct(every, 99):.0f} ms; http errors {first.http_errors + refreshes.http_errors}, panel errors "
           f"{first.panel_errors + refreshes.panel_errors}")
-    for sample in (first.samples + refreshes.samples)[:5]:
-        print(f"  e.g. {sample}")
+    for example in (first.samples + refreshes.samples)[:5]:
+        print(f"  e.g. {example}")
     print("curve (min, MB): " + "  ".join(f"{t / 60:.1f} {mb:.0f}" for t, mb in curve))
     flat, why = verdict(curve, args.warmup_minutes * 60)
     print(why)
