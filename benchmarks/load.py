@@ -30,11 +30,8 @@ import asyncio
 import json
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,7 +41,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import yaml
 
 from rbac import dev_issuer
 
@@ -54,11 +50,9 @@ sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this
 from benchmarks.service_process import (  # noqa: E402  (after the path is set)
     before_quarter,
     embedded_dsn,
-    free_port,
     quiet,
     rss_mb,
-    start_server,
-    wait_ready,
+    serving,
 )
 
 DASHBOARDS = ROOT / "dashboards"
@@ -309,76 +303,56 @@ async def main(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir).resolve()
     dashboards = load_dashboards()
     print(f"dashboards: {', '.join(f'{d.name} ({len(d.panels)} panels)' for d in dashboards.values())}")
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as cfg:
-        yaml.safe_dump({"dev_issuer_enabled": True}, cfg)
-    port = free_port()
-    log = Path(tempfile.gettempdir()) / f"sm-load-{port}.log"
-    print(f"server log: {log}")
-    server = start_server(data_dir, args.database_url, port, Path(cfg.name), log)
-    # aiohttp, not httpx: on these 2 cores httpx spent a whole core generating the load (measured), a cost real
-    # Grafana users put on their own machines. Idle connections are dropped before uvicorn's 5 s keep-alive
-    # closes them, so no request races a close.
-    connector = aiohttp.TCPConnector(limit=400, keepalive_timeout=4.0)
-    try:
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector,
-                                         timeout=aiohttp.ClientTimeout(total=60)) as client:
-            await wait_ready(client, server)
-            dsn = args.database_url or embedded_dsn(data_dir)
-            rng = random.Random(args.seed)
-            users = await make_users(dsn, data_dir, max(args.users), rng,
-                                     ("success-metrics-dev", "success-metrics"))
-            print(f"users: {len(users)} over {len({u.tenant for u in users})} tenants; roles "
-                  f"{statistics.multimode([u.role for u in users])} most common; refresh every {REFRESH_S:.0f} s")
-            for n in args.users:
-                await (before_quarter(args.seconds / 4) if args.across_quarter else quiet(client, args.seconds + 5))
-                first, refreshes = await simulate(client, users[:n], dashboards, args.seconds, args.seed)
-                every = first.latencies + refreshes.latencies
-                print(f"N={n:>3}: {len(every)} dashboard loads  p50 {pct(every, 50):.0f} ms  p95 {pct(every, 95):.0f} ms  "
-                      f"p99 {pct(every, 99):.0f} ms  (first loads p50 {pct(first.latencies, 50):.0f} / p95 "
-                      f"{pct(first.latencies, 95):.0f} ms; refreshes p50 {pct(refreshes.latencies, 50):.0f} / p95 "
-                      f"{pct(refreshes.latencies, 95):.0f} ms)")
-                print(f"        http errors {first.http_errors + refreshes.http_errors}  panel errors "
-                      f"{first.panel_errors + refreshes.panel_errors}  refused by policy "
-                      f"{first.refused + refreshes.refused}  server RSS {rss_mb(server):.0f} MB")
-                print("        p95 by range (first loads / refreshes): " + "  ".join(
-                    f"{label} {pct(first.by_range.get(label, []), 95):.0f}/{pct(refreshes.by_range.get(label, []), 95):.0f}"
-                    for label in RANGES))
-                for sample in (first.samples + refreshes.samples)[:5]:
-                    print(f"        e.g. {sample}")
-            # the baseline first, while the service is idle: the random mix below leaves computations queued
-            # that would still be running beside it
-            await quiet(client, args.saturation_seconds * 1.5 + 10)
-            pool = await asyncpg.create_pool(dsn, min_size=args.workers, max_size=args.workers)
-            assert pool is not None
-            try:
-                # unmeasured first: the service's phases ran on caches the warmer and the users had warmed, so the
-                # baseline gets the same (measured cold, it read 3.3-3.5 loads/s; after the service, 4.1-4.3)
-                await saturate(users, dashboards, args.saturation_seconds / 2, args.workers, args.seed + 1,
-                               raw_sql_load(pool), own=True)
-                loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
-                                             raw_sql_load(pool), own=True)
-            finally:
-                await pool.close()
-            raw_rate = loads / took
-            print(f"saturation (raw-SQL baseline, {args.workers} connections, users' own dashboards): "
-                  f"{raw_rate:.2f} dashboard loads/s ({loads} in {took:.0f} s)")
-            rates: dict[bool, float] = {}
-            for own in (True, False):
-                await quiet(client, args.saturation_seconds)
-                loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
-                                             lambda u, d, span: load_dashboard(client, u, d, span, Tally()), own=own)
-                rates[own] = loads / took
-                print(f"saturation (service, {args.workers} workers, no pause, {MIXES[own]}): {rates[own]:.1f} "
-                      f"dashboard loads/s ({loads} in {took:.0f} s)  server RSS {rss_mb(server):.0f} MB")
+    async with serving(data_dir, args.database_url) as (server, client):
+        dsn = args.database_url or embedded_dsn(data_dir)
+        rng = random.Random(args.seed)
+        users = await make_users(dsn, data_dir, max(args.users), rng,
+                                 ("success-metrics-dev", "success-metrics"))
+        print(f"users: {len(users)} over {len({u.tenant for u in users})} tenants; roles "
+              f"{statistics.multimode([u.role for u in users])} most common; refresh every {REFRESH_S:.0f} s")
+        for n in args.users:
+            await (before_quarter(args.seconds / 4) if args.across_quarter else quiet(client, args.seconds + 5))
+            first, refreshes = await simulate(client, users[:n], dashboards, args.seconds, args.seed)
+            every = first.latencies + refreshes.latencies
+            print(f"N={n:>3}: {len(every)} dashboard loads  p50 {pct(every, 50):.0f} ms  p95 {pct(every, 95):.0f} ms  "
+                  f"p99 {pct(every, 99):.0f} ms  (first loads p50 {pct(first.latencies, 50):.0f} / p95 "
+                  f"{pct(first.latencies, 95):.0f} ms; refreshes p50 {pct(refreshes.latencies, 50):.0f} / p95 "
+                  f"{pct(refreshes.latencies, 95):.0f} ms)")
+            print(f"        http errors {first.http_errors + refreshes.http_errors}  panel errors "
+                  f"{first.panel_errors + refreshes.panel_errors}  refused by policy "
+                  f"{first.refused + refreshes.refused}  server RSS {rss_mb(server):.0f} MB")
+            print("        p95 by range (first loads / refreshes): " + "  ".join(
+                f"{label} {pct(first.by_range.get(label, []), 95):.0f}/{pct(refreshes.by_range.get(label, []), 95):.0f}"
+                for label in RANGES))
+            for sample in (first.samples + refreshes.samples)[:5]:
+                print(f"        e.g. {sample}")
+        # the baseline first, while the service is idle: the random mix below leaves computations queued
+        # that would still be running beside it
+        await quiet(client, args.saturation_seconds * 1.5 + 10)
+        pool = await asyncpg.create_pool(dsn, min_size=args.workers, max_size=args.workers)
+        assert pool is not None
+        try:
+            # unmeasured first: the service's phases ran on caches the warmer and the users had warmed, so the
+            # baseline gets the same (measured cold, it read 3.3-3.5 loads/s; after the service, 4.1-4.3)
+            await saturate(users, dashboards, args.saturation_seconds / 2, args.workers, args.seed + 1,
+                           raw_sql_load(pool), own=True)
+            loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
+                                         raw_sql_load(pool), own=True)
+        finally:
+            await pool.close()
+        raw_rate = loads / took
+        print(f"saturation (raw-SQL baseline, {args.workers} connections, users' own dashboards): "
+              f"{raw_rate:.2f} dashboard loads/s ({loads} in {took:.0f} s)")
+        rates: dict[bool, float] = {}
+        for own in (True, False):
+            await quiet(client, args.saturation_seconds)
+            loads, took = await saturate(users, dashboards, args.saturation_seconds, args.workers, args.seed,
+                                         lambda u, d, span: load_dashboard(client, u, d, span, Tally()), own=own)
+            rates[own] = loads / took
+            print(f"saturation (service, {args.workers} workers, no pause, {MIXES[own]}): {rates[own]:.1f} "
+                  f"dashboard loads/s ({loads} in {took:.0f} s)  server RSS {rss_mb(server):.0f} MB")
         for own in (True, False):
             print(f"ratio service / raw-SQL ({MIXES[own]}): {rates[own] / raw_rate if raw_rate else float('inf'):.1f}x")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        os.unlink(cfg.name)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,25 @@
 """The service under load, as a process of its own: started on a loopback port, watched until its cache is
 warm, and measured phases placed between (or, on request, across) the cache warmer's quarter-hour rounds.
-Used by benchmarks/load.py."""
+Used by benchmarks/load.py and benchmarks/soak.py."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import psutil
+import yaml
 
 
 def embedded_dsn(data_dir: Path) -> str:
@@ -93,3 +98,31 @@ def rss_mb(server: subprocess.Popen[bytes]) -> float:
     proc = psutil.Process(server.pid)
     service = [proc, *[c for c in proc.children(recursive=True) if "postgres" not in c.name()]]
     return sum(p.memory_info().rss for p in service) / 1e6
+
+
+@asynccontextmanager
+async def serving(data_dir: Path, dsn: str | None) -> AsyncIterator[tuple[subprocess.Popen[bytes], aiohttp.ClientSession]]:
+    """``success-metrics serve`` on a free loopback port with the dev issuer enabled, warm, and a client for it;
+    stopped (SIGTERM, then kill) on the way out."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as cfg:
+        yaml.safe_dump({"dev_issuer_enabled": True}, cfg)
+    port = free_port()
+    log = Path(tempfile.gettempdir()) / f"sm-load-{port}.log"
+    print(f"server log: {log}")
+    server = start_server(data_dir, dsn, port, Path(cfg.name), log)
+    # aiohttp, not httpx: on these 2 cores httpx spent a whole core generating the load (measured), a cost real
+    # Grafana users put on their own machines. Idle connections are dropped before uvicorn's 5 s keep-alive
+    # closes them, so no request races a close.
+    connector = aiohttp.TCPConnector(limit=400, keepalive_timeout=4.0)
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector,
+                                         timeout=aiohttp.ClientTimeout(total=60)) as client:
+            await wait_ready(client, server)
+            yield server, client
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        os.unlink(cfg.name)

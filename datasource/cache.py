@@ -10,19 +10,25 @@ new key's is computed (``get_or_compute``). A closed period lives ``ttl_closed_s
 lag bound), which is also how long a backfill into it or a change of the tenant's settings may go unseen:
 nothing calls ``invalidate_tenant`` yet (a CLI backfill runs in another process and could not reach this cache
 anyway). Computations run in lanes: analytics, operational, and one background lane (the warmer, catch-ups).
+
+Bounded by bytes (``max_bytes``, each frame counted by ``sizes.frame_bytes``) and by entries: when either is
+over, the least recently used entry goes; expired entries go at every insertion (cachetools' TLRUCache), so
+keys that moved on (a minute-aligned live range, last quarter hour's analytics) do not linger until evicted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from cachetools import TLRUCache
+
 from calculators import Frame, ScopedQuery
 from datasource.protocol.parse import ANALYTICS_STEP, is_analytics
+from datasource.sizes import frame_bytes
 
 # events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
 LIVE_MARGIN = timedelta(minutes=15)
@@ -42,16 +48,19 @@ class CacheStats:
     misses: int = 0
     joined: int = 0  # callers that waited on a computation already running for the same key
     previous: int = 0  # callers answered by the previous quarter hour's frame while theirs was computed
+    too_large: int = 0  # frames larger than the whole byte budget: served, not kept
 
 
 class ResultCache:
     def __init__(self, ttl_live_s: float, ttl_closed_s: float, *, max_entries: int = 4096,
+                 max_bytes: int = 256 * 2**20,
                  max_computing: int = MAX_COMPUTING, max_computing_operational: int = MAX_COMPUTING_OPERATIONAL,
                  clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.ttl_live_s = ttl_live_s
         self.ttl_closed_s = ttl_closed_s
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         # cold computations hold a pooled connection for long; capping them leaves connections free for the
         # short transactions every request needs (policy, audit), so a cache hit never queues behind them
         self._computing = asyncio.Semaphore(max_computing)
@@ -59,7 +68,9 @@ class ResultCache:
         self._background = asyncio.Semaphore(1)  # work nobody waits for: one at a time, half the time (_fill)
         self._clock = clock
         self._now = now
-        self._entries: OrderedDict[ScopedQuery, tuple[float, Frame]] = OrderedDict()
+        # key -> (expires, frame, its size), least recently used first
+        self._entries: TLRUCache[ScopedQuery, tuple[float, Frame, int]] = TLRUCache(
+            max_bytes, ttu=lambda _key, entry, _now: entry[0], timer=clock, getsizeof=lambda entry: entry[2])
         self._inflight: dict[ScopedQuery, asyncio.Task[Frame]] = {}
         self._invalidated: dict[str, int] = {}  # tenant -> invalidate_tenant calls, so a stale result is not kept
         self._asked: dict[str, float] = {}  # tenant -> when its users last asked for values (the warmer's choice)
@@ -143,6 +154,15 @@ class ResultCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, key: ScopedQuery) -> bool:
+        """Whether a fresh frame is held for ``key`` (without making it more recently used)."""
+        return key in self._entries
+
+    @property
+    def bytes(self) -> int:
+        """Estimated bytes of the frames held (at most ``max_bytes``)."""
+        return int(self._entries.currsize)
+
     async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int,
                     lane: asyncio.Semaphore, *, keep: bool = True) -> Frame:
         await lane.acquire()
@@ -158,22 +178,24 @@ class ResultCache:
                 lane.release()
         ttl = self.ttl_for(key)
         if keep and ttl > 0 and invalidated == self._invalidated.get(key.tenant_id, 0):
-            self._entries[key] = (self._clock() + ttl, frame)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._keep(key, self._clock() + ttl, frame)
         return frame
 
+    def _keep(self, key: ScopedQuery, expires: float, frame: Frame) -> None:
+        size = frame_bytes(frame)
+        if size > self.max_bytes:
+            self.stats.too_large += 1
+            self._entries.pop(key, None)
+            return
+        if self._rolls_over(key):  # its previous quarter hour's frame was kept only to answer until this one came
+            self._entries.pop(self._quarter_before(key), None)
+        self._entries[key] = (expires, frame, size)  # evicts least recently used entries while over max_bytes
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem()
+
     def _fresh(self, key: ScopedQuery) -> Frame | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        expires, frame = entry
-        if expires <= self._clock():
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return frame
+        entry = self._entries.get(key)  # an expired entry reads as missing; a hit becomes most recently used
+        return None if entry is None else entry[1]
 
     def _settle(self, key: ScopedQuery, done: asyncio.Task[Frame]) -> None:
         if self._inflight.get(key) is done:

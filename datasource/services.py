@@ -101,7 +101,8 @@ class Services:
         self.keys = keyring.load(self.settings)
         self.identifier = access.build_identifier(self.settings, self.http)
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
-                                 max_entries=self.settings.cache_max_entries)
+                                 max_entries=self.settings.cache_max_entries,
+                                 max_bytes=self.settings.cache_max_bytes)
         self.answers = Answerer(self.db, self.cache, self.pseudonym_key)
         self.limiter = Limiter(self.settings.limits)
         self.reporter = Reporter(self.db, self.policies, self.answers, Mailer(self.settings.notifications))

@@ -89,6 +89,8 @@ class Settings(BaseModel):
     cache_ttl_live_s: float = Field(15.0, ge=0)
     cache_ttl_closed_s: float = Field(900.0, ge=0)
     cache_max_entries: int = Field(20_000, ge=1)
+    # estimated bytes of computed frames kept (datasource/sizes.py); least recently used go first when over
+    cache_max_bytes: int = Field(256 * 2**20, ge=2**20)
     # compute every tenant's dashboards over the analytics ranges at start and every quarter hour (warmer.py)
     cache_warm: bool = True
     # identity providers' signing keys are trusted this long without a refetch (less when the JWKS response's

@@ -6,14 +6,17 @@ An entry is the principal a token verified to, usable until the token's ``exp`` 
 provider dropped, or whose keys are due for a refetch, sends the token back to full verification). A tenant's
 entries are forgotten when its identity settings change. Entries are keyed by the token's SHA-256, never the
 token itself: no bearer secret stays in memory longer than its request.
+At most ``max_entries``, least recently used going first; expired entries go at every insertion (cachetools'
+TLRUCache), so a flood of one-off tokens does not keep dead principals until the bound evicts them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+
+from cachetools import TLRUCache
 
 from rbac.principal import Principal
 
@@ -30,21 +33,21 @@ class VerifiedTokens:
         self.max_entries = max_entries
         self._clock = clock
         # digest -> (valid until, who, the key that verified it; None for a key that is never dropped)
-        self._entries: OrderedDict[bytes, tuple[float, Principal, KeyRef | None]] = OrderedDict()
+        self._entries: TLRUCache[bytes, tuple[float, Principal, KeyRef | None]] = TLRUCache(
+            max_entries, ttu=lambda _digest, entry, _now: entry[0], timer=clock)
 
     @staticmethod
     def digest(token: str, kind: str) -> bytes:
         return hashlib.sha256(f"{kind}:{token}".encode()).digest()
 
     def get(self, digest: bytes, key_trusted: Callable[[KeyRef], bool] | None = None) -> Principal | None:
-        entry = self._entries.get(digest)
+        entry = self._entries.get(digest)  # an expired entry reads as missing
         if entry is None:
             return None
-        until, principal, key = entry
-        if until <= self._clock() or (key is not None and key_trusted is not None and not key_trusted(key)):
+        _, principal, key = entry
+        if key is not None and key_trusted is not None and not key_trusted(key):
             del self._entries[digest]
             return None
-        self._entries.move_to_end(digest)
         return principal
 
     def put(self, digest: bytes, principal: Principal, exp: object, key: KeyRef | None = None) -> None:
@@ -56,14 +59,11 @@ class VerifiedTokens:
         if until <= now:
             return
         self._entries[digest] = (until, principal, key)
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
 
     def forget(self, tenant_id: str) -> None:
         """Drop the tenant's entries (its identity settings changed, or its keys were refreshed by force)."""
-        for digest in [d for d, (_, who, _) in self._entries.items() if who.tenant_id == tenant_id]:
-            del self._entries[digest]
+        for digest in [d for d, (_, who, _) in list(self._entries.items()) if who.tenant_id == tenant_id]:
+            self._entries.pop(digest, None)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import OrderedDict
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, assert_never
 
+from cachetools import LRUCache
 from pydantic import TypeAdapter
 
 from calculators import Column, ColumnType, Frame, Kind, Unit
@@ -29,6 +30,7 @@ from datasource.protocol.responses import (
     TimeSeries,
     VariableItem,
 )
+from datasource.sizes import columns_bytes, value_bytes
 
 _ITEM: TypeAdapter[QueryItem] = TypeAdapter(QueryItem)
 
@@ -91,30 +93,38 @@ def meta(frame: Frame) -> FrameMeta | None:
 
 
 class ByIdentity:
-    """A bounded LRU keyed by the identity of objects (plus plain values). A cached frame is served again and
-    again, and masking keeps the columns it leaves alone, so what is built from those very objects can be kept.
-    Each entry holds its objects, so an id is never reused while its entry lives."""
+    """An LRU bounded by bytes, keyed by the identity of objects (plus plain values). A cached frame is served
+    again and again, and masking keeps the columns it leaves alone, so what is built from those very objects can
+    be kept. Each entry holds its objects, so an id is never reused while its entry lives; its size (given by
+    the caller: what the entry keeps alive) counts against ``max_bytes``, least recently used going first."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[Any, ...], tuple[tuple[object, ...], Any]] = OrderedDict()
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: LRUCache[tuple[Any, ...], tuple[tuple[object, ...], Any, int]] = LRUCache(
+            max_bytes, getsizeof=lambda entry: entry[2])
 
     def get(self, objects: tuple[object, ...], plain: tuple[Any, ...] = ()) -> Any:
-        key = (*map(id, objects), *plain)
-        known = self._entries.get(key)
+        known = self._entries.get((*map(id, objects), *plain))
         if known is None or any(a is not b for a, b in zip(known[0], objects, strict=True)):
             return None
-        self._entries.move_to_end(key)
         return known[1]
 
-    def put(self, objects: tuple[object, ...], plain: tuple[Any, ...], value: Any) -> None:
-        self._entries[(*map(id, objects), *plain)] = (objects, value)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+    def put(self, objects: tuple[object, ...], plain: tuple[Any, ...], value: Any, size: int) -> None:
+        key = (*map(id, objects), *plain)
+        if size > self.max_bytes:  # served, not kept
+            self._entries.pop(key, None)
+            return
+        self._entries[key] = (objects, value, size)
+
+    @property
+    def bytes(self) -> int:
+        return int(self._entries.currsize)
 
 
-_ITEMS = ByIdentity(2048)  # a frame's items, by its columns (and everything else the items show)
-_JSON = ByIdentity(4096)  # an item's JSON, by the item
+MEMO_MAX_BYTES = 64 * 2**20  # each memo below: together at most a half of the default result cache
+ITEM_BYTES = 160  # a series or table model and its small fields, beside its points or rows
+_ITEMS = ByIdentity(MEMO_MAX_BYTES)  # a frame's items, by its columns (and everything else the items show)
+_JSON = ByIdentity(MEMO_MAX_BYTES)  # an item's JSON, by the item
 
 
 def query_items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
@@ -124,7 +134,7 @@ def query_items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
     items: list[QueryItem] | None = _ITEMS.get(frame.columns, plain)
     if items is None:
         items = _items(ref_id, shape, frame)
-        _ITEMS.put(frame.columns, plain, items)
+        _ITEMS.put(frame.columns, plain, items, columns_bytes(frame.columns) + sum(map(_item_bytes, items)))
     return items
 
 
@@ -136,9 +146,13 @@ def items_json(items: Sequence[QueryItem]) -> bytes:
         data: bytes | None = _JSON.get((item,))
         if data is None:
             data = _ITEM.dump_json(item, exclude_none=True, by_alias=True)
-            _JSON.put((item,), (), data)
+            _JSON.put((item,), (), data, sys.getsizeof(data) + _item_bytes(item))  # it keeps the item alive too
         parts.append(data)
     return b"[" + b",".join(parts) + b"]"
+
+
+def _item_bytes(item: QueryItem) -> int:
+    return ITEM_BYTES + value_bytes(item.datapoints if isinstance(item, TimeSeries) else item.rows)
 
 
 def _items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:

@@ -267,6 +267,74 @@ async def test_least_recently_used_entry_goes_first() -> None:
     assert compute.calls == 4
 
 
+# a frame of 100 distinct floats, by hand: 256 (frame) + 128 (column) + 40 + 8 × 100 (the values' tuple)
+# + 24 × 100 (the floats) bytes (datasource/sizes.py)
+HUNDRED_FLOATS_BYTES = 3624
+
+
+def hundred_floats(start: float) -> Frame:
+    return Frame("f", Kind.TIMESERIES, (Column("v", ColumnType.NUMBER, tuple(start + i / 7 for i in range(100))),))
+
+
+async def test_the_cache_never_holds_more_than_its_byte_budget() -> None:
+    budget = 3 * HUNDRED_FLOATS_BYTES + 1000  # room for three such frames, not four
+    cache = make(Clock(), max_bytes=budget)
+    keys = [key(metric=f"m{i}") for i in range(6)]
+    for i, k in enumerate(keys):
+        await cache.get_or_compute(k, lambda i=i: _ready(hundred_floats(1000.0 * i)))
+        assert cache.bytes == min(i + 1, 3) * HUNDRED_FLOATS_BYTES <= budget
+        assert len(cache) == min(i + 1, 3)
+    hits = cache.stats.hits
+    for k in keys[3:]:
+        await cache.get_or_compute(k, _never)
+    assert cache.stats.hits == hits + 3  # the last three are the ones kept
+
+
+async def test_over_the_byte_budget_the_least_recently_used_go_first() -> None:
+    cache = make(Clock(), max_bytes=3 * HUNDRED_FLOATS_BYTES)
+    a, b, c, d, big = (key(metric=m) for m in "abcde")
+    for k in (a, b, c):
+        await cache.get_or_compute(k, lambda: _ready(hundred_floats(1.0)))
+    await cache.get_or_compute(a, _never)  # a used last: b is the oldest, then c
+    await cache.get_or_compute(d, lambda: _ready(hundred_floats(2.0)))  # evicts b
+    assert _held(cache, a, b, c, d) == [a, c, d]
+    two_frames = Frame("f", Kind.TABLE, hundred_floats(3.0).columns + hundred_floats(4.0).columns)
+    await cache.get_or_compute(big, lambda: _ready(two_frames))  # needs room for two more: c, then a go
+    assert _held(cache, a, b, c, d, big) == [d, big]
+
+
+async def test_expired_entries_are_dropped_when_another_is_kept_even_if_never_asked_for_again() -> None:
+    # a live range's key moves on every minute (parse.align): its old entries are never asked for again
+    clock = Clock()
+    cache = make(clock)
+    await cache.get_or_compute(key(end=NOW, metric="a"), lambda: _ready(hundred_floats(1.0)))  # lives 15 s
+    clock.t += 16
+    await cache.get_or_compute(key(metric="b"), lambda: _ready(hundred_floats(2.0)))
+    assert len(cache) == 1 and cache.bytes == HUNDRED_FLOATS_BYTES
+
+
+async def test_a_frame_larger_than_the_whole_budget_is_served_but_not_kept() -> None:
+    cache = make(Clock(), max_bytes=HUNDRED_FLOATS_BYTES - 1)
+    compute = Counter()
+    served = await cache.get_or_compute(key(), lambda: _ready(hundred_floats(5.0)))
+    assert served.columns[0].values[0] == 5.0
+    assert len(cache) == 0 and cache.bytes == 0 and cache.stats.too_large == 1
+    await cache.get_or_compute(key(metric="small"), compute)
+    assert len(cache) == 1
+
+
+async def _ready(value: Frame) -> Frame:
+    return value
+
+
+async def _never() -> Frame:
+    raise AssertionError("computed, though it should have been cached")
+
+
+def _held(cache: ResultCache, *keys: ScopedQuery) -> list[ScopedQuery]:
+    return [k for k in keys if k in cache]
+
+
 class Gate:
     """A computation that finishes only when released."""
 
@@ -295,6 +363,22 @@ async def test_at_the_turn_of_the_quarter_hour_the_previous_frame_answers_while_
     gate.release.set()
     await asyncio.sleep(0)
     assert (await cache.get_or_compute(key(end=NOW, span=month), Counter())).columns[0].values == (9.0,)
+
+
+async def test_the_previous_quarter_hours_frame_goes_once_the_new_one_is_kept() -> None:
+    clock = Clock()
+    now = [NOW - timedelta(minutes=15)]
+    cache = ResultCache(ttl_live_s=15, ttl_closed_s=900, clock=clock, now=lambda: now[0])
+    month = timedelta(days=30)
+    await cache.get_or_compute(key(end=now[0], span=month), lambda: _ready(hundred_floats(1.0)))
+    clock.t += 60
+    now[0] = NOW
+    answer = await cache.get_or_compute(key(end=NOW, span=month), lambda: _ready(hundred_floats(2.0)))
+    assert answer.columns[0].values[0] == 1.0  # the previous frame answers ...
+    for _ in range(3):
+        await asyncio.sleep(0)  # ... while the new one is computed, in the background lane
+    assert key(end=NOW, span=month) in cache  # the new quarter's frame is held ...
+    assert len(cache) == 1 and cache.bytes == HUNDRED_FLOATS_BYTES  # ... and it alone
 
 
 async def test_a_previous_frame_older_than_the_lag_bound_or_of_another_kind_of_range_is_not_used() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,6 +56,26 @@ def test_a_round_starts_just_after_the_next_quarter_hour() -> None:
     # a round of 40 s waits for 9:15:05; one that ran past 9:15:05 starts again at once (its frames are stale)
     assert warmer.next_wait(began, began + timedelta(seconds=40)) == 25
     assert warmer.next_wait(began, began + timedelta(seconds=90)) == 0
+
+
+class Held:
+    """An object that can be watched with a weak reference."""
+
+    me: Held | None = None
+
+
+def test_frozen_objects_are_freed_when_dropped_and_frozen_cycles_at_the_next_round() -> None:
+    # what a round freezes (a cached frame) is not kept for ever once the cache drops it
+    plain, cyclic = Held(), Held()
+    cyclic.me = cyclic
+    plain_gone, cyclic_gone = weakref.ref(plain), weakref.ref(cyclic)
+    warmer.keep_out_of_gc()
+    del plain, cyclic
+    assert plain_gone() is None  # reference counting frees a frozen object as soon as nothing holds it
+    gc.collect()
+    assert cyclic_gone() is not None  # a frozen cycle waits for the next round (a quarter hour at most) ...
+    warmer.keep_out_of_gc()
+    assert cyclic_gone() is None  # ... which collects it
 
 
 async def test_after_a_round_every_role_opens_a_dashboard_from_the_cache(client: httpx.AsyncClient, tenant: str,

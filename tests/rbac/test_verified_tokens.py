@@ -43,6 +43,16 @@ def test_tokens_without_a_numeric_future_exp_are_not_kept_and_size_is_bounded() 
     assert len(tokens) == 2 and tokens.get(tokens.digest("t0", "access")) is None
 
 
+def test_expired_entries_are_dropped_when_another_is_kept() -> None:
+    clock = Clock()
+    tokens = VerifiedTokens(clock=clock)
+    for i in range(3):  # one-off tokens, never presented again
+        tokens.put(tokens.digest(f"once{i}", "access"), WHO, exp=clock.now + 10)
+    clock.now += 10
+    tokens.put(tokens.digest("next", "access"), WHO, exp=clock.now + 10)
+    assert len(tokens) == 1
+
+
 def test_the_same_token_as_access_and_as_id_token_are_different_entries() -> None:
     assert VerifiedTokens.digest("t", "access") != VerifiedTokens.digest("t", "id")
 
