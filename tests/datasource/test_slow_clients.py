@@ -47,6 +47,10 @@ async def trickle(port: int, head: bytes, drip: bytes) -> tuple[bytes, float]:
     dripping = asyncio.create_task(drip_bytes())
     try:
         answer = await asyncio.wait_for(reader.read(), timeout=TIMEOUT + 5)  # to EOF: the server closed
+    except ConnectionResetError:
+        # the server closed while the client was still sending: the kernel may then reset the connection before
+        # the 408 is read. The client was cut off all the same; the answer is what it could not read.
+        answer = b""
     finally:
         dripping.cancel()
         writer.close()
@@ -73,7 +77,11 @@ async def test_slow_headers_and_bodies_are_cut_off_while_others_are_served(port:
     *cut, served = results
     assert served == [200, 401]
     for answer, took in cut:
-        status, problem = status_and_body(answer)
-        assert status == 408 and "limits." in problem["message"]
         assert TIMEOUT * 0.9 <= took < TIMEOUT + 2, took
-    assert "limits.body_timeout_s" in status_and_body(cut[2][0])[1]["message"]
+        if answer:  # a reset (see trickle) can only hit a client that was still sending when it was cut off
+            status, problem = status_and_body(answer)
+            assert status == 408 and "limits." in problem["message"]
+    silent_answer = cut[1][0]  # sends nothing, so it always reads its answer
+    assert "limits.header_timeout_s" in status_and_body(silent_answer)[1]["message"]
+    if cut[2][0]:
+        assert "limits.body_timeout_s" in status_and_body(cut[2][0])[1]["message"]
