@@ -1,7 +1,7 @@
 """Every event type, as data: its fields (the JSON Schema is generated from them), the entity it updates, and
 its rollup dimensions and named measures (the rollup function and views are generated from them).
 
-To add an event type: one ``EventModel`` below and its name in ``calculators.events.EventType``; then run
+To add an event type: one ``EventModel`` below (``calculators.events.EventType`` follows it); then run
 ``success-metrics model generate`` (schema file and the next migration). See docs/semantic-model.md.
 """
 
