@@ -38,7 +38,7 @@ def test_every_event_type_has_one_model_and_the_enum_follows_it() -> None:
 
 def test_the_newest_model_migration_is_what_the_model_generates() -> None:
     latest = model_files.latest_model_migration(ROOT)
-    assert latest is not None and latest[0].name == "0011_semantic_model.sql"
+    assert latest is not None and latest[0].name.endswith("_semantic_model.sql")  # first: 0011
     assert latest[1] == generated_block(), "rollup SQL is stale: run `success-metrics model generate`"
 
 
@@ -51,9 +51,11 @@ def test_generate_rewrites_a_hand_edited_schema_and_adds_a_migration_for_a_chang
     edited.write_text(edited.read_text().replace('"value"', '"amount"'))
     assert model_files.generate(tmp_path) == [edited]
     assert edited.read_text() == schema_files()["deal.closed.json"]
+    newest = max(int(p.name[:4]) for p in (tmp_path / model_files.MIGRATIONS).glob("*.sql"))
     monkeypatch.setattr(model_files, "generated_block", lambda: generated_block() + "-- changed\n")
     [added] = model_files.generate(tmp_path)
-    assert added.name == "0012_semantic_model.sql" and added.read_text().endswith("-- changed\n")
+    assert added.name == f"{newest + 1:04d}_semantic_model.sql" and added.read_text().endswith("-- changed\n")
+    assert model_files.generate(tmp_path) == []  # the new migration is now the newest model migration
 
 
 def test_names_are_unique_slots_are_used_once_and_measures_are_in_the_catalog() -> None:
