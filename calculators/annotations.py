@@ -65,10 +65,10 @@ async def _component_bursts(conn: asyncpg.Connection, sq: ScopedQuery, lo: float
     return await conn.fetch(
         """
         WITH h AS (
-            SELECT k1 AS component, bucket, sum(n) AS calls, sum(n - s1) AS failures
-            FROM rollups
-            WHERE tenant_id = $1 AND grain = 'hour' AND type = 'component.call' AND bucket >= $2 AND bucket < $3
-            GROUP BY k1, bucket
+            SELECT component, bucket, sum(calls) AS calls, sum(calls - ok_calls) AS failures
+            FROM rollup_component_call
+            WHERE tenant_id = $1 AND grain = 'hour' AND bucket >= $2 AND bucket < $3
+            GROUP BY component, bucket
         ), flagged AS (
             SELECT *, bucket - (row_number() OVER (PARTITION BY component ORDER BY bucket)) * interval '1 hour' AS grp
             FROM h WHERE calls >= $4 AND failures >= $5 * calls AND failures < $6 * calls
@@ -119,11 +119,11 @@ async def _conversion_drops(conn: asyncpg.Connection, sq: ScopedQuery, _: Tenant
     rows = await conn.fetch(
         """
         WITH d AS (
-            SELECT bucket, sum(n) FILTER (WHERE type = 'lead.created') AS leads,
-                   coalesce(sum(n) FILTER (WHERE type = 'appointment.scheduled'), 0) AS appts
-            FROM rollups
-            WHERE tenant_id = $1 AND grain = 'day' AND type IN ('lead.created', 'appointment.scheduled')
-              AND bucket >= $2::timestamptz - interval '8 days' AND bucket < $3
+            SELECT bucket, sum(leads) AS leads, coalesce(sum(appointments), 0) AS appts
+            FROM (SELECT tenant_id, grain, bucket, leads, NULL::bigint AS appointments FROM rollup_lead_created
+                  UNION ALL
+                  SELECT tenant_id, grain, bucket, NULL, appointments FROM rollup_appointment_scheduled) u
+            WHERE tenant_id = $1 AND grain = 'day' AND bucket >= $2::timestamptz - interval '8 days' AND bucket < $3
             GROUP BY bucket
         ), r AS (
             SELECT bucket, leads, appts,

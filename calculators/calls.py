@@ -24,7 +24,7 @@ from calculators.vocabulary import Dimension
 
 EXACT_SPAN = timedelta(days=2)
 EXACT_SERIES_CALLS = 200_000
-CALL_COLUMNS = {Dimension.COMPONENT: "k1", Dimension.SERVICE: "k2"}
+CALL_COLUMNS = {Dimension.COMPONENT: "component", Dimension.SERVICE: "service"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ async def call_stats(
     filters: tuple[Filter, ...], metric: str, width: timedelta | str | None = None, *,
     extra_where: str = "TRUE", percentiles: bool = True,
 ) -> tuple[dict[Key, CallStats], dict[str, Any]]:
-    """Stats per (series bucket or None, key column value); and meta saying how percentiles were computed."""
+    """Stats per (series bucket or None, ``key``: a column of rollup_component_call, e.g. component); and meta saying how percentiles were computed."""
     finest = buckets.finest_for(width) if width is not None else Source.DAY
 
     def source(p: Params, segments: list[Segment], with_hist: bool) -> tuple[str, str]:
@@ -65,7 +65,8 @@ async def call_stats(
     p = Params()
     src, _ = source(p, buckets.plan(lo, hi, s.zone, finest), False)
     counts = await conn.fetch(
-        f"SELECT t, key, sum(n) AS n, sum(s1) AS ok, sum(s2) AS lat FROM {src} c GROUP BY 1, 2", *p.values)
+        f"SELECT t, key, sum(calls) AS n, sum(ok_calls) AS ok, sum(latency_ms_sum) AS lat FROM {src} c "
+        f"GROUP BY 1, 2", *p.values)
     exact = hi - lo <= EXACT_SPAN or (width is not None and sum(r["n"] for r in counts) <= EXACT_SERIES_CALLS)
     p = Params()
     if not percentiles:
@@ -73,8 +74,8 @@ async def call_stats(
     elif exact:
         src, _ = source(p, [Segment(Source.RAW, lo, hi)], False)
         pct = await conn.fetch(
-            f"SELECT t, key, percentile_cont(0.5) WITHIN GROUP (ORDER BY s2) AS q0, "
-            f"percentile_cont(0.95) WITHIN GROUP (ORDER BY s2) AS q1 FROM {src} c GROUP BY 1, 2", *p.values)
+            f"SELECT t, key, percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms_sum) AS q0, "  # one call's sum
+            f"percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms_sum) AS q1 FROM {src} c GROUP BY 1, 2", *p.values)
     else:
         src, _ = source(p, buckets.plan(lo, hi, s.zone, finest), True)
         pct = await conn.fetch(percentile_sql(src, ["t", "key"], [0.5, 0.95]), *p.values)

@@ -32,15 +32,15 @@ async def dimension_values(conn: asyncpg.Connection, tenant_id: str, dimension: 
     elif dimension == Dimension.SOURCE:
         sql = f"SELECT DISTINCT source AS v, source AS l FROM leads WHERE tenant_id = {tp} AND source IS NOT NULL"
     elif dimension == Dimension.CHANNEL:
-        sql = (f"SELECT unnest({p.add(list(CHANNELS))}::text[]) AS v, NULL AS l UNION SELECT DISTINCT k1, NULL "
-               f"FROM rollups WHERE tenant_id = {tp} AND grain = 'day' AND type = 'contact.attempted' AND k1 <> ''")
+        sql = (f"SELECT unnest({p.add(list(CHANNELS))}::text[]) AS v, NULL AS l UNION SELECT DISTINCT channel, NULL "
+               f"FROM rollup_contact_attempted WHERE tenant_id = {tp} AND grain = 'day' AND channel <> ''")
     elif dimension == Dimension.COMPONENT:
-        sql = (f"SELECT DISTINCT k1 AS v, NULL AS l FROM rollups WHERE tenant_id = {tp} AND grain = 'day' "
-               f"AND type = 'component.call' AND k1 <> ''")
+        sql = (f"SELECT DISTINCT component AS v, NULL AS l FROM rollup_component_call WHERE tenant_id = {tp} "
+               f"AND grain = 'day' AND component <> ''")
     else:  # SERVICE
-        sql = (f"SELECT DISTINCT CASE WHEN type = 'api.usage' THEN k1 ELSE k2 END AS v, NULL AS l FROM rollups "
-               f"WHERE tenant_id = {tp} AND grain = 'day' AND type IN ('component.call', 'api.usage') "
-               f"AND (CASE WHEN type = 'api.usage' THEN k1 ELSE k2 END) <> ''")
+        sql = (f"SELECT service AS v, NULL AS l FROM rollup_component_call WHERE tenant_id = {tp} AND grain = 'day' "
+               f"AND service <> '' UNION SELECT service, NULL FROM rollup_api_usage WHERE tenant_id = {tp} "
+               f"AND grain = 'day' AND service <> ''")
     rows = await conn.fetch(f"SELECT v, coalesce(l, v) AS l FROM ({sql}) x WHERE v IS NOT NULL ORDER BY 2, 1",
                             *p.values)
     return [(r["v"], r["l"]) for r in rows]

@@ -1,7 +1,8 @@
 """The event vocabulary shared by ingest (which validates and stores events) and the computations.
 
 Every event is an envelope ``{id, type, occurred_at, lead_id?, agent_id?, data}``; ``data`` holds the
-type's own fields, described by one JSON Schema per type in datasource/ingest/schemas/.
+type's own fields, described by one JSON Schema per type in datasource/ingest/schemas/, generated from the
+semantic model (calculators/semantic/events.py).
 """
 
 from __future__ import annotations
@@ -11,24 +12,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from calculators.semantic.events import EVENT_MODELS
 
-class EventType(StrEnum):
-    LEAD_CREATED = "lead.created"
-    LEAD_RESPONDED = "lead.responded"
-    LEAD_ENRICHED = "lead.enriched"
-    LEAD_SCORED = "lead.scored"
-    LEAD_ROUTED = "lead.routed"
-    LEAD_NURTURED = "lead.nurtured"
-    CONTACT_ATTEMPTED = "contact.attempted"
-    APPOINTMENT_SCHEDULED = "appointment.scheduled"
-    DEAL_CLOSED = "deal.closed"
-    AGENT_ACTIVITY = "agent.activity"
-    COMPONENT_CALL = "component.call"
-    API_USAGE = "api.usage"
-    COST_RECORDED = "cost.recorded"
-    ERROR_PREVENTED = "error.prevented"
-    ERASURE_REQUESTED = "erasure.requested"
-    ERASURE_COMPLETED = "erasure.completed"
+# One member per event type of the semantic model (LEAD_CREATED = "lead.created", …): adding a type is one
+# model entry, not a second list to keep in step.
+EventType = StrEnum(  # type: ignore[misc]
+    "EventType", [(m.type.replace(".", "_").upper(), m.type) for m in EVENT_MODELS])
 
 
 @dataclass(frozen=True, slots=True)

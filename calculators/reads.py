@@ -31,9 +31,15 @@ from calculators.sql import Params, bucket_expr, scope_condition, union_source, 
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension
 
-OK_TASKS = ("lead.responded", "lead.enriched", "lead.routed", "lead.nurtured")
-TASK_TYPES = (*OK_TASKS, "lead.scored", "contact.attempted")
-MONEY_TYPES = ("error.prevented", "agent.activity")
+# The automation's pipeline steps: event type -> (its volume, its successes), columns of its rollup view; and the
+# condition keeping only what the automation did (a response sent by hand is an agent's work).
+STEPS = {
+    "lead.responded": ("responses", "ok_responses"),
+    "lead.enriched": ("enrichments", "ok_enrichments"),
+    "lead.routed": ("routings", "ok_routings"),
+    "lead.nurtured": ("steps", "ok_steps"),
+}
+AUTOMATED_ONLY = {"lead.responded": "automation <> 'manual'"}
 
 LEAD_COLUMNS = {
     Dimension.SOURCE: "l.source", Dimension.LOCATION: "l.location_id", Dimension.AGENT: "l.agent_id",
@@ -67,54 +73,66 @@ class PeriodFigures:
         return sum(self.revenue_by_class.values())
 
 
+# What one event of each type adds to "automated tasks", over its rollup view's named columns.
+TASKS = {
+    "lead.responded": "sum(ok_responses) FILTER (WHERE automation <> 'manual')",
+    "lead.enriched": "sum(ok_enrichments)",
+    "lead.routed": "sum(ok_routings)",
+    "lead.nurtured": "sum(ok_steps)",
+    "lead.scored": "sum(scorings)",
+    "contact.attempted": "sum(attempts) FILTER (WHERE automation = 'auto')",
+}
+
+
 async def period_figures(
     conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: timedelta | str | None = None,
     tz: str = "UTC",
 ) -> dict[datetime | None, PeriodFigures]:
     """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail; deals from lead
-    state and costs from their events, in the same statement (one round trip)."""
+    state and costs from their events, in the same statement (one round trip). Each row is (t, kind, key, n,
+    value): kind 'tasks' (value: automated tasks), 'errors_prevented', 'agent' (key: an agent with activity),
+    'deal' (key: attribution class, n: deals, value: revenue) or 'cost' (key: 'YYYY-MM category')."""
     p = Params()
-    src = union_source(tenant, TASK_TYPES + MONEY_TYPES, segments, p, series=(series, tz) if series else None)
     t = "t" if series else "NULL::timestamptz"
-    more = ""
+
+    def rows_of(etype: str, kind: str, key: str, n: str, value: str) -> str:
+        src = union_source(tenant, etype, segments, p, series=(series, tz) if series else None)
+        return f"SELECT {t} AS t, '{kind}' AS kind, {key} AS key, {n} AS n, {value} AS value FROM {src} s GROUP BY 1, 3"
+
+    parts = [rows_of(etype, "tasks", "''", "0::numeric", agg) for etype, agg in TASKS.items()]
+    parts.append(rows_of("error.prevented", "errors_prevented", "''", "0::numeric", "sum(errors_prevented)"))
+    parts.append(rows_of("agent.activity", "agent", "agent_id", "sum(reports)", "0::numeric"))
     if segments:
         lo, hi = segments[0].lo, segments[-1].hi
-        more = f"UNION ALL {deals_sql(p, tenant, lo, hi, series, tz)} UNION ALL {_costs_sql(p, tenant, lo, hi, tz)}"
-    # k3 is 'manual' for what a person did (contact attempts, responses sent by hand): not an automated task
-    rows = await conn.fetch(
-        f"SELECT {t} AS t, type, k1, sum(n) AS n, sum(s1) FILTER (WHERE k3 <> 'manual') AS s1, "
-        f"sum(n) FILTER (WHERE k3 = 'auto') AS auto_n FROM {src} s GROUP BY 1, 2, 3 {more}", *p.values)
+        parts += [deals_sql(p, tenant, lo, hi, series, tz), _costs_sql(p, tenant, lo, hi, tz)]
+    rows = await conn.fetch(" UNION ALL ".join(parts), *p.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
-        kind, n, s1 = r["type"], int(r["n"]), float(r["s1"] or 0)
-        if kind == "cost.recorded":
-            _add_cost(out, r["k1"], s1, segments[0].lo, segments[-1].hi, series, ZoneInfo(tz))
+        kind, n, value = r["kind"], int(r["n"]), float(r["value"] or 0)
+        if kind == "cost":
+            _add_cost(out, r["key"], value, segments[0].lo, segments[-1].hi, series, ZoneInfo(tz))
             continue
         f = out[r["t"]]
-        if kind in OK_TASKS:
-            f.tasks += s1
-        elif kind == "lead.scored":
-            f.tasks += n
-        elif kind == "contact.attempted":
-            f.tasks += float(r["auto_n"] or 0)
-        elif kind == "deal.closed":
-            f.revenue_by_class[r["k1"]] = f.revenue_by_class.get(r["k1"], 0.0) + s1
+        if kind == "tasks":
+            f.tasks += value
+        elif kind == "deal":
+            f.revenue_by_class[r["key"]] = f.revenue_by_class.get(r["key"], 0.0) + value
             f.deals += n
-        elif kind == "error.prevented":
-            f.errors_prevented += s1
-        elif kind == "agent.activity" and n:
-            f.agents.add(r["k1"])
+        elif kind == "errors_prevented":
+            f.errors_prevented += value
+        elif kind == "agent" and n:
+            f.agents.add(r["key"])
     return out
 
 
 def deals_sql(p: Params, tenant: str, lo: datetime | None, hi: datetime | None,
               series: timedelta | str | None = None, tz: str = "UTC", where: str = "TRUE") -> str:
-    """Deals closed in [lo, hi) as rows (t: series bucket or None, type 'deal.closed', k1: attribution class,
-    n: deals, s1: revenue, auto_n: NULL): one per lead, lead state's deal. ``where`` is a further condition on
+    """Deals closed in [lo, hi) as rows (t: series bucket or None, kind 'deal', key: attribution class,
+    n: deals, value: revenue): one per lead, lead state's deal. ``where`` is a further condition on
     ``leads l`` whose values are in ``p``."""
     t = bucket_expr("l.closed_at", series, tz, p) if series else "NULL::timestamptz"
-    return (f"SELECT {t} AS t, 'deal.closed' AS type, coalesce(l.attribution_class, '') AS k1, count(*) AS n, "
-            f"coalesce(sum(l.deal_value), 0) AS s1, NULL::numeric AS auto_n FROM leads l "
+    return (f"SELECT {t} AS t, 'deal' AS kind, coalesce(l.attribution_class, '') AS key, count(*)::numeric AS n, "
+            f"coalesce(sum(l.deal_value), 0) AS value FROM leads l "
             f"WHERE l.tenant_id = {p.add(tenant)} AND l.closed_at >= {p.add(lo)} AND l.closed_at < {p.add(hi)} "
             f"AND {where} GROUP BY 1, 3")
 
@@ -123,13 +141,13 @@ COST_LATENESS = timedelta(days=92)  # how long after its month a cost may be rec
 
 
 def _costs_sql(p: Params, tenant: str, lo: datetime, hi: datetime, tz: str) -> str:
-    """The costs recorded near [lo, hi) as rows (type 'cost.recorded', k1: 'YYYY-MM category', s1: amount) by
+    """The costs recorded near [lo, hi) as rows (kind 'cost', key: 'YYYY-MM category', value: amount) by
     the month they are for (``month``, or the tenant-local month of occurred_at)."""
     lateness, zone = p.add(COST_LATENESS), p.add(tz)
     month = f"coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE {zone}, 'YYYY-MM'))"
-    return (f"SELECT NULL::timestamptz AS t, 'cost.recorded' AS type, "
-            f"{month} || ' ' || coalesce(payload->>'category', '') AS k1, 0::numeric AS n, "
-            f"sum((payload->>'amount')::numeric) AS s1, NULL::numeric AS auto_n FROM events "
+    return (f"SELECT NULL::timestamptz AS t, 'cost' AS kind, "
+            f"{month} || ' ' || coalesce(payload->>'category', '') AS key, 0::numeric AS n, "
+            f"sum((payload->>'amount')::numeric) AS value FROM events "
             f"WHERE tenant_id = {p.add(tenant)} AND type = 'cost.recorded' "
             f"AND occurred_at >= {p.add(lo)}::timestamptz - {lateness}::interval "
             f"AND occurred_at < {p.add(hi)}::timestamptz + {lateness}::interval GROUP BY 3")
@@ -152,15 +170,15 @@ def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float
 
 
 def event_rows(
-    sq: ScopedQuery, s: TenantSettings, types: str | tuple[str, ...], columns: Mapping[Dimension, str], p: Params, *,
+    sq: ScopedQuery, s: TenantSettings, etype: str, columns: Mapping[Dimension, str], p: Params, *,
     finest: Source = Source.DAY, width: timedelta | str | None = None,
 ) -> str:
-    """The query's range as rows (t, type, k1…k3, n, s1…s3, mx) of these event types, from rollups and the raw
-    tail, keeping the rows the query's filters allow (``columns`` maps a dimension to its key column). With a
-    series ``width``, t is the series bucket."""
+    """The query's range as rows of an event type (``union_source``: the model's names), from rollups and the raw
+    tail, keeping the rows the query's filters allow (``columns`` maps a dimension to its column). With a series
+    ``width``, t is the series bucket."""
     q = sq.query
     segments = buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width) if width else finest)
-    src = union_source(sq.tenant_id, types, segments, p, series=(width, s.timezone) if width else None)
+    src = union_source(sq.tenant_id, etype, segments, p, series=(width, s.timezone) if width else None)
     return f"(SELECT * FROM {src} x WHERE {where_filters(columns, q.filters, p, q.metric)})"
 
 

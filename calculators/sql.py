@@ -1,8 +1,9 @@
 """Shared SQL pieces with $n parameters: filters, row scope, series buckets and the rollup/raw union.
 
 ``union_source`` reads event types' sums per key from rollups where whole hours/days are covered and from raw
-events elsewhere (``buckets.plan``); both sides go through ``sm_rollup_key`` (migration 0003), so the
-answer equals the raw-events answer. Raw component calls and contact attempts are read from their typed
+events elsewhere (``buckets.plan``); both sides go through ``sm_rollup_key`` (generated from the semantic model,
+calculators/semantic), so the answer equals the raw-events answer. One type's rows carry the model's names
+(the ``rollup_<type>`` view's columns; the raw side aliases sm_rollup_key's slots the same way). Raw component calls and contact attempts are read from their typed
 tables (migration 0007) instead, with the same key and sums written out over columns (``TYPED_RAW``), since
 extracting their jsonb fields row by row was what long ranges spent their time on. Every statement filters
 by tenant_id although row-level security already confines the transaction (defence in depth).
@@ -17,6 +18,7 @@ from typing import Any
 from calculators.buckets import MONTH, Segment, Source
 from calculators.errors import UnsupportedFilter
 from calculators.query import Filter, Operator, RowScope, ScopeKind
+from calculators.semantic import MODELS, Slot
 from calculators.vocabulary import Dimension
 
 
@@ -73,99 +75,103 @@ def bucket_expr(col: str, width: timedelta | str, tz: str, p: Params) -> str:
     return f"(date_bin({p.add(width)}::interval, {col} AT TIME ZONE {tzp}, timestamp '2000-01-03') AT TIME ZONE {tzp})"
 
 
+# A slot's SQL type and its value in a row of a type that does not use it (as sm_rollup_key gives it).
+SLOT_DEFAULTS = {Slot.K1: "''::text", Slot.K2: "''::text", Slot.K3: "''::text", Slot.N: "0::bigint",
+                 Slot.S1: "0::numeric", Slot.S2: "0::numeric", Slot.S3: "0::numeric", Slot.MX: "NULL::numeric",
+                 Slot.H: "NULL::integer"}
+GENERIC = tuple(x for x in Slot if x != Slot.H)  # sm_rollup_key's row without the histogram bin
+
+
 @dataclass(frozen=True, slots=True)
 class TypedRaw:
     """Where raw rows of an event type are read from when it has a typed table (migration 0007): the table, and
-    its row as sm_rollup_key's columns (k1..k3, n, s1..s3, mx) and histogram bin h over the table's columns."""
+    each rollup slot as an expression over the table's columns (``c``)."""
 
     table: str
-    row: str
-    bin: str
+    slots: dict[Slot, str]
+
+    def expr(self, slot: Slot) -> str:
+        return self.slots.get(slot, SLOT_DEFAULTS[slot])
+
+    @property
+    def row(self) -> str:
+        """The row as sm_rollup_key's positional columns (k1..k3, n, s1..s3, mx)."""
+        return ", ".join(f"{self.expr(x)} AS {x.value}" for x in GENERIC)
+
+    @property
+    def bin(self) -> str:
+        return self.expr(Slot.H)
 
 
-# Each expression is the rollup key's (migration 0003) over the same field, its defaults included: the same rows
+# Each expression is the model's slot (sm_rollup_key) over the same field, its defaults included: the same rows
 # and sums as sm_rollup_key over the events (tests/calculators/test_typed_events.py compares them row by row).
 TYPED_RAW: dict[str, TypedRaw] = {
-    "component.call": TypedRaw(
-        "component_calls",
-        "coalesce(c.component, '') AS k1, coalesce(c.service, '') AS k2, "
-        "CASE WHEN c.ok THEN '' ELSE coalesce(c.error_category, 'other') END AS k3, 1::bigint AS n, "
-        "coalesce(c.ok::integer::numeric, 0) AS s1, coalesce(c.latency_ms, 0) AS s2, 0::numeric AS s3, "
-        "c.latency_ms AS mx",
-        bin="sm_hist_index(c.latency_ms::double precision)",
-    ),
-    "contact.attempted": TypedRaw(
-        "contact_attempts",
-        "coalesce(c.channel, '') AS k1, coalesce(c.outcome, '') AS k2, "
-        "CASE WHEN c.manual THEN 'manual' ELSE 'auto' END AS k3, 1::bigint AS n, "
-        "coalesce(c.consent, false)::integer::numeric AS s1, 0::numeric AS s2, 0::numeric AS s3, NULL::numeric AS mx",
-        bin="NULL::integer",
-    ),
+    "component.call": TypedRaw("component_calls", {
+        Slot.K1: "coalesce(c.component, '')", Slot.K2: "coalesce(c.service, '')",
+        Slot.K3: "CASE WHEN c.ok THEN '' ELSE coalesce(c.error_category, 'other') END", Slot.N: "1::bigint",
+        Slot.S1: "coalesce(c.ok::integer::numeric, 0)", Slot.S2: "coalesce(c.latency_ms, 0)", Slot.MX: "c.latency_ms",
+        Slot.H: "sm_hist_index(c.latency_ms::double precision)"}),
+    "contact.attempted": TypedRaw("contact_attempts", {
+        Slot.K1: "coalesce(c.channel, '')", Slot.K2: "coalesce(c.outcome, '')",
+        Slot.K3: "CASE WHEN c.manual THEN 'manual' ELSE 'auto' END", Slot.N: "1::bigint",
+        Slot.S1: "coalesce(c.consent, false)::integer::numeric"}),
 }
 
 
-def _raw_parts(tp: str, types: list[str], seg: Segment, p: Params, time_col: str,
-               series: tuple[timedelta | str, str] | None, with_hist: bool) -> list[str]:
-    """SELECTs of the raw rows of ``types`` in the segment: typed tables where there is one, else events."""
-    if not types:
-        return []
+def _raw_parts(tp: str, etype: str, seg: Segment, p: Params, time_col: str,
+               series: tuple[timedelta | str, str] | None, with_hist: bool) -> str:
+    """The SELECT of the raw rows of ``etype`` in the segment: its typed table if it has one, else events."""
     lo, hi = p.add(seg.lo), p.add(seg.hi)
-    parts = []
-    for etype in types:
-        if etype not in TYPED_RAW:
-            continue
-        typed = TYPED_RAW[etype]
+    cols = [(slot, name) for slot, name in MODELS[etype].slots().items() if slot != Slot.H]
+    typed = TYPED_RAW.get(etype)
+    if typed is not None:
         t = bucket_expr("c.occurred_at", *series, p) if series else "c.occurred_at"
         hist = f", {typed.bin} AS h, 1::bigint AS hc" if with_hist else ""
-        parts.append(
-            f"SELECT {t} AS {time_col}, '{etype}'::text AS type, {typed.row}{hist} FROM {typed.table} c "
-            f"WHERE c.tenant_id = {tp} AND c.occurred_at >= {lo} AND c.occurred_at < {hi}")
-    rest = [x for x in types if x not in TYPED_RAW]
-    if rest:
-        t = bucket_expr("e.occurred_at", *series, p) if series else "e.occurred_at"
-        hist = ", r.h, 1::bigint AS hc" if with_hist else ""
-        parts.append(
-            f"SELECT {t} AS {time_col}, e.type, r.k1, r.k2, r.k3, r.n, r.s1, r.s2, r.s3, r.mx{hist} FROM events e "
+        row = ", ".join(f"{typed.expr(slot)} AS {name}" for slot, name in cols)
+        return (f"SELECT {t} AS {time_col}{hist}, {row} FROM {typed.table} c "
+                f"WHERE c.tenant_id = {tp} AND c.occurred_at >= {lo} AND c.occurred_at < {hi}")
+    t = bucket_expr("e.occurred_at", *series, p) if series else "e.occurred_at"
+    hist = ", r.h, 1::bigint AS hc" if with_hist else ""
+    row = ", ".join(f"r.{slot.value} AS {name}" for slot, name in cols)
+    return (f"SELECT {t} AS {time_col}{hist}, {row} FROM events e "
             f"CROSS JOIN LATERAL sm_rollup_key(e.type, e.payload, e.agent_id) r "
-            f"WHERE e.tenant_id = {tp} AND e.type = ANY({p.add(rest)}::text[]) "
-            f"AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
-    return parts
+            f"WHERE e.tenant_id = {tp} AND e.type = '{etype}' AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
 
 
 def union_source(
-    tenant: str, types: str | tuple[str, ...], segments: list[Segment], p: Params, *, time_col: str = "t",
+    tenant: str, etype: str, segments: list[Segment], p: Params, *, time_col: str = "t",
     series: tuple[timedelta | str, str] | None = None, with_hist: bool = False,
 ) -> str:
-    """A subquery of rows (t, type, k1, k2, k3, n, s1, s2, s3, mx[, h, hc]) of event types over the segments.
+    """A subquery of one event type's rows over the segments: t, then the model's dimensions and measures
+    (calculators/semantic/events.py), the columns of its ``rollup_<type>`` view (the raw side aliases
+    sm_rollup_key's slots to the same names).
 
     With ``with_hist`` each row also carries one histogram bin ``h`` and its count ``hc``; rollup rows are
-    expanded per bin, so sum(hc) by h is the merged histogram (n/s columns are then only valid where hc's
+    expanded per bin, so sum(hc) by h is the merged histogram (the other columns are then only valid where hc's
     row is the first of its rollup row: use totals() for sums and this for histograms).
     """
-    type_list = [types] if isinstance(types, str) else list(types)
-    tp, yp = p.add(tenant), ""
+    m = MODELS[etype]
+    row = ", ".join(f"u.{name}" for slot, name in m.slots().items() if slot != Slot.H)
+    source = f"{m.view} u"
+    hist = ""
+    if with_hist:
+        source += f" CROSS JOIN LATERAL jsonb_each_text(u.{m.slots()[Slot.H]}) b"
+        hist = ", b.key::integer AS h, b.value::bigint AS hc"
+    tp = p.add(tenant)
     parts = []
     for seg in segments:
         if seg.source == Source.RAW:
-            parts += _raw_parts(tp, type_list, seg, p, time_col, series, with_hist)
-        else:
-            yp = yp or p.add(type_list)  # only when used: an unreferenced parameter has no type
-            lo, hi = p.add(seg.lo), p.add(seg.hi)
-            t = bucket_expr("u.bucket", *series, p) if series else "u.bucket"
-            if with_hist:
-                hist = (", b.key::integer AS h, b.value::bigint AS hc FROM rollups u "
-                        "CROSS JOIN LATERAL jsonb_each_text(u.hist) b")
-            else:
-                hist = " FROM rollups u"
-            parts.append(
-                f"SELECT {t} AS {time_col}, u.type, u.k1, u.k2, u.k3, u.n, u.s1, u.s2, u.s3, u.mx{hist} "
-                f"WHERE u.tenant_id = {tp} AND u.grain = '{seg.source.value}' AND u.type = ANY({yp}::text[]) "
-                f"AND u.bucket >= {lo} AND u.bucket < {hi}")
+            parts.append(_raw_parts(tp, etype, seg, p, time_col, series, with_hist))
+            continue
+        lo, hi = p.add(seg.lo), p.add(seg.hi)
+        t = bucket_expr("u.bucket", *series, p) if series else "u.bucket"
+        parts.append(
+            f"SELECT {t} AS {time_col}{hist}, {row} FROM {source} "
+            f"WHERE u.tenant_id = {tp} AND u.grain = '{seg.source.value}' AND u.bucket >= {lo} AND u.bucket < {hi}")
     if not parts:
-        cols = (f"NULL::timestamptz AS {time_col}, ''::text AS type, ''::text AS k1, ''::text AS k2, ''::text AS k3, "
-                "0::bigint AS n, 0::numeric AS s1, 0::numeric AS s2, 0::numeric AS s3, NULL::numeric AS mx")
-        cols += ", NULL::integer AS h, 0::bigint AS hc" if with_hist else ""
-        return f"(SELECT {cols} WHERE FALSE)"
+        hist = ", NULL::integer AS h, 0::bigint AS hc" if with_hist else ""
+        row = ", ".join(f"{SLOT_DEFAULTS[slot]} AS {name}" for slot, name in m.slots().items() if slot != Slot.H)
+        return f"(SELECT NULL::timestamptz AS {time_col}{hist}, {row} WHERE FALSE)"
     return "(" + " UNION ALL ".join(parts) + ")"
 
 

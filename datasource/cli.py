@@ -25,7 +25,7 @@ from datasource.reports.schedule import ReportKind
 from datasource.services import Services, open_database
 from datasource.settings import ConfigError, Settings, load_settings
 from datasource.slow_clients import server_options
-from datasource.storage import partitions
+from datasource.storage import model_files, partitions
 from datasource.storage.errors import StorageError
 from datasource.storage.pool import Database
 from rbac import Principal, Role
@@ -154,6 +154,19 @@ def dashboards_generate(
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
     typer.echo(f"wrote {len(written)} file(s) under {root}")
+
+
+model_app = typer.Typer(help="Write what the semantic model (calculators/semantic) generates.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("generate")
+def model_generate(
+    root: Annotated[Path, typer.Option(help="Repository root holding datasource/.")] = Path("."),
+) -> None:
+    """Rewrite the event types' JSON Schemas, and add a migration if the rollup SQL the model generates changed."""
+    written = model_files.generate(root)
+    typer.echo("\n".join(f"wrote {p}" for p in written) or "up to date")
 
 
 @dashboards_app.command("export")

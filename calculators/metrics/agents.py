@@ -120,11 +120,11 @@ async def time_allocation(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
     q = sq.query
     p = Params()
     src = union_source(sq.tenant_id, "agent.activity", buckets.plan(q.start, q.end, s.zone), p)
-    where = where_filters({Dimension.AGENT: "x.k1", Dimension.TEAM: "a.team_id"}, q.filters, p, q.metric)
+    where = where_filters({Dimension.AGENT: "x.agent_id", Dimension.TEAM: "a.team_id"}, q.filters, p, q.metric)
     r = await conn.fetchrow(
-        f"SELECT coalesce(sum(x.s1), 0) AS selling, coalesce(sum(x.s2), 0) AS admin, "
-        f"coalesce(sum(x.s3), 0) AS followup "
-        f"FROM {src} x LEFT JOIN agents a ON a.tenant_id = {p.add(sq.tenant_id)} AND a.agent_id = x.k1 "
+        f"SELECT coalesce(sum(x.selling_minutes), 0) AS selling, coalesce(sum(x.admin_minutes), 0) AS admin, "
+        f"coalesce(sum(x.followup_minutes), 0) AS followup "
+        f"FROM {src} x LEFT JOIN agents a ON a.tenant_id = {p.add(sq.tenant_id)} AND a.agent_id = x.agent_id "
         f"WHERE {where}", *p.values)
     total = float(r["selling"] + r["admin"] + r["followup"])
     b = s.baseline

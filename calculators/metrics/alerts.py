@@ -62,7 +62,7 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
                       r["lead_id"], hours, buckets.epoch_ms(r["created_at"])))
         lineage.append(origins_of(LEAD_WAITING))
 
-    stats, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - HOUR), q.end, "k1", (), q.metric,
+    stats, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - HOUR), q.end, "component", (), q.metric,
                                 percentiles=False)
     for (_, comp), c in sorted(stats.items(), key=lambda kv: kv[0][1]):
         if c.success_rate is not None and c.success_rate < s.sla_success_rate:

@@ -15,7 +15,7 @@ from calculators.buckets import HOUR, Source
 from calculators.catalog import GRANULARITY, metric
 from calculators.frames import Column, Frame
 from calculators.query import ScopedQuery
-from calculators.reads import LEAD_COLUMNS, OK_TASKS, event_rows, funnel
+from calculators.reads import AUTOMATED_ONLY, LEAD_COLUMNS, STEPS, event_rows, funnel
 from calculators.sql import Params, bucket_expr, union_source, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import ColumnType, Dimension, Kind, Unit
@@ -115,7 +115,7 @@ async def _uptime(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: 
     src = union_source(tenant, "component.call", buckets.plan(lo, hi, s.zone, Source.HOUR), p,
                        series=(HOUR, s.timezone))
     down = await conn.fetchval(
-        f"SELECT count(*) FROM (SELECT t FROM {src} s GROUP BY t HAVING sum(s1) < {DOWN_SUCCESS} * sum(n)) d",
+        f"SELECT count(*) FROM (SELECT t FROM {src} s GROUP BY t HAVING sum(ok_calls) < {DOWN_SUCCESS} * sum(calls)) d",
         *p.values)
     return 100 * (1 - down / len(hours))
 
@@ -148,13 +148,14 @@ async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    src = event_rows(sq, s, (*OK_TASKS, "component.call"), {}, p, width=width)
+    parts = [f"SELECT t, {count} AS steps, {count} - {ok} AS failed, NULL::numeric AS calls, NULL::numeric AS invalid "
+             f"FROM {event_rows(sq, s, etype, {}, p, width=width)} s WHERE {AUTOMATED_ONLY.get(etype, 'TRUE')}"
+             for etype, (count, ok) in STEPS.items()]
+    parts.append(f"SELECT t, NULL, NULL, calls, CASE WHEN error_category IN ('validation', 'data_validation') "
+                 f"THEN calls ELSE 0 END FROM {event_rows(sq, s, 'component.call', {}, p, width=width)} s")
     rows = await conn.fetch(
-        f"""SELECT t, sum(n) FILTER (WHERE type <> 'component.call' AND k3 <> 'manual') AS steps,
-                   sum(n - s1) FILTER (WHERE type <> 'component.call' AND k3 <> 'manual') AS failed,
-                   sum(n) FILTER (WHERE type = 'component.call') AS calls,
-                   sum(n) FILTER (WHERE type = 'component.call' AND k3 IN ('validation', 'data_validation')) AS invalid
-            FROM {src} s GROUP BY t""", *p.values)
+        f"SELECT t, sum(steps) AS steps, sum(failed) AS failed, sum(calls) AS calls, sum(invalid) AS invalid "
+        f"FROM ({' UNION ALL '.join(parts)}) u GROUP BY t", *p.values)
     failures = {r["t"]: None if not r["steps"] else 100 * float(r["failed"]) / float(r["steps"]) for r in rows}
     accuracy = {r["t"]: None if not r["calls"] else 100 * (1 - float(r["invalid"] or 0) / float(r["calls"]))
                 for r in rows}

@@ -116,14 +116,15 @@ async def followup_effectiveness(conn: asyncpg.Connection, sq: ScopedQuery, s: T
         inputs=("contact_attempts",))
 async def channel_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     p = Params()
-    src = event_rows(sq, s, "contact.attempted", {Dimension.CHANNEL: "k1"}, p)
+    src = event_rows(sq, s, "contact.attempted", {Dimension.CHANNEL: "channel"}, p)
     rows = await conn.fetch(
-        f"SELECT k1, sum(n) AS n, sum(n) FILTER (WHERE k2 = ANY({p.add(list(RESPONDED))}::text[])) AS responded "
-        f"FROM {src} x GROUP BY k1 ORDER BY k1", *p.values)
+        f"SELECT channel, sum(attempts) AS n, sum(attempts) FILTER (WHERE outcome = "
+        f"ANY({p.add(list(RESPONDED))}::text[])) AS responded FROM {src} x GROUP BY channel ORDER BY channel",
+        *p.values)
     cols = [shapes.text("channel"), shapes.num("attempts", Unit.COUNT), shapes.num("responses", Unit.COUNT),
             shapes.num("response_rate", Unit.PERCENT)]
     return shapes.table("behavior.channel_performance", cols, [
-        (r["k1"], r["n"], r["responded"] or 0, _pct(formulas.ratio(r["responded"] or 0, r["n"]))) for r in rows])
+        (r["channel"], r["n"], r["responded"] or 0, _pct(formulas.ratio(r["responded"] or 0, r["n"]))) for r in rows])
 
 
 @metric("behavior.best_contact_times", "Best Contact Times",
@@ -133,10 +134,11 @@ async def channel_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: Tena
 async def best_contact_times(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     p = Params()
     tz = p.add(s.timezone)
-    src = event_rows(sq, s, "contact.attempted", {Dimension.CHANNEL: "k1"}, p, finest=Source.HOUR)
+    src = event_rows(sq, s, "contact.attempted", {Dimension.CHANNEL: "channel"}, p, finest=Source.HOUR)
     rows = await conn.fetch(
         f"SELECT extract(isodow FROM t AT TIME ZONE {tz})::int AS dow, extract(hour FROM t AT TIME ZONE {tz})::int "
-        f"AS hour, sum(n) AS n, sum(n) FILTER (WHERE k2 = ANY({p.add(list(RESPONDED))}::text[])) AS responded "
+        f"AS hour, sum(attempts) AS n, sum(attempts) FILTER (WHERE outcome = ANY({p.add(list(RESPONDED))}::text[])) "
+        f"AS responded "
         f"FROM {src} x GROUP BY 1, 2 ORDER BY 1, 2", *p.values)
     cols = [shapes.num("weekday"), shapes.num("hour"), shapes.num("attempts", Unit.COUNT),
             shapes.num("response_rate", Unit.PERCENT)]
@@ -193,7 +195,7 @@ async def attribution_weighted(conn: asyncpg.Connection, sq: ScopedQuery, s: Ten
     q = sq.query
     p = Params()
     where = where_filters({Dimension.AGENT: "l.agent_id"}, q.filters, p, q.metric)
-    found = {r["k1"]: (r["n"], float(r["s1"])) for r in await conn.fetch(
+    found = {r["key"]: (int(r["n"]), float(r["value"])) for r in await conn.fetch(
         deals_sql(p, sq.tenant_id, q.start, q.end, where=where), *p.values)}
     rows = []
     for cls in ("direct", "assisted", "influenced"):

@@ -14,7 +14,7 @@ from calculators.calls import CALL_COLUMNS, call_stats, health
 from calculators.catalog import GRANULARITY, Option, metric
 from calculators.frames import Frame
 from calculators.query import ScopedQuery
-from calculators.reads import event_rows
+from calculators.reads import AUTOMATED_ONLY, event_rows
 from calculators.sql import Params, union_source, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import ColumnType, Dimension, Kind, Unit
@@ -22,15 +22,18 @@ from calculators.vocabulary import ColumnType, Dimension, Kind, Unit
 COMPONENT_DIMS = (Dimension.COMPONENT, Dimension.SERVICE)
 STATISTIC = Option("statistic", "Statistic", ("avg", "median", "p95"), multi=True)
 
-# stage, the event type that marks it, how its success is measured
+# stage, the event type that marks it, and its volume and successes (rollup view columns; web form, 60 s response
+# and scoring measure success otherwise, see pipeline_stages)
 STAGES = (
-    ("web_form", "lead.created"),
-    ("response_60s", "lead.responded"),
-    ("enrichment", "lead.enriched"),
-    ("scoring", "lead.scored"),
-    ("routing", "lead.routed"),
-    ("nurture", "lead.nurtured"),
+    ("web_form", "lead.created", "leads", "0"),
+    ("response_60s", "lead.responded", "responses", "ok_responses"),
+    ("enrichment", "lead.enriched", "enrichments", "ok_enrichments"),
+    ("scoring", "lead.scored", "scorings", "0"),
+    ("routing", "lead.routed", "routings", "ok_routings"),
+    ("nurture", "lead.nurtured", "steps", "ok_steps"),
 )
+# which of a type's rows are the pipeline's own: automated responses only, web form calls only
+STAGE_ROWS = {**AUTOMATED_ONLY, "component.call": "component = 'webhook_receiver'"}
 
 
 @metric("pipeline.stages", "Lead Processing Pipeline",
@@ -43,15 +46,16 @@ STAGES = (
         inputs=("leads", "lead_funnel", "automated_tasks", "component_calls", "first_response_seconds"))
 async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
-    types = tuple(t for _, t in STAGES) + ("component.call",)
+    measured = [(etype, count, ok) for _, etype, count, ok in STAGES] + [("component.call", "calls", "ok_calls")]
 
     async def totals(lo: datetime, hi: datetime) -> dict[str, tuple[int, float]]:
         p = Params()
-        src = union_source(sq.tenant_id, types, buckets.plan(lo, hi, s.zone), p)
-        rows = await conn.fetch(
-            f"SELECT type, sum(n) AS n, sum(s1) AS s1 FROM {src} x WHERE (type <> 'component.call' AND "
-            f"k3 <> 'manual') OR (type = 'component.call' AND k1 = 'webhook_receiver') GROUP BY type", *p.values)
-        return {r["type"]: (r["n"], float(r["s1"])) for r in rows}
+        plan = buckets.plan(lo, hi, s.zone)
+        rows = await conn.fetch(" UNION ALL ".join(
+            f"SELECT '{etype}' AS type, coalesce(sum({count}), 0) AS n, coalesce(sum({ok}), 0) AS ok "
+            f"FROM {union_source(sq.tenant_id, etype, plan, p)} x WHERE {STAGE_ROWS.get(etype, 'TRUE')}"
+            for etype, count, ok in measured), *p.values)
+        return {r["type"]: (int(r["n"]), float(r["ok"])) for r in rows}
 
     whole, last_hour = await totals(q.start, q.end), await totals(max(q.start, q.end - HOUR), q.end)
     cohort = await conn.fetchrow(
@@ -65,7 +69,7 @@ async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
         "scoring": formulas.ratio(cohort["scored"], cohort["leads"]),
     }
     rows = []
-    for stage, etype in STAGES:
+    for stage, etype, _, _ in STAGES:
         n, ok = whole.get(etype, (0, 0.0))
         rate = success[stage] if stage in success else formulas.ratio(ok, n)
         rows.append((stage, last_hour.get(etype, (0, 0.0))[0], n, None if rate is None else 100 * rate))
@@ -82,8 +86,9 @@ async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    src = event_rows(sq, s, "lead.created", {Dimension.SOURCE: "k1", Dimension.LOCATION: "k2"}, p, width=width)
-    rows = await conn.fetch(f"SELECT t, sum(n) AS n FROM {src} x GROUP BY t", *p.values)
+    src = event_rows(sq, s, "lead.created", {Dimension.SOURCE: "source", Dimension.LOCATION: "location_id"}, p,
+                     width=width)
+    rows = await conn.fetch(f"SELECT t, sum(leads) AS n FROM {src} x GROUP BY t", *p.values)
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     return shapes.series("pipeline.throughput", starts, {"leads": {r["t"]: r["n"] for r in rows}}, Unit.COUNT,
                          count=True)
@@ -96,8 +101,8 @@ async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
         inputs=("component_calls", "component_latency_ms", "sla"))
 async def components_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
-    stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k1", q.filters, q.metric)
-    recent, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - DAY), q.end, "k1", q.filters, q.metric,
+    stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "component", q.filters, q.metric)
+    recent, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - DAY), q.end, "component", q.filters, q.metric,
                                  percentiles=False)
     rows = []
     for (_, comp), c in sorted(stats.items(), key=lambda kv: kv[0][1]):
@@ -118,7 +123,7 @@ async def components_health(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenant
 async def components_latency(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
-    stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k1", q.filters, q.metric, width)
+    stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "component", q.filters, q.metric, width)
     wanted = [x for x in (q.option("statistic") or "avg,median,p95").split(",") if x in STATISTIC.values]
     series: dict[str, dict[datetime, float | None]] = {}
     for comp in sorted({k for _, k in stats}):
@@ -137,7 +142,7 @@ async def components_latency(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
 async def components_success(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     width = buckets.series_width(q)
-    stats, _ = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k1", q.filters, q.metric, width,
+    stats, _ = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "component", q.filters, q.metric, width,
                                 percentiles=False)
     series = {comp: {t: None if c.success_rate is None else 100 * c.success_rate
                      for (t, k), c in stats.items() if k == comp}
@@ -157,16 +162,17 @@ async def errors_active(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
     where = where_filters(CALL_COLUMNS, q.filters, p, q.metric)
     rows = await conn.fetch(
         f"""WITH c AS (SELECT * FROM {src} x WHERE {where}),
-                 last_ok AS (SELECT k1, max(t) AS at FROM c WHERE k3 = '' GROUP BY k1)
-            SELECT c.k1, c.k2, c.k3, count(*) AS failures, min(c.t) AS first_seen, max(c.t) AS last_seen
-            FROM c LEFT JOIN last_ok o ON o.k1 = c.k1
-            WHERE c.k3 <> '' AND (o.at IS NULL OR c.t > o.at)
-            GROUP BY c.k1, c.k2, c.k3 ORDER BY failures DESC, c.k1""", *p.values)
+                 last_ok AS (SELECT component, max(t) AS at FROM c WHERE error_category = '' GROUP BY component)
+            SELECT c.component, c.service, c.error_category, count(*) AS failures, min(c.t) AS first_seen,
+                   max(c.t) AS last_seen
+            FROM c LEFT JOIN last_ok o ON o.component = c.component
+            WHERE c.error_category <> '' AND (o.at IS NULL OR c.t > o.at)
+            GROUP BY c.component, c.service, c.error_category ORDER BY failures DESC, c.component""", *p.values)
     cols = [shapes.text("component"), shapes.text("service"), shapes.text("category"),
             shapes.num("failures", Unit.COUNT), shapes.Col("first_seen", ColumnType.TIME),
             shapes.Col("last_seen", ColumnType.TIME)]
     return shapes.table("errors.active", cols, [
-        (r["k1"], r["k2"], r["k3"], r["failures"], buckets.epoch_ms(r["first_seen"]), buckets.epoch_ms(r["last_seen"]))
+        (r["component"], r["service"], r["error_category"], r["failures"], buckets.epoch_ms(r["first_seen"]), buckets.epoch_ms(r["last_seen"]))
         for r in rows])
 
 
@@ -180,8 +186,9 @@ async def errors_by_category(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
     width = buckets.series_width(q)
     p = Params()
     src = event_rows(sq, s, "component.call", CALL_COLUMNS, p, width=width)
-    rows = await conn.fetch(f"SELECT t, k3, sum(n) AS n FROM {src} x WHERE k3 <> '' GROUP BY t, k3", *p.values)
-    series = {cat: {r["t"]: r["n"] for r in rows if r["k3"] == cat} for cat in sorted({r["k3"] for r in rows})}
+    rows = await conn.fetch(f"SELECT t, error_category AS cat, sum(calls) AS n FROM {src} x "
+                            f"WHERE error_category <> '' GROUP BY t, error_category", *p.values)
+    series = {cat: {r["t"]: r["n"] for r in rows if r["cat"] == cat} for cat in sorted({r["cat"] for r in rows})}
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     return shapes.series("errors.by_category", starts, series, Unit.COUNT, count=True)
 

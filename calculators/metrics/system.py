@@ -29,18 +29,18 @@ SESSION_GAP = timedelta(minutes=30)
         inputs=("component_calls", "component_latency_ms", "api_usage", "sla"))
 async def apis_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
-    calls, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "k2", q.filters, q.metric,
-                                   extra_where="k2 <> ''")
+    calls, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "service", q.filters, q.metric,
+                                   extra_where="service <> ''")
     p = Params()
-    src = event_rows(sq, s, "component.call", {Dimension.SERVICE: "k2"}, p, width=HOUR)
-    sla = {r["k2"]: r["share"] for r in await conn.fetch(
-        f"SELECT k2, avg((ok >= {p.add(s.sla_success_rate)} * n)::int) AS share FROM ("
-        f"SELECT t, k2, sum(n) AS n, sum(s1) AS ok FROM {src} x WHERE k2 <> '' GROUP BY t, k2) h "
-        f"GROUP BY k2", *p.values)}
+    src = event_rows(sq, s, "component.call", {Dimension.SERVICE: "service"}, p, width=HOUR)
+    sla = {r["service"]: r["share"] for r in await conn.fetch(
+        f"SELECT service, avg((ok >= {p.add(s.sla_success_rate)} * n)::int) AS share FROM ("
+        f"SELECT t, service, sum(calls) AS n, sum(ok_calls) AS ok FROM {src} x WHERE service <> '' "
+        f"GROUP BY t, service) h GROUP BY service", *p.values)}
     p = Params()
-    src = event_rows(sq, s, "api.usage", {Dimension.SERVICE: "k1"}, p)
-    usage = {r["k1"]: r["mx"] for r in await conn.fetch(
-        f"SELECT k1, max(mx) AS mx FROM {src} x GROUP BY k1", *p.values)}
+    src = event_rows(sq, s, "api.usage", {Dimension.SERVICE: "service"}, p)
+    usage = {r["service"]: r["used"] for r in await conn.fetch(
+        f"SELECT service, max(rate_limit_used_max) AS used FROM {src} x GROUP BY service", *p.values)}
     rows = []
     for service in sorted({k for _, k in calls} | set(usage)):
         c = calls.get((None, service))

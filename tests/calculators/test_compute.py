@@ -88,7 +88,7 @@ async def test_explain_lists_the_statements(db: Database, tenant_a: str) -> None
         frame, statements = await explain(conn, sq)
     assert frame.row_count == 2
     sql = [s for s, _ in statements]
-    assert any("FROM rollups u" in s and "grain = 'day'" in s for s in sql)  # whole days from daily rollups
+    assert any("FROM rollup_component_call u" in s and "grain = 'day'" in s for s in sql)  # daily rollups
     assert all(tenant_a in args for s, args in statements if "rollups" in s or "events" in s)
 
 
