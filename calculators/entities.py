@@ -115,11 +115,17 @@ def _key(a: Attribute) -> tuple[Rule, E]:
     return a.rule, a.sources[0].event
 
 
+def group(column: str) -> list[str]:
+    """The columns that take their value from the same winning event as ``column`` (a first/latest one)."""
+    a = BY_COLUMN[column]
+    return [b.column for b in LEAD if b.rule in (Rule.FIRST, Rule.LATEST) and _key(b) == _key(a)]
+
+
 def winner_keys(a: Attribute) -> tuple[str, str]:
     """The (time, event id) columns of the group ``a`` belongs to (a first/latest attribute)."""
-    group = [b for b in LEAD if b.rule in (Rule.FIRST, Rule.LATEST) and _key(b) == _key(a)]
-    at = [b.column for b in group if b.value == "@occurred_at"]
-    ids = [b.column for b in group if b.value == "@event_id"]
+    members = [BY_COLUMN[c] for c in group(a.column)]
+    at = [b.column for b in members if b.value == "@occurred_at"]
+    ids = [b.column for b in members if b.value == "@event_id"]
     if len(at) != 1 or len(ids) != 1:
         raise ValueError(f"{a.column}: its {a.rule} group needs one @occurred_at and one @event_id column")
     return at[0], ids[0]
