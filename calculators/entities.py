@@ -208,11 +208,13 @@ _BATCH = ("(SELECT u.lead_id, u.event_id, u.occurred_at, u.type, u.agent_id, u.p
 
 def upsert_sql() -> str:
     """Fold a batch into ``leads``: $1 tenant, $2..$7 the batch's lead events (lead_id, event_id, occurred_at,
-    type, agent_id, payload JSON), aggregated per lead and merged into each existing row with the same rules."""
+    type, agent_id, payload JSON), aggregated per lead and merged into each existing row with the same rules
+    (rows in lead id order, so concurrent batches lock shared leads in one order)."""
     columns = ", ".join(a.column for a in LEAD)
     merge = ",\n    ".join([*(f"{a.column} = {_merged(a)}" for a in LEAD), "updated_at = now()"])
     return (f"INSERT INTO leads (tenant_id, lead_id, {columns})\n"
             f"SELECT $1, a.* FROM ({aggregate(_BATCH, ['lead_id'])}) a\n"
+            "ORDER BY a.lead_id\n"  # one lock order for concurrent batches
             f"ON CONFLICT (tenant_id, lead_id) DO UPDATE SET\n    {merge}")
 
 
