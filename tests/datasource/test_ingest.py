@@ -462,6 +462,37 @@ async def test_lead_state_matches_the_hand_worked_answer_in_any_order(
     assert await _lead_state(db, tid) == EXPECTED_LEAD
 
 
+def _ties() -> list[dict[str, Any]]:
+    """Two creations, two scores and two routings of lead T, each pair at one time, told apart only by id."""
+    lead = {"lead_id": "T"}
+    return [
+        {"id": "tie-c-b", "type": "lead.created", "occurred_at": _at(), **lead, "data": {"source": "other"}},
+        {"id": "tie-c-a", "type": "lead.created", "occurred_at": _at(), **lead, "data": {"source": "referral"}},
+        {"id": "tie-s-a", "type": "lead.scored", "occurred_at": _at(hours=1), **lead, "data": {"score": 30}},
+        {"id": "tie-s-b", "type": "lead.scored", "occurred_at": _at(hours=1), **lead, "data": {"score": 70}},
+        {"id": "tie-r-a", "type": "lead.routed", "occurred_at": _at(hours=2), **lead, "agent_id": "a1",
+         "data": {"team_id": "tA"}},
+        {"id": "tie-r-b", "type": "lead.routed", "occurred_at": _at(hours=2), **lead, "agent_id": "a2",
+         "data": {"team_id": "tB"}},
+    ]
+
+
+@pytest.mark.parametrize("order", ["one batch", "a first, one per batch", "b first, one per batch"])
+async def test_ties_at_one_time_resolve_by_event_id_whatever_the_arrival_order(
+    db: Database, new_tenant_id: Callable[[str], str], order: str
+) -> None:
+    tid = await _tenant(db, new_tenant_id)
+    events = _ties()
+    batches = {"one batch": [events], "a first, one per batch": [[e] for e in sorted(events, key=lambda e: e["id"])],
+               "b first, one per batch": [[e] for e in sorted(events, key=lambda e: e["id"], reverse=True)]}[order]
+    for batch in batches:
+        assert (await ingest(db, tid, batch, source=Source.API)).rejected == []
+    async with db.tenant(tid) as conn:
+        row = await conn.fetchrow("SELECT source, score, agent_id, team_id FROM leads WHERE lead_id = 'T'")
+    # the earliest creation by (time, id) is tie-c-a; the latest score and routing by (time, id) are the b's
+    assert dict(row) == {"source": "referral", "score": 70, "agent_id": "a2", "team_id": "tB"}
+
+
 async def test_erasure_scrubs_contact_data_now_and_later(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     tid = await _tenant(db, new_tenant_id)
     created = _lead_story()[0]
