@@ -15,6 +15,9 @@ from calculators.vocabulary import ColumnType, Kind, Sensitivity, Unit
 
 @dataclass(frozen=True, slots=True)
 class Col:
+    """A column's shape. ``sensitivity`` serves frames built outside the catalog (plain values, tests): a catalog
+    metric's frame is stamped from its inputs (calculators/lineage.py), which sets every column's sensitivity."""
+
     name: str
     type: ColumnType = ColumnType.NUMBER
     unit: Unit | None = None

@@ -105,7 +105,7 @@ async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
                       r["value"], buckets.epoch_ms(r["started_at"])))
         lineage.append(alert_lineage(r["inputs"]))
     cols = [shapes.text("severity"), shapes.text("kind"), shapes.text("item"),
-            shapes.Col("lead_id", ColumnType.STRING, sensitivity=Sensitivity.PERSONAL, field="lead_id"),
+            shapes.Col("lead_id", ColumnType.STRING, field="lead_id"),
             shapes.num("value"), shapes.Col("since", ColumnType.TIME)]
     return shapes.table("alerts.action_items", cols, items, row_lineage=lineage)
 

@@ -18,7 +18,7 @@ MAX_ROWS = 500  # a panel is for reading; the full log is paged by GET /api/audi
 SEC = Sensitivity.SECURITY
 # Security, not personal: the subject is what an auditor reviews (auditors see security data, not agents'
 # personal data), and only roles allowed security metrics can query these at all.
-SUBJECT = shapes.Col("subject", ColumnType.STRING, sensitivity=SEC, field="subject")
+SUBJECT = shapes.Col("subject", ColumnType.STRING, field="subject")
 TIME = shapes.Col("time", ColumnType.TIME)
 # what a record was about: the metrics it queried, else what it exported, its report, its route, else its resource
 SUMMARY = """coalesce(nullif(array_to_string(ARRAY(SELECT jsonb_array_elements_text(
@@ -29,11 +29,11 @@ FAILED = "(action = 'auth.failure' OR outcome = 'denied')"
 
 
 def _sec(name: str, unit: Unit | None = None) -> shapes.Col:
-    return shapes.Col(name, unit=unit, sensitivity=SEC)
+    return shapes.Col(name, unit=unit)
 
 
 def _sec_text(name: str) -> shapes.Col:
-    return shapes.Col(name, ColumnType.STRING, sensitivity=SEC)
+    return shapes.Col(name, ColumnType.STRING)
 
 
 def _capped(rows: list[asyncpg.Record]) -> list[str]:
@@ -79,7 +79,7 @@ async def failures(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings)
             f"AND {FAILED} AND at >= {p.add(q.start)} AND at < {p.add(q.end)} GROUP BY 1, 2 ORDER BY 2",
             *p.values):
         series.setdefault(r["action"], {})[r["t"]] = r["n"]
-    return shapes.series("audit.failures", starts, series, Unit.COUNT, count=True, sensitivity=SEC)
+    return shapes.series("audit.failures", starts, series, Unit.COUNT, count=True)
 
 
 @metric("audit.exports", "Exports",

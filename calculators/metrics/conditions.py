@@ -106,8 +106,7 @@ async def month_projection(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
     month_start, month_end = buckets.month_bounds(q.start, s.zone)
     projection = so_far * ((month_end - month_start) / (q.end - q.start))
     if measure == "revenue":
-        return shapes.stat(q.metric, projection, so_far, None, Unit.CURRENCY, sensitivity=Sensitivity.FINANCIAL,
-                           field="revenue")
+        return shapes.stat(q.metric, projection, so_far, None, Unit.CURRENCY, field="revenue")
     return shapes.stat(q.metric, projection, so_far, None, Unit.COUNT)
 
 

@@ -85,7 +85,7 @@ class Kpi:
     title: str
     unit: Unit
     of: Callable[[formulas.RoiTerms], float | None]
-    sensitivity: Sensitivity = FIN
+    field: str | None = "roi"  # the field a mask rule names (hours saved are no money: none)
 
 
 KPIS = (
@@ -93,7 +93,7 @@ KPIS = (
     Kpi("savings.monthly", "savings", "Monthly Savings", Unit.CURRENCY, lambda t: t.savings),
     Kpi("revenue.attributed", "revenue_attribution", "Revenue Attribution", Unit.CURRENCY,
         lambda t: t.revenue_attribution),
-    Kpi("time_savings.hours", "hours_saved", "Time Savings", Unit.HOURS, lambda t: t.hours_saved, Sensitivity.PUBLIC),
+    Kpi("time_savings.hours", "hours_saved", "Time Savings", Unit.HOURS, lambda t: t.hours_saved, None),
 )
 _KPI = {k.name: k for k in KPIS}
 
@@ -103,11 +103,10 @@ def _kpi_stat(name: str, months: Months, s: TenantSettings, field: str | None, n
     k = _KPI[name]
     (ct, _), (pt, _) = months.current.terms(s), months.previous.terms(s)
     projected = k.of(ct.projected(months.elapsed))
-    sens = k.sensitivity
     return shapes.stat(
-        name, k.of(ct), k.of(pt), s.targets.get(name), k.unit, sensitivity=sens, field=field, notices=notices,
+        name, k.of(ct), k.of(pt), s.targets.get(name), k.unit, field=field, notices=notices,
         meta={**meta, "elapsed_fraction": months.elapsed},
-        extra=(Column("projected", ColumnType.NUMBER, (projected,), k.unit, sens, field),),
+        extra=(Column("projected", ColumnType.NUMBER, (projected,), k.unit, field=field),),
         judged=lambda target: formulas.month_status(projected, target, months.elapsed).value)
 
 
@@ -185,8 +184,7 @@ async def kpi_summary(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
     for k in KPIS:
         target = formulas.target_in_unit(s.targets.get(k.name), k.unit == Unit.PERCENT)
         proj = k.of(projected)
-        cols += [shapes.Col(k.column, unit=k.unit, sensitivity=k.sensitivity,
-                            field=None if k.sensitivity is Sensitivity.PUBLIC else "roi"),
+        cols += [shapes.Col(k.column, unit=k.unit, field=k.field),
                  shapes.text(f"{k.column}_status")]
         figures = {"month_to_date": (k.of(ct), formulas.month_status(proj, target, months.elapsed).value),
                    "projected_month_end": (proj, None), "target": (target, None),
@@ -217,7 +215,7 @@ async def revenue_trend(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
     total = {t: f.revenue for t, f in figs.items() if t is not None}
     attributed = {t: f.terms(s)[0].revenue_attribution for t, f in figs.items() if t is not None}
     return shapes.series("revenue.monthly_trend", starts, {"total": total, "attributed": attributed},
-                         Unit.CURRENCY, count=True, sensitivity=FIN, field="revenue")
+                         Unit.CURRENCY, count=True, field="revenue")
 
 
 @metric("time_savings.cumulative", "Time Savings Accumulation",
@@ -247,7 +245,7 @@ async def cost_avoidance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSet
         manual[t] = terms.time_savings_value + terms.cost_avoidance
         invest[t] = terms.system_costs
     return shapes.series("cost.avoidance", starts, {"manual_process_cost": manual, "automation_investment": invest},
-                         Unit.CURRENCY, count=True, sensitivity=FIN, field="cost",
+                         Unit.CURRENCY, count=True, field="cost",
                          notices=["Months without cost.recorded events use the configured monthly costs."])
 
 

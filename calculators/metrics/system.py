@@ -74,8 +74,7 @@ async def auth_events(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
         f"FROM audit_log WHERE tenant_id = {p.add(sq.tenant_id)} AND ({success} OR {failure}) "
         f"AND at >= {p.add(q.start)} AND at < {p.add(q.end)} GROUP BY 1", *p.values)
     series = {label: {r["t"]: r[label] for r in rows} for label in ("success", "failure")}
-    return shapes.series("security.auth_events", starts, series, Unit.COUNT, count=True,
-                         sensitivity=Sensitivity.SECURITY)
+    return shapes.series("security.auth_events", starts, series, Unit.COUNT, count=True)
 
 
 @metric("compliance.checks", "Compliance Checks",
