@@ -79,7 +79,9 @@ async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
 
 
 @metric("pipeline.throughput", "Throughput",
-        "Leads received per bucket (hour/day/week from the granularity or the panel interval).",
+        "Lead submissions received per bucket (hour/day/week from the granularity or the panel interval): "
+        "lead.created events, each event id once. A lead the engine sends again under a new event id is a second "
+        "submission here, while lead state and every per-lead figure keep one lead.",
         Unit.COUNT, Kind.TIMESERIES, dimensions=(Dimension.SOURCE, Dimension.LOCATION), options=(GRANULARITY,),
         inputs=("leads",))
 async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
