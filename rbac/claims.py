@@ -8,6 +8,7 @@ with a reason a person can act on; the reasons are those the JWT path always gav
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from typing import Any
 
@@ -60,6 +61,6 @@ def _time(claims: dict[str, Any], name: str, tenant_id: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN is no date
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):  # NaN, ±inf
         raise Unauthenticated(f"the token's {name!r} claim is not a number of seconds", tenant_id)
     return float(value)

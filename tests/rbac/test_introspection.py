@@ -3,6 +3,7 @@ introspection cache nor the verified-token memory outlives a token's exp or a ch
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -20,7 +21,9 @@ from tests.rbac.test_identity import _no_db, ident, make
 def introspecting(provider: TestIdP, answer: dict[str, Any], **identity: Any) -> tuple[Identifier, Any]:
     """An Identifier for tenant acme whose provider answers ``answer`` for any opaque token."""
     endpoint = f"{provider.issuer}/introspect"
-    route = provider.router.post(endpoint).mock(side_effect=lambda request: httpx.Response(200, json=answer))
+    # json.dumps, not httpx's encoder: a provider may send what Python's JSON writes and reads, Infinity included
+    route = provider.router.post(endpoint).mock(side_effect=lambda request: httpx.Response(
+        200, content=json.dumps(answer).encode(), headers={"Content-Type": "application/json"}))
     tenant = provider.tenant("acme", introspection={"endpoint": endpoint, "client_id": "sm", "client_secret": "s"},
                              **identity)
     return make(provider, tenant), route
@@ -51,6 +54,8 @@ def _bad_answers(p: TestIdP) -> dict[str, tuple[dict[str, Any], str]]:
         "expired beyond the leeway": (good(p, iat=now - 4000, exp=now - 31), "expired"),
         "no expiry": (good(p, exp=None), "required claim 'exp'"),
         "expiry not a number": (good(p, exp="tomorrow"), "'exp' claim is not a number"),
+        # JSON parsers accept Infinity: an answer saying so must not make a token that never expires
+        "expiry infinite": (good(p, exp=float("inf")), "'exp' claim is not a number"),
         "not valid yet": (good(p, nbf=now + 3600), "not valid yet"),
         "issued in the future": (good(p, iat=now + 3600), "not valid yet"),
         "no subject": (good(p, sub=None), "required claim 'sub'"),
@@ -59,7 +64,8 @@ def _bad_answers(p: TestIdP) -> dict[str, tuple[dict[str, Any], str]]:
 
 
 @pytest.mark.parametrize("case", ["another audience", "another audience in a list", "no audience", "another issuer",
-                                  "expired beyond the leeway", "no expiry", "expiry not a number", "not valid yet",
+                                  "expired beyond the leeway", "no expiry", "expiry not a number", "expiry infinite",
+                                  "not valid yet",
                                   "issued in the future", "no subject", "active as a string"])
 async def test_an_answer_failing_a_jwt_check_is_refused(idp: Any, case: str) -> None:
     provider = idp()
