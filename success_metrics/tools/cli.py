@@ -18,18 +18,17 @@ import typer
 import uvicorn
 
 from success_metrics import dashboards as grafana
+from success_metrics.calculators import rollups
+from success_metrics.guard import server_options
 from success_metrics.notify import keyring
-from success_metrics.server.app import create_app
 from success_metrics.notify.errors import AlertingError
 from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import ReportKind
+from success_metrics.rbac import Principal, Role
+from success_metrics.server.app import create_app
 from success_metrics.server.services import Services, open_database
 from success_metrics.settings import ConfigError, Settings, load_settings
-from success_metrics.guard import server_options
-from success_metrics.storage import model_files, partitions
-from success_metrics.storage import StorageError
-from success_metrics.storage import Database
-from success_metrics.rbac import Principal, Role
+from success_metrics.storage import Database, StorageError, model_files, partitions
 
 app = typer.Typer(
     name="success-metrics",
@@ -135,6 +134,34 @@ def retention(
         async with db.system() as conn:
             dropped = await partitions.apply_retention(conn, keep, force=force)
         typer.echo(f"dropped {len(dropped)} partition(s)" + (f": {', '.join(dropped)}" if dropped else ""))
+
+    run(lambda: with_database(settings, job))
+
+
+rollups_app = typer.Typer(help="The hourly and daily rollups the metrics read.", no_args_is_help=True)
+app.add_typer(rollups_app, name="rollups")
+
+
+@rollups_app.command("rebuild")
+def rollups_rebuild(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (UTC), inclusive.")],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (UTC), exclusive.")],
+) -> None:
+    """Recompute a tenant's rollups and typed rows of whole days [--from, --to) from its stored events.
+
+    Needed after a change to the semantic model alters what a type's events contribute (docs/semantic-model.md):
+    stored rollups keep the old contribution until rebuilt.
+    """
+    if end <= start:
+        typer.secho("--to must be after --from.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+
+    async def job(db: Database) -> None:
+        async with db.tenant(tenant) as conn:
+            await rollups.rebuild(conn, tenant, start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
+        typer.echo(f"rebuilt the rollups of {tenant} from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
 
     run(lambda: with_database(settings, job))
 
@@ -269,8 +296,7 @@ def _cli_principal(tenant: str) -> Principal:
 
 
 def _policy_job(settings: Settings, tenant: str, action: Callable[..., Awaitable[T]]) -> T:
-    from success_metrics.rbac import PolicyInvalid
-    from success_metrics.rbac import PolicyStore
+    from success_metrics.rbac import PolicyInvalid, PolicyStore
 
     async def job(db: Database) -> T:
         async with db.tenant(tenant) as conn:
