@@ -94,10 +94,12 @@ async def period_figures(
     'deal' (key: attribution class, n: deals, value: revenue) or 'cost' (key: 'YYYY-MM category')."""
     p = Params()
     t = "t" if series else "NULL::timestamptz"
+    src = union_source(tenant, (*TASKS, "error.prevented", "agent.activity"), segments, p,
+                       series=(series, tz) if series else None)
 
     def rows_of(etype: str, kind: str, key: str, n: str, value: str) -> str:
-        src = union_source(tenant, etype, segments, p, series=(series, tz) if series else None)
-        return f"SELECT {t} AS t, '{kind}' AS kind, {key} AS key, {n} AS n, {value} AS value FROM {src} s GROUP BY 1, 3"
+        return (f"SELECT {t} AS t, '{kind}' AS kind, {key} AS key, {n} AS n, {value} AS value FROM s "
+                f"WHERE type = '{etype}' GROUP BY 1, 3")
 
     parts = [rows_of(etype, "tasks", "''", "0::numeric", agg) for etype, agg in TASKS.items()]
     parts.append(rows_of("error.prevented", "errors_prevented", "''", "0::numeric", "sum(errors_prevented)"))
@@ -105,7 +107,7 @@ async def period_figures(
     if segments:
         lo, hi = segments[0].lo, segments[-1].hi
         parts += [deals_sql(p, tenant, lo, hi, series, tz), _costs_sql(p, tenant, lo, hi, tz)]
-    rows = await conn.fetch(" UNION ALL ".join(parts), *p.values)
+    rows = await conn.fetch(f"WITH s AS MATERIALIZED {src} " + " UNION ALL ".join(parts), *p.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
         kind, n, value = r["kind"], int(r["n"]), float(r["value"] or 0)
@@ -170,12 +172,12 @@ def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float
 
 
 def event_rows(
-    sq: ScopedQuery, s: TenantSettings, etype: str, columns: Mapping[Dimension, str], p: Params, *,
-    finest: Source = Source.DAY, width: timedelta | str | None = None,
+    sq: ScopedQuery, s: TenantSettings, etype: str | tuple[str, ...], columns: Mapping[Dimension, str], p: Params,
+    *, finest: Source = Source.DAY, width: timedelta | str | None = None,
 ) -> str:
-    """The query's range as rows of an event type (``union_source``: the model's names), from rollups and the raw
-    tail, keeping the rows the query's filters allow (``columns`` maps a dimension to its column). With a series
-    ``width``, t is the series bucket."""
+    """The query's range as rows of one or several event types (``union_source``: type and the model's names),
+    from rollups and the raw tail, keeping the rows the query's filters allow (``columns`` maps a dimension to its
+    column). With a series ``width``, t is the series bucket."""
     q = sq.query
     segments = buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width) if width else finest)
     src = union_source(sq.tenant_id, etype, segments, p, series=(width, s.timezone) if width else None)

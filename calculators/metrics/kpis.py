@@ -148,12 +148,14 @@ async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
+    src = event_rows(sq, s, (*STEPS, "component.call"), {}, p, width=width)
     parts = [f"SELECT t, {count} AS steps, {count} - {ok} AS failed, NULL::numeric AS calls, NULL::numeric AS invalid "
-             f"FROM {event_rows(sq, s, etype, {}, p, width=width)} s WHERE {AUTOMATED_ONLY.get(etype, 'TRUE')}"
+             f"FROM s WHERE type = '{etype}' AND {AUTOMATED_ONLY.get(etype, 'TRUE')}"
              for etype, (count, ok) in STEPS.items()]
-    parts.append(f"SELECT t, NULL, NULL, calls, CASE WHEN error_category IN ('validation', 'data_validation') "
-                 f"THEN calls ELSE 0 END FROM {event_rows(sq, s, 'component.call', {}, p, width=width)} s")
+    parts.append("SELECT t, NULL, NULL, calls, CASE WHEN error_category IN ('validation', 'data_validation') "
+                 "THEN calls ELSE 0 END FROM s WHERE type = 'component.call'")
     rows = await conn.fetch(
+        f"WITH s AS MATERIALIZED {src} "
         f"SELECT t, sum(steps) AS steps, sum(failed) AS failed, sum(calls) AS calls, sum(invalid) AS invalid "
         f"FROM ({' UNION ALL '.join(parts)}) u GROUP BY t", *p.values)
     failures = {r["t"]: None if not r["steps"] else 100 * float(r["failed"]) / float(r["steps"]) for r in rows}

@@ -51,9 +51,10 @@ async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
     async def totals(lo: datetime, hi: datetime) -> dict[str, tuple[int, float]]:
         p = Params()
         plan = buckets.plan(lo, hi, s.zone)
-        rows = await conn.fetch(" UNION ALL ".join(
+        src = union_source(sq.tenant_id, tuple(etype for etype, _, _ in measured), plan, p)
+        rows = await conn.fetch(f"WITH x AS MATERIALIZED {src} " + " UNION ALL ".join(
             f"SELECT '{etype}' AS type, coalesce(sum({count}), 0) AS n, coalesce(sum({ok}), 0) AS ok "
-            f"FROM {union_source(sq.tenant_id, etype, plan, p)} x WHERE {STAGE_ROWS.get(etype, 'TRUE')}"
+            f"FROM x WHERE type = '{etype}' AND {STAGE_ROWS.get(etype, 'TRUE')}"
             for etype, count, ok in measured), *p.values)
         return {r["type"]: (int(r["n"]), float(r["ok"])) for r in rows}
 
