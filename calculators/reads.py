@@ -27,7 +27,7 @@ import asyncpg
 from calculators import buckets, formulas
 from calculators.buckets import Segment, Source, local_midnight, series_starts
 from calculators.query import Filter, RowScope, ScopedQuery
-from calculators.sql import Params, bucket_expr, scope_condition, union_source, where_filters
+from calculators.sql import Params, bucket_expr, by_type, scope_condition, union_source, where_filters
 from calculators.tenant import TenantSettings
 from calculators.vocabulary import Dimension
 
@@ -94,20 +94,23 @@ async def period_figures(
     'deal' (key: attribution class, n: deals, value: revenue) or 'cost' (key: 'YYYY-MM category')."""
     p = Params()
     t = "t" if series else "NULL::timestamptz"
-    src = union_source(tenant, (*TASKS, "error.prevented", "agent.activity"), segments, p,
-                       series=(series, tz) if series else None)
-
-    def rows_of(etype: str, kind: str, key: str, n: str, value: str) -> str:
-        return (f"SELECT {t} AS t, '{kind}' AS kind, {key} AS key, {n} AS n, {value} AS value FROM s "
-                f"WHERE type = '{etype}' GROUP BY 1, 3")
-
-    parts = [rows_of(etype, "tasks", "''", "0::numeric", agg) for etype, agg in TASKS.items()]
-    parts.append(rows_of("error.prevented", "errors_prevented", "''", "0::numeric", "sum(errors_prevented)"))
-    parts.append(rows_of("agent.activity", "agent", "agent_id", "sum(reports)", "0::numeric"))
+    types = (*TASKS, "error.prevented", "agent.activity")
+    src = union_source(tenant, types, segments, p, series=(series, tz) if series else None, only=(
+        "ok_responses", "automation", "ok_enrichments", "ok_routings", "ok_steps", "scorings", "attempts",
+        "errors_prevented", "agent_id", "reports"))
+    # one pass over every type's rows, grouped by type; ordered by type so that tasks add up in TASKS' order
+    kind_sql = by_type([("error.prevented", "'errors_prevented'"), ("agent.activity", "'agent'")], "'tasks'")
+    key_sql = by_type([("agent.activity", "agent_id")], "''")
+    n_sql = by_type([("agent.activity", "sum(reports)::numeric")], "0::numeric")
+    value_sql = by_type([*TASKS.items(), ("error.prevented", "sum(errors_prevented)")], "0::numeric")
+    order = ", ".join(f"'{x}'" for x in types)
+    by_types = (f"(SELECT {t} AS t, {kind_sql} AS kind, {key_sql} AS key, {n_sql} AS n, {value_sql} AS value "
+                f"FROM {src} s GROUP BY 1, type, 3 ORDER BY array_position(ARRAY[{order}], type))")
+    parts = [by_types]
     if segments:
         lo, hi = segments[0].lo, segments[-1].hi
         parts += [deals_sql(p, tenant, lo, hi, series, tz), _costs_sql(p, tenant, lo, hi, tz)]
-    rows = await conn.fetch(f"WITH s AS MATERIALIZED {src} " + " UNION ALL ".join(parts), *p.values)
+    rows = await conn.fetch(" UNION ALL ".join(parts), *p.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
         kind, n, value = r["kind"], int(r["n"]), float(r["value"] or 0)
@@ -173,14 +176,15 @@ def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float
 
 def event_rows(
     sq: ScopedQuery, s: TenantSettings, etype: str | tuple[str, ...], columns: Mapping[Dimension, str], p: Params,
-    *, finest: Source = Source.DAY, width: timedelta | str | None = None,
+    *, finest: Source = Source.DAY, width: timedelta | str | None = None, only: tuple[str, ...] | None = None,
 ) -> str:
     """The query's range as rows of one or several event types (``union_source``: type and the model's names),
     from rollups and the raw tail, keeping the rows the query's filters allow (``columns`` maps a dimension to its
-    column). With a series ``width``, t is the series bucket."""
+    column; ``only``: only those names, see union_source). With a series ``width``, t is the series bucket."""
     q = sq.query
     segments = buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width) if width else finest)
-    src = union_source(sq.tenant_id, etype, segments, p, series=(width, s.timezone) if width else None)
+    src = union_source(sq.tenant_id, etype, segments, p, series=(width, s.timezone) if width else None,
+                       only=only)
     return f"(SELECT * FROM {src} x WHERE {where_filters(columns, q.filters, p, q.metric)})"
 
 

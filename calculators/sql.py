@@ -11,6 +11,7 @@ by tenant_id although row-level security already confines the transaction (defen
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -123,15 +124,19 @@ SLOT_TYPES = {Slot.K1: "text", Slot.K2: "text", Slot.K3: "text", Slot.N: "bigint
               Slot.S2: "numeric", Slot.S3: "numeric", Slot.MX: "numeric", Slot.H: "integer"}
 
 
-def _names(types: tuple[str, ...]) -> dict[str, dict[str, Slot]]:
-    """Every column name of the types (the model's dimensions and measures, in the model's order) -> the slot
-    holding it in each type that has it."""
+def _names(types: tuple[str, ...], only: tuple[str, ...] | None) -> dict[str, dict[str, Slot]]:
+    """Every column name of the types (the model's dimensions and measures, in the model's order; only
+    ``only`` when given) -> the slot holding it in each type that has it."""
     out: dict[str, dict[str, Slot]] = {}
     for etype in types:
         for slot, name in MODELS[etype].slots().items():
             if slot != Slot.H:
                 out.setdefault(name, {})[etype] = slot
-    return out
+    if only is None:
+        return out
+    if unknown := set(only) - set(out):
+        raise KeyError(f"{types} have no rollup column {sorted(unknown)}; known: {sorted(out)}")
+    return {name: by_type for name, by_type in out.items() if name in only}
 
 
 def _named(alias: str, type_col: str, names: dict[str, dict[str, Slot]], single: bool) -> str:
@@ -160,12 +165,11 @@ def _in(types: tuple[str, ...]) -> str:
     return f"= '{types[0]}'" if len(types) == 1 else "IN (" + ", ".join(f"'{t}'" for t in types) + ")"
 
 
-def _raw_parts(tp: str, types: tuple[str, ...], seg: Segment, p: Params, time_col: str,
-               series: tuple[timedelta | str, str] | None, with_hist: bool) -> list[str]:
+def _raw_parts(tp: str, types: tuple[str, ...], names: dict[str, dict[str, Slot]], seg: Segment, p: Params,
+               time_col: str, series: tuple[timedelta | str, str] | None, with_hist: bool) -> list[str]:
     """The SELECTs of the raw rows of ``types`` in the segment: each typed table apart, the other types in one
     scan of events."""
     lo, hi = p.add(seg.lo), p.add(seg.hi)
-    names = _names(types)
     parts = []
     for etype in (x for x in types if x in TYPED_RAW):
         typed = TYPED_RAW[etype]
@@ -187,20 +191,21 @@ def _raw_parts(tp: str, types: tuple[str, ...], seg: Segment, p: Params, time_co
 
 def union_source(
     tenant: str, types: str | tuple[str, ...], segments: list[Segment], p: Params, *, time_col: str = "t",
-    series: tuple[timedelta | str, str] | None = None, with_hist: bool = False,
+    series: tuple[timedelta | str, str] | None = None, with_hist: bool = False, only: tuple[str, ...] | None = None,
 ) -> str:
     """A subquery of event types' rows over the segments: t, type, then the model's dimensions and measures
     (calculators/semantic/events.py) by name, as in the ``rollup_<type>`` views (the raw side aliases
     sm_rollup_key's slots to the same names). With several types, a name holds the value of each type that has
     it and NULL in the others' rows, so one statement reads the rollups and the raw tail once for all of them
-    (a UNION of one source per type made reads that mix types plan several times slower).
+    (a UNION of one source per type made reads that mix types plan several times slower). ``only`` keeps
+    those names: with several types each name is a CASE evaluated on every row, read or not.
 
     With ``with_hist`` each row also carries one histogram bin ``h`` and its count ``hc``; rollup rows are
     expanded per bin, so sum(hc) by h is the merged histogram (the other columns are then only valid where hc's
     row is the first of its rollup row: use totals() for sums and this for histograms).
     """
     type_list = (types,) if isinstance(types, str) else types
-    names = _names(type_list)
+    names = _names(type_list, only)
     if len(type_list) == 1:  # the type's view, its columns by name
         m = MODELS[type_list[0]]
         source, kind, hist_col = f"{m.view} u", f"'{m.type}'::text AS type", m.slots()[Slot.H] if with_hist else ""
@@ -216,7 +221,7 @@ def union_source(
     parts = []
     for seg in segments:
         if seg.source == Source.RAW:
-            parts += _raw_parts(tp, type_list, seg, p, time_col, series, with_hist)
+            parts += _raw_parts(tp, type_list, names, seg, p, time_col, series, with_hist)
             continue
         lo, hi = p.add(seg.lo), p.add(seg.hi)
         t = bucket_expr("u.bucket", *series, p) if series else "u.bucket"
@@ -230,6 +235,11 @@ def union_source(
                         for name, by_type in names.items())
         return f"(SELECT NULL::timestamptz AS {time_col}, NULL::text AS type{hist}, {row} WHERE FALSE)"
     return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def by_type(exprs: Iterable[tuple[str, str]], other: str = "NULL") -> str:
+    """A CASE over the event type of a row of ``union_source``: each type's expression, ``other`` for the rest."""
+    return "CASE type " + " ".join(f"WHEN '{etype}' THEN {expr}" for etype, expr in exprs) + f" ELSE {other} END"
 
 
 def percentile_sql(hist_source: str, group: list[str], quantiles: list[float]) -> str:
