@@ -40,7 +40,7 @@ from rbac.identity import Credentials
 
 log = logging.getLogger(__name__)
 
-PUBLIC = frozenset({"/", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 PUBLIC_PREFIX = "/api/ingest/schemas"
 
 

@@ -1,5 +1,10 @@
 """GET / (Grafana's "Save & test"), /healthz (process alive), /readyz (database reachable, migrations current).
 
+GET / checks the credentials Grafana sends, as every panel's request will be checked, and says who they resolved
+to, so a wrong audience or a revoked key shows when the data source is saved rather than as 401s on every panel.
+Without credentials it answers 401 with what to configure (Grafana shows the problem's ``message``). It is audited
+like any request; load balancers probe /healthz.
+
 /healthz is liveness: 200 while the process answers, since restarting the service does not bring a database
 back (the supervisor, datasource/storage/supervise.py, does that for the embedded one). It does not vouch for
 the database: ``database`` says whether the last use of it succeeded, and ``status`` is "degraded" while not.
@@ -10,12 +15,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from fastapi import Request
 from pydantic import BaseModel, Field
 
+from datasource import access
 from datasource.deps import ServicesDep
+from rbac import Unauthenticated
+from rbac.identity import Credentials
 from datasource.storage import migrate
 from datasource.storage.errors import DatabaseUnavailable
 
@@ -32,9 +39,36 @@ class Status(BaseModel):
                                                                        "(absent on /)")
 
 
-@router.get("/", response_model=Status, summary="Test connection (Grafana's Save & test)")
-async def root() -> Status:
-    return Status(status="ok", detail="success-metrics data source")
+NO_CREDENTIALS = (
+    "No credentials reached success-metrics, so nothing can be tested. With the JSON API or SimpleJSON plugin turn "
+    "on Forward OAuth Identity (Grafana then sends the signed-in user's SSO token; sign in to Grafana through your "
+    "SSO to test it); with Infinity, or anywhere no user is signed in, send a service key of your tenant as the "
+    "header 'Authorization: Bearer smk_...' (an admin makes one with POST /api/admin/keys)."
+)
+
+
+class Connection(BaseModel):
+    """Who the data source's credentials are: what Save & test shows."""
+
+    status: Literal["ok"] = "ok"
+    message: str = Field(description="What Grafana shows")
+    tenant: str
+    role: str
+    subject: str
+    auth_method: str = Field(description="jwt, id_token, introspection, service_key or dev")
+
+
+@router.get("/", response_model=Connection, summary="Test connection (Grafana's Save & test): who the credentials are",
+            responses={401: {"description": "No credentials, or they failed a check (the message says which)"},
+                       403: {"description": "Valid credentials whose groups map to no role"}})
+async def root(services: ServicesDep, request: Request) -> Connection:
+    if not Credentials.from_headers(request.headers).present:
+        raise Unauthenticated(NO_CREDENTIALS)
+    who = await access.identify_request(request, services.identifier, services.db)
+    how = who.auth_method.value.replace("_", " ")
+    return Connection(message=f"Data source is working: tenant {who.tenant_id}, role {who.role.value} "
+                              f"({how}, subject {who.subject}).",
+                      tenant=who.tenant_id, role=who.role.value, subject=who.subject, auth_method=who.auth_method.value)
 
 
 @router.get("/healthz", response_model=Status, summary="Liveness: the process answers (and how its database is)")
