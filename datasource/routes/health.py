@@ -21,10 +21,10 @@ from pydantic import BaseModel, Field
 
 from datasource import access
 from datasource.deps import ServicesDep
-from rbac import Unauthenticated
-from rbac.identity import Credentials
 from datasource.storage import migrate
 from datasource.storage.errors import DatabaseUnavailable
+from rbac import Unauthenticated
+from rbac.identity import Credentials
 
 router = APIRouter(tags=["health"])
 
