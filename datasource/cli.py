@@ -146,10 +146,15 @@ app.add_typer(dashboards_app, name="dashboards")
 @dashboards_app.command("generate")
 def dashboards_generate(
     root: Annotated[Path, typer.Option(help="Repository root holding dashboards/ and grafana-provisioning/.")] = Path("."),
+    plugin: Annotated[str, typer.Option(help="Whose dashboards: json-api (dashboards/), infinity "
+                                              "(dashboards/infinity/) or all.")] = "all",
 ) -> None:
     """Rewrite dashboards/*.json and grafana-provisioning/ from the generator (the committed defaults)."""
+    if plugin not in ("json-api", "infinity", "all"):
+        typer.secho(f"--plugin {plugin!r}: use json-api, infinity or all", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
     try:
-        written = grafana.generate(root)
+        written = grafana.generate(root, ("json-api", "infinity") if plugin == "all" else (plugin,))
     except grafana.DashboardGenerationError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
