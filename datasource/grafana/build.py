@@ -13,7 +13,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from grafana_foundation_sdk.builders import barchart, bargauge, heatmap, stat, table, text, timeseries
+from grafana_foundation_sdk.builders import (
+    barchart,
+    bargauge,
+    heatmap,
+    stat,
+    table,
+    text,
+    timeseries,
+)
 from grafana_foundation_sdk.builders import common as common_b
 from grafana_foundation_sdk.builders import dashboard as dash_b
 from grafana_foundation_sdk.cog import variants as cogvariants
