@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.storage.pool import Database
+from success_metrics.storage.pool import Database
 from tests.datasource import seed
 from tests.datasource.test_audit_edge import records
 

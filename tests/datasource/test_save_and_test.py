@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
 from tests.datasource.test_audit_edge import bearer, records
 
 
