@@ -14,7 +14,7 @@ import uuid
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from success_metrics.server import signals
+from success_metrics.guard import signals
 
 access_log = logging.getLogger("success_metrics.access")
 

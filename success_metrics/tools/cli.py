@@ -25,11 +25,11 @@ from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import ReportKind
 from success_metrics.server.services import Services, open_database
 from success_metrics.settings import ConfigError, Settings, load_settings
+from success_metrics.guard import server_options
 from success_metrics.server.middleware import json_log_formatter
-from success_metrics.server.slow_clients import server_options
 from success_metrics.storage import model_files, partitions
-from success_metrics.storage.errors import StorageError
-from success_metrics.storage.pool import Database
+from success_metrics.storage import StorageError
+from success_metrics.storage import Database
 from success_metrics.rbac import Principal, Role
 
 app = typer.Typer(
@@ -276,7 +276,7 @@ def _cli_principal(tenant: str) -> Principal:
 
 def _policy_job(settings: Settings, tenant: str, action: Callable[..., Awaitable[T]]) -> T:
     from success_metrics.rbac import PolicyInvalid
-    from success_metrics.rbac.policy_store import PolicyStore
+    from success_metrics.rbac import PolicyStore
 
     async def job(db: Database) -> T:
         async with db.tenant(tenant) as conn:
@@ -358,9 +358,9 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tenant's chain.")] = None) -> None:
     """Walk each tenant's hash chain and the signed checkpoints; print 'intact' or the first broken link."""
-    from success_metrics.server.access import checkpoint_path
+    from success_metrics.guard import checkpoint_path
     from success_metrics.rbac import audit_verify as verifier
-    from success_metrics.rbac.local_keys import service_secret
+    from success_metrics.rbac import service_secret
 
     settings = settings_or_exit()
     key = verifier.checkpoint_key(service_secret(settings.data_dir))

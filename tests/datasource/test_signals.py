@@ -17,7 +17,8 @@ from success_metrics.calculators import Frame
 from success_metrics.notify.alerts import rules
 from success_metrics.query.warmer import WarmerState
 from success_metrics.rbac import keys
-from success_metrics.server import signals
+from success_metrics.guard import signals
+from success_metrics.server.health_routes import ServiceCollector
 from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
 from tests.datasource.event_samples import one_of_each
@@ -121,7 +122,7 @@ async def test_warmer_progress_and_compute_lanes_queue(scraped: Any) -> None:
     client, _ = scraped
     svc = services(client)
     state = WarmerState(rounds=3, running=True, planned=8, done=2, last_round_s=12.5, failed=1)
-    exposed = signals.exposition(svc, SimpleNamespace(state=state))  # type: ignore[arg-type]
+    exposed = signals.exposition(ServiceCollector(svc, SimpleNamespace(state=state)))
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for f in text_string_to_metric_families(exposed.decode()) for s in f.samples}
     assert value(samples, "sm_warmer_rounds_total") == 3 and value(samples, "sm_warmer_running") == 1
