@@ -14,10 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from success_metrics.calculators import Frame
+from success_metrics.guard import signals
 from success_metrics.notify.alerts import rules
 from success_metrics.query.warmer import WarmerState
 from success_metrics.rbac import keys
-from success_metrics.guard import signals
 from success_metrics.server.health_routes import ServiceCollector
 from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
