@@ -34,13 +34,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from success_metrics.calculators.events import EventType, IngestedEvent
-from success_metrics.tools import demo
-from success_metrics.storage import tenants as tenant_store
 from success_metrics.ingest import writer
 from success_metrics.ingest.validate import ValidEvent
 from success_metrics.server.services import open_database
 from success_metrics.settings import Settings
+from success_metrics.storage import tenants as tenant_store
 from success_metrics.storage.pool import Database
+from success_metrics.tools import demo
 
 DEFAULT_DIR = Path.home() / ".cache" / "success-metrics-bench"
 CHUNK = 5000

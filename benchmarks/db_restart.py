@@ -38,7 +38,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this checkout
 
-from benchmarks.service_process import free_port, start_server, wait_ready  # noqa: E402  (after the path is set)
+from benchmarks.service_process import free_port, start_server, wait_ready
 
 TENANT = "restart-bench"
 DEV = ("success-metrics-dev", "success-metrics")  # the dev issuer and audience (settings defaults)

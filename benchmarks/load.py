@@ -47,7 +47,7 @@ from success_metrics.rbac import dev_issuer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this checkout
 
-from benchmarks.service_process import (  # noqa: E402  (after the path is set)
+from benchmarks.service_process import (
     before_quarter,
     embedded_dsn,
     quiet,

@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.dataset import bench_database, ensure_dataset
 from success_metrics.calculators import MetricName, MetricQuery, RowScope, ScopedQuery, TenantId, all_metrics, compute
 from success_metrics.calculators.buckets import month_bounds
 from success_metrics.calculators.compute import load_settings
-from benchmarks.dataset import bench_database, ensure_dataset  # noqa: E402
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
           "12mo": timedelta(days=365), "24mo": timedelta(days=730)}

@@ -20,17 +20,17 @@ import tempfile
 import time
 from datetime import UTC, datetime
 
-from success_metrics.tools import demo
-from success_metrics.storage import tenants
-from success_metrics.query.answer import Answerer
-from success_metrics.query.cache import ResultCache
 from success_metrics.notify.reports import content, render
 from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import DEFAULT_TIMES, ReportKind, latest_due
-from success_metrics.server.services import open_database
-from success_metrics.settings import load_settings
+from success_metrics.query.answer import Answerer
+from success_metrics.query.cache import ResultCache
 from success_metrics.rbac import Role
 from success_metrics.rbac.policy import default_policy
+from success_metrics.server.services import open_database
+from success_metrics.settings import load_settings
+from success_metrics.storage import tenants
+from success_metrics.tools import demo
 
 
 async def main(n_tenants: int, scale: float, months: int) -> None:

@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this checkout
 
-from benchmarks.load import load_dashboards, make_users, pct, simulate  # noqa: E402  (after the path is set)
-from benchmarks.service_process import embedded_dsn, rss_mb, serving  # noqa: E402
+from benchmarks.load import load_dashboards, make_users, pct, simulate
+from benchmarks.service_process import embedded_dsn, rss_mb, serving
 
 TOLERANCE = 0.05  # flat: every sample after the warm-up within ±5 % of the first
 

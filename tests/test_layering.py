@@ -38,8 +38,8 @@ def test_package_imports_point_down(package: str) -> None:
 
 def test_every_domain_error_has_a_problem_mapping() -> None:
     import success_metrics.calculators.errors
-    import success_metrics.storage.errors
     import success_metrics.rbac.errors
+    import success_metrics.storage.errors
     from success_metrics.server import problems
 
     for module in (success_metrics.calculators.errors, success_metrics.rbac.errors, success_metrics.storage.errors):

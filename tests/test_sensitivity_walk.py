@@ -21,13 +21,22 @@ from typing import Any
 
 import pytest
 
-from success_metrics.calculators import Frame, Kind, MetricName, MetricQuery, Sensitivity, all_metrics, compute, get_metric
+from success_metrics.calculators import (
+    Frame,
+    Kind,
+    MetricName,
+    MetricQuery,
+    Sensitivity,
+    all_metrics,
+    compute,
+    get_metric,
+)
 from success_metrics.calculators import annotations as annotation_kinds
 from success_metrics.calculators.compute import load_settings
 from success_metrics.notify.reports import content
 from success_metrics.notify.reports.schedule import ReportKind, period_covering
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
+from success_metrics.storage.pool import Database
 from tests.calculators import fixture
 from tests.datasource.test_alert_delivery import KEYS
 from tests.datasource.test_alert_evaluate import answers

@@ -2,9 +2,21 @@
 
 from success_metrics.calculators.catalog import MetricDef, Option, alert_lineage, all_metrics, origins_of
 from success_metrics.calculators.catalog import get as get_metric
-from success_metrics.calculators.compute import check_agent_scope, compute, explain, needs_agent_scope_check, shared_query
+from success_metrics.calculators.compute import (
+    check_agent_scope,
+    compute,
+    explain,
+    needs_agent_scope_check,
+    shared_query,
+)
 from success_metrics.calculators.dimensions import dimension_values
-from success_metrics.calculators.errors import CalculatorError, InvalidRange, UndefinedValue, UnknownMetric, UnsupportedFilter
+from success_metrics.calculators.errors import (
+    CalculatorError,
+    InvalidRange,
+    UndefinedValue,
+    UnknownMetric,
+    UnsupportedFilter,
+)
 from success_metrics.calculators.frames import Column, Frame, Lineage, Origin
 from success_metrics.calculators.measures import MEASURES, Measure
 from success_metrics.calculators.query import Filter, MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind

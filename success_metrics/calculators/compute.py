@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 
-import success_metrics.calculators.metrics
 from success_metrics.calculators import buckets
 from success_metrics.calculators.catalog import MetricDef, get
 from success_metrics.calculators.errors import OutOfScope, UnsupportedFilter

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from success_metrics.calculators import TenantSettings, UnknownMetric, get_metric
-from success_metrics.storage import tenants
 from success_metrics.dashboards import provisioning, validate
 from success_metrics.dashboards.build import DashboardGenerationError, MetricEntry, Theme, check, dashboard_json
 from success_metrics.dashboards.layout import DASHBOARDS
+from success_metrics.storage import tenants
 from success_metrics.storage.pool import Database
 
 # The spec's monthly targets (Executive Summary, "Target" column), in the catalog's units:

@@ -58,7 +58,7 @@ async def backfill(db: Database, settings: Settings, file: Path, tenant: str, ba
                    console: Console | None = None) -> BackfillSummary:
     console = console or Console(stderr=True)
     await ensure_tenant(db, tenant)
-    stream: BinaryIO = sys.stdin.buffer if str(file) == "-" else open(file, "rb")  # noqa: SIM115
+    stream: BinaryIO = sys.stdin.buffer if str(file) == "-" else open(file, "rb")
     size = None if str(file) == "-" else file.stat().st_size
     summary = BackfillSummary()
     run_id = f"cli-{uuid.uuid4().hex[:12]}"

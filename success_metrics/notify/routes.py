@@ -12,12 +12,12 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from success_metrics.calculators import alert_lineage, get_metric
-from success_metrics.server import access
 from success_metrics.notify.alerts import channels, rules
-from success_metrics.server.deps import AdminDep, PrincipalDep, ServicesDep
 from success_metrics.notify.reports import delivery
 from success_metrics.notify.reports.schedule import ReportKind
 from success_metrics.rbac import Principal, audit, masking, policy
+from success_metrics.server import access
+from success_metrics.server.deps import AdminDep, PrincipalDep, ServicesDep
 
 router = APIRouter(tags=["alerts"])
 

@@ -15,13 +15,25 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from success_metrics.calculators import CalculatorError, Frame, MetricName, MetricQuery, ScopedQuery, annotations, check_agent_scope, compute, get_metric, needs_agent_scope_check, shared_query
-from success_metrics.storage import tenants
+from success_metrics.calculators import (
+    CalculatorError,
+    Frame,
+    MetricName,
+    MetricQuery,
+    ScopedQuery,
+    annotations,
+    check_agent_scope,
+    compute,
+    get_metric,
+    needs_agent_scope_check,
+    shared_query,
+)
 from success_metrics.query.cache import ResultCache
 from success_metrics.query.protocol.serialize import merge_annotations
+from success_metrics.rbac import Forbidden, Grant, Principal, RbacError, masking, policy, system_principal
+from success_metrics.storage import tenants
 from success_metrics.storage.errors import StorageError
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import Forbidden, Grant, Principal, RbacError, masking, policy, system_principal
 
 
 @dataclass(frozen=True, slots=True)

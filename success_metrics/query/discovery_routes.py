@@ -10,17 +10,45 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from success_metrics.calculators import Column, ColumnType, Dimension, Frame, Kind, MetricDef, Option, RowScope, ScopeKind, all_metrics, dimension_values, get_metric
+from success_metrics.calculators import (
+    Column,
+    ColumnType,
+    Dimension,
+    Frame,
+    Kind,
+    MetricDef,
+    Option,
+    RowScope,
+    ScopeKind,
+    all_metrics,
+    dimension_values,
+    get_metric,
+)
 from success_metrics.query import pipeline
-from success_metrics.server.deps import ServicesDep
 from success_metrics.query.protocol import parse, serialize
 from success_metrics.query.protocol.errors import ProtocolError
-from success_metrics.query.protocol.requests import MetricPayloadOptionsRequest, MetricsRequest, SearchRequest, TagKeysRequest, TagValuesRequest, VariableRequest
-from success_metrics.query.protocol.responses import MetricItem, MetricPayload, PayloadOption, SearchItem, TagKey, TagValue, VariableItem
-from success_metrics.server.body_limit import LimitedBodyRoute
+from success_metrics.query.protocol.requests import (
+    MetricPayloadOptionsRequest,
+    MetricsRequest,
+    SearchRequest,
+    TagKeysRequest,
+    TagValuesRequest,
+    VariableRequest,
+)
+from success_metrics.query.protocol.responses import (
+    MetricItem,
+    MetricPayload,
+    PayloadOption,
+    SearchItem,
+    TagKey,
+    TagValue,
+    VariableItem,
+)
 from success_metrics.query.routes import PROBLEMS, call_of
-from success_metrics.server.services import Services
 from success_metrics.rbac import Forbidden, masking, policy
+from success_metrics.server.body_limit import LimitedBodyRoute
+from success_metrics.server.deps import ServicesDep
+from success_metrics.server.services import Services
 
 router = APIRouter(tags=["grafana"], route_class=LimitedBodyRoute)
 

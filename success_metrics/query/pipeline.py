@@ -16,16 +16,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from success_metrics.calculators import CalculatorError, Frame, MetricDef, get_metric
-from success_metrics.server import access, problems
 from success_metrics.query.answer import Annotations, Answer, Context, Query
 from success_metrics.query.protocol import parse, serialize
 from success_metrics.query.protocol.errors import ProtocolError
 from success_metrics.query.protocol.parse import ParsedTarget, Shape
 from success_metrics.query.protocol.requests import AnnotationRequest, QueryRequest
 from success_metrics.query.protocol.responses import Annotation, QueryItem
-from success_metrics.server.services import Services
 from success_metrics.rbac import Forbidden, NoRole, Principal, RbacError, Unauthenticated, audit
 from success_metrics.rbac.identity import Credentials
+from success_metrics.server import access, problems
+from success_metrics.server.services import Services
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

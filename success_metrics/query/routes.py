@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from success_metrics.server import access, deps
 from success_metrics.query import pipeline
-from success_metrics.server.deps import ServicesDep
-from success_metrics.server.problems import ProblemDetails
 from success_metrics.query.protocol import serialize
 from success_metrics.query.protocol.requests import AnnotationRequest, QueryRequest
 from success_metrics.query.protocol.responses import Annotation, QueryResponse
-from success_metrics.server.body_limit import LimitedBodyRoute
 from success_metrics.rbac.identity import Credentials
+from success_metrics.server import access, deps
+from success_metrics.server.body_limit import LimitedBodyRoute
+from success_metrics.server.deps import ServicesDep
+from success_metrics.server.problems import ProblemDetails
 
 router = APIRouter(tags=["grafana"], route_class=LimitedBodyRoute)
 

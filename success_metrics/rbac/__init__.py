@@ -6,7 +6,17 @@ Grant → what the principal may see), ``audit`` (the hash-chained record; ``aud
 ``dev_issuer`` (local tokens for the demo and tests).
 """
 
-from success_metrics.rbac import audit, audit_query, audit_verify, dev_issuer, identity, keys, masking, policy, policy_store
+from success_metrics.rbac import (
+    audit,
+    audit_query,
+    audit_verify,
+    dev_issuer,
+    identity,
+    keys,
+    masking,
+    policy,
+    policy_store,
+)
 from success_metrics.rbac.audit import AuditRecord
 from success_metrics.rbac.errors import AuditUnavailable, Forbidden, NoRole, PolicyInvalid, RbacError, Unauthenticated
 from success_metrics.rbac.identity import Credentials, Identifier

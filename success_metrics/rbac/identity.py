@@ -32,7 +32,14 @@ from success_metrics.rbac import claims as claim_checks
 from success_metrics.rbac import dev_issuer as dev_keys
 from success_metrics.rbac import keys
 from success_metrics.rbac.errors import NoRole, Unauthenticated
-from success_metrics.rbac.identity_config import KEY_TYPE_FOR, IdentityProviderConfig, TokenKind, as_strings, claim_at, role_for
+from success_metrics.rbac.identity_config import (
+    KEY_TYPE_FOR,
+    IdentityProviderConfig,
+    TokenKind,
+    as_strings,
+    claim_at,
+    role_for,
+)
 from success_metrics.rbac.introspection import Introspector
 from success_metrics.rbac.jwks import JwksCache
 from success_metrics.rbac.principal import AuthMethod, Principal, Role

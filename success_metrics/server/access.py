@@ -19,16 +19,16 @@ import asyncpg
 import httpx
 from fastapi import Request
 
+from success_metrics.rbac import audit, audit_verify
+from success_metrics.rbac.errors import Forbidden, NoRole, Unauthenticated
+from success_metrics.rbac.identity import Credentials, Identifier, parse_providers
+from success_metrics.rbac.identity_config import IdentityProviderConfig
+from success_metrics.rbac.jwks import JwksCache
+from success_metrics.rbac.principal import Principal
 from success_metrics.server import audit_note
 from success_metrics.settings import ConfigError, Settings
 from success_metrics.storage.errors import DatabaseUnavailable
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import audit, audit_verify
-from success_metrics.rbac.identity import Credentials, Identifier, parse_providers
-from success_metrics.rbac.identity_config import IdentityProviderConfig
-from success_metrics.rbac.jwks import JwksCache
-from success_metrics.rbac.errors import Forbidden, NoRole, Unauthenticated
-from success_metrics.rbac.principal import Principal
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class GroupCommit:
                 del queue[:MAX_BATCH]
                 try:
                     await self._write(tenant, [rec for rec, _ in batch])
-                except Exception as exc:  # noqa: BLE001 (handed to every caller of the round, who raise it)
+                except Exception as exc:
                     _settle(batch, exc)
                 else:
                     _settle(batch, None)

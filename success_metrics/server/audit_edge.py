@@ -31,12 +31,12 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from success_metrics.rbac import AuditUnavailable, NoRole, RbacError, Unauthenticated, audit
+from success_metrics.rbac.identity import Credentials
 from success_metrics.server import access, problems
 from success_metrics.server.audit_note import Note, Who, current, limited_record
 from success_metrics.server.services import Services
 from success_metrics.storage.errors import StorageError
-from success_metrics.rbac import AuditUnavailable, NoRole, RbacError, Unauthenticated, audit
-from success_metrics.rbac.identity import Credentials
 
 log = logging.getLogger(__name__)
 

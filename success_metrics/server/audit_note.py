@@ -8,8 +8,8 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from success_metrics.server.ratelimit import Limiter, RateLimited
 from success_metrics.rbac import Principal, audit
+from success_metrics.server.ratelimit import Limiter, RateLimited
 
 
 @dataclass(frozen=True, slots=True)

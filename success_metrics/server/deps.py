@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from success_metrics.rbac.principal import Principal, Role
 from success_metrics.server import access
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings
-from success_metrics.rbac.principal import Principal, Role
 
 
 # async although they never await: FastAPI runs a plain ``def`` dependency in a worker thread, a hop that cost

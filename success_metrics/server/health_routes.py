@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from fastapi import Request
 from pydantic import BaseModel, Field
 
 from success_metrics.server.deps import ServicesDep

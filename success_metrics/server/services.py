@@ -15,27 +15,26 @@ import asyncpg
 import httpx
 
 from success_metrics.calculators import check_catalog
-from success_metrics.server import access, replicas
+from success_metrics.ingest import validate as event_schemas
 from success_metrics.notify import keyring
-from success_metrics.storage import tenants
 from success_metrics.notify.alerts import channels
 from success_metrics.notify.mailer import Mailer
+from success_metrics.notify.reports.delivery import Reporter
 from success_metrics.notify.scheduler import Scheduler
 from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
-from success_metrics.ingest import validate as event_schemas
-from success_metrics.server.ratelimit import Limiter
-from success_metrics.notify.reports.delivery import Reporter
-from success_metrics.settings import Settings
-from success_metrics.storage import migrate, partitions
-from success_metrics.storage.embedded import EmbeddedPostgres
-from success_metrics.storage.pool import Database
-from success_metrics.storage.supervise import Supervisor
 from success_metrics.rbac import local_keys, masking
 from success_metrics.rbac.changes import What
 from success_metrics.rbac.identity import Identifier
 from success_metrics.rbac.jwks import ProviderUnavailable
 from success_metrics.rbac.policy_store import PolicyStore
+from success_metrics.server import access, replicas
+from success_metrics.server.ratelimit import Limiter
+from success_metrics.settings import Settings
+from success_metrics.storage import migrate, partitions, tenants
+from success_metrics.storage.embedded import EmbeddedPostgres
+from success_metrics.storage.pool import Database
+from success_metrics.storage.supervise import Supervisor
 
 log = logging.getLogger(__name__)
 

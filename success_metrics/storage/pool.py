@@ -182,7 +182,7 @@ class Database:
             return
         try:
             await self.pool.release(conn, timeout=RESET_TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001 (asyncpg has terminated it; nothing is handed back)
+        except Exception as exc:
             log.warning("a database connection could not be reset and was closed: %s", exc.__class__.__name__)
 
     @staticmethod

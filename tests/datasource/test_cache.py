@@ -8,7 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from success_metrics.calculators import Column, ColumnType, Frame, Kind, MetricName, MetricQuery, RowScope, ScopedQuery, ScopeKind, TenantId
+from success_metrics.calculators import (
+    Column,
+    ColumnType,
+    Frame,
+    Kind,
+    MetricName,
+    MetricQuery,
+    RowScope,
+    ScopedQuery,
+    ScopeKind,
+    TenantId,
+)
 from success_metrics.query.cache import ResultCache
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

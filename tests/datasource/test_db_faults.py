@@ -27,12 +27,12 @@ import httpx
 import psutil
 import pytest
 
+from success_metrics.rbac import audit, dev_issuer, keys
 from success_metrics.server import access
 from success_metrics.server.app import create_app
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings, TenantConfig
 from success_metrics.storage.embedded import EmbeddedPostgres
-from success_metrics.rbac import audit, dev_issuer, keys
 from tests.datasource.event_samples import one_of_each
 from tests.datasource.grafana_shapes import fixture
 

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from success_metrics.calculators import TenantSettings
 from success_metrics.calculators.tenant_settings import Branding
-from success_metrics.tools import cli
-from success_metrics.storage import tenants as tenant_store
 from success_metrics.dashboards import ExportError, export, export_stored
+from success_metrics.storage import tenants as tenant_store
 from success_metrics.storage.pool import Database
+from success_metrics.tools import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,10 +20,10 @@ import pytest
 from success_metrics.ingest import backfill as backfill_module
 from success_metrics.ingest.intake import ingest
 from success_metrics.ingest.writer import Source
+from success_metrics.rbac import keys
 from success_metrics.settings import Limits, Settings, TenantConfig
 from success_metrics.storage import partitions
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import keys
 from tests.datasource.event_samples import iso, one_of_each
 
 URL = "/api/ingest/events"
@@ -552,7 +552,7 @@ async def test_cli_backfill_through_the_same_path(
     lines.append(json.dumps({**events[3], "id": "cli-bad", "data": {"score": -1}}))
     path = tmp_path / "events.ndjson"
     path.write_text("\n".join(lines) + "\n")
-    console = Console(file=open(tmp_path / "out.txt", "w"), width=200)  # noqa: SIM115
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=200)
     summary = await backfill_module.backfill(db, base_settings, path, tid, batch_size=5, console=console)
     assert (summary.accepted, summary.duplicates, summary.rejected) == (16, 0, 2)
     assert any(s.startswith("line 9 is not valid JSON") for s in summary.samples)

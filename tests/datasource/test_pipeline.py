@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -16,8 +16,8 @@ from success_metrics.server.services import Services
 from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
 from tests.datasource import seed
-from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.grafana_shapes import fixture
+from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 
 
 def services_of(client: httpx.AsyncClient) -> Services:

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from success_metrics.rbac import policy
 from success_metrics.server.app import create_app
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings, TenantConfig
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import policy
 
 DEADLINE_S = 1.0
 

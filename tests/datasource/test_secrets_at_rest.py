@@ -16,7 +16,6 @@ import respx
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from success_metrics.tools import cli
 from success_metrics.notify import keyring
 from success_metrics.notify.alerts import channels
 from success_metrics.notify.alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_config
@@ -27,6 +26,7 @@ from success_metrics.server.services import Services
 from success_metrics.settings import Settings
 from success_metrics.storage import migrate
 from success_metrics.storage.pool import Database
+from success_metrics.tools import cli
 from tests.datasource.test_alert_delivery import FAST
 from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, answers, make_tenant
 

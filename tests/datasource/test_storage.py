@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import asyncpg
-
 import pytest
 
 from success_metrics.storage import migrate, partitions

@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from success_metrics.storage.pool import Database
-from success_metrics.rbac import AuditUnavailable, AuthMethod, Principal, Role, audit, audit_verify
 from success_metrics.calculators.vocabulary import TenantId
+from success_metrics.rbac import AuditUnavailable, AuthMethod, Principal, Role, audit, audit_verify
+from success_metrics.storage.pool import Database
 
 KEY = b"k" * 32
 

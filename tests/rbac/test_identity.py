@@ -22,14 +22,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import RSAAlgorithm
 
-from success_metrics.storage import tenants
-from success_metrics.settings import TenantConfig
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import Unauthenticated, dev_issuer, keys
 from success_metrics.rbac.errors import NoRole
 from success_metrics.rbac.identity import Credentials, Identifier, parse_providers
 from success_metrics.rbac.jwks import JwksCache
 from success_metrics.rbac.principal import AuthMethod, Role
+from success_metrics.settings import TenantConfig
+from success_metrics.storage import tenants
+from success_metrics.storage.pool import Database
 from tests.conftest import TestIdP
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from success_metrics.settings import TenantConfig
 from success_metrics.rbac import Unauthenticated
 from success_metrics.rbac.identity import Credentials, Identifier
 from success_metrics.rbac.principal import AuthMethod, Role
+from success_metrics.settings import TenantConfig
 from tests.conftest import TestIdP
 from tests.rbac.test_identity import _no_db, ident, make
 

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from success_metrics.storage import tenants as tenant_store
+from success_metrics.rbac import Forbidden, Role, Unauthenticated, keys
 from success_metrics.settings import TenantConfig
+from success_metrics.storage import tenants as tenant_store
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import Forbidden, Role, Unauthenticated
-from success_metrics.rbac import keys
 
 
 async def _tenant(db: Database, new_tenant_id: Callable[[str], str]) -> str:

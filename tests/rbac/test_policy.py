@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 
-import success_metrics.calculators.metrics
 from success_metrics.calculators import catalog
 from success_metrics.calculators.query import MetricQuery, RowScope, ScopeKind
 from success_metrics.calculators.vocabulary import MetricName, TenantId
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import AuthMethod, Forbidden, PolicyInvalid, Principal, Role, policy
 from success_metrics.rbac.policy_store import PolicyStore
+from success_metrics.storage.pool import Database
 
 START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from success_metrics.calculators.vocabulary import TenantId
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import AuthMethod, Principal, Role, policy
 from success_metrics.rbac.policy_store import PolicyStore
+from success_metrics.storage.pool import Database
 
 
 class Clock:

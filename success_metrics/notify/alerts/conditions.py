@@ -18,9 +18,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from success_metrics.calculators import Dimension, Filter, Frame, Kind, MetricName, MetricQuery, Operator, TenantSettings, buckets
-from success_metrics.query import answer
+from success_metrics.calculators import (
+    Dimension,
+    Filter,
+    Frame,
+    Kind,
+    MetricName,
+    MetricQuery,
+    Operator,
+    TenantSettings,
+    buckets,
+)
 from success_metrics.notify.alerts.rules import Rule
+from success_metrics.query import answer
 
 
 @dataclass(frozen=True, slots=True)

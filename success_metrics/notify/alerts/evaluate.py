@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from success_metrics.calculators import CalculatorError, alert_lineage
-from success_metrics.storage import tenants
 from success_metrics.notify.alerts import channels, rules
 from success_metrics.notify.alerts.conditions import Context, measure
 from success_metrics.notify.alerts.rules import Rule
@@ -24,6 +23,7 @@ from success_metrics.notify.alerts.state import RuleState, State, Transition, ho
 from success_metrics.query.answer import Answerer
 from success_metrics.rbac import AuthMethod, Principal, RbacError, Role, masking, policy
 from success_metrics.rbac.policy_store import PolicyStore
+from success_metrics.storage import tenants
 
 log = logging.getLogger(__name__)
 

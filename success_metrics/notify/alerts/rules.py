@@ -15,7 +15,6 @@ import asyncpg
 from jsonschema import Draft202012Validator
 
 from success_metrics.calculators import Kind, UnknownMetric, get_metric
-
 from success_metrics.notify.errors import DefaultRuleKept, RuleInvalid, UnknownRule
 
 _SCHEMA_PATH = Path(__file__).with_name("rule.schema.json")

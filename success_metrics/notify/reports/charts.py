@@ -13,7 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # before anything else of matplotlib is imported: never look for a display
 
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
 from success_metrics.calculators import ColumnType, Frame, Kind
 

@@ -19,18 +19,18 @@ from typing import Any
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field
 
-from success_metrics.server import access
-from success_metrics.storage import tenants
 from success_metrics.notify.errors import AlertingError, validated
 from success_metrics.notify.mailer import Mailer
-from success_metrics.query.answer import Answerer
 from success_metrics.notify.reports import content, render
 from success_metrics.notify.reports.content import Recipient, Report
 from success_metrics.notify.reports.render import Rendered
 from success_metrics.notify.reports.schedule import DEFAULT_TIMES, Period, ReportKind, latest_due
-from success_metrics.storage.pool import Database
+from success_metrics.query.answer import Answerer
 from success_metrics.rbac import audit
 from success_metrics.rbac.policy_store import PolicyStore
+from success_metrics.server import access
+from success_metrics.storage import tenants
+from success_metrics.storage.pool import Database
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,17 @@ from pydantic import TypeAdapter
 
 from success_metrics.calculators import Column, ColumnType, Frame, Kind, Unit
 from success_metrics.query.protocol.parse import Shape
-from success_metrics.query.protocol.responses import Annotation, FrameMeta, Notice, QueryItem, Table, TableColumn, TagValue, TimeSeries, VariableItem
+from success_metrics.query.protocol.responses import (
+    Annotation,
+    FrameMeta,
+    Notice,
+    QueryItem,
+    Table,
+    TableColumn,
+    TagValue,
+    TimeSeries,
+    VariableItem,
+)
 from success_metrics.query.sizes import columns_bytes, value_bytes
 
 _ITEM: TypeAdapter[QueryItem] = TypeAdapter(QueryItem)
