@@ -27,7 +27,7 @@ import asyncpg
 from success_metrics.calculators import buckets, formulas
 from success_metrics.calculators.buckets import Segment, Source, local_midnight, series_starts
 from success_metrics.calculators.query import Filter, RowScope, ScopedQuery
-from success_metrics.calculators.sql import Params, bucket_expr, scope_condition, union_source, where_filters
+from success_metrics.calculators.sql import Params, bucket_expr, fetch_one, scope_condition, union_source, where_filters
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import Dimension
 
@@ -225,7 +225,7 @@ async def funnel(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: dateti
     p = Params()
     where = where_filters(LEAD_COLUMNS, filters, p, metric)
     end = p.add(hi)
-    r = await conn.fetchrow(
+    r = await fetch_one(conn,
         f"SELECT {funnel_select(end)} FROM leads l WHERE l.tenant_id = {p.add(tenant)} "
         f"AND l.created_at >= {p.add(lo)} AND l.created_at < {end} AND {where}", *p.values)
     return Funnel.of(r)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
+
 from success_metrics.calculators.buckets import MONTH, Segment, Source
 from success_metrics.calculators.errors import UnsupportedFilter
 from success_metrics.calculators.query import Filter, Operator, RowScope, ScopeKind
@@ -193,3 +195,11 @@ def percentile_sql(hist_source: str, group: list[str], quantiles: list[float]) -
         f"  FROM (SELECT {gsel}h, sum(hc) AS c FROM {hist_source} s WHERE h IS NOT NULL GROUP BY {gsel}h) b"
         f") w" + (f" GROUP BY {g}" if group else "")
     )
+
+
+async def fetch_one(conn: asyncpg.Connection, query: str, *args: Any) -> asyncpg.Record:
+    """``fetchrow`` of a statement that always yields a row: an aggregate without GROUP BY, INSERT … RETURNING."""
+    row = await conn.fetchrow(query, *args)
+    if row is None:
+        raise LookupError(f"a statement that yields one row returned none: {query[:80]}")
+    return row

@@ -21,13 +21,13 @@ from success_metrics.calculators import (
     MetricName,
     MetricQuery,
     ScopedQuery,
-    annotations,
     check_agent_scope,
     compute,
     get_metric,
     needs_agent_scope_check,
     shared_query,
 )
+from success_metrics.calculators import annotations as annotation_kinds
 from success_metrics.query.cache import ResultCache
 from success_metrics.query.protocol.serialize import merge_annotations
 from success_metrics.rbac import Forbidden, Grant, Principal, RbacError, masking, policy, system_principal
@@ -128,10 +128,10 @@ class Answerer:
         grant = policy.authorize(ctx.principal, query, metric_def, ctx.policy)
         await self._computed(grant, metric_def.row_scoped, self._metric, background=True)
 
-    def _annotation_grants(self, ctx: Context, query: MetricQuery) -> list[tuple[Grant, annotations.AnnotationKind]]:
+    def _annotation_grants(self, ctx: Context, query: MetricQuery) -> list[tuple[Grant, annotation_kinds.AnnotationKind]]:
         named = [k for k in query.metric.split(",") if k.strip()]
         grants = []
-        for kind in annotations.kinds(named):
+        for kind in annotation_kinds.kinds(named):
             if not policy.allowed(ctx.principal, kind, ctx.policy):
                 if named:  # asked by name: say so; asked for "all": just leave it out
                     raise Forbidden(f"Role {ctx.principal.role.value} may not see {kind.title.lower()} annotations.")
@@ -159,4 +159,4 @@ class Answerer:
     async def _annotations(self, scoped: ScopedQuery) -> Frame:
         async with self.db.tenant(scoped.tenant_id) as conn:
             settings = await tenants.load_settings(conn, scoped.tenant_id)
-            return await annotations.compute(conn, scoped, settings)
+            return await annotation_kinds.compute(conn, scoped, settings)

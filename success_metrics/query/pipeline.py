@@ -71,6 +71,7 @@ class Trail:
             return audit.AuditRecord(tenant_id=tenant, action=self.action, outcome="error",
                                      status=_status(self.error) if self.error else 500, reason=_reason(self.error),
                                      **common)
+        outcome: audit.Outcome
         if self.error is None:
             outcome, status = ("denied", 403) if self.denied and not self.served else ("success", 200)
             reason = f"refused: {', '.join(self.denied)}" if self.denied else None
@@ -224,6 +225,6 @@ async def answer_annotations(svc: Services, call: Call,
         assert query is not None
         frame = await svc.answers.annotations(ctx, query)                # authorize → compute (cached) → mask
         _note(trail, frame)
-        return serialize.annotations(frame, body.annotation.model_dump(exclude_none=True)), frame.masked_fields
+        return serialize.annotation_list(frame, body.annotation.model_dump(exclude_none=True)), frame.masked_fields
 
     return await run(svc, call, "query", resource, job, parsed_error=failed)

@@ -5,8 +5,6 @@ there too, under refId "Anno". Masked responses name the masked fields in ``X-Ma
 in each frame's ``meta``.
 """
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request, Response
 
 from success_metrics.query import pipeline

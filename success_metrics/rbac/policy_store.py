@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from success_metrics.calculators.sql import fetch_one
 from success_metrics.rbac import audit, changes
 from success_metrics.rbac.errors import PolicyInvalid
 from success_metrics.rbac.policy import Policy, default_document, default_policy, parse
@@ -118,7 +119,7 @@ class PolicyStore:
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, tenant_id)
             version = (await conn.fetchval(
                 "SELECT coalesce(max(version), 0) FROM policy_versions WHERE tenant_id = $1", tenant_id)) + 1
-            row = await conn.fetchrow(
+            row = await fetch_one(conn,
                 """INSERT INTO policy_versions (tenant_id, version, document, changed_by, comment)
                    VALUES ($1, $2, $3, $4, $5) RETURNING *""", tenant_id, version, document, by.subject, comment)
             fields = dict(audit_fields or {})

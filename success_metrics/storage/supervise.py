@@ -79,7 +79,7 @@ class Supervisor:
 
     def delay(self) -> float:
         """Seconds to the next round: the interval while all is well, doubling per failed attempt up to the cap."""
-        return min(self.interval_s * 2 ** self._attempts, self.backoff_max_s)
+        return min(self.interval_s * 2.0 ** self._attempts, self.backoff_max_s)
 
     async def _run(self) -> None:
         while True:

@@ -301,7 +301,7 @@ def test_annotations_merge_by_time_and_read_masked_columns_as_empty() -> None:
     ), masked_fields=("policy_changes.text",))
     merged = serialize.merge_annotations([first, second])
     assert merged.masked_fields == ("policy_changes.text",)
-    out = [a.model_dump(mode="json", exclude_none=True) for a in serialize.annotations(merged, {"name": "x"})]
+    out = [a.model_dump(mode="json", exclude_none=True) for a in serialize.annotation_list(merged, {"name": "x"})]
     assert out == [
         {"annotation": {"name": "x"}, "time": T0, "isRegion": False, "title": "Role policy v2", "text": "", "tags": ["policy"]},
         {"annotation": {"name": "x"}, "time": T0 + HOUR, "timeEnd": T0 + 3 * HOUR, "isRegion": True,

@@ -17,7 +17,7 @@ from success_metrics.calculators.catalog import metric, origins_of
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.query import ScopedQuery
 from success_metrics.calculators.reads import LEAD_COLUMNS, Funnel, deals_sql, event_rows, funnel_select
-from success_metrics.calculators.sql import Params, where_filters
+from success_metrics.calculators.sql import Params, fetch_one, where_filters
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import Dimension, Kind, Unit
 
@@ -158,7 +158,7 @@ async def attribution_tree(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
     where = where_filters(LEAD_COLUMNS, q.filters, p, q.metric)
     end = p.add(q.end)
     w = s.attribution_weights
-    r = await conn.fetchrow(
+    r = await fetch_one(conn,
         f"""SELECT {funnel_select(end)},
                    coalesce(sum(l.deal_value * CASE l.attribution_class WHEN 'direct' THEN {p.add(w.direct)}::numeric
                        WHEN 'assisted' THEN {p.add(w.assisted)}::numeric

@@ -15,7 +15,7 @@ from success_metrics.calculators.catalog import GRANULARITY, Option, metric
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.query import ScopedQuery
 from success_metrics.calculators.reads import AUTOMATED_ONLY, event_rows
-from success_metrics.calculators.sql import Params, union_source, where_filters
+from success_metrics.calculators.sql import Params, fetch_one, union_source, where_filters
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import ColumnType, Dimension, Kind, Unit
 
@@ -58,7 +58,7 @@ async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
         return {r["type"]: (int(r["n"]), float(r["ok"])) for r in rows}
 
     whole, last_hour = await totals(q.start, q.end), await totals(max(q.start, q.end - HOUR), q.end)
-    cohort = await conn.fetchrow(
+    cohort = await fetch_one(conn,
         "SELECT count(*) AS leads, count(*) FILTER (WHERE first_response_at <= created_at + interval '60 seconds' "
         "AND first_response_at < $3) AS fast, count(*) FILTER (WHERE scored_at < $3) AS scored "
         "FROM leads WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3", sq.tenant_id, q.start, q.end)
@@ -242,7 +242,7 @@ async def errors_mttr(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
 async def system_resources(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     proc = psutil.Process(os.getpid())
     mem = psutil.virtual_memory()
-    db = await conn.fetchrow(
+    db = await fetch_one(conn,
         "SELECT pg_database_size(current_database()) AS size, "
         "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) AS connections, "
         "current_setting('max_connections')::int AS max_connections")
