@@ -11,6 +11,7 @@ by tenant_id although row-level security already confines the transaction (defen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -48,7 +49,7 @@ def filter_condition(expr: str, f: Filter, p: Params, metric: str) -> str:
         "use =, !=, =~ or !~.", metric=metric)
 
 
-def where_filters(columns: dict[Dimension, str], filters: tuple[Filter, ...], p: Params, metric: str) -> str:
+def where_filters(columns: Mapping[Dimension, str], filters: tuple[Filter, ...], p: Params, metric: str) -> str:
     """AND of every filter whose dimension maps to a column here ('TRUE' when none)."""
     conds = [filter_condition(columns[f.dimension], f, p, metric) for f in filters if f.dimension in columns]
     return " AND ".join(conds) or "TRUE"

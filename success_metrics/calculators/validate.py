@@ -22,7 +22,7 @@ def issues(metrics: list[MetricDef] | None = None) -> list[str]:
     names = [m.name for m in catalog]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         found.append(f"{dup}: registered more than once")
-    by_name = {m.name: m for m in catalog}
+    by_name: dict[str, MetricDef] = {m.name: m for m in catalog}
     for m in catalog:
         if not NAME.match(m.name):
             found.append(f"{m.name}: name is not 'area.metric' in lower case")

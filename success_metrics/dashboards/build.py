@@ -134,7 +134,8 @@ def dashboard_json(spec: DashboardSpec, lookup: Lookup, theme: Theme) -> dict[st
         built.templating.list_val = []
     built.annotations = dash_m.AnnotationContainer(list_val=[_annotation(name) for name in spec.annotations])
     built.panels = list(_panels(spec, lookup, theme))
-    return json.loads(json.dumps(built, cls=JSONEncoder, sort_keys=True))
+    plain: dict[str, Any] = json.loads(json.dumps(built, cls=JSONEncoder, sort_keys=True))
+    return plain
 
 
 # ── layout ───────────────────────────────────────────────────────────────────────────────────

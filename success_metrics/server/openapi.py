@@ -50,9 +50,10 @@ def describe(spec: dict[str, Any]) -> dict[str, Any]:
                          **(BODY if op.get("requestBody") else {}), **(SIZED if path in SIZE_LIMITED else {})}
                 for status, description in added.items():
                     responses.setdefault(str(status), {"description": description})
-            for status, response in responses.items():
-                schema = next(iter(response.get("content", {}).values()), {}).get("schema")
-                if int(status) >= 400 and schema in (None, PROBLEM_REF, {"$ref": "#/components/schemas/"
+            for code, response in responses.items():
+                media: dict[str, Any] = next(iter(response.get("content", {}).values()), {})
+                schema = media.get("schema")
+                if int(code) >= 400 and schema in (None, PROBLEM_REF, {"$ref": "#/components/schemas/"
                                                                           "HTTPValidationError"}):
                     response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
     return spec

@@ -67,7 +67,7 @@ class ProblemDetails(BaseModel):
 
 
 # exception class -> (status, title); looked up along the MRO, most specific first
-STATUS: dict[type[BaseException], tuple[int, str]] = {
+STATUS: dict[type[Exception], tuple[int, str]] = {
     Unauthenticated: (401, "Authentication failed"),
     NoRole: (403, "No role"),
     Forbidden: (403, "Forbidden"),

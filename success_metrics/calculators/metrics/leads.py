@@ -30,7 +30,7 @@ def _pct(x: float | None) -> float | None:
 
 
 async def _grouped_funnel(conn: asyncpg.Connection, sq: ScopedQuery, group: Callable[[str], str]
-                          ) -> list[tuple[str, Funnel]]:
+                          ) -> list[tuple[str | int, Funnel]]:
     """funnel_select per group of the range's leads; ``group`` makes the group's SQL from the range's end."""
     q = sq.query
     p = Params()
@@ -197,7 +197,7 @@ async def attribution_weighted(conn: asyncpg.Connection, sq: ScopedQuery, s: Ten
     where = where_filters({Dimension.AGENT: "l.agent_id"}, q.filters, p, q.metric)
     found = {r["key"]: (int(r["n"]), float(r["value"])) for r in await conn.fetch(
         deals_sql(p, sq.tenant_id, q.start, q.end, where=where), *p.values)}
-    rows = []
+    rows: list[tuple[str, int, float, float | None, float]] = []
     for cls in ("direct", "assisted", "influenced"):
         count, revenue = found.get(cls, (0, 0.0))
         weight = formulas.attribution_weight(cls, s.attribution_weights)

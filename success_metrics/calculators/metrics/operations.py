@@ -147,7 +147,7 @@ async def components_success(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
     stats, _ = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "component", q.filters, q.metric, width,
                                 percentiles=False)
     series = {comp: {t: None if c.success_rate is None else 100 * c.success_rate
-                     for (t, k), c in stats.items() if k == comp}
+                     for (t, k), c in stats.items() if k == comp and t is not None}
               for comp in sorted({k for _, k in stats})}
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     return shapes.series("components.success_rate", starts, series, Unit.PERCENT)

@@ -23,6 +23,7 @@ from success_metrics.calculators import (
     Kind,
     MetricName,
     MetricQuery,
+    TenantId,
     TenantSettings,
     alert_lineage,
     get_metric,
@@ -47,7 +48,7 @@ class Recipient(BaseModel):
     teams: tuple[str, ...] = ()
 
     def principal(self, tenant_id: str) -> Principal:
-        return Principal(tenant_id=tenant_id, subject=self.email, role=self.role, auth_method=AuthMethod.SERVICE_KEY,
+        return Principal(tenant_id=TenantId(tenant_id), subject=self.email, role=self.role, auth_method=AuthMethod.SERVICE_KEY,
                          agent_id=self.agent_id, teams=self.teams)
 
 

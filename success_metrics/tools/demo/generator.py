@@ -129,7 +129,7 @@ class _Gen:
 
 
 def _growth(months_before_end: float) -> float:
-    return 1.025 ** (-months_before_end)
+    return float(1.025 ** (-months_before_end))
 
 
 def _in_contact_hours(rng: random.Random, moment: datetime, zone: ZoneInfo) -> datetime:
