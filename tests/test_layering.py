@@ -17,7 +17,7 @@ FORBIDDEN = {
 
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name.split(".")[0] for alias in node.names)
@@ -50,6 +50,7 @@ def test_every_domain_error_has_a_problem_mapping() -> None:
 
 def _make(cls: type[Exception]) -> Exception:
     # construct with whatever positional arguments the class needs, for the lookup only
+    args: tuple[object, ...]
     for args in (("x",), ("x", [])):
         try:
             return cls(*args)

@@ -24,9 +24,11 @@ import pytest
 from success_metrics.calculators import (
     Frame,
     Kind,
+    MetricDef,
     MetricName,
     MetricQuery,
     Sensitivity,
+    TenantId,
     all_metrics,
     compute,
     get_metric,
@@ -58,7 +60,7 @@ def _rename(value: Any) -> Any:
     return NAMES.get(value, value) if isinstance(value, str) else value
 
 
-def _money_changed(events: list[dict]) -> list[dict]:
+def _money_changed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Tenant B: other agents' deal values and every recorded cost changed; all else the same."""
     out = copy.deepcopy(events)
     for e in out:
@@ -70,7 +72,7 @@ def _money_changed(events: list[dict]) -> list[dict]:
 
 
 def _settings(scale: float) -> dict[str, Any]:
-    s = _rename(copy.deepcopy(fixture.SETTINGS_A))
+    s: dict[str, Any] = _rename(copy.deepcopy(fixture.SETTINGS_A))
     s["hourly_rate"] *= scale
     s["error_cost"] *= scale
     s["monthly_costs"] = {k: v * scale for k, v in s["monthly_costs"].items()}
@@ -126,8 +128,9 @@ async def pair(db: Database) -> tuple[str, str]:
 
 
 def principal(tenant: str, role: Role) -> Principal:
-    who = {Role.AGENT: {"agent_id": OWN, "teams": ("t1",)}, Role.MANAGER: {"teams": ("t1",)}}.get(role, {})
-    return Principal(tenant_id=tenant, subject=f"{role.value}@walk", role=role, auth_method=AuthMethod.SERVICE_KEY,
+    scopes: dict[Role, dict[str, Any]] = {Role.AGENT: {"agent_id": OWN, "teams": ("t1",)}, Role.MANAGER: {"teams": ("t1",)}}
+    who = scopes.get(role, {})
+    return Principal(tenant_id=TenantId(tenant), subject=f"{role.value}@walk", role=role, auth_method=AuthMethod.SERVICE_KEY,
                      **who)
 
 
@@ -204,7 +207,7 @@ async def test_no_role_receives_what_its_policy_hides(db: Database, pair: tuple[
         walked += 1
         if role is Role.ADMIN:
             admin_saw.append(seen_a)
-        if role is Role.ADMIN and not is_annotation:  # admins see every column: the declared ones must be there
+        if role is Role.ADMIN and isinstance(metric, MetricDef):  # admins see every column: the declared ones must be there
             shown = {c[0] for c in json.loads(seen_a)["columns"]}
             declared = set(metric.lineage) | set(metric.declassify)
             if metric.kind is not Kind.TIMESERIES and not declared <= shown:

@@ -17,8 +17,8 @@ from success_metrics.calculators import (
     TenantId,
     TenantSettings,
     UnknownMetric,
-    annotations,
 )
+from success_metrics.calculators import annotations as annotation_kinds
 from success_metrics.ingest import intake
 from success_metrics.ingest.writer import Source
 from success_metrics.settings import TenantConfig
@@ -32,10 +32,10 @@ H = timedelta(hours=1)
 
 async def rows(db: Database, tenant: str, kind: str, start: datetime, end: datetime,
                settings: TenantSettings | None = None, scope: RowScope | None = None) -> list[tuple[Any, ...]]:
-    found = annotations.kind(kind)
+    found = annotation_kinds.kind(kind)
     sq = ScopedQuery(TenantId(tenant), MetricQuery(MetricName(found.name), start, end), scope or RowScope())
     async with db.tenant(tenant) as conn:
-        frame = await annotations.compute(conn, sq, settings or TenantSettings())
+        frame = await annotation_kinds.compute(conn, sq, settings or TenantSettings())
     assert [c.name for c in frame.columns] == ["time", "timeEnd", "title", "text", "tags"]
     return frame.rows()
 
@@ -158,14 +158,14 @@ async def test_backfills(db: Database, tenant: str) -> None:
 
 async def test_unknown_kind_suggests_the_known_ones() -> None:
     with pytest.raises(UnknownMetric, match="Did you mean: .*outages"):
-        annotations.kind("outage-ish")
+        annotation_kinds.kind("outage-ish")
 
 
 def test_only_security_roles_may_see_security_alerts() -> None:
     from success_metrics.rbac import AuthMethod, Principal, Role, policy
 
     rules = policy.default_policy()
-    kinds = {k: annotations.kind(k) for k in ("alerts", "security_alerts")}
+    kinds = {k: annotation_kinds.kind(k) for k in ("alerts", "security_alerts")}
     for role, sees_security in ((Role.AGENT, False), (Role.MANAGER, False), (Role.EXECUTIVE, False),
                                 (Role.AUDITOR, True), (Role.ADMIN, True)):
         who = Principal(TenantId("t"), "s", role, AuthMethod.JWT, agent_id="a1", teams=("north",))

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from success_metrics.calculators import entities
+from success_metrics.calculators.sql import fetch_one
 from success_metrics.storage import migrate, partitions
 from success_metrics.storage.pool import Database
 from tests.calculators.fixture import migrated_before
@@ -62,7 +63,7 @@ async def test_migration_0012_keeps_the_winners_event_ids(before_0012: asyncpg.C
            VALUES ('m', 'L', $1, 'referral', 30, $2, $3, 'tZ')""",
         T, T + timedelta(hours=1), T + timedelta(hours=3))
     assert [m.version for m in await migrate.migrate(conn)][0] == 12
-    lead = await conn.fetchrow("SELECT * FROM leads WHERE lead_id = 'L'")
+    lead = await fetch_one(conn, "SELECT * FROM leads WHERE lead_id = 'L'")
     # the earliest creation is c-2 (by time); of the two scores at one hour the latest by id is s-b; the stored
     # routing (3 h) is no stored event's, so it stays as it was, its id unknown
     assert [lead[c] for c in WINNER_IDS] == ["c-2", "s-b", None]

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,7 +38,7 @@ FAST = Notifications(channel_timeout_s=0.5, max_attempts=3, backoff_s=0.01)
 KEYS = keyring.load(Settings(data_dir=Path("/nonexistent"), secret_key=SecretStr(keyring.new_key())))
 
 
-async def firing_tenant(db: Database, new_tenant_id: Callable[[str], str], **channel_docs: dict) -> str:
+async def firing_tenant(db: Database, new_tenant_id: Callable[[str], str], **channel_docs: dict[str, Any]) -> str:
     """A tenant whose only firing rule is the auth-failure burst, with the given channels."""
     tid = new_tenant_id("notify")
     await make_tenant(db, tid)
@@ -54,7 +55,7 @@ async def log_rows(db: Database, tid: str) -> dict[str, tuple[str, int, str | No
     return {r["channel_id"]: (r["status"], r["attempts"], r["last_error"]) for r in rows}
 
 
-def webhook(url: str) -> dict:
+def webhook(url: str) -> dict[str, Any]:
     return {"kind": "webhook", "url": url, "secret": SECRET}
 
 
@@ -165,7 +166,7 @@ async def test_restart_while_firing_sends_each_transition_once(db: Database,
     ({"kind": "email", "to": ["not-an-address"]}, "not email addresses: not-an-address"),
     ({"kind": "pager"}, "kind"),
 ])
-def test_bad_channels_say_what_to_fix(doc: dict, says: str) -> None:
+def test_bad_channels_say_what_to_fix(doc: dict[str, Any], says: str) -> None:
     with pytest.raises(ChannelInvalid, match=says):
         parse_config(doc)
 

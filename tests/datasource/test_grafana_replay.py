@@ -91,7 +91,7 @@ async def test_every_dashboard_answers_every_role_as_the_role_table_says(
 ) -> None:
     client, profile, end = await _setup(db, make_client, new_tenant_id)
     me = profile.agents[0]
-    claims = {"agent": {"agent_id": me.id}, "manager": {"teams": [me.team_id]}}
+    claims: dict[str, dict[str, Any]] = {"agent": {"agent_id": me.id}, "manager": {"teams": [me.team_id]}}
     names = {a.name for a in profile.agents}
     team_name = dict(profile.teams)
     seen = dict.fromkeys(ROLES, "")

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from success_metrics.calculators import TenantId
 from success_metrics.server.services import Services
 from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
@@ -52,7 +53,7 @@ async def tenant_wide_manager_policy(db: Database, svc: Services, tenant: str) -
     document["roles"]["manager"]["row_scope"] = "tenant"
     document["roles"]["manager"]["masks"] = [{"field": "revenue", "strategy": "hide"},
                                              {"field": "deal_value", "strategy": "bucket", "step": 1000}]
-    admin = Principal(tenant_id=tenant, subject="admin@pipe", role=Role.ADMIN, auth_method=AuthMethod.DEV)
+    admin = Principal(tenant_id=TenantId(tenant), subject="admin@pipe", role=Role.ADMIN, auth_method=AuthMethod.DEV)
     async with db.tenant(tenant) as conn:
         await svc.policies.replace(conn, tenant, document, admin, comment="managers see the whole tenant")
 

@@ -30,6 +30,7 @@ async def test_secret_shown_once_and_stored_only_hashed(db: Database, new_tenant
     assert info.kind is keys.KeyKind.INGEST and info.role is None and info.status() == "active"
     async with db.system() as conn:
         row = await conn.fetchrow("SELECT * FROM api_keys WHERE key_id = $1", info.key_id)
+        assert row is not None
         assert row["secret_sha256"] == hashlib.sha256(secret.encode()).hexdigest()
         assert secret not in {str(v) for v in row.values()}
         assert await keys.verify_ingest_key(conn, secret) == tid
