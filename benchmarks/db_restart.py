@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -38,7 +39,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this checkout
 
-from benchmarks.service_process import free_port, start_server, wait_ready
+from benchmarks.service_process import free_port, start_server, wait_ready  # noqa: E402  (after the path is set)
 
 TENANT = "restart-bench"
 DEV = ("success-metrics-dev", "success-metrics")  # the dev issuer and audience (settings defaults)
@@ -176,10 +177,8 @@ async def main(args: argparse.Namespace) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
     if left is not None:
-        try:
+        with contextlib.suppress(psutil.TimeoutExpired):
             left.wait(10)
-        except psutil.TimeoutExpired:
-            pass
     still = postmaster(pgdata)
 
     print("answers:")
@@ -193,7 +192,7 @@ async def main(args: argparse.Namespace) -> None:
     lost = accepted - stored
     print(f"events accepted {len(accepted)}, stored {len(stored & accepted)}, lost {len(lost)}"
           + (f" (e.g. {sorted(lost)[:5]})" if lost else ""))
-    print(f"PostgreSQL left running after the service stopped: {'yes, pid %d' % still.pid if still else 'no'}")
+    print(f"PostgreSQL left running after the service stopped: {f'yes, pid {still.pid}' if still else 'no'}")
 
 
 if __name__ == "__main__":

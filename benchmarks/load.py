@@ -47,7 +47,7 @@ from success_metrics.rbac import dev_issuer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this checkout
 
-from benchmarks.service_process import (
+from benchmarks.service_process import (  # noqa: E402  (after the path is set)
     before_quarter,
     embedded_dsn,
     quiet,
@@ -296,7 +296,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
 async def main(args: argparse.Namespace) -> None:

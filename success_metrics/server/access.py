@@ -146,7 +146,7 @@ class GroupCommit:
                 del queue[:MAX_BATCH]
                 try:
                     await self._write(tenant, [rec for rec, _ in batch])
-                except Exception as exc:
+                except Exception as exc:  # handed to every caller of the round, who raise it
                     _settle(batch, exc)
                 else:
                     _settle(batch, None)

@@ -167,10 +167,9 @@ class Services:
         elif what == "policy":
             self.policies.forget(tenant_id)  # the next request reads the version in force
         else:
-            try:
+            # logged by the key cache; the cached keys stay in use until the next fetch
+            with contextlib.suppress(ProviderUnavailable):
                 await self.identifier.refresh_keys(tenant_id)
-            except ProviderUnavailable:
-                pass  # logged by the key cache; the cached keys stay in use until the next fetch
 
     async def _reload_all(self) -> None:
         await access.load_overrides(self.db, self.identifier)

@@ -185,7 +185,7 @@ class Database:
             return
         try:
             await self.pool.release(cast(PoolConnectionProxy, conn), timeout=RESET_TIMEOUT_S)
-        except Exception as exc:
+        except Exception as exc:  # asyncpg has terminated it; nothing is handed back
             log.warning("a database connection could not be reset and was closed: %s", exc.__class__.__name__)
 
     @staticmethod

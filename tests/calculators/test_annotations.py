@@ -157,7 +157,7 @@ async def test_backfills(db: Database, tenant: str) -> None:
 
 
 async def test_unknown_kind_suggests_the_known_ones() -> None:
-    with pytest.raises(UnknownMetric, match="Did you mean: .*outages"):
+    with pytest.raises(UnknownMetric, match=r"Did you mean: .*outages"):
         annotation_kinds.kind("outage-ish")
 
 

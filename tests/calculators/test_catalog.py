@@ -64,7 +64,7 @@ def test_validate_reports_lineage_that_is_not_derivable() -> None:
 
 
 def test_registering_a_name_twice_fails() -> None:
-    with pytest.raises(DuplicateMetric, match="roi.monthly"):
+    with pytest.raises(DuplicateMetric, match=r"roi\.monthly"):
         metric("roi.monthly", "x", "y", Unit.PERCENT, Kind.STAT)(get_metric("roi.monthly").compute)
 
 

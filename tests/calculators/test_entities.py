@@ -62,7 +62,7 @@ async def test_migration_0012_keeps_the_winners_event_ids(before_0012: asyncpg.C
         """INSERT INTO leads (tenant_id, lead_id, created_at, source, score, scored_at, routed_at, team_id)
            VALUES ('m', 'L', $1, 'referral', 30, $2, $3, 'tZ')""",
         T, T + timedelta(hours=1), T + timedelta(hours=3))
-    assert [m.version for m in await migrate.migrate(conn)][0] == 12
+    assert (await migrate.migrate(conn))[0].version == 12
     lead = await fetch_one(conn, "SELECT * FROM leads WHERE lead_id = 'L'")
     # the earliest creation is c-2 (by time); of the two scores at one hour the latest by id is s-b; the stored
     # routing (3 h) is no stored event's, so it stays as it was, its id unknown

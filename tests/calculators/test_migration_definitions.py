@@ -62,7 +62,7 @@ async def test_lead_state_and_response_rollups_follow_the_new_definitions(before
     unkeyed = await conn.fetchval("SELECT count(*) FROM rollups WHERE type = 'lead.responded' AND k3 = ''")
     assert unkeyed == 4  # 2 responses × (hour, day)
 
-    assert [m.version for m in await migrate.migrate(conn)][0] == 9
+    assert (await migrate.migrate(conn))[0].version == 9
 
     lead = await fetch_one(conn, "SELECT * FROM leads WHERE lead_id = 'L'")
     # the automation's first response: 70 s; the agent's first contact: the response sent by hand at 50 s (the

@@ -119,7 +119,7 @@ async def tenant(db: Database) -> str:
     first = await ingest(db, tid, events[:400] + events[:10])  # an id twice in one batch
     assert (first.accepted, first.duplicates) == (400, 10)
     moved = dict(events[5], occurred_at=(START + timedelta(days=30)).isoformat())  # same id, another time
-    again = await ingest(db, tid, events[300:] + [moved])
+    again = await ingest(db, tid, [*events[300:], moved])
     assert (again.accepted, again.duplicates) == (200, 101)
     return tid
 

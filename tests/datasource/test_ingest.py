@@ -554,7 +554,7 @@ async def test_cli_backfill_through_the_same_path(
     lines.append(json.dumps({**events[3], "id": "cli-bad", "data": {"score": -1}}))
     path = tmp_path / "events.ndjson"
     path.write_text("\n".join(lines) + "\n")
-    console = Console(file=open(tmp_path / "out.txt", "w"), width=200)
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=200)  # noqa: SIM115, ASYNC230
     summary = await backfill_module.backfill(db, base_settings, path, tid, batch_size=5, console=console)
     assert (summary.accepted, summary.duplicates, summary.rejected) == (16, 0, 2)
     assert any(s.startswith("line 9 is not valid JSON") for s in summary.samples)

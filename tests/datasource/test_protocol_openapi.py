@@ -41,7 +41,7 @@ async def live(db: Database, base_settings: Settings, new_tenant_id: Callable[[s
         await tenant_store.upsert(conn, tenant)
     # the run without credentials fails authentication hundreds of times from one address: limits out of its way
     limits = Limits(auth_failures_per_address=1_000_000, auth_failures_per_tenant=1_000_000)
-    async with serving(base_settings.model_copy(update={"tenants": (tenant,), "limits": limits}), db) as (app, port):
+    async with serving(base_settings.model_copy(update={"tenants": (tenant,), "limits": limits}), db) as (_app, port):
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base) as client:
             spec = (await client.get("/openapi.json")).json()

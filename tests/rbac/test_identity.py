@@ -308,7 +308,7 @@ def test_credentials_come_only_from_authorization_and_x_id_token() -> None:
 def test_invalid_identity_settings_name_the_tenant_and_key() -> None:
     with pytest.raises(ValueError, match=r"tenants\[acme\]\.identity: algorithms"):
         parse_providers({"acme": {"issuer": "https://x", "audiences": ["a"], "algorithms": ["HS256"]}})
-    with pytest.raises(ValueError, match="role_map.x"):
+    with pytest.raises(ValueError, match=r"role_map\.x"):
         parse_providers({"acme": {"issuer": "https://x", "audiences": ["a"], "role_map": {"x": "boss"}}})
 
 

@@ -124,7 +124,7 @@ async def test_the_introspection_cache_ends_at_the_tokens_exp(idp: Any) -> None:
 
 async def test_changed_identity_settings_apply_to_cached_answers(idp: Any) -> None:
     provider = idp()
-    identifier, route = introspecting(provider, good(provider))
+    identifier, _route = introspecting(provider, good(provider))
     assert (await ident(identifier, "opaque-1")).role is Role.ADMIN
     config = identifier.providers["acme"]
     identifier.replace("acme", config.model_copy(update={"audiences": ("success-metrics",)}))

@@ -57,7 +57,7 @@ async def test_service_key_is_bound_to_one_role(db: Database, new_tenant_id: Cal
 async def test_unknown_wrong_and_garbled_secrets(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     tid = await _tenant(db, new_tenant_id)
     async with db.tenant(tid) as conn:
-        info, secret = await keys.create_key(conn, tid, "ingest", "engine")
+        _info, secret = await keys.create_key(conn, tid, "ingest", "engine")
     async with db.system() as conn:
         tampered = secret[:-3] + ("aaa" if not secret.endswith("aaa") else "bbb")
         for bad, reason in [
@@ -75,7 +75,7 @@ async def test_revoked_and_expired_keys(db: Database, new_tenant_id: Callable[[s
     soon = datetime.now(UTC) + timedelta(hours=1)
     async with db.tenant(tid) as conn:
         revoked, revoked_secret = await keys.create_key(conn, tid, "ingest", "old engine")
-        expiring, expiring_secret = await keys.create_key(conn, tid, "service", "temp", role="manager", expires_at=soon)
+        _expiring, expiring_secret = await keys.create_key(conn, tid, "service", "temp", role="manager", expires_at=soon)
         again = await keys.revoke_key(conn, tid, revoked.key_id)
         assert again is not None and again.revoked_at is not None and again.status() == "revoked"
         assert (await keys.revoke_key(conn, tid, revoked.key_id)).revoked_at == again.revoked_at  # type: ignore[union-attr]

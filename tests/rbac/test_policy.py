@@ -60,7 +60,7 @@ def test_authorize_binds_tenant_and_row_scope_and_refuses_by_name() -> None:
     agent = policy.authorize(who(Role.AGENT, agent_id="a9"), query("agents.scorecard"), card, rules)
     assert agent.scoped.scope.kind is ScopeKind.SELF and agent.scoped.scope.agent_id == "a9"
     assert policy.authorize(who(Role.EXECUTIVE), query("agents.scorecard"), card, rules).scoped.scope == RowScope()
-    with pytest.raises(Forbidden, match="Role agent may not query metric 'roi.monthly'"):
+    with pytest.raises(Forbidden, match=r"Role agent may not query metric 'roi\.monthly'"):
         policy.authorize(who(Role.AGENT), query("roi.monthly"), catalog.get("roi.monthly"), rules)
     with pytest.raises(Forbidden, match="authorized against"):
         policy.authorize(who(Role.ADMIN), query("roi.monthly"), card, rules)
