@@ -3,8 +3,8 @@
     python benchmarks/metrics_latency.py [--ranges 30d 24mo] [--reps 5]
 
 Runs on the data set of benchmarks/dataset.py (built first if missing). For every metric of the catalog and
-every range ending at the data set's end, it times ``success_metrics.calculators.compute`` (no result cache) and a raw-SQL
-baseline: the query someone would write in a Grafana PostgreSQL panel for the same figure, aggregating the
+every range ending at the data set's end, it times ``success_metrics.calculators.compute`` (no result cache) and a
+raw-SQL baseline: the query someone would write in a Grafana PostgreSQL panel for the same figure, aggregating the
 ``events`` table directly (JSON fields extracted per row, percentiles with percentile_cont, lead funnels by
 joining the lead's events). Each repetition uses the next tenant. Prints median and p95 of both, and the ratio
 of the medians (raw / calculators).

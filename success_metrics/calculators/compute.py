@@ -61,7 +61,8 @@ async def compute(conn: asyncpg.Connection, sq: ScopedQuery, settings: TenantSet
 def shared_query(sq: ScopedQuery, row_scoped: bool) -> ScopedQuery:
     """The query whose frame answers ``sq``: without its row scope when the computation does not read one, so a
     tenant-wide figure is computed (and cached) once for every role, not once per team and per agent. The scope's
-    checks still apply to ``sq`` itself (success_metrics.rbac.policy.authorize, and check_agent_scope before computing)."""
+    checks still apply to ``sq`` itself (success_metrics.rbac.policy.authorize, and check_agent_scope before
+    computing)."""
     return sq if row_scoped or sq.scope.kind is ScopeKind.TENANT else ScopedQuery(sq.tenant_id, sq.query, RowScope())
 
 
@@ -72,8 +73,8 @@ def needs_agent_scope_check(sq: ScopedQuery) -> bool:
 
 async def check_agent_scope(conn: asyncpg.Connection, sq: ScopedQuery) -> None:
     """Under a team scope an agent filter may name only agents of the caller's teams: a tenant-wide figure
-    filtered to another team's agent is that agent's own figure. (success_metrics.rbac.policy checks team filters and the
-    self scope; which team an agent is in is known only here.)"""
+    filtered to another team's agent is that agent's own figure. (success_metrics.rbac.policy checks team filters and
+    the self scope; which team an agent is in is known only here.)"""
     if not needs_agent_scope_check(sq):
         return
     for f in sq.query.filters:

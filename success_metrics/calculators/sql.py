@@ -2,11 +2,12 @@
 
 ``union_source`` reads event types' sums per key from rollups where whole hours/days are covered and from raw
 events elsewhere (``buckets.plan``); both sides go through ``sm_rollup_key`` (generated from the semantic model,
-success_metrics/calculators/semantic), so the answer equals the raw-events answer. One type's rows carry the model's names
-(the ``rollup_<type>`` view's columns; the raw side aliases sm_rollup_key's slots the same way). Raw component calls and contact attempts are read from their typed
-tables (migration 0007) instead, with the same key and sums written out over columns (``TYPED_RAW``), since
-extracting their jsonb fields row by row was what long ranges spent their time on. Every statement filters
-by tenant_id although row-level security already confines the transaction (defence in depth).
+success_metrics/calculators/semantic), so the answer equals the raw-events answer. One type's rows carry the model's
+names (the ``rollup_<type>`` view's columns; the raw side aliases sm_rollup_key's slots the same way). Raw component
+calls and contact attempts are read from their typed tables (migration 0007) instead, with the same key and sums written
+out over columns (``TYPED_RAW``), since extracting their jsonb fields row by row was what long ranges spent their time
+on. Every statement filters by tenant_id although row-level security already confines the transaction (defence in
+depth).
 """
 
 from __future__ import annotations

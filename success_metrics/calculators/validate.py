@@ -1,7 +1,7 @@
 """Whole-catalog checks that report every issue at once (run in the test suite, and by ``check`` at start-up).
 
-Lineage: every metric names its inputs, each a measure (success_metrics/calculators/measures.py) or another metric, with no
-cycle; a column it narrows names only some of those inputs; a declassified column says why; and the class
+Lineage: every metric names its inputs, each a measure (success_metrics/calculators/measures.py) or another metric, with
+no cycle; a column it narrows names only some of those inputs; a declassified column says why; and the class
 that gates the metric is one its inputs give (or public), so every column's sensitivity is derivable.
 """
 

@@ -1,11 +1,11 @@
 """The one answer path: who asks + metric queries → masked frames, each with the fields masking changed.
 
-authorize (``success_metrics.rbac.policy``: the query bound to the tenant and row scope, or Forbidden) → compute (the result
-cache: single-flight, in its lanes, shared by every role where the metric does not read the scope) → mask
+authorize (``success_metrics.rbac.policy``: the query bound to the tenant and row scope, or Forbidden) → compute (the
+result cache: single-flight, in its lanes, shared by every role where the metric does not read the scope) → mask
 (``success_metrics.rbac.masking``, per principal, after the cache). Grafana's ``/query`` and ``/annotations``, scheduled
 reports (as their recipient), alert evaluation and the cache warmer (both as the service's own principal,
-``success_metrics.rbac.system_principal``) all come here, so a figure is authorized, computed and masked one way wherever it
-is shown. As grafana-plugin-sdk-go's QueryData: one call answers several queries, a failed query keeps its
+``success_metrics.rbac.system_principal``) all come here, so a figure is authorized, computed and masked one way
+wherever it is shown. As grafana-plugin-sdk-go's QueryData: one call answers several queries, a failed query keeps its
 error beside the others' frames.
 """
 

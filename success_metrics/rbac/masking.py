@@ -39,7 +39,8 @@ TEAM_FIELDS = ("team_id", "team")
 
 
 def tenant_key(service_secret: bytes, tenant_id: str) -> bytes:
-    """The pseudonym key of one tenant, derived from the service secret (success_metrics.rbac.local_keys.service_secret)."""
+    """The pseudonym key of one tenant, derived from the service secret
+    (success_metrics.rbac.local_keys.service_secret)."""
     return derive_key(service_secret, "pseudonym", tenant_id)
 
 

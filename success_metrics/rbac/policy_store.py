@@ -7,8 +7,8 @@ kept or neither. Parsed policies are cached in memory by (tenant, version); ``cu
 only for the current version number. The data path reads ``recent`` first, which answers from memory for
 CURRENT_TTL_S after the last ``current(remember=True)`` (saving a transaction per request): a change made through this
 store is seen at once (``replace`` and ``forget`` drop the tenant's entry), one made by another replica (or the CLI)
-as soon as its announcement (success_metrics/rbac/changes.py, sent in the change's transaction) reaches this replica's listener,
-and within CURRENT_TTL_S if that listener is down.
+as soon as its announcement (success_metrics/rbac/changes.py, sent in the change's transaction) reaches this replica's
+listener, and within CURRENT_TTL_S if that listener is down.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Keeping this replica's in-memory identity and policy in step with changes made by other replicas (or the CLI).
 
-A change is announced in its own transaction (success_metrics/rbac/changes.py). Each service process listens on a connection of
-its own, outside the pool, and on a notice reloads that tenant's identity override, forgets its remembered policy
-(and with it nothing else: masking reads the policy per request), or refetches its provider's keys. When the
+A change is announced in its own transaction (success_metrics/rbac/changes.py). Each service process listens on a
+connection of its own, outside the pool, and on a notice reloads that tenant's identity override, forgets its remembered
+policy (and with it nothing else: masking reads the policy per request), or refetches its provider's keys. When the
 connection is lost it reconnects with backoff and then reloads everything, since notices sent meanwhile are lost.
 A silent network failure is found by a ping every ``ping_s``.
 """

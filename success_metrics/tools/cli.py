@@ -215,7 +215,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generated data (same seed, same events).")] = 7,
     scale: Annotated[float, typer.Option(help="Volume multiplier of the generated data.", min=0.01, max=50)] = 1.0,
 ) -> None:
-    """Start the embedded database, load 24 months of demo data for acme and globex once, print keys and tokens, serve."""
+    """Start the embedded database, load 24 months of demo data for acme and globex once, print keys and tokens,
+    serve."""
     from success_metrics.tools.demo_setup import prepare
 
     settings = prepare(settings_or_exit(host=host, port=port), seed=seed, scale=scale)

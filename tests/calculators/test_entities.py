@@ -1,5 +1,5 @@
-"""The lead entity's declaration (success_metrics/calculators/entities.py) covers every leads column, and migration 0012 runs
-the SQL it generates: the winning lead.created, lead.scored and lead.routed (their event ids and the values they
+"""The lead entity's declaration (success_metrics/calculators/entities.py) covers every leads column, and migration 0012
+runs the SQL it generates: the winning lead.created, lead.scored and lead.routed (their event ids and the values they
 decide), recomputed from the stored events where the stored time is the winner's."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The semantic model (success_metrics/calculators/semantic): the schemas and the rollup SQL are what it generates, its names
-point at real catalog measures, and the named views give the sums worked out by hand."""
+"""The semantic model (success_metrics/calculators/semantic): the schemas and the rollup SQL are what it generates, its
+names point at real catalog measures, and the named views give the sums worked out by hand."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Opaque tokens: an introspection answer passes the same claim checks as a JWT (success_metrics/rbac/claims.py), and neither the
-introspection cache nor the verified-token memory outlives a token's exp or a change of the tenant's provider."""
+"""Opaque tokens: an introspection answer passes the same claim checks as a JWT (success_metrics/rbac/claims.py), and
+neither the introspection cache nor the verified-token memory outlives a token's exp or a change of the tenant's
+provider."""
 
 from __future__ import annotations
 

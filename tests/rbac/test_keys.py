@@ -1,4 +1,5 @@
-"""success_metrics/rbac/keys.py against the session's PostgreSQL: hashed secrets, kinds, revocation, expiry, HMAC, RLS."""
+"""success_metrics/rbac/keys.py against the session's PostgreSQL: hashed secrets, kinds, revocation, expiry, HMAC,
+RLS."""
 
 from __future__ import annotations
 

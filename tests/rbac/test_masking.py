@@ -1,4 +1,5 @@
-"""Masking on frames shaped like the catalog's (success_metrics.calculators.shapes), each expectation worked out by hand."""
+"""Masking on frames shaped like the catalog's (success_metrics.calculators.shapes), each expectation worked out by
+hand."""
 
 from __future__ import annotations
 

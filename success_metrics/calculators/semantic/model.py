@@ -74,8 +74,8 @@ class RollupDimension:
 
 @dataclass(frozen=True, slots=True)
 class RollupMeasure:
-    """A named rollup figure. ``measure`` is the catalog measure (success_metrics.calculators.measures) whose sensitivity and
-    policy field every value derived from it carries."""
+    """A named rollup figure. ``measure`` is the catalog measure (success_metrics.calculators.measures) whose
+    sensitivity and policy field every value derived from it carries."""
 
     name: str
     slot: Slot

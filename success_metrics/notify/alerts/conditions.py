@@ -1,8 +1,8 @@
 """What each rule condition measures: one number per rule, from catalog metrics read through the answer path.
 
-The figures are catalog entries (``success_metrics/calculators/metrics/conditions.py`` and any STAT metric a "metric" rule
-names), asked for as the service's own principal (``success_metrics.rbac.system_principal``: an admin of the built-in
-policy, since rules are written by the tenant's admins) and never kept in the cache (an alert window ending at
+The figures are catalog entries (``success_metrics/calculators/metrics/conditions.py`` and any STAT metric a "metric"
+rule names), asked for as the service's own principal (``success_metrics.rbac.system_principal``: an admin of the
+built-in policy, since rules are written by the tenant's admins) and never kept in the cache (an alert window ending at
 this second is asked once). Here only the rule's parameters are applied to those frames, as pure reductions.
 
 Each measure returns ``None`` when there is nothing to measure (no calls in the window, no target set),
