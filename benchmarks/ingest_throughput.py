@@ -52,7 +52,8 @@ async def main(events: int, batch_size: int) -> None:
         count = write_events(path, "acme", events)
         console.print(f"generated {count:,} events ({path.stat().st_size / 1e6:.1f} MB) in "
                       f"{time.perf_counter() - started:.1f} s")
-        settings = Settings(data_dir=Path(tmp), database_url=SecretStr(url) if (url := os.environ.get("DATABASE_URL")) else None,
+        url = os.environ.get("DATABASE_URL")
+        settings = Settings(data_dir=Path(tmp), database_url=SecretStr(url) if url else None,
                             tenants=(demo.profile("acme").config(),))
         db, embedded = await open_database(settings)
         try:

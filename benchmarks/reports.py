@@ -62,7 +62,8 @@ async def main(n_tenants: int, scale: float, months: int) -> None:
                 t2 = time.perf_counter()
                 gather.append(t1 - t0)
                 draw.append(t2 - t1)
-                sizes.append(len(rendered.pdf) + sum(map(len, rendered.csvs.values())) + sum(map(len, rendered.images.values())))
+                sizes.append(len(rendered.pdf) + sum(map(len, rendered.csvs.values()))
+                             + sum(map(len, rendered.images.values())))
                 missing = [s.title for s in report.sections if s.frame is None]
                 if missing:
                     print(f"  {p.tenant_id}: sections without data: {', '.join(missing)}")

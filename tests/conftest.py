@@ -52,7 +52,8 @@ async def database_url(data_dir: Path) -> AsyncIterator[str | None]:
 
 @pytest.fixture(scope="session")
 def base_settings(data_dir: Path, database_url: str | None) -> Settings:
-    return Settings(database_url=None if database_url is None else SecretStr(database_url), data_dir=data_dir, dev_issuer_enabled=True, cache_warm=False)
+    return Settings(database_url=None if database_url is None else SecretStr(database_url), data_dir=data_dir,
+                    dev_issuer_enabled=True, cache_warm=False)
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,8 @@ def test_every_domain_error_has_a_problem_mapping() -> None:
     for module in (success_metrics.calculators.errors, success_metrics.rbac.errors, success_metrics.storage.errors):
         for obj in vars(module).values():
             if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__ == module.__name__:
-                assert problems.status_for(_make(obj)), f"{obj.__name__} has no status in success_metrics/server/problems.py"
+                assert problems.status_for(_make(obj)), \
+                    f"{obj.__name__} has no status in success_metrics/server/problems.py"
 
 
 def _make(cls: type[Exception]) -> Exception:

@@ -128,10 +128,11 @@ async def pair(db: Database) -> tuple[str, str]:
 
 
 def principal(tenant: str, role: Role) -> Principal:
-    scopes: dict[Role, dict[str, Any]] = {Role.AGENT: {"agent_id": OWN, "teams": ("t1",)}, Role.MANAGER: {"teams": ("t1",)}}
+    scopes: dict[Role, dict[str, Any]] = {Role.AGENT: {"agent_id": OWN, "teams": ("t1",)},
+                                          Role.MANAGER: {"teams": ("t1",)}}
     who = scopes.get(role, {})
-    return Principal(tenant_id=TenantId(tenant), subject=f"{role.value}@walk", role=role, auth_method=AuthMethod.SERVICE_KEY,
-                     **who)
+    return Principal(tenant_id=TenantId(tenant), subject=f"{role.value}@walk", role=role,
+                     auth_method=AuthMethod.SERVICE_KEY, **who)
 
 
 def _canon(frame: Frame) -> str:
@@ -207,7 +208,8 @@ async def test_no_role_receives_what_its_policy_hides(db: Database, pair: tuple[
         walked += 1
         if role is Role.ADMIN:
             admin_saw.append(seen_a)
-        if role is Role.ADMIN and isinstance(metric, MetricDef):  # admins see every column: the declared ones must be there
+        # admins see every column: the declared ones must be there
+        if role is Role.ADMIN and isinstance(metric, MetricDef):
             shown = {c[0] for c in json.loads(seen_a)["columns"]}
             declared = set(metric.lineage) | set(metric.declassify)
             if metric.kind is not Kind.TIMESERIES and not declared <= shown:

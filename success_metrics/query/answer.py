@@ -128,7 +128,8 @@ class Answerer:
         grant = policy.authorize(ctx.principal, query, metric_def, ctx.policy)
         await self._computed(grant, metric_def.row_scoped, self._metric, background=True)
 
-    def _annotation_grants(self, ctx: Context, query: MetricQuery) -> list[tuple[Grant, annotation_kinds.AnnotationKind]]:
+    def _annotation_grants(self, ctx: Context, query: MetricQuery
+                           ) -> list[tuple[Grant, annotation_kinds.AnnotationKind]]:
         named = [k for k in query.metric.split(",") if k.strip()]
         grants = []
         for kind in annotation_kinds.kinds(named):

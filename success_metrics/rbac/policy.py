@@ -130,7 +130,8 @@ def load_document(text: str) -> Any:
 
 @cache
 def default_document() -> Mapping[str, Any]:
-    loaded: Mapping[str, Any] = load_document((resources.files("success_metrics.rbac") / "default_policy.yaml").read_text("utf-8"))
+    text = (resources.files("success_metrics.rbac") / "default_policy.yaml").read_text("utf-8")
+    loaded: Mapping[str, Any] = load_document(text)
     return loaded
 
 

@@ -146,7 +146,8 @@ app.add_typer(dashboards_app, name="dashboards")
 
 @dashboards_app.command("generate")
 def dashboards_generate(
-    root: Annotated[Path, typer.Option(help="Repository root holding dashboards/ and grafana-provisioning/.")] = Path("."),
+    root: Annotated[Path, typer.Option(help="Repository root holding dashboards/ and grafana-provisioning/.")
+                    ] = Path("."),
 ) -> None:
     """Rewrite dashboards/*.json and grafana-provisioning/ from the generator (the committed defaults)."""
     try:
@@ -157,7 +158,8 @@ def dashboards_generate(
     typer.echo(f"wrote {len(written)} file(s) under {root}")
 
 
-model_app = typer.Typer(help="Write what the semantic model (success_metrics/calculators/semantic) generates.", no_args_is_help=True)
+model_app = typer.Typer(help="Write what the semantic model (success_metrics/calculators/semantic) generates.",
+                        no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
 
@@ -174,7 +176,8 @@ def model_generate(
 def dashboards_export(
     tenant: Annotated[str, typer.Option(help="Tenant id whose branding and targets to apply.")],
     out: Annotated[Path, typer.Option(help="Folder to write dashboards/ and grafana-provisioning/ into.")],
-    url: Annotated[str | None, typer.Option(help="Address of this service as the partner's Grafana reaches it.")] = None,
+    url: Annotated[str | None,
+                   typer.Option(help="Address of this service as the partner's Grafana reaches it.")] = None,
 ) -> None:
     """Write one partner's white-labelled dashboards and provisioning files."""
     settings = settings_or_exit()

@@ -36,7 +36,8 @@ SETTINGS_A: dict[str, Any] = {
 }
 
 
-def ev(i: str, etype: str, at: datetime, lead: str | None = None, agent: str | None = None, **data: Any) -> dict[str, Any]:
+def ev(i: str, etype: str, at: datetime, lead: str | None = None, agent: str | None = None,
+       **data: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"id": i, "type": etype, "occurred_at": at.isoformat(), "data": data}
     if lead:
         out["lead_id"] = lead

@@ -55,7 +55,8 @@ async def test_migration_0012_keeps_the_winners_event_ids(before_0012: asyncpg.C
               ("s-0", "lead.scored", T + timedelta(minutes=1), {"score": 10}),
               ("r-a", "lead.routed", T + timedelta(hours=2), {"team_id": "tA"})]
     await conn.executemany(
-        "INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, payload) VALUES ('m', $1, $2, $3, 'L', $4)",
+        "INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, payload) "
+        "VALUES ('m', $1, $2, $3, 'L', $4)",
         [(at, i, etype, json.dumps(data)) for i, etype, at, data in events])
     # as the writer kept it then; the routing it holds came from an event no longer stored (retention)
     await conn.execute(

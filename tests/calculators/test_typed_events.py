@@ -59,7 +59,8 @@ COMPLIANCE_OVER_EVENTS = """
     WITH c AS (SELECT e.occurred_at, e.lead_id, e.payload AS d FROM events e WHERE e.tenant_id = $1
                AND e.type = 'contact.attempted' AND e.occurred_at >= $2 AND e.occurred_at < $3)
     SELECT count(*) FILTER (WHERE d->>'channel' = 'sms') AS sms_consent,
-           count(*) FILTER (WHERE d->>'channel' = 'sms' AND NOT coalesce((d->>'consent')::boolean, false)) AS no_consent,
+           count(*) FILTER (WHERE d->>'channel' = 'sms'
+                            AND NOT coalesce((d->>'consent')::boolean, false)) AS no_consent,
            count(*) FILTER (WHERE d->>'channel' = 'sms' AND (lpad(d->>'recipient_local_time', 5, '0') < '08:00'
                OR lpad(d->>'recipient_local_time', 5, '0') >= '21:00')) AS quiet,
            count(*) FILTER (WHERE d->>'channel' = 'email') AS unsubscribe_honoured,
@@ -198,11 +199,13 @@ ODD = [
 ]
 
 
-async def store_as_before(conn: asyncpg.Connection, tenant: str, rows: list[tuple[str, str, datetime, dict[str, Any]]]) -> None:
+async def store_as_before(conn: asyncpg.Connection, tenant: str,
+                          rows: list[tuple[str, str, datetime, dict[str, Any]]]) -> None:
     """Events and their claimed ids as the writer stored them before 0007 (no typed rows)."""
     await partitions.ensure_months(conn, {partitions.month_start(at) for _, _, at, _ in rows})
     await conn.executemany(
-        "INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, payload) VALUES ($1, $2, $3, $4, 'L1', $5)",
+        "INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, payload) "
+        "VALUES ($1, $2, $3, $4, 'L1', $5)",
         [(tenant, at, i, etype, json.dumps(payload)) for i, etype, at, payload in rows])
     await conn.executemany("INSERT INTO event_ids (tenant_id, event_id, occurred_at) VALUES ($1, $2, $3)",
                            [(tenant, i, at) for i, _, at, _ in rows])

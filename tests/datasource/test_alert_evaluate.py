@@ -37,7 +37,8 @@ async def add_calls(db: Database, tenant_id: str, component: str, at: datetime,
                     calls: list[tuple[bool, float]]) -> None:
     async with db.system() as conn:
         await conn.executemany(
-            "INSERT INTO events (tenant_id, occurred_at, event_id, type, payload) VALUES ($1, $2, $3, 'component.call', $4)",
+            "INSERT INTO events (tenant_id, occurred_at, event_id, type, payload) "
+            "VALUES ($1, $2, $3, 'component.call', $4)",
             [(tenant_id, at, f"{component}-{at.isoformat()}-{i}",
               {"component": component, "ok": ok, "latency_ms": ms}) for i, (ok, ms) in enumerate(calls)],
         )

@@ -16,7 +16,8 @@ END = datetime(2026, 5, 20, 14, 30, tzinfo=UTC)
 
 
 def _events(tenant: str = "acme", seed: int = 3, months: int = 2, scale: float = 0.3) -> list[dict[str, Any]]:
-    return [e for day in demo.generate(demo.profile(tenant), seed=seed, months=months, end=END, scale=scale) for e in day]
+    days = demo.generate(demo.profile(tenant), seed=seed, months=months, end=END, scale=scale)
+    return [e for day in days for e in day]
 
 
 def test_same_seed_same_events_and_another_seed_others() -> None:

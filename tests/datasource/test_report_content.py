@@ -51,7 +51,8 @@ def test_charts_only_where_a_picture_means_something() -> None:
     assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
     assert chart(stat("roi", 1.0, 1.0, None, "no_target"), "ROI", colors) is None
     kpis = Frame("executive.kpi_summary", Kind.TABLE, (
-        Column("title", ColumnType.STRING, ("ROI", "Savings")), Column("unit", ColumnType.STRING, ("percent", "currency")),
+        Column("title", ColumnType.STRING, ("ROI", "Savings")),
+        Column("unit", ColumnType.STRING, ("percent", "currency")),
         Column("current", ColumnType.NUMBER, (40.0, 35000.0))))
     assert chart(kpis, "KPIs", colors) is None  # % and money on one axis would mislead
     hidden = revenue([None, None, None])

@@ -109,7 +109,8 @@ async def test_rotation_rewraps_every_secret_and_the_old_key_can_go(
 
 
 async def test_a_wrong_key_fails_the_delivery_clearly_and_the_admin_api_still_answers(
-        db: Database, new_tenant_id: Callable[[str], str], make_client: Callable[..., Any], token_for: Callable[..., str]) -> None:
+        db: Database, new_tenant_id: Callable[[str], str], make_client: Callable[..., Any],
+        token_for: Callable[..., str]) -> None:
     tid = await webhook_tenant(db, new_tenant_id, keys_of(K1))
     outcomes, requests = await deliver(db, tid, keys_of(K2))
     assert requests == []  # nothing unsigned or wrongly signed went out

@@ -76,7 +76,8 @@ async def test_revoked_and_expired_keys(db: Database, new_tenant_id: Callable[[s
     soon = datetime.now(UTC) + timedelta(hours=1)
     async with db.tenant(tid) as conn:
         revoked, revoked_secret = await keys.create_key(conn, tid, "ingest", "old engine")
-        _expiring, expiring_secret = await keys.create_key(conn, tid, "service", "temp", role="manager", expires_at=soon)
+        _expiring, expiring_secret = await keys.create_key(conn, tid, "service", "temp", role="manager",
+                                                           expires_at=soon)
         again = await keys.revoke_key(conn, tid, revoked.key_id)
         assert again is not None and again.revoked_at is not None and again.status() == "revoked"
         assert (await keys.revoke_key(conn, tid, revoked.key_id)).revoked_at == again.revoked_at  # type: ignore[union-attr]

@@ -104,8 +104,8 @@ async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
 async def components_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "component", q.filters, q.metric)
-    recent, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - DAY), q.end, "component", q.filters, q.metric,
-                                 percentiles=False)
+    recent, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - DAY), q.end, "component", q.filters,
+                                 q.metric, percentiles=False)
     rows = []
     for (_, comp), c in sorted(stats.items(), key=lambda kv: kv[0][1]):
         r = recent.get((None, comp))
@@ -174,7 +174,8 @@ async def errors_active(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
             shapes.num("failures", Unit.COUNT), shapes.Col("first_seen", ColumnType.TIME),
             shapes.Col("last_seen", ColumnType.TIME)]
     return shapes.table("errors.active", cols, [
-        (r["component"], r["service"], r["error_category"], r["failures"], buckets.epoch_ms(r["first_seen"]), buckets.epoch_ms(r["last_seen"]))
+        (r["component"], r["service"], r["error_category"], r["failures"], buckets.epoch_ms(r["first_seen"]),
+         buckets.epoch_ms(r["last_seen"]))
         for r in rows])
 
 

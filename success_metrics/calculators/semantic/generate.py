@@ -85,7 +85,8 @@ def rollup_key_sql() -> str:
         "    LANGUAGE sql IMMUTABLE PARALLEL SAFE\n"
         "    AS $$\n"
         f"SELECT\n    {cols}\n"
-        "FROM (SELECT CASE WHEN jsonb_typeof(payload->'data') = 'object' THEN payload->'data' ELSE payload END AS d) x\n"
+        "FROM (SELECT CASE WHEN jsonb_typeof(payload->'data') = 'object' THEN payload->'data' ELSE payload END"
+        " AS d) x\n"
         "$$;\n")
 
 

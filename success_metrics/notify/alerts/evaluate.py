@@ -58,7 +58,8 @@ async def _queue(conn: asyncpg.Connection, tenant_id: str, rule: Rule | None, se
 
 def _reader(tenant_id: str, role: Role) -> Principal:
     """Whoever reads a channel, as masking knows them: a role, no agent or team of their own."""
-    return Principal(tenant_id=TenantId(tenant_id), subject="alert-channel", role=role, auth_method=AuthMethod.SERVICE_KEY)
+    return Principal(tenant_id=TenantId(tenant_id), subject="alert-channel", role=role,
+                     auth_method=AuthMethod.SERVICE_KEY)
 
 
 async def _measure_safely(rule: Rule, ctx: Context) -> float | None:

@@ -138,7 +138,8 @@ _DEFAULT_IDS = {r.id for r in DEFAULT_RULES}
 
 async def effective(conn: asyncpg.Connection) -> list[Rule]:
     """The tenant's rules: the defaults, each replaced by a stored rule of the same id, plus its own rules."""
-    stored = {r["rule_id"]: parse(r["definition"]) for r in await conn.fetch("SELECT rule_id, definition FROM alert_rules")}
+    stored = {r["rule_id"]: parse(r["definition"])
+              for r in await conn.fetch("SELECT rule_id, definition FROM alert_rules")}
     rules = [stored.pop(r.id, r) for r in DEFAULT_RULES]
     return rules + sorted(stored.values(), key=lambda r: r.id)
 

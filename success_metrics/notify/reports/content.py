@@ -48,8 +48,8 @@ class Recipient(BaseModel):
     teams: tuple[str, ...] = ()
 
     def principal(self, tenant_id: str) -> Principal:
-        return Principal(tenant_id=TenantId(tenant_id), subject=self.email, role=self.role, auth_method=AuthMethod.SERVICE_KEY,
-                         agent_id=self.agent_id, teams=self.teams)
+        return Principal(tenant_id=TenantId(tenant_id), subject=self.email, role=self.role,
+                         auth_method=AuthMethod.SERVICE_KEY, agent_id=self.agent_id, teams=self.teams)
 
 
 Range = Literal["period", "previous", "year_before", "trailing_year"]

@@ -45,7 +45,7 @@ _TEMPLATE = Environment(autoescape=True).from_string("""<!doctype html>
 {% for n in s.notices %}<p style="font-size: 12px; color: #666">{{ n }}</p>{% endfor %}
 {% endfor %}
 <p style="font-size: 12px; color: #666">Generated {{ generated }}. Tables are attached as CSV; the whole report as PDF.</p>
-</body></html>""")
+</body></html>""")  # noqa: E501  (the HTML as it is sent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,9 +87,9 @@ def profile(tenant_id: str) -> Profile:
             branding=Branding(name="Acme LeadPulse", logo_url="https://assets.acme.example/leadpulse-logo.svg",
                               primary_color="#d9480f", secondary_color="#2b8a3e", custom_domain="metrics.acme.example"),
         )
-        return Profile("acme", "Acme Realty Group", settings, teams, locations, _people(rng, "acme", teams, locations, 11),
-                       leads_per_month=300, source_mix=(0.42, 0.16, 0.11, 0.31),
-                       deal_values=(8950, 7200, 12300, 6800))
+        return Profile("acme", "Acme Realty Group", settings, teams, locations,
+                       _people(rng, "acme", teams, locations, 11), leads_per_month=300,
+                       source_mix=(0.42, 0.16, 0.11, 0.31), deal_values=(8950, 7200, 12300, 6800))
     if tenant_id == "globex":
         teams = (("globex-east", "East Coast"), ("globex-west", "West Coast"))
         locations = (("globex-nyc", "New York", "America/New_York"), ("globex-boston", "Boston", "America/New_York"),
@@ -99,7 +99,8 @@ def profile(tenant_id: str) -> Profile:
             monthly_costs=MonthlyCosts(infrastructure=25.0, api=140.0, support=49.0),
             targets={**_TARGETS, "revenue.attributed": 80000.0, "savings.monthly": 30000.0},
             branding=Branding(name="Globex Insight", logo_url="https://cdn.globex.example/brand/insight.png",
-                              primary_color="#5f3dc4", secondary_color="#f59f00", custom_domain="insight.globex.example"),
+                              primary_color="#5f3dc4", secondary_color="#f59f00",
+                              custom_domain="insight.globex.example"),
         )
         return Profile("globex", "Globex Home Services", settings, teams, locations,
                        _people(rng, "globex", teams, locations, 9), leads_per_month=210,
@@ -108,7 +109,8 @@ def profile(tenant_id: str) -> Profile:
     zones = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Phoenix")
     zone = rng.choice(zones)
     teams = tuple((f"{tenant_id}-team-{i + 1}", f"Team {chr(65 + i)}") for i in range(rng.randint(2, 3)))
-    locations = tuple((f"{tenant_id}-loc-{i + 1}", f"Office {i + 1}", rng.choice(zones)) for i in range(rng.randint(1, 3)))
+    locations = tuple((f"{tenant_id}-loc-{i + 1}", f"Office {i + 1}", rng.choice(zones))
+                      for i in range(rng.randint(1, 3)))
     settings = TenantSettings(
         timezone=zone, hourly_rate=round(rng.uniform(35, 60), 2), error_cost=round(rng.uniform(50, 90), 2),
         monthly_costs=MonthlyCosts(infrastructure=round(rng.uniform(10, 40), 2), api=round(rng.uniform(60, 160), 2),

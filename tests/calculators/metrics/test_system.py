@@ -54,7 +54,8 @@ async def test_auth_events_and_adoption(db: Database, new_tenant_id: Callable[[s
     assert rows["sessions"]["value"] == 3 and rows["avg_session_minutes"]["value"] == pytest.approx(10 / 3)
     assert rows["metrics_used"]["value"] == 2
     # of the dashboard metrics, as the description says (alert conditions are catalog entries on no dashboard)
-    assert rows["metrics_used_share"]["value"] == pytest.approx(100 * 2 / len([m for m in all_metrics() if m.dashboard]))
+    dashboard_metrics = len([m for m in all_metrics() if m.dashboard])
+    assert rows["metrics_used_share"]["value"] == pytest.approx(100 * 2 / dashboard_metrics)
 
 
 async def _records(db: Database, tenant: str, rows: list[tuple[timedelta, str, str | None, str | None, dict[str, Any]]]
@@ -68,7 +69,8 @@ async def _records(db: Database, tenant: str, rows: list[tuple[timedelta, str, s
                 tenant, seq, AT + offset, subject, "admin" if subject else None, method, action, resource)
 
 
-async def test_auth_events_count_every_request_record_by_its_authentication(db: Database, new_tenant_id: Callable[[str], str]) -> None:
+async def test_auth_events_count_every_request_record_by_its_authentication(
+        db: Database, new_tenant_id: Callable[[str], str]) -> None:
     """One record per request: a success is any record of an authenticated caller, whatever its action."""
     from tests.calculators.fixture import create_tenant
 
