@@ -174,7 +174,10 @@ def check(
     for offset, event in enumerate(events):
         index = start_index + offset
         outcome = _check_one(event, index, compiled, quick, oldest, newest)
-        (valid if isinstance(outcome, ValidEvent) else rejected).append(outcome)  # type: ignore[arg-type]
+        if isinstance(outcome, ValidEvent):
+            valid.append(outcome)
+        else:
+            rejected.append(outcome)
     return Checked(valid, rejected)
 
 

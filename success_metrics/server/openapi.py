@@ -67,4 +67,4 @@ def install(app: FastAPI) -> None:
             app.openapi_schema = describe(generate())
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema

@@ -35,7 +35,7 @@ async def records(db: Database, response: httpx.Response) -> list[dict[str, Any]
 def services(client: httpx.AsyncClient) -> Services:
     transport = client._transport
     assert isinstance(transport, httpx.ASGITransport)
-    found: Services = transport.app.state.services  # type: ignore[attr-defined]
+    found: Services = transport.app.state.services  # type: ignore[attr-defined]  # typed as any ASGI callable
     return found
 
 

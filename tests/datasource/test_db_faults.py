@@ -258,6 +258,7 @@ async def test_with_database_url_the_service_follows_the_server_down_and_back_up
 def test_supervisor_backs_off_to_its_cap() -> None:
     from success_metrics.storage.supervise import Supervisor
 
+    # the back-off arithmetic needs neither a database nor a server
     supervisor = Supervisor(db=None, embedded=None, interval_s=0.5, backoff_max_s=10)  # type: ignore[arg-type]
     delays = []
     for attempts in range(7):

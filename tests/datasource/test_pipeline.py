@@ -24,7 +24,7 @@ from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 def services_of(client: httpx.AsyncClient) -> Services:
     transport = client._transport
     assert isinstance(transport, httpx.ASGITransport)
-    found: Services = transport.app.state.services  # type: ignore[attr-defined]
+    found: Services = transport.app.state.services  # type: ignore[attr-defined]  # typed as any ASGI callable
     return found
 
 

@@ -59,7 +59,8 @@ def test_intervals_that_give_the_same_buckets_give_the_same_query() -> None:
         body = fixture("timeseries_panel") | {"intervalMs": interval_ms, "maxDataPoints": 1000}
         [t] = parse.metric_queries(QueryRequest.model_validate(body), LIMITS)
         queries.add(t.query)
-    assert len(queries) == 1 and next(iter(queries)).interval_ms == 3_600_000  # type: ignore[union-attr]
+    [only] = queries
+    assert only is not None and only.interval_ms == 3_600_000
 
 
 def test_interval_text_is_used_when_interval_ms_is_absent() -> None:

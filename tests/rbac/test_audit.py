@@ -159,7 +159,7 @@ def test_records_carry_no_tokens_or_secrets() -> None:
     assert rec.reason == "bad [redacted] and [redacted]"
     with pytest.raises(ValueError):
         audit.AuditRecord(tenant_id="acme", action="query", outcome="success", status=200,
-                          token="x")  # type: ignore[call-arg]
+                          token="x")  # type: ignore[call-arg]  # the unknown field is what is refused
 
 
 async def test_the_service_writes_a_last_checkpoint_on_shutdown(db: Database, new_tenant_id: Any,

@@ -80,7 +80,8 @@ async def test_revoked_and_expired_keys(db: Database, new_tenant_id: Callable[[s
                                                            expires_at=soon)
         again = await keys.revoke_key(conn, tid, revoked.key_id)
         assert again is not None and again.revoked_at is not None and again.status() == "revoked"
-        assert (await keys.revoke_key(conn, tid, revoked.key_id)).revoked_at == again.revoked_at  # type: ignore[union-attr]
+        twice = await keys.revoke_key(conn, tid, revoked.key_id)
+        assert twice is not None and twice.revoked_at == again.revoked_at
         assert await keys.revoke_key(conn, tid, "0" * 16) is None
     async with db.system() as conn:
         with pytest.raises(Unauthenticated, match="was revoked"):
