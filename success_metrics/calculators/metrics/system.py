@@ -160,5 +160,5 @@ async def adoption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings)
     rows = [("active_users", r["users"], Unit.COUNT.value), ("sessions", r["sessions"], Unit.COUNT.value),
             ("avg_session_minutes", None if r["avg_minutes"] is None else float(r["avg_minutes"]), "minutes"),
             ("queries", r["queries"], Unit.COUNT.value), ("metrics_used", len(used), Unit.COUNT.value),
-            ("metrics_used_share", 100 * len(used) / (len(catalog) or 1), Unit.PERCENT.value)]
+            ("metrics_used_share", 100 * (len(used) / (len(catalog) or 1)), Unit.PERCENT.value)]
     return shapes.table("adoption.usage", cols, rows)
