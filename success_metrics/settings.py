@@ -43,7 +43,8 @@ class Limits(BaseModel):
     auth_failures_per_tenant: int = Field(200, gt=0)
     ingest_requests_per_tenant: int = Field(1200, gt=0)  # ingest requests a minute per tenant
     rate_limit_keys: int = Field(100_000, gt=0)  # addresses and tenants tracked at most (bounded memory)
-    # slow clients (success_metrics/server/slow_clients.py): headers and body must arrive within these, else 408 and closed
+    # slow clients (success_metrics/server/slow_clients.py): headers and body must arrive within these, else 408 and
+    # closed
     header_timeout_s: float = Field(10.0, gt=0)
     body_timeout_s: float = Field(60.0, gt=0)
     keep_alive_s: float = Field(5.0, gt=0)  # an idle keep-alive connection is closed after this
@@ -51,7 +52,8 @@ class Limits(BaseModel):
 
 
 class Notifications(BaseModel):
-    """Alert evaluation, scheduled reports and how they are delivered (success_metrics/notify/alerts, success_metrics/notify/reports).
+    """Alert evaluation, scheduled reports and how they are delivered (success_metrics/notify/alerts,
+    success_metrics/notify/reports).
 
     The scheduler is off unless enabled, so tests and one-shot CLI commands never start background loops.
     """

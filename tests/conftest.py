@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from success_metrics.server.app import create_app
 from success_metrics.server.services import Services, open_database
@@ -51,7 +52,8 @@ async def database_url(data_dir: Path) -> AsyncIterator[str | None]:
 
 @pytest.fixture(scope="session")
 def base_settings(data_dir: Path, database_url: str | None) -> Settings:
-    return Settings(database_url=database_url, data_dir=data_dir, dev_issuer_enabled=True, cache_warm=False)
+    return Settings(database_url=None if database_url is None else SecretStr(database_url), data_dir=data_dir,
+                    dev_issuer_enabled=True, cache_warm=False)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +68,9 @@ async def db(base_settings: Settings) -> AsyncIterator[Database]:
 @pytest.fixture
 def new_tenant_id() -> Callable[[str], str]:
     """A tenant id unique to this test session and call."""
-    return lambda prefix="t": f"{prefix}-{os.getpid() % 10000}-{next(_counter)}"
+    def new(prefix: str = "t") -> str:
+        return f"{prefix}-{os.getpid() % 10000}-{next(_counter)}"
+    return new
 
 
 @pytest.fixture

@@ -50,8 +50,8 @@ class DashboardSpec:
     description: str
     variables: tuple[Dimension, ...]
     rows: tuple[RowSpec, ...]
-    # annotation kinds the service marks on time axes (success_metrics/calculators/annotations.py), only those every role
-    # meant for the dashboard may see: a kind asked for by name that the role may not see is refused
+    # annotation kinds the service marks on time axes (success_metrics/calculators/annotations.py), only those every
+    # role meant for the dashboard may see: a kind asked for by name that the role may not see is refused
     annotations: tuple[str, ...]
     refresh: str = "1m"
     time_from: str = "now-30d"

@@ -15,14 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
-
-try:  # a compiled validator, used only to wave valid events through fast; every verdict against is re-checked
-    import jsonschema_rs
-except ImportError:  # pragma: no cover - it is a declared dependency; without it validation is just slower
-    jsonschema_rs = None
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -102,13 +98,10 @@ class EventSchemas:
         }
         # the fast path: "valid" from it is final (the same schema, the same date-time check; its other
         # formats are at least as strict); "invalid" is re-checked by the validator above, which explains it
-        self.fast: dict[EventType, Any] = {}
-        if jsonschema_rs is not None:
-            self.fast = {
-                kind: jsonschema_rs.Draft202012Validator(
-                    schema, validate_formats=True, formats={"date-time": _is_datetime})
-                for kind, schema in flat.items()
-            }
+        self.fast = {
+            kind: jsonschema_rs.Draft202012Validator(schema, validate_formats=True, formats={"date-time": _is_datetime})
+            for kind, schema in flat.items()
+        }
 
     @property
     def types(self) -> list[str]:
@@ -137,7 +130,8 @@ def _flatten(doc: dict[str, Any], envelope: dict[str, Any]) -> dict[str, Any]:
     merged["properties"] = {**envelope["properties"], **doc.get("properties", {})}
     merged["required"] = sorted(set(envelope["required"]) | set(doc.get("required", [])), key=merged_order)
     merged["additionalProperties"] = envelope["additionalProperties"]
-    return _inline(merged, envelope)
+    flat: dict[str, Any] = _inline(merged, envelope)
+    return flat
 
 
 def merged_order(name: str) -> int:
@@ -180,7 +174,10 @@ def check(
     for offset, event in enumerate(events):
         index = start_index + offset
         outcome = _check_one(event, index, compiled, quick, oldest, newest)
-        (valid if isinstance(outcome, ValidEvent) else rejected).append(outcome)  # type: ignore[arg-type]
+        if isinstance(outcome, ValidEvent):
+            valid.append(outcome)
+        else:
+            rejected.append(outcome)
     return Checked(valid, rejected)
 
 
@@ -323,7 +320,7 @@ def describe(error: ValidationError) -> tuple[str, str]:
         case "type":
             return pointer, f"expected {_type_words(error.validator_value)}, got {_json_type(value)} {_short(value)}"
         case "enum":
-            options = ", ".join(json.dumps(o) for o in error.validator_value)
+            options = ", ".join(json.dumps(o) for o in cast(list[Any], error.validator_value))
             return pointer, f"{_short(value)} is not allowed; use one of: {options}"
         case "const":
             return pointer, f"{_short(value)} must be {json.dumps(error.validator_value)}"
@@ -347,7 +344,7 @@ def _type_words(expected: Any) -> str:
     words = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
              "number": "a number", "boolean": "true or false", "null": "null"}
     if isinstance(expected, list):
-        return " or ".join(words.get(e, e) for e in expected)
+        return " or ".join(words.get(e, str(e)) for e in expected)
     return words.get(expected, str(expected))
 
 

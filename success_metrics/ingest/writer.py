@@ -13,8 +13,8 @@ a single ``db.tenant(t)`` transaction, set-based (arrays through ``unnest``, nev
 The transaction commits before the caller answers, so an accepted event is durable.
 
 Lead state does not depend on the order events arrive in: each column has a commutative rule, declared once
-as data in ``success_metrics.calculators.entities`` (earliest first contact, any response ok, latest score and routing, one
-deal per lead = the earliest deal.closed, ties by event id), which generates the SQL that folds each batch.
+as data in ``success_metrics.calculators.entities`` (earliest first contact, any response ok, latest score and routing,
+one deal per lead = the earliest deal.closed, ties by event id), which generates the SQL that folds each batch.
 Once erasure is requested, contact data is gone from ``leads`` and from stored events, and stays gone for
 events that arrive later.
 """
@@ -30,12 +30,10 @@ from typing import Any, Literal
 
 import asyncpg
 
-from success_metrics.calculators import entities, rollups
-from success_metrics.calculators import EventType, IngestedEvent
+from success_metrics.calculators import EventType, IngestedEvent, entities, rollups
 from success_metrics.ingest.errors import UnknownTenant
 from success_metrics.ingest.validate import ValidEvent
-from success_metrics.storage import partitions
-from success_metrics.storage import Database
+from success_metrics.storage import Database, partitions
 
 E = EventType
 

@@ -1,11 +1,11 @@
 """The one answer path: who asks + metric queries → masked frames, each with the fields masking changed.
 
-authorize (``success_metrics.rbac.policy``: the query bound to the tenant and row scope, or Forbidden) → compute (the result
-cache: single-flight, in its lanes, shared by every role where the metric does not read the scope) → mask
+authorize (``success_metrics.rbac.policy``: the query bound to the tenant and row scope, or Forbidden) → compute (the
+result cache: single-flight, in its lanes, shared by every role where the metric does not read the scope) → mask
 (``success_metrics.rbac.masking``, per principal, after the cache). Grafana's ``/query`` and ``/annotations``, scheduled
 reports (as their recipient), alert evaluation and the cache warmer (both as the service's own principal,
-``success_metrics.rbac.system_principal``) all come here, so a figure is authorized, computed and masked one way wherever it
-is shown. As grafana-plugin-sdk-go's QueryData: one call answers several queries, a failed query keeps its
+``success_metrics.rbac.system_principal``) all come here, so a figure is authorized, computed and masked one way
+wherever it is shown. As grafana-plugin-sdk-go's QueryData: one call answers several queries, a failed query keeps its
 error beside the others' frames.
 """
 
@@ -15,13 +15,23 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from success_metrics.calculators import CalculatorError, Frame, MetricName, MetricQuery, ScopedQuery, annotations, check_agent_scope, compute, get_metric, needs_agent_scope_check, shared_query
-from success_metrics.storage import tenants
+from success_metrics.calculators import (
+    CalculatorError,
+    Frame,
+    MetricName,
+    MetricQuery,
+    ScopedQuery,
+    check_agent_scope,
+    compute,
+    get_metric,
+    needs_agent_scope_check,
+    shared_query,
+)
+from success_metrics.calculators import annotations as annotation_kinds
 from success_metrics.query.cache import ResultCache
 from success_metrics.query.protocol.serialize import merge_annotations
-from success_metrics.storage import StorageError
-from success_metrics.storage import Database
 from success_metrics.rbac import Forbidden, Grant, Principal, RbacError, masking, policy, system_principal
+from success_metrics.storage import Database, StorageError, tenants
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +126,11 @@ class Answerer:
         grant = policy.authorize(ctx.principal, query, metric_def, ctx.policy)
         await self._computed(grant, metric_def.row_scoped, self._metric, background=True)
 
-    def _annotation_grants(self, ctx: Context, query: MetricQuery) -> list[tuple[Grant, annotations.AnnotationKind]]:
+    def _annotation_grants(self, ctx: Context, query: MetricQuery
+                           ) -> list[tuple[Grant, annotation_kinds.AnnotationKind]]:
         named = [k for k in query.metric.split(",") if k.strip()]
         grants = []
-        for kind in annotations.kinds(named):
+        for kind in annotation_kinds.kinds(named):
             if not policy.allowed(ctx.principal, kind, ctx.policy):
                 if named:  # asked by name: say so; asked for "all": just leave it out
                     raise Forbidden(f"Role {ctx.principal.role.value} may not see {kind.title.lower()} annotations.")
@@ -147,4 +158,4 @@ class Answerer:
     async def _annotations(self, scoped: ScopedQuery) -> Frame:
         async with self.db.tenant(scoped.tenant_id) as conn:
             settings = await tenants.load_settings(conn, scoped.tenant_id)
-            return await annotations.compute(conn, scoped, settings)
+            return await annotation_kinds.compute(conn, scoped, settings)

@@ -29,14 +29,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from success_metrics.calculators import CalculatorError, TenantSettings
-from success_metrics.query import freshness, pipeline
 from success_metrics.dashboards.export import render_dashboards, theme_for
+from success_metrics.query import freshness, pipeline
 from success_metrics.query.protocol import parse
 from success_metrics.query.protocol.errors import ProtocolError
 from success_metrics.query.protocol.requests import QueryRequest
+from success_metrics.rbac import Forbidden
 from success_metrics.server.services import Services
 from success_metrics.storage import StorageError
-from success_metrics.rbac import Forbidden
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ One asyncio lock per issuer makes a flood of tokens with unknown kids cost one f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -156,10 +157,8 @@ class JwksCache:
                                                        else provider_says))
 
     async def _refresh(self, issuer: str, jwks_uri: str | None, state: _IssuerState) -> None:
-        try:
+        with contextlib.suppress(ProviderUnavailable):  # logged; an outage is not a removal
             await self._fetch(issuer, jwks_uri, state)
-        except ProviderUnavailable:
-            pass  # logged; an outage is not a removal
 
     async def refresh(self, issuer: str, *, jwks_uri: str | None = None) -> list[str]:
         """Fetch the issuer's keys now, cooldown or not; the key ids it publishes. ProviderUnavailable when it

@@ -40,7 +40,8 @@ class Principal:
 
 def system_principal(tenant_id: str, job: str) -> Principal:
     """The service itself acting for one tenant (the cache warmer, alert evaluation): the admin role, tenant-wide,
-    authorized by ``success_metrics.rbac.policy`` against the built-in policy (``policy.default_policy``) like any caller, so a
-    tenant's own policy cannot take from the service what it needs, and nothing it computes skips authorize."""
+    authorized by ``success_metrics.rbac.policy`` against the built-in policy (``policy.default_policy``) like any
+    caller, so a tenant's own policy cannot take from the service what it needs, and nothing it computes skips
+    authorize."""
     return Principal(tenant_id=TenantId(tenant_id), subject=f"system:{job}", role=Role.ADMIN,
                      auth_method=AuthMethod.SYSTEM)

@@ -10,19 +10,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from success_metrics.admin import audit_routes as audit
+from success_metrics.admin import branding_routes as branding
+from success_metrics.admin import routes as admin
+from success_metrics.guard import BodyDeadline
+from success_metrics.ingest import routes as ingest
+from success_metrics.notify import routes as alerts
+from success_metrics.query import discovery_routes as discovery
+from success_metrics.query import routes as query
+from success_metrics.query.warmer import Warmer
+from success_metrics.server import health_routes as health
 from success_metrics.server import openapi, problems
 from success_metrics.server.audit_edge import DOCS_STATIC, AuditEdge
 from success_metrics.server.middleware import RequestContext
-from success_metrics.admin import routes as admin, audit_routes as audit, branding_routes as branding
-from success_metrics.notify import routes as alerts
-from success_metrics.query import discovery_routes as discovery, routes as query
-from success_metrics.server import health_routes as health
-from success_metrics.ingest import routes as ingest
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings
-from success_metrics.guard import BodyDeadline
 from success_metrics.storage import Database
-from success_metrics.query.warmer import Warmer
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:

@@ -66,7 +66,8 @@ class Supervisor:
             return True
         down_since = self.db.health.since
         if await self.db.ping():
-            log.warning("PostgreSQL answers again, %.1f s after it was found unreachable", time.monotonic() - down_since)
+            log.warning("PostgreSQL answers again, %.1f s after it was found unreachable",
+                        time.monotonic() - down_since)
             self._attempts = 0
             return True
         return self._failed(self.db.health.reason or "unreachable")
@@ -79,7 +80,7 @@ class Supervisor:
 
     def delay(self) -> float:
         """Seconds to the next round: the interval while all is well, doubling per failed attempt up to the cap."""
-        return min(self.interval_s * 2 ** self._attempts, self.backoff_max_s)
+        return min(self.interval_s * 2.0 ** self._attempts, self.backoff_max_s)
 
     async def _run(self) -> None:
         while True:

@@ -40,7 +40,8 @@ def test_validate_reports_every_issue() -> None:
     found = issues(broken)
     assert "roi.monthly: registered more than once" in found
     assert "Bad Name: name is not 'area.metric' in lower case" in found
-    assert "Bad Name: input 'no.such' is neither a measure (success_metrics/calculators/measures.py) nor a metric" in found
+    assert ("Bad Name: input 'no.such' is neither a measure (success_metrics/calculators/measures.py) nor a metric"
+            in found)
     assert "Bad Name: title and description are required" in found
 
 
@@ -64,7 +65,7 @@ def test_validate_reports_lineage_that_is_not_derivable() -> None:
 
 
 def test_registering_a_name_twice_fails() -> None:
-    with pytest.raises(DuplicateMetric, match="roi.monthly"):
+    with pytest.raises(DuplicateMetric, match=r"roi\.monthly"):
         metric("roi.monthly", "x", "y", Unit.PERCENT, Kind.STAT)(get_metric("roi.monthly").compute)
 
 

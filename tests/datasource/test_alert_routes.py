@@ -34,7 +34,8 @@ async def test_history_lists_the_tenants_alerts(db: Database, setup: Any, make_c
     client, tid, auth = setup
     await add_auth_failures(db, tid, T - MIN, 30)
     await evaluate_tenant(answers(db), tid, T, retention_months=24)
-    await evaluate_tenant(answers(db), tid, T + 10 * MIN, retention_months=24)  # the burst has left the window: resolved
+    # the burst has left the window: resolved
+    await evaluate_tenant(answers(db), tid, T + 10 * MIN, retention_months=24)
     response = await client.get("/api/alerts", headers=auth("admin"))
     assert response.status_code == 200, response.text
     body = response.json()

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from success_metrics.guard.ratelimit import Buckets, Limiter
+from success_metrics.rbac import audit, keys
 from success_metrics.server.services import Services
 from success_metrics.settings import Limits, TenantConfig
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import audit, keys
 
 RANGE = {"from": "2025-01-01T00:00:00Z", "to": "2025-01-02T00:00:00Z"}
 
@@ -35,7 +35,7 @@ async def records(db: Database, response: httpx.Response) -> list[dict[str, Any]
 def services(client: httpx.AsyncClient) -> Services:
     transport = client._transport
     assert isinstance(transport, httpx.ASGITransport)
-    found: Services = transport.app.state.services  # type: ignore[attr-defined]
+    found: Services = transport.app.state.services  # type: ignore[attr-defined]  # typed as any ASGI callable
     return found
 
 

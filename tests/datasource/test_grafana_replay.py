@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from success_metrics.tools import demo
 from success_metrics.dashboards.query import ALL_VALUE
 from success_metrics.storage.pool import Database
+from success_metrics.tools import demo
 
 BOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards"
 BOARDS = {p.name: json.loads(p.read_text()) for p in BOARD_DIR.glob("*.json")}
@@ -91,7 +91,7 @@ async def test_every_dashboard_answers_every_role_as_the_role_table_says(
 ) -> None:
     client, profile, end = await _setup(db, make_client, new_tenant_id)
     me = profile.agents[0]
-    claims = {"agent": {"agent_id": me.id}, "manager": {"teams": [me.team_id]}}
+    claims: dict[str, dict[str, Any]] = {"agent": {"agent_id": me.id}, "manager": {"teams": [me.team_id]}}
     names = {a.name for a in profile.agents}
     team_name = dict(profile.teams)
     seen = dict.fromkeys(ROLES, "")

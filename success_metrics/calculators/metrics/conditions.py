@@ -14,6 +14,7 @@ from success_metrics.calculators import buckets, shapes
 from success_metrics.calculators.catalog import Option, metric
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.query import ScopedQuery
+from success_metrics.calculators.sql import fetch_one
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import ColumnType, Dimension, Kind, Sensitivity, Unit
 
@@ -63,7 +64,7 @@ async def audit_actions(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
 async def conversion(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     column = "closed_at" if q.option("stage", STAGE.default) == "close" else "appointment_at"
-    row = await conn.fetchrow(
+    row = await fetch_one(conn,
         f"""SELECT count(*) FILTER (WHERE created_at >= $3 AND {column} IS NOT NULL)::float8
                    / nullif(count(*) FILTER (WHERE created_at >= $3), 0) AS current,
                    count(*) FILTER (WHERE created_at < $3 AND {column} IS NOT NULL)::float8

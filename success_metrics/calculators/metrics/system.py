@@ -6,14 +6,14 @@ from datetime import timedelta
 
 import asyncpg
 
-from success_metrics.calculators import buckets, formulas, shapes
+from success_metrics.calculators import buckets, shapes
 from success_metrics.calculators.buckets import HOUR
 from success_metrics.calculators.calls import call_stats, health
 from success_metrics.calculators.catalog import GRANULARITY, all_metrics, metric
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.query import ScopedQuery
 from success_metrics.calculators.reads import event_rows
-from success_metrics.calculators.sql import Params, bucket_expr
+from success_metrics.calculators.sql import Params, bucket_expr, fetch_one
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import Dimension, Kind, Sensitivity, Unit
 
@@ -89,7 +89,7 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     q = sq.query
     # Contact attempts from their typed table (migration 0007): the event's fields as columns. The few leads that
     # unsubscribed are hashed once (lead_id is their key, so the join adds no row) rather than looked up per email.
-    r = await conn.fetchrow(
+    r = await fetch_one(conn,
         """SELECT count(*) FILTER (WHERE c.channel = 'sms') AS sms,
                   count(*) FILTER (WHERE c.channel = 'sms' AND NOT coalesce(c.consent, false)) AS no_consent,
                   count(*) FILTER (WHERE c.channel = 'sms' AND (lpad(c.recipient_local_time, 5, '0') < '08:00'
@@ -101,7 +101,7 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
                 ON u.lead_id = c.lead_id
            WHERE c.tenant_id = $1 AND c.occurred_at >= $2 AND c.occurred_at < $3""",
         sq.tenant_id, q.start, q.end)
-    g = await conn.fetchrow(
+    g = await fetch_one(conn,
         """WITH req AS (SELECT lead_id, min(occurred_at) AS at FROM events WHERE tenant_id = $1
                         AND type = 'erasure.requested' AND occurred_at >= $2 AND occurred_at < $3 GROUP BY lead_id),
                 done AS (SELECT lead_id, min(occurred_at) AS at FROM events WHERE tenant_id = $1
@@ -111,7 +111,7 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
                   count(*) FILTER (WHERE (done.at IS NULL AND $3 - req.at > $4)
                                    OR done.at - req.at > $4) AS late
            FROM req LEFT JOIN done USING (lead_id)""", sq.tenant_id, q.start, q.end, ERASURE_DEADLINE)
-    leftover = await conn.fetchrow(
+    leftover = await fetch_one(conn,
         "SELECT count(*) AS erased, count(*) FILTER (WHERE contact_name IS NOT NULL OR contact_email IS NOT NULL "
         "OR contact_phone IS NOT NULL) AS kept FROM leads WHERE tenant_id = $1 AND erased_at IS NOT NULL", sq.tenant_id)
     cutoff, _ = buckets.month_bounds(q.end, s.zone, -RETENTION_MONTHS)
@@ -140,7 +140,7 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
 async def adoption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     cols = [shapes.text("figure"), shapes.num("value"), shapes.text("unit")]
-    r = await conn.fetchrow(
+    r = await fetch_one(conn,
         """WITH qs AS (SELECT subject, at, resource FROM audit_log WHERE tenant_id = $1 AND action = 'query'
                        AND outcome = 'success' AND at >= $2 AND at < $3 AND subject IS NOT NULL),
                 marked AS (SELECT subject, at, CASE WHEN at - lag(at) OVER (PARTITION BY subject ORDER BY at) < $4
@@ -160,5 +160,5 @@ async def adoption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings)
     rows = [("active_users", r["users"], Unit.COUNT.value), ("sessions", r["sessions"], Unit.COUNT.value),
             ("avg_session_minutes", None if r["avg_minutes"] is None else float(r["avg_minutes"]), "minutes"),
             ("queries", r["queries"], Unit.COUNT.value), ("metrics_used", len(used), Unit.COUNT.value),
-            ("metrics_used_share", 100 * formulas.ratio(len(used), len(catalog) or 1), Unit.PERCENT.value)]
+            ("metrics_used_share", 100 * (len(used) / (len(catalog) or 1)), Unit.PERCENT.value)]
     return shapes.table("adoption.usage", cols, rows)
