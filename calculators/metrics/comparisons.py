@@ -38,6 +38,8 @@ def change(now: float | None, before: float | None) -> float | None:
 
 async def _figures(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings, lo: datetime, hi: datetime
                    ) -> tuple[PeriodFigures, int]:
+    if lo >= hi:  # a range ending as its month (or year) begins: nothing yet
+        return PeriodFigures(), 0
     figures = await period_figures(conn, sq.tenant_id, buckets.plan(lo, hi, s.zone), tz=s.timezone)
     cohort = await funnel(conn, sq.tenant_id, lo, hi, (), sq.query.metric)
     return figures.get(None, PeriodFigures()), cohort.leads
