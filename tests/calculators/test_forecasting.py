@@ -6,7 +6,12 @@ import math
 
 import pytest
 
-from calculators.forecasting import backtest, forecast_series, mase_scale, seasonal_naive
+from calculators.forecasting import (
+    backtest,
+    forecast_series,
+    mase_scale,
+    seasonal_naive,
+)
 
 # three "seasons" of length 3, each 2 higher than the last; the last value jumps (34 → 40)
 Y = [10.0, 20.0, 30.0, 12.0, 22.0, 32.0, 14.0, 24.0, 40.0]

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from calculators import models
+from calculators.metrics import anomalies
 from datasource.cache import ResultCache
 from datasource.ingest import intake
 from datasource.ingest.writer import Source
@@ -167,3 +168,35 @@ async def test_capacity_forecast_per_team(fitted: str, make_client: Client, toke
     assert set(actual[:-2]) == {0.0, 4.0, 5.0} and actual[-2:] == [None, None]
     assert len(points(answer, "forecast")) == len(actual)
     assert set(points(answer, "capacity")) == {0.0}  # nobody first contacted a lead: no handled volume
+
+
+async def test_anomalies_feed_annotations_and_the_alert_figure_masked_per_role(
+        db: Database, make_client: Client, token_for: Callable[..., str]) -> None:
+    tenant = f"anomalous-{os.getpid() % 10000}"
+    await load(db, tenant)
+    day = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000)
+    scan = anomalies.Scan(anomalies=[
+        anomalies.Anomaly(time=day, series="leads", value=40, expected=5, score=9.5),
+        anomalies.Anomaly(time=day, series="revenue", value=90000, expected=1200, score=12.0)],
+        scanned={"leads": 300, "revenue": 300})
+    async with db.tenant(tenant) as conn:  # as the trainer stores a scan
+        await models.replace_kind(conn, tenant, anomalies.KIND, {"scan": models.encode(scan)}, "test", NOW)
+    client = await make_client(TenantConfig(id=tenant, name=tenant))
+    note = {"range": {"from": "2026-03-01T00:00:00Z", "to": "2026-03-15T00:00:00Z"},
+            "annotation": {"name": "Anomalies", "query": "anomalies"}}
+
+    async def titles(headers: dict[str, str]) -> list[str]:
+        r = await client.post("/annotations", json=note, headers=headers)
+        assert r.status_code == 200, r.text
+        return [a["title"] for a in r.json()]
+
+    executive = {"Authorization": f"Bearer {token_for(tenant, 'executive')}"}
+    agent = {"Authorization": f"Bearer {token_for(tenant, 'agent', agent_id='a1')}"}
+    assert await titles(executive) == ["Anomaly: leads", "Anomaly: revenue"]
+    assert await titles(agent) == ["Anomaly: leads"]  # the revenue anomaly names a figure the agent may not see
+    rows = table(await ask(client, executive, "anomalies.detected", "table"))
+    assert [(r["series"], r["value"], r["expected"], r["score"]) for r in rows] == [
+        ("leads", 40, 5, 9.5), ("revenue", 90000, 1200, 12.0)]
+    r = await client.post("/query", json=body("alerts.anomalies", "table") | {
+        "range": {"from": "2026-03-02T00:00:00Z", "to": "2026-03-03T00:00:00Z"}}, headers=executive)
+    assert table(r.json())[0]["value"] == 2
