@@ -22,15 +22,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dataset import DatasetInfo, _load_tenant, bench_database, data_dir, ensure_dataset  # noqa: E402
+from dataset import DatasetInfo, _load_tenant, bench_database, data_dir, ensure_dataset
 
-from calculators import models  # noqa: E402
-from calculators.forecasting import SeriesForecast  # noqa: E402
-from calculators.metrics.forecasts import KIND  # noqa: E402
-from datasource import demo  # noqa: E402
-from datasource.cache import ResultCache  # noqa: E402
-from datasource.storage.pool import Database  # noqa: E402
-from datasource.trainer import ModelTrainer  # noqa: E402
+from calculators import models
+from calculators.forecasting import SeriesForecast
+from calculators.metrics.forecasts import KIND
+from datasource import demo
+from datasource.cache import ResultCache
+from datasource.storage.pool import Database
+from datasource.trainer import ModelTrainer
 
 DEMO_DIR = Path.home() / ".cache" / "success-metrics-demo-quality"
 
