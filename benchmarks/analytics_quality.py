@@ -4,7 +4,7 @@ naive, empirical coverage of the 80 % and 95 % intervals), on the demo tenants a
     python benchmarks/analytics_quality.py --set demo            # acme and globex, 24 months (built once)
     python benchmarks/analytics_quality.py --set bench [--scale 4.0]   # benchmarks/dataset.py's tenants
 
-Each tenant's models are fitted by the service's own trainer (datasource/trainer.py), as the background lane
+Each tenant's models are fitted by the service's own trainer (success_metrics/query/trainer.py), as the background lane
 does, with the data's end as "now"; the figures printed are what ``forecast.backtest`` shows. Goals: MASE below 1
 (better than seasonal naive), coverage within ±5 points of 80 and 95.
 """
@@ -24,13 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dataset import DatasetInfo, _load_tenant, bench_database, data_dir, ensure_dataset
 
-from calculators import models
-from calculators.forecasting import SeriesForecast
-from calculators.metrics.forecasts import KIND
-from datasource import demo
-from datasource.cache import ResultCache
-from datasource.storage.pool import Database
-from datasource.trainer import ModelTrainer
+from success_metrics.calculators import models
+from success_metrics.calculators.forecasting import SeriesForecast
+from success_metrics.calculators.metrics.forecasts import KIND
+from success_metrics.query.cache import ResultCache
+from success_metrics.query.trainer import ModelTrainer
+from success_metrics.storage.pool import Database
+from success_metrics.tools import demo
 
 DEMO_DIR = Path.home() / ".cache" / "success-metrics-demo-quality"
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from calculators.metrics.anomalies import THRESHOLD, detect, robust_scores
+from success_metrics.calculators.metrics.anomalies import (
+    THRESHOLD,
+    detect,
+    robust_scores,
+)
 
 DAY = 86_400_000
 WEEK = [10.0, 12.0, 11.0, 13.0, 12.0, 4.0, 3.0]  # weekdays busy, weekends quiet

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from calculators.forecasting import (
+from success_metrics.calculators.forecasting import (
     backtest,
     forecast_series,
     mase_scale,

@@ -16,14 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from calculators import models
-from calculators.metrics import anomalies
-from datasource.cache import ResultCache
-from datasource.ingest import intake
-from datasource.ingest.writer import Source
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
-from datasource.trainer import ModelTrainer
+from success_metrics.calculators import models
+from success_metrics.calculators.metrics import anomalies
+from success_metrics.ingest import intake
+from success_metrics.ingest.writer import Source
+from success_metrics.query.cache import ResultCache
+from success_metrics.query.trainer import ModelTrainer
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 RANGE = {"from": "2025-03-15T12:00:00Z", "to": "2026-03-15T12:00:00Z"}

@@ -4,17 +4,18 @@ under row-level security, and fitted in the background, never in a user's reques
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from calculators import TenantSettings, models
-from datasource.cache import ResultCache
-from datasource.ingest import intake
-from datasource.ingest.writer import Source
-from datasource.storage.pool import Database
-from datasource.trainer import ModelTrainer
+from success_metrics.calculators import TenantSettings, models
+from success_metrics.ingest import intake
+from success_metrics.ingest.writer import Source
+from success_metrics.query.cache import ResultCache
+from success_metrics.query.trainer import ModelTrainer
+from success_metrics.storage.pool import Database
 from tests.datasource import seed
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -85,3 +86,23 @@ async def test_one_tenants_models_are_invisible_to_another(db: Database, new_ten
     async with db.tenant(b) as conn:  # row-level security: even without a tenant filter, b sees none of a's rows
         assert await conn.fetchval("SELECT count(*) FROM fitted_models") == 0
         assert await models.read(conn, a, "test.count", "leads") is None
+
+
+async def test_a_kind_of_complete_weeks_ignores_the_running_week_but_not_a_backfill(
+        db: Database, new_tenant_id: Callable[[str], str]) -> None:
+    tenant = new_tenant_id("model")
+    await seed.load(db, tenant)  # 2026-03-02, a Monday
+    fits: list[str] = []
+    weekly = replace(counting_kind(fits), period="week")
+    t = ModelTrainer(db, ResultCache(15, 900), clock=lambda: NOW, kinds=[weekly])
+    await t.round(NOW, [tenant])  # NOW: Tuesday 10 March, so the week began on the 9th
+
+    async def send(lead: str, at: str) -> None:
+        await intake.ingest(db, tenant, [{"id": f"c-{lead}", "type": "lead.created", "occurred_at": at,
+                                          "lead_id": lead, "data": {"source": "referral"}}], source=Source("api"))
+
+    await send("L7", "2026-03-10T08:00:00Z")  # this week: a complete-weeks fit has nothing new
+    assert (await t.round(NOW, [tenant])).unchanged == 1
+    await send("L8", "2026-03-04T08:00:00Z")  # last week, late: refit
+    assert (await t.round(NOW, [tenant])).fitted == 1
+    assert fits == [tenant, tenant]
