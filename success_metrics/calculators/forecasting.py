@@ -94,8 +94,9 @@ def _forms(n: int, period: int) -> list[Form]:
 
 
 def _fit_ets(y: np.ndarray, form: Form, period: int) -> object:
-    import pandas as pd  # heavy: imported only where the trainer fits
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    # heavy: imported only where the trainer fits; neither ships type information
+    import pandas as pd  # type: ignore[import-untyped]
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # type: ignore[import-untyped]
 
     # a Series, not an array: statsmodels 0.15's prediction results index the mean it predicts
     model = ETSModel(pd.Series(y), error="add", trend="add" if form.trend else None, damped_trend=form.trend,

@@ -68,9 +68,8 @@ def _median(ordered: list[float]) -> float:
 def detect(series: str, times: list[int], values: list[float | None]) -> list[Anomaly]:
     """STL (robust, weekly) of one daily series; days missing a value are filled with the median and never
     flagged."""
-    from statsmodels.tsa.seasonal import (
-        STL,  # heavy: imported only where the trainer scans
-    )
+    # heavy: imported only where the trainer scans; statsmodels ships no type information
+    from statsmodels.tsa.seasonal import STL  # type: ignore[import-untyped]
 
     known = sorted(v for v in values if v is not None)
     if len(known) < MIN_DAYS:
