@@ -50,6 +50,7 @@ async def demo_dataset(db: Database, directory: Path) -> DatasetInfo:
 async def report(db: Database, info: DatasetInfo) -> None:
     trainer = ModelTrainer(db, ResultCache(15, 900))
     fits: list[SeriesForecast] = []
+    took_all: list[float] = []
     print(f"{'tenant':<10} {'series':<28} {'model':<16} {'MASE':>6} {'cov80':>6} {'cov95':>6} {'origins':>7}")
     for tenant in info.tenants:
         started = time.perf_counter()
@@ -67,7 +68,10 @@ async def report(db: Database, info: DatasetInfo) -> None:
             print(f"{tenant:<10} {f.series:<28} {f.model:<16} {_fmt(b.mase, 6, 2)} {_fmt(b.coverage_80, 6, 1)} "
                   f"{_fmt(b.coverage_95, 6, 1)} {b.origins:>7}")
         print(f"{tenant:<10} fitted {len(stored)} series in {took:.1f} s", flush=True)
+        took_all.append(took)
     summarise(fits)
+    print(f"fitting (forecasts, backtests and anomaly scans) per tenant: median {statistics.median(took_all):.1f} s, "
+          f"max {max(took_all):.1f} s, {sum(took_all):.0f} s for {len(took_all)} tenants")
 
 
 def _fmt(value: float | None, width: int, digits: int) -> str:
