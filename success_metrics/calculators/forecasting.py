@@ -26,6 +26,7 @@ Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # standard normal quantiles
 MIN_POINTS = 6  # fewer periods of history than this: no forecast, a notice
 BACKTEST_ORIGINS = 12
 BACKTEST_MIN_TRAIN = 6
+MIN_CALIBRATION = 8  # earlier forecasts needed before their errors widen the intervals
 
 
 class Band(BaseModel):
@@ -154,27 +155,57 @@ def mase_scale(y: Sequence[float], period: int) -> float | None:
     return scale or None
 
 
-def backtest(y: Sequence[float], period: int, horizon: int, form: Form | None,
-             origins: int = BACKTEST_ORIGINS) -> Backtest:
+def widening(ratios: Sequence[float], level: int) -> float:
+    """How many model standard deviations the ``level`` % interval spans: the model's normal quantile, or — once
+    MIN_CALIBRATION earlier forecasts are known — the empirical ``level`` % quantile of their |error| / σ
+    (the ⌈level·(n+1)⌉-th smallest, as split conformal prediction does) if that is wider."""
+    if len(ratios) < MIN_CALIBRATION:
+        return Z[level]
+    ordered = sorted(ratios)
+    k = min(len(ordered), math.ceil(level / 100 * (len(ordered) + 1)))
+    return max(Z[level], ordered[k - 1])
+
+
+def calibrated(band: Band, ratios: Sequence[float]) -> Band:
+    """The band with each interval widened to what the earlier forecasts' errors say (never narrowed)."""
+    sigma = [(u - m) / Z[80] for u, m in zip(band.upper_80, band.mean, strict=True)]
+    return _band(band.mean, {lv: [widening(ratios, lv) * s for s in sigma] for lv in LEVELS})
+
+
+def rolling(y: Sequence[float], period: int, horizon: int, form: Form | None,
+            origins: int = BACKTEST_ORIGINS) -> tuple[Backtest, list[float]]:
     """Rolling origin over the last ``origins`` origins (each with at least BACKTEST_MIN_TRAIN points): fit on
-    y[:o], forecast ``horizon`` steps, score the steps whose actual is known."""
+    y[:o], forecast ``horizon`` steps, score the steps whose actual is known. Each origin's intervals are
+    calibrated (``calibrated``) only by forecasts whose actual came before it, so coverage stays out of sample.
+    Also returns every forecast's |error| / σ, which calibrate the final forecast."""
     first = max(BACKTEST_MIN_TRAIN, len(y) - origins)
     errors: list[float] = []
     inside = {lv: 0 for lv in LEVELS}
+    known: list[tuple[int, float]] = []  # (index of the actual, |error| / σ)
     used = 0
     for o in range(first, len(y)):
         scale = mase_scale(y[:o], period)
         if scale is None:
             continue
         used += 1
-        band = predict(y[:o], period, min(horizon, len(y) - o), form)
+        raw = predict(y[:o], period, min(horizon, len(y) - o), form)
+        band = calibrated(raw, [r for at, r in known if at < o])
         for h, actual in enumerate(y[o:o + horizon]):
             errors.append(abs(actual - band.mean[h]) / scale)
             inside[80] += band.lower_80[h] <= actual <= band.upper_80[h]
             inside[95] += band.lower_95[h] <= actual <= band.upper_95[h]
+            sigma = (raw.upper_80[h] - raw.mean[h]) / Z[80]
+            if sigma > 0:
+                known.append((o + h, abs(actual - raw.mean[h]) / sigma))
     n = len(errors)
-    return Backtest(origins=used, forecasts=n, mase=sum(errors) / n if n else None,
-                    coverage_80=100 * inside[80] / n if n else None, coverage_95=100 * inside[95] / n if n else None)
+    return (Backtest(origins=used, forecasts=n, mase=sum(errors) / n if n else None,
+                     coverage_80=100 * inside[80] / n if n else None,
+                     coverage_95=100 * inside[95] / n if n else None), [r for _, r in known])
+
+
+def backtest(y: Sequence[float], period: int, horizon: int, form: Form | None,
+             origins: int = BACKTEST_ORIGINS) -> Backtest:
+    return rolling(y, period, horizon, form, origins)[0]
 
 
 def forecast_series(series: str, unit: str, starts: list[int], future: list[int], y: list[float], period: int,
@@ -186,10 +217,10 @@ def forecast_series(series: str, unit: str, starts: list[int], future: list[int]
             backtest=None, notice=f"No forecast of {what}: {len(y)} complete period(s) of history, at least "
                                   f"{MIN_POINTS} are needed.")
     form = choose(y, period) if float(np.ptp(y)) > 0 else None
-    naive = backtest(y, period, len(future), None)
-    scored = backtest(y, period, len(future), form) if form is not None else naive
-    if form is not None and naive.mase is not None and (scored.mase is None or naive.mase < scored.mase):
+    naive = rolling(y, period, len(future), None)
+    scored = rolling(y, period, len(future), form) if form is not None else naive
+    if form is not None and naive[0].mase is not None and (scored[0].mase is None or naive[0].mase < scored[0].mase):
         form, scored = None, naive  # seasonal naive did better on this series' own history
     return SeriesForecast(series=series, unit=unit, period=period, starts=starts + future, actual=y,
                           model=form.name if form is not None else "seasonal naive",
-                          band=predict(y, period, len(future), form), backtest=scored)
+                          band=calibrated(predict(y, period, len(future), form), scored[1]), backtest=scored[0])

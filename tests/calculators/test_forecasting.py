@@ -8,9 +8,11 @@ import pytest
 
 from success_metrics.calculators.forecasting import (
     backtest,
+    calibrated,
     forecast_series,
     mase_scale,
     seasonal_naive,
+    widening,
 )
 
 # three "seasons" of length 3, each 2 higher than the last; the last value jumps (34 → 40)
@@ -58,3 +60,15 @@ def test_a_flat_series_is_forecast_flat_by_seasonal_naive() -> None:
     f = forecast_series("leads", "count", list(range(8)), [8, 9], [7.0] * 8, 12, what="leads")
     assert f.model == "seasonal naive"
     assert f.band is not None and f.band.mean == [7.0, 7.0] and f.band.upper_95 == [7.0, 7.0]
+
+
+def test_intervals_widen_to_the_errors_of_earlier_forecasts() -> None:
+    # fewer than 8 earlier errors: the model's own normal quantiles
+    assert widening([5.0] * 7, 80) == pytest.approx(Z80)
+    # 9 errors of 1 … 9 σ: the 80 % quantile is the ⌈0.8·10⌉ = 8th smallest, 8 σ; the 95 % one the 9th (capped)
+    ratios = [float(r) for r in range(1, 10)]
+    assert (widening(ratios, 80), widening(ratios, 95)) == (8.0, 9.0)
+    # errors smaller than the model expects never narrow its interval
+    assert widening([0.1] * 20, 95) == pytest.approx(1.959963984540054)
+    band = calibrated(seasonal_naive(Y[:8], 3, 1), ratios)  # σ = 2: the 80 % interval becomes ±16
+    assert (band.lower_80, band.upper_80) == (pytest.approx([16.0]), pytest.approx([48.0]))
