@@ -4,7 +4,9 @@ The model is statsmodels' ETS (``ETSModel``, additive errors, analytical interva
 damped trend, with or without an additive season when there are two full seasons — is chosen by AICc on the
 whole history, as AutoETS does. Where ETS cannot be fitted (too short, degenerate) the seasonal naive
 forecast (naive without a season) with its textbook intervals (Hyndman & Athanasopoulos, FPP3 §5.5) stands in.
-Counts and money cannot be negative: bounds are clipped at zero.
+Counts and money cannot be negative: bounds are clipped at zero. The model's intervals ignore the uncertainty
+of its own parameters, so on two years of months they are too narrow: each is widened to the empirical quantile
+of the earlier forecasts' errors (in units of the model's σ) where that is wider (split conformal prediction).
 
 The backtest refits the chosen form at each of the last origins (expanding window) and scores every forecast
 whose actual is known (seasonal naive is scored the same way, and forecasts the series when it scored better): MASE (mean |error| over the origin's in-sample mean |seasonal naive error|; below 1
