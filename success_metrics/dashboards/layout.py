@@ -71,7 +71,7 @@ EXECUTIVE = DashboardSpec(
     variables=(D.TEAM, D.LOCATION, D.SOURCE),
     time_from="now-90d",
     refresh="5m",
-    annotations=("outages", "alerts", "conversion_drops", "target_misses"),
+    annotations=("outages", "alerts", "conversion_drops", "target_misses", "anomalies"),
     rows=(
         RowSpec("Primary ROI metrics", (
             PanelSpec("roi.monthly", S, 6, 5, "Total ROI"),
@@ -98,6 +98,11 @@ EXECUTIVE = DashboardSpec(
         )),
         RowSpec("Action items and alerts", (
             PanelSpec("alerts.action_items", TB, 24, 8),
+        )),
+        RowSpec("Forecasts and year over year", (
+            PanelSpec("forecast.revenue", TS, 12, 8, "Revenue forecast (total)"),
+            PanelSpec("forecast.revenue", TS, 12, 8, "Revenue forecast (attributed)", (("series", "attributed"),)),
+            PanelSpec("kpis.year_over_year", TB, 24, 8),
         )),
     ),
 )
@@ -136,7 +141,7 @@ LEADS = DashboardSpec(
     description="Conversion funnel, lead sources and quality, contact behaviour, and attribution of revenue to "
                 "the automation.",
     variables=(D.SOURCE, D.LOCATION, D.CHANNEL, D.TEAM),
-    annotations=("outages", "alerts", "conversion_drops"),
+    annotations=("outages", "alerts", "conversion_drops", "anomalies"),
     rows=(
         RowSpec("Conversion funnel", (
             PanelSpec("sources.performance", TB, 24, 8),
@@ -151,6 +156,12 @@ LEADS = DashboardSpec(
         )),
         RowSpec("Attribution and ROI by source", (
             PanelSpec("attribution.weighted", BC, 24, 8),
+        )),
+        RowSpec("Forecasts and anomalies", (
+            PanelSpec("forecast.leads", TS, 12, 8),
+            PanelSpec("forecast.capacity", TS, 12, 8),
+            PanelSpec("anomalies.detected", TB, 12, 8),
+            PanelSpec("forecast.backtest", TB, 12, 8),
         )),
     ),
 )

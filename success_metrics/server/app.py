@@ -18,6 +18,7 @@ from success_metrics.ingest import routes as ingest
 from success_metrics.notify import routes as alerts
 from success_metrics.query import discovery_routes as discovery
 from success_metrics.query import routes as query
+from success_metrics.query.trainer import ModelTrainer
 from success_metrics.query.warmer import Warmer
 from success_metrics.server import health_routes as health
 from success_metrics.server import openapi, problems
@@ -37,9 +38,16 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         app.state.services = services
         app.state.warmer = warmer = Warmer(services) if settings.cache_warm else None
         warming = asyncio.create_task(warmer.run_forever()) if warmer else None
+        # models are fitted on the same quarter-hour schedule as the warmer, in its background lane
+        trainer = ModelTrainer(services.db, services.cache) if settings.cache_warm else None
+        training = asyncio.create_task(trainer.run_forever()) if trainer else None
         try:
             yield
         finally:
+            if training is not None:
+                training.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await training
             if warming is not None:
                 warming.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

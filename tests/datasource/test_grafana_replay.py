@@ -30,7 +30,7 @@ ROLES = ("executive", "manager", "agent", "admin", "auditor")
 # nor security data; auditors only system, security, adoption and compliance metrics.
 SECURITY = {"security.auth_events", "compliance.checks", "audit.access_log", "audit.failures", "audit.exports"}
 FINANCIAL = {"roi.monthly", "savings.monthly", "revenue.attributed", "revenue.monthly_trend", "cost.avoidance",
-             "cost.benefit", "executive.kpi_summary", "agents.goals"}
+             "cost.benefit", "executive.kpi_summary", "agents.goals", "forecast.revenue"}
 # auditors: the audit log, system health and security events (system, uptime, components, APIs, errors)
 AUDITOR_MAY = SECURITY | {"system.resources", "adoption.usage", "uptime.system", "components.health",
                           "components.latency", "components.success_rate", "apis.health", "errors.active",
@@ -42,6 +42,7 @@ ANNOTATION_ROLES = {
     "alerts": {"executive", "manager", "agent", "admin"},
     "conversion_drops": {"executive", "manager", "agent", "admin"},
     "target_misses": {"executive", "manager", "admin"}, "policy_changes": {"admin", "auditor"},
+    "anomalies": {"executive", "manager", "agent", "admin"},
 }
 
 

@@ -3,13 +3,17 @@
 from success_metrics.calculators.metrics import (
     agents,
     alerts,
+    anomalies,
     audit,
+    comparisons,
     conditions,
     executive,
+    forecasts,
     kpis,
     leads,
     operations,
     system,
 )
 
-__all__ = ["agents", "alerts", "audit", "conditions", "executive", "kpis", "leads", "operations", "system"]
+__all__ = ["agents", "alerts", "anomalies", "audit", "comparisons", "conditions", "executive", "forecasts", "kpis",
+           "leads", "operations", "system"]
