@@ -151,6 +151,8 @@ LEADS = DashboardSpec(
         )),
         RowSpec("Attribution and ROI by source", (
             PanelSpec("attribution.weighted", BC, 24, 8),
+            PanelSpec("attribution.model_comparison", BC, 12, 9),
+            PanelSpec("attribution.multi_touch", TB, 12, 9),
         )),
     ),
 )
