@@ -10,9 +10,11 @@ from calculators.metrics import (
     kpis,
     leads,
     operations,
+    recommendations,
     system,
 )
 
 __all__ = [
-    "agents", "alerts", "attribution", "audit", "conditions", "executive", "kpis", "leads", "operations", "system",
+    "agents", "alerts", "attribution", "audit", "conditions", "executive", "kpis", "leads", "operations", "recommendations",
+    "system",
 ]

@@ -98,6 +98,7 @@ EXECUTIVE = DashboardSpec(
         )),
         RowSpec("Action items and alerts", (
             PanelSpec("alerts.action_items", TB, 24, 8),
+            PanelSpec("recommendations.list", TB, 24, 7),
         )),
     ),
 )
