@@ -17,6 +17,7 @@ from datasource.services import Services
 from datasource.settings import Settings
 from datasource.slow_clients import BodyDeadline
 from datasource.storage.pool import Database
+from datasource.trainer import ModelTrainer
 from datasource.warmer import Warmer
 
 
@@ -29,9 +30,16 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         app.state.services = services
         app.state.warmer = warmer = Warmer(services) if settings.cache_warm else None
         warming = asyncio.create_task(warmer.run_forever()) if warmer else None
+        # models are fitted on the same quarter-hour schedule as the warmer, in its background lane
+        trainer = ModelTrainer(services.db, services.cache) if settings.cache_warm else None
+        training = asyncio.create_task(trainer.run_forever()) if trainer else None
         try:
             yield
         finally:
+            if training is not None:
+                training.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await training
             if warming is not None:
                 warming.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -23,12 +23,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from cachetools import TLRUCache
 
 from calculators import Frame, ScopedQuery
 from datasource.protocol.parse import ANALYTICS_STEP, is_analytics
 from datasource.sizes import frame_bytes
+
+T = TypeVar("T")
 
 # events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
 LIVE_MARGIN = timedelta(minutes=15)
@@ -163,12 +166,15 @@ class ResultCache:
         """Estimated bytes of the frames held (at most ``max_bytes``)."""
         return int(self._entries.currsize)
 
-    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int,
-                    lane: asyncio.Semaphore, *, keep: bool = True) -> Frame:
+    async def in_background(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` in the background lane (the model trainer): one at a time with the warmer, at half duty."""
+        return await self._run_in(self._background, work)
+
+    async def _run_in(self, lane: asyncio.Semaphore, work: Callable[[], Awaitable[T]]) -> T:
         await lane.acquire()
         started = time.perf_counter()
         try:
-            frame = await compute()
+            return await work()
         finally:
             if lane is self._background:
                 # the lane rests as long as it worked: background work takes at most half of what it could, so a
@@ -176,6 +182,10 @@ class ResultCache:
                 asyncio.get_running_loop().call_later(time.perf_counter() - started, lane.release)
             else:
                 lane.release()
+
+    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int,
+                    lane: asyncio.Semaphore, *, keep: bool = True) -> Frame:
+        frame = await self._run_in(lane, compute)
         ttl = self.ttl_for(key)
         if keep and ttl > 0 and invalidated == self._invalidated.get(key.tenant_id, 0):
             self._keep(key, self._clock() + ttl, frame)

@@ -1,0 +1,87 @@
+"""The model store and its trainer: a kind is refitted only when the tenant's data changed, stored per tenant
+under row-level security, and fitted in the background, never in a user's request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from calculators import TenantSettings, models
+from datasource.cache import ResultCache
+from datasource.ingest import intake
+from datasource.ingest.writer import Source
+from datasource.storage.pool import Database
+from datasource.trainer import ModelTrainer
+from tests.datasource import seed
+
+NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+
+def counting_kind(fits: list[str]) -> models.Trainer:
+    """A kind whose fit is the number of leads it read, recording each fit."""
+
+    async def load(conn: asyncpg.Connection, tenant: str, s: TenantSettings, now: datetime) -> Any:
+        return tenant, await conn.fetchval("SELECT count(*) FROM leads WHERE tenant_id = $1", tenant)
+
+    def fit(data: Any) -> dict[str, bytes]:
+        tenant, leads = data
+        fits.append(tenant)
+        return {"leads": str(leads).encode()}
+
+    return models.Trainer("test.count", load, fit)
+
+
+def trainer(db: Database, fits: list[str]) -> ModelTrainer:
+    return ModelTrainer(db, ResultCache(15, 900), clock=lambda: NOW, kinds=[counting_kind(fits)])
+
+
+async def stored(db: Database, tenant: str) -> models.Stored | None:
+    async with db.tenant(tenant) as conn:
+        return await models.read(conn, tenant, "test.count", "leads")
+
+
+async def test_refits_only_when_the_tenants_data_changed(db: Database, new_tenant_id: Callable[[str], str]) -> None:
+    tenant = new_tenant_id("model")
+    await seed.load(db, tenant)
+    fits: list[str] = []
+    t = trainer(db, fits)
+
+    first = await t.round(NOW, [tenant])
+    assert (first.fitted, first.unchanged, fits) == (1, 0, [tenant])
+    row = await stored(db, tenant)
+    assert row is not None and row.payload == b"5" and row.fitted_at == NOW  # the seed day has 5 leads
+
+    again = await t.round(NOW, [tenant])  # nothing arrived: nothing is fitted
+    assert (again.fitted, again.unchanged, fits) == (0, 1, [tenant])
+
+    await intake.ingest(db, tenant, [{"id": "c-L6", "type": "lead.created", "occurred_at": "2026-03-02T07:00:00Z",
+                                      "lead_id": "L6", "data": {"source": "referral"}}], source=Source("api"))
+    after = await t.round(NOW, [tenant])
+    assert (after.fitted, fits) == (1, [tenant, tenant])
+    row = await stored(db, tenant)
+    assert row is not None and row.payload == b"6"
+
+
+async def test_a_new_week_refits_without_new_data(db: Database, new_tenant_id: Callable[[str], str]) -> None:
+    tenant = new_tenant_id("model")
+    await seed.load(db, tenant)
+    fits: list[str] = []
+    t = trainer(db, fits)
+    await t.round(NOW, [tenant])
+    await t.round(datetime(2026, 3, 17, 12, tzinfo=UTC), [tenant])  # the forecast origin moved on
+    assert fits == [tenant, tenant]
+
+
+async def test_one_tenants_models_are_invisible_to_another(db: Database, new_tenant_id: Callable[[str], str]) -> None:
+    a, b = new_tenant_id("model"), new_tenant_id("model")
+    await seed.load(db, a)
+    await seed.load(db, b)
+    await trainer(db, []).round(NOW, [a])
+    assert await stored(db, a) is not None
+    assert await stored(db, b) is None
+    async with db.tenant(b) as conn:  # row-level security: even without a tenant filter, b sees none of a's rows
+        assert await conn.fetchval("SELECT count(*) FROM fitted_models") == 0
+        assert await models.read(conn, a, "test.count", "leads") is None
