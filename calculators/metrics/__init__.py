@@ -11,10 +11,11 @@ from calculators.metrics import (
     leads,
     operations,
     recommendations,
+    scoring,
     system,
 )
 
 __all__ = [
     "agents", "alerts", "attribution", "audit", "conditions", "executive", "kpis", "leads", "operations", "recommendations",
-    "system",
+    "scoring", "system",
 ]

@@ -155,6 +155,12 @@ LEADS = DashboardSpec(
             PanelSpec("attribution.model_comparison", BC, 12, 9),
             PanelSpec("attribution.multi_touch", TB, 12, 9),
         )),
+        RowSpec("Predictive scoring and leads at risk", (
+            PanelSpec("scoring.quality", TB, 24, 6),
+            PanelSpec("scoring.reliability", BC, 12, 8),
+            PanelSpec("scoring.leads", TB, 12, 8),
+            PanelSpec("leads.at_risk", TB, 24, 8),
+        )),
     ),
 )
 

@@ -24,7 +24,8 @@ security.auth_events compliance.checks adoption.usage alerts.action_items
 audit.access_log audit.failures audit.exports
 alerts.component_calls security.audit_actions alerts.conversion alerts.high_priority_waiting alerts.month_projection
 system.database_size system.oldest_event
-attribution.multi_touch attribution.model_comparison recommendations.list""".split()
+attribution.multi_touch attribution.model_comparison recommendations.list scoring.quality scoring.reliability
+scoring.leads leads.at_risk""".split()
 
 
 def test_every_contract_metric_is_in_the_catalog() -> None:
