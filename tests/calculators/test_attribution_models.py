@@ -1,11 +1,11 @@
-"""Every attribution model on small paths, against credits worked out by hand (calculators/attribution.py)."""
+"""Every attribution model on small paths, against credits worked out by hand (success_metrics/calculators/attribution.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from calculators import attribution as m
-from calculators.attribution import Credit, Path
+from success_metrics.calculators import attribution as m
+from success_metrics.calculators.attribution import Credit, Path
 
 # four converted leads (one path taken by two of them, deals of 1000 together) and five that did not close
 PATHS = [

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from calculators import models, scoring
-from datasource.cache import ResultCache
-from datasource.storage.pool import Database
-from datasource.trainer import ModelTrainer
+from success_metrics.calculators import models, scoring
+from success_metrics.query.cache import ResultCache
+from success_metrics.query.trainer import ModelTrainer
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import ev, load, run
 
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
@@ -30,9 +30,9 @@ def test_quality_figures_by_hand() -> None:
     q = scoring.evaluate(y, np.array([0.9, 0.8, 0.4, 0.1]), np.array([80.0, 60.0, 70.0, 10.0]), bins=5)
     assert q.auc == pytest.approx(0.75) and q.engine_auc == pytest.approx(1.0)
     assert q.brier == pytest.approx(0.255) and q.base_rate == pytest.approx(0.5)
-    assert [(b.lower, b.leads, b.predicted, b.observed) for b in q.bins] == [
-        (0.0, 1, pytest.approx(0.1), 0.0), (pytest.approx(0.4), 1, pytest.approx(0.4), 1.0),
-        (pytest.approx(0.8), 2, pytest.approx(0.85), 0.5)]
+    found = [(b.lower, b.leads, b.predicted, b.observed) for b in q.bins]
+    for got, expected in zip(found, [(0.0, 1, 0.1, 0.0), (0.4, 1, 0.4, 1.0), (0.8, 2, 0.85, 0.5)], strict=True):
+        assert got == pytest.approx(expected)
     assert (q.top_decile_rate, q.engine_top_decile_rate, q.lift) == (1.0, 1.0, 1.0)
 
 

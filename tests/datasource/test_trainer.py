@@ -9,12 +9,12 @@ from typing import Any
 
 import asyncpg
 
-from calculators import TenantSettings, models
-from datasource.cache import ResultCache
-from datasource.ingest import intake
-from datasource.ingest.writer import Source
-from datasource.storage.pool import Database
-from datasource.trainer import ModelTrainer
+from success_metrics.calculators import TenantSettings, models
+from success_metrics.query.cache import ResultCache
+from success_metrics.ingest import intake
+from success_metrics.ingest.writer import Source
+from success_metrics.storage.pool import Database
+from success_metrics.query.trainer import ModelTrainer
 from tests.datasource import seed
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)

@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
+from success_metrics.calculators import Dimension, Filter, Operator, TenantSettings
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import ev, load, run
 
 FEB = (datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
@@ -63,7 +64,7 @@ def table(rows: list[tuple[Any, ...]], model: str) -> dict[str, tuple[float, flo
 
 
 # per model: touch → (deals, share %, revenue)
-EXPECTED = {
+EXPECTED: dict[str, dict[str, tuple[float, float, float]]] = {
     "first_touch": {WEB: (1, 50, 1000), PAID: (1, 50, 500)},
     "last_touch": {PHONE: (1, 50, 1000), SMS: (1, 50, 500)},
     # M1: a third each (333.33); M2: half each (250)
@@ -115,10 +116,8 @@ async def test_comparison_gives_each_models_share_per_kind_of_touch(db: Database
 
 
 async def test_a_source_filter_keeps_only_its_leads(db: Database, tenant_m: str) -> None:
-    from calculators import Filter, Operator
-
     rows = (await run(db, tenant_m, "attribution.multi_touch", *FEB,
-                      filters=(Filter("source", Operator.EQ, ("paid_ads",)),))).rows()
+                      filters=(Filter(Dimension.SOURCE, Operator.EQ, ("paid_ads",)),))).rows()
     assert table(rows, "first_touch") == {PAID: (1, 100, 500)}
 
 
@@ -133,7 +132,7 @@ async def test_no_deal_says_so(db: Database, tenant_m: str) -> None:
 async def test_revenue_credit_is_hidden_from_roles_that_may_not_see_revenue(
         db: Database, tenant_m: str, make_client: Callable[..., Awaitable[httpx.AsyncClient]],
         token_for: Callable[..., str], role: str, refused: bool, revenue_shown: bool) -> None:
-    client = await make_client(TenantConfig(id=tenant_m, name="Multi Touch", settings={"timezone": "UTC"}))
+    client = await make_client(TenantConfig(id=tenant_m, name="Multi Touch", settings=TenantSettings.model_validate({"timezone": "UTC"})))
     claims = {"agent_id": "a1", "teams": ["t1"]} if role in ("agent", "manager") else {}
     body = {"range": {"from": "2026-02-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
             "targets": [{"target": "attribution.multi_touch", "refId": "A"}]}

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from calculators import Filter, Operator
-from calculators.evidence import Comparison
-from datasource.storage.pool import Database
+from success_metrics.calculators import Dimension, Filter, Operator
+from success_metrics.calculators.evidence import Comparison
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import by, ev, load, run
 
 FEB = (datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
@@ -76,7 +76,7 @@ async def test_each_recommendation_carries_its_evidence(db: Database, tenant_r: 
 async def test_no_recommendation_without_significant_evidence(db: Database, tenant_r: str) -> None:
     # referral alone: no late-contacted group, no other source to compare with
     frame = await run(db, tenant_r, "recommendations.list", *FEB,
-                      filters=(Filter("source", Operator.EQ, ("referral",)),))
+                      filters=(Filter(Dimension.SOURCE, Operator.EQ, ("referral",)),))
     assert frame.row_count == 0 and "No recommendation" in frame.notices[0]
     # 2 to 5 February: 18 leads of each group (one every 4 h), under the 30 a group needs
     early = await run(db, tenant_r, "recommendations.list", datetime(2026, 2, 2, tzinfo=UTC),

@@ -1,0 +1,21 @@
+"""One module per dashboard area; importing this package registers every metric in the catalog."""
+
+from success_metrics.calculators.metrics import (
+    agents,
+    alerts,
+    attribution,
+    audit,
+    conditions,
+    executive,
+    kpis,
+    leads,
+    operations,
+    recommendations,
+    scoring,
+    system,
+)
+
+__all__ = [
+    "agents", "alerts", "attribution", "audit", "conditions", "executive", "kpis", "leads", "operations", "recommendations",
+    "scoring", "system",
+]
