@@ -27,8 +27,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.dataset import bench_database, ensure_dataset
-from success_metrics.calculators import (MetricName, MetricQuery, RowScope, ScopedQuery, TenantId, compute,
-                                         scoring)
+from success_metrics.calculators import (
+    MetricName,
+    MetricQuery,
+    RowScope,
+    ScopedQuery,
+    TenantId,
+    compute,
+    scoring,
+)
 from success_metrics.storage import tenants as tenant_store
 from success_metrics.storage.pool import Database
 from success_metrics.tools import demo
