@@ -4,15 +4,18 @@ the future, and the model fitted by the background trainer per tenant — panels
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
-from success_metrics.calculators import models, scoring
+from success_metrics.calculators import TenantSettings, models, scoring
 from success_metrics.query.cache import ResultCache
 from success_metrics.query.trainer import ModelTrainer
+from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
 from tests.calculators.fixture import ev, load, run
 
@@ -51,7 +54,8 @@ def test_time_split_never_trains_on_the_future() -> None:
 
 def _history(prefix: str, count: int) -> list[dict[str, Any]]:
     """A lead every 20 hours from 1 Jan 2025: referral (score 85) closes 2 in 3, website_form (50) 1 in 5, paid_ads
-    (20) 1 in 10, each 10 days after arriving; each contacted by hand an hour in."""
+    (20) 1 in 10, each 10 days after arriving; each contacted by hand an hour in; even leads routed to agent a0 of
+    team t0, odd ones to a1 of t1."""
     out: list[dict[str, Any]] = []
     for i in range(count):
         lead, at = f"{prefix}{i}", START + timedelta(hours=20 * i)
@@ -60,6 +64,8 @@ def _history(prefix: str, count: int) -> list[dict[str, Any]]:
                               ("paid_ads", 20, j % 10 == 0))[i % 3]
         out += [ev(f"{lead}-c", "lead.created", at, lead, source=source),
                 ev(f"{lead}-s", "lead.scored", at + timedelta(minutes=1), lead, score=score),
+                ev(f"{lead}-r", "lead.routed", at + timedelta(minutes=2), lead, f"{prefix}a{i % 2}",
+                   team_id=f"{prefix}t{i % 2}", agent_name=f"Agent {i % 2}"),
                 ev(f"{lead}-k", "contact.attempted", at + timedelta(hours=1), lead, channel="phone",
                    outcome="answered", automated=False, consent=True)]
         if won and at + timedelta(days=10) < NOW:
@@ -120,3 +126,29 @@ async def test_fitted_in_the_background_per_tenant(db: Database, scored: tuple[s
     assert risk.row_count > 0 and all(d >= scoring.COLD_DAYS for d in idle)
     actions = [x for x in risk.column("action").values if x]
     assert actions and all(x.startswith("call back") for x in actions)
+
+
+@pytest.mark.parametrize(("role", "own"), [("agent", "Sa0"), ("manager", "Sa1"), ("executive", None),
+                                          ("admin", None), ("auditor", None)])
+async def test_each_role_sees_the_leads_its_scope_allows(
+        db: Database, scored: tuple[str, str], make_client: Callable[..., Awaitable[httpx.AsyncClient]],
+        token_for: Callable[..., str], role: str, own: str | None) -> None:
+    """An agent gets their own open leads, a manager their team's, executives and admins all; auditors none."""
+    a, _ = scored
+    await _trainer(db).round(NOW, [a])  # fitted already by the test above, or now (its data has not changed)
+    client = await make_client(TenantConfig(id=a, name="Scored", settings=TenantSettings.model_validate(
+        {"timezone": "UTC"})))
+    claims: dict[str, Any] = {"agent_id": "Sa0"} if role == "agent" else {"teams": ["St1"]} if role == "manager" else {}
+    body = {"range": {"from": "2026-01-01T00:00:00Z", "to": NOW.isoformat().replace("+00:00", "Z")},
+            "targets": [{"target": "scoring.leads", "refId": "A"}]}
+    r = await client.post("/query", json=body, headers={"Authorization": f"Bearer {token_for(a, role, **claims)}"})
+    assert r.status_code == 200, r.text
+    [answer] = r.json()
+    if role == "auditor":
+        assert "may not query" in answer["meta"]["notices"][0]["text"]
+        return
+    ids = {row[0] for row in answer["rows"]}
+    async with db.tenant(a) as conn:
+        owners = {rec["lead_id"]: rec["agent_id"] for rec in await conn.fetch(
+            "SELECT lead_id, agent_id FROM leads WHERE tenant_id = $1", a)}
+    assert ids and ({owners[i] for i in ids} == {own} if own else {owners[i] for i in ids} == {"Sa0", "Sa1"})

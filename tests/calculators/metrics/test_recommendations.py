@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
-from success_metrics.calculators import Dimension, Filter, Operator
+from success_metrics.calculators import Dimension, Filter, Operator, TenantSettings
 from success_metrics.calculators.evidence import Comparison
+from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
 from tests.calculators.fixture import by, ev, load, run
 
@@ -82,3 +85,23 @@ async def test_no_recommendation_without_significant_evidence(db: Database, tena
     early = await run(db, tenant_r, "recommendations.list", datetime(2026, 2, 2, tzinfo=UTC),
                       datetime(2026, 2, 5, tzinfo=UTC))
     assert early.row_count == 0
+
+
+@pytest.mark.parametrize("role", ["executive", "manager", "agent", "admin", "auditor"])
+async def test_every_business_role_gets_the_same_recommendations(
+        db: Database, tenant_r: str, make_client: Callable[..., Awaitable[httpx.AsyncClient]],
+        token_for: Callable[..., str], role: str) -> None:
+    """The evidence is counts of leads (no money, no person): every role that may query business metrics sees it
+    whole; an auditor's policy names no business metric."""
+    client = await make_client(TenantConfig(id=tenant_r, name="Recs", settings=TenantSettings.model_validate(
+        {"timezone": "UTC"})))
+    claims: dict[str, Any] = {"agent_id": "af"} if role == "agent" else {"teams": ["ts"]} if role == "manager" else {}
+    body = {"range": {"from": "2026-02-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
+            "targets": [{"target": "recommendations.list", "refId": "A"}]}
+    r = await client.post("/query", json=body, headers={"Authorization": f"Bearer {token_for(tenant_r, role, **claims)}"})
+    [answer] = r.json()
+    if role == "auditor":
+        assert "may not query" in answer["meta"]["notices"][0]["text"]
+        return
+    names = [c["text"] for c in answer["columns"]]
+    assert len(answer["rows"]) == 3 and "evidence" in names and "p_value" in names
