@@ -11,6 +11,7 @@ M4 (web, phone·manual) → none. Two deals, 1500 of revenue.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -148,3 +149,20 @@ async def test_revenue_credit_is_hidden_from_roles_that_may_not_see_revenue(
     assert "deals" in columns and "share" in columns  # counts of deals name no money
     first = [row for row in answer["rows"] if row[0] == "first_touch"]
     assert sorted(row[columns.index("deals")] for row in first) == [1, 1]
+
+
+async def test_another_tenant_with_the_same_lead_ids_sees_only_its_own_paths(db: Database, tenant_m: str) -> None:
+    """Tenant B stores the same event and lead ids at the same times, with website_form renamed referral and
+    every deal worth 10 times more: each tenant's first-touch credit is its own."""
+    other = f"mt-b-{os.getpid()}"
+    events = copy.deepcopy(EVENTS)
+    for e in events:
+        if e["data"].get("source") == "website_form":
+            e["data"]["source"] = "referral"
+        if e["type"] == "deal.closed":
+            e["data"]["value"] *= 10
+    await load(db, other, events, {"timezone": "UTC"})
+    mine = table((await run(db, tenant_m, "attribution.multi_touch", *FEB)).rows(), "first_touch")
+    theirs = table((await run(db, other, "attribution.multi_touch", *FEB)).rows(), "first_touch")
+    assert mine == {WEB: (1, 50, 1000), PAID: (1, 50, 500)}
+    assert theirs == {"source: referral": (1, 50, 10000), PAID: (1, 50, 5000)}
