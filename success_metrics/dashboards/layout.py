@@ -98,6 +98,7 @@ EXECUTIVE = DashboardSpec(
         )),
         RowSpec("Action items and alerts", (
             PanelSpec("alerts.action_items", TB, 24, 8),
+            PanelSpec("recommendations.list", TB, 24, 7),
         )),
         RowSpec("Forecasts and year over year", (
             PanelSpec("forecast.revenue", TS, 12, 8, "Revenue forecast (total)"),
@@ -156,6 +157,14 @@ LEADS = DashboardSpec(
         )),
         RowSpec("Attribution and ROI by source", (
             PanelSpec("attribution.weighted", BC, 24, 8),
+            PanelSpec("attribution.model_comparison", BC, 12, 9),
+            PanelSpec("attribution.multi_touch", TB, 12, 9),
+        )),
+        RowSpec("Predictive scoring and leads at risk", (
+            PanelSpec("scoring.quality", TB, 24, 6),
+            PanelSpec("scoring.reliability", BC, 12, 8),
+            PanelSpec("scoring.leads", TB, 12, 8),
+            PanelSpec("leads.at_risk", TB, 24, 8),
         )),
         RowSpec("Forecasts and anomalies", (
             PanelSpec("forecast.leads", TS, 12, 8),

@@ -25,7 +25,9 @@ audit.access_log audit.failures audit.exports
 alerts.component_calls security.audit_actions alerts.conversion alerts.high_priority_waiting alerts.month_projection
 system.database_size system.oldest_event
 forecast.revenue forecast.leads forecast.capacity forecast.backtest kpis.year_over_year anomalies.detected
-alerts.anomalies""".split()
+alerts.anomalies
+attribution.multi_touch attribution.model_comparison recommendations.list scoring.quality scoring.reliability
+scoring.leads leads.at_risk""".split()
 
 
 def test_every_contract_metric_is_in_the_catalog() -> None:

@@ -4,6 +4,7 @@ from success_metrics.calculators.metrics import (
     agents,
     alerts,
     anomalies,
+    attribution,
     audit,
     comparisons,
     conditions,
@@ -12,8 +13,25 @@ from success_metrics.calculators.metrics import (
     kpis,
     leads,
     operations,
+    recommendations,
+    scoring,
     system,
 )
 
-__all__ = ["agents", "alerts", "anomalies", "audit", "comparisons", "conditions", "executive", "forecasts", "kpis",
-           "leads", "operations", "system"]
+__all__ = [
+    "agents",
+    "alerts",
+    "anomalies",
+    "attribution",
+    "audit",
+    "comparisons",
+    "conditions",
+    "executive",
+    "forecasts",
+    "kpis",
+    "leads",
+    "operations",
+    "recommendations",
+    "scoring",
+    "system",
+]
