@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from datasource import openapi, problems
+from datasource import openapi, problems, selfcheck
 from datasource.audit_edge import AuditEdge
 from datasource.middleware import RequestContext
 from datasource.routes import admin, alerts, audit, branding, discovery, health, ingest, query
+from datasource.selfcheck import SelfCheck
 from datasource.services import Services
 from datasource.settings import Settings
 from datasource.slow_clients import BodyDeadline
@@ -29,9 +30,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         app.state.services = services
         app.state.warmer = warmer = Warmer(services) if settings.cache_warm else None
         warming = asyncio.create_task(warmer.run_forever()) if warmer else None
+        checking = asyncio.create_task(selfcheck.run_daily(SelfCheck(services))) if settings.dashboard_check else None
         try:
             yield
         finally:
+            if checking is not None:
+                checking.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checking
             if warming is not None:
                 warming.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

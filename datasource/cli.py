@@ -18,8 +18,9 @@ import typer
 import uvicorn
 
 from datasource import grafana, keyring
-from datasource.app import create_app
 from datasource.alerting.errors import AlertingError
+from datasource.app import create_app
+from datasource.check_cli import check_app
 from datasource.reports.content import Recipient
 from datasource.reports.schedule import ReportKind
 from datasource.services import Services, open_database
@@ -37,6 +38,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(check_app, name="check")
 
 T = TypeVar("T")
 

@@ -7,6 +7,7 @@ checkpoints), SM_CONFIG (YAML file: tenants, identity providers, limits), SM_LOG
 from __future__ import annotations
 
 import os
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,11 @@ class Settings(BaseModel):
     # this file (one key per line, the first writes), else $SM_DATA_DIR/keys/secret-kek, created on first use
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    # the dashboard self-check (datasource/selfcheck.py): daily at this UTC time, in the background lane; a panel
+    # answered after slow_ms is reported slow
+    dashboard_check: bool = True
+    dashboard_check_at: time = time(3, 0)
+    dashboard_check_slow_ms: float = Field(5000.0, gt=0)
 
     @field_validator("retention_months")
     @classmethod

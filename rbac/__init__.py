@@ -13,7 +13,7 @@ from rbac.identity import Credentials, Identifier
 from rbac.identity_config import IdentityProviderConfig
 from rbac.policy import FieldMasks, Grant, Policy
 from rbac.policy_store import PolicyStore
-from rbac.principal import AuthMethod, Principal, Role, system_principal
+from rbac.principal import AuthMethod, Principal, Role, role_principal, system_principal
 
 __all__ = [
     "AuditRecord",
@@ -42,5 +42,6 @@ __all__ = [
     "masking",
     "policy",
     "policy_store",
+    "role_principal",
     "system_principal",
 ]
