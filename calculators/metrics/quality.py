@@ -107,17 +107,14 @@ WHERE e.tenant_id = $1 AND e.occurred_at >= $2 AND e.occurred_at < $3 AND e.agen
 GROUP BY 1 ORDER BY 1
 """
 
-# sources of the range's leads that no lead of the 8 weeks before named (new, or misspelt)
+# leads the range's events concern whose lead.created never arrived: their source (and creation) is unknown
 _UNKNOWN_SOURCES = """
-SELECT source, count(*) AS n FROM leads
-WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 AND source IS NOT NULL
-  AND source NOT IN (SELECT source FROM leads WHERE tenant_id = $1 AND created_at >= $2::timestamptz - $4::interval
-                     AND created_at < $2 AND source IS NOT NULL)
-GROUP BY 1 ORDER BY 1
+SELECT count(DISTINCT e.lead_id) FROM events e JOIN leads l ON l.tenant_id = e.tenant_id AND l.lead_id = e.lead_id
+WHERE e.tenant_id = $1 AND e.occurred_at >= $2 AND e.occurred_at < $3 AND l.created_at IS NULL
 """
 
 
-def _pct(part: float, whole: float) -> float | None:
+def _pct(part: int, whole: int) -> float | None:
     return None if not whole else 100.0 * part / whole
 
 
@@ -140,14 +137,15 @@ def _volume(r: asyncpg.Record) -> Row:
 
 
 def _ingest(r: asyncpg.Record) -> list[Row]:
-    sent = float(r["accepted"] + r["duplicates"] + r["rejected"])
-    rejected = _pct(r["rejected"], sent)
-    duplicates = _pct(r["duplicates"], r["accepted"] + r["duplicates"])
-    late = _pct(r["late"], r["live"])
-    return [Row("rejections", r["type"], rejected, REJECTED_HIGH, "percent", _flag(rejected, REJECTED_HIGH),
+    accepted, duplicates, rejected = int(r["accepted"]), int(r["duplicates"]), int(r["rejected"])
+    rejected_pct = _pct(rejected, accepted + duplicates + rejected)
+    duplicates_pct = _pct(duplicates, accepted + duplicates)
+    late_pct = _pct(int(r["late"]), int(r["live"]))
+    return [Row("rejections", r["type"], rejected_pct, REJECTED_HIGH, "percent", _flag(rejected_pct, REJECTED_HIGH),
                 r["top_reasons"] or ""),
-            Row("duplicates", r["type"], duplicates, DUPLICATES_HIGH, "percent", _flag(duplicates, DUPLICATES_HIGH)),
-            Row("late_arrivals", r["type"], late, LATE_HIGH, "percent", _flag(late, LATE_HIGH))]
+            Row("duplicates", r["type"], duplicates_pct, DUPLICATES_HIGH, "percent",
+                _flag(duplicates_pct, DUPLICATES_HIGH)),
+            Row("late_arrivals", r["type"], late_pct, LATE_HIGH, "percent", _flag(late_pct, LATE_HIGH))]
 
 
 async def quality_rows(conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime) -> list[Row]:
@@ -165,8 +163,9 @@ async def quality_rows(conn: asyncpg.Connection, tenant_id: str, start: datetime
                         "found" if seq[column] else OK, name))
     rows += [Row("unknown_agent", "", float(r["n"]), None, "events", "found", agent=r["agent_id"])
              for r in await conn.fetch(_UNKNOWN_AGENTS, tenant_id, start, end)]
-    rows += [Row("unknown_source", "lead.created", float(r["n"]), None, "leads", "found", r["source"])
-             for r in await conn.fetch(_UNKNOWN_SOURCES, tenant_id, start, end, LOOKBACK)]
+    orphans = await conn.fetchval(_UNKNOWN_SOURCES, tenant_id, start, end)
+    rows.append(Row("unknown_source", "lead.created", float(orphans), 0, "leads", "found" if orphans else OK,
+                    "leads with events but no lead.created"))
     return rows
 
 
@@ -180,8 +179,8 @@ PUBLIC_INPUTS = ("event_arrivals", "ingest_tallies", "leads", "lead_funnel")
         "over twice, judged from a mean of 10), rejection rate and top reasons (field: rule), duplicate rate, "
         "late-arrival rate (live API events stored over an hour after they occurred) over the range. Leads created "
         "in the range with impossible sequences (closed, booked or contacted before created), agents the range's "
-        "events name that no routing or activity event introduced, and lead sources not seen in the 8 weeks "
-        "before. Status: ok, unknown (too little history), or what is wrong.",
+        "events name that no routing or activity event introduced, and leads the range's events concern whose "
+        "lead.created never arrived (source unknown). Status: ok, unknown (too little history), or what is wrong.",
         Unit.TEXT, Kind.TABLE, inputs=(*PUBLIC_INPUTS, "agent_identity"),
         lineage={c: PUBLIC_INPUTS for c in ("check", "type", "value", "expected", "unit", "status", "detail")}
         | {"agent": ("agent_identity",)})

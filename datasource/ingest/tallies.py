@@ -31,12 +31,12 @@ def tally(valid: Sequence[IngestedEvent], stored: Sequence[IngestedEvent], reaso
     return rows
 
 
-async def record(conn: asyncpg.Connection, tenant_id: str, source: str, rows: list[Tally]) -> None:
+async def record(conn: asyncpg.Connection, tenant_id: str, source: str, rows: list[Tally], at: datetime) -> None:
     if not rows:
         return
     await conn.execute(
-        """INSERT INTO ingest_tallies (tenant_id, source, type, reason, accepted, duplicates, late, rejected)
-           SELECT $1, $2, u.type, u.reason, u.accepted, u.duplicates, u.late, u.rejected
-           FROM unnest($3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::int[])
+        """INSERT INTO ingest_tallies (tenant_id, at, source, type, reason, accepted, duplicates, late, rejected)
+           SELECT $1, $2, $3, u.type, u.reason, u.accepted, u.duplicates, u.late, u.rejected
+           FROM unnest($4::text[], $5::text[], $6::int[], $7::int[], $8::int[], $9::int[])
                 AS u(type, reason, accepted, duplicates, late, rejected)""",
-        tenant_id, source, *(list(col) for col in zip(*rows, strict=True)))
+        tenant_id, at, source, *(list(col) for col in zip(*rows, strict=True)))

@@ -86,8 +86,9 @@ async def write(
                 len(events) - len(stored), rejected,
                 min((e.occurred_at for e in stored), default=None), max((e.occurred_at for e in stored), default=None),
             )
-            await tallies.record(conn, tenant_id, source.value, tallies.tally(
-                [v.event for v in events], stored, reasons, now or datetime.now(UTC)))
+            now = now or datetime.now(UTC)
+            await tallies.record(conn, tenant_id, source.value,
+                                 tallies.tally([v.event for v in events], stored, reasons, now), now)
             await rollups.apply_events(conn, tenant_id, stored)
     except asyncpg.ForeignKeyViolationError:
         raise UnknownTenant(tenant_id) from None
