@@ -121,12 +121,14 @@ def _message(exc: BaseException) -> str:
 
 
 class SelfCheck:
-    """Runs the self-check over a service's answer path; ``clock`` (seconds) measures each panel's latency."""
+    """Runs the self-check over a service's answer path; ``clock`` (seconds) measures each panel's latency;
+    ``checks``: the panels to replay (default: every provisioned one, ``panel_checks``)."""
 
-    def __init__(self, svc: Services, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, svc: Services, clock: Callable[[], float] = time.perf_counter,
+                 checks: list[PanelCheck] | None = None) -> None:
         self.svc = svc
         self.clock = clock
-        self._checks: list[PanelCheck] | None = None
+        self._checks = checks
 
     async def run(self, now: datetime | None = None, tenant_ids: list[str] | None = None) -> dict[str, list[Outcome]]:
         """Check every tenant's dashboards (or ``tenant_ids``'), keep each tenant's outcomes, return them."""
