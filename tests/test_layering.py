@@ -37,15 +37,15 @@ def test_package_imports_point_down(package: str) -> None:
 
 
 def test_every_domain_error_has_a_problem_mapping() -> None:
-    import calculators.errors
-    import datasource.storage.errors
-    import rbac.errors
-    from datasource import problems
+    import success_metrics.calculators.errors
+    import success_metrics.storage.errors
+    import success_metrics.rbac.errors
+    from success_metrics.server import problems
 
-    for module in (calculators.errors, rbac.errors, datasource.storage.errors):
+    for module in (success_metrics.calculators.errors, success_metrics.rbac.errors, success_metrics.storage.errors):
         for obj in vars(module).values():
             if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__ == module.__name__:
-                assert problems.status_for(_make(obj)), f"{obj.__name__} has no status in datasource/problems.py"
+                assert problems.status_for(_make(obj)), f"{obj.__name__} has no status in success_metrics/server/problems.py"
 
 
 def _make(cls: type[Exception]) -> Exception:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from datasource import access
-from datasource.storage.pool import Database
-from rbac import AuditUnavailable, audit, audit_verify
+from success_metrics.server import access
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import AuditUnavailable, audit, audit_verify
 
 
 def record(tenant: str, n: int) -> audit.AuditRecord:

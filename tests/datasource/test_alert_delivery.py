@@ -16,19 +16,19 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from datasource import keyring
-from datasource.alerting import channels
-from datasource.alerting.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_config
-from datasource.alerting.delivery import deliver_pending
-from datasource.alerting.errors import ChannelInvalid
-from datasource.alerting.evaluate import evaluate_tenant
-from datasource.alerting.mailer import Mailer
-from datasource.alerting.scheduler import Scheduler
-from datasource.reports.delivery import Reporter
-from datasource.services import Services
-from datasource.settings import Notifications, Settings
-from datasource.storage.pool import Database
-from rbac.policy_store import PolicyStore
+from success_metrics.notify import keyring
+from success_metrics.notify.alerts import channels
+from success_metrics.notify.alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_config
+from success_metrics.notify.alerts.delivery import deliver_pending
+from success_metrics.notify.errors import ChannelInvalid
+from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.notify.mailer import Mailer
+from success_metrics.notify.scheduler import Scheduler
+from success_metrics.notify.reports.delivery import Reporter
+from success_metrics.server.services import Services
+from success_metrics.settings import Notifications, Settings
+from success_metrics.storage.pool import Database
+from success_metrics.rbac.policy_store import PolicyStore
 from tests.datasource.smtp_sink import Sink, smtp_sink  # noqa: F401 (fixture)
 from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, answers, make_tenant
 

@@ -24,14 +24,14 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource import tenants
-from datasource.alerting.evaluate import evaluate_tenant
-from datasource.answer import Answerer
-from datasource.cache import ResultCache
-from datasource.ingest import intake
-from datasource.ingest.writer import Source
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
+from success_metrics.ingest import intake
+from success_metrics.ingest.writer import Source
+from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.query.answer import Answerer
+from success_metrics.query.cache import ResultCache
+from success_metrics.settings import TenantConfig
+from success_metrics.storage import tenants
+from success_metrics.storage.pool import Database
 from tests.datasource.event_samples import iso
 from tests.datasource.test_pipeline import bearer
 
@@ -212,7 +212,7 @@ async def test_data_quality_issues_raise_the_maintenance_alert(db: Database, qua
 
 
 def test_a_rejection_is_tallied_by_field_and_rule_never_by_the_value_sent() -> None:
-    from datasource.ingest import validate
+    from success_metrics.ingest import validate
 
     bad = [{"id": "e1", "type": "lead.created", "occurred_at": iso(END), "lead_id": "L",
             "data": {"source": "website_form", "contact": {"phone": "call jo.secret on 555"}}},

@@ -27,12 +27,12 @@ import httpx
 import psutil
 import pytest
 
-from datasource import access
-from datasource.app import create_app
-from datasource.services import Services
-from datasource.settings import Settings, TenantConfig
-from datasource.storage.embedded import EmbeddedPostgres
-from rbac import audit, dev_issuer, keys
+from success_metrics.server import access
+from success_metrics.server.app import create_app
+from success_metrics.server.services import Services
+from success_metrics.settings import Settings, TenantConfig
+from success_metrics.storage.embedded import EmbeddedPostgres
+from success_metrics.rbac import audit, dev_issuer, keys
 from tests.datasource.event_samples import one_of_each
 from tests.datasource.grafana_shapes import fixture
 
@@ -255,7 +255,7 @@ async def test_with_database_url_the_service_follows_the_server_down_and_back_up
 
 
 def test_supervisor_backs_off_to_its_cap() -> None:
-    from datasource.storage.supervise import Supervisor
+    from success_metrics.storage.supervise import Supervisor
 
     supervisor = Supervisor(db=None, embedded=None, interval_s=0.5, backoff_max_s=10)  # type: ignore[arg-type]
     delays = []

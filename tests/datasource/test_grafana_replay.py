@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from datasource import demo
-from datasource.grafana.query import ALL_VALUE
-from datasource.storage.pool import Database
+from success_metrics.tools import demo
+from success_metrics.dashboards.query import ALL_VALUE
+from success_metrics.storage.pool import Database
 
 BOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards"
 BOARDS = {p.name: json.loads(p.read_text()) for p in BOARD_DIR.glob("*.json")}

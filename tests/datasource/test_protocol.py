@@ -10,13 +10,13 @@ from decimal import Decimal
 import jsonschema
 import pytest
 
-from calculators import Column, ColumnType, Dimension, Filter, Frame, Kind, Operator, Unit
-from datasource.protocol import parse, serialize
-from datasource.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
-from datasource.protocol.parse import Shape
-from datasource.protocol.requests import AnnotationRequest, FilterIn, QueryRequest, VariableRequest
-from datasource.protocol.responses import QueryResponse
-from datasource.settings import Limits
+from success_metrics.calculators import Column, ColumnType, Dimension, Filter, Frame, Kind, Operator, Unit
+from success_metrics.query.protocol import parse, serialize
+from success_metrics.query.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
+from success_metrics.query.protocol.parse import Shape
+from success_metrics.query.protocol.requests import AnnotationRequest, FilterIn, QueryRequest, VariableRequest
+from success_metrics.query.protocol.responses import QueryResponse
+from success_metrics.settings import Limits
 from tests.datasource.grafana_shapes import check, fixture
 
 LIMITS = Limits()

@@ -13,15 +13,20 @@ from typing import Any
 import httpx
 import pytest
 
-from calculators import all_metrics
-from datasource import selfcheck
-from datasource.alerting.evaluate import evaluate_tenant
-from datasource.answer import Answerer
-from datasource.cache import ResultCache
-from datasource.grafana.layout import DASHBOARDS
-from datasource.selfcheck import PanelCheck, SelfCheck, classify, panel_checks
-from datasource.storage.pool import Database
-from rbac import AuthMethod, Forbidden, Principal, Role, policy
+from success_metrics.calculators import all_metrics
+from success_metrics.dashboards.layout import DASHBOARDS
+from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.query import selfcheck
+from success_metrics.query.answer import Answerer
+from success_metrics.query.cache import ResultCache
+from success_metrics.query.selfcheck import (
+    PanelCheck,
+    SelfCheck,
+    classify,
+    panel_checks,
+)
+from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, policy
+from success_metrics.storage.pool import Database
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.test_pipeline import bearer, services_of
 
@@ -150,8 +155,8 @@ async def test_a_panel_answered_after_the_threshold_is_slow(client: httpx.AsyncC
 
 async def test_runs_are_kept_per_tenant(client: httpx.AsyncClient, db: Database, tenant: str,
                                         new_tenant_id: Any) -> None:
-    from datasource import tenants
-    from datasource.settings import TenantConfig
+    from success_metrics.settings import TenantConfig
+    from success_metrics.storage import tenants
 
     other = new_tenant_id("sc-other")
     async with db.system() as conn:

@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from datasource.storage.pool import Database
-from rbac import AuditUnavailable, AuthMethod, Principal, Role, audit, audit_verify
-from calculators.vocabulary import TenantId
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import AuditUnavailable, AuthMethod, Principal, Role, audit, audit_verify
+from success_metrics.calculators.vocabulary import TenantId
 
 KEY = b"k" * 32
 
@@ -167,8 +167,8 @@ async def test_the_service_writes_a_last_checkpoint_on_shutdown(db: Database, ne
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    from datasource import access
-    from datasource.settings import Settings
+    from success_metrics.server import access
+    from success_metrics.settings import Settings
 
     tid = new_tenant_id("aud")
     settings = Settings(data_dir=tmp_path)

@@ -10,9 +10,9 @@ from typing import Any
 import jwt
 import pytest
 
-from rbac import Unauthenticated
-from rbac.principal import AuthMethod, Principal, Role
-from rbac.verified_tokens import VerifiedTokens
+from success_metrics.rbac import Unauthenticated
+from success_metrics.rbac.principal import AuthMethod, Principal, Role
+from success_metrics.rbac.verified_tokens import VerifiedTokens
 from tests.rbac.test_identity import Clock, ident, make
 
 WHO = Principal(tenant_id="acme", subject="u1", role=Role.AGENT, auth_method=AuthMethod.JWT)  # type: ignore[arg-type]
@@ -67,7 +67,7 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(token)
         return real(token, *args, **kwargs)
 
-    monkeypatch.setattr("rbac.identity.jwt.decode", counting)
+    monkeypatch.setattr("success_metrics.rbac.identity.jwt.decode", counting)
     return seen
 
 
