@@ -87,7 +87,7 @@ def panel_checks(max_points_default: int = 1000) -> list[PanelCheck]:
     """Every panel and annotation query of every provisioned dashboard, in dashboard order."""
     specs = {spec.uid: spec for spec in DASHBOARDS}
     found: list[PanelCheck] = []
-    for board in render_dashboards(theme_for(TenantSettings())).values():
+    for board in render_dashboards(theme_for(TenantSettings.model_validate({}))).values():
         uid, span = board["uid"], span_of(board["time"]["from"])
         for panel in walk(board.get("panels", [])):
             targets = tuple(at_all(t) for t in panel.get("targets", []) if t.get("target"))

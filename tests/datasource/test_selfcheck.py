@@ -27,9 +27,10 @@ from success_metrics.query.selfcheck import (
 )
 from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, policy
 from success_metrics.storage.pool import Database
-from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
+from tests.datasource import seed
 from tests.datasource.test_pipeline import bearer, services_of
 
+client, tenant = seed.client, seed.tenant  # the seed day's fixtures
 NOW = datetime(2026, 3, 3, 9, tzinfo=UTC)  # the day after the seed day
 ROLES = len(Role)
 

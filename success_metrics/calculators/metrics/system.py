@@ -16,7 +16,13 @@ from success_metrics.calculators.query import ScopedQuery
 from success_metrics.calculators.reads import event_rows
 from success_metrics.calculators.sql import Params, bucket_expr
 from success_metrics.calculators.tenant_settings import TenantSettings
-from success_metrics.calculators.vocabulary import ColumnType, Dimension, Kind, Sensitivity, Unit
+from success_metrics.calculators.vocabulary import (
+    ColumnType,
+    Dimension,
+    Kind,
+    Sensitivity,
+    Unit,
+)
 
 RETENTION_MONTHS = 24
 ERASURE_DEADLINE = timedelta(days=30)
