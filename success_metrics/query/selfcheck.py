@@ -157,6 +157,10 @@ class SelfCheck:
                 started = self.clock()
                 errors = await self._errors(ctx, check, now)
                 latency_ms = (self.clock() - started) * 1000
+                for exc in errors:
+                    if not isinstance(exc, Forbidden | CalculatorError | ProtocolError):  # a bug: keep its trace
+                        log.error("dashboard self-check: %s / %s as %s failed", check.dashboard, check.panel,
+                                  role.value, exc_info=exc)
                 outcome, message = classify(errors, role.value in check.roles, latency_ms,
                                             self.svc.settings.dashboard_check_slow_ms)
                 outcomes.append(Outcome(check.dashboard, check.panel, check.metric, role.value, outcome,

@@ -172,3 +172,33 @@ async def test_runs_are_kept_per_tenant(client: httpx.AsyncClient, db: Database,
     async with db.tenant(tenant) as conn:
         runs = await conn.fetch("SELECT DISTINCT run_at FROM dashboard_checks")
     assert [r["run_at"] for r in runs] == [NOW + timedelta(days=31)]  # runs older than 30 days are dropped
+
+
+async def test_the_check_dashboards_command_runs_keeps_and_fails_on_a_failure(
+        client: httpx.AsyncClient, db: Database, tenant: str, data_dir: Any) -> None:
+    """``success-metrics check dashboards`` against a running service's database: every panel of the tenant is
+    checked and kept; after a policy edit refuses managers their Agent Performance panels it exits 1 naming them."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from success_metrics.tools.cli import app
+
+    assert db.dsn is not None
+    env = {"DATABASE_URL": db.dsn, "SM_DATA_DIR": str(data_dir), "SM_CONFIG": ""}
+
+    def check() -> Any:
+        return CliRunner().invoke(app, ["check", "dashboards", "--tenant", tenant], env=env)
+
+    clean = await asyncio.to_thread(check)
+    assert clean.exit_code == 0, clean.output
+    checks = ROLES * len(panel_checks())
+    assert clean.stdout.startswith(f"{tenant}: ") and " 0 error" in clean.stdout
+    async with db.tenant(tenant) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM dashboard_checks") == checks
+
+    await managers_lose_agent_metrics(db, services_of(client), tenant)
+    failed = await asyncio.to_thread(check)
+    assert failed.exit_code == 1, failed.output
+    assert " 7 error" in failed.stdout
+    assert failed.stdout.count("error sm-agent-performance / ") == 7 and " as manager " in failed.stdout
