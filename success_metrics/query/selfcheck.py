@@ -7,8 +7,8 @@ the result cache and masked), as ``success_metrics.rbac.role_principal`` — the
 the cache's background lane, so a run never holds up a user.
 
 Each panel's outcome per role: ``ok``; ``slow`` (answered, after ``dashboard_check_slow_ms``); ``refused`` (the
-policy refused a role the dashboard is not meant for, as expected: ``layout.DashboardSpec.roles``); ``error``
-(a target failed, or a role the dashboard is meant for was refused). Runs are kept 30 days in
+policy refused a role the panel is not meant for, as expected: ``layout.DashboardSpec.roles_of``); ``error``
+(a target failed, or a role the panel is meant for was refused). Runs are kept 30 days in
 ``dashboard_checks`` (``dashboards.health`` shows the latest; ``alerts.dashboard_failures`` counts its errors
 for the maintenance alert). Daily at ``dashboard_check_at`` (UTC) in the service, or ``success-metrics check
 dashboards``.
@@ -57,7 +57,7 @@ class PanelCheck:
     targets: tuple[dict[str, Any], ...]
     max_points: int
     span: timedelta
-    roles: frozenset[str]  # the roles the dashboard is meant for
+    roles: frozenset[str]  # the roles the panel is meant for (layout.py)
 
     @property
     def metric(self) -> str:
@@ -109,7 +109,7 @@ def classify(errors: list[BaseException], meant_for: bool, latency_ms: float, sl
         return "error", "; ".join(_message(e) for e in failed)
     if errors:
         said = "; ".join(_message(e) for e in errors)
-        return ("error", f"refused to a role the dashboard is meant for: {said}") if meant_for else ("refused", said)
+        return ("error", f"refused to a role the panel is meant for: {said}") if meant_for else ("refused", said)
     if latency_ms >= slow_ms:
         return "slow", f"answered in {latency_ms:.0f} ms (slow from {slow_ms:.0f} ms)"
     return "ok", ""

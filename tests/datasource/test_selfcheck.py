@@ -71,7 +71,7 @@ def test_an_outcome_says_what_went_wrong_and_whether_it_was_meant() -> None:
     assert classify([], True, 5000.0, 5000.0) == ("slow", "answered in 5000 ms (slow from 5000 ms)")
     assert classify([refused], False, 1.0, 5000.0) == ("refused", refused.message)
     assert classify([refused], True, 1.0, 5000.0) == (
-        "error", f"refused to a role the dashboard is meant for: {refused.message}")
+        "error", f"refused to a role the panel is meant for: {refused.message}")
     assert classify([RuntimeError("boom")], True, 1.0, 5000.0)[0] == "error"
 
 
@@ -110,7 +110,7 @@ async def test_planted_faults_are_caught_kept_shown_and_alerted(
                for o in errors if o.dashboard == "sm-planted")
     mine = [o for o in errors if o.dashboard == "sm-agent-performance"]
     assert {o.role for o in mine} == {"manager"} and len(mine) == 7
-    assert all(o.message.startswith("refused to a role the dashboard is meant for") for o in mine)
+    assert all(o.message.startswith("refused to a role the panel is meant for") for o in mine)
     # the same refusal to the auditor, for whom the dashboard is not meant, is as expected
     auditor = [o.outcome for o in found if o.dashboard == "sm-agent-performance" and o.role == "auditor"
                and o.metric.startswith("agents.")]

@@ -179,7 +179,7 @@ _OUTCOME_ORDER = "CASE outcome WHEN 'error' THEN 0 WHEN 'slow' THEN 1 WHEN 'refu
         "The latest run of the dashboard self-check before the range's end (daily, and `success-metrics check "
         "dashboards`): every provisioned panel and annotation query replayed as each role through the answer path "
         "Grafana's requests take. Per panel and role: outcome (ok; error: failed, or refused to a role the "
-        "dashboard is meant for; refused: refused to a role it is not meant for, as expected; slow: answered "
+        "panel is meant for; refused: refused to a role it is not meant for, as expected; slow: answered "
         "after the slow threshold), latency (ms), message, and when it ran. Problems first.",
         Unit.TEXT, Kind.TABLE, inputs=("dashboard_checks",))
 async def dashboards_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
