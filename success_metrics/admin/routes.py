@@ -14,15 +14,16 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from success_metrics.server import audit_note
-from success_metrics.server.access import append, record, recording, request_fields
+from success_metrics.guard import audit_note
+from success_metrics.guard import append, record, recording
+from success_metrics.guard import request_fields
 from success_metrics.server.deps import AdminDep, ServicesDep
 from success_metrics.server.problems import Problem
 from success_metrics.rbac import audit, changes, keys, policy
-from success_metrics.rbac.identity_config import IdentityProviderConfig
-from success_metrics.rbac.jwks import ProviderUnavailable
-from success_metrics.rbac.policy_store import PolicyVersion
-from success_metrics.rbac.principal import Role
+from success_metrics.rbac import IdentityProviderConfig
+from success_metrics.rbac import ProviderUnavailable
+from success_metrics.rbac import PolicyVersion
+from success_metrics.rbac import Role
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 

@@ -22,7 +22,7 @@ from success_metrics.ingest.intake import ingest
 from success_metrics.ingest.validate import Rejection
 from success_metrics.ingest.writer import Source, ensure_tenant
 from success_metrics.settings import Settings
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database
 
 SHOW_REJECTIONS = 20
 

@@ -11,7 +11,7 @@ from typing import Any
 from success_metrics.ingest import validate, writer
 from success_metrics.ingest.validate import Rejection
 from success_metrics.ingest.writer import Source
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database
 
 # validating a large batch takes milliseconds of CPU: do it off the event loop so queries keep flowing
 _THREAD_THRESHOLD = 500

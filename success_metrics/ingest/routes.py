@@ -14,14 +14,14 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from success_metrics.server import audit_note
+from success_metrics.guard import audit_note
 from success_metrics.server.deps import ServicesDep
 from success_metrics.ingest import batch, validate
 from success_metrics.ingest.errors import BatchTooLarge
 from success_metrics.ingest.intake import ingest
 from success_metrics.ingest.writer import Source
 from success_metrics.server.problems import Problem
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database
 from success_metrics.rbac import Forbidden, Unauthenticated
 from success_metrics.rbac import keys
 

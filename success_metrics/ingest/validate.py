@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - it is a declared dependency; without i
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from success_metrics.calculators.events import EventType, IngestedEvent
+from success_metrics.calculators import EventType, IngestedEvent
 from success_metrics.storage import partitions
 
 SCHEMA_BASE = "urn:success-metrics:ingest:"

@@ -32,12 +32,12 @@ from typing import Any, Literal
 import asyncpg
 
 from success_metrics.calculators import entities, rollups
-from success_metrics.calculators.events import EventType, IngestedEvent
+from success_metrics.calculators import EventType, IngestedEvent
 from success_metrics.ingest import tallies
 from success_metrics.ingest.errors import UnknownTenant
 from success_metrics.ingest.validate import ValidEvent
 from success_metrics.storage import partitions
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database
 
 E = EventType
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from success_metrics.calculators import alert_lineage, get_metric
-from success_metrics.server import access
+from success_metrics.guard import audit_writer, identification
 from success_metrics.notify.alerts import channels, rules
 from success_metrics.server.deps import AdminDep, PrincipalDep, ServicesDep
 from success_metrics.notify.reports import delivery
@@ -46,8 +46,8 @@ class RuleOut(BaseModel):
 
 
 async def _changed(svc: ServicesDep, who: Principal, request: Request, what: str, resource: dict[str, Any]) -> None:
-    await access.record(svc.db, audit.AuditRecord.of(who, what, "success", 200, resource=resource,
-                                                     **access.request_fields(request)))
+    await audit_writer.record(svc.db, audit.AuditRecord.of(who, what, "success", 200, resource=resource,
+                                                     **identification.request_fields(request)))
 
 
 @router.get("/api/alerts", response_model=list[AlertEvent])
@@ -70,11 +70,11 @@ async def alert_history(
         masks = policy.field_masks(who, current)
         rows = [r for r in rows if masking.shows(alert_lineage(r["inputs"]), masks)]
     if not allowed:  # a refused attempt is audited too
-        await access.refuse(svc.db, who, request,
+        await identification.refuse(svc.db, who, request,
                             f"Role {who.role.value} may not see alerts of tenant {who.tenant_id}.")
-    await access.record(svc.db, audit.AuditRecord.of(
+    await audit_writer.record(svc.db, audit.AuditRecord.of(
         who, "query", "success", 200, resource={"route": "/api/alerts", "state": state}, rows_returned=len(rows),
-        **access.request_fields(request)))
+        **identification.request_fields(request)))
     return [AlertEvent(**{k: v for k, v in r.items() if k != "inputs"}) for r in rows]
 
 

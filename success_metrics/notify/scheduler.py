@@ -23,7 +23,7 @@ from success_metrics.query.answer import Answerer
 from success_metrics.notify.keyring import Keyring
 from success_metrics.notify.reports.delivery import Reporter
 from success_metrics.settings import Settings
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from success_metrics.calculators import CalculatorError, Frame, MetricName, Metr
 from success_metrics.storage import tenants
 from success_metrics.query.cache import ResultCache
 from success_metrics.query.protocol.serialize import merge_annotations
-from success_metrics.storage.errors import StorageError
-from success_metrics.storage.pool import Database
+from success_metrics.storage import StorageError
+from success_metrics.storage import Database
 from success_metrics.rbac import Forbidden, Grant, Principal, RbacError, masking, policy, system_principal
 
 

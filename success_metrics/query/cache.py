@@ -4,7 +4,7 @@ It holds UNMASKED frames: the key names a tenant and a row scope, never a princi
 after every hit, per principal — so one principal's masked view is never served to another, and one
 tenant's frames cannot answer another tenant's key. A range whose end is within ``LIVE_MARGIN`` of now
 lives ``ttl_live_s`` (data still arriving) — unless it spans a week or more: such analytics ranges may lag
-up to 15 minutes (the spec), so they live ``min(ttl_closed_s, 15 min)`` and parse.align keeps their key
+up to 15 minutes (the spec), so they live ``min(ttl_closed_s, 15 min)`` and freshness.align keeps their key
 for the quarter hour; when the quarter hour turns, the previous key's frame answers (if still fresh) while the
 new key's is computed (``get_or_compute``). A closed period lives ``ttl_closed_s`` (default 900 s, the spec's
 lag bound), which is also how long a backfill into it or a change of the tenant's settings may go unseen:
@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from cachetools import TLRUCache
 
 from success_metrics.calculators import Frame, ScopedQuery
-from success_metrics.query.protocol.parse import ANALYTICS_STEP, is_analytics
+from success_metrics.query.freshness import ANALYTICS_STEP, is_analytics
 from success_metrics.query.sizes import frame_bytes
 
 # events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
@@ -99,7 +99,7 @@ class ResultCache:
         An analytics range ending now whose quarter hour has just begun is answered, while its own frame is
         computed in the background, by the frame of the same range one quarter hour earlier if that frame is
         still fresh (computed under 15 minutes ago: the spec's lag bound holds), so the turn of each quarter
-        hour, when every such key moves on (parse.align), costs no one a cold dashboard.
+        hour, when every such key moves on (freshness.align), costs no one a cold dashboard.
 
         ``background`` (the warmer) and those catch-up computations run in a lane of their own, one at a time,
         so they never hold up a computation someone is waiting for. ``keep=False``: the frame is not kept (a key

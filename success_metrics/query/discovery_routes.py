@@ -17,7 +17,7 @@ from success_metrics.query.protocol import parse, serialize
 from success_metrics.query.protocol.errors import ProtocolError
 from success_metrics.query.protocol.requests import MetricPayloadOptionsRequest, MetricsRequest, SearchRequest, TagKeysRequest, TagValuesRequest, VariableRequest
 from success_metrics.query.protocol.responses import MetricItem, MetricPayload, PayloadOption, SearchItem, TagKey, TagValue, VariableItem
-from success_metrics.server.body_limit import LimitedBodyRoute
+from success_metrics.query.body_limit import LimitedBodyRoute
 from success_metrics.query.routes import PROBLEMS, call_of
 from success_metrics.server.services import Services
 from success_metrics.rbac import Forbidden, masking, policy

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from success_metrics.calculators import CalculatorError, Frame, MetricDef, get_metric
-from success_metrics.server import access, problems
+from success_metrics.server import problems
+from success_metrics.guard import audit_writer
 from success_metrics.query.answer import Annotations, Answer, Context, Query
 from success_metrics.query.protocol import parse, serialize
 from success_metrics.query.protocol.errors import ProtocolError
@@ -25,7 +26,7 @@ from success_metrics.query.protocol.requests import AnnotationRequest, QueryRequ
 from success_metrics.query.protocol.responses import Annotation, QueryItem
 from success_metrics.server.services import Services
 from success_metrics.rbac import Forbidden, NoRole, Principal, RbacError, Unauthenticated, audit
-from success_metrics.rbac.identity import Credentials
+from success_metrics.rbac import Credentials
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -119,7 +120,7 @@ async def identify(svc: Services, call: Call) -> Context:
 async def record(svc: Services, trail: Trail) -> None:
     """One record per request: its action (or auth.failure when identify failed) — the query record itself
     says who was authenticated and how, so a successful identify is not recorded twice."""
-    await access.record(svc.db, trail.record())
+    await audit_writer.record(svc.db, trail.record())
 
 
 # --- /query --------------------------------------------------------------------------------------------

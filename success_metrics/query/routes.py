@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from success_metrics.server import access, deps
+from success_metrics.server import deps
+from success_metrics.guard import identification
 from success_metrics.query import pipeline
 from success_metrics.server.deps import ServicesDep
 from success_metrics.server.problems import ProblemDetails
 from success_metrics.query.protocol import serialize
 from success_metrics.query.protocol.requests import AnnotationRequest, QueryRequest
 from success_metrics.query.protocol.responses import Annotation, QueryResponse
-from success_metrics.server.body_limit import LimitedBodyRoute
-from success_metrics.rbac.identity import Credentials
+from success_metrics.query.body_limit import LimitedBodyRoute
+from success_metrics.rbac import Credentials
 
 router = APIRouter(tags=["grafana"], route_class=LimitedBodyRoute)
 
@@ -37,7 +38,7 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 
 def call_of(request: Request) -> pipeline.Call:
     return pipeline.Call(creds=Credentials.from_headers(request.headers),
-                         route=f"{request.method} {request.scope['path']}", **access.request_fields(request))
+                         route=f"{request.method} {request.scope['path']}", **identification.request_fields(request))
 
 
 def _masked_header(response: Response, masked: tuple[str, ...]) -> None:

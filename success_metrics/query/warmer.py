@@ -1,6 +1,6 @@
 """The cache warmer: every tenant's dashboards computed ahead of their users.
 
-Right after each quarter hour (when the cache keys of analytics ranges move on, ``parse.align``) and once at
+Right after each quarter hour (when the cache keys of analytics ranges move on, ``freshness.align``) and once at
 start, every panel and annotation query of the provisioned dashboards is computed over Grafana's analytics
 quick ranges (last 7 days … 2 years), into the result cache, through the one answer path as the service's own
 principal (``success_metrics.rbac.system_principal``: tenant-wide, authorized by policy like any caller). A user
@@ -29,20 +29,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from success_metrics.calculators import CalculatorError, TenantSettings
-from success_metrics.query import pipeline
+from success_metrics.query import freshness, pipeline
 from success_metrics.dashboards.export import render_dashboards, theme_for
 from success_metrics.query.protocol import parse
 from success_metrics.query.protocol.errors import ProtocolError
 from success_metrics.query.protocol.requests import QueryRequest
 from success_metrics.server.services import Services
-from success_metrics.storage.errors import StorageError
+from success_metrics.storage import StorageError
 from success_metrics.rbac import Forbidden
 
 log = logging.getLogger(__name__)
 
 # Grafana's analytics quick ranges: last 7, 30 and 90 days, 6 months, 1 and 2 years
 RANGES = tuple(timedelta(days=d) for d in (7, 30, 90, 182, 365, 730))
-STEP = parse.ANALYTICS_STEP
+STEP = freshness.ANALYTICS_STEP
 AFTER_STEP_S = 5.0  # past the quarter hour, so the round's keys are the new quarter's
 ALL = "*"  # the dashboards' allValue: what Grafana sends for a variable left at "All"
 ACTIVE_S = 24 * 3600.0  # after the first round, only tenants whose users came this recently are warmed

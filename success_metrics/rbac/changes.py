@@ -2,7 +2,7 @@
 
 A change is announced with ``pg_notify`` on one channel inside the transaction that makes it, so the notice is
 delivered when, and only if, the change commits. The payload names the tenant and what changed, never a value:
-the listeners (success_metrics/server/replicas.py) read the settings themselves.
+the listeners (success_metrics/storage/replicas.py) read the settings themselves.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ import jwt
 from jwt.types import Options
 from pydantic import SecretStr, ValidationError
 
-from success_metrics.calculators.vocabulary import TenantId
+from success_metrics.calculators import TenantId
 from success_metrics.rbac import claims as claim_checks
 from success_metrics.rbac import dev_issuer as dev_keys
 from success_metrics.rbac import keys

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, assert_never
 
-from success_metrics.calculators.frames import Column, Frame, Lineage, Origin
-from success_metrics.calculators.vocabulary import ColumnType, Kind, Sensitivity
+from success_metrics.calculators import Column, Frame, Lineage, Origin
+from success_metrics.calculators import ColumnType, Kind, Sensitivity
 from success_metrics.rbac.errors import Forbidden
 from success_metrics.rbac.local_keys import derive_key
 from success_metrics.rbac.policy import FieldMasks, Grant, MaskRule, MaskStrategy

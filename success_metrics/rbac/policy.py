@@ -20,9 +20,9 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field
 
-from success_metrics.calculators.catalog import MetricDef
-from success_metrics.calculators.query import MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind
-from success_metrics.calculators.vocabulary import Dimension, Sensitivity, TenantId
+from success_metrics.calculators import MetricDef
+from success_metrics.calculators import MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind
+from success_metrics.calculators import Dimension, Sensitivity, TenantId
 from success_metrics.rbac.errors import Forbidden, PolicyInvalid
 from success_metrics.rbac.principal import Principal, Role
 

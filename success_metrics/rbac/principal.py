@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from success_metrics.calculators.vocabulary import TenantId
+from success_metrics.calculators import TenantId
 
 
 class Role(StrEnum):

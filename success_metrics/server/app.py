@@ -21,8 +21,8 @@ from success_metrics.server import health_routes as health
 from success_metrics.ingest import routes as ingest
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings
-from success_metrics.server.slow_clients import BodyDeadline
-from success_metrics.storage.pool import Database
+from success_metrics.guard import BodyDeadline
+from success_metrics.storage import Database
 from success_metrics.query.warmer import Warmer
 
 

@@ -1,15 +1,15 @@
 """Every request leaves an audit record, whatever stops it first; failed authentication is rate limited.
 
-Routes record through ``access.record``, which notes it in the request's ``audit_note.Note``, or beside a change
-in its transaction (``access.recording``), noted once it commits: the Grafana routes one record each
-(pipeline.run), the others what they change or read, or a failed authentication (access.identify_request,
+Routes record through ``audit_writer.record``, which notes it in the request's ``audit_note.Note``, or beside a change
+in its transaction (``audit_writer.recording``), noted once it commits: the Grafana routes one record each
+(pipeline.run), the others what they change or read, or a failed authentication (identification.identify_request,
 which notes a success for the request's record instead of recording one). This middleware writes the one record
 of every request that ends without any: refused before a route ran (413, malformed or invalid body 400/422, 404,
 405, 408, 429) or by a route that records nothing itself (plain reads, ingest). Every request's record says how
 authentication went (``resource.authentication``, audit_note.stamped): here, the identity the route noted
 (``note_identity``), else the request's credentials checked here, else none.
 
-Whose chain a record joins follows access.identify_request: the authenticated tenant; for a failed authentication
+Whose chain a record joins follows identification.identify_request: the authenticated tenant; for a failed authentication
 the tenant the credential claimed (the provider whose issuer it names), when it named one; else
 ``audit.UNATTRIBUTED``. Never a tenant named by the body, the path or the query string.
 Reads of the public routes (health, docs, event schemas) are not recorded: they carry no identity and no data.
@@ -31,12 +31,13 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from success_metrics.server import access, problems
-from success_metrics.server.audit_note import Note, Who, current, limited_record
+from success_metrics.server import problems
+from success_metrics.guard import audit_writer, identification
+from success_metrics.guard import Note, Who, current, limited_record
 from success_metrics.server.services import Services
-from success_metrics.storage.errors import StorageError
+from success_metrics.storage import StorageError
 from success_metrics.rbac import AuditUnavailable, NoRole, RbacError, Unauthenticated, audit
-from success_metrics.rbac.identity import Credentials
+from success_metrics.rbac import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -166,4 +167,4 @@ async def _fallback(svc: Services, scope: Scope, note: Note, status: int) -> Non
         common.update(subject=who.subject, role=who.role, auth_method=who.auth_method)
     rec = audit.AuditRecord(tenant_id=tenant, action=action, outcome=outcome, status=status, reason=reason,
                             resource=resource, **common)
-    await access.record(svc.db, limited_record(rec, failure) if failure is not None else rec)
+    await audit_writer.record(svc.db, limited_record(rec, failure) if failure is not None else rec)

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from success_metrics.server import access
+from success_metrics.guard import identification
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings
-from success_metrics.rbac.principal import Principal, Role
+from success_metrics.rbac import Principal, Role
 
 
 # async although they never await: FastAPI runs a plain ``def`` dependency in a worker thread, a hop that cost
@@ -30,7 +30,7 @@ def services_of(request: Request) -> Services:
 async def _principal(request: Request) -> Principal:
     # identity comes only from signed credentials: X-Grafana-User and other unsigned headers are never read
     services = services_of(request)
-    return await access.identify_request(request, services.identifier, services.db)
+    return await identification.identify_request(request, services.identifier, services.db)
 
 
 ServicesDep = Annotated[Services, Depends(_services)]
@@ -39,9 +39,9 @@ PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 
 async def _admin(who: PrincipalDep, request: Request) -> Principal:
-    # a refused attempt is audited like any other access (access.refuse), then answered 403
+    # a refused attempt is audited like any other access (identification.refuse), then answered 403
     if who.role is not Role.ADMIN:
-        await access.refuse(services_of(request).db, who, request,
+        await identification.refuse(services_of(request).db, who, request,
                             f"Role {who.role.value} may not manage tenant {who.tenant_id}; the admin role is needed.")
     return who
 

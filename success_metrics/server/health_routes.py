@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from success_metrics.server.deps import ServicesDep
 from success_metrics.storage import migrate
-from success_metrics.storage.errors import DatabaseUnavailable
+from success_metrics.storage import DatabaseUnavailable
 
 router = APIRouter(tags=["health"])
 

@@ -18,14 +18,14 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from success_metrics.calculators import CalculatorError, InvalidRange, UnknownMetric, UnsupportedFilter
-from success_metrics.calculators.errors import OutOfScope, UndefinedValue
+from success_metrics.calculators import OutOfScope, UndefinedValue
 from success_metrics.notify.errors import AlertingError, ChannelInvalid, DefaultRuleKept, RuleInvalid, UnknownRule
 from success_metrics.ingest.errors import BatchTooLarge, IngestError, MalformedBody, UnknownTenant
 from success_metrics.query.protocol.errors import BodyTooLarge, LimitExceeded, ProtocolError, UnknownFilterKey
-from success_metrics.server.ratelimit import RateLimited
+from success_metrics.guard import RateLimited
 from success_metrics.settings import ConfigError
-from success_metrics.server.slow_clients import BodyTimeout
-from success_metrics.storage.errors import DatabaseUnavailable, MigrationFailed, RetentionRefused, StorageError, UnstorableValue
+from success_metrics.guard import BodyTimeout
+from success_metrics.storage import DatabaseUnavailable, MigrationFailed, RetentionRefused, StorageError, UnstorableValue
 from success_metrics.rbac import AuditUnavailable, Forbidden, NoRole, PolicyInvalid, RbacError, Unauthenticated
 
 log = logging.getLogger(__name__)

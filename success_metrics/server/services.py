@@ -15,7 +15,8 @@ import asyncpg
 import httpx
 
 from success_metrics.calculators import check_catalog
-from success_metrics.server import access, replicas
+from success_metrics.storage import replicas
+from success_metrics.guard import audit_checkpoints, audit_writer, identification
 from success_metrics.notify import keyring
 from success_metrics.storage import tenants
 from success_metrics.notify.alerts import channels
@@ -24,18 +25,18 @@ from success_metrics.notify.scheduler import Scheduler
 from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
 from success_metrics.ingest import validate as event_schemas
-from success_metrics.server.ratelimit import Limiter
+from success_metrics.guard import Limiter
 from success_metrics.notify.reports.delivery import Reporter
 from success_metrics.settings import Settings
 from success_metrics.storage import migrate, partitions
-from success_metrics.storage.embedded import EmbeddedPostgres
-from success_metrics.storage.pool import Database
-from success_metrics.storage.supervise import Supervisor
+from success_metrics.storage import EmbeddedPostgres
+from success_metrics.storage import Database
+from success_metrics.storage import Supervisor
 from success_metrics.rbac import local_keys, masking
-from success_metrics.rbac.changes import What
-from success_metrics.rbac.identity import Identifier
-from success_metrics.rbac.jwks import ProviderUnavailable
-from success_metrics.rbac.policy_store import PolicyStore
+from success_metrics.rbac import What
+from success_metrics.rbac import Identifier
+from success_metrics.rbac import ProviderUnavailable
+from success_metrics.rbac import PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +96,13 @@ class Services:
     # reports rendered per recipient (success_metrics/notify/reports); the alert and report loops, when enabled
     reporter: Reporter = field(init=False, repr=False)
     scheduler: Scheduler | None = field(default=None, init=False, repr=False)
-    # hears other replicas' identity and policy changes (success_metrics/server/replicas.py)
+    # hears other replicas' identity and policy changes (success_metrics/storage/replicas.py)
     listener: replicas.SettingsListener | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secret = local_keys.service_secret(self.settings.data_dir)
         self.keys = keyring.load(self.settings)
-        self.identifier = access.build_identifier(self.settings, self.http)
+        self.identifier = identification.build_identifier(self.settings, self.http)
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
                                  max_entries=self.settings.cache_max_entries,
                                  max_bytes=self.settings.cache_max_bytes)
@@ -120,12 +121,12 @@ class Services:
             db, embedded = await open_database(settings)
             services = cls(settings=settings, db=db, embedded=embedded)
             services._checkpoints = asyncio.create_task(
-                access.checkpoint_loop(services.db, settings, services.secret))
+                audit_checkpoints.checkpoint_loop(services.db, settings, services.secret))
             services.supervisor = Supervisor(services.db, embedded)
             services.supervisor.start()
         if services.owns_db if listen is None else listen:
             await services.listen()  # before the overrides are read, so no change falls between the two
-        await access.load_overrides(services.db, services.identifier)
+        await identification.load_overrides(services.db, services.identifier)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
                                            services.reporter, services.answers, services.keys)
@@ -147,7 +148,7 @@ class Services:
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.http.aclose()
-        await access.close_writer(self.db)  # hands back the connections the audit writer keeps between rounds
+        await audit_writer.close_writer(self.db)  # hands back the connections the audit writer keeps between rounds
         if self.owns_db:
             await self.db.close()
             if self.embedded is not None:
@@ -164,7 +165,7 @@ class Services:
 
     async def _apply_change(self, tenant_id: str, what: What) -> None:
         if what == "identity":
-            await access.load_overrides(self.db, self.identifier, tenant_id)  # also forgets its verified tokens
+            await identification.load_overrides(self.db, self.identifier, tenant_id)  # also forgets its verified tokens
         elif what == "policy":
             self.policies.forget(tenant_id)  # the next request reads the version in force
         else:
@@ -174,6 +175,6 @@ class Services:
                 pass  # logged by the key cache; the cached keys stay in use until the next fetch
 
     async def _reload_all(self) -> None:
-        await access.load_overrides(self.db, self.identifier)
+        await identification.load_overrides(self.db, self.identifier)
         self.policies.forget_all()
         self.identifier.jwks.expire()

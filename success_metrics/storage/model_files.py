@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from success_metrics.calculators.semantic.generate import GENERATED, generated_block, schema_files
+from success_metrics.calculators import GENERATED, generated_block, schema_files
 
 SCHEMAS = Path("success_metrics/ingest/schemas")
 MIGRATIONS = Path("success_metrics/storage/migrations")

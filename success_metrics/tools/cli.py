@@ -18,19 +18,18 @@ import typer
 import uvicorn
 
 from success_metrics import dashboards as grafana
+from success_metrics.calculators import rollups
+from success_metrics.guard import server_options
 from success_metrics.notify import keyring
-from success_metrics.server.app import create_app
-from success_metrics.tools.check_cli import check_app
 from success_metrics.notify.errors import AlertingError
 from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import ReportKind
+from success_metrics.rbac import Principal, Role
+from success_metrics.server.app import create_app
 from success_metrics.server.services import Services, open_database
 from success_metrics.settings import ConfigError, Settings, load_settings
-from success_metrics.server.slow_clients import server_options
-from success_metrics.storage import model_files, partitions
-from success_metrics.storage.errors import StorageError
-from success_metrics.storage.pool import Database
-from success_metrics.rbac import Principal, Role
+from success_metrics.storage import Database, StorageError, model_files, partitions
+from success_metrics.tools.check_cli import check_app
 
 app = typer.Typer(
     name="success-metrics",
@@ -39,8 +38,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-app.add_typer(check_app, name="check")
 
 T = TypeVar("T")
 
@@ -97,6 +94,9 @@ async def with_database(settings: Settings, job: Callable[[Database], Awaitable[
             embedded.stop()
 
 
+app.add_typer(check_app(settings_or_exit, run, with_database), name="check")
+
+
 def serve_app(settings: Settings) -> None:
     uvicorn.run(create_app(settings), **server_options(settings))
 
@@ -138,6 +138,34 @@ def retention(
         async with db.system() as conn:
             dropped = await partitions.apply_retention(conn, keep, force=force)
         typer.echo(f"dropped {len(dropped)} partition(s)" + (f": {', '.join(dropped)}" if dropped else ""))
+
+    run(lambda: with_database(settings, job))
+
+
+rollups_app = typer.Typer(help="The hourly and daily rollups the metrics read.", no_args_is_help=True)
+app.add_typer(rollups_app, name="rollups")
+
+
+@rollups_app.command("rebuild")
+def rollups_rebuild(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (UTC), inclusive.")],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (UTC), exclusive.")],
+) -> None:
+    """Recompute a tenant's rollups and typed rows of whole days [--from, --to) from its stored events.
+
+    Needed after a change to the semantic model alters what a type's events contribute (docs/semantic-model.md):
+    stored rollups keep the old contribution until rebuilt.
+    """
+    if end <= start:
+        typer.secho("--to must be after --from.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+
+    async def job(db: Database) -> None:
+        async with db.tenant(tenant) as conn:
+            await rollups.rebuild(conn, tenant, start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
+        typer.echo(f"rebuilt the rollups of {tenant} from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
 
     run(lambda: with_database(settings, job))
 
@@ -272,8 +300,7 @@ def _cli_principal(tenant: str) -> Principal:
 
 
 def _policy_job(settings: Settings, tenant: str, action: Callable[..., Awaitable[T]]) -> T:
-    from success_metrics.rbac import PolicyInvalid
-    from success_metrics.rbac.policy_store import PolicyStore
+    from success_metrics.rbac import PolicyInvalid, PolicyStore
 
     async def job(db: Database) -> T:
         async with db.tenant(tenant) as conn:
@@ -355,9 +382,9 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tenant's chain.")] = None) -> None:
     """Walk each tenant's hash chain and the signed checkpoints; print 'intact' or the first broken link."""
-    from success_metrics.server.access import checkpoint_path
+    from success_metrics.guard import checkpoint_path
     from success_metrics.rbac import audit_verify as verifier
-    from success_metrics.rbac.local_keys import service_secret
+    from success_metrics.rbac import service_secret
 
     settings = settings_or_exit()
     key = verifier.checkpoint_key(service_secret(settings.data_dir))

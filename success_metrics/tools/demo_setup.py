@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from success_metrics.tools import demo
 from success_metrics.server.services import open_database
 from success_metrics.settings import Settings
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database
 from success_metrics.rbac import Role, dev_issuer, keys
 
 DEMO_KEY_NAME = "demo ingest key"

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from success_metrics.server.app import create_app
 from success_metrics.settings import Settings
-from success_metrics.server.slow_clients import server_options
+from success_metrics.guard.slow_clients import server_options
 from success_metrics.storage.pool import Database
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from success_metrics.server.ratelimit import Buckets, Limiter
+from success_metrics.guard.ratelimit import Buckets, Limiter
 from success_metrics.server.services import Services
 from success_metrics.settings import Limits, TenantConfig
 from success_metrics.storage.pool import Database

@@ -293,7 +293,7 @@ async def test_over_the_byte_budget_the_least_recently_used_go_first() -> None:
 
 
 async def test_expired_entries_are_dropped_when_another_is_kept_even_if_never_asked_for_again() -> None:
-    # a live range's key moves on every minute (parse.align): its old entries are never asked for again
+    # a live range's key moves on every minute (freshness.align): its old entries are never asked for again
     clock = Clock()
     cache = make(clock)
     await cache.get_or_compute(key(end=NOW, metric="a"), lambda: _ready(hundred_floats(1.0)))  # lives 15 s

@@ -27,7 +27,7 @@ import httpx
 import psutil
 import pytest
 
-from success_metrics.server import access
+from success_metrics.guard import audit_writer
 from success_metrics.server.app import create_app
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings, TenantConfig
@@ -168,8 +168,8 @@ async def test_a_kept_audit_connection_that_the_server_closed_is_not_used(own: O
     the pool by itself, and the writer must notice rather than call into the detached object."""
     db = own.services.db
     rec = audit.AuditRecord(tenant_id=TENANT, action="test.kept", outcome="success", status=200)
-    await access.record(db, rec)  # the round's connection is now kept by the writer
-    writer = access._writers[db]
+    await audit_writer.record(db, rec)  # the round's connection is now kept by the writer
+    writer = audit_writer._writers[db]
     assert writer._idle, "the writer keeps its connection between rounds"
     kept = writer._idle[-1]
     closed = asyncio.Event()
@@ -180,7 +180,7 @@ async def test_a_kept_audit_connection_that_the_server_closed_is_not_used(own: O
     finally:
         await admin.close()
     await asyncio.wait_for(closed.wait(), 5)  # asyncpg has seen the connection close (and taken it back)
-    await access.record(db, rec)  # a fresh connection; before, InterfaceError: released back to the pool
+    await audit_writer.record(db, rec)  # a fresh connection; before, InterfaceError: released back to the pool
 
 
 async def _async(value: bool) -> bool:

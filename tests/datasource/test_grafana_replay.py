@@ -3,7 +3,7 @@
 A small demo data set (one synthetic tenant, two months at a fifth of the demo's volume) is loaded
 through ingest. Every dashboard's panel queries go to POST /query in one request (refIds made
 unique), its annotations one request each (refId "Anno"), its variables to POST /variable. Nothing
-may fail at the request level; a panel may only fail where the role table (DESIGN.md) refuses its
+may fail at the request level; a panel may only fail where the role table (docs/design.md) refuses its
 metric, and masked panels must be masked as the role requires.
 """
 

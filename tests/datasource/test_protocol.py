@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 from success_metrics.calculators import Column, ColumnType, Dimension, Filter, Frame, Kind, Operator, Unit
+from success_metrics.query import freshness
 from success_metrics.query.protocol import parse, serialize
 from success_metrics.query.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
 from success_metrics.query.protocol.parse import Shape
@@ -78,9 +79,9 @@ def test_relative_range_is_aligned_to_whole_minutes() -> None:
 def test_analytics_ranges_align_to_quarter_hours() -> None:
     start, end = datetime(2026, 3, 1, 10, 7, 31, tzinfo=UTC), datetime(2026, 3, 31, 10, 7, 31, tzinfo=UTC)
     # 30 days >= 7 days: start down to 10:00, end up to 10:15
-    assert parse.align(start, end) == (datetime(2026, 3, 1, 10, 0, tzinfo=UTC), datetime(2026, 3, 31, 10, 15, tzinfo=UTC))
+    assert freshness.align(start, end) == (datetime(2026, 3, 1, 10, 0, tzinfo=UTC), datetime(2026, 3, 31, 10, 15, tzinfo=UTC))
     # 6 hours: whole minutes only
-    assert parse.align(end - timedelta(hours=6), end) == (datetime(2026, 3, 31, 4, 7, tzinfo=UTC),
+    assert freshness.align(end - timedelta(hours=6), end) == (datetime(2026, 3, 31, 4, 7, tzinfo=UTC),
                                                           datetime(2026, 3, 31, 10, 8, tzinfo=UTC))
 
 

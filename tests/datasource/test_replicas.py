@@ -1,5 +1,5 @@
 """Replicas on one database: identity and policy changed through one replica's admin API are enforced by another
-within a second (LISTEN/NOTIFY, success_metrics/server/replicas.py), also after the listener's connection was cut."""
+within a second (LISTEN/NOTIFY, success_metrics/storage/replicas.py), also after the listener's connection was cut."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def query(name: str) -> MetricQuery:
     return MetricQuery(MetricName(name), START, END)
 
 
-# the matrix of DESIGN.md, one hand-picked metric per row and column
+# the matrix of docs/design.md, one hand-picked metric per row and column
 MATRIX = {
     # metric:                   executive, manager, agent, admin, auditor
     "roi.monthly":             (True, True, False, True, False),

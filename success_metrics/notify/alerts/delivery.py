@@ -20,7 +20,7 @@ from success_metrics.notify.alerts.channels import Channel, Notice, SendFailed
 from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.keyring import Keyring
 from success_metrics.settings import Notifications
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from success_metrics.notify.alerts.rules import Rule
 from success_metrics.notify.alerts.state import RuleState, State, Transition, holds, step
 from success_metrics.query.answer import Answerer
 from success_metrics.rbac import AuthMethod, Principal, RbacError, Role, masking, policy
-from success_metrics.rbac.policy_store import PolicyStore
+from success_metrics.rbac import PolicyStore
 
 log = logging.getLogger(__name__)
 

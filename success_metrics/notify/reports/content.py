@@ -18,11 +18,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from success_metrics.calculators import CalculatorError, Frame, Kind, MetricName, MetricQuery, TenantSettings, alert_lineage, get_metric
-from success_metrics.calculators.metrics.executive import KPIS
+from success_metrics.calculators import KPIS
 from success_metrics.storage import tenants
 from success_metrics.query.answer import Answer, Answerer
 from success_metrics.notify.reports.schedule import Period, ReportKind
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database
 from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
 
 log = logging.getLogger(__name__)

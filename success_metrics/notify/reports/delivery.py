@@ -19,7 +19,7 @@ from typing import Any
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field
 
-from success_metrics.server import access
+from success_metrics.guard import audit_writer
 from success_metrics.storage import tenants
 from success_metrics.notify.errors import AlertingError, validated
 from success_metrics.notify.mailer import Mailer
@@ -28,9 +28,9 @@ from success_metrics.notify.reports import content, render
 from success_metrics.notify.reports.content import Recipient, Report
 from success_metrics.notify.reports.render import Rendered
 from success_metrics.notify.reports.schedule import DEFAULT_TIMES, Period, ReportKind, latest_due
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database
 from success_metrics.rbac import audit
-from success_metrics.rbac.policy_store import PolicyStore
+from success_metrics.rbac import PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Reporter:
     async def audit(self, report: Report, rendered: Rendered, ok: bool, how: str, error: str | None = None) -> None:
         """Record one delivered (or failed) report as an export of its recipient."""
         who = report.recipient.principal(report.tenant_id)
-        await access.record(self.db, audit.AuditRecord.of(
+        await audit_writer.record(self.db, audit.AuditRecord.of(
             who, "export", "success" if ok else "error", 200 if ok else 502,
             resource={"report": report.kind.value, "period": report.period.key, "via": how,
                       "sections": [s.metric for s in report.sections if s.frame is not None],

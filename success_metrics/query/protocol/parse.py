@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from success_metrics.calculators import Dimension, Filter, MetricName, MetricQuery, Operator, buckets
+from success_metrics.query.freshness import align
 from success_metrics.query.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
 from success_metrics.query.protocol.requests import AnnotationRequest, FilterIn, Payload, QueryRequest, TargetIn, TimeRange, TimeValue, VariableRequest
 from success_metrics.settings import Limits
@@ -25,9 +26,6 @@ from success_metrics.settings import Limits
 ANNOTATION_REF_ID = "Anno"  # the JSON API plugin sends annotation queries to /query under this refId
 DEFAULT_MAX_POINTS = 1_000
 MIN_INTERVAL_MS = 1_000
-# ranges this long are analytics (the spec: analytics may lag at most 15 minutes); see align() and cache.py
-ANALYTICS_SPAN = timedelta(days=7)
-ANALYTICS_STEP = timedelta(minutes=15)
 MAX_REGEX_LENGTH = 256
 # times a query may name: Grafana's epoch ms start at 1970, and a bound far from datetime's year 9999 leaves room
 # for the previous periods, bucket edges and time zones the calculators add to a range
@@ -245,26 +243,6 @@ def parse_range(rng: TimeRange, limits: Limits) -> tuple[datetime, datetime]:
         raise LimitExceeded(f"The time range spans {(end - start).days} days; the limit is "
                             f"{limits.max_range_days} days (limits.max_range_days). Choose a shorter range.")
     return align(start, end)
-
-
-def is_analytics(start: datetime, end: datetime) -> bool:
-    """A range of a week or more: aligned to quarter hours here, cached and computed as analytics (cache.py)."""
-    return end - start >= ANALYTICS_SPAN
-
-
-def align(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """Widen the range to whole steps (start down, end up): minutes, or quarter hours for analytics ranges.
-
-    Grafana's relative ranges ("last 6 hours") move by milliseconds on every refresh; aligned, the panels of
-    many users and many refreshes share one cache key instead of each computing anew. Ranges of a week or
-    more are analytics, which the spec lets lag up to 15 minutes: a quarter hour more or less of a week
-    changes no figure a person reads (0.15 %), and the key then holds for the quarter hour (see cache.py).
-    """
-    step = ANALYTICS_STEP if is_analytics(start, end) else timedelta(minutes=1)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    floor_start = epoch + ((start - epoch) // step) * step
-    floor_end = epoch + ((end - epoch) // step) * step
-    return floor_start, floor_end if floor_end == end else floor_end + step
 
 
 def bucket(body: QueryRequest, start: datetime, end: datetime, limits: Limits) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from success_metrics.tools.demo.generator import demo_end, generate
 from success_metrics.tools.demo.profiles import Profile
 from success_metrics.ingest.intake import ingest
 from success_metrics.ingest.writer import Source
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database
 
 
 @dataclass

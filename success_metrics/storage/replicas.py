@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from success_metrics.rbac import changes
-from success_metrics.rbac.changes import What
+from success_metrics.rbac import What
 
 log = logging.getLogger(__name__)
 

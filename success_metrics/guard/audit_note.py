@@ -1,5 +1,5 @@
-"""One request's audit state, shared by the audit edge (audit_edge.py) and access.record: whether the request's
-record is written, who the caller is, and whether a rate limit refused it. A context variable, so access.record,
+"""One request's audit state, shared by the audit edge (audit_edge.py) and audit_writer.record: whether the request's
+record is written, who the caller is, and whether a rate limit refused it. A context variable, so audit_writer.record,
 called deep inside a route, finds the request it writes for without being handed it."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from success_metrics.server.ratelimit import Limiter, RateLimited
+from success_metrics.guard.ratelimit import Limiter, RateLimited
 from success_metrics.rbac import Principal, audit
 
 
@@ -48,7 +48,7 @@ current: ContextVar[Note | None] = ContextVar("audit_note", default=None)
 
 
 def noted(rec: audit.AuditRecord) -> audit.AuditRecord:
-    """access.record's hook for every record written while a request runs: the request has its record now, which
+    """audit_writer.record's hook for every record written while a request runs: the request has its record now, which
     says how its caller authenticated (stamped), and a failed authentication (auth.failure, 401) is counted,
     recorded as auth.limited (429) past a limit."""
     note = current.get()
@@ -92,7 +92,7 @@ def written() -> None:
 
 
 def note_identity(principal: Principal | None = None, *, who: Who | None = None) -> None:
-    """Name the caller for the request's record: access.identify_request, and routes that authenticate by
+    """Name the caller for the request's record: identification.identify_request, and routes that authenticate by
     themselves (ingest keys)."""
     note = current.get()
     if note is not None:
