@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from success_metrics.calculators.events import IngestedEvent
+from success_metrics.calculators import IngestedEvent
 
 LATE = timedelta(hours=1)
 

@@ -37,7 +37,7 @@ from success_metrics.query.protocol.requests import QueryRequest
 from success_metrics.query.warmer import at_all, walk
 from success_metrics.rbac import Forbidden, Role, role_principal
 from success_metrics.server.services import Services
-from success_metrics.storage.errors import StorageError
+from success_metrics.storage import StorageError
 
 log = logging.getLogger(__name__)
 
