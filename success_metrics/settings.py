@@ -7,6 +7,7 @@ checkpoints), SM_CONFIG (YAML file: tenants, identity providers, limits), SM_LOG
 from __future__ import annotations
 
 import os
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,6 +107,11 @@ class Settings(BaseModel):
     prometheus_token: SecretStr | None = Field(None, min_length=16)
     # "json": one JSON object a line (access log: request id, tenant, role, route, status, latency); SM_LOG_FORMAT
     log_format: Literal["text", "json"] = "text"
+    # the dashboard self-check (success_metrics/query/selfcheck.py): daily at this UTC time, in the background lane; a
+    # panel answered after slow_ms is reported slow
+    dashboard_check: bool = True
+    dashboard_check_at: time = time(3, 0)
+    dashboard_check_slow_ms: float = Field(5000.0, gt=0)
 
     @field_validator("retention_months")
     @classmethod

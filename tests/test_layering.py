@@ -17,8 +17,8 @@ PACKAGE = ROOT / "success_metrics"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tools: commands people run", ("tools", "tools.*")),
     ("the app", ("server", "server.app")),
-    ("around every request, and the warmer (replays dashboards through the pipeline)",
-     ("server.openapi", "server.audit_edge", "server.middleware", "query.warmer")),
+    ("around every request, the warmer and the dashboard self-check (replay dashboards through the pipeline)",
+     ("server.openapi", "server.audit_edge", "server.middleware", "query.warmer", "query.selfcheck")),
     ("routes: each capability's HTTP edge", ("*.routes", "*_routes", "admin", "admin.*")),
     ("the /query pipeline and route dependencies", ("query.pipeline", "server.deps")),
     ("errors become HTTP", ("server.problems",)),

@@ -62,6 +62,10 @@ class Rejection:
     id: str | None
     pointer: str
     reason: str
+    # for the data-quality tallies: the event's type ('' when none or unknown) and what was wrong, as the field
+    # (pointer inside the event) and the rule it broke, never a value the sender sent
+    type: str = ""
+    rule: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,20 +191,23 @@ def _check_one(
 ) -> ValidEvent | Rejection:
     where = f"/{index}"
     if not isinstance(event, dict):
-        return Rejection(index, None, where, f"an event must be a JSON object, got {_json_type(event)}")
+        return Rejection(index, None, where, f"an event must be a JSON object, got {_json_type(event)}",
+                         rule="not an object")
     event_id = event.get("id") if isinstance(event.get("id"), str) else None
     if not _all_storable(event) and (bad := _unstorable(event)) is not None:
         path, reason = bad
         return Rejection(index, None if event_id is None else printable(event_id),
-                         where + printable(pointer_of(reversed(path))), reason)
+                         where + printable(pointer_of(reversed(path))), reason, _known(event.get("type")),
+                         "unstorable text")
     kind = event.get("type")
     if kind is None:
-        return Rejection(index, event_id, where + "/type", "missing required field 'type'")
+        return Rejection(index, event_id, where + "/type", "missing required field 'type'", rule="/type: required")
     try:
         event_type = EventType(kind)
     except ValueError:
         known = ", ".join(sorted(t.value for t in compiled))
-        return Rejection(index, event_id, where + "/type", f"unknown event type {kind!r}; known types: {known}")
+        return Rejection(index, event_id, where + "/type", f"unknown event type {kind!r}; known types: {known}",
+                         rule="/type: unknown type")
     fast = quick.get(event_type)
     errors = [] if fast is not None and fast.is_valid(event) else list(compiled[event_type].iter_errors(event))
     if errors:
@@ -208,7 +215,8 @@ def _check_one(
         pointer, reason = describe(errors[0])
         if len(errors) > 1:
             reason += f" (and {len(errors) - 1} more problem(s) in this event)"
-        return Rejection(index, event_id, where + pointer, reason)
+        return Rejection(index, event_id, where + pointer, reason, event_type.value,
+                         f"{_unindexed(pointer)}: {errors[0].validator}")
     assert event_id is not None
     occurred = parse_datetime(event["occurred_at"])
     assert occurred is not None
@@ -216,16 +224,30 @@ def _check_one(
         return Rejection(
             index, event_id, where + "/occurred_at",
             f"occurred_at {event['occurred_at']} is older than the retention horizon "
-            f"({oldest:%Y-%m-%d}); events that old are no longer kept",
+            f"({oldest:%Y-%m-%d}); events that old are no longer kept", event_type.value,
+            "/occurred_at: older than retention",
         )
     if occurred > newest:
         return Rejection(
             index, event_id, where + "/occurred_at",
             f"occurred_at {event['occurred_at']} is more than a year in the future; check the sender's clock "
-            "and time zone offset",
+            "and time zone offset", event_type.value, "/occurred_at: in the future",
         )
     return ValidEvent(index, IngestedEvent(event_id, event_type, occurred, event.get("lead_id"),
                                            event.get("agent_id"), event["data"]))
+
+
+def _known(kind: Any) -> str:
+    """The event's type if it names a known one, else ''."""
+    return kind if isinstance(kind, str) and kind in EventType._value2member_map_ else ""
+
+
+_INDEX = re.compile(r"/\d+(?=/|$)")
+
+
+def _unindexed(pointer: str) -> str:
+    """A pointer inside an event with array indexes as ``*`` and at most 100 characters: one reason per field."""
+    return _INDEX.sub("/*", pointer)[:100]
 
 
 # text PostgreSQL cannot store and UTF-8 cannot encode: NUL (text and jsonb refuse U+0000) and lone UTF-16

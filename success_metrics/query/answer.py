@@ -80,18 +80,20 @@ class Answerer:
         """The service itself for one tenant (warmer, alerts): authorized against the built-in policy."""
         return self.context(system_principal(tenant_id, job), policy.default_policy())
 
-    async def answer(self, ctx: Context, queries: Sequence[Query], *, keep: bool = True) -> list[Answer]:
+    async def answer(self, ctx: Context, queries: Sequence[Query], *, keep: bool = True,
+                     background: bool = False) -> list[Answer]:
         """Every query's answer, in order. Storage and identity failures fail the whole call; ``keep=False``:
-        nothing computed is kept in the cache (a one-off such as an alert window ending at this second)."""
+        nothing computed is kept in the cache (a one-off such as an alert window ending at this second);
+        ``background``: computed in the lane that never holds up a waiting user (the dashboard self-check)."""
         if len(queries) == 1:  # a panel's usual single target: no tasks to gather
-            return [await self._answer(ctx, queries[0], keep)]
-        return list(await asyncio.gather(*(self._answer(ctx, q, keep) for q in queries)))
+            return [await self._answer(ctx, queries[0], keep, background)]
+        return list(await asyncio.gather(*(self._answer(ctx, q, keep, background) for q in queries)))
 
-    async def _answer(self, ctx: Context, query: Query, keep: bool) -> Answer:
+    async def _answer(self, ctx: Context, query: Query, keep: bool, background: bool) -> Answer:
         try:
             if isinstance(query, Annotations):
-                return Answer(await self.annotations(ctx, query.query))
-            return Answer(await self.frame(ctx, query, keep=keep))
+                return Answer(await self.annotations(ctx, query.query, background=background))
+            return Answer(await self.frame(ctx, query, keep=keep, background=background))
         except (CalculatorError, Forbidden) as exc:
             return Answer(None, exc)
         except (StorageError, RbacError, asyncio.CancelledError):
@@ -99,19 +101,20 @@ class Answerer:
         except Exception as exc:  # one broken computation must not cost the other queries their answers
             return Answer(None, exc)
 
-    async def frame(self, ctx: Context, query: MetricQuery, *, keep: bool = True) -> Frame:
+    async def frame(self, ctx: Context, query: MetricQuery, *, keep: bool = True, background: bool = False) -> Frame:
         """One metric query, masked for ``ctx``; raises Forbidden or a CalculatorError."""
         metric_def = get_metric(query.metric)
         grant = policy.authorize(ctx.principal, query, metric_def, ctx.policy)                   # authorize
-        frame = await self._computed(grant, metric_def.row_scoped, self._metric, keep=keep)      # compute
+        frame = await self._computed(grant, metric_def.row_scoped, self._metric, keep=keep,      # compute
+                                     background=background)
         return masking.apply(frame, grant, ctx.mask_key)                                         # mask
 
-    async def annotations(self, ctx: Context, query: MetricQuery) -> Frame:
+    async def annotations(self, ctx: Context, query: MetricQuery, *, background: bool = False) -> Frame:
         """The kinds ``query.metric`` names, each masked, merged by time; a kind named but not allowed is
         Forbidden, one left out of "all" is just not there."""
         grants = self._annotation_grants(ctx, query)                                              # authorize
-        computed = await asyncio.gather(*(self._computed(g, kind.row_scoped, self._annotations)   # compute
-                                          for g, kind in grants))
+        computed = await asyncio.gather(*(self._computed(g, kind.row_scoped, self._annotations,   # compute
+                                                         background=background) for g, kind in grants))
         return merge_annotations([masking.apply(frame, g, ctx.mask_key)                          # mask
                                   for frame, (g, _) in zip(computed, grants, strict=True)])
 

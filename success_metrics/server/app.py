@@ -18,6 +18,8 @@ from success_metrics.ingest import routes as ingest
 from success_metrics.notify import routes as alerts
 from success_metrics.query import discovery_routes as discovery
 from success_metrics.query import routes as query
+from success_metrics.query import selfcheck
+from success_metrics.query.selfcheck import SelfCheck
 from success_metrics.query.trainer import ModelTrainer
 from success_metrics.query.warmer import Warmer
 from success_metrics.server import health_routes as health
@@ -41,13 +43,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         # models are fitted on the same quarter-hour schedule as the warmer, in its background lane
         trainer = ModelTrainer(services.db, services.cache) if settings.cache_warm else None
         training = asyncio.create_task(trainer.run_forever()) if trainer else None
+        checking = asyncio.create_task(selfcheck.run_daily(SelfCheck(services))) if settings.dashboard_check else None
         try:
             yield
         finally:
-            if training is not None:
-                training.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await training
+            for task in (training, checking):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if warming is not None:
                 warming.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

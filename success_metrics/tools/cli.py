@@ -30,6 +30,7 @@ from success_metrics.server.middleware import json_log_formatter
 from success_metrics.server.services import Services, open_database
 from success_metrics.settings import ConfigError, Settings, load_settings
 from success_metrics.storage import Database, StorageError, model_files, partitions
+from success_metrics.tools.check_cli import check_app
 
 app = typer.Typer(
     name="success-metrics",
@@ -92,6 +93,9 @@ async def with_database(settings: Settings, job: Callable[[Database], Awaitable[
         await db.close()
         if embedded is not None:
             embedded.stop()
+
+
+app.add_typer(check_app(settings_or_exit, run, with_database), name="check")
 
 
 def serve_app(settings: Settings) -> None:

@@ -27,7 +27,8 @@ system.database_size system.oldest_event
 forecast.revenue forecast.leads forecast.capacity forecast.backtest kpis.year_over_year anomalies.detected
 alerts.anomalies
 attribution.multi_touch attribution.model_comparison recommendations.list scoring.quality scoring.reliability
-scoring.leads leads.at_risk""".split()
+scoring.leads leads.at_risk
+dashboards.health data.quality alerts.dashboard_failures alerts.data_quality_issues""".split()
 
 
 def test_every_contract_metric_is_in_the_catalog() -> None:

@@ -116,13 +116,16 @@ async def test_fixture_fires_exactly_the_alerts_worked_out_by_hand(db: Database,
     #   error rate: 7 failed / 16 calls = 0.4375 > 0.05, for 5 min
     #   latency p95: sms 3000 ms (crm: 900 + 0.55 * 100 = 955) -> max 3000 > 2000, for 5 min
     #   conversion: this week 1/5 = 0.2, week before 2/4 = 0.5 -> (0.2 - 0.5) / 0.5 = -0.6 < -0.10, for 60 min
-    # Inactive: SLA (no component has 20 calls in the hour -> no data), database size, retention headroom
+    # Inactive: SLA (no component has 20 calls in the hour -> no data), database size, retention headroom,
+    # dashboard self-check (no run -> no data), data quality (no rollups or tallies: the events were inserted
+    # directly; every lead created before it was contacted, booked or closed; no agents -> 0 issues)
     assert await states(db, tid) == {
         "critical.downtime": "pending", "critical.auth_failures": "firing",
         "performance.sla": "inactive", "performance.error_rate": "pending", "performance.latency_p95": "pending",
         "business.conversion_drop": "pending", "business.high_priority_waiting": "firing",
         "business.target_at_risk": "firing", "maintenance.database_growth": "inactive",
-        "maintenance.retention": "inactive",
+        "maintenance.retention": "inactive", "maintenance.dashboard_check": "inactive",
+        "maintenance.data_quality": "inactive",
     }
 
     # two minutes later the downtime has held for its 2 min; error rate and latency need 5

@@ -31,10 +31,11 @@ ROLES = ("executive", "manager", "agent", "admin", "auditor")
 SECURITY = {"security.auth_events", "compliance.checks", "audit.access_log", "audit.failures", "audit.exports"}
 FINANCIAL = {"roi.monthly", "savings.monthly", "revenue.attributed", "revenue.monthly_trend", "cost.avoidance",
              "cost.benefit", "executive.kpi_summary", "agents.goals", "forecast.revenue"}
-# auditors: the audit log, system health and security events (system, uptime, components, APIs, errors)
+# auditors: the audit log, system health and security events (system, uptime, components, APIs, errors, the
+# dashboard self-check and data quality)
 AUDITOR_MAY = SECURITY | {"system.resources", "adoption.usage", "uptime.system", "components.health",
                           "components.latency", "components.success_rate", "apis.health", "errors.active",
-                          "errors.by_category", "errors.mttr", "errors.rate"}
+                          "errors.by_category", "errors.mttr", "errors.rate", "dashboards.health", "data.quality"}
 # who may see each annotation kind: health marks are for everyone; business marks not for auditors; missed
 # revenue goals are financial (not for agents); policy changes are audit data (admins and auditors)
 ANNOTATION_ROLES = {

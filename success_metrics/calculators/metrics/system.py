@@ -1,4 +1,5 @@
-"""System Health: external API health, authentication events, compliance checks, dashboard adoption."""
+"""System Health: external API health, authentication events, compliance checks, dashboard adoption, the dashboard
+self-check."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from success_metrics.calculators.query import ScopedQuery
 from success_metrics.calculators.reads import event_rows
 from success_metrics.calculators.sql import Params, bucket_expr, fetch_one
 from success_metrics.calculators.tenant_settings import TenantSettings
-from success_metrics.calculators.vocabulary import Dimension, Kind, Sensitivity, Unit
+from success_metrics.calculators.vocabulary import (
+    ColumnType,
+    Dimension,
+    Kind,
+    Sensitivity,
+    Unit,
+)
 
 RETENTION_MONTHS = 24
 ERASURE_DEADLINE = timedelta(days=30)
@@ -162,3 +169,28 @@ async def adoption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings)
             ("queries", r["queries"], Unit.COUNT.value), ("metrics_used", len(used), Unit.COUNT.value),
             ("metrics_used_share", 100 * (len(used) / (len(catalog) or 1)), Unit.PERCENT.value)]
     return shapes.table("adoption.usage", cols, rows)
+
+
+# the order problems come first in: what failed, what was slow, then what the policy refused as it should
+_OUTCOME_ORDER = "CASE outcome WHEN 'error' THEN 0 WHEN 'slow' THEN 1 WHEN 'refused' THEN 2 ELSE 3 END"
+
+
+@metric("dashboards.health", "Dashboard Self-Check",
+        "The latest run of the dashboard self-check before the range's end (daily, and `success-metrics check "
+        "dashboards`): every provisioned panel and annotation query replayed as each role through the answer path "
+        "Grafana's requests take. Per panel and role: outcome (ok; error: failed, or refused to a role the "
+        "panel is meant for; refused: refused to a role it is not meant for, as expected; slow: answered "
+        "after the slow threshold), latency (ms), message, and when it ran. Problems first.",
+        Unit.TEXT, Kind.TABLE, inputs=("dashboard_checks",))
+async def dashboards_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    rows = await conn.fetch(
+        f"""SELECT dashboard, panel, metric, role, outcome, latency_ms, message, run_at FROM dashboard_checks
+            WHERE tenant_id = $1 AND run_at = (SELECT max(run_at) FROM dashboard_checks
+                                               WHERE tenant_id = $1 AND run_at < $2)
+            ORDER BY {_OUTCOME_ORDER}, dashboard, panel, role""", sq.tenant_id, sq.query.end)
+    cols = [shapes.text("dashboard"), shapes.text("panel"), shapes.text("metric"), shapes.text("role"),
+            shapes.text("outcome"), shapes.num("latency_ms", Unit.MS), shapes.text("message"),
+            shapes.Col("checked", ColumnType.TIME)]
+    return shapes.table(sq.query.metric, cols, [
+        (r["dashboard"], r["panel"], r["metric"], r["role"], r["outcome"], r["latency_ms"], r["message"] or "",
+         buckets.epoch_ms(r["run_at"])) for r in rows])

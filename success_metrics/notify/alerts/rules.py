@@ -132,6 +132,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
              {"kind": "database_size"}, ">", 50 * 1024**3, 60, 0),
     _default("maintenance.retention", "maintenance", "info", "Oldest data leaves retention within 31 days",
              {"kind": "retention_headroom"}, "<", 31, 60, 0),
+    # the daily dashboard self-check (success_metrics/query/selfcheck.py): its latest run in the last 25 h
+    _default("maintenance.dashboard_check", "maintenance", "warning", "A dashboard panel failed the self-check",
+             {"kind": "metric", "metric": "alerts.dashboard_failures"}, ">", 0, 25 * 60, 0),
+    _default("maintenance.data_quality", "maintenance", "warning", "Data-quality checks found a problem",
+             {"kind": "metric", "metric": "alerts.data_quality_issues"}, ">", 0, 24 * 60, 15),
 )
 _DEFAULT_IDS = {r.id for r in DEFAULT_RULES}
 # PUT /api/admin/alert-rules/{id} bodies (shown in /docs; a test PUTs each): a built-in rule changed, a rule of
