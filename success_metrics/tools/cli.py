@@ -265,6 +265,8 @@ def demo(
     port: PortOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the generated data (same seed, same events).")] = 7,
     scale: Annotated[float, typer.Option(help="Volume multiplier of the generated data.", min=0.01, max=50)] = 1.0,
+    load_only: Annotated[bool, typer.Option(
+        "--load-only", help="Load the data, print keys and tokens, and exit without serving.")] = False,
 ) -> None:
     """Start the embedded database, load 24 months of demo data for acme and globex once, print keys and tokens, serve."""
     from success_metrics.tools.demo_setup import prepare
@@ -272,7 +274,8 @@ def demo(
     settings = settings_or_exit(host=host, port=port)
     database_or_exit(settings)
     settings = prepare(settings, seed=seed, scale=scale)
-    serve_app(settings)
+    if not load_only:
+        serve_app(settings)
 
 
 RoleOpt = Annotated[str, typer.Option(help="executive | manager | agent | admin | auditor")]
