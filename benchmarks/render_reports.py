@@ -1,0 +1,94 @@
+"""Every report kind for every role, rendered as the recipient gets it, to look at.
+
+Loads the ``acme`` demo tenant (13 months, so the monthly review has a year to compare) through the real
+ingest, builds each report kind (daily, weekly, monthly) for an executive, a manager of one team and an agent
+of that team through the one answer path, writes each copy's HTML, CSVs and PDF under OUT/<kind>-<role>/, and
+turns every PDF page into a PNG with ``pdftoppm`` (poppler-utils). No headless browser ships with the
+project's dependencies, so the HTML is looked at through the PDF, which is drawn from the same document.
+
+    python -m benchmarks.render_reports [--out build/reports] [--data DIR] [--scale 1.0]
+
+``--data DIR`` keeps the embedded PostgreSQL there, so a second run skips loading the demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from datasource import demo, tenants
+from datasource.answer import Answerer
+from datasource.cache import ResultCache
+from datasource.reports import content, render
+from datasource.reports.content import Recipient
+from datasource.reports.schedule import DEFAULT_TIMES, ReportKind, latest_due
+from datasource.services import open_database
+from datasource.settings import load_settings
+from rbac import Role
+from rbac.policy import default_policy
+
+TENANT = "acme"
+
+
+def recipients() -> dict[str, Recipient]:
+    """An executive, the North Team's manager and the North Team's first agent of the acme demo."""
+    p = demo.profile(TENANT)
+    team = p.teams[0][0]
+    agent = next(a for a in p.agents if a.team_id == team)
+    return {"executive": Recipient(email="ceo@acme.example", role=Role.EXECUTIVE),
+            "manager": Recipient(email="north-lead@acme.example", role=Role.MANAGER, teams=(team,)),
+            "agent": Recipient(email="agent@acme.example", role=Role.AGENT, agent_id=agent.id, teams=(team,))}
+
+
+def to_png(pdf: Path, out: Path) -> list[Path]:
+    """Each page of ``pdf`` as ``out/page-N.png`` at 80 dpi (pdftoppm numbers the pages itself)."""
+    subprocess.run(["pdftoppm", "-png", "-r", "80", str(pdf), str(out / "page")], check=True)
+    return sorted(out.glob("page-*.png"))
+
+
+async def main(out: Path, data: Path | None, scale: float, now: datetime) -> None:
+    if shutil.which("pdftoppm") is None:
+        raise SystemExit("pdftoppm is not installed (Debian: apt-get install poppler-utils)")
+    with tempfile.TemporaryDirectory(prefix="sm-render-") as tmp:
+        settings = load_settings(env={**os.environ, "SM_DATA_DIR": str(data or tmp)})
+        db, embedded = await open_database(settings)
+        try:
+            profile = demo.profile(TENANT)
+            async with db.system() as conn:
+                await tenants.upsert(conn, profile.config())
+            async with db.tenant(TENANT) as conn:
+                loaded = await conn.fetchval("SELECT count(*) FROM leads WHERE tenant_id = $1", TENANT)
+            if not loaded:
+                await demo.load(db, [profile], months=13, scale=scale, end=now)
+            answers = Answerer(db, ResultCache(0, 0), lambda tenant: b"k" * 32)
+            for kind in ReportKind:
+                period = latest_due(kind, DEFAULT_TIMES[kind], profile.settings.zone, now).period
+                for role, recipient in recipients().items():
+                    report = await content.build(answers, TENANT, kind, period, recipient, default_policy(), now)
+                    rendered = await asyncio.to_thread(render.render, report)
+                    target = out / f"{kind.value}-{role}"
+                    shutil.rmtree(target, ignore_errors=True)
+                    render.write(rendered, target)
+                    pages = to_png(target / rendered.pdf_name, target)
+                    print(f"{kind.value:8} {role:10} {len(pages)} page(s) -> {target}")
+        finally:
+            await db.close()
+            if embedded is not None:
+                embedded.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("build/reports"))
+    parser.add_argument("--data", type=Path, default=None, help="keep the embedded database here between runs")
+    parser.add_argument("--scale", type=float, default=1.0, help="demo volume (1.0: the profile's own)")
+    parser.add_argument("--now", type=datetime.fromisoformat, default=datetime(2026, 12, 3, 15, tzinfo=UTC),
+                        help="the moment the reports are made (fixed, so pages compare between runs)")
+    args = parser.parse_args()
+    asyncio.run(main(args.out, args.data, args.scale, args.now))
