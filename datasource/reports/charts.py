@@ -9,25 +9,26 @@ caller runs rendering in a worker thread so the event loop never waits on it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
+from typing import Literal
 
 import matplotlib
 
 matplotlib.use("Agg")  # before anything else of matplotlib is imported: never look for a display
 
 from matplotlib.axes import Axes
-from matplotlib.dates import num2date
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from calculators import Column, ColumnType, Frame, Kind, TenantSettings, Unit
 from datasource.reports.format import figure, label, readable
 
+EPOCH = datetime(1970, 1, 1)
 MAX_BARS = 12
 WIDE = 1000  # values spanning more than this factor go on a log scale
 # what a ranking is ranked by, best first: the first of these the frame has (and the role may see)
-RANK_BY = ("attributed_revenue", "revenue", "weighted_revenue", "total_revenue", "efficiency_score", "leads",
+RANK_BY = ("progress", "attributed_revenue", "revenue", "weighted_revenue", "total_revenue", "efficiency_score", "leads",
            "leads_assigned", "count")
 LABEL_BY = ("agent", "category", "class", "source", "team", "component", "location")
 _GREYS = ("#495057", "#adb5bd", "#868e96")
@@ -43,7 +44,7 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _style(ax: Axes, unit: Unit | None, currency: str, axis: str = "y") -> None:
+def _style(ax: Axes, unit: Unit | None, currency: str, axis: Literal["x", "y"] = "y") -> None:
     ax.grid(axis=axis, alpha=0.25)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -67,8 +68,9 @@ def chart(frame: Frame, settings: TenantSettings, kind: str, target: tuple[str, 
 
 def _lines(frame: Frame, settings: TenantSettings, kind: str, colors: tuple[str, ...],
            target: tuple[str, float] | None) -> bytes | None:
-    times = [datetime.fromtimestamp(t / 1000, UTC).astimezone(settings.zone).replace(tzinfo=None)
+    local = [datetime.fromtimestamp(t / 1000, UTC).astimezone(settings.zone).replace(tzinfo=None)
              for t in frame.columns[0].values]
+    times = [(t - EPOCH).total_seconds() / 86_400 for t in local]  # matplotlib's date unit: days since 1970
     fig = Figure(figsize=(7.2, 2.6))
     ax = fig.subplots()
     drawn = [c for c in frame.columns[1:6] if any(_number(v) is not None for v in c.values)]
@@ -83,29 +85,34 @@ def _lines(frame: Frame, settings: TenantSettings, kind: str, colors: tuple[str,
         ax.axhline(target[1], color="#c92a2a", linestyle="--", linewidth=1.2,
                    label=f"{target[0]}: {figure(target[1], unit, settings.currency, short=True)}")
     _style(ax, unit, settings.currency)
-    fmt = "%b %Y" if (times[-1] - times[0]).days > 60 else "%H:%M" if kind == "daily" else "%d %b"
+    if unit in (None, Unit.COUNT):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    fmt = "%b %Y" if times[-1] - times[0] > 60 else "%H:%M" if kind == "daily" else "%d %b"
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _date(v, fmt)))
     if len(drawn) > 1 or target is not None:
-        ax.legend(fontsize=8, frameon=False, loc="upper left", ncols=3)
+        ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1), ncols=4)
     ax.set_ylim(bottom=0) if all((_number(v) or 0) >= 0 for c in drawn for v in c.values) else None
-    fig.subplots_adjust(left=0.1, right=0.98, top=0.95, bottom=0.14)
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.88, bottom=0.14)
     return _png(fig)
 
 
 def _date(value: float, fmt: str) -> str:
-    return num2date(value).strftime(fmt)
+    return (EPOCH + timedelta(days=value)).strftime(fmt)
 
 
 def _pick(frame: Frame, names: tuple[str, ...], kind: ColumnType, fallback: bool = True) -> Column | None:
     """The first of ``names`` the frame has with a value; else (``fallback``) its first such column."""
     by_name = {c.name: c for c in frame.columns if c.type is kind}
+    def shows(c: Column) -> bool:  # a column of zeros ranks nothing
+        return any(v is not None and v != 0 for v in c.values)
+
     for name in names:
-        if name in by_name and any(v is not None for v in by_name[name].values):
+        if name in by_name and shows(by_name[name]):
             return by_name[name]
     if not fallback:
         return None
     ok = [c for c in frame.columns if c.type is kind and not c.name.endswith("_id") and not c.name.endswith("status")
-          and any(v is not None for v in c.values)]
+          and shows(c)]
     return ok[0] if ok else None
 
 
@@ -120,7 +127,7 @@ def _bars(frame: Frame, currency: str, color: str) -> bytes | None:
     if name is None or value is None:
         return None
     pairs = [(str(lab), n) for lab, v in zip(name.values, value.values, strict=True)
-             if (n := _number(v)) is not None and not str(lab).lower().startswith("total")]
+             if (n := _number(v)) is not None and lab is not None and not str(lab).lower().startswith("total")]
     pairs = sorted(pairs, key=lambda p: p[1], reverse=True)[:MAX_BARS]
     if len(pairs) < 2:
         return None

@@ -19,19 +19,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from calculators import (
     CalculatorError,
+    Dimension,
+    Filter,
     Frame,
     Kind,
     MetricName,
     MetricQuery,
+    Operator,
     TenantSettings,
     Unit,
     alert_lineage,
-    get_metric,
 )
 from calculators.metrics.executive import KPIS
 from datasource import tenants
 from datasource.answer import Answer, Answerer
-from datasource.reports.format import change, figure, percent_change
+from datasource.reports.format import change, figure, known, percent_change
 from datasource.reports.schedule import Period, ReportKind
 from datasource.storage.pool import Database
 from rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
@@ -71,6 +73,7 @@ class SectionSpec:
     range: Range = "period"
     roles: frozenset[Role] | None = None
     optional: bool = False
+    own: bool = False  # narrowed to the recipient's own agent id (an agent's own rates and trend)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +115,12 @@ class Report:
         return sum(s.frame.row_count for s in self.sections if s.frame)
 
 
-_TILES = (SectionSpec("Lead-to-appointment rate", "conversion.lead_to_appointment"),
-          SectionSpec("Lead-to-close rate", "conversion.lead_to_close"),
-          SectionSpec("Your high-priority leads waiting", "alerts.high_priority_waiting", roles=AGENTS))
+_TILES = (SectionSpec("Lead-to-appointment rate", "conversion.lead_to_appointment", roles=MANAGEMENT),
+          SectionSpec("Lead-to-close rate", "conversion.lead_to_close", roles=MANAGEMENT),
+          SectionSpec("Your lead-to-appointment rate", "conversion.lead_to_appointment", roles=AGENTS, own=True),
+          SectionSpec("Your lead-to-close rate", "conversion.lead_to_close", roles=AGENTS, own=True),
+          SectionSpec("Company lead-to-appointment rate", "conversion.lead_to_appointment", roles=AGENTS),
+          SectionSpec("High-priority leads waiting", "alerts.high_priority_waiting", roles=AGENTS))
 _ACTIONS = SectionSpec("Action items", "alerts.action_items")
 _RANKINGS = (SectionSpec("Agent rankings", "agents.scorecard", roles=MANAGEMENT),
              SectionSpec("Your scorecard", "agents.scorecard", roles=AGENTS))
@@ -126,7 +132,7 @@ SECTIONS: dict[ReportKind, tuple[SectionSpec, ...]] = {
         *_TILES,
         SectionSpec("Lead volume", "pipeline.throughput"),
         _ACTIONS,
-        SectionSpec("Your response time", "response_time.first_contact", roles=AGENTS),
+        SectionSpec("Your response time", "response_time.first_contact", roles=AGENTS, own=True),
         SectionSpec("Active errors", "errors.active", roles=MANAGEMENT),
         SectionSpec("Error rate", "errors.rate", roles=MANAGEMENT),
         SectionSpec("System health", "components.health", roles=MANAGEMENT),
@@ -138,8 +144,9 @@ SECTIONS: dict[ReportKind, tuple[SectionSpec, ...]] = {
         SectionSpec("Attribution by lead source", "attribution.weighted", roles=MANAGEMENT),
         *_RANKINGS,
         SectionSpec("Monthly goal progress", "agents.goals", roles=MANAGEMENT),
-        SectionSpec("Response time to first contact", "response_time.first_contact"),
-        SectionSpec("Your leads, last 12 months", "pipeline.throughput", "trailing_year", roles=AGENTS),
+        SectionSpec("Response time to first contact", "response_time.first_contact", roles=MANAGEMENT),
+        SectionSpec("Your response time", "response_time.first_contact", roles=AGENTS, own=True),
+        SectionSpec("Company lead volume, last 12 months", "pipeline.throughput", "trailing_year", roles=AGENTS),
         _ACTIONS,
     ),
     ReportKind.MONTHLY: (
@@ -150,8 +157,8 @@ SECTIONS: dict[ReportKind, tuple[SectionSpec, ...]] = {
         SectionSpec("Attribution by lead source", "attribution.weighted", roles=MANAGEMENT),
         SectionSpec("Multi-touch attribution", "attribution.multi_touch", roles=MANAGEMENT, optional=True),
         *_RANKINGS,
-        SectionSpec("Your leads, last 12 months", "pipeline.throughput", "trailing_year", roles=AGENTS),
-        SectionSpec("Your response time", "response_time.first_contact", roles=AGENTS),
+        SectionSpec("Your response time", "response_time.first_contact", roles=AGENTS, own=True),
+        SectionSpec("Company lead volume, last 12 months", "pipeline.throughput", "trailing_year", roles=AGENTS),
         SectionSpec("Conversion before and after automation", "conversion.before_after", roles=MANAGEMENT),
         SectionSpec("Year over year", "kpis.year_over_year", roles=MANAGEMENT),
         SectionSpec("Revenue forecast", "forecast.revenue", roles=MANAGEMENT),
@@ -164,7 +171,7 @@ SECTIONS: dict[ReportKind, tuple[SectionSpec, ...]] = {
 
 def specs_for(kind: ReportKind, role: Role) -> tuple[SectionSpec, ...]:
     """The sections of ``kind`` written for ``role``; optional ones only once the catalog has their metric."""
-    return tuple(s for s in SECTIONS[kind] if (s.roles is None or role in s.roles) and (_known(s.metric)
+    return tuple(s for s in SECTIONS[kind] if (s.roles is None or role in s.roles) and (known(s.metric)
                                                                                         or not s.optional))
 
 
@@ -189,10 +196,11 @@ def _interval_ms(spec: SectionSpec, period: Period) -> int:
     return {ReportKind.DAILY: 3_600_000, ReportKind.WEEKLY: 86_400_000}.get(period.kind, 7 * 86_400_000)
 
 
-def _query(spec: SectionSpec, period: Period, settings: TenantSettings) -> MetricQuery:
+def _query(spec: SectionSpec, period: Period, settings: TenantSettings, who: Principal) -> MetricQuery:
     start, end = _range(spec, period, settings)
+    mine = (Filter(Dimension.AGENT, Operator.EQ, (who.agent_id,)),) if spec.own and who.agent_id else ()
     return MetricQuery(metric=MetricName(spec.metric), start=start, end=end, interval_ms=_interval_ms(spec, period),
-                       max_points=400)
+                       max_points=400, filters=mine)
 
 
 def _section(spec: SectionSpec, answer: Answer, who: Principal) -> Section:
@@ -213,19 +221,13 @@ async def _sections(answers: Answerer, specs: Sequence[SectionSpec], who: Princi
                     period: Period, settings: TenantSettings) -> tuple[Section, ...]:
     """Each section as ``who`` may see it; a metric this version does not know is said so. A storage failure
     fails the whole report (the next tick tries again)."""
-    known = [s for s in specs if _known(s.metric)]
-    answered = iter(await answers.answer(answers.context(who, rules), [_query(s, period, settings) for s in known]))
-    return tuple(_section(s, next(answered), who) if _known(s.metric)
+    asked = [s for s in specs if known(s.metric)]
+    answered = iter(await answers.answer(answers.context(who, rules), [_query(s, period, settings, who) for s in asked]))
+    return tuple(_section(s, next(answered), who) if known(s.metric)
                  else Section(s.title, s.metric, None, f"Not available yet: {s.title.lower()} comes with a later "
                               "version of the service.") for s in specs)
 
 
-def _known(metric: str) -> bool:
-    try:
-        get_metric(metric)
-    except CalculatorError:
-        return False
-    return True
 
 
 async def _alerts(db: Database, who: Principal, rules: policy.Policy, period: Period) -> tuple[AlertLine, ...]:

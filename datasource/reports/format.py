@@ -132,12 +132,17 @@ def readable(text: str) -> str:
     return label(text) if CODE.fullmatch(text) else text
 
 
+def known(name: str) -> bool:
+    try:
+        get_metric(name)
+    except CalculatorError:
+        return False
+    return True
+
+
 def metric_title(name: str) -> str:
     """A metric by its catalog title (a name the catalog does not know yet by its words)."""
-    try:
-        return get_metric(name).title
-    except CalculatorError:
-        return label(name)
+    return get_metric(name).title if known(name) else label(name)
 
 
 def when(moment: datetime, zone: ZoneInfo) -> str:

@@ -47,7 +47,6 @@ class _Pdf(FPDF):
         self.d = d
         self.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
         self.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-        self.add_font("DejaVu", "I", str(FONTS / "DejaVuSans-Oblique.ttf"))
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(15, 18, 15)
         self.alias_nb_pages()
@@ -111,37 +110,43 @@ def _heading(doc: _Pdf, text: str, need: float, color: str) -> None:
     doc.ln(2)
 
 
-TILE_H = 34.0
+TILE_H = 37.0
+
+
+def fit(doc: FPDF, text: str, width: float, size: float, style: str = "") -> float:
+    """The font size, at most ``size`` and at least 5.5 pt, at which ``text`` fits ``width`` mm (then set)."""
+    while True:
+        doc.set_font("DejaVu", style, size)
+        if doc.get_string_width(text) <= width or size <= 5.5:
+            return size
+        size -= 0.5
+
+
+def _text(doc: FPDF, text: str, x: float, y: float, w: float, size: float, style: str = "",
+          color: tuple[int, int, int] = (73, 80, 87), h: float = 4) -> None:
+    fit(doc, text, w, size, style)
+    doc.set_text_color(*color)
+    doc.set_xy(x, y)
+    doc.cell(w, h, text)
 
 
 def _tile(doc: _Pdf, t: Tile, x: float, y: float, w: float, bar: str) -> None:
     doc.set_draw_color(222, 226, 230)
     doc.set_line_width(0.3)
     doc.rect(x, y, w, TILE_H - 3, round_corners=True)
-    doc.set_xy(x + 3, y + 2)
-    doc.set_font("DejaVu", "", 8)
-    doc.set_text_color(73, 80, 87)
-    doc.cell(w - 6, 4, t.title)
-    doc.set_xy(x + 3, y + 6.5)
-    doc.set_font("DejaVu", "B", 15 if len(t.value) <= 9 else 12)
-    doc.set_text_color(33, 37, 41)
-    doc.cell(w - 6, 7, t.value)
-    doc.set_xy(x + 3, y + 14)
-    doc.set_font("DejaVu", "", 7)
-    doc.set_text_color(*TONES[t.change_tone])
-    doc.cell(w - 6, 4, f"{t.arrow} {t.change}" if t.change else "No previous period to compare")
+    inner = w - 6
+    _text(doc, t.title, x + 3, y + 2, inner, 8)
+    _text(doc, t.value, x + 3, y + 6.5, inner, 15, "B", (33, 37, 41), 7)
+    _text(doc, f"{t.arrow} {t.change}" if t.change else "No previous period to compare", x + 3, y + 14, inner, 7,
+          color=TONES[t.change_tone])
     if t.progress is not None:
         doc.set_fill_color(233, 236, 239)
-        doc.rect(x + 3, y + 19, w - 6, 1.8, style="F")
+        doc.rect(x + 3, y + 19, inner, 1.8, style="F")
         doc.set_fill_color(*rgb(bar))
-        doc.rect(x + 3, y + 19, max(0.5, (w - 6) * t.progress), 1.8, style="F")
-    doc.set_xy(x + 3, y + 21.5)
-    doc.set_text_color(73, 80, 87)
-    doc.cell(w - 6, 4, " · ".join(p for p in (t.target, t.projected) if p))
-    doc.set_xy(x + 3, y + 25.5)
-    doc.set_font("DejaVu", "B", 7.5)
-    doc.set_text_color(*TONES[t.status_tone])
-    doc.cell(w - 6, 4, t.status)
+        doc.rect(x + 3, y + 19, max(0.5, inner * t.progress), 1.8, style="F")
+    _text(doc, t.target or "", x + 3, y + 21.5, inner, 7)
+    _text(doc, t.projected or "", x + 3, y + 25, inner, 7)
+    _text(doc, t.status, x + 3, y + 29, inner, 7.5, "B", TONES[t.status_tone])
 
 
 def _tiles(doc: _Pdf, tiles: list[Tile], bar: str) -> None:
@@ -204,7 +209,7 @@ def _table(doc: _Pdf, t: Table, color: str) -> None:
         for row in t.rows:
             grid.row(row)
     if t.more:
-        doc.text_line(f"{t.more} more rows in {t.csv}.", 7.5, "I", GREY)
+        doc.text_line(f"{t.more} more rows in {t.csv}.", 7.5, "", GREY)
 
 
 def _head(color: str) -> object:
@@ -221,7 +226,7 @@ def _block(doc: _Pdf, b: Block, d: Document) -> None:
     first = (TILE_H if b.tiles else _image_height(b.image, doc.epw) if b.image else 14 if b.table else 8)
     _heading(doc, b.title, first, d.colors[0])
     if b.empty:
-        doc.text_line(b.empty, 9, "I", (73, 80, 87))
+        doc.text_line(b.empty, 9, "", (73, 80, 87))
     if b.tiles:
         _tiles(doc, b.tiles, d.colors[1])
     for line in b.lines:

@@ -34,6 +34,7 @@ class Rendered:
     csvs: dict[str, bytes]  # file name → CSV
     pdf_name: str
     pdf: bytes
+    document: view.Document  # what the HTML and the PDF were drawn from
 
     @property
     def attachment_names(self) -> tuple[str, ...]:
@@ -72,7 +73,7 @@ def render(report: Report) -> Rendered:
     pdf_name = f"{report.kind.value}-report-{report.period.key}.pdf"
     pngs = {images[i]: b.image for i, b in enumerate(d.blocks) if b.image}
     return Rendered(f"{d.title}: {report.tenant_name}, {d.period}", html, text, pngs, csvs, pdf_name,
-                    pdf.build(d))
+                    pdf.build(d), d)
 
 
 def email(rendered: Rendered, to: str, sender: str) -> EmailMessage:

@@ -22,6 +22,7 @@ from datasource.reports.format import (
     STATUSES,
     change,
     figure,
+    known,
     label,
     metric_title,
     percent_change,
@@ -34,11 +35,15 @@ KIND_TITLES = {"daily": "Daily operations report", "weekly": "Weekly executive r
                "monthly": "Monthly business review"}
 MAX_ROWS = 25
 MASKED = re.compile(r"Masked for role (\w+): (.*)")
-HOW = {"hide": "hidden", "pseudonymise": "shown under pseudonyms", "partial": "partly masked",
+HOW = {"rows left out": "rows left out", "hide": "hidden", "pseudonymise": "shown under pseudonyms", "partial": "partly masked",
        "bucket": "rounded into ranges", "redact": "redacted"}
 # what an empty section says, where "no data" would undersell good news
 EMPTY = {"alerts.action_items": "Nothing needs attention: no action items for the period.",
          "errors.active": "No errors are active.", "agents.goals": "No revenue goals are set for this scope."}
+EVENT_TYPE = re.compile(r"\b[a-z]+\.[a-z_]+ events\b")
+EVENTS = {"cost.recorded events": "recorded costs", "deal.closed events": "closed deals",
+          "lead.created events": "new leads"}
+METRIC_ID = re.compile(r"\b[a-z_]+\.[a-z_]+\b")
 ID_COLUMNS = {"agent_id": "agent", "team_id": "team", "location_id": "location", "component_id": "component"}
 
 
@@ -54,6 +59,7 @@ class Tile:
     status: str
     status_tone: Tone
     projected: str | None = None
+    unit: Unit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,7 @@ class Table:
     rows: list[list[str]]
     numeric: list[bool]
     widths: list[float]  # relative column widths from the longest text
+    units: list[Unit | None]  # each column's unit (None: text, or a count the header names)
     more: int = 0
     csv: str | None = None
 
@@ -97,19 +104,21 @@ def _tone(status: str | None) -> Tone:
 def tile(title: str, unit: Unit | None, currency: str, value: Any, previous: Any, target: Any, status: str | None,
          projected: Any = None, lower_is_better: bool = False) -> Tile:
     """One KPI tile; the change's tone follows the direction that is good for this figure."""
-    moved = change(value, previous)
+    running = projected is not None and status in ("on_track", "at_risk")  # a month still running compares
+    moved = change(projected if running else value, previous)  # its projected month-end with the month before
     arrow = "" if moved is None or moved == 0 else "▲" if moved > 0 else "▼"
     better = moved is not None and moved != 0 and (moved > 0) != lower_is_better
     progress = value / target if isinstance(value, int | float) and isinstance(target, int | float) and target > 0 \
         else None
     return Tile(title, figure(value, unit, currency, short=True),
-                None if moved is None else f"{percent_change(moved)} vs previous period", arrow,
+                None if moved is None else f"{percent_change(moved)} "
+                f"{'projected vs last month' if running else 'vs previous period'}", arrow,
                 "neutral" if moved in (None, 0) else "good" if better else "bad",
                 None if target is None else f"Target {figure(target, unit, currency, short=True)}",
                 None if progress is None else max(0.0, min(1.0, progress)),
                 label(status) if status and status != "no_target" else "No target set", _tone(status),
                 None if projected is None or projected == value
-                else f"Projected {figure(projected, unit, currency, short=True)}")
+                else f"Projected {figure(projected, unit, currency, short=True)}", unit)
 
 
 def kpi_tiles(frame: Frame, currency: str) -> list[Tile]:
@@ -133,13 +142,22 @@ def stat_tile(title: str, frame: Frame, currency: str) -> Tile | None:
 
 
 def notice(text: str) -> str:
-    """A frame notice for a reader: the masking line names fields by their labels."""
+    """A frame notice for a reader: the masking line names fields by their labels, grouped by what was done."""
     found = MASKED.fullmatch(text)
     if not found:
+        return EVENT_TYPE.sub(lambda m: EVENTS.get(m.group(0), m.group(0)), text)
+    done: dict[str, list[str]] = {}
+    for name, how in re.findall(r"([\w.*]+) \(([^)]+)\)", found.group(2)):
+        done.setdefault(HOW.get(how, how), []).append(label(name).lower())
+    if not done:
         return text
-    parts = re.findall(r"([\w.*]+) \((\w+)\)", found.group(2))
-    return (f"As the {found.group(1)} role may see it: "
-            + "; ".join(f"{label(f)} {HOW.get(how, how)}" for f, how in parts) + ".")
+    return (f"Masked for the {found.group(1)} role: "
+            + "; ".join(f"{', '.join(names)} {how}" for how, names in done.items()) + ".")
+
+
+def metric_ids(text: str) -> str:
+    """Metric ids inside a sentence (an action item) as their catalog titles."""
+    return METRIC_ID.sub(lambda m: metric_title(m.group(0)) if known(m.group(0)) else m.group(0), text)
 
 
 def _time_label(value: Any, report: Report, monthly: bool) -> str:
@@ -154,8 +172,9 @@ def _time_label(value: Any, report: Report, monthly: bool) -> str:
 def table(frame: Frame, report: Report, monthly: bool = False) -> Table:
     """Human headers, ids dropped where a name stands beside them, every number in its unit."""
     names = {c.name for c in frame.columns}
-    shown = [c for c in frame.columns if not (c.name in ID_COLUMNS and ID_COLUMNS[c.name] in names)
-             and c.name != "unit" and not c.name.endswith("_status") or c.name == "status"]
+    named = bool(names & set(ID_COLUMNS.values()))  # ids stay only where no name says who or what a row is
+    shown = [c for c in frame.columns if not (c.name.endswith("_id") and named) and c.name != "unit"
+             and not c.name.endswith("_status") and not (c.name == "value" and c.unit is None)]
     shown = [c for c in shown if any(v is not None for v in c.values)] or shown
     units = frame.column("unit").values if "unit" in names else None
     currency = report.settings.currency
@@ -173,13 +192,13 @@ def table(frame: Frame, report: Report, monthly: bool = False) -> Table:
             unit = c.unit or (Unit(units[i]) if units and units[i] in Unit.__members__.values() else None)
             cells.append(_time_label(value, report, monthly) if c.type is ColumnType.TIME
                          else figure(value, unit, currency) if c.type is ColumnType.NUMBER
-                         else readable(value) if isinstance(value, str)
+                         else readable(metric_ids(value)) if isinstance(value, str)
                          else "—" if value is None else str(value))
         rows.append(cells)
     header = [label(c.name) for c in shown]
     widths = [max([len(header[j]) * 0.8, *(len(r[j]) for r in rows), 4]) for j in range(len(shown))]
     return Table(header, rows, [c.type is ColumnType.NUMBER for c in shown], widths,
-                 max(0, frame.row_count - MAX_ROWS))
+                 [c.unit if c.type is ColumnType.NUMBER else None for c in shown], max(0, frame.row_count - MAX_ROWS))
 
 
 def _target_for(section: Section, report: Report) -> tuple[str, float] | None:

@@ -29,7 +29,7 @@ def kpis() -> Frame:
         Column("roi", ColumnType.NUMBER, (900.0, 3900.0, 1000.0, 300.0), Unit.PERCENT),
         Column("roi_status", ColumnType.STRING, ("on_track", None, None, "below_target")),
         Column("hours_saved", ColumnType.NUMBER, (7.5, 30.0, 40.0, 12.0), Unit.HOURS),
-        Column("hours_saved_status", ColumnType.STRING, ("at_risk", None, None, "above_target"))))
+        Column("hours_saved_status", ColumnType.STRING, ("below_target", None, None, "above_target"))))
 
 
 def test_one_format_per_unit_rounded_by_magnitude() -> None:
@@ -52,21 +52,23 @@ def test_ids_become_words() -> None:
     assert metric_title("roi.monthly") == "Total ROI"
     assert metric_title("forecast.nothing_yet") == "Forecast nothing yet"  # not in the catalog: its words
     assert readable("website_form") == "Website form" and readable("Sarah M.") == "Sarah M."
-    assert notice("Masked for role agent: efficiency_score (hide), agent (pseudonymise)") == (
-        "As the agent role may see it: Efficiency score hidden; Agent shown under pseudonyms.")
+    assert notice("Masked for role agent: efficiency_score (hide), agent (pseudonymise), cost (rows left out), "
+                  "revenue (rows left out)") == ("Masked for the agent role: efficiency score hidden; agent shown "
+                                                 "under pseudonyms; cost, revenue rows left out.")
 
 
 def test_kpi_tiles_carry_unit_change_target_and_status() -> None:
     roi, hours = kpi_tiles(kpis(), "USD")
-    # ROI: (900 - 300) / 300 = +200 %, 900 / 1,000 of the target; on track from its projection
+    # ROI, a month still running (on track): its projected month-end against the month before, (3,900 - 300) /
+    # 300 = +1,200 %; 900 / 1,000 of the target reached so far
     assert (roi.title, roi.value, roi.change, roi.arrow, roi.change_tone) == (
-        "Total ROI", "900%", "+200% vs previous period", "▲", "good")
+        "Total ROI", "900%", "+1,200% projected vs last month", "▲", "good")
     assert (roi.target, roi.progress, roi.status, roi.status_tone, roi.projected) == (
         "Target 1,000%", 0.9, "On track", "good", "Projected 3,900%")
-    # hours: (7.5 - 12) / 12 = -37.5 %, 7.5 / 40 of the target, at risk
+    # hours, a complete month below target: (7.5 - 12) / 12 = -37.5 %, 7.5 / 40 of the target
     assert (hours.value, hours.change, hours.arrow, hours.change_tone) == ("7.50 h", "−37.5% vs previous period",
                                                                            "▼", "bad")
-    assert (hours.progress, hours.status, hours.status_tone) == (7.5 / 40, "At risk", "bad")
+    assert (hours.progress, hours.status, hours.status_tone) == (7.5 / 40, "Below target", "bad")
 
 
 def test_highlights_speak_in_units() -> None:
@@ -83,7 +85,7 @@ def test_highlights_speak_in_units() -> None:
                                            "Time Savings: 7.50 h (−37.5% vs previous period)"]
 
 
-SETTINGS = TenantSettings()
+SETTINGS = TenantSettings.model_validate({})
 
 
 def test_charts_only_where_a_picture_means_something() -> None:
