@@ -3,8 +3,9 @@
 Loads the ``acme`` demo tenant (13 months, so the monthly review has a year to compare) through the real
 ingest, builds each report kind (daily, weekly, monthly) for an executive, a manager of one team and an agent
 of that team through the one answer path, writes each copy's HTML, CSVs and PDF under OUT/<kind>-<role>/, and
-turns every PDF page into a PNG with ``pdftoppm`` (poppler-utils). No headless browser ships with the
-project's dependencies, so the HTML is looked at through the PDF, which is drawn from the same document.
+turns every PDF page into a PNG with ``pdftoppm`` (poppler-utils). Where a headless Chromium is installed
+(Debian: ``apt-get install chromium``) the HTML is printed by the browser too and its pages turned into
+``html-N.png``; without one the HTML is looked at through the PDF, which is drawn from the same document.
 
     python -m benchmarks.render_reports [--out build/reports] [--data DIR] [--scale 1.0]
 
@@ -46,10 +47,26 @@ def recipients() -> dict[str, Recipient]:
             "agent": Recipient(email="agent@acme.example", role=Role.AGENT, agent_id=agent.id, teams=(team,))}
 
 
-def to_png(pdf: Path, out: Path) -> list[Path]:
-    """Each page of ``pdf`` as ``out/page-N.png`` at 80 dpi (pdftoppm numbers the pages itself)."""
-    subprocess.run(["pdftoppm", "-png", "-r", "80", str(pdf), str(out / "page")], check=True)
-    return sorted(out.glob("page-*.png"))
+def to_png(pdf: Path, out: Path, prefix: str = "page") -> list[Path]:
+    """Each page of ``pdf`` as ``out/<prefix>-N.png`` at 80 dpi (pdftoppm numbers the pages itself)."""
+    subprocess.run(["pdftoppm", "-png", "-r", "80", str(pdf), str(out / prefix)], check=True)
+    return sorted(out.glob(f"{prefix}-*.png"))
+
+
+def browser() -> str | None:
+    return next((path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))),
+                None)
+
+
+def html_to_png(chrome: str, html: Path, out: Path) -> list[Path]:
+    """The HTML as the browser lays it out, printed to PDF (no network: the logo's address is not fetched)."""
+    printed = out / "html.pdf"
+    with tempfile.TemporaryDirectory(prefix="sm-chrome-") as profile:
+        subprocess.run([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={printed}",
+                        html.resolve().as_uri()], check=True, capture_output=True, timeout=120)
+    return to_png(printed, out, "html")
 
 
 async def main(out: Path, data: Path | None, scale: float, now: datetime) -> None:
@@ -67,6 +84,9 @@ async def main(out: Path, data: Path | None, scale: float, now: datetime) -> Non
             if not loaded:
                 await demo.load(db, [profile], months=13, scale=scale, end=now)
             answers = Answerer(db, ResultCache(0, 0), lambda tenant: b"k" * 32)
+            chrome = browser()
+            if chrome is None:
+                print("no headless browser found: the HTML is looked at through the PDF only")
             for kind in ReportKind:
                 period = latest_due(kind, DEFAULT_TIMES[kind], profile.settings.zone, now).period
                 for role, recipient in recipients().items():
@@ -76,7 +96,8 @@ async def main(out: Path, data: Path | None, scale: float, now: datetime) -> Non
                     shutil.rmtree(target, ignore_errors=True)
                     render.write(rendered, target)
                     pages = to_png(target / rendered.pdf_name, target)
-                    print(f"{kind.value:8} {role:10} {len(pages)} page(s) -> {target}")
+                    shown = html_to_png(chrome, target / "report.html", target) if chrome else []
+                    print(f"{kind.value:8} {role:10} PDF {len(pages)} page(s), HTML {len(shown)} page(s) -> {target}")
         finally:
             await db.close()
             if embedded is not None:

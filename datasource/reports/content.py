@@ -224,8 +224,8 @@ async def _sections(answers: Answerer, specs: Sequence[SectionSpec], who: Princi
     asked = [s for s in specs if known(s.metric)]
     answered = iter(await answers.answer(answers.context(who, rules), [_query(s, period, settings, who) for s in asked]))
     return tuple(_section(s, next(answered), who) if known(s.metric)
-                 else Section(s.title, s.metric, None, f"Not available yet: {s.title.lower()} comes with a later "
-                              "version of the service.") for s in specs)
+                 else Section(s.title, s.metric, None, "Not available yet: this section fills in once the service "
+                              "computes it.") for s in specs)
 
 
 

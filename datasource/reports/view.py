@@ -104,7 +104,7 @@ def _tone(status: str | None) -> Tone:
 def tile(title: str, unit: Unit | None, currency: str, value: Any, previous: Any, target: Any, status: str | None,
          projected: Any = None, lower_is_better: bool = False) -> Tile:
     """One KPI tile; the change's tone follows the direction that is good for this figure."""
-    running = projected is not None and status in ("on_track", "at_risk")  # a month still running compares
+    running = projected is not None and projected != value  # a month still running compares
     moved = change(projected if running else value, previous)  # its projected month-end with the month before
     arrow = "" if moved is None or moved == 0 else "▲" if moved > 0 else "▼"
     better = moved is not None and moved != 0 and (moved > 0) != lower_is_better
