@@ -49,7 +49,10 @@ def _style(ax: Axes, unit: Unit | None, currency: str, axis: Literal["x", "y"] =
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.tick_params(labelsize=8, colors="#495057")
-    fmt = FuncFormatter(lambda v, _pos: figure(v, unit, currency, short=True))
+    axis_unit = None if unit is Unit.SCORE else unit  # "20" on a score axis, not "20 / 100"
+    limits = ax.get_ylim if axis == "y" else ax.get_xlim
+    fmt = FuncFormatter(lambda v, _pos: figure(v, axis_unit, currency, short=True,
+                                               thousands=max(abs(x) for x in limits()) >= 1e4))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 

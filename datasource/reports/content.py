@@ -157,6 +157,7 @@ SECTIONS: dict[ReportKind, tuple[SectionSpec, ...]] = {
         SectionSpec("Attribution by lead source", "attribution.weighted", roles=MANAGEMENT),
         SectionSpec("Multi-touch attribution", "attribution.multi_touch", roles=MANAGEMENT, optional=True),
         *_RANKINGS,
+        SectionSpec("Revenue goal progress", "agents.goals", roles=MANAGEMENT),
         SectionSpec("Your response time", "response_time.first_contact", roles=AGENTS, own=True),
         SectionSpec("Company lead volume, last 12 months", "pipeline.throughput", "trailing_year", roles=AGENTS),
         SectionSpec("Conversion before and after automation", "conversion.before_after", roles=MANAGEMENT),

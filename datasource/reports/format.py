@@ -55,27 +55,29 @@ def _grouped(value: float, digits: int) -> str:
     return "0" if text in ("-0", "-0.0", "-0.00") else text
 
 
-def compact(value: float) -> str:
-    """1.2M, 38.3k, 950: for tiles and chart axes, where a full figure would not fit."""
+def compact(value: float, thousands: bool = False) -> str:
+    """1.2M, 38.3k, 950: for tiles and chart axes, where a full figure would not fit; ``thousands``: k from
+    1,000 rather than 10,000 (an axis whose ticks reach 10k reads $2k, $4k … throughout)."""
     size = abs(value)
-    for limit, scale, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+    for limit, scale, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e3 if thousands else 1e4, 1e3, "k")):
         if size >= limit:
             return f"{value / scale:,.1f}".rstrip("0").rstrip(".") + suffix
     return _grouped(value, _digits(value))
 
 
-def figure(value: object, unit: Unit | None, currency: str = "USD", *, short: bool = False) -> str:
+def figure(value: object, unit: Unit | None, currency: str = "USD", *, short: bool = False,
+           thousands: bool = False) -> str:
     """``value`` in ``unit`` as a reader sees it; ``short`` abbreviates large figures (tiles, axes)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return label(str(value))
     number = float(value)
-    plain = compact(number) if short else _grouped(number, _digits(number))
+    plain = compact(number, thousands) if short else _grouped(number, _digits(number))
     match unit:
         case Unit.CURRENCY:
             cents = 2 if 0 < abs(number) < 100 and not short else 0
-            text = compact(abs(number)) if short else _grouped(abs(number), cents)
+            text = compact(abs(number), thousands) if short else _grouped(abs(number), cents)
             return f"{'-' if number < 0 else ''}{symbol(currency)}{text}"
         case Unit.PERCENT:  # never abbreviated: 4,940% reads, 4.9k% does not
             return f"{_grouped(number, _digits(number))}%"
