@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # before anything else of matplotlib is imported: never look for a display
 
 from matplotlib.axes import Axes
+from matplotlib.dates import AutoDateLocator
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -79,11 +80,14 @@ def _lines(frame: Frame, settings: TenantSettings, kind: str, colors: tuple[str,
     drawn = [c for c in frame.columns[1:6] if any(_number(v) is not None for v in c.values)]
     if not drawn:
         return None  # a hidden or empty series draws nothing
-    for i, column in enumerate(drawn):
-        values = [_number(v) for v in column.values]
-        ax.plot(times, [float("nan") if v is None else v for v in values], label=label(column.name),
-                color=colors[i % len(colors)], linewidth=2, marker="o" if len(times) <= 14 else None, markersize=3)
     unit = drawn[0].unit
+    for i, column in enumerate(drawn):
+        values = [float("nan") if (v := _number(x)) is None else v for x in column.values]
+        if unit is Unit.COUNT and len(drawn) == 1:  # counts per bucket are bars: a line would invent the between
+            ax.bar(times, values, width=0.8 * (times[1] - times[0]), color=colors[0], label=label(column.name))
+            continue
+        ax.plot(times, values, label=label(column.name), color=colors[i % len(colors)], linewidth=2,
+                marker="o" if len(times) <= 14 else None, markersize=3)
     if target is not None:
         ax.axhline(target[1], color="#c92a2a", linestyle="--", linewidth=1.2,
                    label=f"{target[0]}: {figure(target[1], unit, settings.currency, short=True)}")
@@ -91,6 +95,7 @@ def _lines(frame: Frame, settings: TenantSettings, kind: str, colors: tuple[str,
     if unit in (None, Unit.COUNT):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fmt = "%b %Y" if times[-1] - times[0] > 60 else "%H:%M" if kind == "daily" else "%d %b"
+    ax.xaxis.set_major_locator(AutoDateLocator(maxticks=8))  # type: ignore[no-untyped-call]  # whole hours, days, months
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _date(v, fmt)))
     if len(drawn) > 1 or target is not None:
         ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1), ncols=4)
