@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from calculators import ColumnType, Kind, Unit, get_metric, shapes
-from datasource.protocol.serialize import grafana_unit
-from datasource.storage.pool import Database
+from success_metrics.calculators import ColumnType, Kind, Unit, get_metric, shapes
+from success_metrics.query.protocol.serialize import grafana_unit
+from success_metrics.storage.pool import Database
 from tests.calculators import fixture
 from tests.datasource.test_grafana_dashboards import committed, data_panels
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from calculators import Column, ColumnType, Frame, Kind, TenantSettings, Unit
-from datasource.reports.charts import chart
-from datasource.reports.content import Section, highlights
-from datasource.reports.format import figure, label, metric_title, readable
-from datasource.reports.view import kpi_tiles, notice
+from success_metrics.calculators import (
+    Column,
+    ColumnType,
+    Frame,
+    Kind,
+    TenantSettings,
+    Unit,
+)
+from success_metrics.notify.reports.charts import chart
+from success_metrics.notify.reports.content import Section, highlights
+from success_metrics.notify.reports.format import figure, label, metric_title, readable
+from success_metrics.notify.reports.view import kpi_tiles, notice
 
 
 def stat(name: str, value: float, previous: float, target: float | None, status: str) -> Frame:
@@ -28,7 +35,7 @@ def kpis() -> Frame:
         Column("period", ColumnType.STRING, periods),
         Column("roi", ColumnType.NUMBER, (900.0, 3900.0, 1000.0, 300.0), Unit.PERCENT),
         Column("roi_status", ColumnType.STRING, ("on_track", None, None, "below_target")),
-        Column("hours_saved", ColumnType.NUMBER, (7.5, 30.0, 40.0, 12.0), Unit.HOURS),
+        Column("hours_saved", ColumnType.NUMBER, (7.5, 7.5, 40.0, 12.0), Unit.HOURS),  # a complete month
         Column("hours_saved_status", ColumnType.STRING, ("below_target", None, None, "above_target"))))
 
 
@@ -68,7 +75,8 @@ def test_kpi_tiles_carry_unit_change_target_and_status() -> None:
     # hours, a complete month below target: (7.5 - 12) / 12 = -37.5 %, 7.5 / 40 of the target
     assert (hours.value, hours.change, hours.arrow, hours.change_tone) == ("7.50 h", "−37.5% vs previous period",
                                                                            "▼", "bad")
-    assert (hours.progress, hours.status, hours.status_tone) == (7.5 / 40, "Below target", "bad")
+    assert (hours.progress, hours.status, hours.status_tone, hours.projected) == (7.5 / 40, "Below target", "bad",
+                                                                                  None)
 
 
 def test_highlights_speak_in_units() -> None:

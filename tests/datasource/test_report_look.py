@@ -14,15 +14,19 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from calculators import Unit
-from datasource.reports import pdf, view
-from datasource.reports.content import Recipient, build
-from datasource.reports.format import known
-from datasource.reports.render import Rendered, render
-from datasource.reports.schedule import DEFAULT_TIMES, ReportKind, latest_due
-from datasource.reports.view import Document
-from datasource.storage.pool import Database
-from rbac.policy import default_policy
+from success_metrics.calculators import Unit
+from success_metrics.notify.reports import pdf, view
+from success_metrics.notify.reports.content import Recipient, build
+from success_metrics.notify.reports.format import known
+from success_metrics.notify.reports.render import Rendered, render
+from success_metrics.notify.reports.schedule import (
+    DEFAULT_TIMES,
+    ReportKind,
+    latest_due,
+)
+from success_metrics.notify.reports.view import Document
+from success_metrics.rbac.policy import default_policy
+from success_metrics.storage.pool import Database
 from tests.datasource.test_alert_evaluate import answers
 from tests.datasource.test_report_delivery import (  # noqa: F401 (fixture)
     AGENT,
