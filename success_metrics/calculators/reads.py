@@ -25,9 +25,21 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from success_metrics.calculators import buckets, formulas
-from success_metrics.calculators.buckets import Segment, Source, local_midnight, series_starts
+from success_metrics.calculators.buckets import (
+    Segment,
+    Source,
+    local_midnight,
+    series_starts,
+)
 from success_metrics.calculators.query import Filter, RowScope, ScopedQuery
-from success_metrics.calculators.sql import Params, bucket_expr, scope_condition, union_source, where_filters
+from success_metrics.calculators.sql import (
+    Params,
+    bucket_expr,
+    by_type,
+    scope_condition,
+    union_source,
+    where_filters,
+)
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import Dimension
 
@@ -94,14 +106,19 @@ async def period_figures(
     'deal' (key: attribution class, n: deals, value: revenue) or 'cost' (key: 'YYYY-MM category')."""
     p = Params()
     t = "t" if series else "NULL::timestamptz"
-
-    def rows_of(etype: str, kind: str, key: str, n: str, value: str) -> str:
-        src = union_source(tenant, etype, segments, p, series=(series, tz) if series else None)
-        return f"SELECT {t} AS t, '{kind}' AS kind, {key} AS key, {n} AS n, {value} AS value FROM {src} s GROUP BY 1, 3"
-
-    parts = [rows_of(etype, "tasks", "''", "0::numeric", agg) for etype, agg in TASKS.items()]
-    parts.append(rows_of("error.prevented", "errors_prevented", "''", "0::numeric", "sum(errors_prevented)"))
-    parts.append(rows_of("agent.activity", "agent", "agent_id", "sum(reports)", "0::numeric"))
+    types = (*TASKS, "error.prevented", "agent.activity")
+    src = union_source(tenant, types, segments, p, series=(series, tz) if series else None, only=(
+        "ok_responses", "automation", "ok_enrichments", "ok_routings", "ok_steps", "scorings", "attempts",
+        "errors_prevented", "agent_id", "reports"))
+    # one pass over every type's rows, grouped by type; ordered by type so that tasks add up in TASKS' order
+    kind_sql = by_type([("error.prevented", "'errors_prevented'"), ("agent.activity", "'agent'")], "'tasks'")
+    key_sql = by_type([("agent.activity", "agent_id")], "''")
+    n_sql = by_type([("agent.activity", "sum(reports)::numeric")], "0::numeric")
+    value_sql = by_type([*TASKS.items(), ("error.prevented", "sum(errors_prevented)")], "0::numeric")
+    order = ", ".join(f"'{x}'" for x in types)
+    by_types = (f"(SELECT {t} AS t, {kind_sql} AS kind, {key_sql} AS key, {n_sql} AS n, {value_sql} AS value "
+                f"FROM {src} s GROUP BY 1, type, 3 ORDER BY array_position(ARRAY[{order}], type))")
+    parts = [by_types]
     if segments:
         lo, hi = segments[0].lo, segments[-1].hi
         parts += [deals_sql(p, tenant, lo, hi, series, tz), _costs_sql(p, tenant, lo, hi, tz)]
@@ -170,15 +187,16 @@ def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float
 
 
 def event_rows(
-    sq: ScopedQuery, s: TenantSettings, etype: str, columns: Mapping[Dimension, str], p: Params, *,
-    finest: Source = Source.DAY, width: timedelta | str | None = None,
+    sq: ScopedQuery, s: TenantSettings, etype: str | tuple[str, ...], columns: Mapping[Dimension, str], p: Params,
+    *, finest: Source = Source.DAY, width: timedelta | str | None = None, only: tuple[str, ...] | None = None,
 ) -> str:
-    """The query's range as rows of an event type (``union_source``: the model's names), from rollups and the raw
-    tail, keeping the rows the query's filters allow (``columns`` maps a dimension to its column). With a series
-    ``width``, t is the series bucket."""
+    """The query's range as rows of one or several event types (``union_source``: type and the model's names),
+    from rollups and the raw tail, keeping the rows the query's filters allow (``columns`` maps a dimension to its
+    column; ``only``: only those names, see union_source). With a series ``width``, t is the series bucket."""
     q = sq.query
     segments = buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width) if width else finest)
-    src = union_source(sq.tenant_id, etype, segments, p, series=(width, s.timezone) if width else None)
+    src = union_source(sq.tenant_id, etype, segments, p, series=(width, s.timezone) if width else None,
+                       only=only)
     return f"(SELECT * FROM {src} x WHERE {where_filters(columns, q.filters, p, q.metric)})"
 
 

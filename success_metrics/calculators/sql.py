@@ -11,6 +11,7 @@ by tenant_id although row-level security already confines the transaction (defen
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -118,61 +119,127 @@ TYPED_RAW: dict[str, TypedRaw] = {
 }
 
 
-def _raw_parts(tp: str, etype: str, seg: Segment, p: Params, time_col: str,
-               series: tuple[timedelta | str, str] | None, with_hist: bool) -> str:
-    """The SELECT of the raw rows of ``etype`` in the segment: its typed table if it has one, else events."""
+# A slot's SQL type (the NULL a row of a type without the column carries in a relation of several types).
+SLOT_TYPES = {Slot.K1: "text", Slot.K2: "text", Slot.K3: "text", Slot.N: "bigint", Slot.S1: "numeric",
+              Slot.S2: "numeric", Slot.S3: "numeric", Slot.MX: "numeric", Slot.H: "integer"}
+
+
+def _names(types: tuple[str, ...], only: tuple[str, ...] | None) -> dict[str, dict[str, Slot]]:
+    """Every column name of the types (the model's dimensions and measures, in the model's order; only
+    ``only`` when given) -> the slot holding it in each type that has it."""
+    out: dict[str, dict[str, Slot]] = {}
+    for etype in types:
+        for slot, name in MODELS[etype].slots().items():
+            if slot != Slot.H:
+                out.setdefault(name, {})[etype] = slot
+    if only is None:
+        return out
+    if unknown := set(only) - set(out):
+        raise KeyError(f"{types} have no rollup column {sorted(unknown)}; known: {sorted(out)}")
+    return {name: by_type for name, by_type in out.items() if name in only}
+
+
+def _named(alias: str, type_col: str, names: dict[str, dict[str, Slot]], single: bool) -> str:
+    """The named columns over a relation of slots (``alias.k1`` …): with one type the slot itself, with several
+    the slot of the row's type (NULL for a type without the name)."""
+    cols = []
+    for name, by_type in names.items():
+        if single:
+            expr = f"{alias}.{next(iter(by_type.values())).value}"
+        else:
+            whens = " ".join(f"WHEN '{t}' THEN {alias}.{slot.value}" for t, slot in by_type.items())
+            expr = f"CASE {type_col} {whens} END"
+        cols.append(f"{expr} AS {name}")
+    return ", ".join(cols)
+
+
+def _typed_named(etype: str, names: dict[str, dict[str, Slot]]) -> str:
+    """The named columns of a typed table's rows (NULL for names of the other types)."""
+    typed = TYPED_RAW[etype]
+    return ", ".join(f"{typed.expr(by_type[etype])} AS {name}" if etype in by_type
+                     else f"NULL::{SLOT_TYPES[next(iter(by_type.values()))]} AS {name}"
+                     for name, by_type in names.items())
+
+
+def _in(types: tuple[str, ...]) -> str:
+    return f"= '{types[0]}'" if len(types) == 1 else "IN (" + ", ".join(f"'{t}'" for t in types) + ")"
+
+
+def _raw_parts(tp: str, types: tuple[str, ...], names: dict[str, dict[str, Slot]], seg: Segment, p: Params,
+               time_col: str, series: tuple[timedelta | str, str] | None, with_hist: bool) -> list[str]:
+    """The SELECTs of the raw rows of ``types`` in the segment: each typed table apart, the other types in one
+    scan of events."""
     lo, hi = p.add(seg.lo), p.add(seg.hi)
-    cols = [(slot, name) for slot, name in MODELS[etype].slots().items() if slot != Slot.H]
-    typed = TYPED_RAW.get(etype)
-    if typed is not None:
+    parts = []
+    for etype in (x for x in types if x in TYPED_RAW):
+        typed = TYPED_RAW[etype]
         t = bucket_expr("c.occurred_at", *series, p) if series else "c.occurred_at"
         hist = f", {typed.bin} AS h, 1::bigint AS hc" if with_hist else ""
-        row = ", ".join(f"{typed.expr(slot)} AS {name}" for slot, name in cols)
-        return (f"SELECT {t} AS {time_col}{hist}, {row} FROM {typed.table} c "
-                f"WHERE c.tenant_id = {tp} AND c.occurred_at >= {lo} AND c.occurred_at < {hi}")
-    t = bucket_expr("e.occurred_at", *series, p) if series else "e.occurred_at"
-    hist = ", r.h, 1::bigint AS hc" if with_hist else ""
-    row = ", ".join(f"r.{slot.value} AS {name}" for slot, name in cols)
-    return (f"SELECT {t} AS {time_col}{hist}, {row} FROM events e "
-            f"CROSS JOIN LATERAL sm_rollup_key(e.type, e.payload, e.agent_id) r "
-            f"WHERE e.tenant_id = {tp} AND e.type = '{etype}' AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
+        parts.append(f"SELECT {t} AS {time_col}, '{etype}'::text AS type{hist}, {_typed_named(etype, names)} "
+                     f"FROM {typed.table} c "
+                     f"WHERE c.tenant_id = {tp} AND c.occurred_at >= {lo} AND c.occurred_at < {hi}")
+    rest = tuple(x for x in types if x not in TYPED_RAW)
+    if rest:
+        t = bucket_expr("e.occurred_at", *series, p) if series else "e.occurred_at"
+        hist = ", r.h, 1::bigint AS hc" if with_hist else ""
+        parts.append(f"SELECT {t} AS {time_col}, e.type{hist}, {_named('r', 'e.type', names, len(types) == 1)} "
+                     f"FROM events e CROSS JOIN LATERAL sm_rollup_key(e.type, e.payload, e.agent_id) r "
+                     f"WHERE e.tenant_id = {tp} AND e.type {_in(rest)} "
+                     f"AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
+    return parts
 
 
 def union_source(
-    tenant: str, etype: str, segments: list[Segment], p: Params, *, time_col: str = "t",
-    series: tuple[timedelta | str, str] | None = None, with_hist: bool = False,
+    tenant: str, types: str | tuple[str, ...], segments: list[Segment], p: Params, *, time_col: str = "t",
+    series: tuple[timedelta | str, str] | None = None, with_hist: bool = False, only: tuple[str, ...] | None = None,
 ) -> str:
-    """A subquery of one event type's rows over the segments: t, then the model's dimensions and measures
-    (success_metrics/calculators/semantic/events.py), the columns of its ``rollup_<type>`` view (the raw side aliases
-    sm_rollup_key's slots to the same names).
+    """A subquery of event types' rows over the segments: t, type, then the model's dimensions and measures
+    (success_metrics/calculators/semantic/events.py) by name, as in the ``rollup_<type>`` views (the raw side aliases
+    sm_rollup_key's slots to the same names). With several types, a name holds the value of each type that has
+    it and NULL in the others' rows, so one statement reads the rollups and the raw tail once for all of them
+    (a UNION of one source per type made reads that mix types plan several times slower). ``only`` keeps
+    those names: with several types each name is a CASE evaluated on every row, read or not.
 
     With ``with_hist`` each row also carries one histogram bin ``h`` and its count ``hc``; rollup rows are
     expanded per bin, so sum(hc) by h is the merged histogram (the other columns are then only valid where hc's
     row is the first of its rollup row: use totals() for sums and this for histograms).
     """
-    m = MODELS[etype]
-    row = ", ".join(f"u.{name}" for slot, name in m.slots().items() if slot != Slot.H)
-    source = f"{m.view} u"
+    type_list = (types,) if isinstance(types, str) else types
+    names = _names(type_list, only)
+    if len(type_list) == 1:  # the type's view, its columns by name
+        m = MODELS[type_list[0]]
+        source, kind, hist_col = f"{m.view} u", f"'{m.type}'::text AS type", m.slots()[Slot.H] if with_hist else ""
+        row, which = ", ".join(f"u.{name}" for name in names), ""
+    else:  # the rollups under the views, each row's slots named for its type
+        source, kind, hist_col = "rollups u", "u.type", "hist"
+        row, which = _named("u", "u.type", names, False), f" AND u.type {_in(type_list)}"
     hist = ""
     if with_hist:
-        source += f" CROSS JOIN LATERAL jsonb_each_text(u.{m.slots()[Slot.H]}) b"
+        source += f" CROSS JOIN LATERAL jsonb_each_text(u.{hist_col}) b"
         hist = ", b.key::integer AS h, b.value::bigint AS hc"
     tp = p.add(tenant)
     parts = []
     for seg in segments:
         if seg.source == Source.RAW:
-            parts.append(_raw_parts(tp, etype, seg, p, time_col, series, with_hist))
+            parts += _raw_parts(tp, type_list, names, seg, p, time_col, series, with_hist)
             continue
         lo, hi = p.add(seg.lo), p.add(seg.hi)
         t = bucket_expr("u.bucket", *series, p) if series else "u.bucket"
         parts.append(
-            f"SELECT {t} AS {time_col}{hist}, {row} FROM {source} "
-            f"WHERE u.tenant_id = {tp} AND u.grain = '{seg.source.value}' AND u.bucket >= {lo} AND u.bucket < {hi}")
+            f"SELECT {t} AS {time_col}, {kind}{hist}, {row} FROM {source} "
+            f"WHERE u.tenant_id = {tp} AND u.grain = '{seg.source.value}'{which} "
+            f"AND u.bucket >= {lo} AND u.bucket < {hi}")
     if not parts:
         hist = ", NULL::integer AS h, 0::bigint AS hc" if with_hist else ""
-        row = ", ".join(f"{SLOT_DEFAULTS[slot]} AS {name}" for slot, name in m.slots().items() if slot != Slot.H)
-        return f"(SELECT NULL::timestamptz AS {time_col}{hist}, {row} WHERE FALSE)"
+        row = ", ".join(f"NULL::{SLOT_TYPES[next(iter(by_type.values()))]} AS {name}"
+                        for name, by_type in names.items())
+        return f"(SELECT NULL::timestamptz AS {time_col}, NULL::text AS type{hist}, {row} WHERE FALSE)"
     return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def by_type(exprs: Iterable[tuple[str, str]], other: str = "NULL") -> str:
+    """A CASE over the event type of a row of ``union_source``: each type's expression, ``other`` for the rest."""
+    return "CASE type " + " ".join(f"WHEN '{etype}' THEN {expr}" for etype, expr in exprs) + f" ELSE {other} END"
 
 
 def percentile_sql(hist_source: str, group: list[str], quantiles: list[float]) -> str:

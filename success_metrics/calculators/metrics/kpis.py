@@ -15,8 +15,20 @@ from success_metrics.calculators.buckets import HOUR, Source
 from success_metrics.calculators.catalog import GRANULARITY, metric
 from success_metrics.calculators.frames import Column, Frame
 from success_metrics.calculators.query import ScopedQuery
-from success_metrics.calculators.reads import AUTOMATED_ONLY, LEAD_COLUMNS, STEPS, event_rows, funnel
-from success_metrics.calculators.sql import Params, bucket_expr, union_source, where_filters
+from success_metrics.calculators.reads import (
+    AUTOMATED_ONLY,
+    LEAD_COLUMNS,
+    STEPS,
+    event_rows,
+    funnel,
+)
+from success_metrics.calculators.sql import (
+    Params,
+    bucket_expr,
+    by_type,
+    union_source,
+    where_filters,
+)
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import ColumnType, Dimension, Kind, Unit
 
@@ -148,14 +160,16 @@ async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    parts = [f"SELECT t, {count} AS steps, {count} - {ok} AS failed, NULL::numeric AS calls, NULL::numeric AS invalid "
-             f"FROM {event_rows(sq, s, etype, {}, p, width=width)} s WHERE {AUTOMATED_ONLY.get(etype, 'TRUE')}"
-             for etype, (count, ok) in STEPS.items()]
-    parts.append(f"SELECT t, NULL, NULL, calls, CASE WHEN error_category IN ('validation', 'data_validation') "
-                 f"THEN calls ELSE 0 END FROM {event_rows(sq, s, 'component.call', {}, p, width=width)} s")
+    src = event_rows(sq, s, (*STEPS, "component.call"), {}, p, width=width, only=(
+        *(c for pair in STEPS.values() for c in pair), "automation", "calls", "error_category"))
+    invalid = "CASE WHEN error_category IN ('validation', 'data_validation') THEN calls ELSE 0 END"
+    # one pass over every type's rows
     rows = await conn.fetch(
-        f"SELECT t, sum(steps) AS steps, sum(failed) AS failed, sum(calls) AS calls, sum(invalid) AS invalid "
-        f"FROM ({' UNION ALL '.join(parts)}) u GROUP BY t", *p.values)
+        f"SELECT t, sum({by_type((e, count) for e, (count, _) in STEPS.items())}) AS steps, "
+        f"sum({by_type((e, f'{count} - {ok}') for e, (count, ok) in STEPS.items())}) AS failed, "
+        f"sum({by_type([('component.call', 'calls')])}) AS calls, "
+        f"sum({by_type([('component.call', invalid)])}) AS invalid "
+        f"FROM {src} s WHERE {by_type(AUTOMATED_ONLY.items(), 'TRUE')} GROUP BY t", *p.values)
     failures = {r["t"]: None if not r["steps"] else 100 * float(r["failed"]) / float(r["steps"]) for r in rows}
     accuracy = {r["t"]: None if not r["calls"] else 100 * (1 - float(r["invalid"] or 0) / float(r["calls"]))
                 for r in rows}

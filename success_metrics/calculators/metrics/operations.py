@@ -15,7 +15,7 @@ from success_metrics.calculators.catalog import GRANULARITY, Option, metric
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.query import ScopedQuery
 from success_metrics.calculators.reads import AUTOMATED_ONLY, event_rows
-from success_metrics.calculators.sql import Params, union_source, where_filters
+from success_metrics.calculators.sql import Params, by_type, union_source, where_filters
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import ColumnType, Dimension, Kind, Unit
 
@@ -52,10 +52,13 @@ async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
     async def totals(lo: datetime, hi: datetime) -> dict[str, tuple[int, float]]:
         p = Params()
         plan = buckets.plan(lo, hi, s.zone)
-        rows = await conn.fetch(" UNION ALL ".join(
-            f"SELECT '{etype}' AS type, coalesce(sum({count}), 0) AS n, coalesce(sum({ok}), 0) AS ok "
-            f"FROM {union_source(sq.tenant_id, etype, plan, p)} x WHERE {STAGE_ROWS.get(etype, 'TRUE')}"
-            for etype, count, ok in measured), *p.values)
+        src = union_source(sq.tenant_id, tuple(etype for etype, _, _ in measured), plan, p, only=(
+            *{c for _, n, ok in measured for c in (n, ok) if c != "0"}, "automation", "component"))
+        # one pass over every type's rows, grouped by type
+        rows = await conn.fetch(
+            f"SELECT type, coalesce({by_type((e, f'sum({n})') for e, n, _ in measured)}, 0) AS n, "
+            f"coalesce({by_type((e, f'sum({ok})') for e, _, ok in measured)}, 0) AS ok FROM {src} x "
+            f"WHERE {by_type(STAGE_ROWS.items(), 'TRUE')} GROUP BY type", *p.values)
         return {r["type"]: (int(r["n"]), float(r["ok"])) for r in rows}
 
     whole, last_hour = await totals(q.start, q.end), await totals(max(q.start, q.end - HOUR), q.end)

@@ -14,6 +14,7 @@ SELECT coalesce(sum(x.selling_minutes), 0) AS selling,
        coalesce(sum(x.followup_minutes), 0) AS followup
 FROM
   (SELECT u.bucket AS t,
+          'agent.activity'::text AS TYPE,
           u.agent_id,
           u.reports,
           u.selling_minutes,

@@ -38,6 +38,7 @@ FROM
           *
    FROM
      (SELECT u.bucket AS ts,
+             'component.call'::text AS TYPE,
              u.component,
              u.service,
              u.error_category,

@@ -19,6 +19,7 @@ FROM
           *
    FROM
      (SELECT u.bucket AS ts,
+             'component.call'::text AS TYPE,
              u.component,
              u.service,
              u.error_category,
@@ -68,6 +69,7 @@ FROM
                 *
          FROM
            (SELECT u.bucket AS ts,
+                   'component.call'::text AS TYPE,
                    b.key::integer AS h,
                    b.value::bigint AS hc,
                    u.component,
@@ -109,6 +111,7 @@ FROM
      (SELECT *
       FROM
         (SELECT date_bin($4::interval, u.bucket, timestamptz '2000-01-03 00:00:00+00') AS t,
+                'component.call'::text AS TYPE,
                 u.component,
                 u.service,
                 u.error_category,
@@ -137,6 +140,7 @@ FROM
   (SELECT *
    FROM
      (SELECT u.bucket AS t,
+             'api.usage'::text AS TYPE,
              u.service,
              u.reports,
              u.requests,

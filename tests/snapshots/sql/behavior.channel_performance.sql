@@ -17,6 +17,7 @@ FROM
   (SELECT *
    FROM
      (SELECT u.bucket AS t,
+             'contact.attempted'::text AS TYPE,
              u.channel,
              u.outcome,
              u.automation,

@@ -19,6 +19,7 @@ FROM
           *
    FROM
      (SELECT u.bucket AS ts,
+             'component.call'::text AS TYPE,
              u.component,
              u.service,
              u.error_category,
@@ -68,6 +69,7 @@ FROM
                 *
          FROM
            (SELECT u.bucket AS ts,
+                   'component.call'::text AS TYPE,
                    b.key::integer AS h,
                    b.value::bigint AS hc,
                    u.component,
@@ -107,6 +109,7 @@ FROM
           *
    FROM
      (SELECT u.bucket AS ts,
+             'component.call'::text AS TYPE,
              u.component,
              u.service,
              u.error_category,

@@ -21,6 +21,7 @@ FROM
           *
    FROM
      (SELECT (date_bin($5::interval, u.bucket AT TIME ZONE $4, timestamp '2000-01-03') AT TIME ZONE $4) AS ts,
+             'component.call'::text AS TYPE,
              u.component,
              u.service,
              u.error_category,
@@ -56,6 +57,7 @@ FROM
           *
    FROM
      (SELECT (date_bin($5::interval, c.occurred_at AT TIME ZONE $4, timestamp '2000-01-03') AT TIME ZONE $4) AS ts,
+             'component.call'::text AS TYPE,
              coalesce(c.component, '') AS component,
              coalesce(c.service, '') AS service,
              CASE

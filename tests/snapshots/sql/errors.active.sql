@@ -12,6 +12,7 @@ WITH c AS
   (SELECT *
    FROM
      (SELECT c.occurred_at AS t,
+             'component.call'::text AS TYPE,
              coalesce(c.component, '') AS component,
              coalesce(c.service, '') AS service,
              CASE

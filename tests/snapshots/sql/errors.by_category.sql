@@ -17,6 +17,7 @@ FROM
   (SELECT *
    FROM
      (SELECT (date_bin($5::interval, u.bucket AT TIME ZONE $4, timestamp '2000-01-03') AT TIME ZONE $4) AS t,
+             'component.call'::text AS TYPE,
              u.component,
              u.service,
              u.error_category,

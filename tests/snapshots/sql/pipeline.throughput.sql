@@ -16,6 +16,7 @@ FROM
   (SELECT *
    FROM
      (SELECT (date_bin($5::interval, u.bucket AT TIME ZONE $4, timestamp '2000-01-03') AT TIME ZONE $4) AS t,
+             'lead.created'::text AS TYPE,
              u.source,
              u.location_id,
              u.leads,

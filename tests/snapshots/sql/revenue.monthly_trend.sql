@@ -9,215 +9,114 @@ WHERE tenant_id = $1;
 -- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $4 = 'UTC'
--- $5 = 'sql-snapshot'
--- $6 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $12 = 'UTC'
--- $13 = 'sql-snapshot'
--- $14 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $15 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $16 = 'UTC'
--- $17 = 'sql-snapshot'
--- $18 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $19 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $20 = 'UTC'
--- $21 = 'sql-snapshot'
--- $22 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $23 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $24 = 'UTC'
--- $25 = 'sql-snapshot'
--- $26 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $27 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $28 = 'UTC'
--- $29 = 'sql-snapshot'
--- $30 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $31 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $32 = 'UTC'
--- $33 = 'UTC'
--- $34 = 'sql-snapshot'
--- $35 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $36 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $37 = datetime.timedelta(days=92)
--- $38 = 'UTC'
--- $39 = 'sql-snapshot'
--- $40 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $41 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
-SELECT t AS t,
-       'tasks' AS kind,
-       '' AS KEY,
-       0::numeric AS n,
-       sum(ok_responses) FILTER (
-                                 WHERE automation <> 'manual') AS value
-FROM
-  (SELECT (date_trunc('month', u.bucket AT TIME ZONE $4) AT TIME ZONE $4) AS t,
-          u.channel,
-          u.automation,
-          u.responses,
-          u.ok_responses
-   FROM rollup_lead_responded u
-   WHERE u.tenant_id = $1
-     AND u.grain = 'day'
-     AND u.bucket >= $2
-     AND u.bucket < $3) s
-GROUP BY 1,
-         3
+-- $5 = 'UTC'
+-- $6 = 'sql-snapshot'
+-- $7 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $8 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $9 = datetime.timedelta(days=92)
+-- $10 = 'UTC'
+-- $11 = 'sql-snapshot'
+-- $12 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $13 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+  (SELECT t AS t,
+          CASE TYPE
+              WHEN 'error.prevented' THEN 'errors_prevented'
+              WHEN 'agent.activity' THEN 'agent'
+              ELSE 'tasks'
+          END AS kind,
+          CASE TYPE
+              WHEN 'agent.activity' THEN agent_id
+              ELSE ''
+          END AS KEY,
+          CASE TYPE
+              WHEN 'agent.activity' THEN sum(reports)::numeric
+              ELSE 0::numeric
+          END AS n,
+          CASE TYPE
+              WHEN 'lead.responded' THEN sum(ok_responses) FILTER (
+                                                                   WHERE automation <> 'manual')
+              WHEN 'lead.enriched' THEN sum(ok_enrichments)
+              WHEN 'lead.routed' THEN sum(ok_routings)
+              WHEN 'lead.nurtured' THEN sum(ok_steps)
+              WHEN 'lead.scored' THEN sum(scorings)
+              WHEN 'contact.attempted' THEN sum(attempts) FILTER (
+                                                                  WHERE automation = 'auto')
+              WHEN 'error.prevented' THEN sum(errors_prevented)
+              ELSE 0::numeric
+          END AS value
+   FROM
+     (SELECT (date_trunc('month', u.bucket AT TIME ZONE $4) AT TIME ZONE $4) AS t,
+             u.type,
+             CASE u.type
+                 WHEN 'lead.responded' THEN u.k3
+                 WHEN 'contact.attempted' THEN u.k3
+             END AS automation,
+             CASE u.type
+                 WHEN 'lead.responded' THEN u.s1
+             END AS ok_responses,
+             CASE u.type
+                 WHEN 'lead.enriched' THEN u.s1
+             END AS ok_enrichments,
+             CASE u.type
+                 WHEN 'lead.routed' THEN u.s1
+             END AS ok_routings,
+             CASE u.type
+                 WHEN 'lead.nurtured' THEN u.s1
+             END AS ok_steps,
+             CASE u.type
+                 WHEN 'lead.scored' THEN u.n
+             END AS scorings,
+             CASE u.type
+                 WHEN 'contact.attempted' THEN u.n
+             END AS attempts,
+             CASE u.type
+                 WHEN 'error.prevented' THEN u.s1
+             END AS errors_prevented,
+             CASE u.type
+                 WHEN 'agent.activity' THEN u.k1
+             END AS agent_id,
+             CASE u.type
+                 WHEN 'agent.activity' THEN u.n
+             END AS reports
+      FROM rollups u
+      WHERE u.tenant_id = $1
+        AND u.grain = 'day'
+        AND u.type IN ('lead.responded',
+                       'lead.enriched',
+                       'lead.routed',
+                       'lead.nurtured',
+                       'lead.scored',
+                       'contact.attempted',
+                       'error.prevented',
+                       'agent.activity')
+        AND u.bucket >= $2
+        AND u.bucket < $3) s
+   GROUP BY 1,
+            TYPE,
+            3
+   ORDER BY array_position(ARRAY['lead.responded', 'lead.enriched', 'lead.routed', 'lead.nurtured', 'lead.scored', 'contact.attempted', 'error.prevented', 'agent.activity'], TYPE))
 UNION ALL
-SELECT t AS t,
-       'tasks' AS kind,
-       '' AS KEY,
-       0::numeric AS n,
-       sum(ok_enrichments) AS value
-FROM
-  (SELECT (date_trunc('month', u.bucket AT TIME ZONE $8) AT TIME ZONE $8) AS t,
-          u.provider,
-          u.enrichments,
-          u.ok_enrichments
-   FROM rollup_lead_enriched u
-   WHERE u.tenant_id = $5
-     AND u.grain = 'day'
-     AND u.bucket >= $6
-     AND u.bucket < $7) s
-GROUP BY 1,
-         3
-UNION ALL
-SELECT t AS t,
-       'tasks' AS kind,
-       '' AS KEY,
-       0::numeric AS n,
-       sum(ok_routings) AS value
-FROM
-  (SELECT (date_trunc('month', u.bucket AT TIME ZONE $12) AT TIME ZONE $12) AS t,
-          u.team_id,
-          u.routings,
-          u.ok_routings
-   FROM rollup_lead_routed u
-   WHERE u.tenant_id = $9
-     AND u.grain = 'day'
-     AND u.bucket >= $10
-     AND u.bucket < $11) s
-GROUP BY 1,
-         3
-UNION ALL
-SELECT t AS t,
-       'tasks' AS kind,
-       '' AS KEY,
-       0::numeric AS n,
-       sum(ok_steps) AS value
-FROM
-  (SELECT (date_trunc('month', u.bucket AT TIME ZONE $16) AT TIME ZONE $16) AS t,
-          u.sequence,
-          u.steps,
-          u.ok_steps
-   FROM rollup_lead_nurtured u
-   WHERE u.tenant_id = $13
-     AND u.grain = 'day'
-     AND u.bucket >= $14
-     AND u.bucket < $15) s
-GROUP BY 1,
-         3
-UNION ALL
-SELECT t AS t,
-       'tasks' AS kind,
-       '' AS KEY,
-       0::numeric AS n,
-       sum(scorings) AS value
-FROM
-  (SELECT (date_trunc('month', u.bucket AT TIME ZONE $20) AT TIME ZONE $20) AS t,
-          u.score_band,
-          u.scorings,
-          u.score_sum
-   FROM rollup_lead_scored u
-   WHERE u.tenant_id = $17
-     AND u.grain = 'day'
-     AND u.bucket >= $18
-     AND u.bucket < $19) s
-GROUP BY 1,
-         3
-UNION ALL
-SELECT t AS t,
-       'tasks' AS kind,
-       '' AS KEY,
-       0::numeric AS n,
-       sum(attempts) FILTER (
-                             WHERE automation = 'auto') AS value
-FROM
-  (SELECT (date_trunc('month', u.bucket AT TIME ZONE $24) AT TIME ZONE $24) AS t,
-          u.channel,
-          u.outcome,
-          u.automation,
-          u.attempts,
-          u.consented_attempts
-   FROM rollup_contact_attempted u
-   WHERE u.tenant_id = $21
-     AND u.grain = 'day'
-     AND u.bucket >= $22
-     AND u.bucket < $23) s
-GROUP BY 1,
-         3
-UNION ALL
-SELECT t AS t,
-       'errors_prevented' AS kind,
-       '' AS KEY,
-       0::numeric AS n,
-       sum(errors_prevented) AS value
-FROM
-  (SELECT (date_trunc('month', u.bucket AT TIME ZONE $28) AT TIME ZONE $28) AS t,
-          u.kind,
-          u.records,
-          u.errors_prevented
-   FROM rollup_error_prevented u
-   WHERE u.tenant_id = $25
-     AND u.grain = 'day'
-     AND u.bucket >= $26
-     AND u.bucket < $27) s
-GROUP BY 1,
-         3
-UNION ALL
-SELECT t AS t,
-       'agent' AS kind,
-       agent_id AS KEY,
-       sum(reports) AS n,
-       0::numeric AS value
-FROM
-  (SELECT (date_trunc('month', u.bucket AT TIME ZONE $32) AT TIME ZONE $32) AS t,
-          u.agent_id,
-          u.reports,
-          u.selling_minutes,
-          u.admin_minutes,
-          u.followup_minutes
-   FROM rollup_agent_activity u
-   WHERE u.tenant_id = $29
-     AND u.grain = 'day'
-     AND u.bucket >= $30
-     AND u.bucket < $31) s
-GROUP BY 1,
-         3
-UNION ALL
-SELECT (date_trunc('month', l.closed_at AT TIME ZONE $33) AT TIME ZONE $33) AS t,
+SELECT (date_trunc('month', l.closed_at AT TIME ZONE $5) AT TIME ZONE $5) AS t,
        'deal' AS kind,
        coalesce(l.attribution_class, '') AS KEY,
        count(*)::numeric AS n,
        coalesce(sum(l.deal_value), 0) AS value
 FROM leads l
-WHERE l.tenant_id = $34
-  AND l.closed_at >= $35
-  AND l.closed_at < $36
+WHERE l.tenant_id = $6
+  AND l.closed_at >= $7
+  AND l.closed_at < $8
   AND TRUE
 GROUP BY 1,
          3
 UNION ALL
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $38, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $10, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $39
+WHERE tenant_id = $11
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $40::timestamptz - $37::interval
-  AND occurred_at < $41::timestamptz + $37::interval
+  AND occurred_at >= $12::timestamptz - $9::interval
+  AND occurred_at < $13::timestamptz + $9::interval
 GROUP BY 3;

@@ -14,6 +14,7 @@ FROM
   (SELECT t
    FROM
      (SELECT date_bin($4::interval, u.bucket, timestamptz '2000-01-03 00:00:00+00') AS t,
+             'component.call'::text AS TYPE,
              u.component,
              u.service,
              u.error_category,
@@ -39,6 +40,7 @@ FROM
   (SELECT t
    FROM
      (SELECT date_bin($4::interval, u.bucket, timestamptz '2000-01-03 00:00:00+00') AS t,
+             'component.call'::text AS TYPE,
              u.component,
              u.service,
              u.error_category,
@@ -64,6 +66,7 @@ FROM
   (SELECT t
    FROM
      (SELECT date_bin($4::interval, u.bucket, timestamptz '2000-01-03 00:00:00+00') AS t,
+             'component.call'::text AS TYPE,
              u.component,
              u.service,
              u.error_category,
