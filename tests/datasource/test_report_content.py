@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from success_metrics.calculators import (
     Column,
     ColumnType,
@@ -13,6 +16,7 @@ from success_metrics.calculators import (
 from success_metrics.notify.reports.charts import chart
 from success_metrics.notify.reports.content import Section, highlights
 from success_metrics.notify.reports.format import figure, label, metric_title, readable
+from success_metrics.notify.reports.schedule import complete_months
 from success_metrics.notify.reports.view import kpi_tiles, notice
 
 
@@ -102,3 +106,13 @@ def test_charts_only_where_a_picture_means_something() -> None:
     assert chart(stat("roi", 1.0, 1.0, None, "no_target"), SETTINGS, "monthly") is None
     assert chart(kpis(), SETTINGS, "monthly") is None  # % and hours on one axis would mislead
     assert chart(revenue([None, None, None]), SETTINGS, "monthly") is None
+
+
+def test_a_years_trend_is_twelve_complete_local_months() -> None:
+    chicago = ZoneInfo("America/Chicago")  # UTC-6 in winter, UTC-5 in summer
+    # a week ending Monday 30 Nov 2026 00:00 local: November is not complete, so Nov 2025 to Oct 2026
+    assert complete_months(datetime(2026, 11, 30, 6, tzinfo=UTC), chicago) == (
+        datetime(2025, 11, 1, 5, tzinfo=UTC), datetime(2026, 11, 1, 5, tzinfo=UTC))
+    # a month ending 1 Dec 2026 00:00 local: November is complete, so Dec 2025 to Nov 2026
+    assert complete_months(datetime(2026, 12, 1, 6, tzinfo=UTC), chicago) == (
+        datetime(2025, 12, 1, 6, tzinfo=UTC), datetime(2026, 12, 1, 6, tzinfo=UTC))

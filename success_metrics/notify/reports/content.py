@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,9 +30,10 @@ from success_metrics.calculators import (
     TenantSettings,
     Unit,
     alert_lineage,
+    get_metric,
 )
 from success_metrics.notify.reports.format import change, figure, known, percent_change
-from success_metrics.notify.reports.schedule import Period, ReportKind
+from success_metrics.notify.reports.schedule import Period, ReportKind, complete_months
 from success_metrics.query.answer import Answer, Answerer
 from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
 from success_metrics.storage import Database, tenants
@@ -186,7 +187,7 @@ def _range(spec: SectionSpec, period: Period, settings: TenantSettings) -> tuple
             year = period.year_before(settings.zone)
             return year.start, year.end
         case "trailing_year":
-            return period.end - timedelta(days=365), period.end
+            return complete_months(period.end, settings.zone)
 
 
 def _interval_ms(spec: SectionSpec, period: Period) -> int:
@@ -199,8 +200,10 @@ def _interval_ms(spec: SectionSpec, period: Period) -> int:
 def _query(spec: SectionSpec, period: Period, settings: TenantSettings, who: Principal) -> MetricQuery:
     start, end = _range(spec, period, settings)
     mine = (Filter(Dimension.AGENT, Operator.EQ, (who.agent_id,)),) if spec.own and who.agent_id else ()
+    monthly = spec.range == "trailing_year" and any(o.name == "granularity" and "month" in o.values
+                                                   for o in get_metric(spec.metric).options)
     return MetricQuery(metric=MetricName(spec.metric), start=start, end=end, interval_ms=_interval_ms(spec, period),
-                       max_points=400, filters=mine)
+                       max_points=400, filters=mine, options=(("granularity", "month"),) if monthly else ())
 
 
 def _section(spec: SectionSpec, answer: Answer, who: Principal) -> Section:
