@@ -171,8 +171,8 @@ def _time_label(value: Any, report: Report, monthly: bool) -> str:
 def table(frame: Frame, report: Report, monthly: bool = False) -> Table:
     """Human headers, ids dropped where a name stands beside them, every number in its unit."""
     names = {c.name for c in frame.columns}
-    named = bool(names & set(ID_COLUMNS.values()))  # ids stay only where no name says who or what a row is
-    shown = [c for c in frame.columns if not (c.name.endswith("_id") and named) and c.name != "unit"
+    # an id stays only where no name beside it says who or what the row is (a goal's team has only its id)
+    shown = [c for c in frame.columns if ID_COLUMNS.get(c.name) not in names and c.name != "unit"
              and not c.name.endswith("_status") and not (c.name == "value" and c.unit is None)]
     shown = [c for c in shown if any(v is not None for v in c.values)] or shown
     units = frame.column("unit").values if "unit" in names else None
