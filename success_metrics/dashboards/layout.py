@@ -69,8 +69,6 @@ class DashboardSpec:
         return tuple(p for row in self.rows for p in row.panels)
 
 
-S, TS, TB, BG, HM, BC = Viz.STAT, Viz.TIMESERIES, Viz.TABLE, Viz.BARGAUGE, Viz.HEATMAP, Viz.BARCHART
-D = Dimension
 # who each panel is for (README, "What each role sees"): agents see no ROI, cost or revenue figures, executives and
 # managers no security events, auditors only system health and the access audit
 BUSINESS = ("executive", "manager", "admin")
@@ -80,43 +78,44 @@ EXECUTIVE = DashboardSpec(
     uid="sm-executive-summary",
     title="Executive Summary",
     description="ROI and business impact of the lead automation: headline KPIs against the previous period and target.",
-    variables=(D.TEAM, D.LOCATION, D.SOURCE),
+    variables=(Dimension.TEAM, Dimension.LOCATION, Dimension.SOURCE),
     time_from="now-90d",
     refresh="5m",
     annotations=("outages", "alerts", "conversion_drops", "target_misses", "anomalies"),
     roles=BUSINESS,
     rows=(
         RowSpec("Primary ROI metrics", (
-            PanelSpec("roi.monthly", S, 6, 5, "Total ROI"),
-            PanelSpec("savings.monthly", S, 6, 5, "Monthly savings"),
-            PanelSpec("revenue.attributed", S, 6, 5, "Revenue attribution"),
-            PanelSpec("time_savings.hours", S, 6, 5, "Time savings"),
-            PanelSpec("executive.kpi_summary", TB, 24, 7,
+            PanelSpec("roi.monthly", Viz.STAT, 6, 5, "Total ROI"),
+            PanelSpec("savings.monthly", Viz.STAT, 6, 5, "Monthly savings"),
+            PanelSpec("revenue.attributed", Viz.STAT, 6, 5, "Revenue attribution"),
+            PanelSpec("time_savings.hours", Viz.STAT, 6, 5, "Time savings"),
+            PanelSpec("executive.kpi_summary", Viz.TABLE, 24, 7,
                       "Headline KPIs: month to date, projected month-end, target, previous month"),
         )),
         RowSpec("Key performance indicators", (
-            PanelSpec("response_time.first_contact", TS, 12, 8),
-            PanelSpec("conversion.lead_to_appointment", S, 6, 4),
-            PanelSpec("conversion.lead_to_close", S, 6, 4),
-            PanelSpec("uptime.system", S, 6, 4),
-            PanelSpec("errors.rate", S, 6, 4),
-            PanelSpec("response_time.automated", TS, 12, 8),
+            PanelSpec("response_time.first_contact", Viz.TIMESERIES, 12, 8),
+            PanelSpec("conversion.lead_to_appointment", Viz.STAT, 6, 4),
+            PanelSpec("conversion.lead_to_close", Viz.STAT, 6, 4),
+            PanelSpec("uptime.system", Viz.STAT, 6, 4),
+            PanelSpec("errors.rate", Viz.STAT, 6, 4),
+            PanelSpec("response_time.automated", Viz.TIMESERIES, 12, 8),
         )),
         RowSpec("Business impact", (
-            PanelSpec("revenue.monthly_trend", TS, 12, 8),
-            PanelSpec("time_savings.cumulative", TS, 12, 8),
-            PanelSpec("conversion.before_after", BC, 8, 8),
-            PanelSpec("cost.avoidance", BC, 8, 8),
-            PanelSpec("cost.benefit", TB, 8, 8),
+            PanelSpec("revenue.monthly_trend", Viz.TIMESERIES, 12, 8),
+            PanelSpec("time_savings.cumulative", Viz.TIMESERIES, 12, 8),
+            PanelSpec("conversion.before_after", Viz.BARCHART, 8, 8),
+            PanelSpec("cost.avoidance", Viz.BARCHART, 8, 8),
+            PanelSpec("cost.benefit", Viz.TABLE, 8, 8),
         )),
         RowSpec("Action items and alerts", (
-            PanelSpec("alerts.action_items", TB, 24, 8),
-            PanelSpec("recommendations.list", TB, 24, 7),
+            PanelSpec("alerts.action_items", Viz.TABLE, 24, 8),
+            PanelSpec("recommendations.list", Viz.TABLE, 24, 7),
         )),
         RowSpec("Forecasts and year over year", (
-            PanelSpec("forecast.revenue", TS, 12, 8, "Revenue forecast (total)"),
-            PanelSpec("forecast.revenue", TS, 12, 8, "Revenue forecast (attributed)", (("series", "attributed"),)),
-            PanelSpec("kpis.year_over_year", TB, 24, 8),
+            PanelSpec("forecast.revenue", Viz.TIMESERIES, 12, 8, "Revenue forecast (total)"),
+            PanelSpec("forecast.revenue", Viz.TIMESERIES, 12, 8, "Revenue forecast (attributed)",
+                      (("series", "attributed"),)),
+            PanelSpec("kpis.year_over_year", Viz.TABLE, 24, 8),
         )),
     ),
 )
@@ -125,26 +124,26 @@ OPERATIONS = DashboardSpec(
     uid="sm-operations-monitor",
     title="Operations Monitor",
     description="Real-time health of the lead pipeline: stage throughput and success, components, errors.",
-    variables=(D.SOURCE, D.LOCATION),
+    variables=(Dimension.SOURCE, Dimension.LOCATION),
     time_from="now-30d",
     refresh="30s",
     annotations=("outages", "degradations", "alerts", "backfills"),
     rows=(
         RowSpec("Lead processing pipeline", (
-            PanelSpec("pipeline.stages", TB, 24, 7),
-            PanelSpec("components.health", TB, 24, 8),
+            PanelSpec("pipeline.stages", Viz.TABLE, 24, 7),
+            PanelSpec("components.health", Viz.TABLE, 24, 8),
         )),
         RowSpec("Performance trending (30 days)", (
-            PanelSpec("pipeline.throughput", TS, 12, 8),
-            PanelSpec("components.latency", TS, 12, 8),
-            PanelSpec("components.success_rate", TS, 12, 8),
-            PanelSpec("system.resources", TB, 12, 8),
+            PanelSpec("pipeline.throughput", Viz.TIMESERIES, 12, 8),
+            PanelSpec("components.latency", Viz.TIMESERIES, 12, 8),
+            PanelSpec("components.success_rate", Viz.TIMESERIES, 12, 8),
+            PanelSpec("system.resources", Viz.TABLE, 12, 8),
         )),
         RowSpec("Error tracking and resolution", (
-            PanelSpec("errors.active", TB, 12, 8),
-            PanelSpec("errors.by_category", BC, 12, 8),
-            PanelSpec("errors.mttr", S, 6, 6),
-            PanelSpec("errors.rate", TS, 18, 6, "Error trend"),
+            PanelSpec("errors.active", Viz.TABLE, 12, 8),
+            PanelSpec("errors.by_category", Viz.BARCHART, 12, 8),
+            PanelSpec("errors.mttr", Viz.STAT, 6, 6),
+            PanelSpec("errors.rate", Viz.TIMESERIES, 18, 6, "Error trend"),
         )),
     ),
 )
@@ -154,36 +153,36 @@ LEADS = DashboardSpec(
     title="Lead Analytics",
     description="Conversion funnel, lead sources and quality, contact behaviour, and attribution of revenue to "
                 "the automation.",
-    variables=(D.SOURCE, D.LOCATION, D.CHANNEL, D.TEAM),
+    variables=(Dimension.SOURCE, Dimension.LOCATION, Dimension.CHANNEL, Dimension.TEAM),
     annotations=("outages", "alerts", "conversion_drops", "anomalies"),
     rows=(
         RowSpec("Conversion funnel", (
-            PanelSpec("sources.performance", TB, 24, 8),
-            PanelSpec("leads.quality_distribution", BG, 12, 7),
-            PanelSpec("attribution.tree", TB, 12, 7),
+            PanelSpec("sources.performance", Viz.TABLE, 24, 8),
+            PanelSpec("leads.quality_distribution", Viz.BARGAUGE, 12, 7),
+            PanelSpec("attribution.tree", Viz.TABLE, 12, 7),
         )),
         RowSpec("Behavioural analytics", (
-            PanelSpec("behavior.response_time_impact", BC, 12, 8),
-            PanelSpec("behavior.followup_effectiveness", BC, 12, 8),
-            PanelSpec("behavior.channel_performance", BG, 12, 8),
-            PanelSpec("behavior.best_contact_times", HM, 12, 8, matrix=("hour", "weekday", "response_rate")),
+            PanelSpec("behavior.response_time_impact", Viz.BARCHART, 12, 8),
+            PanelSpec("behavior.followup_effectiveness", Viz.BARCHART, 12, 8),
+            PanelSpec("behavior.channel_performance", Viz.BARGAUGE, 12, 8),
+            PanelSpec("behavior.best_contact_times", Viz.HEATMAP, 12, 8, matrix=("hour", "weekday", "response_rate")),
         )),
         RowSpec("Attribution and ROI by source", (
-            PanelSpec("attribution.weighted", BC, 24, 8),
-            PanelSpec("attribution.model_comparison", BC, 12, 9),
-            PanelSpec("attribution.multi_touch", TB, 12, 9),
+            PanelSpec("attribution.weighted", Viz.BARCHART, 24, 8),
+            PanelSpec("attribution.model_comparison", Viz.BARCHART, 12, 9),
+            PanelSpec("attribution.multi_touch", Viz.TABLE, 12, 9),
         )),
         RowSpec("Predictive scoring and leads at risk", (
-            PanelSpec("scoring.quality", TB, 24, 6),
-            PanelSpec("scoring.reliability", BC, 12, 8),
-            PanelSpec("scoring.leads", TB, 12, 8),
-            PanelSpec("leads.at_risk", TB, 24, 8),
+            PanelSpec("scoring.quality", Viz.TABLE, 24, 6),
+            PanelSpec("scoring.reliability", Viz.BARCHART, 12, 8),
+            PanelSpec("scoring.leads", Viz.TABLE, 12, 8),
+            PanelSpec("leads.at_risk", Viz.TABLE, 24, 8),
         )),
         RowSpec("Forecasts and anomalies", (
-            PanelSpec("forecast.leads", TS, 12, 8),
-            PanelSpec("forecast.capacity", TS, 12, 8),
-            PanelSpec("anomalies.detected", TB, 12, 8),
-            PanelSpec("forecast.backtest", TB, 12, 8),
+            PanelSpec("forecast.leads", Viz.TIMESERIES, 12, 8),
+            PanelSpec("forecast.capacity", Viz.TIMESERIES, 12, 8),
+            PanelSpec("anomalies.detected", Viz.TABLE, 12, 8),
+            PanelSpec("forecast.backtest", Viz.TABLE, 12, 8),
         )),
     ),
 )
@@ -193,21 +192,21 @@ AGENTS = DashboardSpec(
     title="Agent Performance",
     description="Agent scorecards with efficiency score, trends, workload balance, time allocation, goals and "
                 "coaching.",
-    variables=(D.TEAM, D.AGENT, D.LOCATION),
+    variables=(Dimension.TEAM, Dimension.AGENT, Dimension.LOCATION),
     annotations=("outages", "alerts", "degradations"),
     rows=(
         RowSpec("Agent scorecard", (
-            PanelSpec("agents.scorecard", TB, 24, 9),
+            PanelSpec("agents.scorecard", Viz.TABLE, 24, 9),
         )),
         RowSpec("Team performance trends", (
-            PanelSpec("agents.efficiency_trend", TS, 12, 8),
-            PanelSpec("agents.load_balance", BC, 12, 8),
-            PanelSpec("agents.time_allocation", BC, 24, 7),
+            PanelSpec("agents.efficiency_trend", Viz.TIMESERIES, 12, 8),
+            PanelSpec("agents.load_balance", Viz.BARCHART, 12, 8),
+            PanelSpec("agents.time_allocation", Viz.BARCHART, 24, 7),
         )),
         RowSpec("Recognition and goals", (
-            PanelSpec("agents.goals", BG, 12, 8, roles=BUSINESS),
-            PanelSpec("agents.top_performers", TB, 12, 8),
-            PanelSpec("agents.coaching", TB, 24, 7),
+            PanelSpec("agents.goals", Viz.BARGAUGE, 12, 8, roles=BUSINESS),
+            PanelSpec("agents.top_performers", Viz.TABLE, 12, 8),
+            PanelSpec("agents.coaching", Viz.TABLE, 24, 7),
         )),
     ),
 )
@@ -224,20 +223,20 @@ SYSTEM = DashboardSpec(
     roles=("executive", "manager", "agent", "admin", "auditor"),
     rows=(
         RowSpec("Infrastructure", (
-            PanelSpec("system.resources", TB, 24, 8),
-            PanelSpec("uptime.system", S, 12, 4),
-            PanelSpec("errors.rate", S, 12, 4),
+            PanelSpec("system.resources", Viz.TABLE, 24, 8),
+            PanelSpec("uptime.system", Viz.STAT, 12, 4),
+            PanelSpec("errors.rate", Viz.STAT, 12, 4),
         )),
         RowSpec("External API health", (
-            PanelSpec("apis.health", TB, 24, 8),
+            PanelSpec("apis.health", Viz.TABLE, 24, 8),
         )),
         RowSpec("Security and compliance", (
-            PanelSpec("security.auth_events", TS, 12, 8, roles=SECURITY),
-            PanelSpec("compliance.checks", TB, 12, 8, roles=SECURITY),
+            PanelSpec("security.auth_events", Viz.TIMESERIES, 12, 8, roles=SECURITY),
+            PanelSpec("compliance.checks", Viz.TABLE, 12, 8, roles=SECURITY),
         )),
         RowSpec("Self-checks and data quality", (
-            PanelSpec("dashboards.health", TB, 24, 10),
-            PanelSpec("data.quality", TB, 24, 10),
+            PanelSpec("dashboards.health", Viz.TABLE, 24, 10),
+            PanelSpec("data.quality", Viz.TABLE, 24, 10),
         )),
     ),
 )
@@ -258,18 +257,18 @@ AUDIT = DashboardSpec(
           "proves no row was edited or removed. Policy changes are marked on the time axes below."),
     rows=(
         RowSpec("Who accessed what, when", (
-            PanelSpec("audit.access_log", TB, 24, 12),
+            PanelSpec("audit.access_log", Viz.TABLE, 24, 12),
         )),
         RowSpec("Authentications, failures and denials", (
-            PanelSpec("security.auth_events", TS, 12, 8),
-            PanelSpec("audit.failures", TS, 12, 8),
+            PanelSpec("security.auth_events", Viz.TIMESERIES, 12, 8),
+            PanelSpec("audit.failures", Viz.TIMESERIES, 12, 8),
         )),
         RowSpec("Exports", (
-            PanelSpec("audit.exports", TB, 24, 8),
+            PanelSpec("audit.exports", Viz.TABLE, 24, 8),
         )),
         RowSpec("Adoption and compliance", (
-            PanelSpec("adoption.usage", TB, 12, 8),
-            PanelSpec("compliance.checks", TB, 12, 8),
+            PanelSpec("adoption.usage", Viz.TABLE, 12, 8),
+            PanelSpec("compliance.checks", Viz.TABLE, 12, 8),
         )),
     ),
 )

@@ -1,5 +1,5 @@
-"""Tokens already verified, so a dashboard's dozen panel requests (and every 10 s refresh) check one token's
-ES256/RS256 signature once, not once per request (~0.4 ms of CPU each, a fifth of a cached /query).
+"""Tokens already verified, so a dashboard's dozen panel requests (and every refresh) check one token's
+ES256/RS256 signature once, not once per request.
 
 An entry is the principal a token verified to, usable until the token's ``exp`` and for at most
 ``MAX_AGE_S``, and only while the key that verified it is still trusted (the caller's ``key_trusted``: a key the

@@ -124,8 +124,7 @@ def _pct(x: float | None) -> float | None:
         "of deals credited to the automation.", Unit.TEXT, Kind.TABLE, dimensions=DIMS,
         inputs=(*COUNTED, "deal_revenue", "attribution_weights"),
         lineage={c: (*COUNTED, "attribution_weights") for c in ("model", "touch", "kind", "deals", "share")},
-        # revenue carries its currency in the answer: a panel override would name a column agents never get
-        column_units=(("deals", Unit.COUNT), ("share", Unit.PERCENT)))
+        column_units=(("deals", Unit.COUNT), ("share", Unit.PERCENT), ("revenue", Unit.CURRENCY)))
 async def multi_touch(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     touches = await read_touches(conn, sq, s)
     rows: list[tuple[object, ...]] = []

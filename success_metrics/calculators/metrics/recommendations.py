@@ -100,13 +100,19 @@ def speed_suggestion(groups: dict[str, list[Group]]) -> Suggestion | None:
         if waiting is None:
             action = f"contact every lead {fast_words}"
         elif fastest is None or len(teams) < 2:
-            action = f"contact {waiting.key} leads {fast_words} (their median first contact is {_took(waiting)})"
+            action = (f"contact {_source(waiting.key)} leads {fast_words} "
+                      f"(their median first contact is {_took(waiting)})")
         else:
-            action = (f"route {waiting.key} leads (median first contact {_took(waiting)}) to {fastest.key}, "
+            action = (f"route {_source(waiting.key)} leads (median first contact {_took(waiting)}) to {fastest.key}, "
                       f"the fastest team ({_took(fastest)})")
         return Suggestion("response_time", action, found.says(f"leads first contacted {fast_words}", slow_words),
                           found, origins_of(SPEED_INPUTS))
     return None
+
+
+def _source(key: str) -> str:
+    """A lead source as people say it in a sentence: website_form → website form."""
+    return key.replace("_", " ")
 
 
 def source_suggestions(groups: dict[str, list[Group]]) -> list[Suggestion]:
@@ -120,12 +126,15 @@ def source_suggestions(groups: dict[str, list[Group]]) -> list[Suggestion]:
     worse = next(((g, c) for g, c in found if c.rate_a < c.rate_b), None)
     if better:
         g, c = better
-        out.append(Suggestion("source", f"put more of the lead budget into {g.key}",
-                              c.says(f"{g.key} leads", "from the other sources"), c, origins_of(SOURCE_INPUTS)))
+        out.append(Suggestion("source", f"put more of the lead budget into {_source(g.key)}",
+                              c.says(f"{_source(g.key)} leads", "from the other sources"), c,
+                              origins_of(SOURCE_INPUTS)))
     if worse:
         g, c = worse
-        out.append(Suggestion("source", f"review how {g.key} leads are qualified before paying for more of them",
-                              c.says(f"{g.key} leads", "from the other sources"), c, origins_of(SOURCE_INPUTS)))
+        review = f"review how {_source(g.key)} leads are qualified before paying for more of them"
+        out.append(Suggestion("source", review,
+                              c.says(f"{_source(g.key)} leads", "from the other sources"), c,
+                              origins_of(SOURCE_INPUTS)))
     return out
 
 

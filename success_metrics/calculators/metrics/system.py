@@ -183,7 +183,7 @@ _OUTCOME_ORDER = "CASE outcome WHEN 'error' THEN 0 WHEN 'slow' THEN 1 WHEN 'refu
         "Grafana's requests take. Per panel and role: outcome (ok; error: failed, or refused to a role the "
         "panel is meant for; refused: refused to a role it is not meant for, as expected; slow: answered "
         "after the slow threshold), latency (ms), message, and when it ran. Problems first.",
-        Unit.TEXT, Kind.TABLE, inputs=("dashboard_checks",))
+        Unit.TEXT, Kind.TABLE, inputs=("dashboard_checks",), column_units=(("latency_ms", Unit.MS),))
 async def dashboards_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     rows = await conn.fetch(
         f"""SELECT dashboard, panel, metric, role, outcome, latency_ms, message, run_at FROM dashboard_checks

@@ -38,6 +38,7 @@ _LABELS = {"period": "Period", "month_to_date": "Month to date", "projected_mont
 
 
 CODE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")  # a code (status, class, source), not a name
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # a code inside a longer text ("source: website_form")
 
 
 def symbol(currency: str) -> str:
@@ -130,8 +131,11 @@ def label(identifier: str) -> str:
 
 
 def readable(text: str) -> str:
-    """A cell's text: a code (status, class, source id such as website_form) as words, a name as it is."""
-    return label(text) if CODE.fullmatch(text) else text
+    """A cell's text: a code (status, class, source id such as website_form) as words, codes inside a longer
+    text as words too ("source: website form"), a name as it is."""
+    if CODE.fullmatch(text):
+        return label(text)
+    return SNAKE.sub(lambda m: m.group(0).replace("_", " "), text)
 
 
 def known(name: str) -> bool:

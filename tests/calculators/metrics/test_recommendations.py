@@ -63,7 +63,7 @@ def test_two_proportion_z_test_by_hand() -> None:
 async def test_each_recommendation_carries_its_evidence(db: Database, tenant_r: str) -> None:
     frame = await run(db, tenant_r, "recommendations.list", *FEB)
     rows = by(frame, "recommendation")
-    speed = rows["route paid_ads leads (median first contact 1.5 h) to Fast Team, the fastest team (2 min)"]
+    speed = rows["route paid ads leads (median first contact 1.5 h) to Fast Team, the fastest team (2 min)"]
     assert speed["evidence"] == ("leads first contacted within 5 minutes close at 40 % vs 15 % after 1 hour "
                                  "(n = 40 vs 60, p = 0.005)")
     assert (speed["rate_a"], speed["rate_b"], speed["leads"]) == (pytest.approx(40), pytest.approx(15), 100)
@@ -71,7 +71,7 @@ async def test_each_recommendation_carries_its_evidence(db: Database, tenant_r: 
     assert speed["text"] == f"{speed['evidence']}: {speed['recommendation']}"
     better = rows["put more of the lead budget into referral"]
     assert better["evidence"] == "referral leads close at 40 % vs 15 % from the other sources (n = 40 vs 60, p = 0.005)"
-    worse = rows["review how paid_ads leads are qualified before paying for more of them"]
+    worse = rows["review how paid ads leads are qualified before paying for more of them"]
     assert (worse["rate_a"], worse["rate_b"]) == (pytest.approx(15), pytest.approx(40))
     assert len(rows) == 3
 
