@@ -7,7 +7,7 @@ import asyncio
 import gc
 import json
 import weakref
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from success_metrics.calculators import all_metrics
+from success_metrics.settings import TenantConfig
 from success_metrics.query import warmer
 from success_metrics.query.warmer import Warmer
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
@@ -78,8 +79,9 @@ def test_frozen_objects_are_freed_when_dropped_and_frozen_cycles_at_the_next_rou
     assert cyclic_gone() is None  # ... which collects it
 
 
-async def test_after_a_round_every_role_opens_a_dashboard_from_the_cache(client: httpx.AsyncClient, tenant: str,
-                                                                         token_for: Any) -> None:
+async def test_after_a_round_every_role_opens_a_dashboard_from_the_cache(
+        client: httpx.AsyncClient, tenant: str, token_for: Any,
+        make_client: Callable[..., Awaitable[httpx.AsyncClient]]) -> None:
     svc = services_of(client)
     state = await Warmer(svc).round(NOW, [tenant])
     assert state.failed == 0 and state.queries > 0 and state.computed > 0
@@ -97,9 +99,9 @@ async def test_after_a_round_every_role_opens_a_dashboard_from_the_cache(client:
             assert r.status_code == 200
             answers[role, targets[0]["target"]] = r.json()
         assert stats.misses == misses, role  # all four panels served from the warmed entries
-    svc.cache.invalidate_tenant(tenant)
-    for targets, max_points in panels:  # computed cold: the same answer
-        r = await client.post("/query", json=grafana_body(targets, max_points, timedelta(days=30), NOW),
+    cold = await make_client(TenantConfig(id=tenant, name=tenant.title()), cache_ttl_live_s=0, cache_ttl_closed_s=0)
+    for targets, max_points in panels:  # computed cold (a replica that keeps nothing): the same answer
+        r = await cold.post("/query", json=grafana_body(targets, max_points, timedelta(days=30), NOW),
                               headers=bearer(token_for(tenant, "executive")))
         assert r.json() == answers["executive", targets[0]["target"]]
 
