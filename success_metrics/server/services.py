@@ -24,6 +24,7 @@ from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.scheduler import Scheduler
 from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
+from success_metrics.query.protocol import serialize
 from success_metrics.ingest import validate as event_schemas
 from success_metrics.guard import Limiter
 from success_metrics.notify.reports.delivery import Reporter
@@ -84,6 +85,8 @@ class Services:
     keys: keyring.Keyring = field(init=False, repr=False)
     # computed frames per tenant and row scope, unmasked (success_metrics/query/cache.py)
     cache: ResultCache = field(init=False, repr=False)
+    # the /query items and their JSON built from those frames (success_metrics/query/protocol/serialize.py)
+    serialized: serialize.Memo = field(default_factory=serialize.Memo, repr=False)
     # the one answer path (authorize → compute through the cache → mask) every reader of values takes
     answers: Answerer = field(init=False, repr=False)
     _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
