@@ -18,7 +18,6 @@ computing slots to users (a user asking for a panel being warmed joins that comp
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import logging
@@ -35,7 +34,6 @@ from success_metrics.query.protocol import parse
 from success_metrics.query.protocol.errors import ProtocolError
 from success_metrics.query.protocol.requests import QueryRequest
 from success_metrics.server.services import Services
-from success_metrics.storage import StorageError
 from success_metrics.rbac import Forbidden
 
 log = logging.getLogger(__name__)
@@ -127,17 +125,16 @@ class Warmer:
         self.svc = svc
         self.state = WarmerState()
         self._requests: list[tuple[list[dict[str, Any]], int]] | None = None
+        self._began = datetime.now(UTC)  # when the last scheduled round began
 
-    async def run_forever(self) -> None:
-        while True:
-            began = datetime.now(UTC)
-            try:
-                await self.round(began)
-            except StorageError as exc:  # the database is away: the next round tries again
-                log.warning("cache warming skipped: %s", exc)
-            except Exception:  # the loop must outlive one failed round; users still compute on demand
-                log.exception("cache warming round failed")
-            await asyncio.sleep(next_wait(began, datetime.now(UTC)))
+    async def scheduled_round(self) -> None:
+        """A round of the service's background loop (server/background.py), which waits ``wait()`` before the next."""
+        self._began = datetime.now(UTC)
+        await self.round(self._began)
+
+    def wait(self) -> float:
+        """Seconds from now to the next scheduled round: just after the next quarter hour (``next_wait``)."""
+        return next_wait(self._began, datetime.now(UTC))
 
     async def round(self, now: datetime | None = None, tenant_ids: list[str] | None = None) -> WarmerState:
         """Warm the dashboards of ``tenant_ids``, by default every tenant in the first round and then the tenants

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,14 +31,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         services = await Services.start(settings, database)
         app.state.services = services
         app.state.warmer = warmer = Warmer(services) if settings.cache_warm else None
-        warming = asyncio.create_task(warmer.run_forever()) if warmer else None
+        if warmer is not None:
+            services.background.every("cache warmer", warmer.scheduled_round, warmer.wait)
         try:
             yield
         finally:
-            if warming is not None:
-                warming.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await warming
             await services.stop()
 
     # /docs and /redoc with Swagger UI's and ReDoc's files from the fastapi-offline package, not a CDN: they work

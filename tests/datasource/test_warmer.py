@@ -3,7 +3,6 @@ cache for every role, with the answer a cold computation gives; every dashboard 
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import weakref
@@ -129,21 +128,3 @@ async def test_after_the_first_round_only_tenants_whose_users_came_are_warmed(cl
     assert r.status_code == 200
     state = await warm.round(NOW)
     assert state.queries > 0 and state.failed == 0 and svc.cache.asked_within(3600) == [tenant]
-
-
-async def test_a_round_that_fails_does_not_stop_the_rounds(client: httpx.AsyncClient,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    warm = Warmer(services_of(client))
-    rounds: list[datetime] = []
-
-    async def failing(now: datetime) -> None:
-        rounds.append(now)
-        if len(rounds) == 1:
-            raise RuntimeError("a bug in one round")
-        raise asyncio.CancelledError  # ends the loop for the test
-
-    monkeypatch.setattr(warm, "round", failing)
-    monkeypatch.setattr(warmer, "next_wait", lambda began, now: 0.0)
-    with pytest.raises(asyncio.CancelledError):
-        await warm.run_forever()
-    assert len(rounds) == 2
