@@ -18,7 +18,6 @@ computing slots to users (a user asking for a panel being warmed joins that comp
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import time
@@ -107,19 +106,6 @@ def next_wait(began: datetime, now: datetime) -> float:
     return max(0.0, next_round_in(began) - (now - began).total_seconds())
 
 
-def keep_out_of_gc() -> None:
-    """Move what is alive now (above all, the cache's frames) out of the cyclic garbage collector's sight.
-
-    Cached frames are millions of long-lived objects without reference cycles (refcounting frees them when
-    evicted). Left in the oldest generation, every full collection walked them all: ~300 ms, about once a second
-    under load (measured with gc.callbacks), a stall of every request. The permanent generation is not walked.
-    What became cyclic garbage among the objects frozen by the previous round is collected first (one full
-    collection a quarter hour)."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
 class Warmer:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -173,7 +159,6 @@ class Warmer:
                                  last_round_s=time.perf_counter() - started)
         log.info("cache warmed: %d tenants × %d ranges, %d queries (%d computed, %d failed) in %.1f s",
                  len(tenant_ids), len(RANGES), warmed, self.state.computed, failed, self.state.last_round_s)
-        keep_out_of_gc()
         return self.state
 
     async def _warm(self, tenant: str, body: QueryRequest) -> tuple[int, int]:

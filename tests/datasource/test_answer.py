@@ -26,7 +26,7 @@ from success_metrics.rbac import Role, policy
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.test_alert_evaluate import T, answers, fixture_tenant  # noqa: F401  (fixture)
 from tests.datasource.test_pipeline import bearer, services_of, weighted_body
-from tests.datasource.test_warmer import NOW, _thaw  # noqa: F401  (fixture)
+from tests.datasource.test_warmer import NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 # shared_query derives the key of an already authorized query, without its row scope, for a metric whose frame

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from success_metrics.query.protocol import parse, serialize
 from success_metrics.query.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
 from success_metrics.query.protocol.parse import Shape
 from success_metrics.query.protocol.requests import AnnotationRequest, FilterIn, QueryRequest, VariableRequest
-from success_metrics.query.protocol.responses import QueryResponse
+from success_metrics.query.protocol.responses import QueryResponse, Table, TimeSeries
 from success_metrics.settings import Limits
 from tests.datasource.grafana_shapes import check, fixture
 
@@ -233,7 +234,7 @@ def test_a_series_served_again_is_the_same_and_a_changed_column_is_not_mistaken_
     times, web, ref = frame.columns
     changed = Frame("throughput", Kind.TIMESERIES, (times, web.with_values((7, 8, 9)), ref))
     assert [i.datapoints for i in serialize.time_series("A", changed)] == [
-        [(8.0, T0), (7.0, T0 + HOUR), (9.0, T0 + 2 * HOUR)], first[1]]
+        ((8.0, T0), (7.0, T0 + HOUR), (9.0, T0 + 2 * HOUR)), first[1]]
 
 
 def test_a_frame_served_again_reuses_its_items_and_json_but_a_changed_one_does_not() -> None:
@@ -250,6 +251,18 @@ def test_a_frame_served_again_reuses_its_items_and_json_but_a_changed_one_does_n
     assert json.loads(serialize.items_json(memo, masked_items))[0]["datapoints"] == [
         [None, T0], [None, T0 + HOUR], [None, T0 + 2 * HOUR]]
     assert serialize.query_items(memo, "B", Shape.TIMESERIES, frame)[0].refId == "B"  # refIds are not shared
+
+
+def test_what_the_memo_keeps_is_out_of_the_cyclic_collectors_walks() -> None:
+    """A full memo keeps hundreds of thousands of points and rows for as long as their frame is cached: as
+    tuples of plain values the collector stops tracking them, so a full collection does not walk them all."""
+    memo = serialize.Memo()
+    [series, _] = serialize.query_items(memo, "A", Shape.TIMESERIES, series_frame())
+    [table] = serialize.query_items(memo, "A", Shape.TABLE, series_frame())
+    gc.collect()  # untracks the rows and points, which were made after the tuple holding them ...
+    gc.collect()  # ... and so that tuple only at the next collection
+    assert isinstance(series, TimeSeries) and isinstance(table, Table)
+    assert not gc.is_tracked(series.datapoints) and not gc.is_tracked(table.rows)
 
 
 def test_time_series_asked_as_table_is_a_typed_table() -> None:

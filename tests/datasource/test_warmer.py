@@ -3,15 +3,12 @@ cache for every role, with the answer a cold computation gives; every dashboard 
 
 from __future__ import annotations
 
-import gc
 import json
-import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from success_metrics.calculators import all_metrics
 from success_metrics.query import warmer
@@ -21,13 +18,6 @@ from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.test_pipeline import bearer, services_of
 
 NOW = datetime(2026, 3, 3, 9, 7, 12, tzinfo=UTC)  # the day after the seed day
-
-
-@pytest.fixture(autouse=True)
-def _thaw() -> Iterator[None]:
-    """A round freezes what is alive (keep_out_of_gc): give the test process's objects back to the collector."""
-    yield
-    gc.unfreeze()
 
 
 def grafana_body(targets: list[dict[str, Any]], max_points: int, span: timedelta, now: datetime) -> dict[str, Any]:
@@ -58,33 +48,12 @@ def test_a_round_starts_just_after_the_next_quarter_hour() -> None:
     assert warmer.next_wait(began, began + timedelta(seconds=90)) == 0
 
 
-class Held:
-    """An object that can be watched with a weak reference."""
-
-    me: Held | None = None
-
-
-def test_frozen_objects_are_freed_when_dropped_and_frozen_cycles_at_the_next_round() -> None:
-    # what a round freezes (a cached frame) is not kept for ever once the cache drops it
-    plain, cyclic = Held(), Held()
-    cyclic.me = cyclic
-    plain_gone, cyclic_gone = weakref.ref(plain), weakref.ref(cyclic)
-    warmer.keep_out_of_gc()
-    del plain, cyclic
-    assert plain_gone() is None  # reference counting frees a frozen object as soon as nothing holds it
-    gc.collect()
-    assert cyclic_gone() is not None  # a frozen cycle waits for the next round (a quarter hour at most) ...
-    warmer.keep_out_of_gc()
-    assert cyclic_gone() is None  # ... which collects it
-
-
 async def test_after_a_round_every_role_opens_a_dashboard_from_the_cache(
         client: httpx.AsyncClient, tenant: str, token_for: Any,
         make_client: Callable[..., Awaitable[httpx.AsyncClient]]) -> None:
     svc = services_of(client)
     state = await Warmer(svc).round(NOW, [tenant])
     assert state.failed == 0 and state.queries > 0 and state.computed > 0
-    assert gc.get_freeze_count() > 0  # the warmed frames are out of the cyclic collector's walks
     stats = svc.cache.stats
     panels = [(t, m) for t, m in warmer.dashboard_requests() if t[0]["target"] in
               ("roi.monthly", "revenue.monthly_trend", "errors.rate", "sources.performance")]
