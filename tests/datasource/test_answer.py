@@ -56,7 +56,7 @@ async def test_the_warmer_is_authorized_by_policy(client: httpx.AsyncClient, ten
     state = await Warmer(svc).round(NOW, [tenant])
     roi_panels = [t for t, _ in warmer.dashboard_requests() for target in t if target["target"].startswith("roi.")]
     assert state.failed == len(roi_panels) * len(warmer.RANGES) > 0
-    keys = {k.query.metric for k in svc.cache._entries}
+    keys = {k.query.metric for k in svc.cache}
     assert "revenue.monthly_trend" in keys and not any(k.startswith("roi.") for k in keys)
 
 
