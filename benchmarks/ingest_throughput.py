@@ -18,13 +18,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 
-from success_metrics.tools import demo
-from success_metrics.storage import tenants as tenant_store
 from success_metrics.ingest.backfill import backfill
 from success_metrics.server.services import open_database
 from success_metrics.settings import Settings
+from success_metrics.storage import tenants as tenant_store
+from success_metrics.tools import demo
 
 
 def write_events(path: Path, tenant: str, wanted: int) -> int:
@@ -51,7 +52,8 @@ async def main(events: int, batch_size: int) -> None:
         count = write_events(path, "acme", events)
         console.print(f"generated {count:,} events ({path.stat().st_size / 1e6:.1f} MB) in "
                       f"{time.perf_counter() - started:.1f} s")
-        settings = Settings(data_dir=Path(tmp), database_url=os.environ.get("DATABASE_URL") or None,
+        url = os.environ.get("DATABASE_URL")
+        settings = Settings(data_dir=Path(tmp), database_url=SecretStr(url) if url else None,
                             tenants=(demo.profile("acme").config(),))
         db, embedded = await open_database(settings)
         try:

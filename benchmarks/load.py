@@ -296,7 +296,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -362,7 +362,8 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--seconds", type=float, default=40.0, help="simulated time per N")
     parser.add_argument("--saturation-seconds", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=16, help="concurrent dashboard loads when saturating (both sides)")
+    parser.add_argument("--workers", type=int, default=16,
+                        help="concurrent dashboard loads when saturating (both sides)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--across-quarter", action="store_true",
                         help="run each users' phase over the turn of a quarter hour (when every analytics range's "

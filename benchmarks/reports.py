@@ -20,17 +20,17 @@ import tempfile
 import time
 from datetime import UTC, datetime
 
-from success_metrics.tools import demo
-from success_metrics.storage import tenants
-from success_metrics.query.answer import Answerer
-from success_metrics.query.cache import ResultCache
 from success_metrics.notify.reports import content, render
 from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import DEFAULT_TIMES, ReportKind, latest_due
-from success_metrics.server.services import open_database
-from success_metrics.settings import load_settings
+from success_metrics.query.answer import Answerer
+from success_metrics.query.cache import ResultCache
 from success_metrics.rbac import Role
 from success_metrics.rbac.policy import default_policy
+from success_metrics.server.services import open_database
+from success_metrics.settings import load_settings
+from success_metrics.storage import tenants
+from success_metrics.tools import demo
 
 
 async def main(n_tenants: int, scale: float, months: int) -> None:
@@ -62,7 +62,8 @@ async def main(n_tenants: int, scale: float, months: int) -> None:
                 t2 = time.perf_counter()
                 gather.append(t1 - t0)
                 draw.append(t2 - t1)
-                sizes.append(len(rendered.pdf) + sum(map(len, rendered.csvs.values())) + sum(map(len, rendered.images.values())))
+                sizes.append(len(rendered.pdf) + sum(map(len, rendered.csvs.values()))
+                             + sum(map(len, rendered.images.values())))
                 missing = [s.title for s in report.sections if s.frame is None]
                 if missing:
                     print(f"  {p.tenant_id}: sections without data: {', '.join(missing)}")

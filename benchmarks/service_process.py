@@ -101,7 +101,8 @@ def rss_mb(server: subprocess.Popen[bytes]) -> float:
 
 
 @asynccontextmanager
-async def serving(data_dir: Path, dsn: str | None) -> AsyncIterator[tuple[subprocess.Popen[bytes], aiohttp.ClientSession]]:
+async def serving(data_dir: Path, dsn: str | None
+                  ) -> AsyncIterator[tuple[subprocess.Popen[bytes], aiohttp.ClientSession]]:
     """``success-metrics serve`` on a free loopback port with the dev issuer enabled, warm, and a client for it;
     stopped (SIGTERM, then kill) on the way out."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as cfg:

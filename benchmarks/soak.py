@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import subprocess
@@ -41,7 +42,7 @@ def verdict(curve: list[tuple[float, float]], warmup_s: float) -> tuple[bool, st
     mean_t, mean_mb = sum(t for t, _ in after) / n, sum(mb for _, mb in after) / n
     slope = (sum((t - mean_t) * (mb - mean_mb) for t, mb in after)
              / (sum((t - mean_t) ** 2 for t, _ in after) or 1.0))  # MB per second
-    flat = -TOLERANCE <= low and high <= TOLERANCE
+    flat = low >= -TOLERANCE and high <= TOLERANCE
     return flat, (f"{'FLAT' if flat else 'NOT FLAT'}: after {warmup_s / 60:.0f} min warm-up RSS stays within "
                   f"{low:+.1%} … {high:+.1%} of {reference:.0f} MB (tolerance ±{TOLERANCE:.0%}); drift "
                   f"{after[-1][1] / reference - 1:+.1%}; slope {slope * 600 / reference:+.2%} per 10 min")
@@ -53,10 +54,8 @@ async def sample(server: subprocess.Popen[bytes], started: float, every_s: float
         at, mb = time.monotonic() - started, rss_mb(server)
         curve.append((at, mb))
         print(f"  {at / 60:6.1f} min  RSS {mb:7.1f} MB", flush=True)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)
-        except TimeoutError:
-            pass
 
 
 async def main(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ checkpoints), SM_CONFIG (YAML file: tenants, identity providers, limits), SM_LOG
 from __future__ import annotations
 
 import os
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,7 +44,8 @@ class Limits(BaseModel):
     auth_failures_per_tenant: int = Field(200, gt=0)
     ingest_requests_per_tenant: int = Field(1200, gt=0)  # ingest requests a minute per tenant
     rate_limit_keys: int = Field(100_000, gt=0)  # addresses and tenants tracked at most (bounded memory)
-    # slow clients (success_metrics/server/slow_clients.py): headers and body must arrive within these, else 408 and closed
+    # slow clients (success_metrics/server/slow_clients.py): headers and body must arrive within these, else 408 and
+    # closed
     header_timeout_s: float = Field(10.0, gt=0)
     body_timeout_s: float = Field(60.0, gt=0)
     keep_alive_s: float = Field(5.0, gt=0)  # an idle keep-alive connection is closed after this
@@ -51,7 +53,8 @@ class Limits(BaseModel):
 
 
 class Notifications(BaseModel):
-    """Alert evaluation, scheduled reports and how they are delivered (success_metrics/notify/alerts, success_metrics/notify/reports).
+    """Alert evaluation, scheduled reports and how they are delivered (success_metrics/notify/alerts,
+    success_metrics/notify/reports).
 
     The scheduler is off unless enabled, so tests and one-shot CLI commands never start background loops.
     """
@@ -104,6 +107,11 @@ class Settings(BaseModel):
     prometheus_token: SecretStr | None = Field(None, min_length=16)
     # "json": one JSON object a line (access log: request id, tenant, role, route, status, latency); SM_LOG_FORMAT
     log_format: Literal["text", "json"] = "text"
+    # the dashboard self-check (success_metrics/query/selfcheck.py): daily at this UTC time, in the background lane; a
+    # panel answered after slow_ms is reported slow
+    dashboard_check: bool = True
+    dashboard_check_at: time = time(3, 0)
+    dashboard_check_slow_ms: float = Field(5000.0, gt=0)
 
     @field_validator("retention_months")
     @classmethod

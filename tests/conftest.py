@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from success_metrics.server.app import create_app
 from success_metrics.server.services import Services, open_database
@@ -52,7 +53,8 @@ async def database_url(data_dir: Path) -> AsyncIterator[str | None]:
 
 @pytest.fixture(scope="session")
 def base_settings(data_dir: Path, database_url: str | None) -> Settings:
-    return Settings(database_url=database_url, data_dir=data_dir, dev_issuer_enabled=True, cache_warm=False)
+    return Settings(database_url=None if database_url is None else SecretStr(database_url), data_dir=data_dir,
+                    dev_issuer_enabled=True, cache_warm=False)
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +69,9 @@ async def db(base_settings: Settings) -> AsyncIterator[Database]:
 @pytest.fixture
 def new_tenant_id() -> Callable[[str], str]:
     """A tenant id unique to this test session and call."""
-    return lambda prefix="t": f"{prefix}-{os.getpid() % 10000}-{next(_counter)}"
+    def new(prefix: str = "t") -> str:
+        return f"{prefix}-{os.getpid() % 10000}-{next(_counter)}"
+    return new
 
 
 class AppClient(httpx.AsyncClient):

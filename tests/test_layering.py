@@ -17,8 +17,8 @@ PACKAGE = ROOT / "success_metrics"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tools: commands people run", ("tools", "tools.*")),
     ("the app", ("server", "server.app")),
-    ("around every request, and the warmer (replays dashboards through the pipeline)",
-     ("server.openapi", "server.audit_edge", "server.middleware", "query.warmer")),
+    ("around every request, the warmer and the dashboard self-check (replay dashboards through the pipeline)",
+     ("server.openapi", "server.audit_edge", "server.middleware", "query.warmer", "query.selfcheck")),
     ("routes: each capability's HTTP edge", ("*.routes", "*_routes", "admin", "admin.*")),
     ("the /query pipeline and route dependencies", ("query.pipeline", "server.deps")),
     ("errors become HTTP", ("server.problems",)),
@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def _modules() -> dict[str, Path]:
-    found = {}
+    found: dict[str, Path] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         parts = path.relative_to(PACKAGE).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -54,7 +54,7 @@ def _layer(module: str) -> int:
 def _imports(module: str) -> set[str]:
     """The success_metrics modules this module imports (a name imported from a package counts as that package
     unless it is a submodule)."""
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
         names: list[str] = []
         if isinstance(node, ast.Import):
@@ -93,7 +93,7 @@ def test_no_import_cycles() -> None:
             if target == module or target == module.rpartition(".")[0]:
                 continue  # a package's __init__ re-exporting its own modules is not a cycle
             if state.get(target) == 1:
-                return stack[stack.index(target):] + [target]
+                return [*stack[stack.index(target):], target]
             if state.get(target) is None and (cycle := visit(target)):
                 return cycle
         stack.pop()
@@ -105,18 +105,20 @@ def test_no_import_cycles() -> None:
             raise AssertionError("import cycle: " + " → ".join(cycle))
 def test_every_domain_error_has_a_problem_mapping() -> None:
     import success_metrics.calculators.errors
-    import success_metrics.storage.errors
     import success_metrics.rbac.errors
+    import success_metrics.storage.errors
     from success_metrics.server import problems
 
     for module in (success_metrics.calculators.errors, success_metrics.rbac.errors, success_metrics.storage.errors):
         for obj in vars(module).values():
             if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__ == module.__name__:
-                assert problems.status_for(_make(obj)), f"{obj.__name__} has no status in success_metrics/server/problems.py"
+                assert problems.status_for(_make(obj)), \
+                    f"{obj.__name__} has no status in success_metrics/server/problems.py"
 
 
 def _make(cls: type[Exception]) -> Exception:
     # construct with whatever positional arguments the class needs, for the lookup only
+    args: tuple[object, ...]
     for args in (("x",), ("x", [])):
         try:
             return cls(*args)

@@ -21,13 +21,24 @@ from typing import Any
 
 import pytest
 
-from success_metrics.calculators import Frame, Kind, MetricName, MetricQuery, Sensitivity, all_metrics, compute, get_metric
+from success_metrics.calculators import (
+    Frame,
+    Kind,
+    MetricDef,
+    MetricName,
+    MetricQuery,
+    Sensitivity,
+    TenantId,
+    all_metrics,
+    compute,
+    get_metric,
+)
 from success_metrics.calculators import annotations as annotation_kinds
 from success_metrics.calculators.compute import load_settings
 from success_metrics.notify.reports import content
 from success_metrics.notify.reports.schedule import ReportKind, period_covering
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
+from success_metrics.storage.pool import Database
 from tests.calculators import fixture
 from tests.datasource.test_alert_delivery import KEYS
 from tests.datasource.test_alert_evaluate import answers
@@ -49,7 +60,7 @@ def _rename(value: Any) -> Any:
     return NAMES.get(value, value) if isinstance(value, str) else value
 
 
-def _money_changed(events: list[dict]) -> list[dict]:
+def _money_changed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Tenant B: other agents' deal values and every recorded cost changed; all else the same."""
     out = copy.deepcopy(events)
     for e in out:
@@ -61,7 +72,7 @@ def _money_changed(events: list[dict]) -> list[dict]:
 
 
 def _settings(scale: float) -> dict[str, Any]:
-    s = _rename(copy.deepcopy(fixture.SETTINGS_A))
+    s: dict[str, Any] = _rename(copy.deepcopy(fixture.SETTINGS_A))
     s["hourly_rate"] *= scale
     s["error_cost"] *= scale
     s["monthly_costs"] = {k: v * scale for k, v in s["monthly_costs"].items()}
@@ -117,9 +128,11 @@ async def pair(db: Database) -> tuple[str, str]:
 
 
 def principal(tenant: str, role: Role) -> Principal:
-    who = {Role.AGENT: {"agent_id": OWN, "teams": ("t1",)}, Role.MANAGER: {"teams": ("t1",)}}.get(role, {})
-    return Principal(tenant_id=tenant, subject=f"{role.value}@walk", role=role, auth_method=AuthMethod.SERVICE_KEY,
-                     **who)
+    scopes: dict[Role, dict[str, Any]] = {Role.AGENT: {"agent_id": OWN, "teams": ("t1",)},
+                                          Role.MANAGER: {"teams": ("t1",)}}
+    who = scopes.get(role, {})
+    return Principal(tenant_id=TenantId(tenant), subject=f"{role.value}@walk", role=role,
+                     auth_method=AuthMethod.SERVICE_KEY, **who)
 
 
 def _canon(frame: Frame) -> str:
@@ -195,7 +208,8 @@ async def test_no_role_receives_what_its_policy_hides(db: Database, pair: tuple[
         walked += 1
         if role is Role.ADMIN:
             admin_saw.append(seen_a)
-        if role is Role.ADMIN and not is_annotation:  # admins see every column: the declared ones must be there
+        # admins see every column: the declared ones must be there
+        if role is Role.ADMIN and isinstance(metric, MetricDef):
             shown = {c[0] for c in json.loads(seen_a)["columns"]}
             declared = set(metric.lineage) | set(metric.declassify)
             if metric.kind is not Kind.TIMESERIES and not declared <= shown:

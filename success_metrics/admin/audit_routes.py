@@ -14,13 +14,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from success_metrics.guard import append, recording
-from success_metrics.guard import refuse, request_fields
+from success_metrics.guard import append, recording, refuse, request_fields
+from success_metrics.rbac import AuditFilter, Principal, Role, audit, audit_query, policy
 from success_metrics.server.deps import PrincipalDep, ServicesDep
 from success_metrics.server.problems import Problem
-from success_metrics.rbac import audit, audit_query, policy
-from success_metrics.rbac import AuditFilter
-from success_metrics.rbac import Principal, Role
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 

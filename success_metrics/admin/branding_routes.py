@@ -8,8 +8,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from success_metrics.storage import tenants
 from success_metrics.server.deps import PrincipalDep, ServicesDep
+from success_metrics.storage import tenants
 
 router = APIRouter(prefix="/api", tags=["branding"])
 

@@ -14,16 +14,19 @@ from fastapi import APIRouter, Body, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from success_metrics.guard import audit_note
-from success_metrics.guard import append, record, recording
-from success_metrics.guard import request_fields
+from success_metrics.guard import append, audit_note, record, recording, request_fields
+from success_metrics.rbac import (
+    IdentityProviderConfig,
+    PolicyVersion,
+    ProviderUnavailable,
+    Role,
+    audit,
+    changes,
+    keys,
+    policy,
+)
 from success_metrics.server.deps import AdminDep, ServicesDep
 from success_metrics.server.problems import Problem
-from success_metrics.rbac import audit, changes, keys, policy
-from success_metrics.rbac import IdentityProviderConfig
-from success_metrics.rbac import ProviderUnavailable
-from success_metrics.rbac import PolicyVersion
-from success_metrics.rbac import Role
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -126,7 +129,8 @@ IDENTITY_EXAMPLES: dict[str, dict[str, Any]] = {
 
 @router.put("/identity", response_model=dict[str, Any],
             responses={409: {"description": "Another tenant trusts this issuer"}})
-async def put_identity(body: Annotated[dict[str, Any], Body(openapi_examples=IDENTITY_EXAMPLES)], who: AdminDep, svc: ServicesDep, request: Request) -> dict[str, Any]:
+async def put_identity(body: Annotated[dict[str, Any], Body(openapi_examples=IDENTITY_EXAMPLES)], who: AdminDep,
+                       svc: ServicesDep, request: Request) -> dict[str, Any]:
     _storable(body, "identity settings")
     try:
         config = IdentityProviderConfig.model_validate(body)

@@ -43,7 +43,8 @@ from success_metrics.calculators.semantic.generate import (
     generated_block,
     schema_files,
 )
-from success_metrics.calculators.tenant_settings import TenantSettings
+from success_metrics.calculators.sql import fetch_one
+from success_metrics.calculators.tenant_settings import Branding, MonthlyCosts, TenantSettings
 from success_metrics.calculators.validate import check as check_catalog
 from success_metrics.calculators.vocabulary import (
     ColumnType,
@@ -56,6 +57,7 @@ from success_metrics.calculators.vocabulary import (
 )
 
 __all__ = [
+    "Branding",
     "CalculatorError",
     "Column",
     "ColumnType",
@@ -74,6 +76,7 @@ __all__ = [
     "MetricDef",
     "MetricName",
     "MetricQuery",
+    "MonthlyCosts",
     "Operator",
     "Option",
     "Origin",
@@ -99,6 +102,7 @@ __all__ = [
     "dimension_values",
     "entities",
     "explain",
+    "fetch_one",
     "generated_block",
     "get_metric",
     "needs_agent_scope_check",

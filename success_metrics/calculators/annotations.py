@@ -12,13 +12,16 @@ named so the role policy's metric globs decide who may see them (``components.*`
 - target_misses: closed months in which a team (or agent) with a monthly revenue goal closed less.
 - policy_changes: each new role policy version, by whom and why.
 - backfills: ingest runs that loaded past data (CLI, demo, or API batches whose events are over a day old).
+- anomalies: days a key series left what its seasonal decomposition expects
+(success_metrics/calculators/metrics/anomalies.py,
+  from the background trainer's stored scan).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -29,6 +32,7 @@ from success_metrics.calculators.catalog import get as get_metric
 from success_metrics.calculators.errors import UnknownMetric
 from success_metrics.calculators.frames import Column, Frame, Lineage
 from success_metrics.calculators.measures import MEASURES
+from success_metrics.calculators.metrics import anomalies as anomaly_scan
 from success_metrics.calculators.query import ScopedQuery, ScopeKind
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import ColumnType, Kind, MetricName, Sensitivity
@@ -202,6 +206,15 @@ async def _backfills(conn: asyncpg.Connection, sq: ScopedQuery, _: TenantSetting
              ("backfill", r["source"])) for r in rows]
 
 
+async def _anomalies(conn: asyncpg.Connection, sq: ScopedQuery, _: TenantSettings) -> list[Row]:
+    scan = await anomaly_scan.stored_scan(conn, sq)
+    return [(datetime.fromtimestamp(a.time / 1000, UTC), datetime.fromtimestamp(a.time / 1000 + 86_400, UTC),
+             f"Anomaly: {a.series.replace('_', ' ')}",
+             f"{a.value:,.2f} where {a.expected:,.2f} was expected (robust z {a.score:+.1f})",
+             ("anomaly", a.series), anomaly_scan.lineage_of(a.series))
+            for a in (anomaly_scan.in_range(scan, sq) if scan else [])]
+
+
 ALERT_INPUTS = tuple(MEASURES)  # a firing reads what its rule read: any measure
 
 KINDS: dict[str, AnnotationKind] = {k.key: k for k in (
@@ -228,6 +241,8 @@ KINDS: dict[str, AnnotationKind] = {k.key: k for k in (
     AnnotationKind("backfills", MetricName("system.annotations.backfills"), "Data backfills", Sensitivity.PUBLIC,
                    _backfills,
                    inputs=("ingest_batches",)),
+    AnnotationKind("anomalies", MetricName("annotations.anomalies"), "Anomalies", Sensitivity.PUBLIC, _anomalies,
+                   inputs=anomaly_scan.ALL_INPUTS, row_lineage=True),
 )}
 
 

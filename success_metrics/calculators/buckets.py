@@ -154,7 +154,7 @@ def plan(start: datetime, end: datetime, zone: ZoneInfo, finest: Source = Source
         d1 = local_midnight(last_day - DAY, zone)
     if d0 >= d1:
         return _hours(start, end)
-    return _hours(start, d0) + [Segment(Source.DAY, d0, d1)] + _hours(d1, end)
+    return [*_hours(start, d0), Segment(Source.DAY, d0, d1), *_hours(d1, end)]
 
 
 def finest_for(width: timedelta | str) -> Source:

@@ -52,7 +52,8 @@ async def call_stats(
     filters: tuple[Filter, ...], metric: str, width: timedelta | str | None = None, *,
     extra_where: str = "TRUE", percentiles: bool = True,
 ) -> tuple[dict[Key, CallStats], dict[str, Any]]:
-    """Stats per (series bucket or None, ``key``: a column of rollup_component_call, e.g. component); and meta saying how percentiles were computed."""
+    """Stats per (series bucket or None, ``key``: a column of rollup_component_call, e.g. component); and meta saying
+    how percentiles were computed."""
     finest = buckets.finest_for(width) if width is not None else Source.DAY
 
     def source(p: Params, segments: list[Segment], with_hist: bool) -> tuple[str, str]:

@@ -3,8 +3,8 @@ beside the async function that computes it. Registering a name twice fails at im
 close names for a typo.
 
 ``inputs`` names the measures (success_metrics/calculators/measures.py) and metrics a metric reads; every frame computed
-through the catalog is stamped with that lineage (success_metrics/calculators/lineage.py), so each output column inherits
-the sensitivity of what it was derived from. ``sensitivity`` is the metric's gate: which roles may query it.
+through the catalog is stamped with that lineage (success_metrics/calculators/lineage.py), so each output column
+inherits the sensitivity of what it was derived from. ``sensitivity`` is the metric's gate: which roles may query it.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 
-import success_metrics.calculators.metrics
 from success_metrics.calculators import buckets
 from success_metrics.calculators.catalog import MetricDef, get
 from success_metrics.calculators.errors import OutOfScope, UnsupportedFilter
@@ -62,7 +61,8 @@ async def compute(conn: asyncpg.Connection, sq: ScopedQuery, settings: TenantSet
 def shared_query(sq: ScopedQuery, row_scoped: bool) -> ScopedQuery:
     """The query whose frame answers ``sq``: without its row scope when the computation does not read one, so a
     tenant-wide figure is computed (and cached) once for every role, not once per team and per agent. The scope's
-    checks still apply to ``sq`` itself (success_metrics.rbac.policy.authorize, and check_agent_scope before computing)."""
+    checks still apply to ``sq`` itself (success_metrics.rbac.policy.authorize, and check_agent_scope before
+    computing)."""
     return sq if row_scoped or sq.scope.kind is ScopeKind.TENANT else ScopedQuery(sq.tenant_id, sq.query, RowScope())
 
 
@@ -73,8 +73,8 @@ def needs_agent_scope_check(sq: ScopedQuery) -> bool:
 
 async def check_agent_scope(conn: asyncpg.Connection, sq: ScopedQuery) -> None:
     """Under a team scope an agent filter may name only agents of the caller's teams: a tenant-wide figure
-    filtered to another team's agent is that agent's own figure. (success_metrics.rbac.policy checks team filters and the
-    self scope; which team an agent is in is known only here.)"""
+    filtered to another team's agent is that agent's own figure. (success_metrics.rbac.policy checks team filters and
+    the self scope; which team an agent is in is known only here.)"""
     if not needs_agent_scope_check(sq):
         return
     for f in sq.query.filters:
@@ -113,5 +113,5 @@ class _Recorder:
 async def explain(conn: asyncpg.Connection, sq: ScopedQuery) -> tuple[Frame, list[Statement]]:
     """Compute and return the SQL statements (text and parameters) the computation ran, in order."""
     recorder = _Recorder(conn)
-    frame = await compute(recorder, sq)  # type: ignore[arg-type]
+    frame = await compute(recorder, sq)  # type: ignore[arg-type]  # stands in for the three methods metrics call
     return frame, recorder.statements

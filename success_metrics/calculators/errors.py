@@ -23,7 +23,8 @@ class CalculatorError(Exception):
 class UnknownMetric(CalculatorError):
     def __init__(self, metric: str, suggestions: list[str] | None = None) -> None:
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"Unknown metric {metric!r}.{hint} POST /search lists the metrics you may query.", metric=metric)
+        super().__init__(f"Unknown metric {metric!r}.{hint} POST /search lists the metrics you may query.",
+                         metric=metric)
         self.suggestions = suggestions or []
 
 

@@ -14,10 +14,33 @@ from typing import Any
 
 from success_metrics.calculators.semantic.events import EVENT_MODELS
 
-# One member per event type of the semantic model (LEAD_CREATED = "lead.created", …): adding a type is one
-# model entry, not a second list to keep in step.
-EventType = StrEnum(  # type: ignore[misc]
-    "EventType", [(m.type.replace(".", "_").upper(), m.type) for m in EVENT_MODELS])
+
+class EventType(StrEnum):
+    """One member per event type of the semantic model, spelled out so a type checker sees every name."""
+
+    LEAD_CREATED = "lead.created"
+    LEAD_RESPONDED = "lead.responded"
+    LEAD_ENRICHED = "lead.enriched"
+    LEAD_SCORED = "lead.scored"
+    LEAD_ROUTED = "lead.routed"
+    LEAD_NURTURED = "lead.nurtured"
+    CONTACT_ATTEMPTED = "contact.attempted"
+    APPOINTMENT_SCHEDULED = "appointment.scheduled"
+    DEAL_CLOSED = "deal.closed"
+    AGENT_ACTIVITY = "agent.activity"
+    COMPONENT_CALL = "component.call"
+    API_USAGE = "api.usage"
+    COST_RECORDED = "cost.recorded"
+    ERROR_PREVENTED = "error.prevented"
+    ERASURE_REQUESTED = "erasure.requested"
+    ERASURE_COMPLETED = "erasure.completed"
+
+
+if {t.value for t in EventType} != {m.type for m in EVENT_MODELS}:
+    # the members are spelled out (a type checker cannot see those of an enum computed from the model), so the
+    # import fails if they drift from the model
+    raise RuntimeError("EventType and semantic.events.EVENT_MODELS differ: add or remove the member "
+                       f"{sorted({t.value for t in EventType} ^ {m.type for m in EVENT_MODELS})}")
 
 
 @dataclass(frozen=True, slots=True)

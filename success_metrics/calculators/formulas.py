@@ -142,7 +142,7 @@ def efficiency_score(
         "close_rate": rel(close_rate, baseline.lead_to_close),
         "revenue": rel(revenue, mean_revenue),
     }
-    w = weights.model_dump()
+    w: dict[str, float] = weights.model_dump()
     total = sum(w.values())
     if total <= 0:
         return 0.0

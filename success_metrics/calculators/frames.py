@@ -36,8 +36,8 @@ class Column:
     sensitivity: Sensitivity = Sensitivity.PUBLIC
     # the field a masking rule names, e.g. "agent", "revenue", "contact.email"; defaults to the column name
     field: str | None = None
-    # the measures the values derive from (success_metrics.calculators.lineage stamps it from the catalog); None: a plain
-    # value outside the catalog, judged by field and sensitivity alone; empty: declassified by its metric
+    # the measures the values derive from (success_metrics.calculators.lineage stamps it from the catalog); None: a
+    # plain value outside the catalog, judged by field and sensitivity alone; empty: declassified by its metric
     lineage: Lineage | None = None
 
     @property

@@ -52,7 +52,8 @@ def origins(names: Iterable[str], lookup: Lookup, _path: tuple[str, ...] = ()) -
         try:
             entry = lookup(name)
         except Exception:
-            raise LineageError(f"input {name!r} is neither a measure (success_metrics/calculators/measures.py) nor a metric") from None
+            raise LineageError(f"input {name!r} is neither a measure (success_metrics/calculators/measures.py) "
+                               "nor a metric") from None
         out |= origins(entry.inputs, lookup, (*_path, name))
     return frozenset(out)
 

@@ -102,6 +102,12 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("host_resources", Agg.MAX, Unit.PERCENT, P, "This service's CPU, memory and database size, now.",
             "system"),
     Measure("ingest_batches", Agg.COUNT, Unit.COUNT, P, "Ingest runs: when, source, events loaded.", "ingest"),
+    Measure("event_arrivals", Agg.COUNT, Unit.COUNT, P, "Events stored per type and hour (rollups) and the last "
+            "one's time: freshness and volume.", "ingest"),
+    Measure("ingest_tallies", Agg.COUNT, Unit.COUNT, P, "Per batch and event type: accepted, duplicates, late "
+            "arrivals, rejections by field and rule (never a value).", "ingest"),
+    Measure("dashboard_checks", Agg.COUNT, Unit.COUNT, P, "The dashboard self-check's outcome per panel and role.",
+            "system"),
     # security and compliance
     Measure("access_records", Agg.COUNT, Unit.COUNT, SEC, "The access audit log: who queried or exported what, "
             "authentication outcomes.", "audit"),

@@ -36,6 +36,7 @@ from success_metrics.calculators.sql import (
     Params,
     bucket_expr,
     by_type,
+    fetch_one,
     scope_condition,
     union_source,
     where_filters,
@@ -243,7 +244,7 @@ async def funnel(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: dateti
     p = Params()
     where = where_filters(LEAD_COLUMNS, filters, p, metric)
     end = p.add(hi)
-    r = await conn.fetchrow(
+    r = await fetch_one(conn,
         f"SELECT {funnel_select(end)} FROM leads l WHERE l.tenant_id = {p.add(tenant)} "
         f"AND l.created_at >= {p.add(lo)} AND l.created_at < {end} AND {where}", *p.values)
     return Funnel.of(r)

@@ -6,9 +6,9 @@ events stored for the first time, so a rollup never counts an event twice and a 
 (its insert also skips a key already present). ``rebuild`` recomputes a tenant's rollups and typed rows
 from its stored events (after a time-zone change, or after a bulk load) with the same statements, reading
 the events table instead of the batch. Keys and sums per event type are defined by ``sm_rollup_key``, generated
-from the semantic model (success_metrics/calculators/semantic; the table's slots k1..k3, n, s1..s3, mx, hist are named per type by
-the ``rollup_<type>`` views), the typed fields by ``sm_call_fields`` / ``sm_contact_fields`` in migration 0007;
-daily buckets start at the tenant-local midnight.
+from the semantic model (success_metrics/calculators/semantic; the table's slots k1..k3, n, s1..s3, mx, hist are named
+per type by the ``rollup_<type>`` views), the typed fields by ``sm_call_fields`` / ``sm_contact_fields`` in migration
+0007; daily buckets start at the tenant-local midnight.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from success_metrics.calculators.vocabulary import ColumnType, Kind, Sensitivity
 @dataclass(frozen=True, slots=True)
 class Col:
     """A column's shape. ``sensitivity`` serves frames built outside the catalog (plain values, tests): a catalog
-    metric's frame is stamped from its inputs (success_metrics/calculators/lineage.py), which sets every column's sensitivity."""
+    metric's frame is stamped from its inputs (success_metrics/calculators/lineage.py), which sets every column's
+    sensitivity."""
 
     name: str
     type: ColumnType = ColumnType.NUMBER

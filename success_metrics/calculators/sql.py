@@ -2,19 +2,22 @@
 
 ``union_source`` reads event types' sums per key from rollups where whole hours/days are covered and from raw
 events elsewhere (``buckets.plan``); both sides go through ``sm_rollup_key`` (generated from the semantic model,
-success_metrics/calculators/semantic), so the answer equals the raw-events answer. One type's rows carry the model's names
-(the ``rollup_<type>`` view's columns; the raw side aliases sm_rollup_key's slots the same way). Raw component calls and contact attempts are read from their typed
-tables (migration 0007) instead, with the same key and sums written out over columns (``TYPED_RAW``), since
-extracting their jsonb fields row by row was what long ranges spent their time on. Every statement filters
-by tenant_id although row-level security already confines the transaction (defence in depth).
+success_metrics/calculators/semantic), so the answer equals the raw-events answer. One type's rows carry the model's
+names (the ``rollup_<type>`` view's columns; the raw side aliases sm_rollup_key's slots the same way). Raw component
+calls and contact attempts are read from their typed tables (migration 0007) instead, with the same key and sums written
+out over columns (``TYPED_RAW``), since extracting their jsonb fields row by row was what long ranges spent their time
+on. Every statement filters by tenant_id although row-level security already confines the transaction (defence in
+depth).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+
+import asyncpg
 
 from success_metrics.calculators.buckets import MONTH, Segment, Source
 from success_metrics.calculators.errors import UnsupportedFilter
@@ -47,7 +50,7 @@ def filter_condition(expr: str, f: Filter, p: Params, metric: str) -> str:
         "use =, !=, =~ or !~.", metric=metric)
 
 
-def where_filters(columns: dict[Dimension, str], filters: tuple[Filter, ...], p: Params, metric: str) -> str:
+def where_filters(columns: Mapping[Dimension, str], filters: tuple[Filter, ...], p: Params, metric: str) -> str:
     """AND of every filter whose dimension maps to a column here ('TRUE' when none)."""
     conds = [filter_condition(columns[f.dimension], f, p, metric) for f in filters if f.dimension in columns]
     return " AND ".join(conds) or "TRUE"
@@ -260,3 +263,11 @@ def percentile_sql(hist_source: str, group: list[str], quantiles: list[float]) -
         f"  FROM (SELECT {gsel}h, sum(hc) AS c FROM {hist_source} s WHERE h IS NOT NULL GROUP BY {gsel}h) b"
         f") w" + (f" GROUP BY {g}" if group else "")
     )
+
+
+async def fetch_one(conn: asyncpg.Connection, query: str, *args: Any) -> asyncpg.Record:
+    """``fetchrow`` of a statement that always yields a row: an aggregate without GROUP BY, INSERT … RETURNING."""
+    row = await conn.fetchrow(query, *args)
+    if row is None:
+        raise LookupError(f"a statement that yields one row returned none: {query[:80]}")
+    return row

@@ -1,7 +1,7 @@
 """Whole-catalog checks that report every issue at once (run in the test suite, and by ``check`` at start-up).
 
-Lineage: every metric names its inputs, each a measure (success_metrics/calculators/measures.py) or another metric, with no
-cycle; a column it narrows names only some of those inputs; a declassified column says why; and the class
+Lineage: every metric names its inputs, each a measure (success_metrics/calculators/measures.py) or another metric, with
+no cycle; a column it narrows names only some of those inputs; a declassified column says why; and the class
 that gates the metric is one its inputs give (or public), so every column's sensitivity is derivable.
 """
 
@@ -22,7 +22,7 @@ def issues(metrics: list[MetricDef] | None = None) -> list[str]:
     names = [m.name for m in catalog]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         found.append(f"{dup}: registered more than once")
-    by_name = {m.name: m for m in catalog}
+    by_name: dict[str, MetricDef] = {m.name: m for m in catalog}
     for m in catalog:
         if not NAME.match(m.name):
             found.append(f"{m.name}: name is not 'area.metric' in lower case")

@@ -164,7 +164,8 @@ def dashboard_json(spec: DashboardSpec, lookup: Lookup, theme: Theme, plugin: Pl
         built.templating.list_val = []
     built.annotations = dash_m.AnnotationContainer(list_val=[_annotation(name, plugin) for name in spec.annotations])
     built.panels = list(_panels(spec, lookup, theme, plugin))
-    return json.loads(json.dumps(built, cls=JSONEncoder, sort_keys=True))
+    board_json: dict[str, Any] = json.loads(json.dumps(built, cls=JSONEncoder, sort_keys=True))
+    return board_json
 
 
 # ── layout ───────────────────────────────────────────────────────────────────────────────────
@@ -178,15 +179,15 @@ def _panels(spec: DashboardSpec, lookup: Lookup, theme: Theme,
     y = sum(p.grid_pos.h for p in out if p.grid_pos is not None)
     for row in spec.rows:
         out.append(dash_m.RowPanel(title=row.title, grid_pos=dash_m.GridPos(h=1, w=24, x=0, y=y)))
-        placed: list[dash_m.Panel] = []
+        placed: list[tuple[dash_m.GridPos, dash_m.Panel]] = []
         for panel, pos in zip(row.panels, _pack([(p.width, p.height) for p in row.panels], top=y + 1), strict=True):
             entry = lookup(panel.metric)
             assert entry is not None  # check() ran
             built = _panel(panel, entry, spec.variables, theme, plugin)
             built.grid_pos = pos
-            placed.append(built)
+            placed.append((pos, built))
         # Grafana (and a phone, which stacks them) reads panels top to bottom, left to right
-        out.extend(sorted(placed, key=lambda p: (p.grid_pos.y, p.grid_pos.x)))  # type: ignore[union-attr]
+        out.extend(built for _, built in sorted(placed, key=lambda e: (e[0].y, e[0].x)))
         y = max(p.grid_pos.y + p.grid_pos.h for p in out if p.grid_pos is not None)
     for i, item in enumerate(out, start=1):
         item.id_val = i

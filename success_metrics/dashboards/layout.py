@@ -35,6 +35,7 @@ class PanelSpec:
     # a heatmap of a long table (one row per x, y, value) is pivoted by Grafana into one field per y
     # bucket, the shape the heatmap panel reads: (x column, y column, value column)
     matrix: tuple[str, str, str] | None = None
+    roles: tuple[str, ...] | None = None  # the roles the panel is meant for, when not all of its dashboard's
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,19 @@ class DashboardSpec:
     description: str
     variables: tuple[Dimension, ...]
     rows: tuple[RowSpec, ...]
-    # annotation kinds the service marks on time axes (success_metrics/calculators/annotations.py), only those every role
-    # meant for the dashboard may see: a kind asked for by name that the role may not see is refused
+    # annotation kinds the service marks on time axes (success_metrics/calculators/annotations.py), only those every
+    # role meant for the dashboard may see: a kind asked for by name that the role may not see is refused
     annotations: tuple[str, ...]
     refresh: str = "1m"
     time_from: str = "now-30d"
     note: str | None = None  # markdown shown under the logo
+    # the roles the dashboard is meant for: the dashboard self-check (success_metrics/query/selfcheck.py) reports a
+    # panel refused to one of them as a failure, and a panel refused to any other role as refused as expected
+    roles: tuple[str, ...] = ("executive", "manager", "agent", "admin")
+
+    def roles_of(self, metric: str) -> tuple[str, ...]:
+        """The roles meant to see the panel showing ``metric`` (or the dashboard's annotations)."""
+        return next((p.roles for p in self.panels() if p.metric == metric and p.roles is not None), self.roles)
 
     def panels(self) -> tuple[PanelSpec, ...]:
         return tuple(p for row in self.rows for p in row.panels)
@@ -63,6 +71,10 @@ class DashboardSpec:
 
 S, TS, TB, BG, HM, BC = Viz.STAT, Viz.TIMESERIES, Viz.TABLE, Viz.BARGAUGE, Viz.HEATMAP, Viz.BARCHART
 D = Dimension
+# who each panel is for (README, "What each role sees"): agents see no ROI, cost or revenue figures, executives and
+# managers no security events, auditors only system health and the access audit
+BUSINESS = ("executive", "manager", "admin")
+SECURITY = ("admin", "auditor")
 
 EXECUTIVE = DashboardSpec(
     uid="sm-executive-summary",
@@ -71,7 +83,8 @@ EXECUTIVE = DashboardSpec(
     variables=(D.TEAM, D.LOCATION, D.SOURCE),
     time_from="now-90d",
     refresh="5m",
-    annotations=("outages", "alerts", "conversion_drops", "target_misses"),
+    annotations=("outages", "alerts", "conversion_drops", "target_misses", "anomalies"),
+    roles=BUSINESS,
     rows=(
         RowSpec("Primary ROI metrics", (
             PanelSpec("roi.monthly", S, 6, 5, "Total ROI"),
@@ -98,6 +111,12 @@ EXECUTIVE = DashboardSpec(
         )),
         RowSpec("Action items and alerts", (
             PanelSpec("alerts.action_items", TB, 24, 8),
+            PanelSpec("recommendations.list", TB, 24, 7),
+        )),
+        RowSpec("Forecasts and year over year", (
+            PanelSpec("forecast.revenue", TS, 12, 8, "Revenue forecast (total)"),
+            PanelSpec("forecast.revenue", TS, 12, 8, "Revenue forecast (attributed)", (("series", "attributed"),)),
+            PanelSpec("kpis.year_over_year", TB, 24, 8),
         )),
     ),
 )
@@ -136,7 +155,7 @@ LEADS = DashboardSpec(
     description="Conversion funnel, lead sources and quality, contact behaviour, and attribution of revenue to "
                 "the automation.",
     variables=(D.SOURCE, D.LOCATION, D.CHANNEL, D.TEAM),
-    annotations=("outages", "alerts", "conversion_drops"),
+    annotations=("outages", "alerts", "conversion_drops", "anomalies"),
     rows=(
         RowSpec("Conversion funnel", (
             PanelSpec("sources.performance", TB, 24, 8),
@@ -151,6 +170,20 @@ LEADS = DashboardSpec(
         )),
         RowSpec("Attribution and ROI by source", (
             PanelSpec("attribution.weighted", BC, 24, 8),
+            PanelSpec("attribution.model_comparison", BC, 12, 9),
+            PanelSpec("attribution.multi_touch", TB, 12, 9),
+        )),
+        RowSpec("Predictive scoring and leads at risk", (
+            PanelSpec("scoring.quality", TB, 24, 6),
+            PanelSpec("scoring.reliability", BC, 12, 8),
+            PanelSpec("scoring.leads", TB, 12, 8),
+            PanelSpec("leads.at_risk", TB, 24, 8),
+        )),
+        RowSpec("Forecasts and anomalies", (
+            PanelSpec("forecast.leads", TS, 12, 8),
+            PanelSpec("forecast.capacity", TS, 12, 8),
+            PanelSpec("anomalies.detected", TB, 12, 8),
+            PanelSpec("forecast.backtest", TB, 12, 8),
         )),
     ),
 )
@@ -172,7 +205,7 @@ AGENTS = DashboardSpec(
             PanelSpec("agents.time_allocation", BC, 24, 7),
         )),
         RowSpec("Recognition and goals", (
-            PanelSpec("agents.goals", BG, 12, 8),
+            PanelSpec("agents.goals", BG, 12, 8, roles=BUSINESS),
             PanelSpec("agents.top_performers", TB, 12, 8),
             PanelSpec("agents.coaching", TB, 24, 7),
         )),
@@ -188,6 +221,7 @@ SYSTEM = DashboardSpec(
     refresh="1m",
     time_from="now-24h",
     annotations=("outages", "degradations", "backfills"),
+    roles=("executive", "manager", "agent", "admin", "auditor"),
     rows=(
         RowSpec("Infrastructure", (
             PanelSpec("system.resources", TB, 24, 8),
@@ -198,8 +232,12 @@ SYSTEM = DashboardSpec(
             PanelSpec("apis.health", TB, 24, 8),
         )),
         RowSpec("Security and compliance", (
-            PanelSpec("security.auth_events", TS, 12, 8),
-            PanelSpec("compliance.checks", TB, 12, 8),
+            PanelSpec("security.auth_events", TS, 12, 8, roles=SECURITY),
+            PanelSpec("compliance.checks", TB, 12, 8, roles=SECURITY),
+        )),
+        RowSpec("Self-checks and data quality", (
+            PanelSpec("dashboards.health", TB, 24, 10),
+            PanelSpec("data.quality", TB, 24, 10),
         )),
     ),
 )
@@ -211,6 +249,7 @@ AUDIT = DashboardSpec(
                 "policy changes, compliance and dashboard adoption, from the hash-chained access audit log.",
     variables=(),
     annotations=("policy_changes", "backfills", "outages"),
+    roles=SECURITY,
     refresh="1m",
     time_from="now-7d",
     note=("**Who accessed what, when:** every query, export, policy change and failed sign-in is a row of the "

@@ -67,7 +67,7 @@ def _model_problems(board: dict[str, Any]) -> Iterator[str]:
 
 
 def _without_annotation_targets(board: dict[str, Any]) -> dict[str, Any]:
-    copy = json.loads(json.dumps(board))
+    copy: dict[str, Any] = json.loads(json.dumps(board))
     for ann in copy.get("annotations", {}).get("list", []):
         if isinstance(ann, dict):
             ann.pop("target", None)

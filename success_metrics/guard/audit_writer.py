@@ -13,10 +13,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from success_metrics.guard import audit_note, signals
-from success_metrics.rbac import audit
-from success_metrics.rbac import Principal
-from success_metrics.storage import DatabaseUnavailable
-from success_metrics.storage import Database
+from success_metrics.rbac import Principal, audit
+from success_metrics.storage import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +99,7 @@ class GroupCommit:
                 del queue[:MAX_BATCH]
                 try:
                     await self._write(tenant, [rec for rec, _ in batch])
-                except Exception as exc:  # noqa: BLE001 (handed to every caller of the round, who raise it)
+                except Exception as exc:  # handed to every caller of the round, who raise it
                     _settle(batch, exc)
                 else:
                     _settle(batch, None)

@@ -13,12 +13,18 @@ from fastapi import Request
 
 from success_metrics.guard import audit_note
 from success_metrics.guard.audit_writer import record
-from success_metrics.rbac import audit
-from success_metrics.rbac import Forbidden, NoRole, Unauthenticated
-from success_metrics.rbac import Credentials, Identifier, parse_providers
-from success_metrics.rbac import IdentityProviderConfig
-from success_metrics.rbac import JwksCache
-from success_metrics.rbac import Principal
+from success_metrics.rbac import (
+    Credentials,
+    Forbidden,
+    Identifier,
+    IdentityProviderConfig,
+    JwksCache,
+    NoRole,
+    Principal,
+    Unauthenticated,
+    audit,
+    parse_providers,
+)
 from success_metrics.settings import ConfigError, Settings
 from success_metrics.storage import Database
 

@@ -72,7 +72,8 @@ def _timeout_response(limit: float) -> bytes:
 
 
 class _HeaderDeadline:
-    """The timer, for either of uvicorn's HTTP protocols (mixed in before it)."""
+    """The timer, for either of uvicorn's HTTP protocols (mixed in before it: its ``super()`` calls reach that
+    protocol, which a type checker cannot see, hence their ignores)."""
 
     header_timeout_s: float
     loop: asyncio.AbstractEventLoop

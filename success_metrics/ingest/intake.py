@@ -34,6 +34,8 @@ async def ingest(
         checked = await asyncio.to_thread(validate.check, events, now=now, retention_months=retention_months)
     else:
         checked = validate.check(events, now=now, retention_months=retention_months)
+    reasons = [(r.type, r.rule) for r in checked.rejected] + [("", "unreadable line")] * extra_rejected
     result = await writer.write(db, tenant_id, checked.valid, source=source,
-                                rejected=len(checked.rejected) + extra_rejected, run_id=run_id, key_id=key_id)
+                                rejected=len(checked.rejected) + extra_rejected, run_id=run_id, key_id=key_id,
+                                reasons=reasons, now=now)
     return IngestReport(accepted=result.accepted, duplicates=result.duplicates, rejected=checked.rejected)

@@ -15,15 +15,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from success_metrics.guard import audit_note, signals
-from success_metrics.server.deps import ServicesDep
 from success_metrics.ingest import batch, validate
 from success_metrics.ingest.errors import BatchTooLarge
 from success_metrics.ingest.intake import ingest
 from success_metrics.ingest.writer import Source
+from success_metrics.rbac import Forbidden, Unauthenticated, keys
+from success_metrics.server.deps import ServicesDep
 from success_metrics.server.problems import Problem
 from success_metrics.storage import Database
-from success_metrics.rbac import Forbidden, Unauthenticated
-from success_metrics.rbac import keys
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"])
 

@@ -15,14 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
-
-try:  # a compiled validator, used only to wave valid events through fast; every verdict against is re-checked
-    import jsonschema_rs
-except ImportError:  # pragma: no cover - it is a declared dependency; without it validation is just slower
-    jsonschema_rs = None
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -66,6 +62,10 @@ class Rejection:
     id: str | None
     pointer: str
     reason: str
+    # for the data-quality tallies: the event's type ('' when none or unknown) and what was wrong, as the field
+    # (pointer inside the event) and the rule it broke, never a value the sender sent
+    type: str = ""
+    rule: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +102,10 @@ class EventSchemas:
         }
         # the fast path: "valid" from it is final (the same schema, the same date-time check; its other
         # formats are at least as strict); "invalid" is re-checked by the validator above, which explains it
-        self.fast: dict[EventType, Any] = {}
-        if jsonschema_rs is not None:
-            self.fast = {
-                kind: jsonschema_rs.Draft202012Validator(
-                    schema, validate_formats=True, formats={"date-time": _is_datetime})
-                for kind, schema in flat.items()
-            }
+        self.fast = {
+            kind: jsonschema_rs.Draft202012Validator(schema, validate_formats=True, formats={"date-time": _is_datetime})
+            for kind, schema in flat.items()
+        }
 
     @property
     def types(self) -> list[str]:
@@ -137,7 +134,8 @@ def _flatten(doc: dict[str, Any], envelope: dict[str, Any]) -> dict[str, Any]:
     merged["properties"] = {**envelope["properties"], **doc.get("properties", {})}
     merged["required"] = sorted(set(envelope["required"]) | set(doc.get("required", [])), key=merged_order)
     merged["additionalProperties"] = envelope["additionalProperties"]
-    return _inline(merged, envelope)
+    flat: dict[str, Any] = _inline(merged, envelope)
+    return flat
 
 
 def merged_order(name: str) -> int:
@@ -180,7 +178,10 @@ def check(
     for offset, event in enumerate(events):
         index = start_index + offset
         outcome = _check_one(event, index, compiled, quick, oldest, newest)
-        (valid if isinstance(outcome, ValidEvent) else rejected).append(outcome)  # type: ignore[arg-type]
+        if isinstance(outcome, ValidEvent):
+            valid.append(outcome)
+        else:
+            rejected.append(outcome)
     return Checked(valid, rejected)
 
 
@@ -190,20 +191,23 @@ def _check_one(
 ) -> ValidEvent | Rejection:
     where = f"/{index}"
     if not isinstance(event, dict):
-        return Rejection(index, None, where, f"an event must be a JSON object, got {_json_type(event)}")
+        return Rejection(index, None, where, f"an event must be a JSON object, got {_json_type(event)}",
+                         rule="not an object")
     event_id = event.get("id") if isinstance(event.get("id"), str) else None
     if not _all_storable(event) and (bad := _unstorable(event)) is not None:
         path, reason = bad
         return Rejection(index, None if event_id is None else printable(event_id),
-                         where + printable(pointer_of(reversed(path))), reason)
+                         where + printable(pointer_of(reversed(path))), reason, _known(event.get("type")),
+                         "unstorable text")
     kind = event.get("type")
     if kind is None:
-        return Rejection(index, event_id, where + "/type", "missing required field 'type'")
+        return Rejection(index, event_id, where + "/type", "missing required field 'type'", rule="/type: required")
     try:
         event_type = EventType(kind)
     except ValueError:
         known = ", ".join(sorted(t.value for t in compiled))
-        return Rejection(index, event_id, where + "/type", f"unknown event type {kind!r}; known types: {known}")
+        return Rejection(index, event_id, where + "/type", f"unknown event type {kind!r}; known types: {known}",
+                         rule="/type: unknown type")
     fast = quick.get(event_type)
     errors = [] if fast is not None and fast.is_valid(event) else list(compiled[event_type].iter_errors(event))
     if errors:
@@ -211,7 +215,8 @@ def _check_one(
         pointer, reason = describe(errors[0])
         if len(errors) > 1:
             reason += f" (and {len(errors) - 1} more problem(s) in this event)"
-        return Rejection(index, event_id, where + pointer, reason)
+        return Rejection(index, event_id, where + pointer, reason, event_type.value,
+                         f"{_unindexed(pointer)}: {errors[0].validator}")
     assert event_id is not None
     occurred = parse_datetime(event["occurred_at"])
     assert occurred is not None
@@ -219,16 +224,30 @@ def _check_one(
         return Rejection(
             index, event_id, where + "/occurred_at",
             f"occurred_at {event['occurred_at']} is older than the retention horizon "
-            f"({oldest:%Y-%m-%d}); events that old are no longer kept",
+            f"({oldest:%Y-%m-%d}); events that old are no longer kept", event_type.value,
+            "/occurred_at: older than retention",
         )
     if occurred > newest:
         return Rejection(
             index, event_id, where + "/occurred_at",
             f"occurred_at {event['occurred_at']} is more than a year in the future; check the sender's clock "
-            "and time zone offset",
+            "and time zone offset", event_type.value, "/occurred_at: in the future",
         )
     return ValidEvent(index, IngestedEvent(event_id, event_type, occurred, event.get("lead_id"),
                                            event.get("agent_id"), event["data"]))
+
+
+def _known(kind: Any) -> str:
+    """The event's type if it names a known one, else ''."""
+    return kind if isinstance(kind, str) and kind in EventType._value2member_map_ else ""
+
+
+_INDEX = re.compile(r"/\d+(?=/|$)")
+
+
+def _unindexed(pointer: str) -> str:
+    """A pointer inside an event with array indexes as ``*`` and at most 100 characters: one reason per field."""
+    return _INDEX.sub("/*", pointer)[:100]
 
 
 # text PostgreSQL cannot store and UTF-8 cannot encode: NUL (text and jsonb refuse U+0000) and lone UTF-16
@@ -323,7 +342,7 @@ def describe(error: ValidationError) -> tuple[str, str]:
         case "type":
             return pointer, f"expected {_type_words(error.validator_value)}, got {_json_type(value)} {_short(value)}"
         case "enum":
-            options = ", ".join(json.dumps(o) for o in error.validator_value)
+            options = ", ".join(json.dumps(o) for o in cast(list[Any], error.validator_value))
             return pointer, f"{_short(value)} is not allowed; use one of: {options}"
         case "const":
             return pointer, f"{_short(value)} must be {json.dumps(error.validator_value)}"
@@ -347,7 +366,7 @@ def _type_words(expected: Any) -> str:
     words = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
              "number": "a number", "boolean": "true or false", "null": "null"}
     if isinstance(expected, list):
-        return " or ".join(words.get(e, e) for e in expected)
+        return " or ".join(words.get(e, str(e)) for e in expected)
     return words.get(expected, str(expected))
 
 

@@ -7,14 +7,14 @@ a single ``db.tenant(t)`` transaction, set-based (arrays through ``unnest``, nev
 2. insert the new events into the partitioned log (``payload`` is the event's ``data``);
 3. register agents, teams and locations the events name;
 4. fold the new events into ``leads`` in SQL (rules below), scrubbing contact data of erased leads;
-5. record the batch in ``ingest_batches``;
+5. record the batch in ``ingest_batches``, and its tallies per event type in ``ingest_tallies``;
 6. hand the new events to ``success_metrics.calculators.rollups.apply_events``.
 
 The transaction commits before the caller answers, so an accepted event is durable.
 
 Lead state does not depend on the order events arrive in: each column has a commutative rule, declared once
-as data in ``success_metrics.calculators.entities`` (earliest first contact, any response ok, latest score and routing, one
-deal per lead = the earliest deal.closed, ties by event id), which generates the SQL that folds each batch.
+as data in ``success_metrics.calculators.entities`` (earliest first contact, any response ok, latest score and routing,
+one deal per lead = the earliest deal.closed, ties by event id), which generates the SQL that folds each batch.
 Once erasure is requested, contact data is gone from ``leads`` and from stored events, and stays gone for
 events that arrive later.
 """
@@ -25,17 +25,17 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 import asyncpg
 
-from success_metrics.calculators import entities, rollups
-from success_metrics.calculators import EventType, IngestedEvent
+from success_metrics.calculators import EventType, IngestedEvent, entities, rollups
+from success_metrics.ingest import tallies
 from success_metrics.ingest.errors import UnknownTenant
 from success_metrics.ingest.validate import ValidEvent
-from success_metrics.storage import partitions
-from success_metrics.storage import Database
+from success_metrics.storage import Database, partitions
 
 E = EventType
 
@@ -61,9 +61,11 @@ async def ensure_tenant(db: Database, tenant_id: str) -> None:
 
 async def write(
     db: Database, tenant_id: str, events: Sequence[ValidEvent], *, source: Source, rejected: int = 0,
-    run_id: str | None = None, key_id: str | None = None,
+    run_id: str | None = None, key_id: str | None = None, reasons: Sequence[tuple[str, str]] = (),
+    now: datetime | None = None,
 ) -> WriteResult:
-    """Store a validated batch once; events already stored (by id) count as duplicates."""
+    """Store a validated batch once; events already stored (by id) count as duplicates. ``reasons``: (type,
+    rule) of each rejected event, tallied with the batch (``tallies``)."""
     unique: dict[str, IngestedEvent] = {}
     for v in events:
         unique.setdefault(v.event.event_id, v.event)
@@ -82,6 +84,9 @@ async def write(
                 len(events) - len(stored), rejected,
                 min((e.occurred_at for e in stored), default=None), max((e.occurred_at for e in stored), default=None),
             )
+            now = now or datetime.now(UTC)
+            await tallies.record(conn, tenant_id, source.value,
+                                 tallies.tally([v.event for v in events], stored, reasons, now), now)
             await rollups.apply_events(conn, tenant_id, stored)
     except asyncpg.ForeignKeyViolationError:
         raise UnknownTenant(tenant_id) from None

@@ -1,1 +1,2 @@
-"""Notifications: alert rules and their evaluation, scheduled reports, their channels and the scheduler that runs both."""
+"""Notifications: alert rules and their evaluation, scheduled reports, their channels and the scheduler that runs
+both."""

@@ -20,8 +20,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from success_metrics.settings import ConfigError, Settings
 from success_metrics.rbac import read_or_create
+from success_metrics.settings import ConfigError, Settings
 
 PREFIX = "sm-sealed-v1:"
 DEFAULT_KEY_FILE = Path("keys") / "secret-kek"

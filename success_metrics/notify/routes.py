@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from success_metrics.calculators import alert_lineage, get_metric
 from success_metrics.guard import audit_writer, identification
 from success_metrics.notify.alerts import channels, rules
-from success_metrics.server.deps import AdminDep, PrincipalDep, ServicesDep
 from success_metrics.notify.reports import delivery
 from success_metrics.notify.reports.schedule import ReportKind
 from success_metrics.rbac import Principal, audit, masking, policy
+from success_metrics.server.deps import AdminDep, PrincipalDep, ServicesDep
 
 router = APIRouter(tags=["alerts"])
 
@@ -95,7 +95,8 @@ async def rule_schema(who: AdminDep) -> dict[str, Any]:
 
 
 @router.put("/api/admin/alert-rules/{rule_id}", response_model=dict[str, Any], tags=["admin"])
-async def put_rule(rule_id: str, body: Annotated[dict[str, Any], Body(openapi_examples=rules.EXAMPLES)], who: AdminDep, svc: ServicesDep,
+async def put_rule(rule_id: str, body: Annotated[dict[str, Any], Body(openapi_examples=rules.EXAMPLES)],
+                   who: AdminDep, svc: ServicesDep,
                    request: Request) -> dict[str, Any]:
     """Add a rule, or change one (a built-in rule of the same id is replaced; "enabled": false turns it off)."""
     async with svc.db.tenant(who.tenant_id) as conn:
@@ -147,7 +148,8 @@ async def list_schedules(who: AdminDep, svc: ServicesDep) -> list[dict[str, Any]
 
 @router.put("/api/admin/report-schedules/{kind}", response_model=list[dict[str, Any]], tags=["admin"])
 async def put_schedule(kind: ReportKind,
-                       body: Annotated[dict[str, Any], Body(openapi_examples=delivery.SCHEDULE_EXAMPLES)], who: AdminDep, svc: ServicesDep,
+                       body: Annotated[dict[str, Any], Body(openapi_examples=delivery.SCHEDULE_EXAMPLES)],
+                       who: AdminDep, svc: ServicesDep,
                        request: Request) -> list[dict[str, Any]]:
     """Recipients (email and role: each gets a copy masked for that role) and the local time of a report."""
     config = delivery.parse_schedule(body)

@@ -16,10 +16,10 @@ import httpx
 
 from success_metrics.notify.alerts.delivery import deliver_pending
 from success_metrics.notify.alerts.evaluate import evaluate_tenant
-from success_metrics.notify.mailer import Mailer
-from success_metrics.query.answer import Answerer
 from success_metrics.notify.keyring import Keyring
+from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.reports.delivery import Reporter
+from success_metrics.query.answer import Answerer
 from success_metrics.settings import Settings
 from success_metrics.storage import Database
 

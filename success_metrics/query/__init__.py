@@ -1,1 +1,2 @@
-"""The query capability: Grafana requests parsed, answered through the one answer path, cached, warmed and serialized."""
+"""The query capability: Grafana requests parsed, answered through the one answer path, cached, warmed and
+serialized."""

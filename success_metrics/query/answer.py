@@ -1,11 +1,11 @@
 """The one answer path: who asks + metric queries → masked frames, each with the fields masking changed.
 
-authorize (``success_metrics.rbac.policy``: the query bound to the tenant and row scope, or Forbidden) → compute (the result
-cache: single-flight, in its lanes, shared by every role where the metric does not read the scope) → mask
+authorize (``success_metrics.rbac.policy``: the query bound to the tenant and row scope, or Forbidden) → compute (the
+result cache: single-flight, in its lanes, shared by every role where the metric does not read the scope) → mask
 (``success_metrics.rbac.masking``, per principal, after the cache). Grafana's ``/query`` and ``/annotations``, scheduled
 reports (as their recipient), alert evaluation and the cache warmer (both as the service's own principal,
-``success_metrics.rbac.system_principal``) all come here, so a figure is authorized, computed and masked one way wherever it
-is shown. As grafana-plugin-sdk-go's QueryData: one call answers several queries, a failed query keeps its
+``success_metrics.rbac.system_principal``) all come here, so a figure is authorized, computed and masked one way
+wherever it is shown. As grafana-plugin-sdk-go's QueryData: one call answers several queries, a failed query keeps its
 error beside the others' frames.
 """
 
@@ -15,13 +15,23 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from success_metrics.calculators import CalculatorError, Frame, MetricName, MetricQuery, ScopedQuery, annotations, check_agent_scope, compute, get_metric, needs_agent_scope_check, shared_query
-from success_metrics.storage import tenants
+from success_metrics.calculators import (
+    CalculatorError,
+    Frame,
+    MetricName,
+    MetricQuery,
+    ScopedQuery,
+    check_agent_scope,
+    compute,
+    get_metric,
+    needs_agent_scope_check,
+    shared_query,
+)
+from success_metrics.calculators import annotations as annotation_kinds
 from success_metrics.query.cache import ResultCache
 from success_metrics.query.protocol.serialize import merge_annotations
-from success_metrics.storage import StorageError
-from success_metrics.storage import Database
 from success_metrics.rbac import Forbidden, Grant, Principal, RbacError, masking, policy, system_principal
+from success_metrics.storage import Database, StorageError, tenants
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +80,20 @@ class Answerer:
         """The service itself for one tenant (warmer, alerts): authorized against the built-in policy."""
         return self.context(system_principal(tenant_id, job), policy.default_policy())
 
-    async def answer(self, ctx: Context, queries: Sequence[Query], *, keep: bool = True) -> list[Answer]:
+    async def answer(self, ctx: Context, queries: Sequence[Query], *, keep: bool = True,
+                     background: bool = False) -> list[Answer]:
         """Every query's answer, in order. Storage and identity failures fail the whole call; ``keep=False``:
-        nothing computed is kept in the cache (a one-off such as an alert window ending at this second)."""
+        nothing computed is kept in the cache (a one-off such as an alert window ending at this second);
+        ``background``: computed in the lane that never holds up a waiting user (the dashboard self-check)."""
         if len(queries) == 1:  # a panel's usual single target: no tasks to gather
-            return [await self._answer(ctx, queries[0], keep)]
-        return list(await asyncio.gather(*(self._answer(ctx, q, keep) for q in queries)))
+            return [await self._answer(ctx, queries[0], keep, background)]
+        return list(await asyncio.gather(*(self._answer(ctx, q, keep, background) for q in queries)))
 
-    async def _answer(self, ctx: Context, query: Query, keep: bool) -> Answer:
+    async def _answer(self, ctx: Context, query: Query, keep: bool, background: bool) -> Answer:
         try:
             if isinstance(query, Annotations):
-                return Answer(await self.annotations(ctx, query.query))
-            return Answer(await self.frame(ctx, query, keep=keep))
+                return Answer(await self.annotations(ctx, query.query, background=background))
+            return Answer(await self.frame(ctx, query, keep=keep, background=background))
         except (CalculatorError, Forbidden) as exc:
             return Answer(None, exc)
         except (StorageError, RbacError, asyncio.CancelledError):
@@ -89,19 +101,20 @@ class Answerer:
         except Exception as exc:  # one broken computation must not cost the other queries their answers
             return Answer(None, exc)
 
-    async def frame(self, ctx: Context, query: MetricQuery, *, keep: bool = True) -> Frame:
+    async def frame(self, ctx: Context, query: MetricQuery, *, keep: bool = True, background: bool = False) -> Frame:
         """One metric query, masked for ``ctx``; raises Forbidden or a CalculatorError."""
         metric_def = get_metric(query.metric)
         grant = policy.authorize(ctx.principal, query, metric_def, ctx.policy)                   # authorize
-        frame = await self._computed(grant, metric_def.row_scoped, self._metric, keep=keep)      # compute
+        frame = await self._computed(grant, metric_def.row_scoped, self._metric, keep=keep,      # compute
+                                     background=background)
         return masking.apply(frame, grant, ctx.mask_key)                                         # mask
 
-    async def annotations(self, ctx: Context, query: MetricQuery) -> Frame:
+    async def annotations(self, ctx: Context, query: MetricQuery, *, background: bool = False) -> Frame:
         """The kinds ``query.metric`` names, each masked, merged by time; a kind named but not allowed is
         Forbidden, one left out of "all" is just not there."""
         grants = self._annotation_grants(ctx, query)                                              # authorize
-        computed = await asyncio.gather(*(self._computed(g, kind.row_scoped, self._annotations)   # compute
-                                          for g, kind in grants))
+        computed = await asyncio.gather(*(self._computed(g, kind.row_scoped, self._annotations,   # compute
+                                                         background=background) for g, kind in grants))
         return merge_annotations([masking.apply(frame, g, ctx.mask_key)                          # mask
                                   for frame, (g, _) in zip(computed, grants, strict=True)])
 
@@ -116,10 +129,11 @@ class Answerer:
         grant = policy.authorize(ctx.principal, query, metric_def, ctx.policy)
         await self._computed(grant, metric_def.row_scoped, self._metric, background=True)
 
-    def _annotation_grants(self, ctx: Context, query: MetricQuery) -> list[tuple[Grant, annotations.AnnotationKind]]:
+    def _annotation_grants(self, ctx: Context, query: MetricQuery
+                           ) -> list[tuple[Grant, annotation_kinds.AnnotationKind]]:
         named = [k for k in query.metric.split(",") if k.strip()]
         grants = []
-        for kind in annotations.kinds(named):
+        for kind in annotation_kinds.kinds(named):
             if not policy.allowed(ctx.principal, kind, ctx.policy):
                 if named:  # asked by name: say so; asked for "all": just leave it out
                     raise Forbidden(f"Role {ctx.principal.role.value} may not see {kind.title.lower()} annotations.")
@@ -147,4 +161,4 @@ class Answerer:
     async def _annotations(self, scoped: ScopedQuery) -> Frame:
         async with self.db.tenant(scoped.tenant_id) as conn:
             settings = await tenants.load_settings(conn, scoped.tenant_id)
-            return await annotations.compute(conn, scoped, settings)
+            return await annotation_kinds.compute(conn, scoped, settings)

@@ -22,12 +22,15 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from cachetools import TLRUCache
 
 from success_metrics.calculators import Frame, ScopedQuery
 from success_metrics.query.freshness import ANALYTICS_STEP, is_analytics
 from success_metrics.query.sizes import frame_bytes
+
+T = TypeVar("T")
 
 # events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
 LIVE_MARGIN = timedelta(minutes=15)
@@ -164,8 +167,11 @@ class ResultCache:
         """Estimated bytes of the frames held (at most ``max_bytes``)."""
         return int(self._entries.currsize)
 
-    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], lane: asyncio.Semaphore, *,
-                    keep: bool = True) -> Frame:
+    async def in_background(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` in the background lane (the model trainer): one at a time with the warmer, at half duty."""
+        return await self._run_in(self._background, work)
+
+    async def _run_in(self, lane: asyncio.Semaphore, work: Callable[[], Awaitable[T]]) -> T:
         load = self.lanes[self._lane_names[id(lane)]]
         load.waiting += 1
         try:
@@ -175,7 +181,7 @@ class ResultCache:
         started = time.perf_counter()
         load.running += 1
         try:
-            frame = await compute()
+            return await work()
         finally:
             load.running -= 1
             if lane is self._background:
@@ -184,6 +190,10 @@ class ResultCache:
                 asyncio.get_running_loop().call_later(time.perf_counter() - started, lane.release)
             else:
                 lane.release()
+
+    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], lane: asyncio.Semaphore, *,
+                    keep: bool = True) -> Frame:
+        frame = await self._run_in(lane, compute)
         ttl = self.ttl_for(key)
         if keep and ttl > 0:
             self._keep(key, self._clock() + ttl, frame)

@@ -10,17 +10,46 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from success_metrics.calculators import Column, ColumnType, Dimension, Frame, Kind, MetricDef, Option, RowScope, ScopeKind, all_metrics, dimension_values, get_metric
+from success_metrics.calculators import (
+    Column,
+    ColumnType,
+    Dimension,
+    Frame,
+    Kind,
+    MetricDef,
+    Option,
+    RowScope,
+    ScopeKind,
+    all_metrics,
+    dimension_values,
+    get_metric,
+)
 from success_metrics.query import pipeline
-from success_metrics.server.deps import ServicesDep
+from success_metrics.query.answer import Context
+from success_metrics.query.body_limit import LimitedBodyRoute
 from success_metrics.query.protocol import parse, serialize
 from success_metrics.query.protocol.errors import ProtocolError
-from success_metrics.query.protocol.requests import MetricPayloadOptionsRequest, MetricsRequest, SearchRequest, TagKeysRequest, TagValuesRequest, VariableRequest
-from success_metrics.query.protocol.responses import MetricItem, MetricPayload, PayloadOption, SearchItem, TagKey, TagValue, VariableItem
-from success_metrics.query.body_limit import LimitedBodyRoute
+from success_metrics.query.protocol.requests import (
+    MetricPayloadOptionsRequest,
+    MetricsRequest,
+    SearchRequest,
+    TagKeysRequest,
+    TagValuesRequest,
+    VariableRequest,
+)
+from success_metrics.query.protocol.responses import (
+    MetricItem,
+    MetricPayload,
+    PayloadOption,
+    SearchItem,
+    TagKey,
+    TagValue,
+    VariableItem,
+)
 from success_metrics.query.routes import PROBLEMS, call_of
-from success_metrics.server.services import Services
 from success_metrics.rbac import Forbidden, masking, policy
+from success_metrics.server.deps import ServicesDep
+from success_metrics.server.services import Services
 
 router = APIRouter(tags=["grafana"], route_class=LimitedBodyRoute)
 
@@ -29,11 +58,11 @@ METRICS_VARIABLE = "metrics"  # a variable query for the metric names themselves
 _FIELDS: dict[Dimension, tuple[str, str]] = {Dimension.AGENT: ("agent_id", "agent_name")}
 
 
-def _allowed(ctx: pipeline.Context) -> list[MetricDef]:
+def _allowed(ctx: Context) -> list[MetricDef]:
     return [m for m in all_metrics() if policy.allowed(ctx.principal, m, ctx.policy)]
 
 
-async def _values(svc: Services, ctx: pipeline.Context, dim: Dimension) -> list[tuple[str, str]]:
+async def _values(svc: Services, ctx: Context, dim: Dimension) -> list[tuple[str, str]]:
     """(value, label) of one dimension within the caller's row scope, masked for the caller; hidden ones dropped."""
     rules = ctx.policy.role(ctx.principal.role)
     if rules is None:
@@ -95,7 +124,7 @@ def _variable_dimension(name: str) -> Dimension:
 async def search(body: SearchRequest, request: Request, services: ServicesDep) -> list[SearchItem]:
     text = (body.target or "").strip()
 
-    async def job(ctx: pipeline.Context, _: pipeline.Trail) -> list[SearchItem]:
+    async def job(ctx: Context, _: pipeline.Trail) -> list[SearchItem]:
         try:
             dim = parse.dimension(text) if text else None
         except ProtocolError:
@@ -112,7 +141,7 @@ async def search(body: SearchRequest, request: Request, services: ServicesDep) -
 @router.post("/metrics", response_model=list[MetricItem], response_model_exclude_none=True, responses=PROBLEMS,
              summary="JSON API plugin: the metrics the caller may query, each with its payload options")
 async def metrics(body: MetricsRequest, request: Request, services: ServicesDep) -> list[MetricItem]:
-    async def job(ctx: pipeline.Context, _: pipeline.Trail) -> list[MetricItem]:
+    async def job(ctx: Context, _: pipeline.Trail) -> list[MetricItem]:
         return [MetricItem(label=m.title, value=m.name, payloads=_payloads(m)) for m in _allowed(ctx)]
 
     return await pipeline.run(services, call_of(request), "discovery", {"metrics": body.metric or ""}, job)
@@ -122,7 +151,7 @@ async def metrics(body: MetricsRequest, request: Request, services: ServicesDep)
              summary="JSON API plugin: the values of one metric option, as the caller may see them")
 async def metric_payload_options(body: MetricPayloadOptionsRequest, request: Request,
                                  services: ServicesDep) -> list[PayloadOption]:
-    async def job(ctx: pipeline.Context, _: pipeline.Trail) -> list[PayloadOption]:
+    async def job(ctx: Context, _: pipeline.Trail) -> list[PayloadOption]:
         metric = get_metric(body.metric)
         if not policy.allowed(ctx.principal, metric, ctx.policy):
             raise Forbidden(f"Role {ctx.principal.role.value} may not query metric {metric.name!r}.")
@@ -140,7 +169,7 @@ async def metric_payload_options(body: MetricPayloadOptionsRequest, request: Req
 async def variable(body: VariableRequest, request: Request, services: ServicesDep) -> list[VariableItem]:
     name = parse.variable_target(body)
 
-    async def job(ctx: pipeline.Context, _: pipeline.Trail) -> list[VariableItem]:
+    async def job(ctx: Context, _: pipeline.Trail) -> list[VariableItem]:
         if name.lower() == METRICS_VARIABLE:
             return serialize.variables([(m.name, m.title) for m in _allowed(ctx)])
         return serialize.variables(await _values(services, ctx, _variable_dimension(name)))
@@ -151,7 +180,7 @@ async def variable(body: VariableRequest, request: Request, services: ServicesDe
 @router.post("/tag-keys", response_model=list[TagKey], responses=PROBLEMS,
              summary="Ad-hoc filter keys: the dimensions")
 async def tag_keys(request: Request, services: ServicesDep, body: TagKeysRequest | None = None) -> list[TagKey]:
-    async def job(ctx: pipeline.Context, _: pipeline.Trail) -> list[TagKey]:
+    async def job(ctx: Context, _: pipeline.Trail) -> list[TagKey]:
         return [TagKey(type="string", text=d.value) for d in Dimension]
 
     return await pipeline.run(services, call_of(request), "discovery", {"tag_keys": True}, job)
@@ -160,7 +189,7 @@ async def tag_keys(request: Request, services: ServicesDep, body: TagKeysRequest
 @router.post("/tag-values", response_model=list[TagValue], responses=PROBLEMS,
              summary="Ad-hoc filter values of one key, as the caller may see them")
 async def tag_values(body: TagValuesRequest, request: Request, services: ServicesDep) -> list[TagValue]:
-    async def job(ctx: pipeline.Context, _: pipeline.Trail) -> list[TagValue]:
+    async def job(ctx: Context, _: pipeline.Trail) -> list[TagValue]:
         return serialize.tag_values(await _values(services, ctx, parse.dimension(body.key)))
 
     return await pipeline.run(services, call_of(request), "discovery", {"tag_values": body.key[:200]}, job)

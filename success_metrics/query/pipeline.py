@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from success_metrics.calculators import CalculatorError, Frame, MetricDef, get_metric
-from success_metrics.server import problems
 from success_metrics.guard import audit_writer
 from success_metrics.query.answer import Annotations, Answer, Context, Query
 from success_metrics.query.protocol import parse, serialize
@@ -24,9 +23,9 @@ from success_metrics.query.protocol.errors import ProtocolError
 from success_metrics.query.protocol.parse import ParsedTarget, Shape
 from success_metrics.query.protocol.requests import AnnotationRequest, QueryRequest
 from success_metrics.query.protocol.responses import Annotation, QueryItem
+from success_metrics.rbac import Credentials, Forbidden, NoRole, Principal, RbacError, Unauthenticated, audit
+from success_metrics.server import problems
 from success_metrics.server.services import Services
-from success_metrics.rbac import Forbidden, NoRole, Principal, RbacError, Unauthenticated, audit
-from success_metrics.rbac import Credentials
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,6 +71,7 @@ class Trail:
             return audit.AuditRecord(tenant_id=tenant, action=self.action, outcome="error",
                                      status=_status(self.error) if self.error else 500, reason=_reason(self.error),
                                      **common)
+        outcome: audit.Outcome
         if self.error is None:
             outcome, status = ("denied", 403) if self.denied and not self.served else ("success", 200)
             reason = f"refused: {', '.join(self.denied)}" if self.denied else None
@@ -257,6 +257,6 @@ async def answer_annotations(svc: Services, call: Call,
         assert query is not None
         frame = await svc.answers.annotations(ctx, query)                # authorize → compute (cached) → mask
         _note(trail, frame)
-        return serialize.annotations(frame, body.annotation.model_dump(exclude_none=True)), frame.masked_fields
+        return serialize.annotation_list(frame, body.annotation.model_dump(exclude_none=True)), frame.masked_fields
 
     return await run(svc, call, "query", resource, job, parsed_error=failed)

@@ -5,20 +5,18 @@ there too, under refId "Anno". Masked responses name the masked fields in ``X-Ma
 in each frame's ``meta``.
 """
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request, Response
 
-from success_metrics.server import deps
 from success_metrics.guard import identification
 from success_metrics.query import pipeline
-from success_metrics.server.deps import ServicesDep
-from success_metrics.server.problems import ProblemDetails
+from success_metrics.query.body_limit import LimitedBodyRoute
 from success_metrics.query.protocol import serialize
 from success_metrics.query.protocol.requests import AnnotationRequest, QueryRequest
 from success_metrics.query.protocol.responses import Annotation, QueryResponse, RowsFrame
-from success_metrics.query.body_limit import LimitedBodyRoute
 from success_metrics.rbac import Credentials
+from success_metrics.server import deps
+from success_metrics.server.deps import ServicesDep
+from success_metrics.server.problems import ProblemDetails
 
 router = APIRouter(tags=["grafana"], route_class=LimitedBodyRoute)
 

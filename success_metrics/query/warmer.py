@@ -27,13 +27,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from success_metrics.calculators import CalculatorError, TenantSettings
-from success_metrics.query import freshness, pipeline
 from success_metrics.dashboards.export import render_dashboards, theme_for
+from success_metrics.query import freshness, pipeline
 from success_metrics.query.protocol import parse
 from success_metrics.query.protocol.errors import ProtocolError
 from success_metrics.query.protocol.requests import QueryRequest
-from success_metrics.server.services import Services
 from success_metrics.rbac import Forbidden
+from success_metrics.server.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,11 @@ def dashboard_requests(max_points_default: int = 1000) -> list[tuple[list[dict[s
     annotation targets. Template variables are at "All", as a dashboard first opens."""
     found: dict[str, tuple[list[dict[str, Any]], int]] = {}
     for board in render_dashboards(theme_for(TenantSettings())).values():
-        for panel in _walk(board.get("panels", [])):
-            targets = [_at_all(t) for t in panel.get("targets", []) if t.get("target")]
+        for panel in walk(board.get("panels", [])):
+            targets = [at_all(t) for t in panel.get("targets", []) if t.get("target")]
             if targets:
                 _add(found, targets, int(panel.get("maxDataPoints") or max_points_default))
-        notes = [_at_all(a["target"]) for a in board.get("annotations", {}).get("list", [])
+        notes = [at_all(a["target"]) for a in board.get("annotations", {}).get("list", [])
                  if isinstance(a.get("target"), dict) and a["target"].get("target")]
         if notes:
             _add(found, notes, max_points_default)
@@ -80,13 +80,15 @@ def _add(found: dict[str, tuple[list[dict[str, Any]], int]], targets: list[dict[
     found.setdefault(key, (targets, points))
 
 
-def _walk(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def walk(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every panel, those inside collapsed rows too."""
     for panel in panels:
         yield panel
-        yield from _walk(panel.get("panels", []))
+        yield from walk(panel.get("panels", []))
 
 
-def _at_all(target: dict[str, Any]) -> dict[str, Any]:
+def at_all(target: dict[str, Any]) -> dict[str, Any]:
+    """The target as a dashboard first opens: every variable at "All"."""
     payload = target.get("payload")
     if isinstance(payload, dict):
         payload = {k: ALL if isinstance(v, str) and v.startswith("$") else v for k, v in payload.items()}

@@ -36,7 +36,7 @@ from success_metrics.rbac.jwks import JwksCache, ProviderUnavailable
 from success_metrics.rbac.local_keys import read_or_create, service_secret
 from success_metrics.rbac.policy import FieldMasks, Grant, Policy
 from success_metrics.rbac.policy_store import PolicyStore, PolicyVersion
-from success_metrics.rbac.principal import AuthMethod, Principal, Role, system_principal
+from success_metrics.rbac.principal import AuthMethod, Principal, Role, role_principal, system_principal
 
 __all__ = [
     "AuditFilter",
@@ -74,6 +74,7 @@ __all__ = [
     "policy",
     "policy_store",
     "read_or_create",
+    "role_principal",
     "service_secret",
     "system_principal",
 ]

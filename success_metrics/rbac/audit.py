@@ -22,6 +22,7 @@ from typing import Any, Literal
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from success_metrics.calculators import fetch_one
 from success_metrics.rbac.errors import AuditUnavailable
 from success_metrics.rbac.principal import Principal
 
@@ -189,8 +190,8 @@ def _wire(rows: list[dict[str, Any]]) -> str:
 async def _call(conn: asyncpg.Connection, tenant: str, head: Head | None,
                 rows: list[dict[str, Any]] | None) -> tuple[bool, Head]:
     expected = head or (None, None)
-    found = await conn.fetchrow(_APPEND, tenant, expected[0], expected[1], None if rows is None else _wire(rows),
-                                LOCK_TIMEOUT)
+    found = await fetch_one(conn, _APPEND, tenant, expected[0], expected[1],
+                            None if rows is None else _wire(rows), LOCK_TIMEOUT)
     return found["appended"], (found["head_seq"], found["head_hash"])
 
 

@@ -28,7 +28,7 @@ class AuditFilter(BaseModel):
 
 
 def _where(tenant_id: str, f: AuditFilter) -> tuple[str, list[Any]]:
-    clauses, args = ["tenant_id = $1"], [tenant_id]
+    clauses, args = ["tenant_id = $1"], list[Any]([tenant_id])
     for column, op, value in (("at", ">=", f.since), ("at", "<", f.until), ("subject", "=", f.subject),
                               ("action", "=", f.action), ("outcome", "=", f.outcome), ("seq", "<", f.before_seq)):
         if value is not None:

@@ -68,7 +68,7 @@ def read_checkpoints(path: Path, key: bytes) -> dict[str, dict[str, Any]]:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    heads = doc.get("heads", {})
+    heads: dict[str, dict[str, Any]] = doc.get("heads", {})
     if not hmac.compare_digest(str(doc.get("signature", "")), _sign(key, heads)):
         raise ValueError(f"the audit checkpoint file {path} has an invalid signature")
     return heads

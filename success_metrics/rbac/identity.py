@@ -3,8 +3,8 @@
 Every check of a JWT is made here, against the tenant's provider: size, header, algorithm from the
 allow-list and matching the key type, signature with a key from the issuer's JWKS (never from the token's
 own ``jku``/``x5u``/``jwk`` members, which are ignored), ``typ`` where configured; then the claims (exact ``iss``,
-``aud``, ``exp``/``iat``/``sub`` required, ``nbf``, tenant) by success_metrics/rbac/claims.py, which checks an opaque token's
-introspection answer the same way. A failure raises ``Unauthenticated`` with a reason a person
+``aud``, ``exp``/``iat``/``sub`` required, ``nbf``, tenant) by success_metrics/rbac/claims.py, which checks an opaque
+token's introspection answer the same way. A failure raises ``Unauthenticated`` with a reason a person
 can act on and never the token; a valid identity whose groups map to no role raises ``NoRole``.
 Unsigned headers such as ``X-Grafana-User`` are never read.
 """
@@ -32,7 +32,14 @@ from success_metrics.rbac import claims as claim_checks
 from success_metrics.rbac import dev_issuer as dev_keys
 from success_metrics.rbac import keys
 from success_metrics.rbac.errors import NoRole, Unauthenticated
-from success_metrics.rbac.identity_config import KEY_TYPE_FOR, IdentityProviderConfig, TokenKind, as_strings, claim_at, role_for
+from success_metrics.rbac.identity_config import (
+    KEY_TYPE_FOR,
+    IdentityProviderConfig,
+    TokenKind,
+    as_strings,
+    claim_at,
+    role_for,
+)
 from success_metrics.rbac.introspection import Introspector
 from success_metrics.rbac.jwks import JwksCache
 from success_metrics.rbac.principal import AuthMethod, Principal, Role
@@ -108,7 +115,8 @@ def _segment(token: str, index: int, what: str) -> dict[str, Any]:
     return value
 
 
-# PyJWT checks the signature only; the claims are checked by success_metrics.rbac.claims, as an introspection answer's are
+# PyJWT checks the signature only; the claims are checked by success_metrics.rbac.claims, as an introspection answer's
+# are
 SIGNATURE_ONLY: Options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False,
                            "verify_iss": False}
 

@@ -31,7 +31,8 @@ NEGATIVE_CACHE_S = 10.0
 
 class Introspector:
     """Finds the tenant whose provider says an opaque token is active; the answer's claims are then checked by
-    success_metrics.rbac.claims exactly as a JWT's are (the identify stage does that, on every use of a cached answer too)."""
+    success_metrics.rbac.claims exactly as a JWT's are (the identify stage does that, on every use of a cached answer
+    too)."""
 
     def __init__(self, client: httpx.AsyncClient, jwks: JwksCache, *, max_entries: int = 10_000,
                  clock: Callable[[], float] = time.time) -> None:

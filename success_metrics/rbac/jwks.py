@@ -13,6 +13,7 @@ down) and carry its single-flight lock, so nothing may evict it; it holds one en
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -158,10 +159,8 @@ class JwksCache:
                                                        else provider_says))
 
     async def _refresh(self, issuer: str, jwks_uri: str | None, state: _IssuerState) -> None:
-        try:
+        with contextlib.suppress(ProviderUnavailable):  # logged; an outage is not a removal
             await self._fetch(issuer, jwks_uri, state)
-        except ProviderUnavailable:
-            pass  # logged; an outage is not a removal
 
     async def refresh(self, issuer: str, *, jwks_uri: str | None = None) -> list[str]:
         """Fetch the issuer's keys now, cooldown or not; the key ids it publishes. ProviderUnavailable when it

@@ -22,8 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, assert_never
 
-from success_metrics.calculators import Column, Frame, Lineage, Origin
-from success_metrics.calculators import ColumnType, Kind, Sensitivity
+from success_metrics.calculators import Column, ColumnType, Frame, Kind, Lineage, Origin, Sensitivity
 from success_metrics.rbac.errors import Forbidden
 from success_metrics.rbac.local_keys import derive_key
 from success_metrics.rbac.policy import FieldMasks, Grant, MaskRule, MaskStrategy
@@ -39,7 +38,8 @@ TEAM_FIELDS = ("team_id", "team")
 
 
 def tenant_key(service_secret: bytes, tenant_id: str) -> bytes:
-    """The pseudonym key of one tenant, derived from the service secret (success_metrics.rbac.local_keys.service_secret)."""
+    """The pseudonym key of one tenant, derived from the service secret
+    (success_metrics.rbac.local_keys.service_secret)."""
     return derive_key(service_secret, "pseudonym", tenant_id)
 
 

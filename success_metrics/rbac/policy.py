@@ -14,15 +14,22 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field
 
-from success_metrics.calculators import MetricDef
-from success_metrics.calculators import MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind
-from success_metrics.calculators import Dimension, Sensitivity, TenantId
+from success_metrics.calculators import (
+    Dimension,
+    MetricQuery,
+    Operator,
+    RowScope,
+    ScopedQuery,
+    ScopeKind,
+    Sensitivity,
+    TenantId,
+)
 from success_metrics.rbac.errors import Forbidden, PolicyInvalid
 from success_metrics.rbac.principal import Principal, Role
 
@@ -131,7 +138,8 @@ def load_document(text: str) -> Any:
 
 @cache
 def default_document() -> Mapping[str, Any]:
-    loaded: Mapping[str, Any] = load_document((resources.files("success_metrics.rbac") / "default_policy.yaml").read_text("utf-8"))
+    text = (resources.files("success_metrics.rbac") / "default_policy.yaml").read_text("utf-8")
+    loaded: Mapping[str, Any] = load_document(text)
     return loaded
 
 
@@ -146,7 +154,17 @@ def _matches(name: str, globs: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(name, g) for g in globs)
 
 
-def allowed(principal: Principal, metric: MetricDef, policy: Policy) -> bool:
+class Gated(Protocol):
+    """What the policy gates by: a metric (catalog.MetricDef) or an annotation kind, by name and sensitivity."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sensitivity(self) -> Sensitivity: ...
+
+
+def allowed(principal: Principal, metric: Gated, policy: Policy) -> bool:
     """May this principal query this metric at all? (discovery lists show only these)"""
     rules = policy.role(principal.role)
     return (
@@ -176,7 +194,7 @@ def row_scope(principal: Principal, rules: RolePolicy) -> RowScope:
             return RowScope(ScopeKind.SELF, teams=principal.teams, agent_id=principal.agent_id)
 
 
-def authorize(principal: Principal, query: MetricQuery, metric: MetricDef, policy: Policy) -> Grant:
+def authorize(principal: Principal, query: MetricQuery, metric: Gated, policy: Policy) -> Grant:
     rules = policy.role(principal.role)
     if rules is None:
         raise Forbidden(f"The policy of tenant {principal.tenant_id} gives role {principal.role.value} no access.")

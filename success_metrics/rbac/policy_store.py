@@ -7,9 +7,10 @@ kept or neither. Parsed policies are cached in memory by (tenant, version); ``cu
 only for the current version number. The data path reads ``recent`` first, which answers from memory for
 CURRENT_TTL_S after the last ``current(remember=True)`` (saving a transaction per request): a change made through this
 store is seen at once (``replace`` and ``forget`` drop the tenant's entry), one made by another replica (or the CLI)
-as soon as its announcement (success_metrics/rbac/changes.py, sent in the change's transaction) reaches this replica's listener,
-and within CURRENT_TTL_S if that listener is down. Both memories hold at most ``max_entries``, least recently used
-going first (cachetools' LRUCache; TLRUCache for ``recent``, whose expired entries go at every insertion).
+as soon as its announcement (success_metrics/rbac/changes.py, sent in the change's transaction) reaches this replica's
+listener, and within CURRENT_TTL_S if that listener is down. Both memories hold at most ``max_entries``, least
+recently used going first (cachetools' LRUCache; TLRUCache for ``recent``, whose expired entries go at every
+insertion).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import asyncpg
 from cachetools import LRUCache, TLRUCache
 
+from success_metrics.calculators import fetch_one
 from success_metrics.rbac import audit, changes
 from success_metrics.rbac.errors import PolicyInvalid
 from success_metrics.rbac.policy import Policy, default_document, default_policy, parse
@@ -118,7 +120,7 @@ class PolicyStore:
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, tenant_id)
             version = (await conn.fetchval(
                 "SELECT coalesce(max(version), 0) FROM policy_versions WHERE tenant_id = $1", tenant_id)) + 1
-            row = await conn.fetchrow(
+            row = await fetch_one(conn,
                 """INSERT INTO policy_versions (tenant_id, version, document, changed_by, comment)
                    VALUES ($1, $2, $3, $4, $5) RETURNING *""", tenant_id, version, document, by.subject, comment)
             fields = dict(audit_fields or {})

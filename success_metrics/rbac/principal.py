@@ -40,7 +40,16 @@ class Principal:
 
 def system_principal(tenant_id: str, job: str) -> Principal:
     """The service itself acting for one tenant (the cache warmer, alert evaluation): the admin role, tenant-wide,
-    authorized by ``success_metrics.rbac.policy`` against the built-in policy (``policy.default_policy``) like any caller, so a
-    tenant's own policy cannot take from the service what it needs, and nothing it computes skips authorize."""
+    authorized by ``success_metrics.rbac.policy`` against the built-in policy (``policy.default_policy``) like any
+    caller, so a tenant's own policy cannot take from the service what it needs, and nothing it computes skips
+    authorize."""
     return Principal(tenant_id=TenantId(tenant_id), subject=f"system:{job}", role=Role.ADMIN,
+                     auth_method=AuthMethod.SYSTEM)
+
+
+def role_principal(tenant_id: str, role: Role, job: str) -> Principal:
+    """The service itself acting as one role of a tenant (the dashboard self-check replays each role's view),
+    authorized by the tenant's policy like that role's users. It names no agent and no team, so a self or team
+    row scope matches no agent's rows rather than all of them."""
+    return Principal(tenant_id=TenantId(tenant_id), subject=f"system:{job}:{role.value}", role=role,
                      auth_method=AuthMethod.SYSTEM)

@@ -1,1 +1,2 @@
-"""The HTTP service: the app and its wiring, the shared request plumbing (problems, identification, audit edge, limits)."""
+"""The HTTP service: the app and its wiring, the shared request plumbing (problems, identification, audit edge,
+limits)."""

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from success_metrics.admin import audit_routes as audit
+from success_metrics.admin import branding_routes as branding
+from success_metrics.admin import routes as admin
+from success_metrics.guard import BodyDeadline
+from success_metrics.ingest import routes as ingest
+from success_metrics.notify import routes as alerts
+from success_metrics.query import discovery_routes as discovery
+from success_metrics.query import routes as query
+from success_metrics.query import selfcheck
+from success_metrics.query.selfcheck import SelfCheck
+from success_metrics.query.trainer import ModelTrainer
+from success_metrics.query.warmer import Warmer
+from success_metrics.server import health_routes as health
 from success_metrics.server import openapi, problems
 from success_metrics.server.audit_edge import DOCS_STATIC, AuditEdge
 from success_metrics.server.middleware import RequestContext
-from success_metrics.admin import routes as admin, audit_routes as audit, branding_routes as branding
-from success_metrics.notify import routes as alerts
-from success_metrics.query import discovery_routes as discovery, routes as query
-from success_metrics.server import health_routes as health
-from success_metrics.ingest import routes as ingest
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings
-from success_metrics.guard import BodyDeadline
 from success_metrics.storage import Database
-from success_metrics.query.warmer import Warmer
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -33,6 +40,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         app.state.warmer = warmer = Warmer(services) if settings.cache_warm else None
         if warmer is not None:
             services.background.every("cache warmer", warmer.scheduled_round, warmer.wait)
+            # models are fitted on the same quarter-hour schedule as the warmer, in its background lane
+            trainer = ModelTrainer(services.db, services.cache)
+            services.background.every("model trainer", trainer.scheduled_round, trainer.wait)
+        if settings.dashboard_check:
+            check, at = SelfCheck(services), settings.dashboard_check_at
+            services.background.every("dashboard self-check", check.run,
+                                      lambda: selfcheck.next_run_in(datetime.now(UTC), at), wait_first=True)
         try:
             yield
         finally:

@@ -9,7 +9,8 @@ of every request that ends without any: refused before a route ran (413, malform
 authentication went (``resource.authentication``, audit_note.stamped): here, the identity the route noted
 (``note_identity``), else the request's credentials checked here, else none.
 
-Whose chain a record joins follows identification.identify_request: the authenticated tenant; for a failed authentication
+Whose chain a record joins follows identification.identify_request: the authenticated tenant; for a failed
+authentication
 the tenant the credential claimed (the provider whose issuer it names), when it named one; else
 ``audit.UNATTRIBUTED``. Never a tenant named by the body, the path or the query string.
 Reads of the public routes (health, docs, event schemas) are not recorded: they carry no identity and no data.
@@ -31,13 +32,11 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from success_metrics.guard import Note, Who, audit_writer, current, limited_record
+from success_metrics.rbac import AuditUnavailable, Credentials, NoRole, RbacError, Unauthenticated, audit
 from success_metrics.server import problems
-from success_metrics.guard import audit_writer, identification
-from success_metrics.guard import Note, Who, current, limited_record
 from success_metrics.server.services import Services
 from success_metrics.storage import StorageError
-from success_metrics.rbac import AuditUnavailable, NoRole, RbacError, Unauthenticated, audit
-from success_metrics.rbac import Credentials
 
 log = logging.getLogger(__name__)
 

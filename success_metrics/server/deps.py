@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from success_metrics.guard import identification
+from success_metrics.rbac import Principal, Role
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings
-from success_metrics.rbac import Principal, Role
 
 
 # async although they never await: FastAPI runs a plain ``def`` dependency in a worker thread, a hop that cost

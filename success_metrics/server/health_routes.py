@@ -30,12 +30,11 @@ from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field
 
 from success_metrics.guard import identification, signals
-from success_metrics.server.problems import Problem
-from success_metrics.server.deps import ServicesDep
-from success_metrics.server.services import Services
-from success_metrics.storage import migrate
-from success_metrics.storage import DatabaseUnavailable
 from success_metrics.rbac import Credentials, Unauthenticated
+from success_metrics.server.deps import ServicesDep
+from success_metrics.server.problems import Problem
+from success_metrics.server.services import Services
+from success_metrics.storage import DatabaseUnavailable, migrate
 
 router = APIRouter(tags=["health"])
 

@@ -30,7 +30,8 @@ EDGE = {401: "No valid credentials (the reason is in the message)", 403: "The ca
 BODY = {408: "The body did not arrive within limits.body_timeout_s"}
 FITS = {422: "The parameters or the body do not fit (each error has a pointer)"}
 SIZED = {413: "The body is larger than limits.max_body_bytes"}
-SIZE_LIMITED = ("/query", "/query/rows", "/annotations", "/search", "/metrics", "/metric-payload-options", "/variable", "/tag-keys",
+SIZE_LIMITED = ("/query", "/query/rows", "/annotations", "/search", "/metrics", "/metric-payload-options", "/variable",
+                "/tag-keys",
                 "/tag-values", "/api/ingest/events")
 
 
@@ -50,9 +51,10 @@ def describe(spec: dict[str, Any]) -> dict[str, Any]:
                          **(BODY if op.get("requestBody") else {}), **(SIZED if path in SIZE_LIMITED else {})}
                 for status, description in added.items():
                     responses.setdefault(str(status), {"description": description})
-            for status, response in responses.items():
-                schema = next(iter(response.get("content", {}).values()), {}).get("schema")
-                if int(status) >= 400 and schema in (None, PROBLEM_REF, {"$ref": "#/components/schemas/"
+            for code, response in responses.items():
+                media: dict[str, Any] = next(iter(response.get("content", {}).values()), {})
+                schema = media.get("schema")
+                if int(code) >= 400 and schema in (None, PROBLEM_REF, {"$ref": "#/components/schemas/"
                                                                           "HTTPValidationError"}):
                     response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
     return spec
@@ -66,4 +68,4 @@ def install(app: FastAPI) -> None:
             app.openapi_schema = describe(generate())
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema

@@ -17,16 +17,27 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from success_metrics.calculators import CalculatorError, InvalidRange, UnknownMetric, UnsupportedFilter
-from success_metrics.calculators import OutOfScope, UndefinedValue
-from success_metrics.notify.errors import AlertingError, ChannelInvalid, DefaultRuleKept, RuleInvalid, UnknownRule
+from success_metrics.calculators import (
+    CalculatorError,
+    InvalidRange,
+    OutOfScope,
+    UndefinedValue,
+    UnknownMetric,
+    UnsupportedFilter,
+)
+from success_metrics.guard import BodyTimeout, RateLimited
 from success_metrics.ingest.errors import BatchTooLarge, IngestError, MalformedBody, UnknownTenant
+from success_metrics.notify.errors import AlertingError, ChannelInvalid, DefaultRuleKept, RuleInvalid, UnknownRule
 from success_metrics.query.protocol.errors import BodyTooLarge, LimitExceeded, ProtocolError, UnknownFilterKey
-from success_metrics.guard import RateLimited
-from success_metrics.settings import ConfigError
-from success_metrics.guard import BodyTimeout
-from success_metrics.storage import DatabaseUnavailable, MigrationFailed, RetentionRefused, StorageError, UnstorableValue
 from success_metrics.rbac import AuditUnavailable, Forbidden, NoRole, PolicyInvalid, RbacError, Unauthenticated
+from success_metrics.settings import ConfigError
+from success_metrics.storage import (
+    DatabaseUnavailable,
+    MigrationFailed,
+    RetentionRefused,
+    StorageError,
+    UnstorableValue,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +72,7 @@ class ProblemDetails(BaseModel):
 
 
 # exception class -> (status, title); looked up along the MRO, most specific first
-STATUS: dict[type[BaseException], tuple[int, str]] = {
+STATUS: dict[type[Exception], tuple[int, str]] = {
     Unauthenticated: (401, "Authentication failed"),
     NoRole: (403, "No role"),
     Forbidden: (403, "Forbidden"),

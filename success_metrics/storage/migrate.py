@@ -73,7 +73,8 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
         done = await applied(conn)
         for m in available():
             if m.version in done and done[m.version] != m.checksum:
-                log.warning("migration %04d_%s changed after it was applied; it is not applied again", m.version, m.name)
+                log.warning("migration %04d_%s changed after it was applied; it is not applied again",
+                            m.version, m.name)
         now_applied = []
         for m in available():
             if m.version in done:

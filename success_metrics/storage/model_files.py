@@ -12,7 +12,8 @@ from success_metrics.calculators import GENERATED, generated_block, schema_files
 
 SCHEMAS = Path("success_metrics/ingest/schemas")
 MIGRATIONS = Path("success_metrics/storage/migrations")
-HEADER = ("-- The semantic model changed (success_metrics/calculators/semantic): sm_rollup_key and the rollup_<type> views redefined.\n"
+HEADER = ("-- The semantic model changed (success_metrics/calculators/semantic): sm_rollup_key and the rollup_<type> "
+          "views redefined.\n"
           "-- If a type's slot expression changed, add below the rebuild of that type's rollups from its events.\n")
 
 

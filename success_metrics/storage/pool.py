@@ -22,8 +22,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import cast
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from success_metrics.storage.errors import DatabaseUnavailable, UnstorableValue
 
@@ -167,7 +169,8 @@ class Database:
         """A connection of the pool, for a caller that hands it back itself (``hand_back``); DatabaseUnavailable
         when none can be had."""
         try:
-            conn: asyncpg.Connection = await self.pool.acquire()
+            # the pool hands out a proxy that forwards every call to its connection; the code types it as one
+            conn = cast(asyncpg.Connection, await self.pool.acquire())
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
         self.health.reached()
@@ -181,8 +184,8 @@ class Database:
             self.discard(conn)
             return
         try:
-            await self.pool.release(conn, timeout=RESET_TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001 (asyncpg has terminated it; nothing is handed back)
+            await self.pool.release(cast(PoolConnectionProxy, conn), timeout=RESET_TIMEOUT_S)
+        except Exception as exc:  # asyncpg has terminated it; nothing is handed back
             log.warning("a database connection could not be reset and was closed: %s", exc.__class__.__name__)
 
     @staticmethod

@@ -1,8 +1,8 @@
 """Keeping this replica's in-memory identity and policy in step with changes made by other replicas (or the CLI).
 
-A change is announced in its own transaction (success_metrics/rbac/changes.py). Each service process listens on a connection of
-its own, outside the pool, and on a notice reloads that tenant's identity override, forgets its remembered policy
-(and with it nothing else: masking reads the policy per request), or refetches its provider's keys. When the
+A change is announced in its own transaction (success_metrics/rbac/changes.py). Each service process listens on a
+connection of its own, outside the pool, and on a notice reloads that tenant's identity override, forgets its remembered
+policy (and with it nothing else: masking reads the policy per request), or refetches its provider's keys. When the
 connection is lost it reconnects with backoff and then reloads everything, since notices sent meanwhile are lost.
 A silent network failure is found by a ping every ``ping_s``.
 """
@@ -17,8 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from success_metrics.rbac import changes
-from success_metrics.rbac import What
+from success_metrics.rbac import What, changes
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +114,8 @@ class SettingsListener:
                 heard.cancel()
         raise ConnectionResetError("the connection closed")
 
-    def _heard(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self._queue.put_nowait(payload)
+    def _heard(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self._queue.put_nowait(str(payload))  # a NOTIFY payload is text
 
     async def _handle(self, payload: str) -> None:
         notice = changes.parse(payload)

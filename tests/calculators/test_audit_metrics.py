@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from success_metrics.calculators.buckets import epoch_ms
+from success_metrics.rbac import audit
+from success_metrics.rbac.audit import AuditRecord, Outcome
 from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import audit
-from success_metrics.rbac.audit import AuditRecord
 from tests.calculators.fixture import col, create_tenant, run
 
 AT = datetime(2026, 2, 9, 10, tzinfo=UTC)
@@ -18,7 +18,7 @@ DAY = (AT - timedelta(hours=10), AT + timedelta(hours=14))  # 2026-02-09 00:00 .
 M = timedelta(minutes=1)
 
 
-def rec(tenant: str, at: datetime, action: str, outcome: str, status: int, subject: str | None = None,
+def rec(tenant: str, at: datetime, action: str, outcome: Outcome, status: int, subject: str | None = None,
         role: str | None = None, **kw: Any) -> AuditRecord:
     return AuditRecord(tenant_id=tenant, at=at, action=action, outcome=outcome, status=status, subject=subject,
                        role=role, **kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,7 +39,7 @@ def test_plan_covers_the_range_exactly(start_min: int, span_min: int, tz: str) -
     hi = lo + timedelta(minutes=span_min)
     segments = plan(lo, hi, ZoneInfo(tz))
     assert segments[0].lo == lo and segments[-1].hi == hi
-    for a, b in zip(segments, segments[1:]):
+    for a, b in itertools.pairwise(segments):
         assert a.hi == b.lo
     for s in segments:
         if s.source == Source.HOUR:

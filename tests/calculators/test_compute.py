@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from success_metrics.calculators import Dimension, Filter, InvalidRange, Kind, MetricName, MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind, TenantId, UnknownMetric, UnsupportedFilter, all_metrics, get_metric, needs_agent_scope_check, shared_query
+from success_metrics.calculators import (
+    Dimension,
+    Filter,
+    Frame,
+    InvalidRange,
+    Kind,
+    MetricName,
+    MetricQuery,
+    Operator,
+    RowScope,
+    ScopedQuery,
+    ScopeKind,
+    TenantId,
+    UnknownMetric,
+    UnsupportedFilter,
+    all_metrics,
+    get_metric,
+    needs_agent_scope_check,
+    shared_query,
+)
 from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, create_tenant, run
 
@@ -43,7 +63,7 @@ async def test_regex_and_negated_filters(db: Database, tenant_a: str) -> None:
     assert "referral" not in [r[0] for r in f.rows()]
 
 
-def _check_shape(frame, kind: Kind, max_points: int) -> None:
+def _check_shape(frame: Frame, kind: Kind, max_points: int) -> None:
     assert frame.kind == kind
     if kind == Kind.TIMESERIES:
         times = frame.columns[0].values
@@ -60,11 +80,11 @@ async def test_every_metric_answers_the_fixture(db: Database, tenant_a: str, sco
         _check_shape(frame, m.kind, 50)
 
 
-async def test_every_metric_answers_an_empty_tenant(db: Database, new_tenant_id) -> None:
+async def test_every_metric_answers_an_empty_tenant(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     tenant = new_tenant_id("empty")
     await create_tenant(db, tenant, {"timezone": "Europe/Berlin"})
     lo = datetime(2026, 3, 29, 0, tzinfo=UTC)  # a DST change in Berlin
-    points = {}
+    points: dict[str, int] = {}
     for m in all_metrics():
         frame = await run(db, tenant, m.name, lo, lo + timedelta(days=1), interval_ms=3_600_000)
         _check_shape(frame, m.kind, 1000)
@@ -90,7 +110,7 @@ async def test_explain_lists_the_statements(db: Database, tenant_a: str) -> None
     assert all(tenant_a in args for s, args in statements if "rollups" in s or "events" in s)
 
 
-async def test_a_range_with_one_event(db: Database, new_tenant_id) -> None:
+async def test_a_range_with_one_event(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     from tests.calculators.fixture import col, ev, load
 
     tenant = new_tenant_id("one")

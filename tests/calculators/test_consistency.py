@@ -41,7 +41,7 @@ lead_ids = st.sampled_from(LEADS)
 flags = st.booleans()
 
 
-def _event(kind: str, at: datetime, lead: str, agent: tuple[str, str], a: bool, b: bool, n: int) -> dict:
+def _event(kind: str, at: datetime, lead: str, agent: tuple[str, str], a: bool, b: bool, n: int) -> dict[str, Any]:
     match kind:
         case "created":
             return ev("", "lead.created", at, lead, source=["referral", "paid_ads"][n % 2], location_id="loc1",
@@ -86,7 +86,7 @@ events = st.builds(_event, st.sampled_from(KINDS), moments, lead_ids, st.sampled
 
 
 @st.composite
-def streams(draw: st.DrawFn) -> list[dict]:
+def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
     out = draw(st.lists(events, min_size=8, max_size=40))
     out.append(_event("deal", draw(moments), draw(lead_ids), draw(st.sampled_from(AGENTS)), True, True,
                       draw(st.integers(0, 50))))
@@ -102,7 +102,7 @@ def streams(draw: st.DrawFn) -> list[dict]:
 
 
 @st.composite
-def arrivals(draw: st.DrawFn, stream: list[dict]) -> list[list[dict]]:
+def arrivals(draw: st.DrawFn, stream: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The stream as it might arrive: shuffled, cut into batches, some events held back to the end, some sent
     twice."""
     order = draw(st.permutations(stream))
@@ -115,7 +115,7 @@ def arrivals(draw: st.DrawFn, stream: list[dict]) -> list[list[dict]]:
     return [b for b in (*batches, held, twice) if b]
 
 
-async def store(db: Database, batches: list[list[dict]]) -> str:
+async def store(db: Database, batches: list[list[dict[str, Any]]]) -> str:
     tenant = f"cons-{next(_ids)}"
     await create_tenant(db, tenant, SETTINGS)
     for batch in batches:
@@ -138,7 +138,7 @@ async def state(db: Database, tenant: str) -> dict[str, Any]:
 
 
 async def answers(db: Database, tenant: str) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for m in all_metrics():
         if m.name not in SKIP:
             f = await run(db, tenant, m.name, LO, HI, interval_ms=86_400_000)
@@ -154,7 +154,7 @@ def same(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    return a == b
+    return bool(a == b)
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -172,7 +172,7 @@ async def test_answers_do_not_depend_on_how_events_arrive(db: Database, data: st
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(stream=streams())
-async def test_rollups_are_the_raw_answers(db: Database, stream: list[dict], monkeypatch: pytest.MonkeyPatch
+async def test_rollups_are_the_raw_answers(db: Database, stream: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
                                            ) -> None:
     tenant = await store(db, [stream])
     async with db.tenant(tenant) as conn:

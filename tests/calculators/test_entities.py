@@ -1,5 +1,5 @@
-"""The lead entity's declaration (success_metrics/calculators/entities.py) covers every leads column, and migration 0012 runs
-the SQL it generates: the winning lead.created, lead.scored and lead.routed (their event ids and the values they
+"""The lead entity's declaration (success_metrics/calculators/entities.py) covers every leads column, and migration 0012
+runs the SQL it generates: the winning lead.created, lead.scored and lead.routed (their event ids and the values they
 decide), recomputed from the stored events where the stored time is the winner's."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from success_metrics.calculators import entities
+from success_metrics.calculators.sql import fetch_one
 from success_metrics.storage import migrate, partitions
 from success_metrics.storage.pool import Database
 from tests.calculators.fixture import migrated_before
@@ -54,15 +55,16 @@ async def test_migration_0012_keeps_the_winners_event_ids(before_0012: asyncpg.C
               ("s-0", "lead.scored", T + timedelta(minutes=1), {"score": 10}),
               ("r-a", "lead.routed", T + timedelta(hours=2), {"team_id": "tA"})]
     await conn.executemany(
-        "INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, payload) VALUES ('m', $1, $2, $3, 'L', $4)",
+        "INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, payload) "
+        "VALUES ('m', $1, $2, $3, 'L', $4)",
         [(at, i, etype, json.dumps(data)) for i, etype, at, data in events])
     # as the writer kept it then; the routing it holds came from an event no longer stored (retention)
     await conn.execute(
         """INSERT INTO leads (tenant_id, lead_id, created_at, source, score, scored_at, routed_at, team_id)
            VALUES ('m', 'L', $1, 'referral', 30, $2, $3, 'tZ')""",
         T, T + timedelta(hours=1), T + timedelta(hours=3))
-    assert [m.version for m in await migrate.migrate(conn)][0] == 12
-    lead = await conn.fetchrow("SELECT * FROM leads WHERE lead_id = 'L'")
+    assert (await migrate.migrate(conn))[0].version == 12
+    lead = await fetch_one(conn, "SELECT * FROM leads WHERE lead_id = 'L'")
     # the earliest creation is c-2 (by time); of the two scores at one hour the latest by id is s-b; the stored
     # routing (3 h) is no stored event's, so it stays as it was, its id unknown
     assert [lead[c] for c in WINNER_IDS] == ["c-2", "s-b", None]

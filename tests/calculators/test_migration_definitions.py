@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from success_metrics.calculators import rollups
+from success_metrics.calculators.sql import fetch_one
 from success_metrics.storage import migrate, partitions
 from success_metrics.storage.pool import Database
 from tests.calculators.fixture import migrated_before
@@ -61,9 +62,9 @@ async def test_lead_state_and_response_rollups_follow_the_new_definitions(before
     unkeyed = await conn.fetchval("SELECT count(*) FROM rollups WHERE type = 'lead.responded' AND k3 = ''")
     assert unkeyed == 4  # 2 responses × (hour, day)
 
-    assert [m.version for m in await migrate.migrate(conn)][0] == 9
+    assert (await migrate.migrate(conn))[0].version == 9
 
-    lead = await conn.fetchrow("SELECT * FROM leads WHERE lead_id = 'L'")
+    lead = await fetch_one(conn, "SELECT * FROM leads WHERE lead_id = 'L'")
     # the automation's first response: 70 s; the agent's first contact: the response sent by hand at 50 s (the
     # automated SMS at 30 min never counts); the deal: the earliest, d-a on day 10
     assert (lead["first_response_at"], lead["response_ok"], lead["first_contact_at"]) == (

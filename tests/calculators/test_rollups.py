@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import asyncpg
 import pytest
 
 from success_metrics.calculators import Dimension, Filter, Operator, rollups
@@ -22,7 +24,7 @@ LO, HI = START + timedelta(hours=7, minutes=17), START + timedelta(days=40, hour
 TZ = "Asia/Kolkata"
 
 
-def random_events(seed: int = 7) -> list[dict]:
+def random_events(seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     out = []
     for i in range(900):
@@ -56,7 +58,7 @@ async def tenant(db: Database) -> str:
     return tid
 
 
-async def raw(db: Database, tenant: str, sql: str, *args: object) -> list:
+async def raw(db: Database, tenant: str, sql: str, *args: object) -> list[asyncpg.Record]:
     async with db.system() as conn:
         return await conn.fetch(sql, tenant, LO, HI, *args)
 

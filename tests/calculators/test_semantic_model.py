@@ -1,5 +1,5 @@
-"""The semantic model (success_metrics/calculators/semantic): the schemas and the rollup SQL are what it generates, its names
-point at real catalog measures, and the named views give the sums worked out by hand."""
+"""The semantic model (success_metrics/calculators/semantic): the schemas and the rollup SQL are what it generates, its
+names point at real catalog measures, and the named views give the sums worked out by hand."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from success_metrics.calculators.events import EventType
 from success_metrics.calculators.measures import MEASURES
 from success_metrics.calculators.semantic import EVENT_MODELS, MODELS, Slot
 from success_metrics.calculators.semantic.generate import generated_block, schema_files
+from success_metrics.calculators.sql import fetch_one
 from success_metrics.storage import model_files
 from success_metrics.storage.pool import Database
 from tests.calculators.fixture import ev, load
@@ -33,7 +35,7 @@ def test_committed_schemas_are_what_the_model_generates() -> None:
 
 def test_every_event_type_has_one_model_and_the_enum_follows_it() -> None:
     assert len(MODELS) == len(EVENT_MODELS) == 16
-    assert EventType.DEAL_CLOSED == "deal.closed" and [t.value for t in EventType] == list(MODELS)
+    assert EventType.DEAL_CLOSED.value == "deal.closed" and [t.value for t in EventType] == list(MODELS)
 
 
 def test_the_newest_model_migration_is_what_the_model_generates() -> None:
@@ -60,7 +62,7 @@ def test_generate_rewrites_a_hand_edited_schema_and_adds_a_migration_for_a_chang
 
 def test_names_are_unique_slots_are_used_once_and_measures_are_in_the_catalog() -> None:
     for m in EVENT_MODELS:
-        parts = (*m.dimensions, *m.measures)
+        parts = m.columns
         assert len({x.name for x in parts}) == len(parts), m.type
         assert len({x.slot for x in parts}) == len(parts), m.type
         assert not {x.name for x in parts} & {"tenant_id", "grain", "bucket"}, m.type
@@ -74,7 +76,7 @@ def test_names_are_unique_slots_are_used_once_and_measures_are_in_the_catalog() 
         MODELS["deal.closed"].column("revenue")
 
 
-def _legacy_and_edge_events(at: datetime) -> list[dict]:
+def _legacy_and_edge_events(at: datetime) -> list[dict[str, Any]]:
     """Events whose slot values depend on defaults and older spellings."""
     return [
         {"type": "component.call", "data": {"component": "x", "latency_ms": 5, "ok": False}},
@@ -101,8 +103,8 @@ async def test_generated_rollup_key_equals_the_hand_written_one_of_0009(db: Data
         for e in events:
             payload = json.dumps(e["data"])
             args = (e["type"], payload, e.get("agent_id"))
-            new = await conn.fetchrow("SELECT * FROM sm_rollup_key($1, $2::jsonb, $3)", *args)
-            was = await conn.fetchrow("SELECT * FROM pg_temp.rollup_key_0009($1, $2::jsonb, $3)", *args)
+            new = await fetch_one(conn, "SELECT * FROM sm_rollup_key($1, $2::jsonb, $3)", *args)
+            was = await fetch_one(conn, "SELECT * FROM pg_temp.rollup_key_0009($1, $2::jsonb, $3)", *args)
             assert dict(new) == dict(was), e
 
 

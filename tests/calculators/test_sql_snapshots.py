@@ -1,6 +1,7 @@
 """The SQL each metric runs, committed beside the tests (tests/snapshots/sql/<metric>.sql), in dbt MetricFlow's
 manner: a change to a metric's SQL shows in review as a diff of its snapshot, and this test fails until the
-snapshot is regenerated on purpose (formatted by sqlparse, so a diff shows the clause that changed): ``SM_UPDATE_SNAPSHOTS=1 pytest tests/calculators/test_sql_snapshots.py``.
+snapshot is regenerated on purpose (formatted by sqlparse, so a diff shows the clause that changed):
+``SM_UPDATE_SNAPSHOTS=1 pytest tests/calculators/test_sql_snapshots.py``.
 
 Every metric is computed for one closed month of a fixed tenant, so the statements depend on nothing but the
 code (no clock, no data)."""

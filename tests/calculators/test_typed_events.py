@@ -14,12 +14,13 @@ import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
 from success_metrics.calculators import rollups
-from success_metrics.calculators.sql import TYPED_RAW
+from success_metrics.calculators.sql import TYPED_RAW, fetch_one
 from success_metrics.ingest import validate, writer
 from success_metrics.storage import migrate, partitions
 from success_metrics.storage.pool import Database
@@ -58,7 +59,8 @@ COMPLIANCE_OVER_EVENTS = """
     WITH c AS (SELECT e.occurred_at, e.lead_id, e.payload AS d FROM events e WHERE e.tenant_id = $1
                AND e.type = 'contact.attempted' AND e.occurred_at >= $2 AND e.occurred_at < $3)
     SELECT count(*) FILTER (WHERE d->>'channel' = 'sms') AS sms_consent,
-           count(*) FILTER (WHERE d->>'channel' = 'sms' AND NOT coalesce((d->>'consent')::boolean, false)) AS no_consent,
+           count(*) FILTER (WHERE d->>'channel' = 'sms'
+                            AND NOT coalesce((d->>'consent')::boolean, false)) AS no_consent,
            count(*) FILTER (WHERE d->>'channel' = 'sms' AND (lpad(d->>'recipient_local_time', 5, '0') < '08:00'
                OR lpad(d->>'recipient_local_time', 5, '0') >= '21:00')) AS quiet,
            count(*) FILTER (WHERE d->>'channel' = 'email') AS unsubscribe_honoured,
@@ -81,7 +83,7 @@ def same_rows_as_rollup_key(etype: str) -> str:
             (t.k1, t.k2, t.k3, t.n, t.s1, t.s2, t.s3, t.mx, t.h)"""
 
 
-def random_events(seed: int, n: int = 600) -> list[dict]:
+def random_events(seed: int, n: int = 600) -> list[dict[str, Any]]:
     """Calls of three components on the hour (so that failures come in runs and calls share a time: the event id
     orders them), and contact attempts."""
     rng = random.Random(seed)
@@ -103,7 +105,7 @@ def random_events(seed: int, n: int = 600) -> list[dict]:
     return out
 
 
-async def ingest(db: Database, tenant: str, events: list[dict]) -> writer.WriteResult:
+async def ingest(db: Database, tenant: str, events: list[dict[str, Any]]) -> writer.WriteResult:
     checked = validate.check(events, now=NOW)
     assert not checked.rejected, checked.rejected
     return await writer.write(db, tenant, checked.valid, source=writer.Source.API)
@@ -118,12 +120,12 @@ async def tenant(db: Database) -> str:
     first = await ingest(db, tid, events[:400] + events[:10])  # an id twice in one batch
     assert (first.accepted, first.duplicates) == (400, 10)
     moved = dict(events[5], occurred_at=(START + timedelta(days=30)).isoformat())  # same id, another time
-    again = await ingest(db, tid, events[300:] + [moved])
+    again = await ingest(db, tid, [*events[300:], moved])
     assert (again.accepted, again.duplicates) == (200, 101)
     return tid
 
 
-async def fetch(db: Database, tenant: str, sql: str, *args: object) -> list[dict]:
+async def fetch(db: Database, tenant: str, sql: str, *args: object) -> list[dict[str, Any]]:
     async with db.tenant(tenant) as conn:
         return [dict(r) for r in await conn.fetch(sql, tenant, *args)]
 
@@ -197,11 +199,13 @@ ODD = [
 ]
 
 
-async def store_as_before(conn: asyncpg.Connection, tenant: str, rows: list[tuple[str, str, datetime, dict]]) -> None:
+async def store_as_before(conn: asyncpg.Connection, tenant: str,
+                          rows: list[tuple[str, str, datetime, dict[str, Any]]]) -> None:
     """Events and their claimed ids as the writer stored them before 0007 (no typed rows)."""
     await partitions.ensure_months(conn, {partitions.month_start(at) for _, _, at, _ in rows})
     await conn.executemany(
-        "INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, payload) VALUES ($1, $2, $3, $4, 'L1', $5)",
+        "INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, payload) "
+        "VALUES ($1, $2, $3, $4, 'L1', $5)",
         [(tenant, at, i, etype, json.dumps(payload)) for i, etype, at, payload in rows])
     await conn.executemany("INSERT INTO event_ids (tenant_id, event_id, occurred_at) VALUES ($1, $2, $3)",
                            [(tenant, i, at) for i, _, at, _ in rows])
@@ -224,7 +228,7 @@ async def test_migration_backfills_stored_events_then_retention_removes_them(pre
             i for i, etype, _, _ in sorted(stored, key=lambda s: (s[2], s[0])) if etype == "contact.attempted"]
         for etype in TYPED_RAW:
             assert await conn.fetch(same_rows_as_rollup_key(etype), tenant) == []
-    o1 = await conn.fetchrow("SELECT component, ok, latency_ms FROM component_calls WHERE event_id = 'o1'")
+    o1 = await fetch_one(conn, "SELECT component, ok, latency_ms FROM component_calls WHERE event_id = 'o1'")
     assert tuple(o1) == ("crm_sync", False, 7)
     manual = {r["event_id"]: r["manual"] for r in await conn.fetch(
         "SELECT event_id, manual FROM contact_attempts WHERE tenant_id = 'm1' AND event_id LIKE 'o%'")}

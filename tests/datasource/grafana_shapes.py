@@ -31,7 +31,8 @@ def _reference() -> dict[str, Any]:
 
 
 def _response_schema(path: str) -> dict[str, Any]:
-    schema = copy.deepcopy(_reference()["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]["schema"])
+    response = _reference()["paths"][path]["post"]["responses"]["200"]
+    schema: dict[str, Any] = copy.deepcopy(response["content"]["application/json"]["schema"])
     schema["components"] = _reference()["components"]  # so $ref resolves
     return schema
 

@@ -12,9 +12,9 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from success_metrics.guard.slow_clients import server_options
 from success_metrics.server.app import create_app
 from success_metrics.settings import Settings
-from success_metrics.guard.slow_clients import server_options
 from success_metrics.storage.pool import Database
 
 

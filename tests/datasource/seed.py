@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from success_metrics.storage import tenants
 from success_metrics.ingest import intake
 from success_metrics.ingest.writer import Source
 from success_metrics.settings import TenantConfig
+from success_metrics.storage import tenants
 from success_metrics.storage.pool import Database
 
 DAY = "2026-03-02"

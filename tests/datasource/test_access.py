@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from success_metrics.guard import audit_writer
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import AuditUnavailable, audit, audit_verify
+from success_metrics.storage.pool import Database
 
 
 def record(tenant: str, n: int) -> audit.AuditRecord:

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,15 +21,15 @@ from success_metrics.notify import keyring
 from success_metrics.notify.alerts import channels
 from success_metrics.notify.alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_config
 from success_metrics.notify.alerts.delivery import deliver_pending
-from success_metrics.notify.errors import ChannelInvalid
 from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.notify.errors import ChannelInvalid
 from success_metrics.notify.mailer import Mailer
-from success_metrics.notify.scheduler import Scheduler
 from success_metrics.notify.reports.delivery import Reporter
+from success_metrics.notify.scheduler import Scheduler
+from success_metrics.rbac.policy_store import PolicyStore
 from success_metrics.server.services import Services
 from success_metrics.settings import Notifications, Settings
 from success_metrics.storage.pool import Database
-from success_metrics.rbac.policy_store import PolicyStore
 from tests.datasource.smtp_sink import Sink, smtp_sink  # noqa: F401 (fixture)
 from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, answers, make_tenant
 
@@ -37,7 +38,7 @@ FAST = Notifications(channel_timeout_s=0.5, max_attempts=3, backoff_s=0.01)
 KEYS = keyring.load(Settings(data_dir=Path("/nonexistent"), secret_key=SecretStr(keyring.new_key())))
 
 
-async def firing_tenant(db: Database, new_tenant_id: Callable[[str], str], **channel_docs: dict) -> str:
+async def firing_tenant(db: Database, new_tenant_id: Callable[[str], str], **channel_docs: dict[str, Any]) -> str:
     """A tenant whose only firing rule is the auth-failure burst, with the given channels."""
     tid = new_tenant_id("notify")
     await make_tenant(db, tid)
@@ -54,7 +55,7 @@ async def log_rows(db: Database, tid: str) -> dict[str, tuple[str, int, str | No
     return {r["channel_id"]: (r["status"], r["attempts"], r["last_error"]) for r in rows}
 
 
-def webhook(url: str) -> dict:
+def webhook(url: str) -> dict[str, Any]:
     return {"kind": "webhook", "url": url, "secret": SECRET}
 
 
@@ -71,7 +72,8 @@ async def test_webhook_is_signed_and_retried_after_a_server_error(db: Database,
     assert route.call_count == 2
     request = route.calls.last.request
     stamp = request.headers[TIMESTAMP_HEADER]
-    expected = "sha256=" + hmac.new(SECRET.encode(), stamp.encode() + b"." + request.content, hashlib.sha256).hexdigest()
+    signed = stamp.encode() + b"." + request.content
+    expected = "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     assert request.headers[SIGNATURE_HEADER] == expected
     assert abs(int(stamp) - time.time()) < 60
     body = json.loads(request.content)
@@ -164,7 +166,7 @@ async def test_restart_while_firing_sends_each_transition_once(db: Database,
     ({"kind": "email", "to": ["not-an-address"]}, "not email addresses: not-an-address"),
     ({"kind": "pager"}, "kind"),
 ])
-def test_bad_channels_say_what_to_fix(doc: dict, says: str) -> None:
+def test_bad_channels_say_what_to_fix(doc: dict[str, Any], says: str) -> None:
     with pytest.raises(ChannelInvalid, match=says):
         parse_config(doc)
 

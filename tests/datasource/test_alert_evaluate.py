@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 
 from success_metrics.calculators import TenantSettings
-from success_metrics.storage import tenants
 from success_metrics.notify.alerts.evaluate import evaluate_tenant
 from success_metrics.notify.alerts.state import Transition
 from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
 from success_metrics.settings import TenantConfig
-from success_metrics.storage import partitions
+from success_metrics.storage import partitions, tenants
 from success_metrics.storage.pool import Database
 
 T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -38,7 +37,8 @@ async def add_calls(db: Database, tenant_id: str, component: str, at: datetime,
                     calls: list[tuple[bool, float]]) -> None:
     async with db.system() as conn:
         await conn.executemany(
-            "INSERT INTO events (tenant_id, occurred_at, event_id, type, payload) VALUES ($1, $2, $3, 'component.call', $4)",
+            "INSERT INTO events (tenant_id, occurred_at, event_id, type, payload) "
+            "VALUES ($1, $2, $3, 'component.call', $4)",
             [(tenant_id, at, f"{component}-{at.isoformat()}-{i}",
               {"component": component, "ok": ok, "latency_ms": ms}) for i, (ok, ms) in enumerate(calls)],
         )
@@ -116,13 +116,16 @@ async def test_fixture_fires_exactly_the_alerts_worked_out_by_hand(db: Database,
     #   error rate: 7 failed / 16 calls = 0.4375 > 0.05, for 5 min
     #   latency p95: sms 3000 ms (crm: 900 + 0.55 * 100 = 955) -> max 3000 > 2000, for 5 min
     #   conversion: this week 1/5 = 0.2, week before 2/4 = 0.5 -> (0.2 - 0.5) / 0.5 = -0.6 < -0.10, for 60 min
-    # Inactive: SLA (no component has 20 calls in the hour -> no data), database size, retention headroom
+    # Inactive: SLA (no component has 20 calls in the hour -> no data), database size, retention headroom,
+    # dashboard self-check (no run -> no data), data quality (no rollups or tallies: the events were inserted
+    # directly; every lead created before it was contacted, booked or closed; no agents -> 0 issues)
     assert await states(db, tid) == {
         "critical.downtime": "pending", "critical.auth_failures": "firing",
         "performance.sla": "inactive", "performance.error_rate": "pending", "performance.latency_p95": "pending",
         "business.conversion_drop": "pending", "business.high_priority_waiting": "firing",
         "business.target_at_risk": "firing", "maintenance.database_growth": "inactive",
-        "maintenance.retention": "inactive",
+        "maintenance.retention": "inactive", "maintenance.dashboard_check": "inactive",
+        "maintenance.data_quality": "inactive",
     }
 
     # two minutes later the downtime has held for its 2 min; error rate and latency need 5
@@ -238,8 +241,8 @@ async def test_a_rule_on_a_catalog_metric(db: Database, fixture_tenant: str) -> 
     ("conversion.lead_to_apointment", "Did you mean: conversion.lead_to_appointment"),
 ])
 def test_a_metric_rule_must_name_a_stat_metric(metric: str, says: str) -> None:
-    from success_metrics.notify.errors import RuleInvalid
     from success_metrics.notify.alerts.rules import parse
+    from success_metrics.notify.errors import RuleInvalid
 
     with pytest.raises(RuleInvalid, match=re.escape(says)) as caught:
         parse({"id": "x.y", "family": "business", "severity": "info", "title": "t", "op": ">", "threshold": 1,

@@ -34,7 +34,8 @@ async def test_history_lists_the_tenants_alerts(db: Database, setup: Any, make_c
     client, tid, auth = setup
     await add_auth_failures(db, tid, T - MIN, 30)
     await evaluate_tenant(answers(db), tid, T, retention_months=24)
-    await evaluate_tenant(answers(db), tid, T + 10 * MIN, retention_months=24)  # the burst has left the window: resolved
+    # the burst has left the window: resolved
+    await evaluate_tenant(answers(db), tid, T + 10 * MIN, retention_months=24)
     response = await client.get("/api/alerts", headers=auth("admin"))
     assert response.status_code == 200, response.text
     body = response.json()
@@ -63,7 +64,8 @@ async def test_admin_manages_rules(setup: Any) -> None:
     client, _, auth = setup
     listed = (await client.get("/api/admin/alert-rules", headers=auth("admin"))).json()
     assert {r["rule"]["family"] for r in listed} == {"critical", "performance", "business", "maintenance"}
-    assert len(listed) == 10 and all(r["builtin"] and r["state"] == "inactive" for r in listed)
+    # 10 rules of the four families, and the dashboard self-check and data-quality maintenance rules
+    assert len(listed) == 12 and all(r["builtin"] and r["state"] == "inactive" for r in listed)
 
     rule = {"id": "custom.p95", "family": "performance", "severity": "warning", "title": "Slow CRM",
             "condition": {"kind": "latency_p95", "component": "crm_sync"}, "op": ">", "threshold": 800,

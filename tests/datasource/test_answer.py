@@ -13,16 +13,16 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from success_metrics.calculators import MetricName, MetricQuery, ScopedQuery, TenantId
-from success_metrics.query import warmer
+from success_metrics.calculators import Frame, Kind, MetricName, MetricQuery, ScopedQuery, TenantId
 from success_metrics.notify.alerts.conditions import add_months
 from success_metrics.notify.alerts.evaluate import evaluate_tenant
-from success_metrics.query.cache import ResultCache
 from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import ReportKind, latest_due
-from success_metrics.storage.pool import Database
+from success_metrics.query import warmer
+from success_metrics.query.cache import ResultCache
 from success_metrics.query.warmer import Warmer
 from success_metrics.rbac import Role, policy
+from success_metrics.storage.pool import Database
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.test_alert_evaluate import T, answers, fixture_tenant  # noqa: F401  (fixture)
 from tests.datasource.test_pipeline import bearer, services_of, weighted_body
@@ -116,11 +116,12 @@ async def test_a_one_off_computation_is_shared_while_it_runs_but_not_kept() -> N
     day = MetricQuery(MetricName("errors.rate"), datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
     key = ScopedQuery(TenantId("t"), day)  # a key as policy would build it: the cache itself is under test
     runs = []
+    made = Frame("errors.rate", Kind.STAT, ())
 
-    async def compute() -> Any:
+    async def compute() -> Frame:
         runs.append(1)
-        return "frame"
+        return made
 
-    assert await cache.get_or_compute(key, compute, keep=False) == "frame"
-    assert await cache.get_or_compute(key, compute, keep=False) == "frame"
+    assert await cache.get_or_compute(key, compute, keep=False) is made
+    assert await cache.get_or_compute(key, compute, keep=False) is made
     assert len(runs) == 2 and len(cache) == 0

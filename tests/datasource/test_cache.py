@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from success_metrics.calculators import Column, ColumnType, Frame, Kind, MetricName, MetricQuery, RowScope, ScopedQuery, ScopeKind, TenantId
+from success_metrics.calculators import (
+    Column,
+    ColumnType,
+    Frame,
+    Kind,
+    MetricName,
+    MetricQuery,
+    RowScope,
+    ScopedQuery,
+    ScopeKind,
+    TenantId,
+)
 from success_metrics.query.cache import ResultCache
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -238,7 +250,7 @@ async def test_the_cache_never_holds_more_than_its_byte_budget() -> None:
     cache = make(Clock(), max_bytes=budget)
     keys = [key(metric=f"m{i}") for i in range(6)]
     for i, k in enumerate(keys):
-        await cache.get_or_compute(k, lambda i=i: _ready(hundred_floats(1000.0 * i)))
+        await cache.get_or_compute(k, functools.partial(_ready, hundred_floats(1000.0 * i)))
         assert cache.bytes == min(i + 1, 3) * HUNDRED_FLOATS_BYTES <= budget
         assert len(cache) == min(i + 1, 3)
     hits = cache.stats.hits

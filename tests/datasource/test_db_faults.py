@@ -26,13 +26,14 @@ import asyncpg
 import httpx
 import psutil
 import pytest
+from pydantic import SecretStr
 
 from success_metrics.guard import audit_writer
+from success_metrics.rbac import audit, dev_issuer, keys
 from success_metrics.server.app import create_app
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings, TenantConfig
 from success_metrics.storage.embedded import EmbeddedPostgres
-from success_metrics.rbac import audit, dev_issuer, keys
 from tests.datasource.event_samples import one_of_each
 from tests.datasource.grafana_shapes import fixture
 
@@ -227,7 +228,7 @@ async def test_with_database_url_the_service_follows_the_server_down_and_back_up
     """A service on DATABASE_URL (the embedded server of ``own`` stands in for a server of its own) answers 503 while
     the server is away and is ready again once it is back, with no request needed to find out."""
     with tempfile.TemporaryDirectory(prefix="sm-url-") as tmp:
-        settings = Settings(database_url=own.embedded.dsn, data_dir=Path(tmp), cache_warm=False)
+        settings = Settings(database_url=SecretStr(own.embedded.dsn), data_dir=Path(tmp), cache_warm=False)
         services = await Services.start(settings)
         supervisor = getattr(services, "supervisor", None)
         if supervisor is not None:

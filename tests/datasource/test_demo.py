@@ -7,16 +7,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from success_metrics.tools import demo
-from success_metrics.storage import tenants as tenant_store
 from success_metrics.ingest import validate
+from success_metrics.storage import tenants as tenant_store
 from success_metrics.storage.pool import Database
+from success_metrics.tools import demo
 
 END = datetime(2026, 5, 20, 14, 30, tzinfo=UTC)
 
 
 def _events(tenant: str = "acme", seed: int = 3, months: int = 2, scale: float = 0.3) -> list[dict[str, Any]]:
-    return [e for day in demo.generate(demo.profile(tenant), seed=seed, months=months, end=END, scale=scale) for e in day]
+    days = demo.generate(demo.profile(tenant), seed=seed, months=months, end=END, scale=scale)
+    return [e for day in days for e in day]
 
 
 def test_same_seed_same_events_and_another_seed_others() -> None:

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from success_metrics.calculators import TenantSettings
 from success_metrics.calculators.tenant_settings import Branding
-from success_metrics.tools import cli
-from success_metrics.storage import tenants as tenant_store
 from success_metrics.dashboards import ExportError, export, export_stored
+from success_metrics.storage import tenants as tenant_store
 from success_metrics.storage.pool import Database
+from success_metrics.tools import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,8 +59,8 @@ def test_two_partners_differ_only_in_branding_and_targets(tmp_path: Path) -> Non
     branding_paths = [r"/title", r"/panels/0/options/content", r"/links(/.*)?",
                       r"/panels/\d+/fieldConfig/defaults/color/fixedColor", r"/panels/\d+/options/color/fill"]
     for name in acme:
-        roi = panel_index(acme[name], "roi.monthly")
-        allowed = branding_paths + [fr"/panels/{i}/fieldConfig/defaults/thresholds/steps/\d+/value" for i in roi]
+        roi_panels = panel_index(acme[name], "roi.monthly")
+        allowed = branding_paths + [fr"/panels/{i}/fieldConfig/defaults/thresholds/steps/\d+/value" for i in roi_panels]
         changed = list(diff(acme[name], globex[name]))
         stray = [p for p in changed if not any(re.fullmatch(rx, p) for rx in allowed)]
         assert not stray, f"{name}: differs beyond branding and targets at {stray}"

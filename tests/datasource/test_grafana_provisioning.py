@@ -15,7 +15,7 @@ PROV = ROOT / "grafana-provisioning"
 
 
 def load(rel: str) -> dict[str, Any]:
-    data = yaml.safe_load((PROV / rel).read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load((PROV / rel).read_text(encoding="utf-8"))
     assert data["apiVersion"] == 1
     return data
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from success_metrics.tools import demo
 from success_metrics.dashboards.query import ALL_VALUE
 from success_metrics.storage.pool import Database
+from success_metrics.tools import demo
 
 BOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards"
 BOARDS = {p.name: json.loads(p.read_text()) for p in BOARD_DIR.glob("*.json")}
@@ -30,11 +30,12 @@ ROLES = ("executive", "manager", "agent", "admin", "auditor")
 # nor security data; auditors only system, security, adoption and compliance metrics.
 SECURITY = {"security.auth_events", "compliance.checks", "audit.access_log", "audit.failures", "audit.exports"}
 FINANCIAL = {"roi.monthly", "savings.monthly", "revenue.attributed", "revenue.monthly_trend", "cost.avoidance",
-             "cost.benefit", "executive.kpi_summary", "agents.goals"}
-# auditors: the audit log, system health and security events (system, uptime, components, APIs, errors)
+             "cost.benefit", "executive.kpi_summary", "agents.goals", "forecast.revenue"}
+# auditors: the audit log, system health and security events (system, uptime, components, APIs, errors, the
+# dashboard self-check and data quality)
 AUDITOR_MAY = SECURITY | {"system.resources", "adoption.usage", "uptime.system", "components.health",
                           "components.latency", "components.success_rate", "apis.health", "errors.active",
-                          "errors.by_category", "errors.mttr", "errors.rate"}
+                          "errors.by_category", "errors.mttr", "errors.rate", "dashboards.health", "data.quality"}
 # who may see each annotation kind: health marks are for everyone; business marks not for auditors; missed
 # revenue goals are financial (not for agents); policy changes are audit data (admins and auditors)
 ANNOTATION_ROLES = {
@@ -42,6 +43,7 @@ ANNOTATION_ROLES = {
     "alerts": {"executive", "manager", "agent", "admin"},
     "conversion_drops": {"executive", "manager", "agent", "admin"},
     "target_misses": {"executive", "manager", "admin"}, "policy_changes": {"admin", "auditor"},
+    "anomalies": {"executive", "manager", "agent", "admin"},
 }
 
 
@@ -91,7 +93,7 @@ async def test_every_dashboard_answers_every_role_as_the_role_table_says(
 ) -> None:
     client, profile, end = await _setup(db, make_client, new_tenant_id)
     me = profile.agents[0]
-    claims = {"agent": {"agent_id": me.id}, "manager": {"teams": [me.team_id]}}
+    claims: dict[str, dict[str, Any]] = {"agent": {"agent_id": me.id}, "manager": {"teams": [me.team_id]}}
     names = {a.name for a in profile.agents}
     team_name = dict(profile.teams)
     seen = dict.fromkeys(ROLES, "")

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 
-async def test_probes_answer_without_credentials(make_client) -> None:  # type: ignore[no-untyped-def]
+import httpx
+
+MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+async def test_probes_answer_without_credentials(make_client: MakeClient) -> None:
     client = await make_client()
     for path in ("/healthz", "/readyz"):
         r = await client.get(path)
@@ -9,7 +15,7 @@ async def test_probes_answer_without_credentials(make_client) -> None:  # type: 
         assert r.json()["status"] == "ok"
 
 
-async def test_unknown_route_is_a_problem_with_message(make_client) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_route_is_a_problem_with_message(make_client: MakeClient) -> None:
     client = await make_client()
     r = await client.get("/nope")
     assert r.status_code == 404

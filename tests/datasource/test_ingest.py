@@ -17,13 +17,14 @@ from typing import Any
 import httpx
 import pytest
 
+from success_metrics.calculators.sql import fetch_one
 from success_metrics.ingest import backfill as backfill_module
 from success_metrics.ingest.intake import ingest
 from success_metrics.ingest.writer import Source
+from success_metrics.rbac import keys
 from success_metrics.settings import Limits, Settings, TenantConfig
 from success_metrics.storage import partitions
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import keys
 from tests.datasource.event_samples import iso, one_of_each
 
 URL = "/api/ingest/events"
@@ -76,6 +77,7 @@ async def test_every_event_type_accepted_and_stored(ledger: Ledger) -> None:
         stored = await conn.fetchval("SELECT payload FROM events WHERE event_id = 'all-3'")
         assert stored == {"score": 86}
         batch = await conn.fetchrow("SELECT * FROM ingest_batches ORDER BY batch_id DESC LIMIT 1")
+        assert batch is not None
         assert (batch["source"], batch["accepted"], batch["duplicates"], batch["rejected"]) == ("api", 16, 0, 0)
         assert batch["key_id"] == ledger.key_id
         assert batch["first_occurred_at"] == min(datetime.fromisoformat(e["occurred_at"]) for e in events)
@@ -118,12 +120,12 @@ async def test_duplicates_in_a_batch_and_a_resent_batch_change_nothing(ledger: L
     assert again.json() == {"accepted": len(events) - 5, "duplicates": 5, "rejected": []}
     ledger.expected = len(events)
     async with ledger.db.tenant(ledger.tenant) as conn:
-        lead_before = dict(await conn.fetchrow("SELECT * FROM leads WHERE lead_id = 'lead-1'"))
+        lead_before = dict(await fetch_one(conn, "SELECT * FROM leads WHERE lead_id = 'lead-1'"))
     resent = await ledger.post(events)
     assert resent.json() == {"accepted": 0, "duplicates": len(events), "rejected": []}
     await ledger.still_consistent()
     async with ledger.db.tenant(ledger.tenant) as conn:
-        lead_after = dict(await conn.fetchrow("SELECT * FROM leads WHERE lead_id = 'lead-1'"))
+        lead_after = dict(await fetch_one(conn, "SELECT * FROM leads WHERE lead_id = 'lead-1'"))
     assert lead_after == lead_before  # not even updated_at moved: nothing new reached the lead
     assert lead_after["touches"] == 1
 
@@ -488,7 +490,7 @@ async def test_ties_at_one_time_resolve_by_event_id_whatever_the_arrival_order(
     for batch in batches:
         assert (await ingest(db, tid, batch, source=Source.API)).rejected == []
     async with db.tenant(tid) as conn:
-        row = await conn.fetchrow("SELECT source, score, agent_id, team_id FROM leads WHERE lead_id = 'T'")
+        row = await fetch_one(conn, "SELECT source, score, agent_id, team_id FROM leads WHERE lead_id = 'T'")
     # the earliest creation by (time, id) is tie-c-a; the latest score and routing by (time, id) are the b's
     assert dict(row) == {"source": "referral", "score": 70, "agent_id": "a2", "team_id": "tB"}
 
@@ -552,7 +554,7 @@ async def test_cli_backfill_through_the_same_path(
     lines.append(json.dumps({**events[3], "id": "cli-bad", "data": {"score": -1}}))
     path = tmp_path / "events.ndjson"
     path.write_text("\n".join(lines) + "\n")
-    console = Console(file=open(tmp_path / "out.txt", "w"), width=200)  # noqa: SIM115
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=200)  # noqa: SIM115, ASYNC230
     summary = await backfill_module.backfill(db, base_settings, path, tid, batch_size=5, console=console)
     assert (summary.accepted, summary.duplicates, summary.rejected) == (16, 0, 2)
     assert any(s.startswith("line 9 is not valid JSON") for s in summary.samples)

@@ -44,7 +44,8 @@ async def test_one_json_line_per_request_with_who_and_how_long(
     tid = new_tenant_id("logs")
     client = await make_client(TenantConfig(id=tid, name="Logs"))
     got = await client.post("/query", json={"targets": [{"refId": "A", "target": "pipeline.throughput"}],
-                                            "range": DAY}, headers={"Authorization": f"Bearer {token_for(tid, 'executive')}"})
+                                            "range": DAY},
+                            headers={"Authorization": f"Bearer {token_for(tid, 'executive')}"})
     assert got.status_code == 200
     [line] = [r for r in log_lines() if r.get("request_id") == got.headers["x-request-id"]]
     assert line["logger"] == "success_metrics.access" and line["level"] == "INFO"
@@ -70,7 +71,8 @@ async def test_no_credential_is_ever_logged(
             await client.get("/", headers=headers)
             await client.post("/query", json=query, headers=headers)
             await client.post("/query/rows", json=query, headers=headers)
-    await client.post("/api/ingest/events", json=one_of_each("logs")[:2], headers={"Authorization": f"Bearer {ingest_key}"})
+    await client.post("/api/ingest/events", json=one_of_each("logs")[:2],
+                      headers={"Authorization": f"Bearer {ingest_key}"})
     await client.post("/api/ingest/events", content=b"{not json", headers={"Authorization": f"Bearer {ingest_key}"})
     lines = log_lines()
     assert len([r for r in lines if r["logger"] == "success_metrics.access"]) == 2 * 3 * len(secrets) + 2

@@ -11,12 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from success_metrics.storage.pool import Database
-from success_metrics.settings import TenantConfig
 from success_metrics.rbac import keys
 from success_metrics.rbac.policy import default_document
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
 from tests.datasource.test_audit_edge import RANGE, bearer, records
-
 
 RULE = {"id": "custom.p95", "family": "performance", "severity": "warning", "title": "Slow CRM",
         "condition": {"kind": "latency_p95", "component": "crm_sync"}, "op": ">", "threshold": 800,

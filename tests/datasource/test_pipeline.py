@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from success_metrics.calculators import TenantId
 from success_metrics.server.services import Services
 from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
-from tests.datasource import seed
-from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.conftest import AppClient
+from tests.datasource import seed
 from tests.datasource.grafana_shapes import fixture
+from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 
 
 def services_of(client: httpx.AsyncClient) -> Services:
@@ -51,7 +52,7 @@ async def tenant_wide_manager_policy(db: Database, svc: Services, tenant: str) -
     document["roles"]["manager"]["row_scope"] = "tenant"
     document["roles"]["manager"]["masks"] = [{"field": "revenue", "strategy": "hide"},
                                              {"field": "deal_value", "strategy": "bucket", "step": 1000}]
-    admin = Principal(tenant_id=tenant, subject="admin@pipe", role=Role.ADMIN, auth_method=AuthMethod.DEV)
+    admin = Principal(tenant_id=TenantId(tenant), subject="admin@pipe", role=Role.ADMIN, auth_method=AuthMethod.DEV)
     async with db.tenant(tenant) as conn:
         await svc.policies.replace(conn, tenant, document, admin, comment="managers see the whole tenant")
 

@@ -61,7 +61,8 @@ def test_intervals_that_give_the_same_buckets_give_the_same_query() -> None:
         body = fixture("timeseries_panel") | {"intervalMs": interval_ms, "maxDataPoints": 1000}
         [t] = parse.metric_queries(QueryRequest.model_validate(body), LIMITS)
         queries.add(t.query)
-    assert len(queries) == 1 and next(iter(queries)).interval_ms == 3_600_000  # type: ignore[union-attr]
+    [only] = queries
+    assert only is not None and only.interval_ms == 3_600_000
 
 
 def test_interval_text_is_used_when_interval_ms_is_absent() -> None:
@@ -71,16 +72,19 @@ def test_interval_text_is_used_when_interval_ms_is_absent() -> None:
 
 
 def test_relative_range_is_aligned_to_whole_minutes() -> None:
-    body = fixture("timeseries_panel") | {"range": {"from": "2026-03-02T00:00:31.250Z", "to": "2026-03-02T06:00:31.250Z"}}
+    body = fixture("timeseries_panel") | {"range": {"from": "2026-03-02T00:00:31.250Z",
+                                                    "to": "2026-03-02T06:00:31.250Z"}}
     [t] = parse.metric_queries(QueryRequest.model_validate(body), LIMITS)
     assert t.query is not None
-    assert (t.query.start, t.query.end) == (datetime(2026, 3, 2, 0, 0, tzinfo=UTC), datetime(2026, 3, 2, 6, 1, tzinfo=UTC))
+    assert (t.query.start, t.query.end) == (datetime(2026, 3, 2, 0, 0, tzinfo=UTC),
+                                            datetime(2026, 3, 2, 6, 1, tzinfo=UTC))
 
 
 def test_analytics_ranges_align_to_quarter_hours() -> None:
     start, end = datetime(2026, 3, 1, 10, 7, 31, tzinfo=UTC), datetime(2026, 3, 31, 10, 7, 31, tzinfo=UTC)
     # 30 days >= 7 days: start down to 10:00, end up to 10:15
-    assert freshness.align(start, end) == (datetime(2026, 3, 1, 10, 0, tzinfo=UTC), datetime(2026, 3, 31, 10, 15, tzinfo=UTC))
+    assert freshness.align(start, end) == (datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
+                                           datetime(2026, 3, 31, 10, 15, tzinfo=UTC))
     # 6 hours: whole minutes only
     assert freshness.align(end - timedelta(hours=6), end) == (datetime(2026, 3, 31, 4, 7, tzinfo=UTC),
                                                           datetime(2026, 3, 31, 10, 8, tzinfo=UTC))
@@ -141,8 +145,10 @@ def test_multi_value_variable_forms_and_all() -> None:
 
 
 @pytest.mark.parametrize(("spec", "expected"), [
-    (FilterIn(key="teams", operator="=~", value="north|south"), Filter(Dimension.TEAM, Operator.REGEX, ("north|south",))),
-    (FilterIn(key="Channel", operator="=|", values=["sms", "email"]), Filter(Dimension.CHANNEL, Operator.EQ, ("sms", "email"))),
+    (FilterIn(key="teams", operator="=~", value="north|south"),
+     Filter(Dimension.TEAM, Operator.REGEX, ("north|south",))),
+    (FilterIn(key="Channel", operator="=|", values=["sms", "email"]),
+     Filter(Dimension.CHANNEL, Operator.EQ, ("sms", "email"))),
     (FilterIn(key="source", operator="!=", value="[\"a\",\"b\"]"), Filter(Dimension.SOURCE, Operator.NE, ("a", "b"))),
     (FilterIn(key="score_band", operator=">", value="warm"), Filter(Dimension.SCORE_BAND, Operator.GT, ("warm",))),
     (FilterIn(key="source", operator="=", value="All"), None),
@@ -269,7 +275,8 @@ def test_time_series_asked_as_table_is_a_typed_table() -> None:
     memo = serialize.Memo()
     [table] = serialize.query_items(memo, "A", Shape.TABLE, series_frame())
     dumped = table.model_dump(mode="json", exclude_none=True)
-    assert dumped["columns"] == [{"text": "time", "type": "time"}, {"text": "website_form", "type": "number", "unit": "short"},
+    assert dumped["columns"] == [{"text": "time", "type": "time"},
+                                 {"text": "website_form", "type": "number", "unit": "short"},
                                  {"text": "referral", "type": "number", "unit": "short"}]
     assert dumped["rows"][1] == [T0, 5, None]  # NaN is sent as null
     check("/query", [dumped])
@@ -277,7 +284,8 @@ def test_time_series_asked_as_table_is_a_typed_table() -> None:
 
 def test_stat_is_one_row_with_value_previous_target_and_status() -> None:
     frame = Frame("conv", Kind.STAT, (
-        Column("value", ColumnType.NUMBER, (40.0,), Unit.PERCENT), Column("previous", ColumnType.NUMBER, (30.0,), Unit.PERCENT),
+        Column("value", ColumnType.NUMBER, (40.0,), Unit.PERCENT),
+        Column("previous", ColumnType.NUMBER, (30.0,), Unit.PERCENT),
         Column("target", ColumnType.NUMBER, (35.0,), Unit.PERCENT), Column("status", ColumnType.STRING, ("on_track",)),
     ))
     memo = serialize.Memo()
@@ -311,7 +319,8 @@ def test_error_item_carries_the_message_under_its_ref_id() -> None:
 def test_annotations_merge_by_time_and_read_masked_columns_as_empty() -> None:
     first = Frame("outages", Kind.TABLE, (
         Column("time", ColumnType.TIME, (T0 + HOUR,)), Column("timeEnd", ColumnType.TIME, (T0 + 3 * HOUR,)),
-        Column("title", ColumnType.STRING, ("Outage: crm_sync",)), Column("text", ColumnType.STRING, ("9 of 10 failed",)),
+        Column("title", ColumnType.STRING, ("Outage: crm_sync",)),
+        Column("text", ColumnType.STRING, ("9 of 10 failed",)),
         Column("tags", ColumnType.STRING, (("outage", "crm_sync"),)),
     ))
     second = Frame("policy", Kind.TABLE, (  # "text" removed by masking
@@ -320,9 +329,10 @@ def test_annotations_merge_by_time_and_read_masked_columns_as_empty() -> None:
     ), masked_fields=("policy_changes.text",))
     merged = serialize.merge_annotations([first, second])
     assert merged.masked_fields == ("policy_changes.text",)
-    out = [a.model_dump(mode="json", exclude_none=True) for a in serialize.annotations(merged, {"name": "x"})]
+    out = [a.model_dump(mode="json", exclude_none=True) for a in serialize.annotation_list(merged, {"name": "x"})]
     assert out == [
-        {"annotation": {"name": "x"}, "time": T0, "isRegion": False, "title": "Role policy v2", "text": "", "tags": ["policy"]},
+        {"annotation": {"name": "x"}, "time": T0, "isRegion": False, "title": "Role policy v2", "text": "",
+         "tags": ["policy"]},
         {"annotation": {"name": "x"}, "time": T0 + HOUR, "timeEnd": T0 + 3 * HOUR, "isRegion": True,
          "title": "Outage: crm_sync", "text": "9 of 10 failed", "tags": ["outage", "crm_sync"]},
     ]

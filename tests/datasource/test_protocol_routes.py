@@ -6,16 +6,15 @@ Expected figures are worked by hand from tests/datasource/seed.py (one day, 2026
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from success_metrics.settings import TenantConfig
-from tests.datasource import seed
-from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.grafana_shapes import check, fixture
+from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 
 T0 = 1_772_409_600_000  # 2026-03-02T00:00Z
 HOUR = 3_600_000

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from success_metrics.rbac import policy
 from success_metrics.server.app import create_app
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings, TenantConfig
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import policy
 
 DEADLINE_S = 1.0
 
@@ -58,13 +58,13 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def without_agents() -> dict[str, Any]:
-    doc = json.loads(json.dumps(dict(policy.default_document())))
+    doc: dict[str, Any] = json.loads(json.dumps(dict(policy.default_document())))
     del doc["roles"]["agent"]
     return doc
 
 
 async def test_a_policy_change_on_one_replica_is_enforced_by_another_within_a_second(
-        replicas: Any, new_tenant_id: Any, token_for: Any) -> None:
+        replicas: Callable[..., Awaitable[Replica]], new_tenant_id: Any, token_for: Any) -> None:
     tid = new_tenant_id("repl")
     tenant = TenantConfig(id=tid, name="Repl")
     (a, _), (b, _) = await replicas(tenant), await replicas(tenant)
@@ -90,7 +90,7 @@ async def _not(check: Callable[[], Awaitable[bool]]) -> bool:
 
 
 async def test_identity_settings_changed_on_one_replica_apply_on_another(
-        replicas: Any, new_tenant_id: Any, token_for: Any, idp: Any) -> None:
+        replicas: Callable[..., Awaitable[Replica]], new_tenant_id: Any, token_for: Any, idp: Any) -> None:
     provider = idp()
     tid = new_tenant_id("repl")
     tenant = provider.tenant(tid)
@@ -109,7 +109,7 @@ async def test_identity_settings_changed_on_one_replica_apply_on_another(
 
 
 async def test_a_cut_listener_reconnects_and_catches_up_on_what_it_missed(
-        replicas: Any, new_tenant_id: Any, token_for: Any, db: Database) -> None:
+        replicas: Callable[..., Awaitable[Replica]], new_tenant_id: Any, token_for: Any, db: Database) -> None:
     tid = new_tenant_id("repl")
     tenant = TenantConfig(id=tid, name="Repl")
     (a, _), (b, b_services) = await replicas(tenant), await replicas(tenant)
@@ -137,7 +137,7 @@ async def _is(value: bool) -> bool:
 
 
 async def test_a_forced_key_refresh_on_one_replica_drops_the_key_on_another(
-        replicas: Any, new_tenant_id: Any, idp: Any) -> None:
+        replicas: Callable[..., Awaitable[Replica]], new_tenant_id: Any, idp: Any) -> None:
     provider = idp()
     old = provider.kid
     new = provider.rotate()

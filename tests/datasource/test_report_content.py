@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from success_metrics.calculators import Column, ColumnType, Frame, Kind
+from success_metrics.calculators import Column, ColumnType, Frame, Kind, Unit
 from success_metrics.notify.reports.charts import chart
 from success_metrics.notify.reports.content import Section, highlights, projection, recommendations
 
@@ -51,7 +51,8 @@ def test_charts_only_where_a_picture_means_something() -> None:
     assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
     assert chart(stat("roi", 1.0, 1.0, None, "no_target"), "ROI", colors) is None
     kpis = Frame("executive.kpi_summary", Kind.TABLE, (
-        Column("title", ColumnType.STRING, ("ROI", "Savings")), Column("unit", ColumnType.STRING, ("percent", "currency")),
+        Column("title", ColumnType.STRING, ("ROI", "Savings")),
+        Column("unit", ColumnType.STRING, ("percent", "currency")),
         Column("current", ColumnType.NUMBER, (40.0, 35000.0))))
     assert chart(kpis, "KPIs", colors) is None  # % and money on one axis would mislead
     hidden = revenue([None, None, None])
@@ -62,9 +63,9 @@ def test_the_kpi_summary_reads_as_one_line_per_kpi() -> None:
     periods = ("month_to_date", "projected_month_end", "target", "previous_month")
     kpis = Frame("executive.kpi_summary", Kind.TABLE, (
         Column("period", ColumnType.STRING, periods),
-        Column("roi", ColumnType.NUMBER, (900.0, 3900.0, 1000.0, 300.0), "percent"),
+        Column("roi", ColumnType.NUMBER, (900.0, 3900.0, 1000.0, 300.0), Unit.PERCENT),
         Column("roi_status", ColumnType.STRING, ("on_track", None, None, "below_target")),
-        Column("hours_saved", ColumnType.NUMBER, (7.5, 30.0, 10.0, 12.0), "hours"),
+        Column("hours_saved", ColumnType.NUMBER, (7.5, 30.0, 10.0, 12.0), Unit.HOURS),
         Column("hours_saved_status", ColumnType.STRING, ("at_risk", None, None, "above_target"))))
     section = [Section("KPIs", "executive.kpi_summary", kpis)]
     # ROI (900 - 300) / 300 = +200 %; hours (7.5 - 12) / 12 = -37.5 %

@@ -11,22 +11,24 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from success_metrics.storage import tenants
-from success_metrics.notify.errors import AlertingError, ChannelInvalid
-from success_metrics.notify.mailer import Mailer
+from success_metrics.calculators.sql import fetch_one
 from success_metrics.ingest.intake import ingest
 from success_metrics.ingest.writer import Source
+from success_metrics.notify.errors import AlertingError, ChannelInvalid
+from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.delivery import Reporter, parse_schedule, put_schedule
 from success_metrics.notify.reports.schedule import ReportKind, latest_due
-from success_metrics.settings import Notifications, TenantConfig
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import Role
 from success_metrics.rbac.policy_store import PolicyStore
+from success_metrics.settings import Notifications, TenantConfig
+from success_metrics.storage import tenants
+from success_metrics.storage.pool import Database
 from tests.datasource.smtp_sink import Sink, smtp_sink  # noqa: F401 (fixture)
 from tests.datasource.test_alert_evaluate import answers
 
@@ -41,7 +43,7 @@ MANAGER = Recipient(email="lead-t1@example.com", role=Role.MANAGER, teams=("t1",
 AGENT = Recipient(email="alice@example.com", role=Role.AGENT, agent_id="a1", teams=("t1",))
 
 
-def _events() -> list[dict]:
+def _events() -> list[dict[str, Any]]:
     events = []
     for i, (agent, team, name, value) in enumerate(AGENTS):
         lead = f"lead-{i}"
@@ -72,7 +74,7 @@ def reporter(db: Database, sink: Sink) -> Reporter:
 
 
 def attachments(message: EmailMessage) -> dict[str, bytes]:
-    return {part.get_filename(): part.get_content() if part.get_content_type() != "text/csv"
+    return {part.get_filename() or "": part.get_content() if part.get_content_type() != "text/csv"
             else part.get_content().encode() for part in message.iter_attachments()}
 
 
@@ -89,7 +91,9 @@ def pdf_text(message: EmailMessage, name: str) -> bytes:
 
 def html(message: EmailMessage) -> str:
     """The HTML part with runs of whitespace (mail line ends are CRLF) folded to one space."""
-    return " ".join(message.get_body(("html",)).get_content().split())
+    body = message.get_body(("html",))
+    assert body is not None
+    return " ".join(body.get_content().split())
 
 
 async def test_weekly_report_is_masked_per_recipient(db: Database, tenant: str, smtp_sink: Sink) -> None:
@@ -165,7 +169,7 @@ async def test_a_failing_mail_server_is_logged_and_audited_as_failed(db: Databas
     sent = await dead.send(tenant, ReportKind.MONTHLY, due.period, (EXEC,))
     assert [(s.ok, s.error) for s in sent] == [(False, "SMTPConnectError sending to the mail server")]
     async with db.tenant(tenant) as conn:
-        row = await conn.fetchrow("SELECT outcome, status, reason FROM audit_log WHERE action = 'export'")
+        row = await fetch_one(conn, "SELECT outcome, status, reason FROM audit_log WHERE action = 'export'")
     assert (row["outcome"], row["status"]) == ("error", 502)
 
 

@@ -12,8 +12,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 UTC_ZONE = ZoneInfo("UTC")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_daily_at_eight_local_on_both_sides_of_the_autumn_change() -> None:
@@ -35,7 +35,8 @@ def test_daily_across_the_spring_change_covers_a_23_hour_day() -> None:
     # New York enters daylight time on Sunday 14 Mar 2027: midnight EST = 05:00 UTC, next midnight EDT = 04:00 UTC
     due = latest_due(ReportKind.DAILY, time(8), NY, utc(2027, 3, 15, 12, 0))
     assert due.at == utc(2027, 3, 15, 12, 0)  # 08:00 EDT
-    assert (due.period.key, due.period.start, due.period.end) == ("2027-03-14", utc(2027, 3, 14, 5), utc(2027, 3, 15, 4))
+    assert (due.period.key, due.period.start, due.period.end) == ("2027-03-14", utc(2027, 3, 14, 5),
+                                                                  utc(2027, 3, 15, 4))
 
 
 def test_after_days_of_downtime_only_the_latest_report_is_due() -> None:

@@ -8,6 +8,7 @@ import hmac
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -16,7 +17,7 @@ import respx
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from success_metrics.tools import cli
+from success_metrics.calculators.sql import fetch_one
 from success_metrics.notify import keyring
 from success_metrics.notify.alerts import channels
 from success_metrics.notify.alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_config
@@ -27,6 +28,7 @@ from success_metrics.server.services import Services
 from success_metrics.settings import Settings
 from success_metrics.storage import migrate
 from success_metrics.storage.pool import Database
+from success_metrics.tools import cli
 from tests.datasource.test_alert_delivery import FAST
 from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, answers, make_tenant
 
@@ -65,8 +67,8 @@ def signed_with(request: httpx.Request, secret: str) -> bool:
 
 async def stored(db: Database, tid: str) -> asyncpg.Record:
     async with db.system() as conn:
-        return await conn.fetchrow("SELECT secret, config::text AS config FROM alert_channels WHERE tenant_id = $1",
-                                   tid)
+        return await fetch_one(conn, "SELECT secret, config::text AS config FROM alert_channels WHERE tenant_id = $1",
+                               tid)
 
 
 async def test_the_stored_secret_is_sealed_and_signs_after_a_restart(
@@ -107,7 +109,8 @@ async def test_rotation_rewraps_every_secret_and_the_old_key_can_go(
 
 
 async def test_a_wrong_key_fails_the_delivery_clearly_and_the_admin_api_still_answers(
-        db: Database, new_tenant_id: Callable[[str], str], make_client: Callable, token_for: Callable) -> None:
+        db: Database, new_tenant_id: Callable[[str], str], make_client: Callable[..., Any],
+        token_for: Callable[..., str]) -> None:
     tid = await webhook_tenant(db, new_tenant_id, keys_of(K1))
     outcomes, requests = await deliver(db, tid, keys_of(K2))
     assert requests == []  # nothing unsigned or wrongly signed went out

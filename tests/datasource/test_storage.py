@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import asyncpg
-
 import pytest
 
 from success_metrics.storage import migrate, partitions
-from success_metrics.storage.errors import RetentionRefused, UnstorableValue
+from success_metrics.storage.errors import MigrationFailed, RetentionRefused, UnstorableValue
 from success_metrics.storage.pool import Database
 
 
@@ -26,7 +25,7 @@ async def test_failed_migration_rolls_back_whole(db: Database, monkeypatch: pyte
     bad = migrate.Migration(9999, "broken", "CREATE TABLE half_done (x int); SELECT no_such_function();")
     monkeypatch.setattr(migrate, "available", lambda: [bad])
     async with db.system() as conn:
-        with pytest.raises(migrate.MigrationFailed, match="9999_broken"):
+        with pytest.raises(MigrationFailed, match="9999_broken"):
             await migrate.migrate(conn)
         assert await conn.fetchval("SELECT to_regclass('public.half_done')") is None
         assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = 9999") == 0

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from success_metrics.rbac import audit
 from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import audit
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -183,7 +183,7 @@ async def test_bad_inputs_are_problems_that_say_what_to_fix(make_client: Any, to
     tid = new_tenant_id("api")
     client = await make_client(TenantConfig(id=tid, name="T"))
     admin = bearer(token_for(tid, "admin"))
-    for method, url, kwargs, where in [
+    cases: list[tuple[str, str, dict[str, Any], str]] = [
         ("GET", "/api/audit/events", {"params": {"since": "yesterday"}}, "/since"),
         ("GET", "/api/audit/events", {"params": {"limit": 5000}}, "/limit"),
         ("GET", "/api/audit/export", {"params": {"format": "xlsx"}}, "/format"),
@@ -201,7 +201,8 @@ async def test_bad_inputs_are_problems_that_say_what_to_fix(make_client: Any, to
         ("GET", "/api/audit/export", {"params": {"until": "9999-12-31T23:59:59-01:00"}}, "until="),
         ("POST", "/api/admin/keys",
          {"json": {"kind": "ingest", "name": "n", "expires_at": "0001-01-01T00:00:00+01:00"}}, "years 1 and 9999"),
-    ]:
+    ]
+    for method, url, kwargs, where in cases:
         r = await client.request(method, url, headers=admin, **kwargs)
         assert r.status_code == 422, (url, r.text)
         assert r.headers["content-type"] == "application/problem+json" and where in r.json()["message"]
@@ -232,4 +233,5 @@ async def test_a_valid_sso_token_without_a_role_is_403_and_audited(make_client: 
     assert "none of your groups (staff) maps to a role" in r.json()["message"]
     async with db.system() as conn:
         row = await conn.fetchrow("SELECT action, outcome, status, subject FROM audit_log WHERE tenant_id = $1", tid)
+    assert row is not None
     assert dict(row) == {"action": "auth.failure", "outcome": "denied", "status": 403, "subject": "carol"}

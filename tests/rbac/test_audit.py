@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from success_metrics.storage.pool import Database
-from success_metrics.rbac import AuditUnavailable, AuthMethod, Principal, Role, audit, audit_verify
 from success_metrics.calculators.vocabulary import TenantId
+from success_metrics.rbac import AuditUnavailable, AuthMethod, Principal, Role, audit, audit_verify
+from success_metrics.storage.pool import Database
 
 KEY = b"k" * 32
 
@@ -159,7 +159,7 @@ def test_records_carry_no_tokens_or_secrets() -> None:
     assert rec.reason == "bad [redacted] and [redacted]"
     with pytest.raises(ValueError):
         audit.AuditRecord(tenant_id="acme", action="query", outcome="success", status=200,
-                          token="x")  # type: ignore[call-arg]
+                          token="x")  # type: ignore[call-arg]  # the unknown field is what is refused
 
 
 async def test_the_service_writes_a_last_checkpoint_on_shutdown(db: Database, new_tenant_id: Any,
@@ -179,7 +179,8 @@ async def test_the_service_writes_a_last_checkpoint_on_shutdown(db: Database, ne
     heads = await chain(db, tid, 2)
     await background.stop()
     key = audit_verify.checkpoint_key(b"s" * 32)
-    assert audit_verify.read_checkpoints(audit_checkpoints.checkpoint_path(settings), key)[tid] == {"seq": 2, "hash": heads[-1][1]}
+    checkpoints = audit_verify.read_checkpoints(audit_checkpoints.checkpoint_path(settings), key)
+    assert checkpoints[tid] == {"seq": 2, "hash": heads[-1][1]}
 
 
 async def test_a_record_never_fails_on_its_own_content(db: Database, new_tenant_id: Any) -> None:

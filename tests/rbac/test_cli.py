@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from success_metrics.tools.cli import app
 from success_metrics.rbac import Role, Unauthenticated, policy
 from success_metrics.rbac.identity import Credentials, Identifier
+from success_metrics.tools.cli import app
 
 runner = CliRunner()
 
@@ -50,5 +52,5 @@ def test_policy_validate_lists_every_error(tmp_path: Path) -> None:
     assert "'intern' was unexpected" in result.stderr
 
 
-def _no_db() -> None:
+def _no_db() -> AbstractAsyncContextManager[Any]:
     raise AssertionError("dev tokens need no database")

@@ -1,5 +1,6 @@
-"""Opaque tokens: an introspection answer passes the same claim checks as a JWT (success_metrics/rbac/claims.py), and neither the
-introspection cache nor the verified-token memory outlives a token's exp or a change of the tenant's provider."""
+"""Opaque tokens: an introspection answer passes the same claim checks as a JWT (success_metrics/rbac/claims.py), and
+neither the introspection cache nor the verified-token memory outlives a token's exp or a change of the tenant's
+provider."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from success_metrics.settings import TenantConfig
 from success_metrics.rbac import Unauthenticated
 from success_metrics.rbac.identity import Credentials, Identifier
 from success_metrics.rbac.introspection import Introspector
 from success_metrics.rbac.principal import AuthMethod, Role
+from success_metrics.settings import TenantConfig
 from tests.conftest import TestIdP
 from tests.rbac.test_identity import _no_db, ident, make
 
@@ -140,7 +141,7 @@ async def test_a_full_introspection_cache_lets_the_least_recently_used_answer_go
 
 async def test_changed_identity_settings_apply_to_cached_answers(idp: Any) -> None:
     provider = idp()
-    identifier, route = introspecting(provider, good(provider))
+    identifier, _route = introspecting(provider, good(provider))
     assert (await ident(identifier, "opaque-1")).role is Role.ADMIN
     config = identifier.providers["acme"]
     identifier.replace("acme", config.model_copy(update={"audiences": ("success-metrics",)}))

@@ -17,10 +17,10 @@ from success_metrics.calculators.compute import compute
 from success_metrics.calculators.errors import OutOfScope
 from success_metrics.calculators.query import Filter, MetricQuery, Operator
 from success_metrics.calculators.vocabulary import ColumnType, Dimension, MetricName, Sensitivity, TenantId
-from success_metrics.storage import tenants
-from success_metrics.settings import TenantConfig
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
+from success_metrics.settings import TenantConfig
+from success_metrics.storage import tenants
+from success_metrics.storage.pool import Database
 
 A, B = "iso-a", "iso-b"
 KEY = masking.tenant_key(b"x" * 32, A)

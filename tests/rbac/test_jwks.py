@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import Unauthenticated
 from success_metrics.rbac.jwks import max_age
 from success_metrics.rbac.principal import Role
+from success_metrics.storage.pool import Database
 from tests.conftest import TestIdP
 from tests.rbac.test_identity import Clock, ident, make
 

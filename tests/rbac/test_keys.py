@@ -1,4 +1,5 @@
-"""success_metrics/rbac/keys.py against the session's PostgreSQL: hashed secrets, kinds, revocation, expiry, HMAC, RLS."""
+"""success_metrics/rbac/keys.py against the session's PostgreSQL: hashed secrets, kinds, revocation, expiry, HMAC,
+RLS."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from success_metrics.storage import tenants as tenant_store
+from success_metrics.rbac import Forbidden, Role, Unauthenticated, keys
 from success_metrics.settings import TenantConfig
+from success_metrics.storage import tenants as tenant_store
 from success_metrics.storage.pool import Database
-from success_metrics.rbac import Forbidden, Role, Unauthenticated
-from success_metrics.rbac import keys
 
 
 async def _tenant(db: Database, new_tenant_id: Callable[[str], str]) -> str:
@@ -31,6 +31,7 @@ async def test_secret_shown_once_and_stored_only_hashed(db: Database, new_tenant
     assert info.kind is keys.KeyKind.INGEST and info.role is None and info.status() == "active"
     async with db.system() as conn:
         row = await conn.fetchrow("SELECT * FROM api_keys WHERE key_id = $1", info.key_id)
+        assert row is not None
         assert row["secret_sha256"] == hashlib.sha256(secret.encode()).hexdigest()
         assert secret not in {str(v) for v in row.values()}
         assert await keys.verify_ingest_key(conn, secret) == tid
@@ -57,7 +58,7 @@ async def test_service_key_is_bound_to_one_role(db: Database, new_tenant_id: Cal
 async def test_unknown_wrong_and_garbled_secrets(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     tid = await _tenant(db, new_tenant_id)
     async with db.tenant(tid) as conn:
-        info, secret = await keys.create_key(conn, tid, "ingest", "engine")
+        _info, secret = await keys.create_key(conn, tid, "ingest", "engine")
     async with db.system() as conn:
         tampered = secret[:-3] + ("aaa" if not secret.endswith("aaa") else "bbb")
         for bad, reason in [
@@ -75,10 +76,12 @@ async def test_revoked_and_expired_keys(db: Database, new_tenant_id: Callable[[s
     soon = datetime.now(UTC) + timedelta(hours=1)
     async with db.tenant(tid) as conn:
         revoked, revoked_secret = await keys.create_key(conn, tid, "ingest", "old engine")
-        expiring, expiring_secret = await keys.create_key(conn, tid, "service", "temp", role="manager", expires_at=soon)
+        _expiring, expiring_secret = await keys.create_key(conn, tid, "service", "temp", role="manager",
+                                                           expires_at=soon)
         again = await keys.revoke_key(conn, tid, revoked.key_id)
         assert again is not None and again.revoked_at is not None and again.status() == "revoked"
-        assert (await keys.revoke_key(conn, tid, revoked.key_id)).revoked_at == again.revoked_at  # type: ignore[union-attr]
+        twice = await keys.revoke_key(conn, tid, revoked.key_id)
+        assert twice is not None and twice.revoked_at == again.revoked_at
         assert await keys.revoke_key(conn, tid, "0" * 16) is None
     async with db.system() as conn:
         with pytest.raises(Unauthenticated, match="was revoked"):

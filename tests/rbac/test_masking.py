@@ -1,4 +1,5 @@
-"""Masking on frames shaped like the catalog's (success_metrics.calculators.shapes), each expectation worked out by hand."""
+"""Masking on frames shaped like the catalog's (success_metrics.calculators.shapes), each expectation worked out by
+hand."""
 
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def test_bucket_and_aggregate_only_rules() -> None:
         "masks": [{"field": "revenue", "strategy": "bucket", "step": 500},
                   {"field": "contact.*", "strategy": "aggregate-only"}]}}})
     masks = policy.field_masks(who(Role.MANAGER), rules)
-    with pytest.raises(Forbidden, match="sees 'contact.email' only in aggregate"):
+    with pytest.raises(Forbidden, match=r"sees 'contact\.email' only in aggregate"):
         masking.apply(frame(), masks, KEY)
     one = shapes.table("t", COLS, ROWS[2:])
     f = masking.apply(one, masks, KEY)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from success_metrics.calculators import MEASURES, Column, ColumnType, Frame, Kind, Lineage
+from success_metrics.calculators import MEASURES, Column, ColumnType, Frame, Kind, Lineage, TenantId
 from success_metrics.calculators.frames import Origin
 from success_metrics.rbac import AuthMethod, Principal, Role, masking, policy
 
@@ -18,7 +18,7 @@ def origins(*names: str, pooled: bool = False) -> Lineage:
 
 
 def masks(role: Role, **kw: Any) -> policy.FieldMasks:
-    who = Principal(tenant_id="t", subject="s", role=role, auth_method=AuthMethod.DEV, **kw)
+    who = Principal(tenant_id=TenantId("t"), subject="s", role=role, auth_method=AuthMethod.DEV, **kw)
     return policy.field_masks(who, policy.default_policy())
 
 
@@ -75,7 +75,7 @@ def test_a_rule_naming_the_columns_own_field_decides_it() -> None:
     rules = policy.parse({"roles": {"manager": {
         "metrics": ["*"], "sensitivities": ["public", "financial"], "visible": ["public"], "row_scope": "tenant",
         "masks": [{"field": "deal_value", "strategy": "bucket", "step": 1000}]}}})
-    manager = policy.field_masks(Principal(tenant_id="t", subject="m", role=Role.MANAGER,
+    manager = policy.field_masks(Principal(tenant_id=TenantId("t"), subject="m", role=Role.MANAGER,
                                            auth_method=AuthMethod.DEV), rules)
     value = Column("revenue", ColumnType.NUMBER, (2400.0,), field="deal_value", lineage=origins("deal_revenue"))
     share = Column("share", ColumnType.NUMBER, (58.8,), lineage=origins("deal_revenue"))

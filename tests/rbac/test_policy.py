@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 
-import success_metrics.calculators.metrics
 from success_metrics.calculators import catalog
 from success_metrics.calculators.query import MetricQuery, RowScope, ScopeKind
 from success_metrics.calculators.vocabulary import MetricName, TenantId
-from success_metrics.storage.pool import Database
 from success_metrics.rbac import AuthMethod, Forbidden, PolicyInvalid, Principal, Role, policy
 from success_metrics.rbac.policy_store import PolicyStore
+from success_metrics.storage.pool import Database
 
 START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 
@@ -61,7 +60,7 @@ def test_authorize_binds_tenant_and_row_scope_and_refuses_by_name() -> None:
     agent = policy.authorize(who(Role.AGENT, agent_id="a9"), query("agents.scorecard"), card, rules)
     assert agent.scoped.scope.kind is ScopeKind.SELF and agent.scoped.scope.agent_id == "a9"
     assert policy.authorize(who(Role.EXECUTIVE), query("agents.scorecard"), card, rules).scoped.scope == RowScope()
-    with pytest.raises(Forbidden, match="Role agent may not query metric 'roi.monthly'"):
+    with pytest.raises(Forbidden, match=r"Role agent may not query metric 'roi\.monthly'"):
         policy.authorize(who(Role.AGENT), query("roi.monthly"), catalog.get("roi.monthly"), rules)
     with pytest.raises(Forbidden, match="authorized against"):
         policy.authorize(who(Role.ADMIN), query("roi.monthly"), card, rules)

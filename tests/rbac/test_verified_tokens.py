@@ -9,12 +9,13 @@ from typing import Any
 import jwt
 import pytest
 
+from success_metrics.calculators import TenantId
 from success_metrics.rbac import Unauthenticated
 from success_metrics.rbac.principal import AuthMethod, Principal, Role
 from success_metrics.rbac.verified_tokens import VerifiedTokens
 from tests.rbac.test_identity import Clock, ident, make
 
-WHO = Principal(tenant_id="acme", subject="u1", role=Role.AGENT, auth_method=AuthMethod.JWT)  # type: ignore[arg-type]
+WHO = Principal(tenant_id=TenantId("acme"), subject="u1", role=Role.AGENT, auth_method=AuthMethod.JWT)
 
 
 def test_an_entry_lives_until_the_token_expires_or_max_age_whichever_is_first() -> None:

@@ -20,7 +20,7 @@ from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.measures import pooled
 from success_metrics.calculators.query import ScopedQuery
 from success_metrics.calculators.reads import AgentStats, agent_stats, agent_stats_by_period
-from success_metrics.calculators.sql import Params, scope_condition, union_source, where_filters
+from success_metrics.calculators.sql import Params, fetch_one, scope_condition, union_source, where_filters
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import Dimension, Kind, Sensitivity, Unit
 
@@ -121,7 +121,7 @@ async def time_allocation(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
     p = Params()
     src = union_source(sq.tenant_id, "agent.activity", buckets.plan(q.start, q.end, s.zone), p)
     where = where_filters({Dimension.AGENT: "x.agent_id", Dimension.TEAM: "a.team_id"}, q.filters, p, q.metric)
-    r = await conn.fetchrow(
+    r = await fetch_one(conn,
         f"SELECT coalesce(sum(x.selling_minutes), 0) AS selling, coalesce(sum(x.admin_minutes), 0) AS admin, "
         f"coalesce(sum(x.followup_minutes), 0) AS followup "
         f"FROM {src} x LEFT JOIN agents a ON a.tenant_id = {p.add(sq.tenant_id)} AND a.agent_id = x.agent_id "

@@ -37,10 +37,11 @@ ACTION_INPUTS = tuple(MEASURES)
 @metric("alerts.action_items", "Action Items & Alerts",
         "Evaluated at the range's end: high-priority leads created in the range still waiting (neither contacted "
         "by an agent by hand nor closed by the range's end) for more than 2 h (within the row scope); components "
-        "whose success rate in the last hour is below the tenant's SLA; lead→appointment and lead→close rates more than 10 % (relative) below the "
-        "previous period; monthly targets (revenue.attributed, time_savings.hours) whose linear projection to the "
-        "month's end misses the target.", Unit.TEXT, Kind.TABLE, sensitivity=Sensitivity.PERSONAL, row_scoped=True,
-        inputs=ACTION_INPUTS, lineage={"lead_id": ("lead_identity",)}, row_lineage=True)
+        "whose success rate in the last hour is below the tenant's SLA; lead→appointment and lead→close rates more "
+        "than 10 % (relative) below the previous period; monthly targets (revenue.attributed, time_savings.hours) "
+        "whose linear projection to the month's end misses the target.", Unit.TEXT, Kind.TABLE,
+        sensitivity=Sensitivity.PERSONAL, row_scoped=True, inputs=ACTION_INPUTS,
+        lineage={"lead_id": ("lead_identity",)}, row_lineage=True)
 async def action_items(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     items: list[tuple[str, str, str, str | None, float | None, int | None]] = []

@@ -4,6 +4,8 @@ audit log (0004_rbac_audit.sql). Every figure is security data; the tables name 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from success_metrics.calculators import buckets, shapes
@@ -71,7 +73,7 @@ async def failures(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings)
     q = sq.query
     width = buckets.series_width(q)
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
-    series: dict[str, dict] = {"auth.failure": {}, "access.denied": {}}
+    series: dict[str, dict[datetime, int]] = {"auth.failure": {}, "access.denied": {}}
     p = Params()
     t = bucket_expr("at", width, s.timezone, p)
     for r in await conn.fetch(

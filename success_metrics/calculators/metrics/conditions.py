@@ -13,7 +13,9 @@ import asyncpg
 from success_metrics.calculators import buckets, shapes
 from success_metrics.calculators.catalog import Option, metric
 from success_metrics.calculators.frames import Frame
+from success_metrics.calculators.metrics import quality
 from success_metrics.calculators.query import ScopedQuery
+from success_metrics.calculators.sql import fetch_one
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import ColumnType, Dimension, Kind, Sensitivity, Unit
 
@@ -63,7 +65,7 @@ async def audit_actions(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
 async def conversion(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     column = "closed_at" if q.option("stage", STAGE.default) == "close" else "appointment_at"
-    row = await conn.fetchrow(
+    row = await fetch_one(conn,
         f"""SELECT count(*) FILTER (WHERE created_at >= $3 AND {column} IS NOT NULL)::float8
                    / nullif(count(*) FILTER (WHERE created_at >= $3), 0) AS current,
                    count(*) FILTER (WHERE created_at < $3 AND {column} IS NOT NULL)::float8
@@ -128,3 +130,27 @@ async def oldest_event(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetti
     rows = [(buckets.epoch_ms(oldest),)] if oldest is not None else []
     return shapes.table(sq.query.metric, [shapes.Col("oldest", ColumnType.TIME)], rows)
 
+
+@metric("alerts.dashboard_failures", "Dashboard Self-Check Failures",
+        "Panels the latest dashboard self-check run in the range found failing (outcome error, any role); previous: "
+        "the run before it. None when no run falls in the range.", Unit.COUNT, Kind.STAT, dashboard=False,
+        inputs=("dashboard_checks",))
+async def dashboard_failures(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    runs = await conn.fetch(
+        """SELECT run_at, count(*) FILTER (WHERE outcome = 'error') AS failed FROM dashboard_checks
+           WHERE tenant_id = $1 AND run_at >= $2 AND run_at < $3 GROUP BY run_at
+           ORDER BY run_at DESC LIMIT 2""", sq.tenant_id, q.start - (q.end - q.start), q.end)
+    latest = runs[0]["failed"] if runs and runs[0]["run_at"] >= q.start else None
+    previous = runs[1]["failed"] if len(runs) > 1 and latest is not None else None
+    return shapes.stat(q.metric, latest, previous, None, Unit.COUNT, lower_is_better=True)
+
+
+@metric("alerts.data_quality_issues", "Data-Quality Issues",
+        "Rows of data.quality over the range whose status is a problem (stale, drop, spike, high, found).",
+        Unit.COUNT, Kind.STAT, dashboard=False,
+        inputs=("data.quality",))
+async def data_quality_issues(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    q = sq.query
+    rows = await quality.quality_rows(conn, sq.tenant_id, q.start, q.end)
+    return shapes.stat(q.metric, sum(r.issue for r in rows), None, None, Unit.COUNT, lower_is_better=True)

@@ -60,9 +60,12 @@ def month_to_date(sq: ScopedQuery, s: TenantSettings) -> tuple[datetime, datetim
 
 
 async def _current_previous(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Months:
+    """Both months in one statement: [previous month start, now) grouped by tenant-local month."""
     lo, now, elapsed = month_to_date(sq, s)
-    _, (plo, phi) = buckets.month_periods(sq.query, s.zone)
-    return Months(await _month(conn, sq, s, lo, now), await _month(conn, sq, s, plo, phi), elapsed)
+    _, (plo, _phi) = buckets.month_periods(sq.query, s.zone)
+    segments = buckets.plan(plo, now, s.zone, buckets.finest_for(MONTH))
+    by_month = await period_figures(conn, sq.tenant_id, segments, MONTH, tz=s.timezone)
+    return Months(by_month.get(lo, PeriodFigures()), by_month.get(plo, PeriodFigures()), elapsed)
 
 
 def _cost_notice(fallback: bool, s: TenantSettings) -> list[str]:

@@ -126,7 +126,7 @@ async def _uptime(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: 
     p = Params()
     src = union_source(tenant, "component.call", buckets.plan(lo, hi, s.zone, Source.HOUR), p,
                        series=(HOUR, s.timezone))
-    down = await conn.fetchval(
+    down: int = await conn.fetchval(
         f"SELECT count(*) FROM (SELECT t FROM {src} s GROUP BY t HAVING sum(ok_calls) < {DOWN_SUCCESS} * sum(calls)) d",
         *p.values)
     return 100 * (1 - down / len(hours))

@@ -17,7 +17,7 @@ from success_metrics.calculators.catalog import metric, origins_of
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.query import ScopedQuery
 from success_metrics.calculators.reads import LEAD_COLUMNS, Funnel, deals_sql, event_rows, funnel_select
-from success_metrics.calculators.sql import Params, where_filters
+from success_metrics.calculators.sql import Params, fetch_one, where_filters
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import Dimension, Kind, Unit
 
@@ -30,7 +30,7 @@ def _pct(x: float | None) -> float | None:
 
 
 async def _grouped_funnel(conn: asyncpg.Connection, sq: ScopedQuery, group: Callable[[str], str]
-                          ) -> list[tuple[str, Funnel]]:
+                          ) -> list[tuple[str | int, Funnel]]:
     """funnel_select per group of the range's leads; ``group`` makes the group's SQL from the range's end."""
     q = sq.query
     p = Params()
@@ -158,7 +158,7 @@ async def attribution_tree(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
     where = where_filters(LEAD_COLUMNS, q.filters, p, q.metric)
     end = p.add(q.end)
     w = s.attribution_weights
-    r = await conn.fetchrow(
+    r = await fetch_one(conn,
         f"""SELECT {funnel_select(end)},
                    coalesce(sum(l.deal_value * CASE l.attribution_class WHEN 'direct' THEN {p.add(w.direct)}::numeric
                        WHEN 'assisted' THEN {p.add(w.assisted)}::numeric
@@ -197,7 +197,7 @@ async def attribution_weighted(conn: asyncpg.Connection, sq: ScopedQuery, s: Ten
     where = where_filters({Dimension.AGENT: "l.agent_id"}, q.filters, p, q.metric)
     found = {r["key"]: (int(r["n"]), float(r["value"])) for r in await conn.fetch(
         deals_sql(p, sq.tenant_id, q.start, q.end, where=where), *p.values)}
-    rows = []
+    rows: list[tuple[str, int, float, float | None, float]] = []
     for cls in ("direct", "assisted", "influenced"):
         count, revenue = found.get(cls, (0, 0.0))
         weight = formulas.attribution_weight(cls, s.attribution_weights)

@@ -15,7 +15,7 @@ from success_metrics.calculators.catalog import GRANULARITY, Option, metric
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.query import ScopedQuery
 from success_metrics.calculators.reads import AUTOMATED_ONLY, event_rows
-from success_metrics.calculators.sql import Params, by_type, union_source, where_filters
+from success_metrics.calculators.sql import Params, by_type, fetch_one, union_source, where_filters
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import ColumnType, Dimension, Kind, Unit
 
@@ -61,7 +61,7 @@ async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
         return {r["type"]: (int(r["n"]), float(r["ok"])) for r in rows}
 
     whole, last_hour = await totals(q.start, q.end), await totals(max(q.start, q.end - HOUR), q.end)
-    cohort = await conn.fetchrow(
+    cohort = await fetch_one(conn,
         "SELECT count(*) AS leads, count(*) FILTER (WHERE first_response_at <= created_at + interval '60 seconds' "
         "AND first_response_at < $3) AS fast, count(*) FILTER (WHERE scored_at < $3) AS scored "
         "FROM leads WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3", sq.tenant_id, q.start, q.end)
@@ -107,8 +107,8 @@ async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
 async def components_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "component", q.filters, q.metric)
-    recent, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - DAY), q.end, "component", q.filters, q.metric,
-                                 percentiles=False)
+    recent, _ = await call_stats(conn, sq.tenant_id, s, max(q.start, q.end - DAY), q.end, "component", q.filters,
+                                 q.metric, percentiles=False)
     rows = []
     for (_, comp), c in sorted(stats.items(), key=lambda kv: kv[0][1]):
         r = recent.get((None, comp))
@@ -150,7 +150,7 @@ async def components_success(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
     stats, _ = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "component", q.filters, q.metric, width,
                                 percentiles=False)
     series = {comp: {t: None if c.success_rate is None else 100 * c.success_rate
-                     for (t, k), c in stats.items() if k == comp}
+                     for (t, k), c in stats.items() if k == comp and t is not None}
               for comp in sorted({k for _, k in stats})}
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     return shapes.series("components.success_rate", starts, series, Unit.PERCENT)
@@ -177,7 +177,8 @@ async def errors_active(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
             shapes.num("failures", Unit.COUNT), shapes.Col("first_seen", ColumnType.TIME),
             shapes.Col("last_seen", ColumnType.TIME)]
     return shapes.table("errors.active", cols, [
-        (r["component"], r["service"], r["error_category"], r["failures"], buckets.epoch_ms(r["first_seen"]), buckets.epoch_ms(r["last_seen"]))
+        (r["component"], r["service"], r["error_category"], r["failures"], buckets.epoch_ms(r["first_seen"]),
+         buckets.epoch_ms(r["last_seen"]))
         for r in rows])
 
 
@@ -245,7 +246,7 @@ async def errors_mttr(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
 async def system_resources(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     proc = psutil.Process(os.getpid())
     mem = psutil.virtual_memory()
-    db = await conn.fetchrow(
+    db = await fetch_one(conn,
         "SELECT pg_database_size(current_database()) AS size, "
         "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) AS connections, "
         "current_setting('max_connections')::int AS max_connections")

@@ -1,4 +1,5 @@
-"""System Health: external API health, authentication events, compliance checks, dashboard adoption."""
+"""System Health: external API health, authentication events, compliance checks, dashboard adoption, the dashboard
+self-check."""
 
 from __future__ import annotations
 
@@ -6,16 +7,22 @@ from datetime import timedelta
 
 import asyncpg
 
-from success_metrics.calculators import buckets, formulas, shapes
+from success_metrics.calculators import buckets, shapes
 from success_metrics.calculators.buckets import HOUR
 from success_metrics.calculators.calls import call_stats, health
 from success_metrics.calculators.catalog import GRANULARITY, all_metrics, metric
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.query import ScopedQuery
 from success_metrics.calculators.reads import event_rows
-from success_metrics.calculators.sql import Params, bucket_expr
+from success_metrics.calculators.sql import Params, bucket_expr, fetch_one
 from success_metrics.calculators.tenant_settings import TenantSettings
-from success_metrics.calculators.vocabulary import Dimension, Kind, Sensitivity, Unit
+from success_metrics.calculators.vocabulary import (
+    ColumnType,
+    Dimension,
+    Kind,
+    Sensitivity,
+    Unit,
+)
 
 RETENTION_MONTHS = 24
 ERASURE_DEADLINE = timedelta(days=30)
@@ -89,7 +96,7 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     q = sq.query
     # Contact attempts from their typed table (migration 0007): the event's fields as columns. The few leads that
     # unsubscribed are hashed once (lead_id is their key, so the join adds no row) rather than looked up per email.
-    r = await conn.fetchrow(
+    r = await fetch_one(conn,
         """SELECT count(*) FILTER (WHERE c.channel = 'sms') AS sms,
                   count(*) FILTER (WHERE c.channel = 'sms' AND NOT coalesce(c.consent, false)) AS no_consent,
                   count(*) FILTER (WHERE c.channel = 'sms' AND (lpad(c.recipient_local_time, 5, '0') < '08:00'
@@ -101,7 +108,7 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
                 ON u.lead_id = c.lead_id
            WHERE c.tenant_id = $1 AND c.occurred_at >= $2 AND c.occurred_at < $3""",
         sq.tenant_id, q.start, q.end)
-    g = await conn.fetchrow(
+    g = await fetch_one(conn,
         """WITH req AS (SELECT lead_id, min(occurred_at) AS at FROM events WHERE tenant_id = $1
                         AND type = 'erasure.requested' AND occurred_at >= $2 AND occurred_at < $3 GROUP BY lead_id),
                 done AS (SELECT lead_id, min(occurred_at) AS at FROM events WHERE tenant_id = $1
@@ -111,7 +118,7 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
                   count(*) FILTER (WHERE (done.at IS NULL AND $3 - req.at > $4)
                                    OR done.at - req.at > $4) AS late
            FROM req LEFT JOIN done USING (lead_id)""", sq.tenant_id, q.start, q.end, ERASURE_DEADLINE)
-    leftover = await conn.fetchrow(
+    leftover = await fetch_one(conn,
         "SELECT count(*) AS erased, count(*) FILTER (WHERE contact_name IS NOT NULL OR contact_email IS NOT NULL "
         "OR contact_phone IS NOT NULL) AS kept FROM leads WHERE tenant_id = $1 AND erased_at IS NOT NULL", sq.tenant_id)
     cutoff, _ = buckets.month_bounds(q.end, s.zone, -RETENTION_MONTHS)
@@ -140,7 +147,7 @@ async def compliance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
 async def adoption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     cols = [shapes.text("figure"), shapes.num("value"), shapes.text("unit")]
-    r = await conn.fetchrow(
+    r = await fetch_one(conn,
         """WITH qs AS (SELECT subject, at, resource FROM audit_log WHERE tenant_id = $1 AND action = 'query'
                        AND outcome = 'success' AND at >= $2 AND at < $3 AND subject IS NOT NULL),
                 marked AS (SELECT subject, at, CASE WHEN at - lag(at) OVER (PARTITION BY subject ORDER BY at) < $4
@@ -160,5 +167,30 @@ async def adoption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings)
     rows = [("active_users", r["users"], Unit.COUNT.value), ("sessions", r["sessions"], Unit.COUNT.value),
             ("avg_session_minutes", None if r["avg_minutes"] is None else float(r["avg_minutes"]), "minutes"),
             ("queries", r["queries"], Unit.COUNT.value), ("metrics_used", len(used), Unit.COUNT.value),
-            ("metrics_used_share", 100 * formulas.ratio(len(used), len(catalog) or 1), Unit.PERCENT.value)]
+            ("metrics_used_share", 100 * (len(used) / (len(catalog) or 1)), Unit.PERCENT.value)]
     return shapes.table("adoption.usage", cols, rows)
+
+
+# the order problems come first in: what failed, what was slow, then what the policy refused as it should
+_OUTCOME_ORDER = "CASE outcome WHEN 'error' THEN 0 WHEN 'slow' THEN 1 WHEN 'refused' THEN 2 ELSE 3 END"
+
+
+@metric("dashboards.health", "Dashboard Self-Check",
+        "The latest run of the dashboard self-check before the range's end (daily, and `success-metrics check "
+        "dashboards`): every provisioned panel and annotation query replayed as each role through the answer path "
+        "Grafana's requests take. Per panel and role: outcome (ok; error: failed, or refused to a role the "
+        "panel is meant for; refused: refused to a role it is not meant for, as expected; slow: answered "
+        "after the slow threshold), latency (ms), message, and when it ran. Problems first.",
+        Unit.TEXT, Kind.TABLE, inputs=("dashboard_checks",))
+async def dashboards_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    rows = await conn.fetch(
+        f"""SELECT dashboard, panel, metric, role, outcome, latency_ms, message, run_at FROM dashboard_checks
+            WHERE tenant_id = $1 AND run_at = (SELECT max(run_at) FROM dashboard_checks
+                                               WHERE tenant_id = $1 AND run_at < $2)
+            ORDER BY {_OUTCOME_ORDER}, dashboard, panel, role""", sq.tenant_id, sq.query.end)
+    cols = [shapes.text("dashboard"), shapes.text("panel"), shapes.text("metric"), shapes.text("role"),
+            shapes.text("outcome"), shapes.num("latency_ms", Unit.MS), shapes.text("message"),
+            shapes.Col("checked", ColumnType.TIME)]
+    return shapes.table(sq.query.metric, cols, [
+        (r["dashboard"], r["panel"], r["metric"], r["role"], r["outcome"], r["latency_ms"], r["message"] or "",
+         buckets.epoch_ms(r["run_at"])) for r in rows])

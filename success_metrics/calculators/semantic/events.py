@@ -1,8 +1,9 @@
 """Every event type, as data: its fields (the JSON Schema is generated from them), the entity it updates, and
 its rollup dimensions and named measures (the rollup function and views are generated from them).
 
-To add an event type: one ``EventModel`` below (``success_metrics.calculators.events.EventType`` follows it); then run
-``success-metrics model generate`` (schema file and the next migration). See docs/semantic-model.md.
+To add an event type: one ``EventModel`` below and its member in ``success_metrics.calculators.events.EventType``
+(import fails while the two differ); then run ``success-metrics model generate`` (schema file and the next
+migration). See docs/semantic-model.md.
 """
 
 from __future__ import annotations

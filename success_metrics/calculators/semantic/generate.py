@@ -70,7 +70,7 @@ def _slot_sql(slot: Slot) -> str:
     if slot == Slot.N:
         return "1::bigint"
     whens = [f"        WHEN '{m.type}' THEN {x.sql}" for m in EVENT_MODELS
-             for x in (*m.dimensions, *m.measures) if x.slot == slot]
+             for x in m.columns if x.slot == slot]
     case = "CASE etype\n" + "\n".join(whens) + "\n    END" if whens else "NULL"
     return f"coalesce({case}, {_DEFAULTS[slot]})" if slot in _DEFAULTS else case
 
@@ -85,14 +85,15 @@ def rollup_key_sql() -> str:
         "    LANGUAGE sql IMMUTABLE PARALLEL SAFE\n"
         "    AS $$\n"
         f"SELECT\n    {cols}\n"
-        "FROM (SELECT CASE WHEN jsonb_typeof(payload->'data') = 'object' THEN payload->'data' ELSE payload END AS d) x\n"
+        "FROM (SELECT CASE WHEN jsonb_typeof(payload->'data') = 'object' THEN payload->'data' ELSE payload END"
+        " AS d) x\n"
         "$$;\n")
 
 
 def view_sql(m: EventModel) -> str:
     """A view of one type's rollups with the model's names. security_invoker: row-level security of
     ``rollups`` applies to whoever reads the view, as it does to the table."""
-    named = [f"{'hist' if x.slot == Slot.H else x.slot.value} AS {x.name}" for x in (*m.dimensions, *m.measures)]
+    named = [f"{'hist' if x.slot == Slot.H else x.slot.value} AS {x.name}" for x in m.columns]
     return (f"CREATE VIEW {m.view} WITH (security_invoker = true) AS\n"
             f"    SELECT tenant_id, grain, bucket, {', '.join(named)}\n"
             f"    FROM rollups WHERE type = '{m.type}';\n")

@@ -74,8 +74,8 @@ class RollupDimension:
 
 @dataclass(frozen=True, slots=True)
 class RollupMeasure:
-    """A named rollup figure. ``measure`` is the catalog measure (success_metrics.calculators.measures) whose sensitivity and
-    policy field every value derived from it carries."""
+    """A named rollup figure. ``measure`` is the catalog measure (success_metrics.calculators.measures) whose
+    sensitivity and policy field every value derived from it carries."""
 
     name: str
     slot: Slot
@@ -108,13 +108,18 @@ class EventModel:
         """The name of the rollup view with this type's named columns."""
         return "rollup_" + self.type.replace(".", "_")
 
+    @property
+    def columns(self) -> tuple[RollupDimension | RollupMeasure, ...]:
+        """The dimensions, then the measures: every rollup column this type names."""
+        return (*self.dimensions, *self.measures)
+
     def slots(self) -> dict[Slot, str]:
         """Slot -> name, for the slots this type uses."""
-        return {x.slot: x.name for x in (*self.dimensions, *self.measures)}
+        return {x.slot: x.name for x in self.columns}
 
     def column(self, name: str) -> Slot:
         """The rollup slot of a dimension or measure name (KeyError names the known ones)."""
-        for x in (*self.dimensions, *self.measures):
+        for x in self.columns:
             if x.name == name:
                 return x.slot
         raise KeyError(f"{self.type} has no rollup column {name!r}; known: {sorted(self.slots().values())}")

@@ -22,10 +22,10 @@ import asyncpg
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, model_validator
 
-from success_metrics.notify.errors import validated
-from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.alerts.rules import Severity
+from success_metrics.notify.errors import validated
 from success_metrics.notify.keyring import Keyring, SecretUnreadable
+from success_metrics.notify.mailer import Mailer
 from success_metrics.rbac import Role
 
 SIGNATURE_HEADER = "X-SM-Signature"

@@ -1,8 +1,8 @@
 """What each rule condition measures: one number per rule, from catalog metrics read through the answer path.
 
-The figures are catalog entries (``success_metrics/calculators/metrics/conditions.py`` and any STAT metric a "metric" rule
-names), asked for as the service's own principal (``success_metrics.rbac.system_principal``: an admin of the built-in
-policy, since rules are written by the tenant's admins) and never kept in the cache (an alert window ending at
+The figures are catalog entries (``success_metrics/calculators/metrics/conditions.py`` and any STAT metric a "metric"
+rule names), asked for as the service's own principal (``success_metrics.rbac.system_principal``: an admin of the
+built-in policy, since rules are written by the tenant's admins) and never kept in the cache (an alert window ending at
 this second is asked once). Here only the rule's parameters are applied to those frames, as pure reductions.
 
 Each measure returns ``None`` when there is nothing to measure (no calls in the window, no target set),
@@ -18,9 +18,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from success_metrics.calculators import Dimension, Filter, Frame, Kind, MetricName, MetricQuery, Operator, TenantSettings, buckets
-from success_metrics.query import answer
+from success_metrics.calculators import (
+    Dimension,
+    Filter,
+    Frame,
+    Kind,
+    MetricName,
+    MetricQuery,
+    Operator,
+    TenantSettings,
+    buckets,
+)
 from success_metrics.notify.alerts.rules import Rule
+from success_metrics.query import answer
 
 
 @dataclass(frozen=True, slots=True)

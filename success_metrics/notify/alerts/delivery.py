@@ -17,8 +17,8 @@ import httpx
 
 from success_metrics.notify.alerts import channels
 from success_metrics.notify.alerts.channels import Channel, Notice, SendFailed
-from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.keyring import Keyring
+from success_metrics.notify.mailer import Mailer
 from success_metrics.settings import Notifications
 from success_metrics.storage import Database
 

@@ -15,15 +15,14 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from success_metrics.calculators import CalculatorError, alert_lineage
-from success_metrics.storage import tenants
+from success_metrics.calculators import CalculatorError, TenantId, alert_lineage, fetch_one
 from success_metrics.notify.alerts import channels, rules
 from success_metrics.notify.alerts.conditions import Context, measure
 from success_metrics.notify.alerts.rules import Rule
 from success_metrics.notify.alerts.state import RuleState, State, Transition, holds, step
 from success_metrics.query.answer import Answerer
-from success_metrics.rbac import AuthMethod, Principal, RbacError, Role, masking, policy
-from success_metrics.rbac import PolicyStore
+from success_metrics.rbac import AuthMethod, PolicyStore, Principal, RbacError, Role, masking, policy
+from success_metrics.storage import tenants
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,8 @@ async def _queue(conn: asyncpg.Connection, tenant_id: str, rule: Rule | None, se
 
 def _reader(tenant_id: str, role: Role) -> Principal:
     """Whoever reads a channel, as masking knows them: a role, no agent or team of their own."""
-    return Principal(tenant_id=tenant_id, subject="alert-channel", role=role, auth_method=AuthMethod.SERVICE_KEY)
+    return Principal(tenant_id=TenantId(tenant_id), subject="alert-channel", role=role,
+                     auth_method=AuthMethod.SERVICE_KEY)
 
 
 async def _measure_safely(rule: Rule, ctx: Context) -> float | None:
@@ -96,7 +96,7 @@ async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, rete
             current = RuleState(State(row["state"]), row["since"]) if row else RuleState(State.INACTIVE, now)
             new, transition = step(current, holds(value, rule.op, rule.threshold), now,
                                    timedelta(minutes=rule.for_minutes))
-            event_id = row["event_id"] if row else None
+            event_id: int | None = row["event_id"] if row else None
             if transition is Transition.FIRING:
                 event_id = await conn.fetchval(
                     """INSERT INTO alert_events (tenant_id, rule_id, family, severity, state, started_at, title,
@@ -108,6 +108,7 @@ async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, rete
                 await conn.execute("UPDATE alert_events SET state = 'resolved', resolved_at = $2 WHERE event_id = $1",
                                    event_id, now)
             if transition is not None:
+                assert event_id is not None  # firing creates the event; only a firing state, which holds it, resolves
                 await _queue(conn, tenant_id, rule, rule.severity.value, event_id, transition, known,
                              audience(inputs))
                 changes.append(Change(rule.id, transition, event_id, value))
@@ -122,7 +123,7 @@ async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, rete
         # rules removed or disabled while firing resolve, so nothing stays open without a rule behind it
         for rule_id, row in states.items():
             if row["state"] == State.FIRING.value and row["event_id"] is not None:
-                ended = await conn.fetchrow(
+                ended = await fetch_one(conn,
                     "UPDATE alert_events SET state = 'resolved', resolved_at = $2 WHERE event_id = $1 "
                     "RETURNING severity, inputs", row["event_id"], now)
                 await _queue(conn, tenant_id, None, ended["severity"], row["event_id"], Transition.RESOLVED, known,

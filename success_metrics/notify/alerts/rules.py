@@ -15,7 +15,6 @@ import asyncpg
 from jsonschema import Draft202012Validator
 
 from success_metrics.calculators import Kind, UnknownMetric, get_metric
-
 from success_metrics.notify.errors import DefaultRuleKept, RuleInvalid, UnknownRule
 
 _SCHEMA_PATH = Path(__file__).with_name("rule.schema.json")
@@ -133,9 +132,15 @@ DEFAULT_RULES: tuple[Rule, ...] = (
              {"kind": "database_size"}, ">", 50 * 1024**3, 60, 0),
     _default("maintenance.retention", "maintenance", "info", "Oldest data leaves retention within 31 days",
              {"kind": "retention_headroom"}, "<", 31, 60, 0),
+    # the daily dashboard self-check (success_metrics/query/selfcheck.py): its latest run in the last 25 h
+    _default("maintenance.dashboard_check", "maintenance", "warning", "A dashboard panel failed the self-check",
+             {"kind": "metric", "metric": "alerts.dashboard_failures"}, ">", 0, 25 * 60, 0),
+    _default("maintenance.data_quality", "maintenance", "warning", "Data-quality checks found a problem",
+             {"kind": "metric", "metric": "alerts.data_quality_issues"}, ">", 0, 24 * 60, 15),
 )
 _DEFAULT_IDS = {r.id for r in DEFAULT_RULES}
-# PUT /api/admin/alert-rules/{id} bodies (shown in /docs; a test PUTs each): a built-in rule changed, a rule of one's own
+# PUT /api/admin/alert-rules/{id} bodies (shown in /docs; a test PUTs each): a built-in rule changed, a rule of
+# one's own
 EXAMPLES: dict[str, dict[str, Any]] = {
     "tune": {"summary": "PUT …/performance.latency_p95: the built-in rule with a 1.5 s threshold",
              "value": {**next(r for r in DEFAULT_RULES if r.id == "performance.latency_p95").document(),
@@ -148,7 +153,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 
 async def effective(conn: asyncpg.Connection) -> list[Rule]:
     """The tenant's rules: the defaults, each replaced by a stored rule of the same id, plus its own rules."""
-    stored = {r["rule_id"]: parse(r["definition"]) for r in await conn.fetch("SELECT rule_id, definition FROM alert_rules")}
+    stored = {r["rule_id"]: parse(r["definition"])
+              for r in await conn.fetch("SELECT rule_id, definition FROM alert_rules")}
     rules = [stored.pop(r.id, r) for r in DEFAULT_RULES]
     return rules + sorted(stored.values(), key=lambda r: r.id)
 

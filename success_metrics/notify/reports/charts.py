@@ -13,7 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # before anything else of matplotlib is imported: never look for a display
 
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
 from success_metrics.calculators import ColumnType, Frame, Kind
 
@@ -51,7 +51,8 @@ def _lines(frame: Frame, title: str, colors: tuple[str, str]) -> bytes | None:
         values = [_number(v) for v in column.values]
         if all(v is None for v in values):
             continue  # a hidden or empty series draws nothing
-        ax.plot(times, [float("nan") if v is None else v for v in values], label=column.name,
+        # matplotlib plots datetimes through its units registry; its stubs accept only numbers and arrays
+        ax.plot(times, [float("nan") if v is None else v for v in values], label=column.name,  # type: ignore[arg-type]
                 color=colors[i] if i < len(colors) else None, linewidth=1.8)
         drawn += 1
     if not drawn:

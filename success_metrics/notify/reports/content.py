@@ -17,13 +17,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from success_metrics.calculators import CalculatorError, Frame, Kind, MetricName, MetricQuery, TenantSettings, alert_lineage, get_metric
-from success_metrics.calculators import KPIS
-from success_metrics.storage import tenants
-from success_metrics.query.answer import Answer, Answerer
+from success_metrics.calculators import (
+    KPIS,
+    CalculatorError,
+    Frame,
+    Kind,
+    MetricName,
+    MetricQuery,
+    TenantId,
+    TenantSettings,
+    alert_lineage,
+    get_metric,
+)
 from success_metrics.notify.reports.schedule import Period, ReportKind
-from success_metrics.storage import Database
+from success_metrics.query.answer import Answer, Answerer
 from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
+from success_metrics.storage import Database, tenants
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +47,8 @@ class Recipient(BaseModel):
     teams: tuple[str, ...] = ()
 
     def principal(self, tenant_id: str) -> Principal:
-        return Principal(tenant_id=tenant_id, subject=self.email, role=self.role, auth_method=AuthMethod.SERVICE_KEY,
-                         agent_id=self.agent_id, teams=self.teams)
+        return Principal(tenant_id=TenantId(tenant_id), subject=self.email, role=self.role,
+                         auth_method=AuthMethod.SERVICE_KEY, agent_id=self.agent_id, teams=self.teams)
 
 
 Range = Literal["period", "previous", "year_before", "trailing_year"]

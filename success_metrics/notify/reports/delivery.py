@@ -20,17 +20,15 @@ import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field
 
 from success_metrics.guard import audit_writer
-from success_metrics.storage import tenants
 from success_metrics.notify.errors import AlertingError, validated
 from success_metrics.notify.mailer import Mailer
-from success_metrics.query.answer import Answerer
 from success_metrics.notify.reports import content, render
 from success_metrics.notify.reports.content import Recipient, Report
 from success_metrics.notify.reports.render import Rendered
 from success_metrics.notify.reports.schedule import DEFAULT_TIMES, Period, ReportKind, latest_due
-from success_metrics.storage import Database
-from success_metrics.rbac import audit
-from success_metrics.rbac import PolicyStore
+from success_metrics.query.answer import Answerer
+from success_metrics.rbac import PolicyStore, audit
+from success_metrics.storage import Database, tenants
 
 log = logging.getLogger(__name__)
 

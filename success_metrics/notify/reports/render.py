@@ -45,7 +45,7 @@ _TEMPLATE = Environment(autoescape=True).from_string("""<!doctype html>
 {% for n in s.notices %}<p style="font-size: 12px; color: #666">{{ n }}</p>{% endfor %}
 {% endfor %}
 <p style="font-size: 12px; color: #666">Generated {{ generated }}. Tables are attached as CSV; the whole report as PDF.</p>
-</body></html>""")
+</body></html>""")  # noqa: E501  (the HTML as it is sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +146,8 @@ def email(rendered: Rendered, to: str, sender: str) -> EmailMessage:
     message["To"] = to
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
-    html_part = message.get_payload()[1]
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None  # added just above
     for cid, png in rendered.images.items():
         html_part.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>")
     for name, data in rendered.csvs.items():

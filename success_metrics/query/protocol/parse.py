@@ -20,7 +20,16 @@ from typing import Any
 from success_metrics.calculators import Dimension, Filter, MetricName, MetricQuery, Operator, buckets
 from success_metrics.query.freshness import align
 from success_metrics.query.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
-from success_metrics.query.protocol.requests import AnnotationRequest, FilterIn, Payload, QueryRequest, TargetIn, TimeRange, TimeValue, VariableRequest
+from success_metrics.query.protocol.requests import (
+    AnnotationRequest,
+    FilterIn,
+    Payload,
+    QueryRequest,
+    TargetIn,
+    TimeRange,
+    TimeValue,
+    VariableRequest,
+)
 from success_metrics.settings import Limits
 
 ANNOTATION_REF_ID = "Anno"  # the JSON API plugin sends annotation queries to /query under this refId

@@ -29,7 +29,8 @@ class RawRange(_Loose):
 
 
 class TimeRange(_Loose):
-    from_: TimeValue = Field(alias="from", description="Start, ISO 8601 or epoch ms", examples=["2026-11-26T00:00:00.000Z"])
+    from_: TimeValue = Field(alias="from", description="Start, ISO 8601 or epoch ms",
+                             examples=["2026-11-26T00:00:00.000Z"])
     to: TimeValue = Field(description="End, ISO 8601 or epoch ms", examples=["2026-11-26T06:00:00.000Z"])
     raw: RawRange | None = None
 

@@ -1,6 +1,7 @@
 """What we send back to Grafana (pydantic): declared on every route so /openapi.json tells the truth.
 
-Shapes follow what both plugins document (the JSON API plugin's OpenAPI description and the SimpleJSON README): time series
+Shapes follow what both plugins document (the JSON API plugin's OpenAPI description and the SimpleJSON
+README): time series
 ``{target, datapoints: [[value, epoch_ms]…]}``, tables ``{type: "table", columns: [{text, type}], rows}``.
 Extra members (``refId``, ``meta``, column ``unit``/``description``) are ones Grafana's ``toDataFrame``
 carries over: ``meta.notices`` show in the panel header, column members become field config.

@@ -19,7 +19,19 @@ from pydantic import TypeAdapter
 
 from success_metrics.calculators import Column, ColumnType, Frame, Kind, Unit
 from success_metrics.query.protocol.parse import Shape
-from success_metrics.query.protocol.responses import Annotation, FrameMeta, Notice, QueryItem, RowsColumn, RowsFrame, Table, TableColumn, TagValue, TimeSeries, VariableItem
+from success_metrics.query.protocol.responses import (
+    Annotation,
+    FrameMeta,
+    Notice,
+    QueryItem,
+    RowsColumn,
+    RowsFrame,
+    Table,
+    TableColumn,
+    TagValue,
+    TimeSeries,
+    VariableItem,
+)
 from success_metrics.query.sizes import columns_bytes, value_bytes
 
 _ITEM: TypeAdapter[QueryItem] = TypeAdapter(QueryItem)
@@ -237,8 +249,8 @@ def merge_annotations(frames: Sequence[Frame]) -> Frame:
     for frame in frames:
         present = {c.name: c.values for c in frame.columns}
         empty: tuple[Any, ...] = (None, None, "", "", ())
-        columns = [present.get(name, (empty[i],) * frame.row_count) for i, name in enumerate(ANNOTATION_COLUMNS)]
-        rows.extend(zip(*columns, strict=True))
+        picked = [present.get(name, (empty[i],) * frame.row_count) for i, name in enumerate(ANNOTATION_COLUMNS)]
+        rows.extend(zip(*picked, strict=True))
     rows.sort(key=lambda r: (r[0] is None, r[0] or 0))
     types = (ColumnType.TIME, ColumnType.TIME, ColumnType.STRING, ColumnType.STRING, ColumnType.STRING)
     columns = tuple(Column(name, kind, tuple(r[i] for r in rows))
@@ -248,7 +260,7 @@ def merge_annotations(frames: Sequence[Frame]) -> Frame:
                  masked_fields=tuple(sorted({m for f in frames for m in f.masked_fields})))
 
 
-def annotations(frame: Frame, echo: dict[str, Any] | None) -> list[Annotation]:
+def annotation_list(frame: Frame, echo: dict[str, Any] | None) -> list[Annotation]:
     """A merged annotation frame (time, timeEnd, title, text, tags) as SimpleJSON's /annotations list."""
     out = []
     for time, time_end, title, text, tags in zip(*(frame.column(n).values for n in ANNOTATION_COLUMNS), strict=True):
@@ -259,7 +271,7 @@ def annotations(frame: Frame, echo: dict[str, Any] | None) -> list[Annotation]:
 
 
 def variables(values: Sequence[tuple[str, str]]) -> list[VariableItem]:
-    return [VariableItem(__value=value, __text=label) for value, label in values]
+    return [VariableItem(value=value, text=label) for value, label in values]
 
 
 def tag_values(values: Sequence[tuple[str, str]]) -> list[TagValue]:

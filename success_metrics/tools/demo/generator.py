@@ -129,7 +129,7 @@ class _Gen:
 
 
 def _growth(months_before_end: float) -> float:
-    return 1.025 ** (-months_before_end)
+    return float(1.025 ** (-months_before_end))
 
 
 def _in_contact_hours(rng: random.Random, moment: datetime, zone: ZoneInfo) -> datetime:
@@ -190,8 +190,8 @@ def _lead(g: _Gen, created: datetime, violations: dict[str, int]) -> None:
                         t + timedelta(seconds=max(3.0, rng.lognormvariate(math.log(22), 0.5))), lead)
     g.emit("lead.responded", t, {"channel": channel, "ok": sent_ok, "automated": True}, lead=lead)
     enriched, t = g.call("enrichment", t + timedelta(seconds=rng.uniform(1, 4)), lead)
-    g.emit("lead.enriched", t, {"ok": enriched, "provider": "apollo", "fields_added": rng.randint(4, 18) if enriched else 0},
-           lead=lead)
+    g.emit("lead.enriched", t,
+           {"ok": enriched, "provider": "apollo", "fields_added": rng.randint(4, 18) if enriched else 0}, lead=lead)
     _, t = g.call("scoring", t + timedelta(seconds=rng.uniform(0.5, 2)), lead)
     score = _score(rng, source)
     g.emit("lead.scored", t, {"score": score, "model": "v3"}, lead=lead)
@@ -260,13 +260,15 @@ def _lead(g: _Gen, created: datetime, violations: dict[str, int]) -> None:
         g.emit("appointment.scheduled", booked,
                {"scheduled_for": _iso(booked + timedelta(days=rng.uniform(1, 7))), "automated": rng.random() < 0.4,
                 "channel": rng.choice(("phone", "sms", "email"))}, lead=lead, agent=agent.id)
-        p_close = min(0.95, (0.78 if score >= 80 else 0.42 if score >= 40 else 0.25) * agent.skill * source_factor * 0.85)
+        p_close = min(0.95, (0.78 if score >= 80 else 0.42 if score >= 40 else 0.25) * agent.skill * source_factor
+                      * 0.85)
         if rng.random() < p_close:
             closed = booked + timedelta(days=rng.lognormvariate(math.log(12), 0.5))
             value = p.deal_values[SOURCES.index(source)] * rng.lognormvariate(0, 0.3)
             roll = rng.random()
             attribution = "influenced" if roll < 0.1 else ("direct" if not manual or roll < 0.45 else "assisted")
-            g.emit("deal.closed", closed, {"value": round(value, 2), "attribution_class": attribution, "currency": "USD"},
+            g.emit("deal.closed", closed,
+                   {"value": round(value, 2), "attribution_class": attribution, "currency": "USD"},
                    lead=lead, agent=agent.id)
             g.call("crm_sync", closed + timedelta(seconds=2), lead)
     if rng.random() < 0.0025:  # GDPR erasure: usually completed within days, one overdue
@@ -389,5 +391,6 @@ def _day_of_work(g: _Gen, local_day: datetime, months_before_end: float) -> None
             busy = 1.25 if quarter in (1, 2) else 0.6
             used = min(1.0, share * busy * (0.7 + 0.3 * growth) * rng.uniform(0.85, 1.15) * min(1.5, g.scale ** 0.2))
             requests = int(limit * used)
-            g.emit("api.usage", at, {"service": service, "requests": requests, "errors": int(requests * rng.uniform(0, 0.03)),
-                                     "rate_limit": limit, "rate_limit_used": round(used, 4), "period_minutes": 360})
+            g.emit("api.usage", at, {"service": service, "requests": requests,
+                                     "errors": int(requests * rng.uniform(0, 0.03)), "rate_limit": limit,
+                                     "rate_limit_used": round(used, 4), "period_minutes": 360})

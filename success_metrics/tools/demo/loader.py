@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from success_metrics.tools.demo.generator import demo_end, generate
-from success_metrics.tools.demo.profiles import Profile
 from success_metrics.ingest.intake import ingest
 from success_metrics.ingest.writer import Source
 from success_metrics.storage import Database
+from success_metrics.tools.demo.generator import demo_end, generate
+from success_metrics.tools.demo.profiles import Profile
 
 
 @dataclass

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from success_metrics.calculators import TenantSettings
+from success_metrics.calculators import Branding, MonthlyCosts, TenantSettings
 from success_metrics.settings import TenantConfig
 
 DEMO_TENANTS = ("acme", "globex")
@@ -74,29 +74,32 @@ def _people(rng: random.Random, prefix: str, teams: Sequence[tuple[str, str]],
 def profile(tenant_id: str) -> Profile:
     """The demo profile of a tenant: acme and globex are hand-made, any other id is synthesised from it."""
     rng = random.Random(zlib.crc32(tenant_id.encode()))
+    teams: tuple[tuple[str, str], ...]
+    locations: tuple[tuple[str, str, str], ...]
     if tenant_id == "acme":
         teams = (("acme-north", "North Team"), ("acme-south", "South Team"), ("acme-inside", "Inside Sales"))
         locations = (("acme-austin", "Austin", "America/Chicago"), ("acme-dallas", "Dallas", "America/Chicago"),
                      ("acme-denver", "Denver", "America/Denver"))
         settings = TenantSettings(
             timezone="America/Chicago", currency="USD", hourly_rate=45.0, hours_saved_per_task=0.25, error_cost=75.0,
-            monthly_costs={"infrastructure": 12.0, "api": 89.0, "support": 0.0}, targets=_TARGETS,
-            branding={"name": "Acme LeadPulse", "logo_url": "https://assets.acme.example/leadpulse-logo.svg",
-                      "primary_color": "#d9480f", "secondary_color": "#2b8a3e", "custom_domain": "metrics.acme.example"},
+            monthly_costs=MonthlyCosts(infrastructure=12.0, api=89.0, support=0.0), targets=_TARGETS,
+            branding=Branding(name="Acme LeadPulse", logo_url="https://assets.acme.example/leadpulse-logo.svg",
+                              primary_color="#d9480f", secondary_color="#2b8a3e", custom_domain="metrics.acme.example"),
         )
-        return Profile("acme", "Acme Realty Group", settings, teams, locations, _people(rng, "acme", teams, locations, 11),
-                       leads_per_month=300, source_mix=(0.42, 0.16, 0.11, 0.31),
-                       deal_values=(8950, 7200, 12300, 6800))
+        return Profile("acme", "Acme Realty Group", settings, teams, locations,
+                       _people(rng, "acme", teams, locations, 11), leads_per_month=300,
+                       source_mix=(0.42, 0.16, 0.11, 0.31), deal_values=(8950, 7200, 12300, 6800))
     if tenant_id == "globex":
         teams = (("globex-east", "East Coast"), ("globex-west", "West Coast"))
         locations = (("globex-nyc", "New York", "America/New_York"), ("globex-boston", "Boston", "America/New_York"),
                      ("globex-la", "Los Angeles", "America/Los_Angeles"))
         settings = TenantSettings(
             timezone="America/New_York", currency="USD", hourly_rate=52.0, hours_saved_per_task=0.3, error_cost=60.0,
-            monthly_costs={"infrastructure": 25.0, "api": 140.0, "support": 49.0},
+            monthly_costs=MonthlyCosts(infrastructure=25.0, api=140.0, support=49.0),
             targets={**_TARGETS, "revenue.attributed": 80000.0, "savings.monthly": 30000.0},
-            branding={"name": "Globex Insight", "logo_url": "https://cdn.globex.example/brand/insight.png",
-                      "primary_color": "#5f3dc4", "secondary_color": "#f59f00", "custom_domain": "insight.globex.example"},
+            branding=Branding(name="Globex Insight", logo_url="https://cdn.globex.example/brand/insight.png",
+                              primary_color="#5f3dc4", secondary_color="#f59f00",
+                              custom_domain="insight.globex.example"),
         )
         return Profile("globex", "Globex Home Services", settings, teams, locations,
                        _people(rng, "globex", teams, locations, 9), leads_per_month=210,
@@ -105,19 +108,22 @@ def profile(tenant_id: str) -> Profile:
     zones = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Phoenix")
     zone = rng.choice(zones)
     teams = tuple((f"{tenant_id}-team-{i + 1}", f"Team {chr(65 + i)}") for i in range(rng.randint(2, 3)))
-    locations = tuple((f"{tenant_id}-loc-{i + 1}", f"Office {i + 1}", rng.choice(zones)) for i in range(rng.randint(1, 3)))
+    locations = tuple((f"{tenant_id}-loc-{i + 1}", f"Office {i + 1}", rng.choice(zones))
+                      for i in range(rng.randint(1, 3)))
     settings = TenantSettings(
         timezone=zone, hourly_rate=round(rng.uniform(35, 60), 2), error_cost=round(rng.uniform(50, 90), 2),
-        monthly_costs={"infrastructure": round(rng.uniform(10, 40), 2), "api": round(rng.uniform(60, 160), 2),
-                       "support": round(rng.choice((0.0, 25.0, 50.0)), 2)},
+        monthly_costs=MonthlyCosts(infrastructure=round(rng.uniform(10, 40), 2), api=round(rng.uniform(60, 160), 2),
+                                   support=round(rng.choice((0.0, 25.0, 50.0)), 2)),
         targets=_TARGETS,
-        branding={"name": f"{tenant_id.title()} Metrics", "primary_color": f"#{rng.randrange(0x1000000):06x}",
-                  "secondary_color": f"#{rng.randrange(0x1000000):06x}"},
+        branding=Branding(name=f"{tenant_id.title()} Metrics", primary_color=f"#{rng.randrange(0x1000000):06x}",
+                          secondary_color=f"#{rng.randrange(0x1000000):06x}"),
     )
     mix = [rng.uniform(0.5, 1.5) * base for base in (0.42, 0.16, 0.11, 0.31)]
     total = sum(mix)
-    return Profile(tenant_id, f"{tenant_id.title()} Partners", settings, teams, locations,
-                   _people(rng, tenant_id, teams, locations, rng.randint(8, 12)),
-                   leads_per_month=rng.uniform(180, 320), source_mix=tuple(m / total for m in mix),  # type: ignore[arg-type]
-                   deal_values=tuple(round(v * rng.uniform(0.7, 1.3)) for v in (8950, 7200, 12300, 6800)))  # type: ignore[arg-type]
+    s1, s2, s3, s4 = (m / total for m in mix)
+    people = _people(rng, tenant_id, teams, locations, rng.randint(8, 12))
+    leads_per_month = rng.uniform(180, 320)  # the random draws in the order they always had
+    d1, d2, d3, d4 = (round(v * rng.uniform(0.7, 1.3)) for v in (8950, 7200, 12300, 6800))
+    return Profile(tenant_id, f"{tenant_id.title()} Partners", settings, teams, locations, people,
+                   leads_per_month=leads_per_month, source_mix=(s1, s2, s3, s4), deal_values=(d1, d2, d3, d4))
 

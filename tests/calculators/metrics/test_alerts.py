@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -30,7 +31,7 @@ async def test_degradation_in_the_last_hour(db: Database, tenant_a: str) -> None
     assert "crm_sync" in rows[0][2]
 
 
-async def test_firing_alert_rules_are_action_items(db: Database, new_tenant_id) -> None:
+async def test_firing_alert_rules_are_action_items(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     from datetime import timedelta
 
     from tests.calculators.fixture import create_tenant

@@ -14,7 +14,9 @@ Tenant D (UTC, currency EUR, one hour saved per automated task) has three leads 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -29,7 +31,7 @@ SETTINGS = {"timezone": "UTC", "currency": "EUR", "hours_saved_per_task": 1, "ho
             "efficiency_weights": {"response_time": 0, "appointment_rate": 0, "close_rate": 0, "revenue": 1}}
 
 
-def _lead(n: str, at: datetime, agent: str, team: str) -> list[dict]:
+def _lead(n: str, at: datetime, agent: str, team: str) -> list[dict[str, Any]]:
     return [ev(f"{n}-c", "lead.created", at, n, source="referral"),
             ev(f"{n}-r", "lead.routed", at + timedelta(minutes=3), n, agent, team_id=team)]
 
@@ -156,7 +158,7 @@ async def test_money_is_labelled_in_the_tenants_currency(db: Database, tenant_d:
         "roi": "percent", "savings": "currencyEUR", "revenue_attribution": "currencyEUR", "hours_saved": "h"}
 
 
-async def test_a_lead_waiting_at_the_range_end_is_waiting(db: Database, new_tenant_id) -> None:
+async def test_a_lead_waiting_at_the_range_end_is_waiting(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     # W1, high priority, created 5 Feb 10:00: only an automated SMS (5 min later) before the range's end (10 Feb
     # 00:00), closed on the 20th. At the range's end it had waited 4 days 14 h = 110 h for an agent.
     tenant = new_tenant_id("wait")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from success_metrics.storage.pool import Database
@@ -139,7 +141,7 @@ async def test_before_after(db: Database, tenant_a: str) -> None:
     assert rows["response_time_hours"]["after"] == pytest.approx(2.75)
 
 
-async def test_zero_costs_leave_roi_undefined(db: Database, new_tenant_id) -> None:
+async def test_zero_costs_leave_roi_undefined(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     from tests.calculators.fixture import ev, load, t
 
     tenant = new_tenant_id("zero")
@@ -151,7 +153,7 @@ async def test_zero_costs_leave_roi_undefined(db: Database, new_tenant_id) -> No
     assert any("configured monthly costs" in n for n in f.notices)
 
 
-async def test_a_cost_counts_for_the_month_it_names(db: Database, new_tenant_id) -> None:
+async def test_a_cost_counts_for_the_month_it_names(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     from datetime import UTC, datetime
 
     from tests.calculators.fixture import ev, load, t

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -32,7 +34,7 @@ async def _audit(db: Database, tenant: str, rows: list[tuple[timedelta, str, str
                 tenant, seq, AT + offset, subject, action, {"metrics": metrics})
 
 
-async def test_auth_events_and_adoption(db: Database, new_tenant_id) -> None:
+async def test_auth_events_and_adoption(db: Database, new_tenant_id: Callable[[str], str]) -> None:
     from tests.calculators.fixture import create_tenant
 
     tenant = new_tenant_id("audit")
@@ -52,10 +54,11 @@ async def test_auth_events_and_adoption(db: Database, new_tenant_id) -> None:
     assert rows["sessions"]["value"] == 3 and rows["avg_session_minutes"]["value"] == pytest.approx(10 / 3)
     assert rows["metrics_used"]["value"] == 2
     # of the dashboard metrics, as the description says (alert conditions are catalog entries on no dashboard)
-    assert rows["metrics_used_share"]["value"] == pytest.approx(100 * 2 / len([m for m in all_metrics() if m.dashboard]))
+    dashboard_metrics = len([m for m in all_metrics() if m.dashboard])
+    assert rows["metrics_used_share"]["value"] == pytest.approx(100 * 2 / dashboard_metrics)
 
 
-async def _records(db: Database, tenant: str, rows: list[tuple[timedelta, str, str | None, str | None, dict]]
+async def _records(db: Database, tenant: str, rows: list[tuple[timedelta, str, str | None, str | None, dict[str, Any]]]
                    ) -> None:
     """Audit rows as the service writes them: (offset from AT, action, subject, auth_method, resource)."""
     async with db.system() as conn:
@@ -66,7 +69,8 @@ async def _records(db: Database, tenant: str, rows: list[tuple[timedelta, str, s
                 tenant, seq, AT + offset, subject, "admin" if subject else None, method, action, resource)
 
 
-async def test_auth_events_count_every_request_record_by_its_authentication(db: Database, new_tenant_id) -> None:
+async def test_auth_events_count_every_request_record_by_its_authentication(
+        db: Database, new_tenant_id: Callable[[str], str]) -> None:
     """One record per request: a success is any record of an authenticated caller, whatever its action."""
     from tests.calculators.fixture import create_tenant
 

@@ -1,0 +1,99 @@
+"""The model trainer: every tenant's models (success_metrics.calculators.models kinds) refitted in the
+background, on the 15-minute analytics schedule, and only when the tenant's data changed since the stored fit.
+
+Each round, for every tenant and kind: the tenant's watermark (latest ingest batch, settings, week) is compared with the
+stored one; equal → nothing to do. Otherwise the kind's data is read in a tenant transaction, fitted off the event loop
+(a worker thread) and stored with the new watermark, the whole of it in the cache's background lane (one job at a time
+beside the warmer, at half duty), so training never holds up a user's panel. A user's request never fits: a metric asked
+before its model exists answers with a notice (success_metrics.calculators.models.NOT_FITTED); when a tenant's kind is
+fitted for the first time its cached frames are dropped so that notice goes at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from success_metrics.calculators import models
+from success_metrics.query.cache import ResultCache
+from success_metrics.query.warmer import next_wait
+from success_metrics.storage import tenants
+from success_metrics.storage.errors import StorageError
+from success_metrics.storage.pool import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainerState:
+    rounds: int = 0
+    fitted: int = 0  # (tenant, kind) pairs fitted in the last round
+    unchanged: int = 0  # pairs whose data had not changed since their stored fit
+    failed: int = 0  # pairs whose fit failed (logged); their previous fit stays in use
+
+
+class ModelTrainer:
+    def __init__(self, db: Database, cache: ResultCache,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 kinds: list[models.Trainer] | None = None) -> None:
+        self.db = db
+        self.cache = cache
+        self.clock = clock
+        self.kinds = kinds  # default: every registered kind
+        self.state = TrainerState()
+        self._began = clock()  # when the last scheduled round began
+
+    async def scheduled_round(self) -> None:
+        """A round of the service's background loop (server/background.py), which waits ``wait()`` before the next."""
+        self._began = self.clock()
+        await self.round(self._began)
+
+    def wait(self) -> float:
+        """Seconds from now to the next scheduled round: the warmer's quarter-hour schedule (``next_wait``)."""
+        return next_wait(self._began, self.clock())
+
+    async def round(self, now: datetime | None = None, tenant_ids: list[str] | None = None) -> TrainerState:
+        """Refit what changed, for ``tenant_ids`` (default: every tenant)."""
+        now = now or self.clock()
+        if tenant_ids is None:
+            async with self.db.system() as conn:
+                tenant_ids = [r["tenant_id"] for r in await conn.fetch(
+                    "SELECT tenant_id FROM tenants WHERE tenant_id NOT LIKE '\\_%' ORDER BY tenant_id")]
+        state = TrainerState(rounds=self.state.rounds + 1)
+        for tenant in tenant_ids:
+            for kind in self.kinds or models.trainers():
+                try:
+                    fitted = await self.cache.in_background(functools.partial(self._train, tenant, kind, now))
+                except StorageError:
+                    raise
+                except Exception:  # one kind's failure must not cost the others their fit
+                    log.exception("fitting %s of tenant %s failed", kind.kind, tenant)
+                    state.failed += 1
+                    continue
+                if fitted:
+                    state.fitted += 1
+                else:
+                    state.unchanged += 1
+        self.state = state
+        log.info("models: %d fitted, %d unchanged, %d failed", state.fitted, state.unchanged, state.failed)
+        return state
+
+    async def _train(self, tenant: str, kind: models.Trainer, now: datetime) -> bool:
+        """Refit one kind of one tenant if its data changed; whether it did."""
+        async with self.db.tenant(tenant) as conn:
+            settings = await tenants.load_settings(conn, tenant)
+            mark = await models.watermark(conn, tenant, settings, now, kind.period)
+            before = await models.stored_watermark(conn, tenant, kind.kind)
+            if before == mark:
+                return False
+            data = await kind.load(conn, tenant, settings, now)
+        payloads = await asyncio.to_thread(kind.fit, data)
+        async with self.db.tenant(tenant) as conn:
+            await models.replace_kind(conn, tenant, kind.kind, payloads, mark, now)
+        if before is None:  # frames computed before the first fit carry the "not fitted" notice
+            self.cache.invalidate_tenant(tenant)
+        return True

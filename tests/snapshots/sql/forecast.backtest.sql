@@ -1,0 +1,26 @@
+-- statement 1
+-- $1 = 'sql-snapshot'
+SELECT settings
+FROM tenants
+WHERE tenant_id = $1;
+
+-- statement 2
+-- $1 = 'sql-snapshot'
+-- $2 = 'forecast'
+SELECT kind,
+       KEY,
+       fitted_at,
+       watermark,
+       payload
+FROM fitted_models
+WHERE tenant_id = $1
+  AND kind = $2
+ORDER BY KEY;
+
+-- statement 3
+-- $1 = 'sql-snapshot'
+-- $2 = 'forecast'
+SELECT min(watermark)
+FROM fitted_models
+WHERE tenant_id = $1
+  AND kind = $2;
