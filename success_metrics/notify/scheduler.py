@@ -1,9 +1,9 @@
 """The service's background schedule: alert evaluation and delivery every tick, and due reports.
 
 Two loops (run by the service's background loops, server/background.py), so a long report run never delays an
-alert. All state is in PostgreSQL (alert_state, the delivery outbox, report_schedules.last_period), so any number of replicas can run these loops: per-tenant
-advisory locks, SKIP LOCKED claims and the last_period claim keep each alert and report going out once.
-Started only when ``notifications.scheduler_enabled`` is set.
+alert. All state is in PostgreSQL (alert_state, the delivery outbox, report_schedules.last_period), so any number
+of replicas can run these loops: per-tenant advisory locks, SKIP LOCKED claims and the last_period claim keep each
+alert and report going out once. Started only when ``notifications.scheduler_enabled`` is set.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ lives ``ttl_live_s`` (data still arriving) — unless it spans a week or more: s
 up to 15 minutes (the spec), so they live ``min(ttl_closed_s, 15 min)`` and freshness.align keeps their key
 for the quarter hour; when the quarter hour turns, the previous key's frame answers (if still fresh) while the
 new key's is computed (``get_or_compute``). A closed period lives ``ttl_closed_s`` (default 900 s, the spec's
-lag bound), which is also how long a backfill into it or a change of the tenant's settings may go unseen.
-Computations run in lanes: analytics, operational, and one background lane (the warmer, catch-ups).
+lag bound), which is also how long a backfill into it or a change of the tenant's settings may go unseen:
+nothing calls ``invalidate_tenant`` yet (a CLI backfill runs in another process and could not reach this cache
+anyway). Computations run in lanes: analytics, operational, and one background lane (the warmer, catch-ups).
 
 Bounded by bytes (``max_bytes``, each frame counted by ``sizes.frame_bytes``) and by entries: when either is
 over, the least recently used entry goes; expired entries go at every insertion (cachetools' TLRUCache), so
@@ -82,6 +83,7 @@ class ResultCache:
         self._entries: TLRUCache[ScopedQuery, tuple[float, Frame, int]] = TLRUCache(
             max_bytes, ttu=lambda _key, entry, _now: entry[0], timer=clock, getsizeof=lambda entry: entry[2])
         self._inflight: dict[ScopedQuery, asyncio.Task[Frame]] = {}
+        self._invalidated: dict[str, int] = {}  # tenant -> invalidate_tenant calls, so a stale result is not kept
         self._asked: dict[str, float] = {}  # tenant -> when its users last asked for values (the warmer's choice)
         self.stats = CacheStats()
         self.lanes = {"analytics": LaneLoad(), "operational": LaneLoad(), "background": LaneLoad()}
@@ -126,7 +128,7 @@ class ResultCache:
             self.stats.misses += 1
             lane = self._background if background or earlier is not None else self._lane(key)
             task = asyncio.ensure_future(
-                self._fill(key, compute, lane, keep=keep))
+                self._fill(key, compute, self._invalidated.get(key.tenant_id, 0), lane, keep=keep))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._settle(key, done))
         else:
@@ -150,6 +152,18 @@ class ResultCache:
     def _quarter_before(key: ScopedQuery) -> ScopedQuery:
         q = key.query
         return replace(key, query=replace(q, start=q.start - ANALYTICS_STEP, end=q.end - ANALYTICS_STEP))
+
+    def invalidate_tenant(self, tenant_id: str) -> int:
+        """Drop every entry of one tenant (after its past changed); returns how many. A computation already
+        running read the old data: its callers still get its frame, but it is not kept, and later callers
+        compute anew rather than join it."""
+        self._invalidated[tenant_id] = self._invalidated.get(tenant_id, 0) + 1
+        for k in [k for k in self._inflight if k.tenant_id == tenant_id]:
+            del self._inflight[k]  # _settle leaves alone a key a newer computation has taken over
+        stale = [k for k in self._entries if k.tenant_id == tenant_id]
+        for k in stale:
+            del self._entries[k]
+        return len(stale)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -191,11 +205,11 @@ class ResultCache:
             else:
                 lane.release()
 
-    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], lane: asyncio.Semaphore, *,
-                    keep: bool = True) -> Frame:
+    async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int,
+                    lane: asyncio.Semaphore, *, keep: bool = True) -> Frame:
         frame = await self._run_in(lane, compute)
         ttl = self.ttl_for(key)
-        if keep and ttl > 0:
+        if keep and ttl > 0 and invalidated == self._invalidated.get(key.tenant_id, 0):
             self._keep(key, self._clock() + ttl, frame)
         return frame
 

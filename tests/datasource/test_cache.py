@@ -222,6 +222,38 @@ async def test_operational_ranges_have_their_own_lane() -> None:
     await asyncio.gather(*long)
 
 
+async def test_invalidate_tenant_drops_only_that_tenant() -> None:
+    cache, compute = make(Clock()), Counter()
+    await cache.get_or_compute(key("acme"), compute)
+    await cache.get_or_compute(key("acme", metric="leads.other"), compute)
+    await cache.get_or_compute(key("globex"), compute)
+    assert cache.invalidate_tenant("acme") == 2
+    assert len(cache) == 1
+    await cache.get_or_compute(key("globex"), compute)
+    assert compute.calls == 3  # globex still cached
+
+
+async def test_invalidating_a_tenant_mid_computation_keeps_the_stale_result_out() -> None:
+    """A computation that started before the tenant's past changed read the old data: its frame must not be
+    kept after invalidate_tenant, and a caller arriving after the invalidation must not join it."""
+    cache = make(Clock())
+    gate = asyncio.Event()
+
+    async def before_the_backfill() -> Frame:
+        await gate.wait()
+        return frame(1)
+
+    stale = asyncio.create_task(cache.get_or_compute(key(), before_the_backfill))
+    await asyncio.sleep(0)
+    assert cache.invalidate_tenant("acme") == 0  # nothing stored yet: the computation is still running
+    fresh = asyncio.create_task(cache.get_or_compute(key(), Counter(value=10)))  # asks after the change
+    await asyncio.sleep(0)
+    gate.set()
+    assert (await stale).columns[0].values[0] == 1  # its own caller still gets its answer
+    assert (await fresh).columns[0].values[0] == 11  # 10 + first call: computed anew, not joined to the stale one
+    assert (await cache.get_or_compute(key(), Counter(value=20))).columns[0].values[0] == 11  # the fresh one kept
+
+
 async def test_least_recently_used_entry_goes_first() -> None:
     cache, compute = make(Clock(), max_entries=2), Counter()
     a, b, c = key(metric="a"), key(metric="b"), key(metric="c")
