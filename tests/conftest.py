@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from success_metrics.server.app import create_app
@@ -73,6 +74,19 @@ def new_tenant_id() -> Callable[[str], str]:
     return new
 
 
+class AppClient(httpx.AsyncClient):
+    """A client of one app through ASGI, with that app's services at hand (their stats, their cache)."""
+
+    def __init__(self, app: FastAPI, **kw: Any) -> None:
+        super().__init__(transport=httpx.ASGITransport(app=app), **kw)
+        self.app = app
+
+    @property
+    def services(self) -> Services:
+        found: Services = self.app.state.services
+        return found
+
+
 @pytest.fixture
 async def make_client(
     db: Database, base_settings: Settings
@@ -90,7 +104,7 @@ async def make_client(
             for t in tenants:
                 await tenant_store.upsert(conn, t)
         app.state.services = services
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        client = AppClient(app, base_url="http://testserver")
         clients.append(client)
         return client
 

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("routes: each capability's HTTP edge", ("*.routes", "*_routes", "admin", "admin.*")),
     ("the /query pipeline and route dependencies", ("query.pipeline", "server.deps")),
     ("errors become HTTP", ("server.problems",)),
-    ("wiring: the long-lived parts", ("server.services",)),
+    ("wiring: the long-lived parts, and the loop runner they start", ("server.services", "server.background")),
     ("readers of the answer path", ("notify", "notify.*", "dashboards", "dashboards.*")),
     ("the answer path; events in", ("query", "query.*", "ingest", "ingest.*")),
     ("per-request guards: identification, audit writes, limits", ("guard", "guard.*")),

@@ -8,6 +8,7 @@ import logging
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -31,6 +32,14 @@ async def record(db: Database, rec: audit.AuditRecord) -> None:
 
 MAX_BATCH = 256  # records of one tenant written in one round
 IDLE_RELEASE_S = 1.0  # connections the writer kept go back to the pool after this long without a round
+
+
+@dataclass(frozen=True)
+class WriterConnections:
+    """Pool connections an audit writer holds (an operator's look at where the pool's connections are)."""
+
+    kept: int
+    returning: int
 
 
 class GroupCommit:
@@ -65,6 +74,11 @@ class GroupCommit:
         self._last_round = 0.0
         self._trim_timer: asyncio.TimerHandle | None = None
         self._releases: set[asyncio.Task[None]] = set()
+
+    @property
+    def connections(self) -> WriterConnections:
+        """The pool connections the writer holds now: kept between rounds, and on their way back to the pool."""
+        return WriterConnections(kept=len(self._idle), returning=len(self._releases))
 
     async def append(self, rec: audit.AuditRecord) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -1,18 +1,16 @@
 """The service's background schedule: alert evaluation and delivery every tick, and due reports.
 
-Two loops, so a long report run never delays an alert. All state is in PostgreSQL (alert_state, the
-delivery outbox, report_schedules.last_period), so any number of replicas can run these loops: per-tenant
-advisory locks, SKIP LOCKED claims and the last_period claim keep each alert and report going out once.
-Started only when ``notifications.scheduler_enabled`` is set.
+Two loops (run by the service's background loops, server/background.py), so a long report run never delays an
+alert. All state is in PostgreSQL (alert_state, the delivery outbox, report_schedules.last_period), so any number
+of replicas can run these loops: per-tenant advisory locks, SKIP LOCKED claims and the last_period claim keep each
+alert and report going out once. Started only when ``notifications.scheduler_enabled`` is set.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 
@@ -37,7 +35,6 @@ class Scheduler:
     reporter: Reporter
     answers: Answerer
     keys: Keyring
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
     async def _tenants(self) -> list[str]:
         async with self.db.system() as conn:
@@ -58,21 +55,3 @@ class Scheduler:
                 await self.reporter.run_due(tenant_id, now)
             except Exception:
                 log.exception("scheduled reports failed for tenant %s", tenant_id)
-
-    async def _loop(self, tick: Callable[[datetime], Awaitable[None]]) -> None:
-        while True:
-            try:
-                await tick(datetime.now(UTC))
-            except Exception:  # e.g. the database is away: try again next tick
-                log.exception("scheduler tick failed")
-            await asyncio.sleep(self.settings.notifications.tick_seconds)
-
-    def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._loop(self.alerts_tick), name="alerts"),
-                       asyncio.create_task(self._loop(self.reports_tick), name="reports")]
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []

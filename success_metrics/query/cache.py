@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -167,6 +167,10 @@ class ResultCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __iter__(self) -> Iterator[ScopedQuery]:
+        """The keys of the frames held, least recently used first (what is cached, for an operator's look)."""
+        return iter(list(self._entries))
 
     def __contains__(self, key: ScopedQuery) -> bool:
         """Whether a fresh frame is held for ``key`` (without making it more recently used)."""

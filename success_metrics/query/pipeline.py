@@ -147,7 +147,7 @@ async def answer_query(svc: Services, call: Call, body: QueryRequest) -> tuple[l
         fitted = [fit(t) for t in targets]
         answers = iter(await svc.answers.answer(ctx, [f.query for f in fitted if f.query is not None]))
         items = [item for f in fitted                                   # authorize → compute (cached) → mask
-                 for item in _items(f, next(answers) if f.query is not None else Answer(None, f.error), trail)]
+                 for item in _items(svc, f, next(answers) if f.query is not None else Answer(None, f.error), trail)]
         return items, tuple(sorted(trail.masked))
 
     return await run(svc, call, "query", _resource(body, targets), job, parsed_error=failed)
@@ -168,7 +168,7 @@ def fit(target: ParsedTarget) -> Fitted:
         return Fitted(target, error=exc)
 
 
-def _items(fitted: Fitted, answer: Answer, trail: Trail) -> list[QueryItem]:
+def _items(svc: Services, fitted: Fitted, answer: Answer, trail: Trail) -> list[QueryItem]:
     """One target's answer serialized; its failure becomes its error item."""
     ref_id = fitted.target.ref_id
     if answer.frame is not None:
@@ -178,7 +178,7 @@ def _items(fitted: Fitted, answer: Answer, trail: Trail) -> list[QueryItem]:
         _note(trail, frame)
         if fitted.target.shape is Shape.ANNOTATIONS:
             return [serialize.table(ref_id, frame)]
-        return serialize.query_items(ref_id, fitted.target.shape, frame)                # serialize
+        return serialize.query_items(svc.serialized, ref_id, fitted.target.shape, frame)  # serialize
     exc = answer.error
     if isinstance(exc, Forbidden):
         trail.denied.append(ref_id)

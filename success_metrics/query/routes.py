@@ -49,10 +49,11 @@ def _masked_header(response: Response, masked: tuple[str, ...]) -> None:
 async def query(body: QueryRequest, request: Request) -> Response:
     # the services from app state directly, not as a dependency: every panel of every refresh comes here, and
     # FastAPI's dependency solving was a tenth of such a request
-    items, masked = await pipeline.answer_query(deps.services_of(request), call_of(request), body)
+    svc = deps.services_of(request)
+    items, masked = await pipeline.answer_query(svc, call_of(request), body)
     # serialized here rather than by FastAPI, which would validate every point of every series again first
     headers = {MASKED_HEADER: ",".join(masked)} if masked else None
-    return Response(serialize.items_json(items), media_type="application/json", headers=headers)
+    return Response(serialize.items_json(svc.serialized, items), media_type="application/json", headers=headers)
 
 
 @router.post("/query/rows", response_model=RowsFrame, responses=PROBLEMS,

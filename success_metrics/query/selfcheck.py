@@ -16,7 +16,6 @@ dashboards``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -37,7 +36,6 @@ from success_metrics.query.protocol.requests import QueryRequest
 from success_metrics.query.warmer import at_all, walk
 from success_metrics.rbac import Forbidden, Role, role_principal
 from success_metrics.server.services import Services
-from success_metrics.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -197,17 +195,3 @@ def next_run_in(now: datetime, at: time_of_day) -> float:
     today = now.replace(hour=at.hour, minute=at.minute, second=at.second, microsecond=0)
     upcoming = today if today > now else today + timedelta(days=1)
     return (upcoming - now).total_seconds()
-
-
-async def run_daily(check: SelfCheck) -> None:
-    """The service's loop: one run a day at ``dashboard_check_at``; a failed run is logged, the next one tries."""
-    while True:
-        await asyncio.sleep(next_run_in(datetime.now(UTC), check.svc.settings.dashboard_check_at))
-        try:
-            await check.run()
-        except StorageError as exc:
-            log.warning("dashboard self-check skipped: %s", exc)
-        except (CalculatorError, ProtocolError) as exc:
-            log.error("dashboard self-check failed: %s", exc.message)
-        except Exception:  # the loop must outlive one failed run
-            log.exception("dashboard self-check failed")

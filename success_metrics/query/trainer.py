@@ -43,17 +43,16 @@ class ModelTrainer:
         self.clock = clock
         self.kinds = kinds  # default: every registered kind
         self.state = TrainerState()
+        self._began = clock()  # when the last scheduled round began
 
-    async def run_forever(self) -> None:
-        while True:
-            began = self.clock()
-            try:
-                await self.round(began)
-            except StorageError as exc:  # the database is away: the next round tries again
-                log.warning("model training skipped: %s", exc)
-            except Exception:  # the loop must outlive one failed round; the stored fits stay in use
-                log.exception("model training round failed")
-            await asyncio.sleep(next_wait(began, self.clock()))
+    async def scheduled_round(self) -> None:
+        """A round of the service's background loop (server/background.py), which waits ``wait()`` before the next."""
+        self._began = self.clock()
+        await self.round(self._began)
+
+    def wait(self) -> float:
+        """Seconds from now to the next scheduled round: the warmer's quarter-hour schedule (``next_wait``)."""
+        return next_wait(self._began, self.clock())
 
     async def round(self, now: datetime | None = None, tenant_ids: list[str] | None = None) -> TrainerState:
         """Refit what changed, for ``tenant_ids`` (default: every tenant)."""

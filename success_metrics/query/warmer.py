@@ -18,8 +18,6 @@ computing slots to users (a user asking for a panel being warmed joins that comp
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import json
 import logging
 import time
@@ -36,7 +34,6 @@ from success_metrics.query.protocol.errors import ProtocolError
 from success_metrics.query.protocol.requests import QueryRequest
 from success_metrics.rbac import Forbidden
 from success_metrics.server.services import Services
-from success_metrics.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -111,35 +108,21 @@ def next_wait(began: datetime, now: datetime) -> float:
     return max(0.0, next_round_in(began) - (now - began).total_seconds())
 
 
-def keep_out_of_gc() -> None:
-    """Move what is alive now (above all, the cache's frames) out of the cyclic garbage collector's sight.
-
-    Cached frames are millions of long-lived objects without reference cycles (refcounting frees them when
-    evicted). Left in the oldest generation, every full collection walked them all: ~300 ms, about once a second
-    under load (measured with gc.callbacks), a stall of every request. The permanent generation is not walked.
-    What became cyclic garbage among the objects frozen by the previous round is collected first (one full
-    collection a quarter hour)."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
 class Warmer:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self.state = WarmerState()
         self._requests: list[tuple[list[dict[str, Any]], int]] | None = None
+        self._began = datetime.now(UTC)  # when the last scheduled round began
 
-    async def run_forever(self) -> None:
-        while True:
-            began = datetime.now(UTC)
-            try:
-                await self.round(began)
-            except StorageError as exc:  # the database is away: the next round tries again
-                log.warning("cache warming skipped: %s", exc)
-            except Exception:  # the loop must outlive one failed round; users still compute on demand
-                log.exception("cache warming round failed")
-            await asyncio.sleep(next_wait(began, datetime.now(UTC)))
+    async def scheduled_round(self) -> None:
+        """A round of the service's background loop (server/background.py), which waits ``wait()`` before the next."""
+        self._began = datetime.now(UTC)
+        await self.round(self._began)
+
+    def wait(self) -> float:
+        """Seconds from now to the next scheduled round: just after the next quarter hour (``next_wait``)."""
+        return next_wait(self._began, datetime.now(UTC))
 
     async def round(self, now: datetime | None = None, tenant_ids: list[str] | None = None) -> WarmerState:
         """Warm the dashboards of ``tenant_ids``, by default every tenant in the first round and then the tenants
@@ -178,7 +161,6 @@ class Warmer:
                                  last_round_s=time.perf_counter() - started)
         log.info("cache warmed: %d tenants × %d ranges, %d queries (%d computed, %d failed) in %.1f s",
                  len(tenant_ids), len(RANGES), warmed, self.state.computed, failed, self.state.last_round_s)
-        keep_out_of_gc()
         return self.state
 
     async def _warm(self, tenant: str, body: QueryRequest) -> tuple[int, int]:

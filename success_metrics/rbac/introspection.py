@@ -2,7 +2,8 @@
 
 The cache is keyed by a hash of the token (the token itself is never kept as a key or logged) and an
 entry lives at most ``cache_s`` seconds and never past the token's own ``exp``; a tenant's entries are dropped
-when its identity settings change.
+when its identity settings change. At most ``max_entries``, least recently used going first; expired entries go
+at every insertion (cachetools' TLRUCache, as in verified_tokens).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client
+from cachetools import TLRUCache
 
 from success_metrics.rbac.claims import tenant_matches
 from success_metrics.rbac.errors import Unauthenticated
@@ -38,13 +40,15 @@ class Introspector:
         self.jwks = jwks
         self.max_entries = max_entries
         self.clock = clock
-        self._cache: dict[str, tuple[float, Result | None]] = {}  # None: inactive, so a replay costs no call
+        # digest -> (valid until, answer); None: inactive, so a replay costs no call
+        self._cache: TLRUCache[str, tuple[float, Result | None]] = TLRUCache(
+            max_entries, ttu=lambda _digest, entry, _now: entry[0], timer=lambda: self.clock())
 
     async def introspect(self, token: str, providers: Mapping[str, IdentityProviderConfig]) -> Result:
         digest = hashlib.sha256(token.encode()).hexdigest()
         now = self.clock()
-        hit = self._cache.get(digest)
-        if hit and hit[0] > now:
+        hit = self._cache.get(digest)  # an expired entry reads as missing
+        if hit is not None:
             if hit[1] is None:
                 raise Unauthenticated("the access token is not active at any provider that introspects tokens")
             return hit[1]
@@ -72,16 +76,13 @@ class Introspector:
 
     def forget(self, tenant_id: str) -> None:
         """Drop the answers cached for a tenant (its identity settings changed)."""
-        self._cache = {k: v for k, v in self._cache.items() if v[1] is None or v[1][0] != tenant_id}
+        for digest, (_, result) in list(self._cache.items()):
+            if result is not None and result[0] == tenant_id:
+                self._cache.pop(digest, None)
 
     def _remember(self, digest: str, until: float, result: Result | None) -> None:
         if until <= self.clock():
             return
-        if len(self._cache) >= self.max_entries:
-            now = self.clock()
-            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-            if len(self._cache) >= self.max_entries:
-                return  # full of live entries: answer without caching rather than grow
         self._cache[digest] = (until, result)
 
     async def _ask(self, token: str, config: IdentityProviderConfig) -> dict[str, Any]:

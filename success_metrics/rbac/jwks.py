@@ -6,6 +6,8 @@ refused from then on; ``refresh`` fetches at once (the admin API's forced refres
 PyJWKClient is not used: its fetch blocks, and this runs in the event loop. Fetches never follow redirects
 (a redirect to another host would let that host choose our keys) and only http/https URLs are accepted.
 One asyncio lock per issuer makes a flood of tokens with unknown kids cost one fetch, not one each.
+Not a cachetools cache: an issuer's state must outlive its TTL (stale keys keep working while the provider is
+down) and carry its single-flight lock, so nothing may evict it; it holds one entry per configured issuer.
 """
 
 from __future__ import annotations

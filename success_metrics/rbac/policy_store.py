@@ -8,7 +8,9 @@ only for the current version number. The data path reads ``recent`` first, which
 CURRENT_TTL_S after the last ``current(remember=True)`` (saving a transaction per request): a change made through this
 store is seen at once (``replace`` and ``forget`` drop the tenant's entry), one made by another replica (or the CLI)
 as soon as its announcement (success_metrics/rbac/changes.py, sent in the change's transaction) reaches this replica's
-listener, and within CURRENT_TTL_S if that listener is down.
+listener, and within CURRENT_TTL_S if that listener is down. Both memories hold at most ``max_entries``, least
+recently used going first (cachetools' LRUCache; TLRUCache for ``recent``, whose expired entries go at every
+insertion).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from cachetools import LRUCache, TLRUCache
 
 from success_metrics.calculators import fetch_one
 from success_metrics.rbac import audit, changes
@@ -44,8 +47,10 @@ class PolicyVersion:
 class PolicyStore:
     def __init__(self, max_entries: int = 1000, current_ttl_s: float = CURRENT_TTL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._cache: dict[tuple[str, int], Policy] = {}
-        self._current: dict[str, tuple[float, int, Policy]] = {}  # tenant -> (read until, version, policy)
+        self._cache: LRUCache[tuple[str, int], Policy] = LRUCache(max_entries)
+        # tenant -> (read until, version, policy)
+        self._current: TLRUCache[str, tuple[float, int, Policy]] = TLRUCache(
+            max_entries, ttu=lambda _tenant, entry, _now: entry[0], timer=clock)
         self._changes: dict[str, int] = {}  # tenant -> forget() calls, so a read racing a change is not kept
         self._forgot_all = 0  # forget_all() calls, likewise
         self.max_entries = max_entries
@@ -54,8 +59,8 @@ class PolicyStore:
 
     def recent(self, tenant_id: str) -> tuple[int, Policy] | None:
         """The tenant's policy as ``current`` found it less than CURRENT_TTL_S ago, if it did and nothing changed."""
-        entry = self._current.get(tenant_id)
-        if entry is None or entry[0] <= self._clock():
+        entry = self._current.get(tenant_id)  # an expired entry reads as missing
+        if entry is None:
             return None
         return entry[1], entry[2]
 
@@ -76,8 +81,6 @@ class PolicyStore:
         version, found = await self._read(conn, tenant_id)
         # a forget while reading: a change may have committed meanwhile, so what was read is not kept
         if remember and forgets == (self._changes.get(tenant_id, 0), self._forgot_all):
-            if len(self._current) >= self.max_entries:
-                self._current.clear()
             self._current[tenant_id] = (read_at + self.current_ttl_s, version, found)
         return version, found
 
@@ -90,8 +93,6 @@ class PolicyStore:
             document = await conn.fetchval(
                 "SELECT document FROM policy_versions WHERE tenant_id = $1 AND version = $2", tenant_id, version)
             cached = parse(document)
-            if len(self._cache) >= self.max_entries:
-                self._cache.clear()
             self._cache[(tenant_id, version)] = cached
         return version, cached
 

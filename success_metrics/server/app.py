@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -39,23 +38,18 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         services = await Services.start(settings, database)
         app.state.services = services
         app.state.warmer = warmer = Warmer(services) if settings.cache_warm else None
-        warming = asyncio.create_task(warmer.run_forever()) if warmer else None
-        # models are fitted on the same quarter-hour schedule as the warmer, in its background lane
-        trainer = ModelTrainer(services.db, services.cache) if settings.cache_warm else None
-        training = asyncio.create_task(trainer.run_forever()) if trainer else None
-        checking = asyncio.create_task(selfcheck.run_daily(SelfCheck(services))) if settings.dashboard_check else None
+        if warmer is not None:
+            services.background.every("cache warmer", warmer.scheduled_round, warmer.wait)
+            # models are fitted on the same quarter-hour schedule as the warmer, in its background lane
+            trainer = ModelTrainer(services.db, services.cache)
+            services.background.every("model trainer", trainer.scheduled_round, trainer.wait)
+        if settings.dashboard_check:
+            check, at = SelfCheck(services), settings.dashboard_check_at
+            services.background.every("dashboard self-check", check.run,
+                                      lambda: selfcheck.next_run_in(datetime.now(UTC), at), wait_first=True)
         try:
             yield
         finally:
-            for task in (training, checking):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-            if warming is not None:
-                warming.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await warming
             await services.stop()
 
     # /docs and /redoc with Swagger UI's and ReDoc's files from the fastapi-offline package, not a CDN: they work

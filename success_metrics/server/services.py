@@ -5,7 +5,6 @@ Built once by the app's lifespan (or handed in by tests sharing one database), t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
@@ -24,7 +23,9 @@ from success_metrics.notify.reports.delivery import Reporter
 from success_metrics.notify.scheduler import Scheduler
 from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
+from success_metrics.query.protocol import serialize
 from success_metrics.rbac import Identifier, PolicyStore, ProviderUnavailable, What, local_keys, masking
+from success_metrics.server.background import Background
 from success_metrics.settings import Settings
 from success_metrics.storage import Database, EmbeddedPostgres, Supervisor, migrate, partitions, replicas, tenants
 
@@ -74,9 +75,12 @@ class Services:
     keys: keyring.Keyring = field(init=False, repr=False)
     # computed frames per tenant and row scope, unmasked (success_metrics/query/cache.py)
     cache: ResultCache = field(init=False, repr=False)
+    # the /query items and their JSON built from those frames (success_metrics/query/protocol/serialize.py)
+    serialized: serialize.Memo = field(default_factory=serialize.Memo, repr=False)
     # the one answer path (authorize → compute through the cache → mask) every reader of values takes
     answers: Answerer = field(init=False, repr=False)
-    _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    # the background loops (checkpoints, database supervision, alerts, reports, the warmer): one place to run them
+    background: Background = field(default_factory=Background, repr=False)
     # revives a crashed embedded server and probes a database that went away (only where the service owns the db)
     supervisor: Supervisor | None = field(default=None, init=False, repr=False)
 
@@ -110,33 +114,30 @@ class Services:
         else:
             db, embedded = await open_database(settings)
             services = cls(settings=settings, db=db, embedded=embedded)
-            services._checkpoints = asyncio.create_task(
-                audit_checkpoints.checkpoint_loop(services.db, settings, services.secret))
-            services.supervisor = Supervisor(services.db, embedded)
-            services.supervisor.start()
+            services.background.every(
+                "audit checkpoints", lambda: audit_checkpoints.checkpoint(services.db, settings, services.secret),
+                audit_checkpoints.CHECKPOINT_INTERVAL_S, wait_first=True,
+                final=lambda: audit_checkpoints.checkpoint(services.db, settings, services.secret))
+            services.supervisor = supervisor = Supervisor(services.db, embedded)
+            services.background.every("database supervisor", supervisor.check, supervisor.delay, wait_first=True)
         if services.owns_db if listen is None else listen:
             await services.listen()  # before the overrides are read, so no change falls between the two
         await identification.load_overrides(services.db, services.identifier)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
                                            services.reporter, services.answers, services.keys)
-            services.scheduler.start()
+            scheduler, tick_s = services.scheduler, settings.notifications.tick_seconds
+            services.background.every("alerts", lambda: scheduler.alerts_tick(datetime.now(UTC)), tick_s)
+            services.background.every("reports", lambda: scheduler.reports_tick(datetime.now(UTC)), tick_s)
         return services
 
     def pseudonym_key(self, tenant_id: str) -> bytes:
         return masking.tenant_key(self.secret, tenant_id)
 
     async def stop(self) -> None:
-        if self.supervisor is not None:
-            await self.supervisor.stop()
+        await self.background.stop()  # the audit checkpoint loop writes a last checkpoint
         if self.listener is not None:
             await self.listener.stop()
-        if self._checkpoints is not None:
-            self._checkpoints.cancel()  # it writes a last checkpoint before it ends
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpoints
-        if self.scheduler is not None:
-            await self.scheduler.stop()
         await self.http.aclose()
         await audit_writer.close_writer(self.db)  # hands back the connections the audit writer keeps between rounds
         if self.owns_db:

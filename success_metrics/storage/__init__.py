@@ -13,7 +13,7 @@ from success_metrics.storage.errors import (
     UnstorableValue,
 )
 from success_metrics.storage.pool import Database
-from success_metrics.storage.supervise import Supervisor
+from success_metrics.storage.supervise import Supervisor, backoff_delay
 
 __all__ = [
     "Database",
@@ -24,6 +24,7 @@ __all__ = [
     "StorageError",
     "Supervisor",
     "UnstorableValue",
+    "backoff_delay",
     "embedded_wheel",
     "migrate",
     "model_files",

@@ -5,13 +5,13 @@ if it died, it starts it again. Whenever the last use of the database failed (``
 requests, /readyz and this loop alike), it probes with one ``SELECT 1`` until one succeeds. While something is
 wrong, the pace backs off from ``interval_s`` to ``backoff_max_s``, and every failed attempt is logged with the
 next one's delay. The pool itself reconnects a connection at a time; this loop adds the embedded restart, the
-logs, and a ``health`` that follows the server back up even when no request arrives.
+logs, and a ``health`` that follows the server back up even when no request arrives. The service runs ``check``
+every ``delay()`` seconds among its background loops (server/background.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -31,17 +31,6 @@ class Supervisor:
         self.backoff_max_s = backoff_max_s
         self.restarts = 0  # times the embedded server was started again
         self._attempts = 0  # failed attempts since the database was last fine
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="database supervisor")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def check(self) -> bool:
         """One round: revive a dead embedded server, probe a database that failed. True when all is well."""
@@ -80,12 +69,9 @@ class Supervisor:
 
     def delay(self) -> float:
         """Seconds to the next round: the interval while all is well, doubling per failed attempt up to the cap."""
-        return min(self.interval_s * 2.0 ** self._attempts, self.backoff_max_s)
+        return backoff_delay(self._attempts, self.interval_s, self.backoff_max_s)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.delay())
-            try:
-                await self.check()
-            except Exception:  # the loop must outlive one failed round; the next round retries
-                log.exception("database supervision round failed")
+
+def backoff_delay(attempts: int, interval_s: float, cap_s: float) -> float:
+    """``interval_s`` doubled per failed attempt, at most ``cap_s``."""
+    return min(interval_s * 2.0**attempts, cap_s)

@@ -73,9 +73,9 @@ async def test_a_round_in_the_steady_state_is_one_statement_on_a_kept_connection
     finally:
         kept.remove_query_logger(log)
     assert statements == [audit._APPEND] * 5  # no BEGIN/COMMIT, no lock or head statements, no pool reset
-    assert writer._idle == [kept]
+    assert writer.connections.kept == 1  # the same connection, still kept (its logger saw every round)
     await writer.aclose()
-    assert writer._idle == []
+    assert writer.connections.kept == 0
     async with db.system() as conn:
         assert (await audit_verify.verify(conn, tid)).rows == {tid: 6}
 
@@ -114,16 +114,16 @@ async def test_kept_connections_go_back_to_the_pool(db: Database, new_tenant_id:
     writer.keep = 1
     tenants = [new_tenant_id("grp") for _ in range(3)]
     await asyncio.gather(*(writer.append(record(t, i)) for i in range(4) for t in tenants))
-    assert len(writer._idle) == 1  # three rounds ran at once; two connections went straight back
+    assert writer.connections.kept == 1  # three rounds ran at once; two connections went straight back
     await asyncio.sleep(0.2)
-    assert writer._idle == [] and not writer._releases
+    assert writer.connections == audit_writer.WriterConnections(kept=0, returning=0)
     # a failed round's connection goes back to the pool (which resets it) rather than being kept
     monkeypatch.setattr(audit, "LOCK_TIMEOUT", "100ms")
     async with db.system() as holder, holder.transaction():
         await holder.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", audit.LOCK_CLASS, tenants[0])
         with pytest.raises(AuditUnavailable):
             await writer.append(record(tenants[0], 9))
-    assert writer._idle == []
+    assert writer.connections.kept == 0
     await writer.append(record(tenants[0], 9))
     await writer.aclose()
     async with db.system() as conn:

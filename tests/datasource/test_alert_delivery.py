@@ -206,6 +206,6 @@ async def test_services_start_the_loops_only_when_enabled(db: Database, base_set
     enabled = base_settings.model_copy(update={"notifications": Notifications(scheduler_enabled=True,
                                                                               tick_seconds=3600)})
     on = await Services.start(enabled, db)
-    assert on.scheduler is not None and {t.get_name() for t in on.scheduler._tasks} == {"alerts", "reports"}
+    assert on.scheduler is not None and {loop.name for loop in on.background.loops} == {"alerts", "reports"}
     await on.stop()
-    assert on.scheduler._tasks == []
+    assert on.background.loops == []

@@ -26,7 +26,7 @@ from success_metrics.storage.pool import Database
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.test_alert_evaluate import T, answers, fixture_tenant  # noqa: F401  (fixture)
 from tests.datasource.test_pipeline import bearer, services_of, weighted_body
-from tests.datasource.test_warmer import NOW, _thaw  # noqa: F401  (fixture)
+from tests.datasource.test_warmer import NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 # shared_query derives the key of an already authorized query, without its row scope, for a metric whose frame
@@ -56,7 +56,7 @@ async def test_the_warmer_is_authorized_by_policy(client: httpx.AsyncClient, ten
     state = await Warmer(svc).round(NOW, [tenant])
     roi_panels = [t for t, _ in warmer.dashboard_requests() for target in t if target["target"].startswith("roi.")]
     assert state.failed == len(roi_panels) * len(warmer.RANGES) > 0
-    keys = {k.query.metric for k in svc.cache._entries}
+    keys = {k.query.metric for k in svc.cache}
     assert "revenue.monthly_trend" in keys and not any(k.startswith("roi.") for k in keys)
 
 

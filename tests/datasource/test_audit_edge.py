@@ -15,6 +15,7 @@ from success_metrics.rbac import audit, keys
 from success_metrics.server.services import Services
 from success_metrics.settings import Limits, TenantConfig
 from success_metrics.storage.pool import Database
+from tests.conftest import AppClient
 
 RANGE = {"from": "2025-01-01T00:00:00Z", "to": "2025-01-02T00:00:00Z"}
 
@@ -33,10 +34,8 @@ async def records(db: Database, response: httpx.Response) -> list[dict[str, Any]
 
 
 def services(client: httpx.AsyncClient) -> Services:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    found: Services = transport.app.state.services  # type: ignore[attr-defined]  # typed as any ASGI callable
-    return found
+    assert isinstance(client, AppClient)  # made by conftest's make_client
+    return client.services
 
 
 class Clock:
@@ -168,7 +167,9 @@ def test_a_bucket_refills_at_its_rate_and_forgets_beyond_its_size() -> None:
     assert buckets.take("a") is None and buckets.take("a") == pytest.approx(20.0)
     buckets.take("b")
     buckets.take("c")
-    assert len(buckets._buckets) == 2  # bounded: the least recently used key went
+    assert buckets.take("a") is None  # bounded: the least recently used key, a, went (and comes back full)
+    # c was kept: 2 of its 3 left (a key it had forgotten would come back with 3)
+    assert [buckets.take("c") for _ in range(3)] == [None, None, pytest.approx(20.0)]
 
 
 def limited_client(client: httpx.AsyncClient, clock: Clock, **limits: int) -> None:

@@ -16,16 +16,15 @@ from success_metrics.calculators import TenantId
 from success_metrics.server.services import Services
 from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
+from tests.conftest import AppClient
 from tests.datasource import seed
 from tests.datasource.grafana_shapes import fixture
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 
 
 def services_of(client: httpx.AsyncClient) -> Services:
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    found: Services = transport.app.state.services  # type: ignore[attr-defined]  # typed as any ASGI callable
-    return found
+    assert isinstance(client, AppClient)  # made by conftest's make_client
+    return client.services
 
 
 def weighted_body() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from success_metrics.query.protocol import parse, serialize
 from success_metrics.query.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
 from success_metrics.query.protocol.parse import Shape
 from success_metrics.query.protocol.requests import AnnotationRequest, FilterIn, QueryRequest, VariableRequest
-from success_metrics.query.protocol.responses import QueryResponse
+from success_metrics.query.protocol.responses import QueryResponse, Table, TimeSeries
 from success_metrics.settings import Limits
 from tests.datasource.grafana_shapes import check, fixture
 
@@ -220,7 +221,8 @@ def series_frame() -> Frame:
 
 
 def test_time_series_are_ascending_pairs_with_null_gaps() -> None:
-    items = serialize.query_items("A", Shape.TIMESERIES, series_frame())
+    memo = serialize.Memo()
+    items = serialize.query_items(memo, "A", Shape.TIMESERIES, series_frame())
     dumped = QueryResponse(items).model_dump(mode="json", exclude_none=True)
     assert dumped == [
         {"target": "website_form", "refId": "A", "datapoints": [[5.0, T0], [2.0, T0 + HOUR], [None, T0 + 2 * HOUR]]},
@@ -238,25 +240,40 @@ def test_a_series_served_again_is_the_same_and_a_changed_column_is_not_mistaken_
     times, web, ref = frame.columns
     changed = Frame("throughput", Kind.TIMESERIES, (times, web.with_values((7, 8, 9)), ref))
     assert [i.datapoints for i in serialize.time_series("A", changed)] == [
-        [(8.0, T0), (7.0, T0 + HOUR), (9.0, T0 + 2 * HOUR)], first[1]]
+        ((8.0, T0), (7.0, T0 + HOUR), (9.0, T0 + 2 * HOUR)), first[1]]
 
 
 def test_a_frame_served_again_reuses_its_items_and_json_but_a_changed_one_does_not() -> None:
+    memo = serialize.Memo()
     frame = series_frame()
-    items = serialize.query_items("A", Shape.TIMESERIES, frame)
-    body = serialize.items_json(items)
+    items = serialize.query_items(memo, "A", Shape.TIMESERIES, frame)
+    body = serialize.items_json(memo, items)
     assert json.loads(body) == QueryResponse(items).model_dump(mode="json", exclude_none=True)
-    again = serialize.query_items("A", Shape.TIMESERIES, replace(frame))  # a new frame of the same columns
-    assert again is items and serialize.items_json(again) == body
+    again = serialize.query_items(memo, "A", Shape.TIMESERIES, replace(frame))  # a new frame of the same columns
+    assert again is items and serialize.items_json(memo, again) == body
     times, web, ref = frame.columns
     masked = replace(frame, columns=(times, web.with_values((None, None, None)), ref), masked_fields=("website_form",))
-    assert json.loads(serialize.items_json(serialize.query_items("A", Shape.TIMESERIES, masked)))[0]["datapoints"] == [
+    masked_items = serialize.query_items(memo, "A", Shape.TIMESERIES, masked)
+    assert json.loads(serialize.items_json(memo, masked_items))[0]["datapoints"] == [
         [None, T0], [None, T0 + HOUR], [None, T0 + 2 * HOUR]]
-    assert serialize.query_items("B", Shape.TIMESERIES, frame)[0].refId == "B"  # refIds are not shared
+    assert serialize.query_items(memo, "B", Shape.TIMESERIES, frame)[0].refId == "B"  # refIds are not shared
+
+
+def test_what_the_memo_keeps_is_out_of_the_cyclic_collectors_walks() -> None:
+    """A full memo keeps hundreds of thousands of points and rows for as long as their frame is cached: as
+    tuples of plain values the collector stops tracking them, so a full collection does not walk them all."""
+    memo = serialize.Memo()
+    [series, _] = serialize.query_items(memo, "A", Shape.TIMESERIES, series_frame())
+    [table] = serialize.query_items(memo, "A", Shape.TABLE, series_frame())
+    gc.collect()  # untracks the rows and points, which were made after the tuple holding them ...
+    gc.collect()  # ... and so that tuple only at the next collection
+    assert isinstance(series, TimeSeries) and isinstance(table, Table)
+    assert not gc.is_tracked(series.datapoints) and not gc.is_tracked(table.rows)
 
 
 def test_time_series_asked_as_table_is_a_typed_table() -> None:
-    [table] = serialize.query_items("A", Shape.TABLE, series_frame())
+    memo = serialize.Memo()
+    [table] = serialize.query_items(memo, "A", Shape.TABLE, series_frame())
     dumped = table.model_dump(mode="json", exclude_none=True)
     assert dumped["columns"] == [{"text": "time", "type": "time"},
                                  {"text": "website_form", "type": "number", "unit": "short"},
@@ -271,7 +288,8 @@ def test_stat_is_one_row_with_value_previous_target_and_status() -> None:
         Column("previous", ColumnType.NUMBER, (30.0,), Unit.PERCENT),
         Column("target", ColumnType.NUMBER, (35.0,), Unit.PERCENT), Column("status", ColumnType.STRING, ("on_track",)),
     ))
-    [item] = serialize.query_items("A", Shape.TIMESERIES, frame)
+    memo = serialize.Memo()
+    [item] = serialize.query_items(memo, "A", Shape.TIMESERIES, frame)
     dumped = item.model_dump(mode="json", exclude_none=True)
     assert [c["text"] for c in dumped["columns"]] == ["value", "previous", "target", "status"]
     assert dumped["columns"][0]["unit"] == "percent" and dumped["rows"] == [[40.0, 30.0, 35.0, "on_track"]]

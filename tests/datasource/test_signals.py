@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +24,7 @@ from success_metrics.settings import TenantConfig
 from success_metrics.storage.pool import Database
 from tests.datasource.event_samples import one_of_each
 from tests.datasource.test_audit_edge import bearer, services
+from tests.datasource.test_cache import key
 
 TOKEN = "scrape-token-0123456789abcdef"
 DAY = {"from": "2026-03-02T00:00:00Z", "to": "2026-03-03T00:00:00Z"}
@@ -138,8 +140,8 @@ async def test_warmer_progress_and_compute_lanes_queue(scraped: Any) -> None:
         raise RuntimeError("not needed")
 
     from success_metrics.query.cache import MAX_COMPUTING
-    lane = cache._computing
-    tasks = [asyncio.ensure_future(cache._fill(object(), slow, 0, lane)) for _ in range(MAX_COMPUTING + 1)]  # type: ignore[arg-type]
+    tasks = [asyncio.ensure_future(cache.get_or_compute(key(metric=f"m{n}", span=timedelta(days=30)), slow))
+             for n in range(MAX_COMPUTING + 1)]  # three 30-day (analytics) ranges
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     after = await scrape(client)

@@ -163,22 +163,21 @@ def test_records_carry_no_tokens_or_secrets() -> None:
 
 
 async def test_the_service_writes_a_last_checkpoint_on_shutdown(db: Database, new_tenant_id: Any,
-                                                                     tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-
+                                                                     tmp_path: Path) -> None:
     from success_metrics.guard import audit_checkpoints
+    from success_metrics.server.background import Background
     from success_metrics.settings import Settings
 
     tid = new_tenant_id("aud")
     settings = Settings(data_dir=tmp_path)
-    monkeypatch.setattr(audit_checkpoints, "CHECKPOINT_INTERVAL_S", 3600.0)  # only the shutdown round will run
-    task = asyncio.create_task(audit_checkpoints.checkpoint_loop(db, settings, b"s" * 32))
+    background = Background()  # as the service runs it: only the shutdown round will run within an hour
+
+    async def checkpoint() -> None:
+        await audit_checkpoints.checkpoint(db, settings, b"s" * 32)
+
+    background.every("audit checkpoints", checkpoint, 3600.0, wait_first=True, final=checkpoint)
     heads = await chain(db, tid, 2)
-    await asyncio.sleep(0)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await background.stop()
     key = audit_verify.checkpoint_key(b"s" * 32)
     checkpoints = audit_verify.read_checkpoints(audit_checkpoints.checkpoint_path(settings), key)
     assert checkpoints[tid] == {"seq": 2, "hash": heads[-1][1]}

@@ -13,6 +13,7 @@ import pytest
 
 from success_metrics.rbac import Unauthenticated
 from success_metrics.rbac.identity import Credentials, Identifier
+from success_metrics.rbac.introspection import Introspector
 from success_metrics.rbac.principal import AuthMethod, Role
 from success_metrics.settings import TenantConfig
 from tests.conftest import TestIdP
@@ -121,6 +122,21 @@ async def test_the_introspection_cache_ends_at_the_tokens_exp(idp: Any) -> None:
     clock[0] = now + 41
     await ident(identifier, "opaque-2")
     assert route.call_count == 3
+
+
+async def test_a_full_introspection_cache_lets_the_least_recently_used_answer_go(idp: Any) -> None:
+    """Bounded like every cache here: when full, the least recently used answer goes and the new one is kept."""
+    provider = idp()
+    identifier, route = introspecting(provider, good(provider))
+    introspector = Introspector(identifier.client, identifier.introspector.jwks, max_entries=2)
+    for token in ("opaque-a", "opaque-b", "opaque-a", "opaque-c"):  # c pushes out b, the least recently used
+        await introspector.introspect(token, identifier.providers)
+    assert route.call_count == 3
+    await introspector.introspect("opaque-c", identifier.providers)
+    await introspector.introspect("opaque-a", identifier.providers)
+    assert route.call_count == 3  # both kept
+    await introspector.introspect("opaque-b", identifier.providers)
+    assert route.call_count == 4  # b was the one to go
 
 
 async def test_changed_identity_settings_apply_to_cached_answers(idp: Any) -> None:

@@ -50,3 +50,16 @@ async def test_recent_is_remembered_forgotten_on_change_and_expires(db: Database
     async with db.tenant(tid) as conn:
         version, found = await here.current(conn, tid, remember=True)
     assert version == 2 and found.role(Role.AGENT) is not None
+
+
+async def test_a_full_store_lets_the_least_recently_used_tenant_go(db: Database, new_tenant_id: Any) -> None:
+    """Bounded like every cache here: when full, the least recently used tenant goes, the others stay."""
+    store = PolicyStore(max_entries=2, clock=Clock())
+    a, b, c = (new_tenant_id(f"polfull{n}") for n in "abc")
+    for tid in (a, b):
+        async with db.tenant(tid) as conn:
+            await store.current(conn, tid, remember=True)
+    assert store.recent(a) is not None  # a used last: b is the oldest
+    async with db.tenant(c) as conn:
+        await store.current(conn, c, remember=True)
+    assert [store.recent(t) is not None for t in (a, b, c)] == [True, False, True]

@@ -31,7 +31,7 @@ class FrameMeta(_Out):
 class TimeSeries(_Out):
     target: str = Field(description="Series name")
     refId: str | None = None
-    datapoints: list[tuple[float | None, int]] = Field(
+    datapoints: tuple[tuple[float | None, int], ...] = Field(
         description="[value, epoch ms] pairs in ascending time; value null is a gap", examples=[[[2.5, 1764115200000]]])
     meta: FrameMeta | None = None
 
@@ -48,7 +48,7 @@ class Table(_Out):
     type: Literal["table"] = "table"
     refId: str | None = None
     columns: list[TableColumn]
-    rows: list[list[Any]] = Field(description="One array of cells per row, in column order")
+    rows: tuple[tuple[Any, ...], ...] = Field(description="One array of cells per row, in column order")
     meta: FrameMeta | None = None
 
 

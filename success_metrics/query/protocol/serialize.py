@@ -125,30 +125,36 @@ class ByIdentity:
 
 MEMO_MAX_BYTES = 64 * 2**20  # each memo below: together at most a half of the default result cache
 ITEM_BYTES = 160  # a series or table model and its small fields, beside its points or rows
-_ITEMS = ByIdentity(MEMO_MAX_BYTES)  # a frame's items, by its columns (and everything else the items show)
-_JSON = ByIdentity(MEMO_MAX_BYTES)  # an item's JSON, by the item
 
 
-def query_items(ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
+class Memo:
+    """What was built from cached frames, kept by the service that serves them (Services.serialized)."""
+
+    def __init__(self, max_bytes: int = MEMO_MAX_BYTES) -> None:
+        self.items = ByIdentity(max_bytes)  # a frame's items, by its columns (and everything else the items show)
+        self.json = ByIdentity(max_bytes)  # an item's JSON, by the item
+
+
+def query_items(memo: Memo, ref_id: str, shape: Shape, frame: Frame) -> list[QueryItem]:
     """One frame as /query items: series for a time series asked as one, otherwise a table. The items are
     shared by every request for the same frame; nothing changes them once built."""
     plain = (ref_id, shape, frame.name, frame.kind, frame.notices, frame.masked_fields, frame.meta.get("currency"))
-    items: list[QueryItem] | None = _ITEMS.get(frame.columns, plain)
+    items: list[QueryItem] | None = memo.items.get(frame.columns, plain)
     if items is None:
         items = _items(ref_id, shape, frame)
-        _ITEMS.put(frame.columns, plain, items, columns_bytes(frame.columns) + sum(map(_item_bytes, items)))
+        memo.items.put(frame.columns, plain, items, columns_bytes(frame.columns) + sum(map(_item_bytes, items)))
     return items
 
 
-def items_json(items: Sequence[QueryItem]) -> bytes:
+def items_json(memo: Memo, items: Sequence[QueryItem]) -> bytes:
     """The /query response body: each item's JSON is kept with the item, so a cached answer is not serialized
     again for every request (for a 24-month panel that cost more than all else a request does)."""
     parts = []
     for item in items:
-        data: bytes | None = _JSON.get((item,))
+        data: bytes | None = memo.json.get((item,))
         if data is None:
             data = _ITEM.dump_json(item, exclude_none=True, by_alias=True)
-            _JSON.put((item,), (), data, sys.getsizeof(data) + _item_bytes(item))  # it keeps the item alive too
+            memo.json.put((item,), (), data, sys.getsizeof(data) + _item_bytes(item))  # it keeps the item alive too
         parts.append(data)
     return b"[" + b",".join(parts) + b"]"
 
@@ -178,9 +184,9 @@ def time_series(ref_id: str, frame: Frame) -> Iterable[TimeSeries]:
                                          meta=frame_meta)
 
 
-def _points(times: Column, column: Column) -> list[tuple[float | None, int]]:
+def _points(times: Column, column: Column) -> tuple[tuple[float | None, int], ...]:
     order = sorted(range(len(times.values)), key=times.values.__getitem__)
-    return [(_number(column.values[i]), int(cell(times.values[i]))) for i in order]
+    return tuple((_number(column.values[i]), int(cell(times.values[i]))) for i in order)
 
 
 def table(ref_id: str | None, frame: Frame) -> Table:
@@ -189,7 +195,9 @@ def table(ref_id: str | None, frame: Frame) -> Table:
     currency = str(frame.meta.get("currency") or "USD")
     masked = set(frame.masked_fields)
     columns = [_column(c, masked, currency) for c in frame.columns]
-    rows = [[cell(v) for v in row] for row in frame.rows()]
+    # tuples, not lists (the points too): the cyclic GC stops tracking a tuple of plain values, so what a cached
+    # table keeps (hundreds of thousands of rows in a full memo) is not walked by every full collection
+    rows = tuple(tuple(cell(v) for v in row) for row in frame.rows())
     return Table.model_construct(refId=ref_id, columns=columns, rows=rows, meta=meta(frame))
 
 
@@ -231,7 +239,7 @@ def _row_cell(value: Any) -> Any:
 
 def error_item(ref_id: str, message: str) -> TimeSeries:
     """A failed target: an empty series whose error notice Grafana shows on the panel."""
-    return TimeSeries(target=ref_id, refId=ref_id, datapoints=[],
+    return TimeSeries(target=ref_id, refId=ref_id, datapoints=(),
                       meta=FrameMeta(notices=[Notice(severity="error", text=message)]))
 
 
