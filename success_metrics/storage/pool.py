@@ -116,7 +116,7 @@ class Database:
     async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 10) -> Database:
         try:
             pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
-        except _UNAVAILABLE as exc:
+        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:  # refused, unknown host, wrong role or database
             raise DatabaseUnavailable(f"Cannot connect to PostgreSQL: {exc.__class__.__name__}: {exc}") from exc
         assert pool is not None
         return cls(pool, dsn)

@@ -28,7 +28,7 @@ from success_metrics.rbac import Principal, Role
 from success_metrics.server.app import create_app
 from success_metrics.server.middleware import json_log_formatter
 from success_metrics.server.services import Services, open_database
-from success_metrics.settings import ConfigError, Settings, load_settings
+from success_metrics.settings import ConfigError, Settings, environment_typos, load_settings
 from success_metrics.storage import Database, StorageError, model_files, partitions
 from success_metrics.tools.check_cli import check_app
 
@@ -60,6 +60,8 @@ def settings_or_exit(**overrides: Any) -> Settings:
     except ConfigError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+    for typo in environment_typos():
+        typer.secho(f"warning: {typo}", fg=typer.colors.YELLOW, err=True)
     setup_logging(settings.log_level, settings.log_format)
     return settings
 
@@ -86,7 +88,8 @@ def keys_or_exit(settings: Settings) -> keyring.Keyring:
 
 
 async def with_database(settings: Settings, job: Callable[[Database], Awaitable[T]]) -> T:
-    db, embedded = await open_database(settings)
+    """Run ``job`` on the database; an embedded server a service already runs is used and left running."""
+    db, embedded = await open_database(settings, reuse=True)
     try:
         return await job(db)
     finally:
