@@ -279,7 +279,10 @@ def raw_sql_load(pool: asyncpg.Pool) -> LoadOne:
     from benchmarks.metrics_latency import RAW, family
 
     async def target(tenant: str, metric: str, span: timedelta) -> None:
-        sql = RAW[family(metric)]
+        baseline = family(metric)
+        if baseline is None:  # a model's or a check's panel: no raw-SQL counterpart to time
+            return
+        sql = RAW[baseline]
         now = datetime.now(UTC)
         params = ([tenant, now - span, now] + ([span / MAX_POINTS] if "$4" in sql else [])) if "$1" in sql else []
         async with pool.acquire() as conn:

@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tools: commands people run", ("tools", "tools.*")),
     ("the app", ("server", "server.app")),
     ("around every request, the warmer and the dashboard self-check (replay dashboards through the pipeline)",
-     ("server.openapi", "server.audit_edge", "server.middleware", "query.warmer", "query.selfcheck")),
+     ("server.openapi", "server.audit_edge", "server.middleware", "query.warmer", "query.trainer", "query.selfcheck")),
     ("routes: each capability's HTTP edge", ("*.routes", "*_routes", "admin", "admin.*")),
     ("the /query pipeline and route dependencies", ("query.pipeline", "server.deps")),
     ("errors become HTTP", ("server.problems",)),

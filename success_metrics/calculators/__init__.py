@@ -1,6 +1,6 @@
 """What each number means and how it is computed. Other packages import only these names."""
 
-from success_metrics.calculators import annotations, buckets, entities, rollups
+from success_metrics.calculators import annotations, buckets, entities, models, rollups
 from success_metrics.calculators.catalog import (
     MetricDef,
     Option,
@@ -105,6 +105,7 @@ __all__ = [
     "fetch_one",
     "generated_block",
     "get_metric",
+    "models",
     "needs_agent_scope_check",
     "origins_of",
     "rollups",

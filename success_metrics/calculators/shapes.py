@@ -77,14 +77,19 @@ def series(
     return Frame(name, Kind.TIMESERIES, tuple(cols), tuple(notices), meta={"unit": unit, **(meta or {})})
 
 
+def _change(value: float | None, previous: float | None) -> float | None:
+    return None if value is None or not previous else (value - previous) / abs(previous)
+
+
 def stat(
     name: str, value: float | None, previous: float | None, target: float | None, unit: Unit, *,
     lower_is_better: bool = False, sensitivity: Sensitivity = Sensitivity.PUBLIC, field: str | None = None,
     notices: Sequence[str] = (), meta: Mapping[str, Any] | None = None, extra: Sequence[Column] = (),
     judged: Callable[[float | None], str] | None = None,
 ) -> Frame:
-    """One row: value, previous, target, status (and any extra columns). ``judged`` gives the status from the
-    target in the metric's unit when it is not value against target (a month in progress: its projection)."""
+    """One row: value, previous, target, status (and any extra columns), change against previous (a fraction).
+    ``judged`` gives the status from the target in the metric's unit when it is not value against target (a month
+    in progress: its projection)."""
     value, previous = _plain(value), _plain(previous)
     target = target_in_unit(target, unit == Unit.PERCENT)
     verdict = judged(target) if judged else status(value, target, lower_is_better=lower_is_better).value
@@ -94,6 +99,8 @@ def stat(
         Column("target", ColumnType.NUMBER, (target,), unit, sensitivity, field),
         Column("status", ColumnType.STRING, (verdict,)),
         *extra,
+        # the change against the previous period as a fraction, so a stat panel shows it beside the value
+        Column("change", ColumnType.NUMBER, (_change(value, previous),), Unit.RATIO, sensitivity, field),
     )
     return Frame(name, Kind.STAT, cols, tuple(notices),
                  meta={"unit": unit, "lower_is_better": lower_is_better, **(meta or {})})

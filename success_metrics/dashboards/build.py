@@ -246,6 +246,9 @@ def _variable(dim: Dimension, plugin: Plugin) -> dash_b.QueryVariable:
 
 
 _STAT_LABELS: Mapping[str, str] = {"value": "Current period", "previous": "Previous period", "target": "Target"}
+# decimals by unit: whole money and counts, one decimal for percent and durations in hours or seconds
+_DECIMALS: Mapping[Unit, int] = {Unit.CURRENCY: 0, Unit.COUNT: 0, Unit.PERCENT: 1, Unit.RATIO: 1, Unit.HOURS: 1,
+                                 Unit.SECONDS: 1, Unit.MS: 0, Unit.SCORE: 0}
 
 _ANNOTATION_COLOURS: Mapping[str, str] = {
     "outages": "red", "degradations": "yellow", "alerts": "orange", "conversion_drops": "dark-red",
@@ -283,6 +286,12 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
             if entry.kind is Kind.STAT:  # the answer's value / previous / target columns, named for a reader
                 for column, label in _STAT_LABELS.items():
                     builder = builder.override_by_name(column, [dash_m.DynamicConfigValue("displayName", label)])
+                # the change is a fraction, green when it moves the good way and red when not, whatever the target
+                builder = builder.override_by_name("change", [
+                    dash_m.DynamicConfigValue("displayName", "Change vs previous period"),
+                    dash_m.DynamicConfigValue("unit", "percentunit"), dash_m.DynamicConfigValue("decimals", 1),
+                    dash_m.DynamicConfigValue("color", {"mode": "thresholds"}),
+                    dash_m.DynamicConfigValue("thresholds", _change_steps(entry.lower_is_better))])
         case Viz.TIMESERIES:
             builder = (timeseries.Panel().line_width(2).fill_opacity(10).span_nulls(False)
                        .legend(common_b.VizLegendOptions().show_legend(True)
@@ -313,8 +322,9 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
                               .scale(HeatmapColorScale.EXPONENTIAL).exponent(0.5).steps(64))
                        .cell_values(heatmap.CellValues().unit(unit or "none")))
     for column, column_unit in entry.column_units:  # a table whose columns each have their own unit
+        decimals = [dash_m.DynamicConfigValue("decimals", _DECIMALS[column_unit])] if column_unit in _DECIMALS else []
         builder = builder.override_by_name(
-            column, [dash_m.DynamicConfigValue("unit", grafana_unit(column_unit, theme.currency))])
+            column, [dash_m.DynamicConfigValue("unit", grafana_unit(column_unit, theme.currency)), *decimals])
     builder = (builder.title(spec.title or entry.title).description(entry.description)
                .datasource(plugin.ref()).targets([target]).max_data_points(PANEL_MAX_POINTS)
                .thresholds(thresholds).color_scheme(colour))
@@ -324,8 +334,16 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
             id_val="groupingToMatrix", options={"rowField": x, "columnField": y, "valueField": value}))
     if unit:
         builder = builder.unit(unit)
+    if entry.unit in _DECIMALS:
+        builder = builder.decimals(_DECIMALS[entry.unit])
     panel: dash_m.Panel = builder.build()
     return panel
+
+
+def _change_steps(lower_is_better: bool) -> dict[str, Any]:
+    """Red below zero and green from zero up (the other way round where lower is better)."""
+    bad, good = ("green", "red") if lower_is_better else ("red", "green")
+    return {"mode": "absolute", "steps": [{"color": bad, "value": None}, {"color": good, "value": 0}]}
 
 
 def _thresholds(lower_is_better: bool, target: float | None) -> dash_b.ThresholdsConfig:

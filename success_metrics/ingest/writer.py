@@ -37,8 +37,6 @@ from success_metrics.ingest.errors import UnknownTenant
 from success_metrics.ingest.validate import ValidEvent
 from success_metrics.storage import Database, partitions
 
-E = EventType
-
 
 class Source(StrEnum):
     API = "api"
@@ -109,7 +107,7 @@ async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedE
     fresh.sort(key=lambda e: (e.occurred_at, e.event_id))
 
     lead_ids = sorted({e.lead_id for e in fresh if e.lead_id})
-    erased = {e.lead_id for e in fresh if e.type is E.ERASURE_REQUESTED and e.lead_id}
+    erased = {e.lead_id for e in fresh if e.type is EventType.ERASURE_REQUESTED and e.lead_id}
     if lead_ids:
         erased.update(r["lead_id"] for r in await conn.fetch(
             "SELECT lead_id FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[]) "
@@ -152,14 +150,14 @@ async def _register_people_and_places(conn: asyncpg.Connection, tenant_id: str, 
 
     for e in events:  # in occurred_at order: a later name wins
         d = e.data
-        if e.type is E.LEAD_CREATED:
+        if e.type is EventType.LEAD_CREATED:
             named(locations, d.get("location_id"), d.get("location_name"))
-        if e.type in (E.LEAD_ROUTED, E.AGENT_ACTIVITY):
+        if e.type in (EventType.LEAD_ROUTED, EventType.AGENT_ACTIVITY):
             named(teams, d.get("team_id"), d.get("team_name"))
             named(locations, d.get("location_id"), None)
         if e.agent_id:
             agent = agents.setdefault(e.agent_id, {"name": None, "team_id": None, "location_id": None})
-            if e.type in (E.LEAD_ROUTED, E.AGENT_ACTIVITY):
+            if e.type in (EventType.LEAD_ROUTED, EventType.AGENT_ACTIVITY):
                 for k_src, k_dst in (("agent_name", "name"), ("team_id", "team_id"), ("location_id", "location_id")):
                     if d.get(k_src):
                         agent[k_dst] = d[k_src]

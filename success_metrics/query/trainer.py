@@ -21,9 +21,7 @@ from datetime import UTC, datetime
 from success_metrics.calculators import models
 from success_metrics.query.cache import ResultCache
 from success_metrics.query.warmer import next_wait
-from success_metrics.storage import tenants
-from success_metrics.storage.errors import StorageError
-from success_metrics.storage.pool import Database
+from success_metrics.storage import Database, StorageError, tenants
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ only these names.
 """
 
 from success_metrics.storage import migrate, model_files, partitions, replicas, tenants
-from success_metrics.storage.embedded import EmbeddedPostgres
+from success_metrics.storage.embedded import EmbeddedPostgres, embedded_wheel
 from success_metrics.storage.errors import (
     DatabaseUnavailable,
     MigrationFailed,
@@ -24,6 +24,7 @@ __all__ = [
     "StorageError",
     "Supervisor",
     "UnstorableValue",
+    "embedded_wheel",
     "migrate",
     "model_files",
     "partitions",

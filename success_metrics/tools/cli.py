@@ -29,7 +29,13 @@ from success_metrics.server.app import create_app
 from success_metrics.server.middleware import json_log_formatter
 from success_metrics.server.services import Services, open_database
 from success_metrics.settings import ConfigError, Settings, environment_typos, load_settings
-from success_metrics.storage import Database, StorageError, model_files, partitions
+from success_metrics.storage import (
+    Database,
+    StorageError,
+    embedded_wheel,
+    model_files,
+    partitions,
+)
 from success_metrics.tools.check_cli import check_app
 from success_metrics.tools.notify_cli import alerts_app, report_send
 
@@ -79,6 +85,17 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise typer.Exit(2) from None
 
 
+def database_or_exit(settings: Settings) -> None:
+    """Without DATABASE_URL the embedded PostgreSQL (the ``embedded`` extra) is needed: if it is not installed,
+    one line says what to install, before anything starts."""
+    if settings.database_url is None:
+        try:
+            embedded_wheel()
+        except StorageError as exc:
+            typer.secho(exc.message, fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+
+
 def keys_or_exit(settings: Settings) -> keyring.Keyring:
     """The key-encryption keys, checked before anything starts: a bad one ends the command with its source."""
     try:
@@ -111,6 +128,7 @@ def serve_app(settings: Settings) -> None:
 def serve(host: HostOpt = None, port: PortOpt = None) -> None:
     """Serve the data source (migrates first). Ctrl-C or SIGTERM stops it and its embedded database."""
     settings = settings_or_exit(host=host, port=port)
+    database_or_exit(settings)
     keys_or_exit(settings)
     serve_app(settings)
 
@@ -259,13 +277,18 @@ def demo(
     port: PortOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the generated data (same seed, same events).")] = 7,
     scale: Annotated[float, typer.Option(help="Volume multiplier of the generated data.", min=0.01, max=50)] = 1.0,
+    load_only: Annotated[bool, typer.Option(
+        "--load-only", help="Load the data, print keys and tokens, and exit without serving.")] = False,
 ) -> None:
     """Start the embedded database, load 24 months of demo data for acme and globex once, print keys and tokens,
     serve."""
     from success_metrics.tools.demo_setup import prepare
 
-    settings = prepare(settings_or_exit(host=host, port=port), seed=seed, scale=scale)
-    serve_app(settings)
+    settings = settings_or_exit(host=host, port=port)
+    database_or_exit(settings)
+    settings = prepare(settings, seed=seed, scale=scale)
+    if not load_only:
+        serve_app(settings)
 
 
 RoleOpt = Annotated[str, typer.Option(help="executive | manager | agent | admin | auditor")]

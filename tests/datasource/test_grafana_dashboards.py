@@ -118,7 +118,10 @@ def test_spec_targets_are_thresholds_with_units() -> None:
         {"color": "red", "value": None}, {"color": "orange", "value": 3600.0}, {"color": "green", "value": 4000.0}]
     assert roi["fieldConfig"]["defaults"]["unit"] == "percent"
     labels = {o["matcher"]["options"]: o["properties"][0]["value"] for o in roi["fieldConfig"]["overrides"]}
-    assert labels == {"value": "Current period", "previous": "Previous period", "target": "Target"}
+    assert labels == {"value": "Current period", "previous": "Previous period", "target": "Target",
+                      "change": "Change vs previous period"}
+    change = next(o["properties"] for o in roi["fieldConfig"]["overrides"] if o["matcher"]["options"] == "change")
+    assert {p["id"]: p["value"] for p in change}["unit"] == "percentunit"  # a fraction: +0.25 shows as +25 %
     savings = next(p for p in exec_board["panels"] if p.get("title") == "Monthly savings")
     assert savings["fieldConfig"]["defaults"]["unit"] == "currencyUSD"
     # $35,000: amber from 0.9 × 35,000 = 31,500

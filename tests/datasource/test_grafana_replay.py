@@ -129,7 +129,7 @@ async def test_every_dashboard_answers_every_role_as_the_role_table_says(
                     if not wanted <= columns:
                         problems.append(f"{name} {t['target']}: pivot needs {sorted(wanted)}, answer has {columns}")
                 renamed = {o["matcher"]["options"] for o in by_id[t["refId"]]["fieldConfig"]["overrides"]
-                           if o["matcher"]["id"] == "byName"}
+                           if o["matcher"]["id"] == "byName" and any(p["id"] == "displayName" for p in o["properties"])}
                 if renamed and not errors:  # the stat panel's labels name columns the answer has
                     columns = {c["text"] for i in items for c in i.get("columns", [])}
                     if not renamed <= columns:

@@ -52,11 +52,12 @@ async def test_stat_panel_json_api(client: httpx.AsyncClient, as_role: Any) -> N
     assert r.status_code == 200, r.text
     check("/query", r.json())
     [table] = r.json()
-    assert [c["text"] for c in table["columns"]] == ["value", "previous", "target", "status"]
+    assert [c["text"] for c in table["columns"]] == ["value", "previous", "target", "status", "change"]
     assert table["columns"][0]["unit"] == "percent"
     # 2 of the 5 leads created that day have an appointment (L1, L3): 2 / 5 = 40 %; the day before had no leads
     value, previous = table["rows"][0][:2]
     assert value == pytest.approx(40.0) and previous is None
+    assert table["rows"][0][4] is None and table["columns"][4]["unit"] == "percentunit"  # no previous: no change
 
 
 async def test_table_panel_with_epoch_range(client: httpx.AsyncClient, as_role: Any) -> None:

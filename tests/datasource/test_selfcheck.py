@@ -88,9 +88,10 @@ async def test_with_the_built_in_policy_every_panel_is_ok_or_refused_as_expected
     assert len(found) == ROLES * len(panel_checks())
     assert [o for o in found if o.outcome == "error"] == []
     refused = Counter((o.dashboard, o.role) for o in found if o.outcome == "refused")
-    # by hand from layout.py and the built-in policy: the auditor may see uptime.system, errors.rate and the
-    # outages annotation of the Executive Summary and nothing else of its 17 panels and 4 annotations
-    assert refused[("sm-executive-summary", "auditor")] == 17 - 2 + 4 - 1
+    # by hand from layout.py and the built-in policy: the auditor may see uptime.system, errors.rate, the outages
+    # annotation and the anomalies annotation (public; each row masked by the series it came from) of the Executive
+    # Summary and nothing else of its 22 panels and 5 annotations
+    assert refused[("sm-executive-summary", "auditor")] == 22 - 2 + 5 - 2
     # of the Access Audit dashboard's 6 panels executives see adoption.usage (public), and of its annotations
     # outages and backfills: refused 5 panels and the policy changes
     assert refused[("sm-access-audit", "executive")] == 5 + 1

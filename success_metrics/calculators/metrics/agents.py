@@ -56,6 +56,8 @@ SCORE_COLS = [shapes.AGENT_ID, shapes.AGENT, shapes.TEAM_ID, shapes.TEAM, shapes
               shapes.num("response_time_hours", Unit.HOURS), shapes.num("appointment_rate", Unit.PERCENT),
               shapes.num("close_rate", Unit.PERCENT), shapes.money("revenue"), shapes.num("efficiency_score",
                                                                                           Unit.SCORE)]
+# each number column's own unit, for the dashboards' field config (a scorecard mixes hours, % and money)
+SCORE_UNITS = tuple((c.name, c.unit) for c in SCORE_COLS if c.unit is not None)
 
 
 def _score_row(a: AgentStats, s: TenantSettings) -> tuple[object, ...]:
@@ -68,7 +70,8 @@ def _score_row(a: AgentStats, s: TenantSettings) -> tuple[object, ...]:
         "first contact (made by hand; automated attempts do not count), appointment and close rate (%), revenue "
         "of their closed deals (one per lead), each up to the range's end; efficiency score. " + EFFICIENCY_DOC,
         Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True,
-        inputs=SCORE_INPUTS, lineage=SCORE_LINEAGE)
+        inputs=SCORE_INPUTS, lineage=SCORE_LINEAGE,
+        column_units=SCORE_UNITS)
 async def scorecard(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     return shapes.table("agents.scorecard", SCORE_COLS, [_score_row(a, s) for a in await _stats(conn, sq)],
                         meta={"efficiency_score": EFFICIENCY_DOC})
@@ -176,7 +179,8 @@ async def goals(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) ->
         "The agents in scope ranked by revenue in the range, then efficiency score; the first N (option limit, "
         "default 5).", Unit.CURRENCY, Kind.TABLE, dimensions=AGENT_DIMS, options=(LIMIT,),
         sensitivity=Sensitivity.PERSONAL, row_scoped=True,
-        inputs=SCORE_INPUTS, lineage={**SCORE_LINEAGE, "rank": SCORE_LINEAGE["efficiency_score"]})
+        inputs=SCORE_INPUTS, lineage={**SCORE_LINEAGE, "rank": SCORE_LINEAGE["efficiency_score"]},
+        column_units=SCORE_UNITS)
 async def top_performers(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     limit = int(sq.query.option("limit") or 5) if (sq.query.option("limit") or "5").isdigit() else 5
     ranked = sorted(await _stats(conn, sq), key=lambda a: (-a.revenue, -a.efficiency(s), a.name))[:limit]
@@ -192,7 +196,8 @@ COACHING = (("appointment_rate", False), ("close_rate", False), ("response_hours
         "rate, close rate or hours to an agent's first contact), the agent's value, the team median and the gap. "
         "The team median is over all the team's agents: an agent or team filter narrows the rows, not the median.",
         Unit.TEXT, Kind.TABLE, dimensions=AGENT_DIMS, sensitivity=Sensitivity.PERSONAL, row_scoped=True,
-        inputs=("agent_identity", "teams", "leads", "lead_funnel", "first_contact_seconds"), lineage=PEOPLE)
+        inputs=("agent_identity", "teams", "leads", "lead_funnel", "first_contact_seconds"), lineage=PEOPLE,
+        column_units=(("gap", Unit.PERCENT),))
 async def coaching(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     lead_filters = tuple(f for f in q.filters if f.dimension not in (Dimension.AGENT, Dimension.TEAM))

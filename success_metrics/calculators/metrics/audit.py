@@ -49,7 +49,8 @@ def _capped(rows: list[asyncpg.Record]) -> list[str]:
         f"Every audit record in the range, newest first (at most {MAX_ROWS}): time, subject, role, action, what it "
         "was about (metrics queried, export, route), outcome, HTTP status, fields masked, rows returned, latency "
         "(ms).", Unit.TEXT, Kind.TABLE, sensitivity=SEC,
-        inputs=("access_records", "audit_subjects"))
+        inputs=("access_records", "audit_subjects"),
+        column_units=(("rows_returned", Unit.COUNT), ("latency_ms", Unit.MS)))
 async def access_log(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     cols = [TIME, SUBJECT, _sec_text("role"), _sec_text("action"), _sec_text("resource"), _sec_text("outcome"),
@@ -87,7 +88,8 @@ async def failures(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings)
 @metric("audit.exports", "Exports",
         f"Exports in the range, newest first (at most {MAX_ROWS}): time, subject, role, what was exported (audit "
         "log, a report), format or delivery, outcome, rows.", Unit.TEXT, Kind.TABLE, sensitivity=SEC,
-        inputs=("access_records", "audit_subjects"))
+        inputs=("access_records", "audit_subjects"),
+        column_units=(("rows", Unit.COUNT),))
 async def exports(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     cols = [TIME, SUBJECT, _sec_text("role"), _sec_text("resource"), _sec_text("format"), _sec_text("outcome"),

@@ -50,7 +50,10 @@ async def _grouped_funnel(conn: asyncpg.Connection, sq: ScopedQuery, group: Call
         Unit.TEXT, Kind.TABLE, dimensions=LEAD_DIMS,
         inputs=("leads", "lead_funnel", "deal_revenue"),
         lineage={c: ("leads", "lead_funnel") for c in ("source", "volume", "response_rate", "appointment_rate",
-            "close_rate")})
+            "close_rate")},
+        column_units=(("volume", Unit.COUNT), ("response_rate", Unit.PERCENT), ("appointment_rate", Unit.PERCENT),
+                      ("close_rate", Unit.PERCENT), ("avg_deal_value", Unit.CURRENCY),
+                      ("total_revenue", Unit.CURRENCY)))
 async def sources_performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     groups = await _grouped_funnel(conn, sq, lambda _: "coalesce(l.source, 'unknown')")
     rows = [(src, f.leads, _pct(formulas.ratio(f.responded, f.leads)), _pct(f.appointment_rate), _pct(f.close_rate),
@@ -151,7 +154,8 @@ async def best_contact_times(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
         "automated), appointments, deals (one per lead), revenue and the automation-attributed revenue (Σ deal "
         "value × class weight), each with its share of its parent; counted up to the range's end.",
         Unit.TEXT, Kind.TABLE, dimensions=LEAD_DIMS,
-        inputs=("leads", "lead_funnel", "deal_revenue", "attribution_weights"), row_lineage=True)
+        inputs=("leads", "lead_funnel", "deal_revenue", "attribution_weights"), row_lineage=True,
+        column_units=(("count", Unit.COUNT), ("amount", Unit.CURRENCY), ("share", Unit.PERCENT)))
 async def attribution_tree(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     p = Params()

@@ -43,7 +43,8 @@ STAGE_ROWS = {**AUTOMATED_ONLY, "component.call": "component = 'webhook_receiver
         "the range that the automation answered successfully within 60 s; scoring = share of the leads created "
         "in the range that were scored before the range's end (leads, not scoring events: a lead scored twice "
         "counts once); the other stages = steps reported ok.", Unit.PERCENT, Kind.TABLE,
-        inputs=("leads", "lead_funnel", "automated_tasks", "component_calls", "first_response_seconds"))
+        inputs=("leads", "lead_funnel", "automated_tasks", "component_calls", "first_response_seconds"),
+        column_units=(("last_hour", Unit.COUNT), ("volume", Unit.COUNT)))
 async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     measured = [(etype, count, ok) for _, etype, count, ok in STAGES] + [("component.call", "calls", "ok_calls")]
@@ -103,7 +104,9 @@ async def throughput(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
         "Per component: status (healthy at or above the tenant's SLA success rate, degraded within 5 points, down "
         "below), average and p95 latency (ms), success rate (%) over the range, and calls in the range's last 24 h.",
         Unit.TEXT, Kind.TABLE, dimensions=COMPONENT_DIMS,
-        inputs=("component_calls", "component_latency_ms", "sla"))
+        inputs=("component_calls", "component_latency_ms", "sla"),
+        column_units=(("latency_ms", Unit.MS), ("p95_ms", Unit.MS), ("success_rate", Unit.PERCENT),
+                      ("volume", Unit.COUNT), ("volume_24h", Unit.COUNT)))
 async def components_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "component", q.filters, q.metric)

@@ -33,7 +33,9 @@ SESSION_GAP = timedelta(minutes=30)
         "Per external service named by component calls or api.usage: status (against the tenant's SLA success "
         "rate), average and p95 latency (ms), peak rate-limit use (%), error rate (%), and SLA compliance (% of "
         "hours with calls whose success rate met the SLA).", Unit.TEXT, Kind.TABLE, dimensions=(Dimension.SERVICE,),
-        inputs=("component_calls", "component_latency_ms", "api_usage", "sla"))
+        inputs=("component_calls", "component_latency_ms", "api_usage", "sla"),
+        column_units=(("latency_ms", Unit.MS), ("p95_ms", Unit.MS), ("rate_limit_used", Unit.PERCENT),
+                      ("error_rate", Unit.PERCENT), ("sla_compliance", Unit.PERCENT)))
 async def apis_health(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
     calls, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "service", q.filters, q.metric,

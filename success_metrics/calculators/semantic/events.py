@@ -12,7 +12,6 @@ from success_metrics.calculators.measures import Agg
 from success_metrics.calculators.semantic.model import Entity, EventModel, Field, RollupDimension, RollupMeasure, Slot
 from success_metrics.calculators.vocabulary import Unit
 
-L, A, T, C, S, TN = Entity.LEAD, Entity.AGENT, Entity.TEAM, Entity.COMPONENT, Entity.SERVICE, Entity.TENANT
 OK = "((d->>'ok')::boolean)::integer::numeric"
 MANUAL = "CASE WHEN sm_is_manual(d) THEN 'manual' ELSE 'auto' END"
 
@@ -35,7 +34,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
     EventModel(
         "lead.created",
         "A lead arrived. Carries its source, location and contact details (scrubbed on erasure). lead_id required.",
-        (L,), (
+        (Entity.LEAD,), (
             ref("source", "source", True), ref("location_id", "id"), ref("location_name", "name"),
             Field("contact", "object", description="Personal data: masked for most roles, erased on request.",
                   properties=(Field("name", "string", max_length=200),
@@ -57,7 +56,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "lead.responded",
         "The automation sent its first response to the lead. Response time is occurred_at minus the lead's "
         "creation; the spec's target is 60 s. lead_id required.",
-        (L,), (
+        (Entity.LEAD,), (
             ref("channel", "channel", True),
             Field("ok", "boolean", True, description="false when sending failed."),
             Field("automated", "boolean", default=True),
@@ -70,7 +69,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         envelope_requires=("lead_id",),
     ),
     EventModel(
-        "lead.enriched", "Enrichment (e.g. Apollo) ran for the lead. lead_id required.", (L,), (
+        "lead.enriched", "Enrichment (e.g. Apollo) ran for the lead. lead_id required.", (Entity.LEAD,), (
             Field("ok", "boolean", True), ref("provider", "service"),
             Field("fields_added", "integer", minimum=0, maximum=1000),
         ),
@@ -84,7 +83,8 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "lead.scored",
         "The lead was scored 0-100 (hot 80-100, warm 40-79, cold 0-39). The latest score by occurred_at is the "
         "lead's score. lead_id required.",
-        (L,), (Field("score", "integer", True, minimum=0, maximum=100), Field("model", "string", max_length=100)),
+        (Entity.LEAD,),
+        (Field("score", "integer", True, minimum=0, maximum=100), Field("model", "string", max_length=100)),
         dimensions=(dim("score_band", Slot.K1, "sm_score_band((d->>'score')::integer)", "hot, warm or cold."),),
         measures=(count("scorings", "automated_tasks", "Scorings (each one an automated task)."),
                   RollupMeasure("score_sum", Slot.S1, Agg.SUM, Unit.SCORE, "lead_scores", "Sum of the scores.",
@@ -95,7 +95,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "lead.routed",
         "The lead was assigned to an agent (agent_id required, and lead_id). The latest routing by occurred_at "
         "owns the lead. agent_name, team_id and team_name register the agent and team.",
-        (L, A, T), (
+        (Entity.LEAD, Entity.AGENT, Entity.TEAM), (
             ref("team_id", "id"), ref("team_name", "name"), ref("agent_name", "name"),
             Field("rule", "string", max_length=100), Field("ok", "boolean", default=True),
         ),
@@ -107,7 +107,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         envelope_requires=("lead_id", "agent_id"),
     ),
     EventModel(
-        "lead.nurtured", "A nurture sequence step ran for the lead. lead_id required.", (L,), (
+        "lead.nurtured", "A nurture sequence step ran for the lead. lead_id required.", (Entity.LEAD,), (
             Field("sequence", "string", True, min_length=1, max_length=100),
             Field("step", "integer", minimum=1, maximum=1000), ref("channel", "channel"), Field("ok", "boolean", True),
         ),
@@ -123,7 +123,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "the lead had consented to this channel at that time; recipient_local_time is the wall clock at the "
         "recipient (TCPA quiet hours are 21:00-08:00). outcome 'unsubscribed' records an opt-out (CAN-SPAM). "
         "agent_id for a manual attempt. lead_id required.",
-        (L, A), (
+        (Entity.LEAD, Entity.AGENT), (
             ref("channel", "channel", True),
             Field("outcome", required=True, enum=("delivered", "opened", "replied", "answered", "no_answer",
                                                   "voicemail", "bounced", "failed", "unsubscribed")),
@@ -147,7 +147,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "appointment.scheduled",
         "An appointment was booked with the lead. occurred_at is when it was booked; scheduled_for when it takes "
         "place. lead_id required, agent_id optional.",
-        (L, A), (
+        (Entity.LEAD, Entity.AGENT), (
             Field("scheduled_for", "string", True, format="date-time"), Field("automated", "boolean"),
             ref("channel", "channel"),
         ),
@@ -159,7 +159,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "deal.closed",
         "A deal with the lead was won. value in the tenant's currency; attribution_class says how much the "
         "automation contributed. lead_id required.",
-        (L, A), (
+        (Entity.LEAD, Entity.AGENT), (
             ref("value", "money", True), ref("attribution_class", "attribution_class", True),
             Field("currency", "string", pattern="^[A-Z]{3}$"),
         ),
@@ -175,7 +175,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "agent.activity",
         "How an agent spent one day (agent_id required). Minutes of selling, administrative and follow-up work "
         "for the day that contains occurred_at; agent_name, team_id, team_name and location_id register the agent.",
-        (A, T), (
+        (Entity.AGENT, Entity.TEAM), (
             ref("selling_minutes", "minutes", True), ref("admin_minutes", "minutes", True),
             ref("followup_minutes", "minutes", True), ref("agent_name", "name"), ref("team_id", "id"),
             ref("team_name", "name"), ref("location_id", "id"),
@@ -191,7 +191,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "component.call",
         "One call of a pipeline component or an external API. error_category is required when ok is false. "
         "lead_id optional.",
-        (C, S), (
+        (Entity.COMPONENT, Entity.SERVICE), (
             ref("component", "component", True), ref("service", "service"),
             Field("latency_ms", "number", True, minimum=0, maximum=3600000), Field("ok", "boolean", True),
             ref("error_category", "error_category"), Field("status_code", "integer", minimum=100, maximum=599),
@@ -217,7 +217,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "api.usage",
         "Use of an external API's rate limit over a period ending at occurred_at. rate_limit_used is the "
         "fraction of the limit used (0-1).",
-        (S,), (
+        (Entity.SERVICE,), (
             ref("service", "service", True), Field("requests", "integer", minimum=0),
             Field("errors", "integer", minimum=0), Field("rate_limit", "integer", minimum=1),
             Field("rate_limit_used", "number", True, minimum=0, maximum=1),
@@ -236,7 +236,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "cost.recorded",
         "A system cost for a month (infrastructure, API or support). month is YYYY-MM; several records of one "
         "category and month add up. service names the API for api costs.",
-        (TN,), (
+        (Entity.TENANT,), (
             Field("category", required=True, enum=("infrastructure", "api", "support")),
             ref("amount", "money", True), Field("month", "string", True, pattern="^[0-9]{4}-(0[1-9]|1[0-2])$"),
             ref("service", "service"), Field("currency", "string", pattern="^[A-Z]{3}$"),
@@ -250,7 +250,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "error.prevented",
         "The automation caught errors a manual process would have made. count errors of this kind (cost "
         "avoidance = errors prevented x the tenant's error cost). lead_id optional.",
-        (TN,), (
+        (Entity.TENANT,), (
             Field("kind", "string", True, pattern="^[a-z][a-z0-9_]{0,63}$",
                   description="e.g. duplicate_lead, invalid_phone, invalid_email, missing_field, double_booking"),
             Field("count", "integer", True, minimum=1, maximum=1000000),
@@ -264,7 +264,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "erasure.requested",
         "The lead asked for their personal data to be erased (GDPR). On arrival, contact data of the lead is "
         "scrubbed from lead state and from stored events. lead_id required.",
-        (L,), (ref("request_id", "id"), Field("channel", "string", max_length=50)),
+        (Entity.LEAD,), (ref("request_id", "id"), Field("channel", "string", max_length=50)),
         measures=(count("requests", "compliance_facts", "Erasure requests."),),
         envelope_requires=("lead_id",),
     ),
@@ -272,7 +272,7 @@ EVENT_MODELS: tuple[EventModel, ...] = (
         "erasure.completed",
         "Every downstream system confirmed the erasure of the lead. Compliance checks that it follows the "
         "request within 30 days. lead_id required.",
-        (L,), (ref("request_id", "id"),),
+        (Entity.LEAD,), (ref("request_id", "id"),),
         measures=(count("completions", "compliance_facts", "Erasures confirmed."),),
         envelope_requires=("lead_id",),
     ),

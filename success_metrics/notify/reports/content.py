@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,16 +20,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from success_metrics.calculators import (
     KPIS,
     CalculatorError,
+    Dimension,
+    Filter,
     Frame,
     Kind,
     MetricName,
     MetricQuery,
+    Operator,
     TenantId,
     TenantSettings,
+    Unit,
     alert_lineage,
     get_metric,
 )
-from success_metrics.notify.reports.schedule import Period, ReportKind
+from success_metrics.notify.reports.format import change, figure, known, percent_change
+from success_metrics.notify.reports.schedule import Period, ReportKind, complete_months
 from success_metrics.query.answer import Answer, Answerer
 from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
 from success_metrics.storage import Database, tenants
@@ -54,11 +59,22 @@ class Recipient(BaseModel):
 Range = Literal["period", "previous", "year_before", "trailing_year"]
 
 
+MANAGEMENT = frozenset({Role.EXECUTIVE, Role.MANAGER, Role.ADMIN})
+AGENTS = frozenset({Role.AGENT})
+
+
 @dataclass(frozen=True, slots=True)
 class SectionSpec:
+    """One section: its title, the catalog metric it shows, the range, and the roles it is written for (an
+    agent's copy is about the agent, not a list of sections refused); ``optional``: left out, not announced as
+    missing, while the catalog does not have the metric."""
+
     title: str
     metric: str
     range: Range = "period"
+    roles: frozenset[Role] | None = None
+    optional: bool = False
+    own: bool = False  # narrowed to the recipient's own agent id (an agent's own rates and trend)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,34 +116,65 @@ class Report:
         return sum(s.frame.row_count for s in self.sections if s.frame)
 
 
+_TILES = (SectionSpec("Lead-to-appointment rate", "conversion.lead_to_appointment", roles=MANAGEMENT),
+          SectionSpec("Lead-to-close rate", "conversion.lead_to_close", roles=MANAGEMENT),
+          SectionSpec("Your lead-to-appointment rate", "conversion.lead_to_appointment", roles=AGENTS, own=True),
+          SectionSpec("Your lead-to-close rate", "conversion.lead_to_close", roles=AGENTS, own=True),
+          SectionSpec("Company lead-to-appointment rate", "conversion.lead_to_appointment", roles=AGENTS),
+          SectionSpec("High-priority leads waiting", "alerts.high_priority_waiting", roles=AGENTS))
+_ACTIONS = SectionSpec("Action items", "alerts.action_items")
+_RANKINGS = (SectionSpec("Agent rankings", "agents.scorecard", roles=MANAGEMENT),
+             SectionSpec("Your scorecard", "agents.scorecard", roles=AGENTS))
+
 # The spec's "Automated reporting system": daily for operations, weekly for management, monthly for everyone.
 SECTIONS: dict[ReportKind, tuple[SectionSpec, ...]] = {
     ReportKind.DAILY: (
-        SectionSpec("Previous day: headline figures", "executive.kpi_summary"),
-        SectionSpec("Lead volume and throughput", "pipeline.throughput"),
-        SectionSpec("Lead-to-appointment conversion", "conversion.lead_to_appointment"),
-        SectionSpec("Active errors", "errors.active"),
-        SectionSpec("Error rate", "errors.rate"),
-        SectionSpec("System health", "components.health"),
+        SectionSpec("Headline figures", "executive.kpi_summary", roles=MANAGEMENT),
+        *_TILES,
+        SectionSpec("Lead volume", "pipeline.throughput"),
+        _ACTIONS,
+        SectionSpec("Your response time", "response_time.first_contact", roles=AGENTS, own=True),
+        SectionSpec("Active errors", "errors.active", roles=MANAGEMENT),
+        SectionSpec("Error rate", "errors.rate", roles=MANAGEMENT),
+        SectionSpec("System health", "components.health", roles=MANAGEMENT),
     ),
     ReportKind.WEEKLY: (
-        SectionSpec("Week over week: headline figures", "executive.kpi_summary"),
-        SectionSpec("ROI", "roi.monthly"),
-        SectionSpec("Cost-benefit", "cost.benefit"),
-        SectionSpec("Lead-to-close conversion", "conversion.lead_to_close"),
-        SectionSpec("Agent rankings", "agents.scorecard"),
-        SectionSpec("Monthly goal progress", "agents.goals"),
+        SectionSpec("Headline figures", "executive.kpi_summary", roles=MANAGEMENT),
+        *_TILES,
+        SectionSpec("Cost-benefit", "cost.benefit", roles=MANAGEMENT),
+        SectionSpec("Attribution by lead source", "attribution.weighted", roles=MANAGEMENT),
+        *_RANKINGS,
+        SectionSpec("Monthly goal progress", "agents.goals", roles=MANAGEMENT),
+        SectionSpec("Response time to first contact", "response_time.first_contact", roles=MANAGEMENT),
+        SectionSpec("Your response time", "response_time.first_contact", roles=AGENTS, own=True),
+        SectionSpec("Company lead volume, last 12 months", "pipeline.throughput", "trailing_year", roles=AGENTS),
+        _ACTIONS,
     ),
     ReportKind.MONTHLY: (
-        SectionSpec("The month: headline figures", "executive.kpi_summary"),
-        SectionSpec("Same month last year", "executive.kpi_summary", "year_before"),
-        SectionSpec("ROI", "roi.monthly"),
-        SectionSpec("Revenue, last 12 months", "revenue.monthly_trend", "trailing_year"),
-        SectionSpec("Cost-benefit", "cost.benefit"),
-        SectionSpec("Agent performance", "agents.scorecard"),
-        SectionSpec("Conversion before and after automation", "conversion.before_after"),
+        SectionSpec("Headline figures", "executive.kpi_summary", roles=MANAGEMENT),
+        *_TILES,
+        SectionSpec("Revenue, last 12 months", "revenue.monthly_trend", "trailing_year", roles=MANAGEMENT),
+        SectionSpec("Cost-benefit", "cost.benefit", roles=MANAGEMENT),
+        SectionSpec("Attribution by lead source", "attribution.weighted", roles=MANAGEMENT),
+        SectionSpec("Multi-touch attribution", "attribution.multi_touch", roles=MANAGEMENT, optional=True),
+        *_RANKINGS,
+        SectionSpec("Revenue goal progress", "agents.goals", roles=MANAGEMENT),
+        SectionSpec("Your response time", "response_time.first_contact", roles=AGENTS, own=True),
+        SectionSpec("Company lead volume, last 12 months", "pipeline.throughput", "trailing_year", roles=AGENTS),
+        SectionSpec("Conversion before and after automation", "conversion.before_after", roles=MANAGEMENT),
+        SectionSpec("Year over year", "kpis.year_over_year", roles=MANAGEMENT),
+        SectionSpec("Revenue forecast", "forecast.revenue", roles=MANAGEMENT),
+        SectionSpec("Lead forecast", "forecast.leads"),
+        SectionSpec("Recommendations", "recommendations.list", roles=MANAGEMENT),
+        _ACTIONS,
     ),
 }
+
+
+def specs_for(kind: ReportKind, role: Role) -> tuple[SectionSpec, ...]:
+    """The sections of ``kind`` written for ``role``; optional ones only once the catalog has their metric."""
+    return tuple(s for s in SECTIONS[kind] if (s.roles is None or role in s.roles) and (known(s.metric)
+                                                                                        or not s.optional))
 
 
 def _range(spec: SectionSpec, period: Period, settings: TenantSettings) -> tuple[datetime, datetime]:
@@ -141,20 +188,23 @@ def _range(spec: SectionSpec, period: Period, settings: TenantSettings) -> tuple
             year = period.year_before(settings.zone)
             return year.start, year.end
         case "trailing_year":
-            return period.end - timedelta(days=365), period.end
+            return complete_months(period.end, settings.zone)
 
 
 def _interval_ms(spec: SectionSpec, period: Period) -> int:
-    """Hours for a day, days for a week or month, months for a year of trend."""
+    """Hours for a day, days for a week, weeks for a month, months for a year of trend."""
     if spec.range == "trailing_year":
         return 30 * 86_400_000
-    return 3_600_000 if period.kind is ReportKind.DAILY else 86_400_000
+    return {ReportKind.DAILY: 3_600_000, ReportKind.WEEKLY: 86_400_000}.get(period.kind, 7 * 86_400_000)
 
 
-def _query(spec: SectionSpec, period: Period, settings: TenantSettings) -> MetricQuery:
+def _query(spec: SectionSpec, period: Period, settings: TenantSettings, who: Principal) -> MetricQuery:
     start, end = _range(spec, period, settings)
+    mine = (Filter(Dimension.AGENT, Operator.EQ, (who.agent_id,)),) if spec.own and who.agent_id else ()
+    monthly = spec.range == "trailing_year" and any(o.name == "granularity" and "month" in o.values
+                                                   for o in get_metric(spec.metric).options)
     return MetricQuery(metric=MetricName(spec.metric), start=start, end=end, interval_ms=_interval_ms(spec, period),
-                       max_points=400)
+                       max_points=400, filters=mine, options=(("granularity", "month"),) if monthly else ())
 
 
 def _section(spec: SectionSpec, answer: Answer, who: Principal) -> Section:
@@ -175,18 +225,14 @@ async def _sections(answers: Answerer, specs: Sequence[SectionSpec], who: Princi
                     period: Period, settings: TenantSettings) -> tuple[Section, ...]:
     """Each section as ``who`` may see it; a metric this version does not know is said so. A storage failure
     fails the whole report (the next tick tries again)."""
-    known = [s for s in specs if _known(s.metric)]
-    answered = iter(await answers.answer(answers.context(who, rules), [_query(s, period, settings) for s in known]))
-    return tuple(_section(s, next(answered), who) if _known(s.metric)
-                 else Section(s.title, s.metric, None, "Not available in this version of the service.") for s in specs)
+    asked = [s for s in specs if known(s.metric)]
+    queries = [_query(s, period, settings, who) for s in asked]
+    answered = iter(await answers.answer(answers.context(who, rules), queries))
+    return tuple(_section(s, next(answered), who) if known(s.metric)
+                 else Section(s.title, s.metric, None, "Not available yet: this section fills in once the service "
+                              "computes it.") for s in specs)
 
 
-def _known(metric: str) -> bool:
-    try:
-        get_metric(metric)
-    except CalculatorError:
-        return False
-    return True
 
 
 async def _alerts(db: Database, who: Principal, rules: policy.Policy, period: Period) -> tuple[AlertLine, ...]:
@@ -210,94 +256,42 @@ async def build(answers: Answerer, tenant_id: str, kind: ReportKind, period: Per
         settings = await tenants.load_settings(conn, tenant_id)
         name = await conn.fetchval("SELECT name FROM tenants WHERE tenant_id = $1", tenant_id) or tenant_id
     who = recipient.principal(tenant_id)
-    sections = await _sections(answers, SECTIONS[kind], who, rules, period, settings)
+    sections = await _sections(answers, specs_for(kind, recipient.role), who, rules, period, settings)
     alerts = await _alerts(answers.db, who, rules, period) if kind is ReportKind.DAILY else ()
-    extra = (*projection(sections), *recommendations(sections)) if kind is ReportKind.MONTHLY else ()
     return Report(tenant_id, name, kind, period, recipient, settings, sections, alerts,
-                  (*highlights(sections), *extra), now or datetime.now(UTC))
+                  tuple(highlights(sections, settings.currency)), now or datetime.now(UTC))
 
 
 # --- pure: what the figures say --------------------------------------------------------------------------
 
-def _change(current: Any, previous: Any) -> float | None:
-    if not isinstance(current, int | float) or not isinstance(previous, int | float) or not previous:
-        return None
-    return (current - previous) / abs(previous)
-
-
-def _figure(value: Any) -> str:
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
-
-
-def _summary_rows(section: Section) -> list[tuple[str, Any, Any, Any, str]]:
-    """(title, current, previous, target, status) from a STAT frame or a KPI summary table."""
+def _summary_rows(section: Section) -> list[tuple[str, Unit | None, Any, Any]]:
+    """(title, unit, current, previous) from a STAT frame or the KPI summary table."""
     frame = section.frame
     if frame is None or frame.row_count == 0:
         return []
     names = {c.name for c in frame.columns}
-    if frame.kind is Kind.STAT and {"value", "previous", "status"} <= names:
-        get = dict(zip((c.name for c in frame.columns), frame.rows()[0], strict=True))
-        return [(section.title, get["value"], get["previous"], get.get("target"), get["status"])]
+    if frame.kind is Kind.STAT and {"value", "previous"} <= names:
+        value, previous = frame.column("value"), frame.column("previous")
+        return [(section.title, value.unit, value.values[0], previous.values[0])]
     if frame.kind is Kind.TABLE and "period" in names:  # the KPI summary: one row per period, a column per KPI
         rows = {r["period"]: r for r in (dict(zip((c.name for c in frame.columns), row, strict=True))
                                          for row in frame.rows())}
-        now, before, goal = (rows.get(p, {}) for p in ("month_to_date", "previous_month", "target"))
-        return [(k.title, now.get(k.column), before.get(k.column), goal.get(k.column),
-                 now.get(f"{k.column}_status") or "") for k in KPIS if k.column in names]
-    if frame.kind is Kind.TABLE and {"title", "current", "previous", "status"} <= names:
-        cols = [c.name for c in frame.columns]
-        return [(r[cols.index("title")], r[cols.index("current")], r[cols.index("previous")],
-                 r[cols.index("target")] if "target" in cols else None, r[cols.index("status")])
-                for r in frame.rows()]
+        now, before = rows.get("month_to_date", {}), rows.get("previous_month", {})
+        return [(k.title, k.unit, now.get(k.column), before.get(k.column)) for k in KPIS if k.column in names]
     return []
 
 
-def highlights(sections: Sequence[Section]) -> list[str]:
-    """One line per headline figure of the report's own period: value and change against the previous one."""
+def highlights(sections: Sequence[Section], currency: str = "USD") -> list[str]:
+    """One line per headline figure of the report's own period: value in its unit, change against the
+    previous period (the plain-text part of the mail)."""
     lines = []
     for section in sections:
         if section.spec_range != "period":
             continue
-        for title, current, previous, _, _ in _summary_rows(section):
+        for title, unit, current, previous in _summary_rows(section):
             if current is None:
                 continue
-            change = _change(current, previous)
-            trend = "" if change is None else f" ({change:+.1%} against the previous period)"
-            lines.append(f"{title}: {_figure(current)}{trend}")
+            moved = change(current, previous)
+            trend = "" if moved is None else f" ({percent_change(moved)} vs previous period)"
+            lines.append(f"{title}: {figure(current, unit, currency)}{trend}")
     return lines
-
-
-def recommendations(sections: Sequence[Section]) -> list[str]:
-    """A line for each figure below its target, and for each that fell by more than 10 %."""
-    lines = []
-    for section in sections:
-        if section.spec_range != "period":
-            continue
-        for title, current, previous, target, status in _summary_rows(section):
-            change = _change(current, previous)
-            if status == "below_target":
-                lines.append(f"Recommendation: {title} is at {_figure(current)} against a target of "
-                             f"{_figure(target)}; review what drives it before next month.")
-            elif status == "at_risk":
-                lines.append(f"Recommendation: {title} is at {_figure(current)} so far and does not project to "
-                             f"its target of {_figure(target)}; review what drives it this month.")
-            elif change is not None and change < -0.10:
-                lines.append(f"Recommendation: {title} fell {-change:.0%} on the previous period; "
-                             f"look into the cause.")
-    return lines
-
-
-def projection(sections: Sequence[Section]) -> list[str]:
-    """Next month's revenue: the last month's figure grown by the average growth of the last three months."""
-    trend = next((s.frame for s in sections if s.metric == "revenue.monthly_trend" and s.frame), None)
-    if trend is None or trend.kind is not Kind.TIMESERIES or len(trend.columns) < 2:
-        return []
-    values = [v for v in trend.columns[1].values if isinstance(v, int | float)]
-    if len(values) < 4:
-        return []
-    growth = [c for a, b in zip(values[-4:-1], values[-3:], strict=True) if (c := _change(b, a)) is not None]
-    if not growth:
-        return []
-    rate = sum(growth) / len(growth)
-    return [f"Projection: next month's revenue ≈ {_figure(round(values[-1] * (1 + rate), 2))} "
-            f"(last month {_figure(values[-1])}, average monthly growth {rate:+.1%} over the last three months)."]

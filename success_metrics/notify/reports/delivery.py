@@ -25,7 +25,12 @@ from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.reports import content, render
 from success_metrics.notify.reports.content import Recipient, Report
 from success_metrics.notify.reports.render import Rendered
-from success_metrics.notify.reports.schedule import DEFAULT_TIMES, Period, ReportKind, latest_due
+from success_metrics.notify.reports.schedule import (
+    DEFAULT_TIMES,
+    Period,
+    ReportKind,
+    latest_due,
+)
 from success_metrics.query.answer import Answerer
 from success_metrics.rbac import PolicyStore, Role, audit
 from success_metrics.storage import Database, tenants

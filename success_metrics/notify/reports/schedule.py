@@ -126,3 +126,10 @@ def latest_due(kind: ReportKind, at: time, zone: ZoneInfo, now: datetime) -> Due
     # a report covers the period before the one its due day falls in
     covered = period_covering(kind, _local_midnight(due_day, zone), zone).previous(zone)
     return Due(moment, covered)
+
+
+def complete_months(end: datetime, zone: ZoneInfo, count: int = 12) -> tuple[datetime, datetime]:
+    """The ``count`` whole local calendar months before the month holding ``end`` (the month ``end`` starts,
+    when it is a month's first midnight): a trend of complete months, whose last bar is no part-month drop."""
+    last = _first_of_month(end.astimezone(zone).date())
+    return _local_midnight(_first_of_month(last, -count), zone), _local_midnight(last, zone)

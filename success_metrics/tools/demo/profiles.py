@@ -51,10 +51,13 @@ class Profile:
         return TenantConfig(id=self.tenant_id, name=self.name, settings=self.settings)
 
 
-# in each metric's own unit: percent metrics are 0-100 (ROI 4,000 % as in the spec's example)
-_TARGETS = {"roi.monthly": 4000.0, "savings.monthly": 35000.0, "revenue.attributed": 100000.0,
-            "time_savings.hours": 120.0, "conversion.lead_to_appointment": 45.0, "conversion.lead_to_close": 20.0,
+# in each metric's own unit: percent metrics are 0-100 (ROI 4,000 % as in the spec's example). Each target sits
+# inside the range the demo's months span, so some months meet it and some miss it: every status shows.
+_TARGETS = {"roi.monthly": 4000.0, "savings.monthly": 16000.0, "revenue.attributed": 275000.0,
+            "time_savings.hours": 340.0, "conversion.lead_to_appointment": 40.0, "conversion.lead_to_close": 10.0,
             "uptime.system": 99.5}
+# monthly revenue goal per agent (deal value, not attribution): the middle of the demo agents' months
+AGENT_GOAL = 45000.0
 
 
 def _people(rng: random.Random, prefix: str, teams: Sequence[tuple[str, str]],
@@ -80,23 +83,27 @@ def profile(tenant_id: str) -> Profile:
         teams = (("acme-north", "North Team"), ("acme-south", "South Team"), ("acme-inside", "Inside Sales"))
         locations = (("acme-austin", "Austin", "America/Chicago"), ("acme-dallas", "Dallas", "America/Chicago"),
                      ("acme-denver", "Denver", "America/Denver"))
+        agents = _people(rng, "acme", teams, locations, 11)
         settings = TenantSettings(
             timezone="America/Chicago", currency="USD", hourly_rate=45.0, hours_saved_per_task=0.25, error_cost=75.0,
-            monthly_costs=MonthlyCosts(infrastructure=12.0, api=89.0, support=0.0), targets=_TARGETS,
+            monthly_costs=MonthlyCosts(infrastructure=1800.0, api=3900.0, support=1500.0), targets=_TARGETS,
+            agent_goals={a.id: AGENT_GOAL for a in agents},
+            team_goals={"acme-north": 170000.0, "acme-south": 150000.0, "acme-inside": 160000.0},
             branding=Branding(name="Acme LeadPulse", logo_url="https://assets.acme.example/leadpulse-logo.svg",
                               primary_color="#d9480f", secondary_color="#2b8a3e", custom_domain="metrics.acme.example"),
         )
-        return Profile("acme", "Acme Realty Group", settings, teams, locations,
-                       _people(rng, "acme", teams, locations, 11), leads_per_month=300,
-                       source_mix=(0.42, 0.16, 0.11, 0.31), deal_values=(8950, 7200, 12300, 6800))
+        return Profile("acme", "Acme Realty Group", settings, teams, locations, agents,
+                       leads_per_month=300, source_mix=(0.42, 0.16, 0.11, 0.31),
+                       deal_values=(8950, 7200, 12300, 6800))
     if tenant_id == "globex":
         teams = (("globex-east", "East Coast"), ("globex-west", "West Coast"))
         locations = (("globex-nyc", "New York", "America/New_York"), ("globex-boston", "Boston", "America/New_York"),
                      ("globex-la", "Los Angeles", "America/Los_Angeles"))
         settings = TenantSettings(
             timezone="America/New_York", currency="USD", hourly_rate=52.0, hours_saved_per_task=0.3, error_cost=60.0,
-            monthly_costs=MonthlyCosts(infrastructure=25.0, api=140.0, support=49.0),
-            targets={**_TARGETS, "revenue.attributed": 80000.0, "savings.monthly": 30000.0},
+            monthly_costs=MonthlyCosts(infrastructure=1500.0, api=3200.0, support=900.0),
+            targets={**_TARGETS, "revenue.attributed": 200000.0, "savings.monthly": 12000.0},
+            team_goals={"globex-east": 150000.0, "globex-west": 140000.0},
             branding=Branding(name="Globex Insight", logo_url="https://cdn.globex.example/brand/insight.png",
                               primary_color="#5f3dc4", secondary_color="#f59f00",
                               custom_domain="insight.globex.example"),
@@ -112,8 +119,9 @@ def profile(tenant_id: str) -> Profile:
                       for i in range(rng.randint(1, 3)))
     settings = TenantSettings(
         timezone=zone, hourly_rate=round(rng.uniform(35, 60), 2), error_cost=round(rng.uniform(50, 90), 2),
-        monthly_costs=MonthlyCosts(infrastructure=round(rng.uniform(10, 40), 2), api=round(rng.uniform(60, 160), 2),
-                                   support=round(rng.choice((0.0, 25.0, 50.0)), 2)),
+        monthly_costs=MonthlyCosts(infrastructure=round(rng.uniform(1000, 2500), 2),
+                                   api=round(rng.uniform(2500, 5000), 2),
+                                   support=round(rng.choice((0.0, 500.0, 1000.0)), 2)),
         targets=_TARGETS,
         branding=Branding(name=f"{tenant_id.title()} Metrics", primary_color=f"#{rng.randrange(0x1000000):06x}",
                           secondary_color=f"#{rng.randrange(0x1000000):06x}"),
