@@ -6,10 +6,11 @@ checkpoints), SM_CONFIG (YAML file: tenants, identity providers, limits), SM_LOG
 
 from __future__ import annotations
 
+import difflib
 import os
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import platformdirs
 import yaml
@@ -132,6 +133,20 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("success-metrics"))
 
 
+# the environment variables read, and the setting each sets (SM_CONFIG and SM_DATA_DIR are read on their own)
+ENVIRONMENT = {"DATABASE_URL": "database_url", "SM_LOG_LEVEL": "log_level", "SM_SECRET_KEY": "secret_key",
+               "SM_PROMETHEUS_TOKEN": "prometheus_token", "SM_LOG_FORMAT": "log_format"}
+
+
+def environment_typos(env: dict[str, str] | None = None) -> list[str]:
+    """A warning for each SM_* variable that is not read but is close to one that is (SM_DATADIR)."""
+    known = ["SM_CONFIG", "SM_DATA_DIR", *ENVIRONMENT]
+    env = dict(os.environ if env is None else env)
+    return [f"{name} is not read by success-metrics; did you mean {close[0]}?"
+            for name in sorted(env) if name.startswith("SM_") and name not in known
+            for close in [difflib.get_close_matches(name, known, n=1, cutoff=0.85)] if close]
+
+
 def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
     """Read the environment and the SM_CONFIG file; overrides (from CLI flags) win."""
     env = dict(os.environ if env is None else env)
@@ -139,17 +154,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
     config_path = env.get("SM_CONFIG")
     if config_path:
         values.update(_read_yaml(Path(config_path)))
-    if env.get("DATABASE_URL"):
-        values["database_url"] = env["DATABASE_URL"]
     values["data_dir"] = Path(env.get("SM_DATA_DIR") or values.get("data_dir") or default_data_dir())
-    if env.get("SM_LOG_LEVEL"):
-        values["log_level"] = env["SM_LOG_LEVEL"]
-    if env.get("SM_SECRET_KEY"):
-        values["secret_key"] = env["SM_SECRET_KEY"]
-    if env.get("SM_PROMETHEUS_TOKEN"):
-        values["prometheus_token"] = env["SM_PROMETHEUS_TOKEN"]
-    if env.get("SM_LOG_FORMAT"):
-        values["log_format"] = env["SM_LOG_FORMAT"]
+    values.update({key: env[name] for name, key in ENVIRONMENT.items() if env.get(name)})
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings.model_validate(values)
@@ -176,5 +182,27 @@ def _describe(exc: ValidationError, source: str | None) -> str:
     lines = [f"{where}: {len(exc.errors())} problem(s):"]
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  - {key}: {err['msg']}")
+        guess = _did_you_mean(err["loc"]) if err["type"] == "extra_forbidden" else ""
+        lines.append(f"  - {key}: {err['msg']}{guess}")
     return "\n".join(lines)
+
+
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    """'; did you mean `tenants`?' for an unknown key close to one of its model's fields (else '')."""
+    model: type[BaseModel] | None = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue  # an item of a list of models: the same model
+        field = model.model_fields.get(part)
+        model = next((t for t in _models_in(field.annotation)), None) if field else None
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds: Limits, tuple[TenantConfig, ...], TenantSettings | None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]

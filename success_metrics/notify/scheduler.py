@@ -14,8 +14,8 @@ from datetime import datetime
 
 import httpx
 
-from success_metrics.notify.alerts.delivery import deliver_pending
-from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.notify.alerts.delivery import Outcome, deliver_pending
+from success_metrics.notify.alerts.evaluate import Change, evaluate_tenant
 from success_metrics.notify.keyring import Keyring
 from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.reports.delivery import Reporter
@@ -36,21 +36,26 @@ class Scheduler:
     answers: Answerer
     keys: Keyring
 
-    async def _tenants(self) -> list[str]:
+    async def tenants(self) -> list[str]:
         async with self.db.system() as conn:
             return [r["tenant_id"] for r in await conn.fetch("SELECT tenant_id FROM tenants ORDER BY tenant_id")]
 
+    async def alerts_for(self, tenant_id: str, now: datetime, rule: str | None = None
+                         ) -> tuple[list[Change], list[Outcome]]:
+        """Evaluate the tenant's rules (or one) and deliver its due notifications: the transitions, the deliveries."""
+        changes = await evaluate_tenant(self.answers, tenant_id, now, self.settings.retention_months, rule)
+        return changes, await deliver_pending(self.db, tenant_id, self.settings.notifications, self.http, self.mailer,
+                                              self.keys)
+
     async def alerts_tick(self, now: datetime) -> None:
-        for tenant_id in await self._tenants():
+        for tenant_id in await self.tenants():
             try:
-                await evaluate_tenant(self.answers, tenant_id, now, self.settings.retention_months)
-                await deliver_pending(self.db, tenant_id, self.settings.notifications, self.http, self.mailer,
-                                      self.keys)
+                await self.alerts_for(tenant_id, now)
             except Exception:  # one tenant's failure must not stop the others' alerts
                 log.exception("alert evaluation failed for tenant %s", tenant_id)
 
     async def reports_tick(self, now: datetime) -> None:
-        for tenant_id in await self._tenants():
+        for tenant_id in await self.tenants():
             try:
                 await self.reporter.run_due(tenant_id, now)
             except Exception:

@@ -32,10 +32,16 @@ from success_metrics.storage import Database, EmbeddedPostgres, Supervisor, migr
 log = logging.getLogger(__name__)
 
 
-async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres | None]:
-    """Connect to DATABASE_URL, or start the embedded server under SM_DATA_DIR; then migrate."""
+async def open_database(settings: Settings, *, reuse: bool = False) -> tuple[Database, EmbeddedPostgres | None]:
+    """Connect to DATABASE_URL, or start the embedded server under SM_DATA_DIR; then migrate. ``reuse`` (one-shot
+    CLI commands): connect to an embedded server already running there instead, leaving it to whoever started it
+    (the embedded server returned is then None: nothing for the caller to stop)."""
     embedded = None
-    if settings.database_url is None:
+    running = EmbeddedPostgres(settings.data_dir).running_dsn() if reuse and settings.database_url is None else None
+    if running is not None:
+        log.info("using the embedded PostgreSQL already running in %s", settings.data_dir)
+        dsn = running
+    elif settings.database_url is None:
         embedded = EmbeddedPostgres(settings.data_dir)
         dsn = embedded.start()
         await embedded.ensure_database()

@@ -100,6 +100,21 @@ class EmbeddedPostgres:
                 ) from exc
             return self.dsn
 
+    def running_dsn(self) -> str | None:
+        """The DSN of a server already running on this data directory (a ``serve`` or ``demo`` started it), for a
+        one-shot command to use without joining the wheel's list of its users: the command never stops it, nor
+        adopts one a dead process left. None when no server runs there (then ``start`` one)."""
+        if not (self.pgdata / "postmaster.pid").exists():
+            return None
+        try:
+            info = embedded_wheel().utils.PostmasterInfo.read_from_pgdata(self.pgdata)
+        except (OSError, ValueError, AssertionError):  # the file is being written or removed right now
+            return None
+        if info is None or info.status != "ready" or not _alive(info.process):
+            return None
+        dsn: str = info.get_uri(database=DATABASE_NAME)
+        return dsn
+
     def _forget_dead_handles(self) -> None:
         """Strike from the wheel's list the processes that ended without letting go of the server."""
         if not (self.pgdata / HANDLES_FILE).exists():

@@ -45,6 +45,9 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InternalClientError,  # the driver lost track of the protocol (a reply cut off mid-way)
 )
 
+# connecting: the server is away, or refuses the login (unknown role, wrong password, no such database)
+_CONNECT_FAILED: tuple[type[BaseException], ...] = (*_UNAVAILABLE, asyncpg.PostgresError)
+
 # errors the server sends as it drops the connection: after them the session is gone whatever the protocol says
 _SERVER_LEAVING: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.PostgresConnectionError,
@@ -116,7 +119,7 @@ class Database:
     async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 10) -> Database:
         try:
             pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
-        except _UNAVAILABLE as exc:
+        except _CONNECT_FAILED as exc:
             raise DatabaseUnavailable(f"Cannot connect to PostgreSQL: {exc.__class__.__name__}: {exc}") from exc
         assert pool is not None
         return cls(pool, dsn)

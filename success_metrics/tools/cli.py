@@ -28,7 +28,7 @@ from success_metrics.rbac import Principal, Role
 from success_metrics.server.app import create_app
 from success_metrics.server.middleware import json_log_formatter
 from success_metrics.server.services import Services, open_database
-from success_metrics.settings import ConfigError, Settings, load_settings
+from success_metrics.settings import ConfigError, Settings, environment_typos, load_settings
 from success_metrics.storage import (
     Database,
     StorageError,
@@ -37,6 +37,7 @@ from success_metrics.storage import (
     partitions,
 )
 from success_metrics.tools.check_cli import check_app
+from success_metrics.tools.notify_cli import alerts_app, report_send
 
 app = typer.Typer(
     name="success-metrics",
@@ -66,6 +67,8 @@ def settings_or_exit(**overrides: Any) -> Settings:
     except ConfigError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+    for typo in environment_typos():
+        typer.secho(f"warning: {typo}", fg=typer.colors.YELLOW, err=True)
     setup_logging(settings.log_level, settings.log_format)
     return settings
 
@@ -103,7 +106,8 @@ def keys_or_exit(settings: Settings) -> keyring.Keyring:
 
 
 async def with_database(settings: Settings, job: Callable[[Database], Awaitable[T]]) -> T:
-    db, embedded = await open_database(settings)
+    """Run ``job`` on the database; an embedded server a service already runs is used and left running."""
+    db, embedded = await open_database(settings, reuse=True)
     try:
         return await job(db)
     finally:
@@ -113,6 +117,7 @@ async def with_database(settings: Settings, job: Callable[[Database], Awaitable[
 
 
 app.add_typer(check_app(settings_or_exit, run, with_database), name="check")
+app.add_typer(alerts_app(settings_or_exit, run, with_database), name="alerts")
 
 
 def serve_app(settings: Settings) -> None:
@@ -432,16 +437,38 @@ def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tena
         raise typer.Exit(1)
 
 
-@app.command()
+report_app = typer.Typer(help="Render a report into a directory (send: mail it to its recipients now).",
+                         invoke_without_command=True)
+app.add_typer(report_app, name="report")
+report_app.command("send")(report_send(settings_or_exit, run, with_database))
+
+
+@report_app.callback()
 def report(
-    tenant: TenantOpt,
-    kind: Annotated[ReportKind, typer.Option(help="daily | weekly | monthly")],
-    out: Annotated[Path, typer.Option(help="Directory for report.html, its charts, the CSVs and the PDF.")],
+    ctx: typer.Context,
+    tenant: Annotated[str | None, typer.Option(help="Tenant id.")] = None,
+    kind: Annotated[ReportKind | None, typer.Option(help="daily | weekly | monthly")] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory for report.html, its charts, the CSVs and the PDF.")
+                   ] = None,
     as_role: Annotated[Role, typer.Option("--as-role", help="Render masked for this role.")] = Role.EXECUTIVE,
     agent_id: Annotated[str | None, typer.Option(help="The agent an agent-role copy is for.")] = None,
     team: Annotated[list[str] | None, typer.Option(help="Team(s) of a manager-role copy.")] = None,
 ) -> None:
-    """Render the latest due daily, weekly or monthly report on demand (audited as an export)."""
+    """Render the latest due daily, weekly or monthly report on demand (audited as an export):
+    report --tenant T --kind K --out DIR [--as-role R]."""
+    if ctx.invoked_subcommand is not None:
+        return
+    needed = [("--tenant", tenant is not None, "the tenant whose report to render"),
+              ("--kind", kind is not None, "daily, weekly or monthly"),
+              ("--out", out is not None, "the directory to write the report into"),
+              ("--agent-id", as_role is not Role.AGENT or agent_id is not None,
+               "--as-role agent needs the agent whose copy this is"),
+              ("--team", as_role is not Role.MANAGER or bool(team),
+               "--as-role manager needs the manager's team (repeat for several)")]
+    for option, given, why in needed:
+        if not given:
+            raise typer.BadParameter(f"missing ({why})", ctx, param_hint=f"'{option}'")
+    assert tenant is not None and kind is not None and out is not None
     settings = settings_or_exit()
     who = Recipient(email=f"report-cli@{tenant}.invalid", role=as_role, agent_id=agent_id, teams=tuple(team or ()))
 

@@ -130,7 +130,7 @@ class Notice:
     tenant_id: str
     event_id: int
     rule_id: str
-    transition: str  # firing | resolved
+    transition: str  # firing | resolved | test
     family: str
     severity: str
     title: str
@@ -149,8 +149,16 @@ class Notice:
         }
 
     def headline(self) -> str:
-        word = "FIRING" if self.transition == "firing" else "RESOLVED"
+        word = self.transition.upper()  # FIRING, RESOLVED, or TEST
         return f"[{word}] [{self.severity}] {self.title} ({self.tenant_id})"
+
+
+def test_notice(tenant_id: str, now: datetime) -> Notice:
+    """What ``success-metrics alerts test-channel`` sends: plainly a test, of no rule and no alert."""
+    return Notice(tenant_id=tenant_id, event_id=0, rule_id="test", transition="test", family="test", severity="info",
+                  title="Test notification from success-metrics",
+                  summary="Sent by `success-metrics alerts test-channel`: this channel works.", value=None,
+                  threshold=None, started_at=now, resolved_at=None)
 
 
 class SendFailed(Exception):

@@ -20,6 +20,7 @@ from success_metrics.notify.alerts import channels, rules
 from success_metrics.notify.alerts.conditions import Context, measure
 from success_metrics.notify.alerts.rules import Rule
 from success_metrics.notify.alerts.state import RuleState, State, Transition, holds, step
+from success_metrics.notify.errors import UnknownRule
 from success_metrics.query.answer import Answerer
 from success_metrics.rbac import AuthMethod, PolicyStore, Principal, RbacError, Role, masking, policy
 from success_metrics.storage import tenants
@@ -69,8 +70,10 @@ async def _measure_safely(rule: Rule, ctx: Context) -> float | None:
         return None
 
 
-async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, retention_months: int) -> list[Change]:
-    """Evaluate every rule of the tenant at ``now``; returns the transitions it recorded."""
+async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, retention_months: int,
+                          only: str | None = None) -> list[Change]:
+    """Evaluate every rule of the tenant (or the rule ``only``: UnknownRule if it has none of that id) at ``now``;
+    returns the transitions it recorded."""
     changes: list[Change] = []
     async with answers.db.tenant(tenant_id) as conn:
         locked = await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtextextended('sm.alerts:' || $1, 0))",
@@ -79,8 +82,13 @@ async def evaluate_tenant(answers: Answerer, tenant_id: str, now: datetime, rete
             return changes
         ctx = Context(answers, answers.system(tenant_id, "alerts"), now, await tenants.load_settings(conn, tenant_id),
                       retention_months)
-        active = [r for r in await rules.effective(conn) if r.enabled]
-        states = {r["rule_id"]: r for r in await conn.fetch("SELECT * FROM alert_state")}
+        effective = await rules.effective(conn)
+        if only is not None and only not in {r.id for r in effective}:
+            raise UnknownRule(f"No alert rule {only!r} for tenant {tenant_id}; its rules: "
+                              f"{', '.join(r.id for r in effective)}.")
+        active = [r for r in effective if r.enabled and only in (None, r.id)]
+        states = {r["rule_id"]: r for r in await conn.fetch("SELECT * FROM alert_state")
+                  if only in (None, r["rule_id"])}
         known = await channels.load(conn)
         _, tenant_policy = await PolicyStore().current(conn, tenant_id)
 

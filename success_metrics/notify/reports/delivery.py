@@ -32,7 +32,7 @@ from success_metrics.notify.reports.schedule import (
     latest_due,
 )
 from success_metrics.query.answer import Answerer
-from success_metrics.rbac import PolicyStore, audit
+from success_metrics.rbac import PolicyStore, Role, audit
 from success_metrics.storage import Database, tenants
 
 log = logging.getLogger(__name__)
@@ -124,15 +124,31 @@ class Reporter:
                                 rendered.attachment_names))
         return results
 
-    async def to_directory(self, tenant_id: str, kind: ReportKind, recipient: Recipient, out: Path,
-                           now: datetime) -> list[Path]:
-        """Render the latest due period's report for ``recipient`` into ``out`` (audited as an export)."""
+    async def due(self, tenant_id: str, kind: ReportKind, now: datetime) -> tuple[Period, tuple[Recipient, ...]]:
+        """The latest due period of the tenant's report and the recipients its schedule names."""
         async with self.db.tenant(tenant_id) as conn:
             if not await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", tenant_id):
                 raise AlertingError(f"No tenant {tenant_id!r}; the tenants are those in SM_CONFIG.")
             zone = (await tenants.load_settings(conn, tenant_id)).zone
-            at = await conn.fetchval("SELECT at_time FROM report_schedules WHERE kind = $1", kind.value)
-        period = latest_due(kind, at or DEFAULT_TIMES[kind], zone, now).period
+            row = await conn.fetchrow("SELECT at_time, recipients FROM report_schedules WHERE kind = $1", kind.value)
+        period = latest_due(kind, row["at_time"] if row else DEFAULT_TIMES[kind], zone, now).period
+        return period, tuple(map(Recipient.model_validate, row["recipients"] if row else ()))
+
+    async def send_now(self, tenant_id: str, kind: ReportKind, now: datetime, role: Role | None = None) -> list[Sent]:
+        """Send the latest due period's report now to its schedule's recipients (those of ``role``, if given),
+        whether or not the schedule sent it already; AlertingError when it names no one."""
+        period, recipients = await self.due(tenant_id, kind, now)
+        chosen = tuple(r for r in recipients if role in (None, r.role))
+        if not chosen:
+            whom = f" with the role {role.value}" if role else ""
+            raise AlertingError(f"The {kind.value} report of {tenant_id} has no recipients{whom}; set them with "
+                                f"PUT /api/admin/report-schedules/{kind.value}.")
+        return await self.send(tenant_id, kind, period, chosen, now)
+
+    async def to_directory(self, tenant_id: str, kind: ReportKind, recipient: Recipient, out: Path,
+                           now: datetime) -> list[Path]:
+        """Render the latest due period's report for ``recipient`` into ``out`` (audited as an export)."""
+        period, _ = await self.due(tenant_id, kind, now)
         report, rendered = await self.render_for(tenant_id, kind, period, recipient, now)
         written = await asyncio.to_thread(render.write, rendered, out)
         await self.audit(report, rendered, True, "file")
