@@ -14,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,12 +37,20 @@ class TrainerState:
     failed: int = 0  # pairs whose fit failed (logged); their previous fit stays in use
 
 
+def fitting_pool() -> ProcessPoolExecutor:
+    """One worker process, at a lower CPU priority, for the fits: they are CPU-bound Python (ETS, STL, scikit-learn)
+    that in a thread of the service would hold the GIL its request handlers need."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=os.nice, initargs=(10,))
+
+
 class ModelTrainer:
     def __init__(self, db: Database, cache: ResultCache,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 kinds: list[models.Trainer] | None = None) -> None:
+                 kinds: list[models.Trainer] | None = None, pool: Executor | None = None) -> None:
         self.db = db
         self.cache = cache
+        self.pool = pool  # where fits run (fitting_pool); None: a thread, for tests' local kinds
         self.clock = clock
         self.kinds = kinds  # default: every registered kind
         self.state = TrainerState()
@@ -89,7 +100,10 @@ class ModelTrainer:
             if before == mark:
                 return False
             data = await kind.load(conn, tenant, settings, now)
-        payloads = await asyncio.to_thread(kind.fit, data)
+        if self.pool is None:
+            payloads = await asyncio.to_thread(kind.fit, data)
+        else:
+            payloads = await asyncio.get_running_loop().run_in_executor(self.pool, kind.fit, data)
         async with self.db.tenant(tenant) as conn:
             await models.replace_kind(conn, tenant, kind.kind, payloads, mark, now)
         if before is None:  # frames computed before the first fit carry the "not fitted" notice

@@ -19,7 +19,7 @@ from success_metrics.query import discovery_routes as discovery
 from success_metrics.query import routes as query
 from success_metrics.query import selfcheck
 from success_metrics.query.selfcheck import SelfCheck
-from success_metrics.query.trainer import ModelTrainer
+from success_metrics.query.trainer import ModelTrainer, fitting_pool
 from success_metrics.query.warmer import Warmer
 from success_metrics.server import health_routes as health
 from success_metrics.server import openapi, problems
@@ -41,7 +41,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         if warmer is not None:
             services.background.every("cache warmer", warmer.scheduled_round, warmer.wait)
             # models are fitted on the same quarter-hour schedule as the warmer, in its background lane
-            trainer = ModelTrainer(services.db, services.cache)
+            fitting = fitting_pool()
+            trainer = ModelTrainer(services.db, services.cache, pool=fitting)
             services.background.every("model trainer", trainer.scheduled_round, trainer.wait)
         if settings.dashboard_check:
             check, at = SelfCheck(services), settings.dashboard_check_at
@@ -51,6 +52,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             yield
         finally:
             await services.stop()
+            if warmer is not None:
+                fitting.shutdown(wait=False, cancel_futures=True)
 
     # /docs and /redoc with Swagger UI's and ReDoc's files from the fastapi-offline package, not a CDN: they work
     # where the service has no way out (and no third party sees who reads the docs)

@@ -3,6 +3,7 @@ under row-level security, and fitted in the background, never in a user's reques
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from success_metrics.calculators import TenantSettings, models
 from success_metrics.ingest import intake
 from success_metrics.ingest.writer import Source
 from success_metrics.query.cache import ResultCache
-from success_metrics.query.trainer import ModelTrainer
+from success_metrics.query.trainer import ModelTrainer, fitting_pool
 from success_metrics.storage.pool import Database
 from tests.datasource import seed
 
@@ -106,3 +107,31 @@ async def test_a_kind_of_complete_weeks_ignores_the_running_week_but_not_a_backf
     await send("L8", "2026-03-04T08:00:00Z")  # last week, late: refit
     assert (await t.round(NOW, [tenant])).fitted == 1
     assert fits == [tenant, tenant]
+
+
+def where_fitted(data: Any) -> dict[str, bytes]:
+    """A fit that says where it ran: its process and that process's CPU priority (module level, so it pickles)."""
+    return {"pid": str(os.getpid()).encode(), "nice": str(os.nice(0)).encode()}
+
+
+async def test_fits_run_in_a_process_of_their_own_at_a_lower_priority(
+        db: Database, new_tenant_id: Callable[[str], str]) -> None:
+    """A fit is CPU-bound Python: in a thread of the service it would hold the GIL the request handlers need."""
+    tenant = new_tenant_id("pool")
+    await seed.load(db, tenant)
+
+    async def load(conn: asyncpg.Connection, tenant: str, s: TenantSettings, now: datetime) -> Any:
+        return tenant
+
+    pool = fitting_pool()
+    try:
+        t = ModelTrainer(db, ResultCache(15, 900), clock=lambda: NOW, pool=pool,
+                         kinds=[models.Trainer("test.where", load, where_fitted)])
+        assert (await t.round(NOW, [tenant])).fitted == 1
+    finally:
+        pool.shutdown()
+    async with db.tenant(tenant) as conn:
+        pid = await models.read(conn, tenant, "test.where", "pid")
+        nice = await models.read(conn, tenant, "test.where", "nice")
+    assert pid is not None and int(pid.payload) != os.getpid()
+    assert nice is not None and int(nice.payload) == min(19, os.nice(0) + 10)  # niceness stops at 19
