@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,11 +22,8 @@ async def record(db: Database, rec: audit.AuditRecord) -> None:
     """Append to the record's tenant chain, returning once it is committed (AuditUnavailable when it cannot be
     written). Records of one tenant arriving while its previous append runs are written together (GroupCommit)."""
     rec = audit_note.noted(rec)  # the request has its record now; a failed authentication is counted (rate limits)
-    writer = _writers.get(db)
-    if writer is None:
-        writer = _writers[db] = GroupCommit(db)
     with signals.AUDIT_WRITE_SECONDS.time():
-        await writer.append(rec)
+        await writer_of(db).append(rec)
 
 
 MAX_BATCH = 256  # records of one tenant written in one round
@@ -178,13 +174,17 @@ def _settle(batch: list[tuple[audit.AuditRecord, asyncio.Future[None]]], error: 
                 done.set_exception(error)
 
 
-_writers: weakref.WeakKeyDictionary[Database, GroupCommit] = weakref.WeakKeyDictionary()
+def writer_of(db: Database) -> GroupCommit:
+    """The database's audit writer, made on first use and kept on the database (one per database)."""
+    if not isinstance(db.audit_writer, GroupCommit):
+        db.audit_writer = GroupCommit(db)
+    return db.audit_writer
 
 
 async def close_writer(db: Database) -> None:
     """Before closing ``db``: let its audit writer hand back the connections it keeps between rounds."""
-    writer = _writers.pop(db, None)
-    if writer is not None:
+    writer, db.audit_writer = db.audit_writer, None
+    if isinstance(writer, GroupCommit):
         await writer.aclose()
 
 

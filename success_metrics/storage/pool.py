@@ -113,6 +113,8 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, dsn: str | None = None) -> None:
         self.pool = pool
         self.dsn = dsn  # for a connection of its own outside the pool (the settings listener's LISTEN)
+        # the audit writer that groups this database's appends (guard.audit_writer); owned here, dies with it
+        self.audit_writer: object | None = None
         self.health = Health(since=time.monotonic())
 
     @classmethod
