@@ -162,10 +162,10 @@ Head = tuple[int, str]  # (seq, hash) of a chain's last row; (0, GENESIS) for an
 OPTIMISTIC_CALLS = 2  # statements that may find the head moved before an append holds the lock throughout
 
 # one statement per append (migration 0006): lock, read the head, insert if it is the expected one
-_APPEND = "SELECT appended, head_seq, head_hash FROM audit_append($1, $2, $3, $4::text::jsonb, $5)"
+APPEND_SQL = "SELECT appended, head_seq, head_hash FROM audit_append($1, $2, $3, $4::text::jsonb, $5)"
 
 
-def _chained(rows: list[dict[str, Any]], head: Head) -> list[dict[str, Any]]:
+def chained(rows: list[dict[str, Any]], head: Head) -> list[dict[str, Any]]:
     """The rows as the next links after ``head``, as audit_append takes them: the content the hash covers plus
     seq, prev_hash and hash, each value reading back from jsonb as exactly what the hash covered (times are
     UTC with microseconds; masked fields a list, the text[] column; latency a JSON string of repr(), which
@@ -183,15 +183,15 @@ def _chained(rows: list[dict[str, Any]], head: Head) -> list[dict[str, Any]]:
     return out
 
 
-def _wire(rows: list[dict[str, Any]]) -> str:
+def wire(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, separators=(",", ":"))
 
 
 async def _call(conn: asyncpg.Connection, tenant: str, head: Head | None,
                 rows: list[dict[str, Any]] | None) -> tuple[bool, Head]:
     expected = head or (None, None)
-    found = await fetch_one(conn, _APPEND, tenant, expected[0], expected[1],
-                            None if rows is None else _wire(rows), LOCK_TIMEOUT)
+    found = await fetch_one(conn, APPEND_SQL, tenant, expected[0], expected[1],
+                            None if rows is None else wire(rows), LOCK_TIMEOUT)
     return found["appended"], (found["head_seq"], found["head_hash"])
 
 
@@ -216,19 +216,19 @@ async def append_many(conn: asyncpg.Connection, records: list[AuditRecord], head
     rows = [r.model_dump() for r in records]
     try:
         for _ in range(OPTIMISTIC_CALLS):
-            chained = None if head is None else _chained(rows, head)
-            appended, head = await _call(conn, tenant, head, chained)
-            if appended and chained is not None:
-                return [(row["seq"], row["hash"]) for row in chained]
+            links = None if head is None else chained(rows, head)
+            appended, head = await _call(conn, tenant, head, links)
+            if appended and links is not None:
+                return [(row["seq"], row["hash"]) for row in links]
         async with conn.transaction():
             _, head = await _call(conn, tenant, None, None)  # takes the lock until this transaction ends
-            chained = _chained(rows, head)
-            appended, _ = await _call(conn, tenant, head, chained)
+            links = chained(rows, head)
+            appended, _ = await _call(conn, tenant, head, links)
             if not appended:  # only a writer that ignores the lock can move the head now
                 raise unavailable("the chain head moved while its lock was held")
     except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
         raise unavailable(exc.__class__.__name__) from None
-    return [(row["seq"], row["hash"]) for row in chained]
+    return [(row["seq"], row["hash"]) for row in links]
 
 
 def unavailable(why: str) -> AuditUnavailable:

@@ -72,7 +72,7 @@ async def test_a_round_in_the_steady_state_is_one_statement_on_a_kept_connection
         await asyncio.sleep(0)  # query loggers are called soon after, not during
     finally:
         kept.remove_query_logger(log)
-    assert statements == [audit._APPEND] * 5  # no BEGIN/COMMIT, no lock or head statements, no pool reset
+    assert statements == [audit.APPEND_SQL] * 5  # no BEGIN/COMMIT, no lock or head statements, no pool reset
     assert writer.connections.kept == 1  # the same connection, still kept (its logger saw every round)
     await writer.aclose()
     assert writer.connections.kept == 0

@@ -102,10 +102,10 @@ async def test_a_known_head_appends_in_one_statement(db: Database, new_tenant_id
     async with logged(db) as (conn, statements):
         first = await audit.append_many(conn, [record(tid, 1)])  # head unknown: asked, then appended
         await asyncio.sleep(0)  # query loggers are called soon after, not during
-        assert statements == [audit._APPEND, audit._APPEND]
+        assert statements == [audit.APPEND_SQL, audit.APPEND_SQL]
         second = await audit.append_many(conn, [record(tid, i) for i in range(2, 19)], head=first[-1])
         await asyncio.sleep(0)
-        assert statements == [audit._APPEND] * 3
+        assert statements == [audit.APPEND_SQL] * 3
     assert [s for s, _ in second] == list(range(2, 19)) and await intact(db, tid) == 18
 
 
@@ -131,7 +131,7 @@ async def test_after_refusals_the_append_holds_the_lock_from_read_to_insert(
         statements.clear()
         written = await audit.append_many(conn, [record(tid, 3)], head=heads[0])
         await asyncio.sleep(0)
-        assert statements == [audit._APPEND, "BEGIN;", audit._APPEND, audit._APPEND, "COMMIT;"]
+        assert statements == [audit.APPEND_SQL, "BEGIN;", audit.APPEND_SQL, audit.APPEND_SQL, "COMMIT;"]
     assert written[0][0] == 3 and await intact(db, tid) == 3
 
 
@@ -153,16 +153,16 @@ async def test_appends_wait_for_the_lock_other_writers_take(db: Database, new_te
 async def test_the_database_refuses_rows_that_do_not_continue_the_chain(db: Database, new_tenant_id: Any) -> None:
     tid, other = new_tenant_id("app"), new_tenant_id("app")
     good = [r.model_dump() for r in (record(tid, 1), record(tid, 2))]
-    bad_tenant = audit._chained([record(other, 1).model_dump()], (0, audit.GENESIS))
+    bad_tenant = audit.chained([record(other, 1).model_dump()], (0, audit.GENESIS))
     bad_tenant[0]["tenant_id"] = other
-    gap = audit._chained(good, (0, audit.GENESIS))
+    gap = audit.chained(good, (0, audit.GENESIS))
     gap[1]["seq"] = 3
-    broken_link = audit._chained(good, (0, audit.GENESIS))
+    broken_link = audit.chained(good, (0, audit.GENESIS))
     broken_link[1]["prev_hash"] = "e" * 64
     for rows in (bad_tenant, gap, broken_link):
         async with db.system() as conn:
             with pytest.raises(asyncpg.InvalidParameterValueError, match="do not continue its chain"):
-                await conn.fetchrow(audit._APPEND, tid, 0, audit.GENESIS, audit._wire(rows), "1s")
+                await conn.fetchrow(audit.APPEND_SQL, tid, 0, audit.GENESIS, audit.wire(rows), "1s")
     assert await rows_of(db, tid) == [] and await rows_of(db, other) == []
 
 
