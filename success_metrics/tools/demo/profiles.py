@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from success_metrics.calculators import Branding, MonthlyCosts, TenantSettings
 from success_metrics.settings import TenantConfig
+from success_metrics.tools.demo.logo import logo_url
 
 DEMO_TENANTS = ("acme", "globex")
 SOURCES = ("website_form", "social_media", "referral", "paid_ads")
@@ -89,7 +90,7 @@ def profile(tenant_id: str) -> Profile:
             monthly_costs=MonthlyCosts(infrastructure=1800.0, api=3900.0, support=1500.0), targets=_TARGETS,
             agent_goals={a.id: AGENT_GOAL for a in agents},
             team_goals={"acme-north": 170000.0, "acme-south": 150000.0, "acme-inside": 160000.0},
-            branding=Branding(name="Acme LeadPulse", logo_url="https://assets.acme.example/leadpulse-logo.svg",
+            branding=Branding(name="Acme LeadPulse", logo_url=logo_url("AL", "#d9480f"),
                               primary_color="#d9480f", secondary_color="#2b8a3e", custom_domain="metrics.acme.example"),
         )
         return Profile("acme", "Acme Realty Group", settings, teams, locations, agents,
@@ -104,7 +105,7 @@ def profile(tenant_id: str) -> Profile:
             monthly_costs=MonthlyCosts(infrastructure=1500.0, api=3200.0, support=900.0),
             targets={**_TARGETS, "revenue.attributed": 200000.0, "savings.monthly": 12000.0},
             team_goals={"globex-east": 150000.0, "globex-west": 140000.0},
-            branding=Branding(name="Globex Insight", logo_url="https://cdn.globex.example/brand/insight.png",
+            branding=Branding(name="Globex Insight", logo_url=logo_url("GI", "#5f3dc4"),
                               primary_color="#5f3dc4", secondary_color="#f59f00",
                               custom_domain="insight.globex.example"),
         )
