@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from success_metrics.calculators import TenantSettings
-from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.notify.alerts.evaluate import evaluate_tenant, summary
+from success_metrics.notify.alerts.rules import Family, Rule, Severity
 from success_metrics.notify.alerts.state import Transition
 from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
@@ -248,3 +249,14 @@ def test_a_metric_rule_must_name_a_stat_metric(metric: str, says: str) -> None:
         parse({"id": "x.y", "family": "business", "severity": "info", "title": "t", "op": ">", "threshold": 1,
                "condition": {"kind": "metric", "metric": metric}})
     assert caught.value.errors[0]["pointer"] == "/condition/metric"
+
+
+def test_an_alert_summary_reads_as_a_sentence_beside_its_title() -> None:
+    """The title is shown beside the summary (reports, notifications): the summary says what was measured."""
+    latency = Rule("performance.latency", Family.PERFORMANCE, Severity.WARNING, "Latency p95 over 2 s",
+                   {"kind": "latency_p95"}, ">", 2000, window_minutes=15)
+    assert summary(latency, 2348) == "2348 > 2000: latency p95 over the last 15 minutes"
+    week = Rule("business.conversion", Family.BUSINESS, Severity.WARNING, "Conversion dropped",
+                {"kind": "conversion_change"}, "<", -0.1, window_minutes=10080)
+    assert summary(week, -0.1556) == "-0.1556 < -0.1: conversion change over the last 7 days"
+    assert summary(week, None).startswith("no data < -0.1")

@@ -37,9 +37,18 @@ class Change:
 
 
 def summary(rule: Rule, value: float | None) -> str:
+    """What the rule measured against its threshold, for a person (the rule's title is shown beside it)."""
     shown = "no data" if value is None else f"{value:.4g}"
-    return (f"{rule.title}: {shown} {rule.op} {rule.threshold:.4g} "
-            f"({rule.kind} over the last {rule.window_minutes} min)")
+    measured = rule.kind.replace("_", " ")
+    return f"{shown} {rule.op} {rule.threshold:.4g}: {measured} over the last {_span(rule.window_minutes)}"
+
+
+def _span(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return "day" if minutes == 1440 else f"{minutes // 1440} days"
+    if minutes % 60 == 0:
+        return "hour" if minutes == 60 else f"{minutes // 60} hours"
+    return f"{minutes} minutes"
 
 
 async def _queue(conn: asyncpg.Connection, tenant_id: str, rule: Rule | None, severity: str, event_id: int,
