@@ -5,8 +5,11 @@ damped trend, with or without an additive season when there are two full seasons
 whole history, as AutoETS does. Where ETS cannot be fitted (too short, degenerate) the seasonal naive
 forecast (naive without a season) with its textbook intervals (Hyndman & Athanasopoulos, FPP3 §5.5) stands in.
 Counts and money cannot be negative: bounds are clipped at zero. The model's intervals ignore the uncertainty
-of its own parameters, so on two years of months they are too narrow: each is widened to the empirical quantile
-of the earlier forecasts' errors (in units of the model's σ) where that is wider (split conformal prediction).
+of its own parameters, so on two years of months they are too narrow: each is widened to the finite-sample
+conformal quantile of the earlier forecasts' |error| / σ (σ the model's own h-step standard deviation) where that
+is wider (split conformal prediction, ``widening``). The ratios are pooled over the horizons rather than kept per
+step: σ already grows with the step, and two years give at most 12 errors per step, fewer than the 19 a 95 %
+rank needs; pooling also keeps each series calibrated on its own errors, in its own units.
 
 The backtest refits the chosen form at each of the last origins (expanding window) and scores every forecast whose
 actual is known (seasonal naive is scored the same way, and forecasts the series when it scored better): MASE (mean
