@@ -5,8 +5,11 @@ damped trend, with or without an additive season when there are two full seasons
 whole history, as AutoETS does. Where ETS cannot be fitted (too short, degenerate) the seasonal naive
 forecast (naive without a season) with its textbook intervals (Hyndman & Athanasopoulos, FPP3 §5.5) stands in.
 Counts and money cannot be negative: bounds are clipped at zero. The model's intervals ignore the uncertainty
-of its own parameters, so on two years of months they are too narrow: each is widened to the empirical quantile
-of the earlier forecasts' errors (in units of the model's σ) where that is wider (split conformal prediction).
+of its own parameters, so on two years of months they are too narrow: each is widened to the finite-sample
+conformal quantile of the earlier forecasts' |error| / σ (σ the model's own h-step standard deviation) where that
+is wider (split conformal prediction, ``widening``). The ratios are pooled over the horizons rather than kept per
+step: σ already grows with the step, and two years give at most 12 errors per step, fewer than the 19 a 95 %
+rank needs; pooling also keeps each series calibrated on its own errors, in its own units.
 
 The backtest refits the chosen form at each of the last origins (expanding window) and scores every forecast whose
 actual is known (seasonal naive is scored the same way, and forecasts the series when it scored better): MASE (mean
@@ -29,6 +32,7 @@ Z = {80: 1.2815515655446004, 95: 1.959963984540054}  # standard normal quantiles
 MIN_POINTS = 6  # fewer periods of history than this: no forecast, a notice
 BACKTEST_ORIGINS = 12
 BACKTEST_MIN_TRAIN = 6
+CALIBRATION_ORIGINS = 6  # origins before the scored ones, forecast only to calibrate the scored ones' intervals
 MIN_CALIBRATION = 8  # earlier forecasts needed before their errors widen the intervals
 
 
@@ -159,14 +163,18 @@ def mase_scale(y: Sequence[float], period: int) -> float | None:
 
 
 def widening(ratios: Sequence[float], level: int) -> float:
-    """How many model standard deviations the ``level`` % interval spans: the model's normal quantile, or — once
-    MIN_CALIBRATION earlier forecasts are known — the empirical ``level`` % quantile of their |error| / σ
-    (the ⌈level·(n+1)⌉-th smallest, as split conformal prediction does) if that is wider."""
-    if len(ratios) < MIN_CALIBRATION:
+    """How many model standard deviations the ``level`` % interval spans, from the earlier forecasts' |error| / σ
+    (split conformal prediction): the ⌈(n+1)·level⌉-th smallest of the n ratios, the finite-sample quantile that
+    covers ``level`` % of a next exchangeable error. When n is too small for that rank (it exceeds n: below 4
+    ratios for 80 %, 19 for 95 %) the normal quantile of the ratios' root mean square stands in; below
+    MIN_CALIBRATION ratios, the model's own normal quantile. Never narrower than the model's own interval."""
+    n = len(ratios)
+    if n < MIN_CALIBRATION:
         return Z[level]
-    ordered = sorted(ratios)
-    k = min(len(ordered), math.ceil(level / 100 * (len(ordered) + 1)))
-    return max(Z[level], ordered[k - 1])
+    k = math.ceil(level / 100 * (n + 1))
+    if k <= n:
+        return max(Z[level], sorted(ratios)[k - 1])
+    return max(Z[level], Z[level] * math.sqrt(sum(r * r for r in ratios) / n))
 
 
 def calibrated(band: Band, ratios: Sequence[float]) -> Band:
@@ -179,27 +187,29 @@ def rolling(y: Sequence[float], period: int, horizon: int, form: Form | None,
             origins: int = BACKTEST_ORIGINS) -> tuple[Backtest, list[float]]:
     """Rolling origin over the last ``origins`` origins (each with at least BACKTEST_MIN_TRAIN points): fit on
     y[:o], forecast ``horizon`` steps, score the steps whose actual is known. Each origin's intervals are
-    calibrated (``calibrated``) only by forecasts whose actual came before it, so coverage stays out of sample.
+    calibrated (``calibrated``) only by forecasts whose actual came before it, so coverage stays out of sample;
+    up to CALIBRATION_ORIGINS earlier origins are forecast only to calibrate the first scored ones.
     Also returns every forecast's |error| / σ, which calibrate the final forecast."""
     first = max(BACKTEST_MIN_TRAIN, len(y) - origins)
     errors: list[float] = []
     inside = {lv: 0 for lv in LEVELS}
     known: list[tuple[int, float]] = []  # (index of the actual, |error| / σ)
     used = 0
-    for o in range(first, len(y)):
+    for o in range(max(BACKTEST_MIN_TRAIN, first - CALIBRATION_ORIGINS), len(y)):
         scale = mase_scale(y[:o], period)
         if scale is None:
             continue
-        used += 1
         raw = predict(y[:o], period, min(horizon, len(y) - o), form)
         band = calibrated(raw, [r for at, r in known if at < o])
         for h, actual in enumerate(y[o:o + horizon]):
-            errors.append(abs(actual - band.mean[h]) / scale)
-            inside[80] += band.lower_80[h] <= actual <= band.upper_80[h]
-            inside[95] += band.lower_95[h] <= actual <= band.upper_95[h]
+            if o >= first:
+                errors.append(abs(actual - band.mean[h]) / scale)
+                inside[80] += band.lower_80[h] <= actual <= band.upper_80[h]
+                inside[95] += band.lower_95[h] <= actual <= band.upper_95[h]
             sigma = (raw.upper_80[h] - raw.mean[h]) / Z[80]
             if sigma > 0:
                 known.append((o + h, abs(actual - raw.mean[h]) / sigma))
+        used += o >= first
     n = len(errors)
     return (Backtest(origins=used, forecasts=n, mase=sum(errors) / n if n else None,
                      coverage_80=100 * inside[80] / n if n else None,
