@@ -1,12 +1,12 @@
 """Every report kind for every role, rendered as the recipient gets it, to look at.
 
-Loads the ``acme`` demo tenant (13 months, so the monthly review has a year to compare) through the real ingest,
-evaluates its alert rules over the last week as the demo does, builds each report kind (daily, weekly, monthly)
-for an executive, a manager of one team and an agent of that team through the one answer path, writes each
+Loads the ``acme`` demo tenant (25 months, so the monthly review's year over year has a whole year before it) through
+the real ingest, evaluates its alert rules over the last week as the demo does, builds each report kind (daily, weekly,
+monthly) for an executive, a manager of one team and an agent of that team through the one answer path, writes each
 copy's HTML, CSVs and PDF under OUT/<kind>-<role>/, and turns every PDF page into a PNG with ``pdftoppm``
-(poppler-utils). Where a headless Chromium is installed (Debian: ``apt-get install chromium``) the HTML is
-printed by the browser too and its pages turned into ``html-N.png``; without one the HTML is looked at through
-the PDF, which is drawn from the same document.
+(poppler-utils). Where a headless Chromium is installed (Debian: ``apt-get install chromium``) the HTML is printed by
+the browser too and its pages turned into ``html-N.png``; without one the HTML is looked at through the PDF, which is
+drawn from the same document.
 
     python -m benchmarks.render_reports [--out build/reports] [--data DIR] [--scale 1.0]
 
@@ -90,7 +90,7 @@ async def main(out: Path, data: Path | None, scale: float, now: datetime) -> Non
                 loaded = await conn.fetchval("SELECT count(*) FROM leads WHERE tenant_id = $1", TENANT)
             answers = Answerer(db, ResultCache(0, 0), lambda tenant: b"k" * 32)
             if not loaded:
-                await demo.load(db, [profile], months=13, scale=scale, end=now)
+                await demo.load(db, [profile], months=25, scale=scale, end=now)
             # the alert loop's last week, as `success-metrics demo` records it (resumes after a run's last tick)
             await replay_alerts(answers, TENANT, now, retention_months=settings.retention_months)
             chrome = browser()

@@ -200,3 +200,19 @@ async def test_anomalies_feed_annotations_and_the_alert_figure_masked_per_role(
     r = await client.post("/query", json=body("alerts.anomalies", "table") | {
         "range": {"from": "2026-03-02T00:00:00Z", "to": "2026-03-03T00:00:00Z"}}, headers=executive)
     assert table(r.json())[0]["value"] == 2
+
+
+async def test_year_over_year_of_a_whole_month_ended_at_midnight(fitted: str, make_client: Client,
+                                                                 token_for: Callable[..., str]) -> None:
+    """A report for February asks up to 1 March 00:00: last year's February and year to date still count."""
+    client = await make_client(TenantConfig(id=fitted, name=fitted))
+    executive = {"Authorization": f"Bearer {token_for(fitted, 'executive')}"}
+    query = body("kpis.year_over_year", "table") | {"range": {"from": "2026-02-01T00:00:00Z",
+                                                                "to": "2026-03-01T00:00:00Z"}}
+    r = await client.post("/query", json=query, headers=executive)
+    assert r.status_code == 200, r.text
+    rows = {row["kpi"]: row for row in table(r.json())}
+    # February: 4 website_form + 1 paid_ads leads in 2026 against 3 + 1 in 2025; January and February to date
+    assert (rows["Leads"]["this_month"], rows["Leads"]["same_month_last_year"]) == (5, 4)
+    assert (rows["Leads"]["ytd"], rows["Leads"]["last_ytd"]) == (10, 8)
+    assert (rows["Revenue"]["this_month"], rows["Revenue"]["same_month_last_year"]) == (1500, 1000)

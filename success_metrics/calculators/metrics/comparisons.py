@@ -59,8 +59,9 @@ async def year_over_year(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSet
     (month_start, month_end), _ = buckets.month_periods(q, s.zone)
     end = min(q.end, month_end)
     then = year_earlier(end, s.zone)
-    year_start = buckets.local_midnight(date(end.astimezone(s.zone).year, 1, 1), s.zone)
-    spans = {"this_month": (month_start, end), "same_month_last_year": (buckets.month_bounds(then, s.zone)[0], then),
+    # the month's own start, not the end's: a range ending at midnight on the 1st is the whole month before
+    year_start = buckets.local_midnight(date(month_start.astimezone(s.zone).year, 1, 1), s.zone)
+    spans = {"this_month": (month_start, end), "same_month_last_year": (year_earlier(month_start, s.zone), then),
              "ytd": (year_start, end), "last_ytd": (year_earlier(year_start, s.zone), then)}
     got = {k: await _figures(conn, sq, s, lo, hi) for k, (lo, hi) in spans.items()}
     terms = {k: f.terms(s)[0] for k, (f, _) in got.items()}
