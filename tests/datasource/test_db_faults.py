@@ -171,7 +171,8 @@ async def test_a_kept_audit_connection_that_the_server_closed_is_not_used(own: O
     rec = audit.AuditRecord(tenant_id=TENANT, action="test.kept", outcome="success", status=200)
     await audit_writer.record(db, rec)  # the round's connection is now kept by the writer
     writer = audit_writer.writer_of(db)
-    assert writer.connections.kept == 1, "the writer keeps its connection between rounds"
+    # at least this round's connection (another round of the service's own may have kept one more meanwhile)
+    assert writer.connections.kept >= 1, "the writer keeps its connection between rounds"
     admin = await asyncpg.connect(own.embedded.dsn)  # the service's database: end every other session on it
     try:
         ended = await admin.fetchval(
