@@ -102,6 +102,11 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("host_resources", Agg.MAX, Unit.PERCENT, P, "This service's CPU, memory and database size, now.",
             "system"),
     Measure("ingest_batches", Agg.COUNT, Unit.COUNT, P, "Ingest runs: when, source, events loaded.", "ingest"),
+    Measure("backups", Agg.MAX, Unit.BYTES, P, "The database's backups and restore drills: when, size, outcome.",
+            "system"),
+    Measure("database_stats", Agg.MAX, Unit.COUNT, P, "PostgreSQL's own statistics: statements, indexes, "
+            "connections, partition sizes.", "system"),
+    Measure("encryption", Agg.LABEL, Unit.TEXT, SEC, "How connections and stored data are protected.", "security"),
     # security and compliance
     Measure("access_records", Agg.COUNT, Unit.COUNT, SEC, "The access audit log: who queried or exported what, "
             "authentication outcomes.", "audit"),

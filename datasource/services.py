@@ -9,12 +9,12 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
 
-from calculators import check_catalog
+from calculators import check_catalog, runtime
 from datasource import access, keyring, replicas, tenants
 from datasource.alerting import channels
 from datasource.alerting.mailer import Mailer
@@ -26,6 +26,7 @@ from datasource.ratelimit import Limiter
 from datasource.reports.delivery import Reporter
 from datasource.settings import Settings
 from datasource.storage import migrate, partitions
+from datasource.storage.backup_schedule import BackupLoop, Plan
 from datasource.storage.embedded import EmbeddedPostgres
 from datasource.storage.pool import Database
 from datasource.storage.supervise import Supervisor
@@ -65,6 +66,11 @@ async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres 
     return db, embedded
 
 
+def backup_plan(settings: Settings) -> Plan:
+    b = settings.backup
+    return Plan(settings.backup_dir, b.keep, b.verify, b.pg_bin_dir, timedelta(hours=b.interval_hours or 24))
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -95,6 +101,8 @@ class Services:
     scheduler: Scheduler | None = field(default=None, init=False, repr=False)
     # hears other replicas' identity and policy changes (datasource/replicas.py)
     listener: replicas.SettingsListener | None = field(default=None, init=False, repr=False)
+    # scheduled backups with their restore drill, when backup.interval_hours is set (datasource/storage/backup.py)
+    backups: BackupLoop | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secret = local_keys.service_secret(self.settings.data_dir)
@@ -124,6 +132,11 @@ class Services:
         if services.owns_db if listen is None else listen:
             await services.listen()  # before the overrides are read, so no change falls between the two
         await access.load_overrides(services.db, services.identifier)
+        runtime.publish(runtime.ServiceFacts(pool=services.db.stats, tls=settings.tls_cert is not None,
+                                             retention_months=settings.retention_months))
+        if settings.backup.interval_hours and services.db.dsn:
+            services.backups = BackupLoop(services.db, services.db.dsn, backup_plan(settings), lambda: datetime.now(UTC))
+            services.backups.start()
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
                                            services.reporter, services.answers, services.keys)
@@ -144,6 +157,8 @@ class Services:
                 await self._checkpoints
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self.backups is not None:
+            await self.backups.stop()
         await self.http.aclose()
         await access.close_writer(self.db)  # hands back the connections the audit writer keeps between rounds
         if self.owns_db:

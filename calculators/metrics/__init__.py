@@ -1,5 +1,6 @@
 """One module per dashboard area; importing this package registers every metric in the catalog."""
 
-from calculators.metrics import agents, alerts, audit, conditions, executive, kpis, leads, operations, system
+from calculators.metrics import agents, alerts, audit, conditions, database, executive, kpis, leads, operations, system
 
-__all__ = ["agents", "alerts", "audit", "conditions", "executive", "kpis", "leads", "operations", "system"]
+__all__ = ["agents", "alerts", "audit", "conditions", "database", "executive", "kpis", "leads", "operations",
+           "system"]

@@ -133,6 +133,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
              {"kind": "database_size"}, ">", 50 * 1024**3, 60, 0),
     _default("maintenance.retention", "maintenance", "info", "Oldest data leaves retention within 31 days",
              {"kind": "retention_headroom"}, "<", 31, 60, 0),
+    _default("maintenance.backup_age", "maintenance", "warning", "No good database backup in the last 26 hours",
+             {"kind": "metric", "metric": "alerts.backup_age"}, ">", 26, 60, 0),
 )
 _DEFAULT_IDS = {r.id for r in DEFAULT_RULES}
 

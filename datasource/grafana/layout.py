@@ -200,6 +200,14 @@ SYSTEM = DashboardSpec(
         RowSpec("Security and compliance", (
             PanelSpec("security.auth_events", TS, 12, 8),
             PanelSpec("compliance.checks", TB, 12, 8),
+            PanelSpec("security.encryption", TB, 24, 8),
+        )),
+        RowSpec("Database: backups and performance", (
+            PanelSpec("backup.status", TB, 24, 5),
+            PanelSpec("database.pool", TB, 8, 8),
+            PanelSpec("database.growth", TB, 16, 8),
+            PanelSpec("database.performance", TB, 24, 8),
+            PanelSpec("database.indexes", TB, 24, 8),
         )),
     ),
 )

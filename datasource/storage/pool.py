@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from calculators.runtime import PoolStats
 from datasource.storage.errors import DatabaseUnavailable, UnstorableValue
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class Database:
         self.pool = pool
         self.dsn = dsn  # for a connection of its own outside the pool (the settings listener's LISTEN)
         self.health = Health(since=time.monotonic())
+        self.waiting = 0  # callers waiting for a connection of the pool now
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 10) -> Database:
@@ -166,10 +168,13 @@ class Database:
     async def take(self) -> asyncpg.Connection:
         """A connection of the pool, for a caller that hands it back itself (``hand_back``); DatabaseUnavailable
         when none can be had."""
+        self.waiting += 1
         try:
             conn: asyncpg.Connection = await self.pool.acquire()
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
+        finally:
+            self.waiting -= 1
         self.health.reached()
         return conn
 
@@ -184,6 +189,12 @@ class Database:
             await self.pool.release(conn, timeout=RESET_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 (asyncpg has terminated it; nothing is handed back)
             log.warning("a database connection could not be reset and was closed: %s", exc.__class__.__name__)
+
+    def stats(self) -> PoolStats:
+        """The pool's occupancy now (System Health's database.pool)."""
+        size, idle = self.pool.get_size(), self.pool.get_idle_size()
+        return PoolStats(size=size, max_size=self.pool.get_max_size(), in_use=size - idle, idle=idle,
+                         waiting=self.waiting)
 
     @staticmethod
     def discard(conn: asyncpg.Connection) -> None:
