@@ -106,27 +106,40 @@ def prune(directory: Path, keep: int) -> list[Path]:
     return gone
 
 
+def on_database(dsn: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{quote(database, safe='')}", parts.query, parts.fragment))
+
+
 def libpq(dsn: str, database: str | None = None) -> tuple[str, dict[str, str]]:
     """(the DSN without its password, optionally naming another database; the environment carrying the password)."""
-    parts = urlsplit(dsn)
+    parts = urlsplit(on_database(dsn, database) if database else dsn)
     env = {"PGPASSWORD": unquote(parts.password)} if parts.password else {}
     where = parts.netloc.rsplit("@", 1)[-1]
     netloc = f"{quote(unquote(parts.username), safe='')}@{where}" if parts.username else where
-    path = f"/{quote(database, safe='')}" if database else parts.path
-    return urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment)), env
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), env
+
+
+def _program(bin_dir: Path | None, name: str) -> Path:
+    program = (bin_dir or default_bin_dir()) / name
+    if not program.exists():
+        raise BackupFailed(f"{name} is not in {program.parent}: set backup.pg_bin_dir to the folder of "
+                           "PostgreSQL's client programs (as new as the server, or newer).")
+    return program
+
+
+def _failed(name: str, status: int | None, err: bytes) -> BackupFailed:
+    said = err.decode(errors="replace").strip().splitlines()
+    return BackupFailed(f"{name} failed (exit status {status}): " + " / ".join(said[-3:] or ["no message"]))
 
 
 async def _run(program: Path, args: list[str], env: dict[str, str]) -> None:
-    if not program.exists():
-        raise BackupFailed(f"{program.name} is not in {program.parent}: set backup.pg_bin_dir to the folder of "
-                           "PostgreSQL's client programs (as new as the server, or newer).")
     proc = await asyncio.create_subprocess_exec(str(program), *args, env={**os.environ, **env},
                                                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     _, err = await proc.communicate()
     if proc.returncode:
-        said = err.decode(errors="replace").strip().splitlines()
-        raise BackupFailed(f"{program.name} failed (exit status {proc.returncode}): "
-                           + " / ".join(said[-3:] or ["no message"]))
+        raise _failed(program.name, proc.returncode, err)
 
 
 async def _tables(conn: asyncpg.Connection) -> dict[str, int]:
@@ -161,7 +174,7 @@ async def take(db: Database, dsn: str, directory: Path, now: datetime, *, bin_di
             tables, heads = await _tables(conn), await _audit_heads(conn)
             version = await conn.fetchval("SHOW server_version")
             # pg_dump reads the very snapshot the counts were taken in, while this transaction holds it open
-            await _run((bin_dir or default_bin_dir()) / "pg_dump",
+            await _run(_program(bin_dir, "pg_dump"),
                        ["--format=custom", "--compress=6", f"--snapshot={snapshot}", "--no-password",
                         f"--file={partial}", f"--dbname={url}"], env)
         partial.chmod(0o600)
@@ -186,10 +199,29 @@ async def check_file(dump: Path) -> Manifest:
     return manifest
 
 
-async def _restore(dump: Path, url: str, env: dict[str, str], bin_dir: Path | None, *, clean: bool) -> None:
-    args = ["--exit-on-error", "--single-transaction", "--no-owner", "--no-password", f"--dbname={url}"]
-    await _run((bin_dir or default_bin_dir()) / "pg_restore", [*args, *(["--clean", "--if-exists"] * clean),
-                                                               str(dump)], env)
+async def _restore(dump: Path, url: str, env: dict[str, str], bin_dir: Path | None) -> None:
+    """Replace the schema of the database at ``url`` with the dump's, in one transaction: pg_restore writes the
+    dump as SQL and psql runs it after dropping the schema (pg_restore's own --clean cannot drop the constraints
+    partitions inherit)."""
+    reader, writer = os.pipe()
+    environ = {**os.environ, **env}
+    try:
+        script = await asyncio.create_subprocess_exec(
+            str(_program(bin_dir, "pg_restore")), "--no-owner", "--file=-", str(dump), stdout=writer,
+            stderr=asyncio.subprocess.PIPE, env=environ)
+        load = await asyncio.create_subprocess_exec(
+            str(_program(bin_dir, "psql")), "--no-psqlrc", "--quiet", "--no-password", "--single-transaction",
+            "--set=ON_ERROR_STOP=1", "--command=DROP SCHEMA public CASCADE; CREATE SCHEMA public;", "--file=-",
+            f"--dbname={url}", stdin=reader, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            env=environ)
+    finally:
+        os.close(reader)
+        os.close(writer)
+    (_, made), (_, loaded) = await asyncio.gather(script.communicate(), load.communicate())
+    if script.returncode:
+        raise _failed("pg_restore", script.returncode, made)
+    if load.returncode:
+        raise _failed("psql", load.returncode, loaded)
 
 
 async def drill(dsn: str, dump: Path, *, bin_dir: Path | None = None) -> DrillReport:
@@ -212,16 +244,17 @@ async def drill(dsn: str, dump: Path, *, bin_dir: Path | None = None) -> DrillRe
             raise BackupFailed(f"The restore drill cannot create its scratch database ({exc}); grant CREATEDB to "
                                "the database user.") from None
         try:
-            url, env = libpq(dsn, scratch)
-            await _restore(dump, url, env, bin_dir, clean=False)
-            conn = await asyncpg.connect(libpq(dsn, scratch)[0], password=env.get("PGPASSWORD"))
+            await _restore(dump, *libpq(dsn, scratch), bin_dir)
+            copy = await Database.connect(on_database(dsn, scratch), min_size=1, max_size=1)  # its jsonb codec too
             try:
-                report.problems += compare(manifest, await _tables(conn), await _audit_heads(conn))
-                chains = await audit_verify.verify(conn)
+                async with copy.system() as conn:
+                    tables = await _tables(conn)
+                    report.problems += compare(manifest, tables, await _audit_heads(conn))
+                    chains = await audit_verify.verify(conn)
                 report.problems += [f"audit chain {b}" for b in chains.breaks]
-                report.rows = sum((await _tables(conn)).values())
+                report.rows = sum(tables.values())
             finally:
-                await conn.close()
+                await copy.close()
         except BackupFailed as exc:
             report.problems.append(exc.message)
         finally:
@@ -245,7 +278,7 @@ async def restore(dsn: str, dump: Path, clock: Callable[[], datetime], *, bin_di
     started = clock()
     manifest = await check_file(dump)
     url, env = libpq(dsn)
-    await _restore(dump, url, env, bin_dir, clean=True)
+    await _restore(dump, url, env, bin_dir)
     conn = await asyncpg.connect(dsn)
     try:
         await record(conn, "restore", started, clock(), True, manifest.file, manifest.bytes,
