@@ -27,6 +27,8 @@ class ServiceFacts:
     pool: Callable[[], PoolStats] | None = None  # None: no service pool (a one-shot command)
     tls: bool = False  # the service serves HTTPS itself (tls_cert and tls_key set)
     retention_months: int = 24
+    # how the service's connections reach PostgreSQL: (yes | local | no, in words), as its own session sees it
+    database_link: tuple[str, str] | None = None
 
 
 _published: list[ServiceFacts] = [ServiceFacts()]

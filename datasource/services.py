@@ -133,7 +133,8 @@ class Services:
             await services.listen()  # before the overrides are read, so no change falls between the two
         await access.load_overrides(services.db, services.identifier)
         runtime.publish(runtime.ServiceFacts(pool=services.db.stats, tls=settings.tls_cert is not None,
-                                             retention_months=settings.retention_months))
+                                             retention_months=settings.retention_months,
+                                             database_link=await services.db.link()))
         if settings.backup.interval_hours and services.db.dsn:
             services.backups = BackupLoop(services.db, services.db.dsn, backup_plan(settings), lambda: datetime.now(UTC))
             services.backups.start()

@@ -61,15 +61,10 @@ async def backup_status(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
     return shapes.table(sq.query.metric, cols, [row])
 
 
-async def _statements_missing(conn: asyncpg.Connection) -> str | None:
-    """Why pg_stat_statements cannot be read here, or None when it can."""
-    if STATEMENTS not in await conn.fetchval("SELECT current_setting('shared_preload_libraries')"):
-        return ("Statement statistics are unavailable: the server does not preload pg_stat_statements (the embedded "
-                "PostgreSQL does; on your own server add it to shared_preload_libraries and restart).")
-    if await conn.fetchval("SELECT to_regclass('pg_stat_statements')") is None:
-        return ("Statement statistics are unavailable: run CREATE EXTENSION pg_stat_statements in the service's "
-                "database (as a superuser).")
-    return None
+NOT_INSTALLED = ("Statement statistics are unavailable: run CREATE EXTENSION pg_stat_statements in the service's "
+                 "database (as a superuser).")
+NOT_LOADED = ("Statement statistics are unavailable: the server does not preload pg_stat_statements (the embedded "
+              "PostgreSQL does; on your own server add it to shared_preload_libraries and restart).")
 
 
 @metric("database.performance", "Slowest Statements",
@@ -80,16 +75,19 @@ async def _statements_missing(conn: asyncpg.Connection) -> str | None:
 async def performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     cols = [shapes.text("statement"), shapes.num("calls", Unit.COUNT), shapes.num("mean_ms", Unit.MS),
             shapes.num("max_ms", Unit.MS), shapes.num("total_ms", Unit.MS), shapes.num("rows", Unit.COUNT)]
-    missing = await _statements_missing(conn)
-    if missing:
-        return shapes.table(sq.query.metric, cols, [], notices=(missing,))
-    rows = await conn.fetch(
-        f"""SELECT CASE WHEN query = '<insufficient privilege>' THEN '(text withheld: run by '
-                        || userid::regrole::text || ')' ELSE query END AS statement,
-                   calls, mean_exec_time, max_exec_time, total_exec_time, rows
-            FROM pg_stat_statements
-            WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-            ORDER BY mean_exec_time DESC LIMIT {SLOWEST}""")
+    if await conn.fetchval(f"SELECT to_regclass('{STATEMENTS}')") is None:
+        return shapes.table(sq.query.metric, cols, [], notices=(NOT_INSTALLED,))
+    try:
+        async with conn.transaction():  # a savepoint: the tenant transaction outlives a server that did not preload
+            rows = await conn.fetch(
+                f"""SELECT CASE WHEN query = '<insufficient privilege>' THEN '(text withheld: run by '
+                                || userid::regrole::text || ')' ELSE query END AS statement,
+                           calls, mean_exec_time, max_exec_time, total_exec_time, rows
+                    FROM {STATEMENTS}
+                    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    ORDER BY mean_exec_time DESC LIMIT {SLOWEST}""")
+    except asyncpg.exceptions.ObjectNotInPrerequisiteStateError:
+        return shapes.table(sq.query.metric, cols, [], notices=(NOT_LOADED,))
     return shapes.table(sq.query.metric, cols, [tuple(r.values()) for r in rows])
 
 
@@ -184,14 +182,7 @@ async def growth(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -
         "by the service (use encrypted disks or volumes). Each row: what, protection (yes, local or no), detail.",
         Unit.TEXT, Kind.TABLE, sensitivity=Sensitivity.SECURITY, inputs=("encryption",))
 async def encryption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    link = await conn.fetchrow("SELECT s.ssl, s.version, s.cipher, inet_server_addr() IS NULL AS local "
-                               "FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()")
-    if link["ssl"]:
-        database = ("yes", f"TLS ({link['version']}, {link['cipher']})")
-    elif link["local"]:
-        database = ("local", "Unix socket on this host (the embedded PostgreSQL): never on the network")
-    else:
-        database = ("no", "plain TCP: add sslmode=verify-full to DATABASE_URL and enable TLS on the server")
+    database = runtime.facts().database_link or ("unknown", "no running service has reported its connection")
     service = (("yes", "HTTPS served by this service (tls_cert, tls_key)") if runtime.facts().tls else
                ("no", "plain HTTP: set tls_cert and tls_key, or terminate TLS at a proxy in front of it"))
     rows = [

@@ -196,6 +196,17 @@ class Database:
         return PoolStats(size=size, max_size=self.pool.get_max_size(), in_use=size - idle, idle=idle,
                          waiting=self.waiting)
 
+    async def link(self) -> tuple[str, str]:
+        """Whether this pool's connections are encrypted: yes (TLS), local (a Unix socket) or no, with how."""
+        async with self._acquire() as conn:
+            row = await conn.fetchrow("SELECT s.ssl, s.version, s.cipher, inet_server_addr() IS NULL AS local "
+                                      "FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()")
+        if row["ssl"]:
+            return "yes", f"TLS ({row['version']}, {row['cipher']})"
+        if row["local"]:
+            return "local", "a Unix socket on this host (the embedded PostgreSQL's): never on the network"
+        return "no", "plain TCP: add sslmode=verify-full to DATABASE_URL and enable TLS on the server"
+
     @staticmethod
     def discard(conn: asyncpg.Connection) -> None:
         """Terminate a connection taken with ``take`` (its slot goes back to the pool, to be reconnected)."""
