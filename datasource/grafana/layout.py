@@ -203,7 +203,7 @@ SYSTEM = DashboardSpec(
             PanelSpec("security.encryption", TB, 24, 8),
         )),
         RowSpec("Database: backups and performance", (
-            PanelSpec("backup.status", TB, 24, 5),
+            PanelSpec("backup.status", TB, 24, 6),
             PanelSpec("database.pool", TB, 8, 8),
             PanelSpec("database.growth", TB, 16, 8),
             PanelSpec("database.performance", TB, 24, 8),

@@ -23,7 +23,9 @@ agents.load_balance agents.time_allocation agents.goals agents.top_performers ag
 security.auth_events compliance.checks adoption.usage alerts.action_items
 audit.access_log audit.failures audit.exports
 alerts.component_calls security.audit_actions alerts.conversion alerts.high_priority_waiting alerts.month_projection
-system.database_size system.oldest_event""".split()
+system.database_size system.oldest_event
+backup.status database.performance database.indexes database.pool database.growth security.encryption
+alerts.backup_age""".split()
 
 
 def test_every_contract_metric_is_in_the_catalog() -> None:

@@ -116,13 +116,14 @@ async def test_fixture_fires_exactly_the_alerts_worked_out_by_hand(db: Database,
     #   error rate: 7 failed / 16 calls = 0.4375 > 0.05, for 5 min
     #   latency p95: sms 3000 ms (crm: 900 + 0.55 * 100 = 955) -> max 3000 > 2000, for 5 min
     #   conversion: this week 1/5 = 0.2, week before 2/4 = 0.5 -> (0.2 - 0.5) / 0.5 = -0.6 < -0.10, for 60 min
-    # Inactive: SLA (no component has 20 calls in the hour -> no data), database size, retention headroom
+    # Inactive: SLA (no component has 20 calls in the hour -> no data), database size, retention headroom, backup
+    # age (no backup before T, and the tenant was created after T: 0 h)
     assert await states(db, tid) == {
         "critical.downtime": "pending", "critical.auth_failures": "firing",
         "performance.sla": "inactive", "performance.error_rate": "pending", "performance.latency_p95": "pending",
         "business.conversion_drop": "pending", "business.high_priority_waiting": "firing",
         "business.target_at_risk": "firing", "maintenance.database_growth": "inactive",
-        "maintenance.retention": "inactive",
+        "maintenance.retention": "inactive", "maintenance.backup_age": "inactive",
     }
 
     # two minutes later the downtime has held for its 2 min; error rate and latency need 5

@@ -63,7 +63,7 @@ async def test_admin_manages_rules(setup: Any) -> None:
     client, _, auth = setup
     listed = (await client.get("/api/admin/alert-rules", headers=auth("admin"))).json()
     assert {r["rule"]["family"] for r in listed} == {"critical", "performance", "business", "maintenance"}
-    assert len(listed) == 10 and all(r["builtin"] and r["state"] == "inactive" for r in listed)
+    assert len(listed) == 11 and all(r["builtin"] and r["state"] == "inactive" for r in listed)
 
     rule = {"id": "custom.p95", "family": "performance", "severity": "warning", "title": "Slow CRM",
             "condition": {"kind": "latency_p95", "component": "crm_sync"}, "op": ">", "threshold": 800,
