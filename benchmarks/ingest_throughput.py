@@ -20,11 +20,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from datasource import demo
-from datasource import tenants as tenant_store
-from datasource.ingest.backfill import backfill
-from datasource.services import open_database
-from datasource.settings import Settings
+from success_metrics.tools import demo
+from success_metrics.storage import tenants as tenant_store
+from success_metrics.ingest.backfill import backfill
+from success_metrics.server.services import open_database
+from success_metrics.settings import Settings
 
 
 def write_events(path: Path, tenant: str, wanted: int) -> int:

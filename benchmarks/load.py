@@ -42,7 +42,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from rbac import dev_issuer
+from success_metrics.rbac import dev_issuer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this checkout

@@ -3,7 +3,7 @@
     python benchmarks/metrics_latency.py [--ranges 30d 24mo] [--reps 5]
 
 Runs on the data set of benchmarks/dataset.py (built first if missing). For every metric of the catalog and
-every range ending at the data set's end, it times ``calculators.compute`` (no result cache) and a raw-SQL
+every range ending at the data set's end, it times ``success_metrics.calculators.compute`` (no result cache) and a raw-SQL
 baseline: the query someone would write in a Grafana PostgreSQL panel for the same figure, aggregating the
 ``events`` table directly (JSON fields extracted per row, percentiles with percentile_cont, lead funnels by
 joining the lead's events). Each repetition uses the next tenant. Prints median and p95 of both, and the ratio
@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from calculators import MetricName, MetricQuery, RowScope, ScopedQuery, TenantId, all_metrics, compute  # noqa: E402
-from calculators.buckets import month_bounds  # noqa: E402
-from calculators.compute import load_settings  # noqa: E402
+from success_metrics.calculators import MetricName, MetricQuery, RowScope, ScopedQuery, TenantId, all_metrics, compute
+from success_metrics.calculators.buckets import month_bounds
+from success_metrics.calculators.compute import load_settings
 from benchmarks.dataset import bench_database, ensure_dataset  # noqa: E402
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),

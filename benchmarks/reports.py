@@ -20,16 +20,17 @@ import tempfile
 import time
 from datetime import UTC, datetime
 
-from datasource import demo, tenants
-from datasource.answer import Answerer
-from datasource.cache import ResultCache
-from datasource.reports import content, render
-from datasource.reports.content import Recipient
-from datasource.reports.schedule import DEFAULT_TIMES, ReportKind, latest_due
-from datasource.services import open_database
-from datasource.settings import load_settings
-from rbac import Role
-from rbac.policy import default_policy
+from success_metrics.tools import demo
+from success_metrics.storage import tenants
+from success_metrics.query.answer import Answerer
+from success_metrics.query.cache import ResultCache
+from success_metrics.notify.reports import content, render
+from success_metrics.notify.reports.content import Recipient
+from success_metrics.notify.reports.schedule import DEFAULT_TIMES, ReportKind, latest_due
+from success_metrics.server.services import open_database
+from success_metrics.settings import load_settings
+from success_metrics.rbac import Role
+from success_metrics.rbac.policy import default_policy
 
 
 async def main(n_tenants: int, scale: float, months: int) -> None:

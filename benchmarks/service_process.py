@@ -24,7 +24,7 @@ import yaml
 
 def embedded_dsn(data_dir: Path) -> str:
     """Attach to the embedded server the service started under data_dir (for the look-ups and the baseline)."""
-    from datasource.storage.embedded import EmbeddedPostgres
+    from success_metrics.storage.embedded import EmbeddedPostgres
 
     return EmbeddedPostgres(data_dir).start()
 
@@ -47,7 +47,7 @@ def start_server(data_dir: Path, dsn: str | None, port: int, config: Path, log: 
 
 async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[bytes], timeout: float = 1200) -> None:
     """Until the service answers and its cache warmer has done its first round: users arrive on a running
-    service, whose warmer has long since computed the dashboards (datasource/warmer.py)."""
+    service, whose warmer has long since computed the dashboards (success_metrics/query/warmer.py)."""
     started = time.monotonic()
     ready = None
     while time.monotonic() < started + timeout:
@@ -71,7 +71,7 @@ async def quiet(client: aiohttp.ClientSession, seconds: float) -> None:
     """Start a measured phase only where no cache-warmer round falls within it (a round runs just after each
     quarter hour, ~75 s for 20 tenants): every phase, the raw-SQL one included, then runs on an otherwise idle
     machine, and the figures compare like with like. The rounds' own cost is reported by the server's log."""
-    from datasource.warmer import next_round_in
+    from success_metrics.query.warmer import next_round_in
 
     if next_round_in(datetime.now(UTC)) < seconds + 15:
         wait = next_round_in(datetime.now(UTC)) + 1
@@ -86,7 +86,7 @@ async def quiet(client: aiohttp.ClientSession, seconds: float) -> None:
 
 async def before_quarter(lead: float) -> None:
     """Wait until ``lead`` seconds before the next quarter hour (--across-quarter)."""
-    from datasource.warmer import AFTER_STEP_S, next_round_in
+    from success_metrics.query.warmer import AFTER_STEP_S, next_round_in
 
     wait = next_round_in(datetime.now(UTC)) - AFTER_STEP_S - lead
     wait = wait if wait >= 0 else wait + 900

@@ -17,10 +17,10 @@ import asyncpg
 import httpx
 import pytest
 
-from datasource.app import create_app
-from datasource.services import Services, open_database
-from datasource.settings import Settings, TenantConfig
-from datasource.storage.pool import Database
+from success_metrics.server.app import create_app
+from success_metrics.server.services import Services, open_database
+from success_metrics.settings import Settings, TenantConfig
+from success_metrics.storage.pool import Database
 
 _counter = itertools.count(1)
 
@@ -81,7 +81,7 @@ async def make_client(
         app = create_app(settings, database=db)
         services = await Services.start(settings, db)
         async with db.system() as conn:
-            from datasource import tenants as tenant_store
+            from success_metrics.storage import tenants as tenant_store
 
             for t in tenants:
                 await tenant_store.upsert(conn, t)
@@ -98,7 +98,7 @@ async def make_client(
 @pytest.fixture
 def token_for(base_settings: Settings) -> Callable[..., str]:
     """A dev-issuer token (real ES256 signature) for a tenant and role; claims: subject, agent_id, teams, any other."""
-    from rbac import dev_issuer
+    from success_metrics.rbac import dev_issuer
 
     def mint(tenant_id: str, role: str, **claims: Any) -> str:
         return dev_issuer.mint(base_settings.data_dir, tenant_id, role, issuer=base_settings.dev_issuer,

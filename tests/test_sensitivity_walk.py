@@ -21,14 +21,13 @@ from typing import Any
 
 import pytest
 
-from calculators import (Frame, Kind, MetricName, MetricQuery, Sensitivity, all_metrics, compute,
-                         get_metric)
-from calculators import annotations as annotation_kinds
-from calculators.compute import load_settings
-from datasource.reports import content
-from datasource.reports.schedule import ReportKind, period_covering
-from datasource.storage.pool import Database
-from rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
+from success_metrics.calculators import Frame, Kind, MetricName, MetricQuery, Sensitivity, all_metrics, compute, get_metric
+from success_metrics.calculators import annotations as annotation_kinds
+from success_metrics.calculators.compute import load_settings
+from success_metrics.notify.reports import content
+from success_metrics.notify.reports.schedule import ReportKind, period_covering
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
 from tests.calculators import fixture
 from tests.datasource.test_alert_delivery import KEYS
 from tests.datasource.test_alert_evaluate import answers
@@ -275,8 +274,8 @@ async def test_alert_notifications_reach_only_channels_whose_audience_may_see_th
         db: Database, new_tenant_id: Any) -> None:
     """A revenue projection (financial) and an authentication-failure burst (security) fire at T: an admin channel
     gets both, an auditors' channel only the burst, a channel for agents neither."""
-    from datasource.alerting import channels, rules
-    from datasource.alerting.evaluate import evaluate_tenant
+    from success_metrics.notify.alerts import channels, rules
+    from success_metrics.notify.alerts.evaluate import evaluate_tenant
     from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, make_tenant
 
     tid = new_tenant_id("walk-notify")

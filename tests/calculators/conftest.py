@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from datasource.storage.pool import Database
+from success_metrics.storage.pool import Database
 from tests.calculators import fixture
 
 

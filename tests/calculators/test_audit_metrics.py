@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from calculators.buckets import epoch_ms
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
-from rbac import audit
-from rbac.audit import AuditRecord
+from success_metrics.calculators.buckets import epoch_ms
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import audit
+from success_metrics.rbac.audit import AuditRecord
 from tests.calculators.fixture import col, create_tenant, run
 
 AT = datetime(2026, 2, 9, 10, tzinfo=UTC)

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calculators import MetricName, MetricQuery
-from calculators.buckets import DAY, HOUR, MONTH, Source, plan, series_starts, series_width
-from calculators.sql import Params, bucket_expr
-from datasource.storage.pool import Database
+from success_metrics.calculators import MetricName, MetricQuery
+from success_metrics.calculators.buckets import DAY, HOUR, MONTH, Source, plan, series_starts, series_width
+from success_metrics.calculators.sql import Params, bucket_expr
+from success_metrics.storage.pool import Database
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from calculators import Dimension, Kind, MetricName, Unit, all_metrics, get_metric
-from calculators.catalog import DuplicateMetric, metric
-from calculators.errors import UnknownMetric
-from calculators.validate import issues
+from success_metrics.calculators import Dimension, Kind, MetricName, Unit, all_metrics, get_metric
+from success_metrics.calculators.catalog import DuplicateMetric, metric
+from success_metrics.calculators.errors import UnknownMetric
+from success_metrics.calculators.validate import issues
 
 CONTRACT = """roi.monthly savings.monthly revenue.attributed time_savings.hours executive.kpi_summary
 revenue.monthly_trend time_savings.cumulative conversion.before_after cost.avoidance cost.benefit
@@ -42,7 +42,7 @@ def test_validate_reports_every_issue() -> None:
     found = issues(broken)
     assert "roi.monthly: registered more than once" in found
     assert "Bad Name: name is not 'area.metric' in lower case" in found
-    assert "Bad Name: input 'no.such' is neither a measure (calculators/measures.py) nor a metric" in found
+    assert "Bad Name: input 'no.such' is neither a measure (success_metrics/calculators/measures.py) nor a metric" in found
     assert "Bad Name: title and description are required" in found
 
 

@@ -6,10 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calculators import (Dimension, Filter, InvalidRange, Kind, MetricName, MetricQuery, Operator, RowScope,
-                         ScopedQuery, ScopeKind, TenantId, UnknownMetric, UnsupportedFilter, all_metrics, get_metric,
-                         needs_agent_scope_check, shared_query)
-from datasource.storage.pool import Database
+from success_metrics.calculators import Dimension, Filter, InvalidRange, Kind, MetricName, MetricQuery, Operator, RowScope, ScopedQuery, ScopeKind, TenantId, UnknownMetric, UnsupportedFilter, all_metrics, get_metric, needs_agent_scope_check, shared_query
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, create_tenant, run
 
 SCOPES = [RowScope(), RowScope(ScopeKind.TEAM, teams=("t1",)), RowScope(ScopeKind.SELF, agent_id="a2")]
@@ -81,7 +79,7 @@ async def test_every_metric_answers_an_empty_tenant(db: Database, new_tenant_id)
 
 
 async def test_explain_lists_the_statements(db: Database, tenant_a: str) -> None:
-    from calculators import MetricName, MetricQuery, ScopedQuery, TenantId, explain
+    from success_metrics.calculators import MetricName, MetricQuery, ScopedQuery, TenantId, explain
 
     sq = ScopedQuery(TenantId(tenant_a), MetricQuery(MetricName("components.health"), *FEB))
     async with db.tenant(tenant_a) as conn:

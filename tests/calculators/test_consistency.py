@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calculators import all_metrics, buckets
-from calculators.buckets import Segment, Source
-from datasource.ingest import validate, writer
-from datasource.storage.pool import Database
+from success_metrics.calculators import all_metrics, buckets
+from success_metrics.calculators.buckets import Segment, Source
+from success_metrics.ingest import validate, writer
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import NOW, create_tenant, ev, run
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)

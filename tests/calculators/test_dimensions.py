@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from calculators import Dimension, RowScope, ScopeKind, dimension_values
-from datasource.storage.pool import Database
+from success_metrics.calculators import Dimension, RowScope, ScopeKind, dimension_values
+from success_metrics.storage.pool import Database
 
 
 async def values(db: Database, tenant: str, dim: Dimension, scope: RowScope = RowScope()) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""The lead entity's declaration (calculators/entities.py) covers every leads column, and migration 0012 runs
+"""The lead entity's declaration (success_metrics/calculators/entities.py) covers every leads column, and migration 0012 runs
 the SQL it generates: the winning lead.created, lead.scored and lead.routed (their event ids and the values they
 decide), recomputed from the stored events where the stored time is the winner's."""
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from calculators import entities
-from datasource.storage import migrate, partitions
-from datasource.storage.pool import Database
+from success_metrics.calculators import entities
+from success_metrics.storage import migrate, partitions
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import migrated_before
 
 T = datetime(2025, 7, 1, 9, tzinfo=UTC)

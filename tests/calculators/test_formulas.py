@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calculators import formulas
-from calculators.tenant import AttributionWeights, Baseline, EfficiencyWeights
+from success_metrics.calculators import formulas
+from success_metrics.calculators.tenant_settings import AttributionWeights, Baseline, EfficiencyWeights
 
 
 def test_status_respects_direction() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from datasource.storage.pool import Database
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, by, col, run
 
 

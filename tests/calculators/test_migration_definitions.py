@@ -16,9 +16,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from calculators import rollups
-from datasource.storage import migrate, partitions
-from datasource.storage.pool import Database
+from success_metrics.calculators import rollups
+from success_metrics.storage import migrate, partitions
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import migrated_before
 
 T = datetime(2025, 6, 2, 9, tzinfo=UTC)

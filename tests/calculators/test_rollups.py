@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calculators import Dimension, Filter, Operator, rollups
-from calculators.sketches import RELATIVE_ERROR
-from datasource.storage.pool import Database
+from success_metrics.calculators import Dimension, Filter, Operator, rollups
+from success_metrics.calculators.sketches import RELATIVE_ERROR
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import by, col, ev, load, run
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -128,7 +128,7 @@ async def test_rollups_of_one_tenant_are_invisible_to_another(db: Database, tena
 
 
 async def test_latency_series_from_sketches(db: Database, tenant: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from calculators import calls
+    from success_metrics.calculators import calls
 
     monkeypatch.setattr(calls, "EXACT_SERIES_CALLS", 0)  # force the histogram path for this small data set
     f = await run(db, tenant, "components.latency", LO, HI, options=(("granularity", "day"),),

@@ -1,4 +1,4 @@
-"""The semantic model (calculators/semantic): the schemas and the rollup SQL are what it generates, its names
+"""The semantic model (success_metrics/calculators/semantic): the schemas and the rollup SQL are what it generates, its names
 point at real catalog measures, and the named views give the sums worked out by hand."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from calculators.events import EventType
-from calculators.measures import MEASURES
-from calculators.semantic import EVENT_MODELS, MODELS, Slot
-from calculators.semantic.generate import generated_block, schema_files
-from datasource.storage import model_files
-from datasource.storage.pool import Database
+from success_metrics.calculators.events import EventType
+from success_metrics.calculators.measures import MEASURES
+from success_metrics.calculators.semantic import EVENT_MODELS, MODELS, Slot
+from success_metrics.calculators.semantic.generate import generated_block, schema_files
+from success_metrics.storage import model_files
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import ev, load
 from tests.datasource.event_samples import one_of_each
 

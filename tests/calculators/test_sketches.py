@@ -7,8 +7,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calculators import sketches
-from datasource.storage.pool import Database
+from success_metrics.calculators import sketches
+from success_metrics.storage.pool import Database
 
 
 def percentile_cont(values: list[float], q: float) -> float:

@@ -18,11 +18,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from calculators import rollups
-from calculators.sql import TYPED_RAW
-from datasource.ingest import validate, writer
-from datasource.storage import migrate, partitions
-from datasource.storage.pool import Database
+from success_metrics.calculators import rollups
+from success_metrics.calculators.sql import TYPED_RAW
+from success_metrics.ingest import validate, writer
+from success_metrics.storage import migrate, partitions
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import NOW, col, create_tenant, ev, migrated_before, run
 
 START = datetime(2026, 10, 1, tzinfo=UTC)

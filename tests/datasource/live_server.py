@@ -12,10 +12,10 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from datasource.app import create_app
-from datasource.settings import Settings
-from datasource.slow_clients import server_options
-from datasource.storage.pool import Database
+from success_metrics.server.app import create_app
+from success_metrics.settings import Settings
+from success_metrics.guard.slow_clients import server_options
+from success_metrics.storage.pool import Database
 
 
 @asynccontextmanager

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource import tenants
-from datasource.ingest import intake
-from datasource.ingest.writer import Source
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
+from success_metrics.storage import tenants
+from success_metrics.ingest import intake
+from success_metrics.ingest.writer import Source
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
 
 DAY = "2026-03-02"
 

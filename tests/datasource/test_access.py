@@ -1,4 +1,4 @@
-"""access.record: concurrent audit appends of a tenant share transactions (group commit), chain intact."""
+"""audit_writer.record: concurrent audit appends of a tenant share transactions (group commit), chain intact."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from datasource import access
-from datasource.storage.pool import Database
-from rbac import AuditUnavailable, audit, audit_verify
+from success_metrics.guard import audit_writer
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import AuditUnavailable, audit, audit_verify
 
 
 def record(tenant: str, n: int) -> audit.AuditRecord:
@@ -29,7 +29,7 @@ async def test_concurrent_records_of_two_tenants_are_all_written_in_fewer_rounds
         return await real(conn, records, head)
 
     monkeypatch.setattr(audit, "append_many", counting)
-    await asyncio.gather(*(access.record(db, record(a if i % 2 else b, i)) for i in range(40)))
+    await asyncio.gather(*(audit_writer.record(db, record(a if i % 2 else b, i)) for i in range(40)))
     # 40 records, 20 per tenant: the first of each tenant opens a round alone, the other 19 queue behind it
     assert sum(rounds) == 40 and len(rounds) < 40
     async with db.system() as conn:
@@ -46,10 +46,10 @@ async def test_a_failed_round_fails_every_request_in_it_and_the_next_round_works
     monkeypatch.setattr(audit, "LOCK_TIMEOUT", "100ms")
     async with db.system() as holder, holder.transaction():
         await holder.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
-        outcomes = await asyncio.gather(*(access.record(db, record(tid, i)) for i in range(5)),
+        outcomes = await asyncio.gather(*(audit_writer.record(db, record(tid, i)) for i in range(5)),
                                         return_exceptions=True)
     assert all(isinstance(o, AuditUnavailable) for o in outcomes), outcomes
-    await access.record(db, record(tid, 7))
+    await audit_writer.record(db, record(tid, 7))
     async with db.system() as conn:
         assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE tenant_id = $1", tid) == 1
 
@@ -57,7 +57,7 @@ async def test_a_failed_round_fails_every_request_in_it_and_the_next_round_works
 async def test_a_round_in_the_steady_state_is_one_statement_on_a_kept_connection(
         db: Database, new_tenant_id: Any) -> None:
     tid = new_tenant_id("grp")
-    writer = access.GroupCommit(db)
+    writer = audit_writer.GroupCommit(db)
     await writer.append(record(tid, 0))  # the first round asks for the head, then appends
     kept = writer._idle[-1]
     statements: list[str] = []
@@ -82,7 +82,7 @@ async def test_a_round_in_the_steady_state_is_one_statement_on_a_kept_connection
 
 async def test_two_replicas_and_the_cli_append_to_one_chain_at_once(db: Database, new_tenant_id: Any) -> None:
     tid = new_tenant_id("grp")
-    replicas = [access.GroupCommit(db), access.GroupCommit(db)]  # each with its own heads and connections
+    replicas = [audit_writer.GroupCommit(db), audit_writer.GroupCommit(db)]  # each with its own heads and connections
 
     async def cli(n: int) -> None:  # a writer that keeps no head, e.g. `success-metrics` admin commands
         async with db.system() as conn:
@@ -109,8 +109,8 @@ async def test_two_replicas_and_the_cli_append_to_one_chain_at_once(db: Database
 
 async def test_kept_connections_go_back_to_the_pool(db: Database, new_tenant_id: Any,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(access, "IDLE_RELEASE_S", 0.05)
-    writer = access.GroupCommit(db)
+    monkeypatch.setattr(audit_writer, "IDLE_RELEASE_S", 0.05)
+    writer = audit_writer.GroupCommit(db)
     writer.keep = 1
     tenants = [new_tenant_id("grp") for _ in range(3)]
     await asyncio.gather(*(writer.append(record(t, i)) for i in range(4) for t in tenants))

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from calculators import TenantSettings
-from datasource import tenants
-from datasource.alerting.evaluate import evaluate_tenant
-from datasource.alerting.state import Transition
-from datasource.answer import Answerer
-from datasource.cache import ResultCache
-from datasource.settings import TenantConfig
-from datasource.storage import partitions
-from datasource.storage.pool import Database
+from success_metrics.calculators import TenantSettings
+from success_metrics.storage import tenants
+from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.notify.alerts.state import Transition
+from success_metrics.query.answer import Answerer
+from success_metrics.query.cache import ResultCache
+from success_metrics.settings import TenantConfig
+from success_metrics.storage import partitions
+from success_metrics.storage.pool import Database
 
 T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -195,7 +195,7 @@ async def test_tenants_see_only_their_own_alerts(db: Database, fixture_tenant: s
 
 
 async def test_changed_rule_is_used_and_a_disabled_firing_rule_resolves(db: Database, fixture_tenant: str) -> None:
-    from datasource.alerting import rules
+    from success_metrics.notify.alerts import rules
 
     tid = fixture_tenant
     await evaluate_tenant(answers(db), tid, T, retention_months=24)
@@ -213,7 +213,7 @@ async def test_changed_rule_is_used_and_a_disabled_firing_rule_resolves(db: Data
 
 
 async def test_a_rule_on_a_catalog_metric(db: Database, fixture_tenant: str) -> None:
-    from datasource.alerting import rules
+    from success_metrics.notify.alerts import rules
 
     tid = fixture_tenant
     metric_rule = {"family": "business", "severity": "warning", "op": "<", "window_minutes": 7 * 24 * 60,
@@ -239,8 +239,8 @@ async def test_a_rule_on_a_catalog_metric(db: Database, fixture_tenant: str) -> 
     ("conversion.lead_to_apointment", "Did you mean: conversion.lead_to_appointment"),
 ])
 def test_a_metric_rule_must_name_a_stat_metric(metric: str, says: str) -> None:
-    from datasource.alerting.errors import RuleInvalid
-    from datasource.alerting.rules import parse
+    from success_metrics.notify.errors import RuleInvalid
+    from success_metrics.notify.alerts.rules import parse
 
     with pytest.raises(RuleInvalid, match=re.escape(says)) as caught:
         parse({"id": "x.y", "family": "business", "severity": "info", "title": "t", "op": ">", "threshold": 1,

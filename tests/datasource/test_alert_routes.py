@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.alerting.evaluate import evaluate_tenant
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
+from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
 from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, answers
 
 Client = Callable[..., Awaitable[httpx.AsyncClient]]

@@ -13,16 +13,16 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from calculators import MetricName, MetricQuery, ScopedQuery, TenantId
-from datasource import warmer
-from datasource.alerting.conditions import add_months
-from datasource.alerting.evaluate import evaluate_tenant
-from datasource.cache import ResultCache
-from datasource.reports.content import Recipient
-from datasource.reports.schedule import ReportKind, latest_due
-from datasource.storage.pool import Database
-from datasource.warmer import Warmer
-from rbac import Role, policy
+from success_metrics.calculators import MetricName, MetricQuery, ScopedQuery, TenantId
+from success_metrics.query import warmer
+from success_metrics.notify.alerts.conditions import add_months
+from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.query.cache import ResultCache
+from success_metrics.notify.reports.content import Recipient
+from success_metrics.notify.reports.schedule import ReportKind, latest_due
+from success_metrics.storage.pool import Database
+from success_metrics.query.warmer import Warmer
+from success_metrics.rbac import Role, policy
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.test_alert_evaluate import T, answers, fixture_tenant  # noqa: F401  (fixture)
 from tests.datasource.test_pipeline import bearer, services_of, weighted_body
@@ -31,12 +31,12 @@ from tests.datasource.test_warmer import NOW, _thaw  # noqa: F401  (fixture)
 ROOT = Path(__file__).resolve().parents[2]
 # shared_query derives the key of an already authorized query, without its row scope, for a metric whose frame
 # does not depend on it (a test in tests/calculators/test_compute.py checks every such metric)
-MAY_BUILD_SCOPED_QUERIES = {"rbac/policy.py", "calculators/compute.py"}
+MAY_BUILD_SCOPED_QUERIES = {"success_metrics/rbac/policy.py", "success_metrics/calculators/compute.py"}
 
 
 def test_only_policy_builds_a_scoped_query() -> None:
     builders = set()
-    for package in ("calculators", "rbac", "datasource"):
+    for package in ("success_metrics",):
         for path in sorted((ROOT / package).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == \
@@ -85,7 +85,7 @@ async def test_alert_figures_are_catalog_metrics_with_their_sensitivity(client: 
 
 
 def test_alert_conditions_hold_no_sql() -> None:
-    source = (ROOT / "datasource/alerting/conditions.py").read_text(encoding="utf-8")
+    source = (ROOT / "success_metrics/notify/alerts/conditions.py").read_text(encoding="utf-8")
     strings = [n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     assert not [s for s in strings if "SELECT" in s.upper() and "FROM" in s.upper()]
 

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.ratelimit import Buckets, Limiter
-from datasource.services import Services
-from datasource.settings import Limits, TenantConfig
-from datasource.storage.pool import Database
-from rbac import audit, keys
+from success_metrics.guard.ratelimit import Buckets, Limiter
+from success_metrics.server.services import Services
+from success_metrics.settings import Limits, TenantConfig
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import audit, keys
 
 RANGE = {"from": "2025-01-01T00:00:00Z", "to": "2025-01-02T00:00:00Z"}
 

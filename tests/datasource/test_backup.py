@@ -18,11 +18,11 @@ import asyncpg
 import pytest
 from typer.testing import CliRunner
 
-from datasource import cli
-from datasource.storage import backup, backup_schedule, migrate, partitions
-from datasource.storage.errors import BackupFailed
-from datasource.storage.pool import Database
-from rbac import audit
+from success_metrics.rbac import audit
+from success_metrics.storage import backup, backup_schedule, migrate, partitions
+from success_metrics.storage.errors import BackupFailed
+from success_metrics.storage.pool import Database
+from success_metrics.tools import cli
 
 T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -8,19 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calculators import (
-    Column,
-    ColumnType,
-    Frame,
-    Kind,
-    MetricName,
-    MetricQuery,
-    RowScope,
-    ScopedQuery,
-    ScopeKind,
-    TenantId,
-)
-from datasource.cache import ResultCache
+from success_metrics.calculators import Column, ColumnType, Frame, Kind, MetricName, MetricQuery, RowScope, ScopedQuery, ScopeKind, TenantId
+from success_metrics.query.cache import ResultCache
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -268,7 +257,7 @@ async def test_least_recently_used_entry_goes_first() -> None:
 
 
 # a frame of 100 distinct floats, by hand: 256 (frame) + 128 (column) + 40 + 8 × 100 (the values' tuple)
-# + 24 × 100 (the floats) bytes (datasource/sizes.py)
+# + 24 × 100 (the floats) bytes (success_metrics/query/sizes.py)
 HUNDRED_FLOATS_BYTES = 3624
 
 
@@ -304,7 +293,7 @@ async def test_over_the_byte_budget_the_least_recently_used_go_first() -> None:
 
 
 async def test_expired_entries_are_dropped_when_another_is_kept_even_if_never_asked_for_again() -> None:
-    # a live range's key moves on every minute (parse.align): its old entries are never asked for again
+    # a live range's key moves on every minute (freshness.align): its old entries are never asked for again
     clock = Clock()
     cache = make(clock)
     await cache.get_or_compute(key(end=NOW, metric="a"), lambda: _ready(hundred_floats(1.0)))  # lives 15 s

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from calculators.metrics.database import NOT_INSTALLED
-from datasource.alerting.evaluate import evaluate_tenant
-from datasource.alerting.state import Transition
-from datasource.settings import Settings, TenantConfig
-from datasource.storage import partitions
-from datasource.storage.pool import Database
+from success_metrics.calculators.metrics.database import NOT_INSTALLED
+from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.notify.alerts.state import Transition
+from success_metrics.settings import Settings, TenantConfig
+from success_metrics.storage import partitions
+from success_metrics.storage.pool import Database
 from tests.datasource.live_server import serving
 from tests.datasource.test_alert_evaluate import answers
 
@@ -211,8 +211,8 @@ async def test_growth_per_partition_with_the_next_retention_drop(
     # kept 24 months: December 2024 left on 2027-01-01 (past), January 2025 leaves on 2027-02-01 (next)
     assert month[ms(datetime(2024, 12, 1, tzinfo=UTC))]["status"] == "past retention"
     assert month[ms(jan.replace(day=1))] | {"size": None} == {
-        "month": ms(jan.replace(day=1)), "events": 3, "size": None, "leaves_retention": ms(datetime(2027, 2, 1, tzinfo=UTC)),
-        "status": "next drop"}
+        "month": ms(jan.replace(day=1)), "events": 3, "size": None,
+        "leaves_retention": ms(datetime(2027, 2, 1, tzinfo=UTC)), "status": "next drop"}
     assert (month[ms(feb.replace(day=1))]["events"], month[ms(feb.replace(day=1))]["status"]) == (2, "kept")
     assert month[ms(jan.replace(day=1))]["size"] > 0
 

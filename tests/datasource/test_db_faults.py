@@ -27,12 +27,12 @@ import httpx
 import psutil
 import pytest
 
-from datasource import access
-from datasource.app import create_app
-from datasource.services import Services
-from datasource.settings import Settings, TenantConfig
-from datasource.storage.embedded import EmbeddedPostgres
-from rbac import audit, dev_issuer, keys
+from success_metrics.guard import audit_writer
+from success_metrics.server.app import create_app
+from success_metrics.server.services import Services
+from success_metrics.settings import Settings, TenantConfig
+from success_metrics.storage.embedded import EmbeddedPostgres
+from success_metrics.rbac import audit, dev_issuer, keys
 from tests.datasource.event_samples import one_of_each
 from tests.datasource.grafana_shapes import fixture
 
@@ -168,8 +168,8 @@ async def test_a_kept_audit_connection_that_the_server_closed_is_not_used(own: O
     the pool by itself, and the writer must notice rather than call into the detached object."""
     db = own.services.db
     rec = audit.AuditRecord(tenant_id=TENANT, action="test.kept", outcome="success", status=200)
-    await access.record(db, rec)  # the round's connection is now kept by the writer
-    writer = access._writers[db]
+    await audit_writer.record(db, rec)  # the round's connection is now kept by the writer
+    writer = audit_writer._writers[db]
     assert writer._idle, "the writer keeps its connection between rounds"
     kept = writer._idle[-1]
     closed = asyncio.Event()
@@ -180,7 +180,7 @@ async def test_a_kept_audit_connection_that_the_server_closed_is_not_used(own: O
     finally:
         await admin.close()
     await asyncio.wait_for(closed.wait(), 5)  # asyncpg has seen the connection close (and taken it back)
-    await access.record(db, rec)  # a fresh connection; before, InterfaceError: released back to the pool
+    await audit_writer.record(db, rec)  # a fresh connection; before, InterfaceError: released back to the pool
 
 
 async def _async(value: bool) -> bool:
@@ -255,7 +255,7 @@ async def test_with_database_url_the_service_follows_the_server_down_and_back_up
 
 
 def test_supervisor_backs_off_to_its_cap() -> None:
-    from datasource.storage.supervise import Supervisor
+    from success_metrics.storage.supervise import Supervisor
 
     supervisor = Supervisor(db=None, embedded=None, interval_s=0.5, backoff_max_s=10)  # type: ignore[arg-type]
     delays = []

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from datasource import demo
-from datasource import tenants as tenant_store
-from datasource.ingest import validate
-from datasource.storage.pool import Database
+from success_metrics.tools import demo
+from success_metrics.storage import tenants as tenant_store
+from success_metrics.ingest import validate
+from success_metrics.storage.pool import Database
 
 END = datetime(2026, 5, 20, 14, 30, tzinfo=UTC)
 

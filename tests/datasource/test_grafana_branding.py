@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from calculators import TenantSettings
-from calculators.tenant import Branding
-from datasource.settings import TenantConfig
+from success_metrics.calculators import TenantSettings
+from success_metrics.calculators.tenant_settings import Branding
+from success_metrics.settings import TenantConfig
 
 Client = Callable[..., Awaitable[httpx.AsyncClient]]
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from calculators import Dimension, Kind, all_metrics
-from datasource.grafana import DASHBOARDS, DashboardGenerationError, generate, validate
-from datasource.grafana.build import FITS, PANEL_MAX_POINTS, Theme, check, dashboard_json
-from datasource.grafana.export import lookup as _lookup
-from datasource.grafana.layout import DashboardSpec, PanelSpec, RowSpec, Viz
-from datasource.grafana.query import DATASOURCE_UID, PLUGIN_ID
+from success_metrics.calculators import Dimension, Kind, all_metrics
+from success_metrics.dashboards import DASHBOARDS, DashboardGenerationError, generate, validate
+from success_metrics.dashboards.build import FITS, PANEL_MAX_POINTS, Theme, check, dashboard_json
+from success_metrics.dashboards.export import lookup as _lookup
+from success_metrics.dashboards.layout import DashboardSpec, PanelSpec, RowSpec, Viz
+from success_metrics.dashboards.query import DATASOURCE_UID, PLUGIN_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD_DIR = ROOT / "dashboards"

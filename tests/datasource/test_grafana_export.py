@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from calculators import TenantSettings
-from calculators.tenant import Branding
-from datasource import cli
-from datasource import tenants as tenant_store
-from datasource.grafana import ExportError, export, export_stored
-from datasource.storage.pool import Database
+from success_metrics.calculators import TenantSettings
+from success_metrics.calculators.tenant_settings import Branding
+from success_metrics.tools import cli
+from success_metrics.storage import tenants as tenant_store
+from success_metrics.dashboards import ExportError, export, export_stored
+from success_metrics.storage.pool import Database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +114,7 @@ def test_export_refuses_a_url_that_is_not_http(tmp_path: Path) -> None:
 async def test_export_reads_the_tenants_stored_settings(
     db: Database, new_tenant_id: Callable[[str], str], tmp_path: Path
 ) -> None:
-    from datasource.settings import TenantConfig
+    from success_metrics.settings import TenantConfig
 
     tid = new_tenant_id("brand")
     async with db.system() as conn:

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from datasource.grafana import provisioning
-from datasource.grafana.query import DATASOURCE_UID
+from success_metrics.dashboards import provisioning
+from success_metrics.dashboards.query import DATASOURCE_UID
 
 ROOT = Path(__file__).resolve().parents[2]
 PROV = ROOT / "grafana-provisioning"
@@ -71,8 +71,8 @@ async def test_the_infinity_query_documented_in_the_file_answers_with_a_service_
     make_client: Any, new_tenant_id: Any, token_for: Any
 ) -> None:
     """The body the Infinity file tells a partner to use, sent with a service key as Grafana's backend would."""
-    from calculators import TenantSettings
-    from datasource.settings import TenantConfig
+    from success_metrics.calculators import TenantSettings
+    from success_metrics.settings import TenantConfig
 
     tid = new_tenant_id("infinity")
     client = await make_client(TenantConfig(id=tid, name="Infinity", settings=TenantSettings()))

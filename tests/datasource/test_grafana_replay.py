@@ -3,7 +3,7 @@
 A small demo data set (one synthetic tenant, two months at a fifth of the demo's volume) is loaded
 through ingest. Every dashboard's panel queries go to POST /query in one request (refIds made
 unique), its annotations one request each (refId "Anno"), its variables to POST /variable. Nothing
-may fail at the request level; a panel may only fail where the role table (DESIGN.md) refuses its
+may fail at the request level; a panel may only fail where the role table (docs/design.md) refuses its
 metric, and masked panels must be masked as the role requires.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from datasource import demo
-from datasource.grafana.query import ALL_VALUE
-from datasource.storage.pool import Database
+from success_metrics.tools import demo
+from success_metrics.dashboards.query import ALL_VALUE
+from success_metrics.storage.pool import Database
 
 BOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards"
 BOARDS = {p.name: json.loads(p.read_text()) for p in BOARD_DIR.glob("*.json")}

@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.ingest import backfill as backfill_module
-from datasource.ingest.intake import ingest
-from datasource.ingest.writer import Source
-from datasource.settings import Limits, Settings, TenantConfig
-from datasource.storage import partitions
-from datasource.storage.pool import Database
-from rbac import keys
+from success_metrics.ingest import backfill as backfill_module
+from success_metrics.ingest.intake import ingest
+from success_metrics.ingest.writer import Source
+from success_metrics.settings import Limits, Settings, TenantConfig
+from success_metrics.storage import partitions
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import keys
 from tests.datasource.event_samples import iso, one_of_each
 
 URL = "/api/ingest/events"
@@ -431,7 +431,7 @@ async def _lead_state(db: Database, tenant: str, lead: str = "L") -> dict[str, A
 
 
 async def _tenant(db: Database, new_tenant_id: Callable[[str], str]) -> str:
-    from datasource import tenants as tenant_store
+    from success_metrics.storage import tenants as tenant_store
 
     tid = new_tenant_id("lead")
     async with db.system() as conn:
@@ -522,7 +522,7 @@ async def test_erasure_scrubs_contact_data_now_and_later(db: Database, new_tenan
 async def test_rollups_receive_only_newly_stored_events(
     db: Database, new_tenant_id: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from calculators import rollups
+    from success_metrics.calculators import rollups
 
     seen: list[list[str]] = []
     original = rollups.apply_events
@@ -566,7 +566,7 @@ async def test_cli_backfill_through_the_same_path(
 
 
 async def test_backfill_refuses_an_unknown_tenant(db: Database, base_settings: Settings, tmp_path: Path) -> None:
-    from datasource.ingest.errors import UnknownTenant
+    from success_metrics.ingest.errors import UnknownTenant
 
     path = tmp_path / "e.ndjson"
     path.write_text("")

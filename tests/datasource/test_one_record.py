@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.storage.pool import Database
-from datasource.settings import TenantConfig
-from rbac import keys
-from rbac.policy import default_document
+from success_metrics.storage.pool import Database
+from success_metrics.settings import TenantConfig
+from success_metrics.rbac import keys
+from success_metrics.rbac.policy import default_document
 from tests.datasource.test_audit_edge import RANGE, bearer, records
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.services import Services
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
+from success_metrics.server.services import Services
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
 from tests.datasource import seed
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.grafana_shapes import fixture
@@ -46,7 +46,7 @@ def bearer(token: str) -> dict[str, str]:
 async def tenant_wide_manager_policy(db: Database, svc: Services, tenant: str) -> None:
     """A tenant whose managers see the whole tenant (like executives) but with revenue hidden and deal values
     bucketed to 1000: same cache key as an executive, different mask."""
-    from rbac import AuthMethod, Principal, Role, policy
+    from success_metrics.rbac import AuthMethod, Principal, Role, policy
 
     document = json.loads(json.dumps(dict(policy.default_document())))
     document["roles"]["manager"]["row_scope"] = "tenant"
@@ -135,11 +135,11 @@ async def test_tenants_never_see_each_others_results(make_client: Any, db: Datab
                                                      new_tenant_id: Callable[[str], str], token_for: Any) -> None:
     other = new_tenant_id("pipe")
     async with db.system() as conn:
-        from datasource import tenants
+        from success_metrics.storage import tenants
 
         await tenants.upsert(conn, TenantConfig(id=other, name="Other"))
-    from datasource.ingest import intake
-    from datasource.ingest.writer import Source
+    from success_metrics.ingest import intake
+    from success_metrics.ingest.writer import Source
 
     one_lead = [e for e in seed.events() if e["id"] in ("c-L3", "r-L3")]  # only L3: referral at 03:20
     await intake.ingest(db, other, one_lead, source=Source("api"))

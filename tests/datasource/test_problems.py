@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from datasource import problems
-from rbac import Unauthenticated
+from success_metrics.server import problems
+from success_metrics.rbac import Unauthenticated
 
 
 async def test_401_reason_with_non_ascii_text_still_answers() -> None:

@@ -10,13 +10,14 @@ from decimal import Decimal
 import jsonschema
 import pytest
 
-from calculators import Column, ColumnType, Dimension, Filter, Frame, Kind, Operator, Unit
-from datasource.protocol import parse, serialize
-from datasource.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
-from datasource.protocol.parse import Shape
-from datasource.protocol.requests import AnnotationRequest, FilterIn, QueryRequest, VariableRequest
-from datasource.protocol.responses import QueryResponse
-from datasource.settings import Limits
+from success_metrics.calculators import Column, ColumnType, Dimension, Filter, Frame, Kind, Operator, Unit
+from success_metrics.query import freshness
+from success_metrics.query.protocol import parse, serialize
+from success_metrics.query.protocol.errors import LimitExceeded, ProtocolError, UnknownFilterKey
+from success_metrics.query.protocol.parse import Shape
+from success_metrics.query.protocol.requests import AnnotationRequest, FilterIn, QueryRequest, VariableRequest
+from success_metrics.query.protocol.responses import QueryResponse
+from success_metrics.settings import Limits
 from tests.datasource.grafana_shapes import check, fixture
 
 LIMITS = Limits()
@@ -78,9 +79,9 @@ def test_relative_range_is_aligned_to_whole_minutes() -> None:
 def test_analytics_ranges_align_to_quarter_hours() -> None:
     start, end = datetime(2026, 3, 1, 10, 7, 31, tzinfo=UTC), datetime(2026, 3, 31, 10, 7, 31, tzinfo=UTC)
     # 30 days >= 7 days: start down to 10:00, end up to 10:15
-    assert parse.align(start, end) == (datetime(2026, 3, 1, 10, 0, tzinfo=UTC), datetime(2026, 3, 31, 10, 15, tzinfo=UTC))
+    assert freshness.align(start, end) == (datetime(2026, 3, 1, 10, 0, tzinfo=UTC), datetime(2026, 3, 31, 10, 15, tzinfo=UTC))
     # 6 hours: whole minutes only
-    assert parse.align(end - timedelta(hours=6), end) == (datetime(2026, 3, 31, 4, 7, tzinfo=UTC),
+    assert freshness.align(end - timedelta(hours=6), end) == (datetime(2026, 3, 31, 4, 7, tzinfo=UTC),
                                                           datetime(2026, 3, 31, 10, 8, tzinfo=UTC))
 
 

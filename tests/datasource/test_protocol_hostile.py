@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calculators import buckets
-from datasource.protocol import parse
-from datasource.protocol.errors import ProtocolError
-from datasource.protocol.requests import QueryRequest
-from datasource.settings import Limits
+from success_metrics.calculators import buckets
+from success_metrics.query.protocol import parse
+from success_metrics.query.protocol.errors import ProtocolError
+from success_metrics.query.protocol.requests import QueryRequest
+from success_metrics.settings import Limits
 from tests.datasource.grafana_shapes import fixture
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 

@@ -14,9 +14,9 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import CHECKS, load_all_checks
 
-from datasource import tenants as tenant_store
-from datasource.settings import Limits, Settings, TenantConfig
-from datasource.storage.pool import Database
+from success_metrics.storage import tenants as tenant_store
+from success_metrics.settings import Limits, Settings, TenantConfig
+from success_metrics.storage.pool import Database
 from tests.datasource import seed
 from tests.datasource.live_server import serving
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.settings import TenantConfig
+from success_metrics.settings import TenantConfig
 from tests.datasource import seed
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.grafana_shapes import check, fixture
@@ -276,7 +276,7 @@ async def test_errors_grafana_can_show(client: httpx.AsyncClient, as_role: Any) 
 
 
 async def test_body_and_target_limits(make_client: Any, tenant: str, as_role: Any) -> None:
-    from datasource.settings import Limits
+    from success_metrics.settings import Limits
 
     small = await make_client(TenantConfig(id=tenant, name="Proto"),
                               limits=Limits(max_body_bytes=2_000, max_targets=2))

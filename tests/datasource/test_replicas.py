@@ -1,5 +1,5 @@
 """Replicas on one database: identity and policy changed through one replica's admin API are enforced by another
-within a second (LISTEN/NOTIFY, datasource/replicas.py), also after the listener's connection was cut."""
+within a second (LISTEN/NOTIFY, success_metrics/storage/replicas.py), also after the listener's connection was cut."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.app import create_app
-from datasource.services import Services
-from datasource.settings import Settings, TenantConfig
-from datasource.storage.pool import Database
-from rbac import policy
+from success_metrics.server.app import create_app
+from success_metrics.server.services import Services
+from success_metrics.settings import Settings, TenantConfig
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import policy
 
 DEADLINE_S = 1.0
 

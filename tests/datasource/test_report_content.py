@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from calculators import Column, ColumnType, Frame, Kind
-from datasource.reports.charts import chart
-from datasource.reports.content import Section, highlights, projection, recommendations
+from success_metrics.calculators import Column, ColumnType, Frame, Kind
+from success_metrics.notify.reports.charts import chart
+from success_metrics.notify.reports.content import Section, highlights, projection, recommendations
 
 
 def stat(name: str, value: float, previous: float, target: float | None, status: str) -> Frame:

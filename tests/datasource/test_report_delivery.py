@@ -15,18 +15,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from datasource import tenants
-from datasource.alerting.errors import AlertingError, ChannelInvalid
-from datasource.alerting.mailer import Mailer
-from datasource.ingest.intake import ingest
-from datasource.ingest.writer import Source
-from datasource.reports.content import Recipient
-from datasource.reports.delivery import Reporter, parse_schedule, put_schedule
-from datasource.reports.schedule import ReportKind, latest_due
-from datasource.settings import Notifications, TenantConfig
-from datasource.storage.pool import Database
-from rbac import Role
-from rbac.policy_store import PolicyStore
+from success_metrics.storage import tenants
+from success_metrics.notify.errors import AlertingError, ChannelInvalid
+from success_metrics.notify.mailer import Mailer
+from success_metrics.ingest.intake import ingest
+from success_metrics.ingest.writer import Source
+from success_metrics.notify.reports.content import Recipient
+from success_metrics.notify.reports.delivery import Reporter, parse_schedule, put_schedule
+from success_metrics.notify.reports.schedule import ReportKind, latest_due
+from success_metrics.settings import Notifications, TenantConfig
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import Role
+from success_metrics.rbac.policy_store import PolicyStore
 from tests.datasource.smtp_sink import Sink, smtp_sink  # noqa: F401 (fixture)
 from tests.datasource.test_alert_evaluate import answers
 

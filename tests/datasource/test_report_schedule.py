@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from datasource.reports.schedule import ReportKind, latest_due, period_covering, second_business_day
+from success_metrics.notify.reports.schedule import ReportKind, latest_due, period_covering, second_business_day
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

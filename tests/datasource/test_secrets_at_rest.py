@@ -16,16 +16,17 @@ import respx
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from datasource import cli, keyring
-from datasource.alerting import channels
-from datasource.alerting.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_config
-from datasource.alerting.delivery import Outcome, deliver_pending
-from datasource.alerting.evaluate import evaluate_tenant
-from datasource.alerting.mailer import Mailer
-from datasource.services import Services
-from datasource.settings import Settings
-from datasource.storage import migrate
-from datasource.storage.pool import Database
+from success_metrics.tools import cli
+from success_metrics.notify import keyring
+from success_metrics.notify.alerts import channels
+from success_metrics.notify.alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_config
+from success_metrics.notify.alerts.delivery import Outcome, deliver_pending
+from success_metrics.notify.alerts.evaluate import evaluate_tenant
+from success_metrics.notify.mailer import Mailer
+from success_metrics.server.services import Services
+from success_metrics.settings import Settings
+from success_metrics.storage import migrate
+from success_metrics.storage.pool import Database
 from tests.datasource.test_alert_delivery import FAST
 from tests.datasource.test_alert_evaluate import MIN, T, add_auth_failures, answers, make_tenant
 

@@ -1,12 +1,12 @@
-"""Byte estimates of frames (datasource/sizes.py) and the serialization memos they bound."""
+"""Byte estimates of frames (success_metrics/query/sizes.py) and the serialization memos they bound."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from calculators import Column, ColumnType, Frame, Kind
-from datasource.protocol.serialize import ByIdentity
-from datasource.sizes import frame_bytes, value_bytes
+from success_metrics.calculators import Column, ColumnType, Frame, Kind
+from success_metrics.query.protocol.serialize import ByIdentity
+from success_metrics.query.sizes import frame_bytes, value_bytes
 
 
 def test_a_frame_counts_its_columns_tuples_and_values() -> None:

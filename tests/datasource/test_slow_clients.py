@@ -15,8 +15,8 @@ import pytest
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from datasource.settings import Limits, Settings
-from datasource.storage.pool import Database
+from success_metrics.settings import Limits, Settings
+from success_metrics.storage.pool import Database
 from tests.datasource.live_server import serving
 
 TIMEOUT = 0.6  # header and body timeouts of the server under test, seconds

@@ -8,9 +8,9 @@ import asyncpg
 
 import pytest
 
-from datasource.storage import migrate, partitions
-from datasource.storage.errors import RetentionRefused, UnstorableValue
-from datasource.storage.pool import Database
+from success_metrics.storage import migrate, partitions
+from success_metrics.storage.errors import RetentionRefused, UnstorableValue
+from success_metrics.storage.pool import Database
 
 
 async def test_migrations_applied_once_and_again_changes_nothing(db: Database) -> None:

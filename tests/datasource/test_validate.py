@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from calculators.events import EventType
-from datasource.ingest import validate
+from success_metrics.calculators.events import EventType
+from success_metrics.ingest import validate
 from tests.datasource.event_samples import iso, one_of_each
 
 NOW = datetime(2026, 6, 15, 12, tzinfo=UTC)

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from calculators import all_metrics
-from datasource import warmer
-from datasource.warmer import Warmer
+from success_metrics.calculators import all_metrics
+from success_metrics.query import warmer
+from success_metrics.query.warmer import Warmer
 from tests.datasource.seed import client, tenant  # noqa: F401  (fixtures)
 from tests.datasource.test_pipeline import bearer, services_of
 

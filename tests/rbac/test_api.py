@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
-from rbac import audit
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import audit
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from datasource.storage.pool import Database
-from rbac import AuditUnavailable, AuthMethod, Principal, Role, audit, audit_verify
-from calculators.vocabulary import TenantId
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import AuditUnavailable, AuthMethod, Principal, Role, audit, audit_verify
+from success_metrics.calculators.vocabulary import TenantId
 
 KEY = b"k" * 32
 
@@ -167,20 +167,20 @@ async def test_the_service_writes_a_last_checkpoint_on_shutdown(db: Database, ne
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    from datasource import access
-    from datasource.settings import Settings
+    from success_metrics.guard import audit_checkpoints
+    from success_metrics.settings import Settings
 
     tid = new_tenant_id("aud")
     settings = Settings(data_dir=tmp_path)
-    monkeypatch.setattr(access, "CHECKPOINT_INTERVAL_S", 3600.0)  # only the shutdown round will run
-    task = asyncio.create_task(access.checkpoint_loop(db, settings, b"s" * 32))
+    monkeypatch.setattr(audit_checkpoints, "CHECKPOINT_INTERVAL_S", 3600.0)  # only the shutdown round will run
+    task = asyncio.create_task(audit_checkpoints.checkpoint_loop(db, settings, b"s" * 32))
     heads = await chain(db, tid, 2)
     await asyncio.sleep(0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     key = audit_verify.checkpoint_key(b"s" * 32)
-    assert audit_verify.read_checkpoints(access.checkpoint_path(settings), key)[tid] == {"seq": 2, "hash": heads[-1][1]}
+    assert audit_verify.read_checkpoints(audit_checkpoints.checkpoint_path(settings), key)[tid] == {"seq": 2, "hash": heads[-1][1]}
 
 
 async def test_a_record_never_fails_on_its_own_content(db: Database, new_tenant_id: Any) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from datasource.storage.pool import Database
-from rbac import AuditUnavailable, audit, audit_verify
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import AuditUnavailable, audit, audit_verify
 
 
 def record(tenant: str, n: int, **fields: Any) -> audit.AuditRecord:

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from datasource.cli import app
-from rbac import Role, Unauthenticated, policy
-from rbac.identity import Credentials, Identifier
+from success_metrics.tools.cli import app
+from success_metrics.rbac import Role, Unauthenticated, policy
+from success_metrics.rbac.identity import Credentials, Identifier
 
 runner = CliRunner()
 

@@ -22,14 +22,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import RSAAlgorithm
 
-from datasource import tenants
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
-from rbac import Unauthenticated, dev_issuer, keys
-from rbac.errors import NoRole
-from rbac.identity import Credentials, Identifier, parse_providers
-from rbac.jwks import JwksCache
-from rbac.principal import AuthMethod, Role
+from success_metrics.storage import tenants
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import Unauthenticated, dev_issuer, keys
+from success_metrics.rbac.errors import NoRole
+from success_metrics.rbac.identity import Credentials, Identifier, parse_providers
+from success_metrics.rbac.jwks import JwksCache
+from success_metrics.rbac.principal import AuthMethod, Role
 from tests.conftest import TestIdP
 
 
@@ -196,7 +196,7 @@ async def test_provider_outage_keeps_cached_keys_working_and_is_logged(idp: Any,
     provider.jwks_route.mock(side_effect=httpx.ConnectError("down"))
     clock.now += 3600  # far past the TTL: a refresh is due and fails
     another = provider.sign({"groups": ["sm-agent"], "sid": "2"})  # not yet verified, so its key is looked up
-    with caplog.at_level(logging.WARNING, logger="rbac.jwks"):
+    with caplog.at_level(logging.WARNING, logger="success_metrics.rbac.jwks"):
         assert (await ident(identifier, another)).role is Role.AGENT
     assert any("unavailable" in r.getMessage() and "1 cached key" in r.getMessage() for r in caplog.records)
     assert provider.jwks_route.call_count == 2
@@ -313,8 +313,8 @@ def test_invalid_identity_settings_name_the_tenant_and_key() -> None:
 
 
 async def test_the_service_refuses_to_start_with_an_invalid_identity_block(db: Database, base_settings: Any) -> None:
-    from datasource.services import Services
-    from datasource.settings import ConfigError
+    from success_metrics.server.services import Services
+    from success_metrics.settings import ConfigError
 
     bad = TenantConfig(id="acme", name="Acme", identity={"issuer": "https://x", "audiences": ["g"],
                                                           "algorithms": ["none"]})

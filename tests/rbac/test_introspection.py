@@ -1,4 +1,4 @@
-"""Opaque tokens: an introspection answer passes the same claim checks as a JWT (rbac/claims.py), and neither the
+"""Opaque tokens: an introspection answer passes the same claim checks as a JWT (success_metrics/rbac/claims.py), and neither the
 introspection cache nor the verified-token memory outlives a token's exp or a change of the tenant's provider."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.settings import TenantConfig
-from rbac import Unauthenticated
-from rbac.identity import Credentials, Identifier
-from rbac.principal import AuthMethod, Role
+from success_metrics.settings import TenantConfig
+from success_metrics.rbac import Unauthenticated
+from success_metrics.rbac.identity import Credentials, Identifier
+from success_metrics.rbac.principal import AuthMethod, Role
 from tests.conftest import TestIdP
 from tests.rbac.test_identity import _no_db, ident, make
 

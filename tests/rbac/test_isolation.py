@@ -12,15 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calculators import catalog, shapes
-from calculators.compute import compute
-from calculators.errors import OutOfScope
-from calculators.query import Filter, MetricQuery, Operator
-from calculators.vocabulary import ColumnType, Dimension, MetricName, Sensitivity, TenantId
-from datasource import tenants
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
-from rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
+from success_metrics.calculators import catalog, shapes
+from success_metrics.calculators.compute import compute
+from success_metrics.calculators.errors import OutOfScope
+from success_metrics.calculators.query import Filter, MetricQuery, Operator
+from success_metrics.calculators.vocabulary import ColumnType, Dimension, MetricName, Sensitivity, TenantId
+from success_metrics.storage import tenants
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
 
 A, B = "iso-a", "iso-b"
 KEY = masking.tenant_key(b"x" * 32, A)

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from datasource.storage.pool import Database
-from rbac import Unauthenticated
-from rbac.jwks import max_age
-from rbac.principal import Role
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import Unauthenticated
+from success_metrics.rbac.jwks import max_age
+from success_metrics.rbac.principal import Role
 from tests.conftest import TestIdP
 from tests.rbac.test_identity import Clock, ident, make
 

@@ -1,4 +1,4 @@
-"""rbac/keys.py against the session's PostgreSQL: hashed secrets, kinds, revocation, expiry, HMAC, RLS."""
+"""success_metrics/rbac/keys.py against the session's PostgreSQL: hashed secrets, kinds, revocation, expiry, HMAC, RLS."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from datasource import tenants as tenant_store
-from datasource.settings import TenantConfig
-from datasource.storage.pool import Database
-from rbac import Forbidden, Role, Unauthenticated
-from rbac import keys
+from success_metrics.storage import tenants as tenant_store
+from success_metrics.settings import TenantConfig
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import Forbidden, Role, Unauthenticated
+from success_metrics.rbac import keys
 
 
 async def _tenant(db: Database, new_tenant_id: Callable[[str], str]) -> str:

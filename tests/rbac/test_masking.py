@@ -1,4 +1,4 @@
-"""Masking on frames shaped like the catalog's (calculators.shapes), each expectation worked out by hand."""
+"""Masking on frames shaped like the catalog's (success_metrics.calculators.shapes), each expectation worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from calculators import shapes
-from calculators.frames import Frame
-from calculators.vocabulary import ColumnType, Sensitivity, TenantId
-from rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
+from success_metrics.calculators import shapes
+from success_metrics.calculators.frames import Frame
+from success_metrics.calculators.vocabulary import ColumnType, Sensitivity, TenantId
+from success_metrics.rbac import AuthMethod, Forbidden, Principal, Role, masking, policy
 
 SECRET = b"s" * 32
 KEY = masking.tenant_key(SECRET, "acme")

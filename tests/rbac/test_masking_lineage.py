@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from calculators import MEASURES, Column, ColumnType, Frame, Kind, Lineage
-from calculators.frames import Origin
-from rbac import AuthMethod, Principal, Role, masking, policy
+from success_metrics.calculators import MEASURES, Column, ColumnType, Frame, Kind, Lineage
+from success_metrics.calculators.frames import Origin
+from success_metrics.rbac import AuthMethod, Principal, Role, masking, policy
 
 KEY = b"k" * 32
 

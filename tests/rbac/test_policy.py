@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-import calculators.metrics  # noqa: F401  (registers the catalog)
-from calculators import catalog
-from calculators.query import MetricQuery, RowScope, ScopeKind
-from calculators.vocabulary import MetricName, TenantId
-from datasource.storage.pool import Database
-from rbac import AuthMethod, Forbidden, PolicyInvalid, Principal, Role, policy
-from rbac.policy_store import PolicyStore
+import success_metrics.calculators.metrics
+from success_metrics.calculators import catalog
+from success_metrics.calculators.query import MetricQuery, RowScope, ScopeKind
+from success_metrics.calculators.vocabulary import MetricName, TenantId
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import AuthMethod, Forbidden, PolicyInvalid, Principal, Role, policy
+from success_metrics.rbac.policy_store import PolicyStore
 
 START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 
@@ -26,7 +26,7 @@ def query(name: str) -> MetricQuery:
     return MetricQuery(MetricName(name), START, END)
 
 
-# the matrix of DESIGN.md, one hand-picked metric per row and column
+# the matrix of docs/design.md, one hand-picked metric per row and column
 MATRIX = {
     # metric:                   executive, manager, agent, admin, auditor
     "roi.monthly":             (True, True, False, True, False),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from calculators.vocabulary import TenantId
-from datasource.storage.pool import Database
-from rbac import AuthMethod, Principal, Role, policy
-from rbac.policy_store import PolicyStore
+from success_metrics.calculators.vocabulary import TenantId
+from success_metrics.storage.pool import Database
+from success_metrics.rbac import AuthMethod, Principal, Role, policy
+from success_metrics.rbac.policy_store import PolicyStore
 
 
 class Clock:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from calculators import RowScope, ScopeKind
-from datasource.storage.pool import Database
+from success_metrics.calculators import RowScope, ScopeKind
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, by, col, run
 
 # Per agent: a1 (Ann, t1) L1, L2: first contact after 1 h and 3 h, both appointments and closes, 3000 revenue;

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from calculators import RowScope, ScopeKind
-from datasource.storage.pool import Database
+from success_metrics.calculators import RowScope, ScopeKind
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, col, run
 
 

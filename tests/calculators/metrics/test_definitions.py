@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from datasource.ingest import validate, writer
-from datasource.protocol import serialize
-from datasource.storage.pool import Database
+from success_metrics.ingest import validate, writer
+from success_metrics.query.protocol import serialize
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import NOW, by, col, ev, load, run
 
 FEB = (datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
@@ -137,7 +137,7 @@ async def test_nothing_after_the_range_end_counts(db: Database, tenant_d: str) -
 
 
 async def test_a_tenant_wide_reference_stays_tenant_wide_under_a_team_filter(db: Database, tenant_d: str) -> None:
-    from calculators import Dimension, Filter, Operator
+    from success_metrics.calculators import Dimension, Filter, Operator
 
     # revenue by agent: a1 1000 (D1), a2 300 (D2) → tenant mean 650; with only the revenue weight the score is
     # 100 × v / (v + 650): a1 100 × 1000 / 1650 = 60.6, whether or not the panel is filtered to team t1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datasource.storage.pool import Database
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, JAN, by, col, run
 
 # February (local New York), by hand:

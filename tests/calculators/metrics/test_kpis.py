@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from calculators import Dimension, Filter, Operator
-from datasource.storage.pool import Database
+from success_metrics.calculators import Dimension, Filter, Operator
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, col, run
 
 

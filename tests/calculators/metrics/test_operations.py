@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calculators import Dimension, Filter, Operator
-from calculators.sketches import RELATIVE_ERROR
-from datasource.storage.pool import Database
+from success_metrics.calculators import Dimension, Filter, Operator
+from success_metrics.calculators.sketches import RELATIVE_ERROR
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, by, col, run
 
 # crm_sync on 2 Feb, 10:00–10:20Z: 100 ok, 200 ok, 1000 failed (timeout), 300 ok, 400 ok (ms)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calculators import all_metrics
-from datasource.storage.pool import Database
+from success_metrics.calculators import all_metrics
+from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, JAN, by, col, run
 
 AT = datetime(2026, 2, 9, 10, tzinfo=UTC)

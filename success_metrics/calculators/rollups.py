@@ -1,0 +1,107 @@
+"""Rollups maintained as events arrive (hourly in UTC and daily in the tenant's time zone, per key), and the
+typed copies of component calls and contact attempts (one row per event, fields as columns).
+
+Ingest calls ``apply_events`` inside the same transaction that stores the events, with only the
+events stored for the first time, so a rollup never counts an event twice and a typed row is written once
+(its insert also skips a key already present). ``rebuild`` recomputes a tenant's rollups and typed rows
+from its stored events (after a time-zone change, or after a bulk load) with the same statements, reading
+the events table instead of the batch. Keys and sums per event type are defined by ``sm_rollup_key``, generated
+from the semantic model (success_metrics/calculators/semantic; the table's slots k1..k3, n, s1..s3, mx, hist are named per type by
+the ``rollup_<type>`` views), the typed fields by ``sm_call_fields`` / ``sm_contact_fields`` in migration 0007;
+daily buckets start at the tenant-local midnight.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from success_metrics.calculators.events import EventType, IngestedEvent
+
+_UPSERT = """
+INSERT INTO rollups AS o (tenant_id, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist)
+SELECT $1, grain, type, bucket, k1, k2, k3, sum(n), sum(s1), sum(s2), sum(s3), max(mx),
+       coalesce(jsonb_object_agg(h::text, n) FILTER (WHERE h IS NOT NULL), '{{}}'::jsonb)
+FROM (
+    SELECT g.grain, s.type,
+           CASE WHEN g.grain = 'hour' THEN date_bin('1 hour', s.at, timestamptz '2000-01-03 00:00:00+00')
+                ELSE date_trunc('day', s.at AT TIME ZONE $2) AT TIME ZONE $2 END AS bucket,
+           r.k1, r.k2, r.k3, r.h, sum(r.n) AS n, sum(r.s1) AS s1, sum(r.s2) AS s2, sum(r.s3) AS s3, max(r.mx) AS mx
+    FROM ({source}) s
+    CROSS JOIN LATERAL sm_rollup_key(s.type, s.payload, s.agent_id) r
+    CROSS JOIN (VALUES ('hour'), ('day')) g (grain)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+) per_bin
+GROUP BY grain, type, bucket, k1, k2, k3
+ON CONFLICT (tenant_id, grain, type, bucket, k1, k2, k3) DO UPDATE SET
+    n = o.n + EXCLUDED.n, s1 = o.s1 + EXCLUDED.s1, s2 = o.s2 + EXCLUDED.s2, s3 = o.s3 + EXCLUDED.s3,
+    mx = GREATEST(o.mx, EXCLUDED.mx),
+    hist = CASE WHEN EXCLUDED.hist = '{{}}'::jsonb THEN o.hist ELSE sm_hist_add(o.hist, EXCLUDED.hist) END
+"""
+
+# One statement fills both typed tables from a source of rows (type, at, event_id, lead_id, payload).
+_TYPED = """
+WITH s AS ({source}),
+calls AS (
+    INSERT INTO component_calls (tenant_id, occurred_at, event_id, component, service, ok, error_category, latency_ms)
+    SELECT $1, s.at, s.event_id, f.component, f.service, f.ok, f.error_category, f.latency_ms
+    FROM s CROSS JOIN LATERAL sm_call_fields(s.payload) f WHERE s.type = 'component.call'
+    ON CONFLICT DO NOTHING
+)
+INSERT INTO contact_attempts (tenant_id, occurred_at, event_id, lead_id, channel, outcome, manual, consent,
+                              recipient_local_time)
+SELECT $1, s.at, s.event_id, s.lead_id, f.channel, f.outcome, f.manual, f.consent, f.recipient_local_time
+FROM s CROSS JOIN LATERAL sm_contact_fields(s.payload) f WHERE s.type = 'contact.attempted'
+ON CONFLICT DO NOTHING
+"""
+TYPED_TYPES = (EventType.COMPONENT_CALL, EventType.CONTACT_ATTEMPTED)
+_TYPED_BATCH = ("SELECT b.type, b.at, b.event_id, b.lead_id, b.payload_text::jsonb AS payload "
+                "FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]) "
+                "AS b (type, at, event_id, lead_id, payload_text)")
+_TYPED_STORED = ("SELECT type, occurred_at AS at, event_id, lead_id, payload FROM events WHERE tenant_id = $1 "
+                 "AND type IN ('component.call', 'contact.attempted') AND occurred_at >= $2 AND occurred_at < $3")
+
+_BATCH = ("SELECT * FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::text[]) "
+          "AS b (type, at, payload_text, agent_id) CROSS JOIN LATERAL (SELECT b.payload_text::jsonb AS payload) j")
+_STORED = ("SELECT type, occurred_at AS at, payload, agent_id FROM events "
+           "WHERE tenant_id = $1 AND occurred_at >= $3 AND occurred_at < $4")
+
+
+async def tenant_timezone(conn: asyncpg.Connection, tenant_id: str) -> str:
+    tz = await conn.fetchval("SELECT settings->>'timezone' FROM tenants WHERE tenant_id = $1", tenant_id)
+    return tz or "UTC"
+
+
+async def apply_events(conn: asyncpg.Connection, tenant_id: str, events: Sequence[IngestedEvent]) -> None:
+    """Fold newly stored events into the rollup tables, in one set-based statement."""
+    if not events:
+        return
+    tz = await tenant_timezone(conn, tenant_id)
+    await conn.execute(
+        _UPSERT.format(source=_BATCH), tenant_id, tz,
+        [e.type.value for e in events], [e.occurred_at for e in events],
+        [json.dumps(e.data) for e in events], [e.agent_id for e in events],
+    )
+    typed = [e for e in events if e.type in TYPED_TYPES]
+    if typed:
+        await conn.execute(
+            _TYPED.format(source=_TYPED_BATCH), tenant_id,
+            [e.type.value for e in typed], [e.occurred_at for e in typed], [e.event_id for e in typed],
+            [e.lead_id for e in typed], [json.dumps(e.data) for e in typed],
+        )
+
+
+async def rebuild(conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime) -> None:
+    """Recompute the tenant's rollups and typed rows of [start, end) from stored events (the range should be
+    whole days)."""
+    tz = await tenant_timezone(conn, tenant_id)
+    await conn.execute("DELETE FROM rollups WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3",
+                       tenant_id, start, end)
+    await conn.execute(_UPSERT.format(source=_STORED), tenant_id, tz, start, end)
+    for table in ("component_calls", "contact_attempts"):
+        await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3",
+                           tenant_id, start, end)
+    await conn.execute(_TYPED.format(source=_TYPED_STORED), tenant_id, start, end)

@@ -1,0 +1,208 @@
+"""Idempotent insert of validated events, lead state and rollups, in one tenant transaction.
+
+One call stores one batch: partitions for its months are made ready first (system connection), then in
+a single ``db.tenant(t)`` transaction, set-based (arrays through ``unnest``, never a statement per event):
+
+1. claim the event ids in ``event_ids`` (``ON CONFLICT DO NOTHING RETURNING``): what comes back is new;
+2. insert the new events into the partitioned log (``payload`` is the event's ``data``);
+3. register agents, teams and locations the events name;
+4. fold the new events into ``leads`` in SQL (rules below), scrubbing contact data of erased leads;
+5. record the batch in ``ingest_batches``;
+6. hand the new events to ``success_metrics.calculators.rollups.apply_events``.
+
+The transaction commits before the caller answers, so an accepted event is durable.
+
+Lead state does not depend on the order events arrive in: each column has a commutative rule, declared once
+as data in ``success_metrics.calculators.entities`` (earliest first contact, any response ok, latest score and routing, one
+deal per lead = the earliest deal.closed, ties by event id), which generates the SQL that folds each batch.
+Once erasure is requested, contact data is gone from ``leads`` and from stored events, and stays gone for
+events that arrive later.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, Literal
+
+import asyncpg
+
+from success_metrics.calculators import entities, rollups
+from success_metrics.calculators import EventType, IngestedEvent
+from success_metrics.ingest.errors import UnknownTenant
+from success_metrics.ingest.validate import ValidEvent
+from success_metrics.storage import partitions
+from success_metrics.storage import Database
+
+E = EventType
+
+
+class Source(StrEnum):
+    API = "api"
+    CLI = "cli"
+    DEMO = "demo"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    accepted: int
+    duplicates: int
+    stored: list[IngestedEvent]
+
+
+async def ensure_tenant(db: Database, tenant_id: str) -> None:
+    async with db.system() as conn:
+        if not await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", tenant_id):
+            raise UnknownTenant(tenant_id)
+
+
+async def write(
+    db: Database, tenant_id: str, events: Sequence[ValidEvent], *, source: Source, rejected: int = 0,
+    run_id: str | None = None, key_id: str | None = None,
+) -> WriteResult:
+    """Store a validated batch once; events already stored (by id) count as duplicates."""
+    unique: dict[str, IngestedEvent] = {}
+    for v in events:
+        unique.setdefault(v.event.event_id, v.event)
+    batch = sorted(unique.values(), key=lambda e: e.event_id)  # one lock order for concurrent batches
+    if batch:
+        async with db.system() as conn:
+            await partitions.ensure_months(conn, {partitions.month_start(e.occurred_at) for e in batch})
+    try:
+        async with db.tenant(tenant_id) as conn:
+            stored = await _store(conn, tenant_id, batch)
+            await conn.execute(
+                """INSERT INTO ingest_batches (tenant_id, run_id, source, key_id, accepted, duplicates, rejected,
+                                               first_occurred_at, last_occurred_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                tenant_id, run_id or uuid.uuid4().hex, source.value, key_id, len(stored),
+                len(events) - len(stored), rejected,
+                min((e.occurred_at for e in stored), default=None), max((e.occurred_at for e in stored), default=None),
+            )
+            await rollups.apply_events(conn, tenant_id, stored)
+    except asyncpg.ForeignKeyViolationError:
+        raise UnknownTenant(tenant_id) from None
+    return WriteResult(accepted=len(stored), duplicates=len(events) - len(stored), stored=stored)
+
+
+async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedEvent]) -> list[IngestedEvent]:
+    if not batch:
+        return []
+    claimed = await conn.fetch(
+        """INSERT INTO event_ids (tenant_id, event_id, occurred_at)
+           SELECT $1, u.id, u.at FROM unnest($2::text[], $3::timestamptz[]) AS u(id, at)
+           ON CONFLICT DO NOTHING RETURNING event_id""",
+        tenant_id, [e.event_id for e in batch], [e.occurred_at for e in batch],
+    )
+    new_ids = {r["event_id"] for r in claimed}
+    fresh = [e for e in batch if e.event_id in new_ids]
+    if not fresh:
+        return []
+    fresh.sort(key=lambda e: (e.occurred_at, e.event_id))
+
+    lead_ids = sorted({e.lead_id for e in fresh if e.lead_id})
+    erased = {e.lead_id for e in fresh if e.type is E.ERASURE_REQUESTED and e.lead_id}
+    if lead_ids:
+        erased.update(r["lead_id"] for r in await conn.fetch(
+            "SELECT lead_id FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[]) "
+            "AND erasure_requested_at IS NOT NULL", tenant_id, lead_ids))
+    stored = [replace(e, data=_without_contact(e.data)) if e.lead_id in erased else e for e in fresh]
+    payloads = [json.dumps(e.data, separators=(",", ":")) for e in stored]
+    await conn.execute(
+        """INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, agent_id, payload)
+           SELECT $1, u.at, u.id, u.type, u.lead, u.agent, u.payload::jsonb
+           FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                AS u(at, id, type, lead, agent, payload)""",
+        tenant_id, [e.occurred_at for e in stored], [e.event_id for e in stored], [e.type.value for e in stored],
+        [e.lead_id for e in stored], [e.agent_id for e in stored], payloads,
+    )
+    await _register_people_and_places(conn, tenant_id, stored)
+    await _fold_leads(conn, tenant_id, stored, payloads)
+    if erased:
+        await conn.execute(
+            """UPDATE events SET payload = payload - 'contact'
+               WHERE tenant_id = $1 AND lead_id = ANY($2::text[]) AND type = 'lead.created' AND payload ? 'contact'""",
+            tenant_id, sorted(erased),
+        )
+    return stored
+
+
+def _without_contact(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "contact"} if "contact" in data else data
+
+
+# --- agents, teams, locations -------------------------------------------------------------------
+
+async def _register_people_and_places(conn: asyncpg.Connection, tenant_id: str, events: list[IngestedEvent]) -> None:
+    teams: dict[str, str | None] = {}
+    locations: dict[str, str | None] = {}
+    agents: dict[str, dict[str, str | None]] = {}
+
+    def named(table: dict[str, str | None], key: Any, name: Any) -> None:
+        if isinstance(key, str) and (name or key not in table):
+            table[key] = name or table.get(key)
+
+    for e in events:  # in occurred_at order: a later name wins
+        d = e.data
+        if e.type is E.LEAD_CREATED:
+            named(locations, d.get("location_id"), d.get("location_name"))
+        if e.type in (E.LEAD_ROUTED, E.AGENT_ACTIVITY):
+            named(teams, d.get("team_id"), d.get("team_name"))
+            named(locations, d.get("location_id"), None)
+        if e.agent_id:
+            agent = agents.setdefault(e.agent_id, {"name": None, "team_id": None, "location_id": None})
+            if e.type in (E.LEAD_ROUTED, E.AGENT_ACTIVITY):
+                for k_src, k_dst in (("agent_name", "name"), ("team_id", "team_id"), ("location_id", "location_id")):
+                    if d.get(k_src):
+                        agent[k_dst] = d[k_src]
+    await _upsert_named(conn, "teams", "team_id", tenant_id, teams)
+    await _upsert_named(conn, "locations", "location_id", tenant_id, locations)
+    if agents:
+        ids = sorted(agents)
+        await conn.execute(
+            """INSERT INTO agents (tenant_id, agent_id, name, team_id, location_id)
+               SELECT $1, u.id, coalesce(u.name, u.id), u.team, u.loc
+               FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, name, team, loc)
+               ON CONFLICT (tenant_id, agent_id) DO UPDATE SET
+                   name = CASE WHEN EXCLUDED.name <> EXCLUDED.agent_id THEN EXCLUDED.name ELSE agents.name END,
+                   team_id = coalesce(EXCLUDED.team_id, agents.team_id),
+                   location_id = coalesce(EXCLUDED.location_id, agents.location_id)
+               WHERE (EXCLUDED.name <> EXCLUDED.agent_id AND EXCLUDED.name IS DISTINCT FROM agents.name)
+                  OR (EXCLUDED.team_id IS NOT NULL AND EXCLUDED.team_id IS DISTINCT FROM agents.team_id)
+                  OR (EXCLUDED.location_id IS NOT NULL AND EXCLUDED.location_id IS DISTINCT FROM agents.location_id)""",
+            tenant_id, ids, [agents[i]["name"] for i in ids], [agents[i]["team_id"] for i in ids],
+            [agents[i]["location_id"] for i in ids])
+
+
+async def _upsert_named(conn: asyncpg.Connection, table: Literal["teams", "locations"],
+                        id_column: Literal["team_id", "location_id"], tenant_id: str,
+                        names: dict[str, str | None]) -> None:
+    """Register ids with their latest name; a name equal to the id means "no name given" and never replaces one."""
+    if not names:
+        return
+    ids = sorted(names)
+    await conn.execute(
+        f"""INSERT INTO {table} (tenant_id, {id_column}, name)
+            SELECT $1, u.id, coalesce(u.name, u.id) FROM unnest($2::text[], $3::text[]) AS u(id, name)
+            ON CONFLICT (tenant_id, {id_column}) DO UPDATE SET name = EXCLUDED.name
+            WHERE EXCLUDED.name <> EXCLUDED.{id_column} AND {table}.name IS DISTINCT FROM EXCLUDED.name""",
+        tenant_id, ids, [names[i] for i in ids])
+
+
+# --- lead state -------------------------------------------------------------------------------------
+
+_UPSERT_LEADS = entities.upsert_sql()
+
+
+async def _fold_leads(conn: asyncpg.Connection, tenant_id: str, events: list[IngestedEvent],
+                      payloads: list[str]) -> None:
+    """Fold the stored events into ``leads`` in SQL, by the rules declared in success_metrics.calculators.entities."""
+    mine = [(e, p) for e, p in zip(events, payloads, strict=True) if e.lead_id and e.type in entities.SOURCE_TYPES]
+    if mine:
+        await conn.execute(
+            _UPSERT_LEADS, tenant_id, [e.lead_id for e, _ in mine], [e.event_id for e, _ in mine],
+            [e.occurred_at for e, _ in mine], [e.type.value for e, _ in mine], [e.agent_id for e, _ in mine],
+            [p for _, p in mine])

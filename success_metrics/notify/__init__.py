@@ -1,0 +1,1 @@
+"""Notifications: alert rules and their evaluation, scheduled reports, their channels and the scheduler that runs both."""

@@ -1,0 +1,65 @@
+"""create_app(settings): lifespan, middleware, routers, error handlers. Wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from success_metrics.server import openapi, problems
+from success_metrics.server.audit_edge import AuditEdge
+from success_metrics.server.middleware import RequestContext
+from success_metrics.admin import routes as admin, audit_routes as audit, branding_routes as branding
+from success_metrics.notify import routes as alerts
+from success_metrics.query import discovery_routes as discovery, routes as query
+from success_metrics.server import health_routes as health
+from success_metrics.ingest import routes as ingest
+from success_metrics.server.services import Services
+from success_metrics.settings import Settings
+from success_metrics.guard import BodyDeadline
+from success_metrics.storage import Database
+from success_metrics.query.warmer import Warmer
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """Build the service. Tests pass ``database`` to share one PostgreSQL across apps."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await Services.start(settings, database)
+        app.state.services = services
+        app.state.warmer = warmer = Warmer(services) if settings.cache_warm else None
+        warming = asyncio.create_task(warmer.run_forever()) if warmer else None
+        try:
+            yield
+        finally:
+            if warming is not None:
+                warming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warming
+            await services.stop()
+
+    app = FastAPI(
+        title="success-metrics",
+        summary="Grafana data source for lead-automation success metrics, masked per user.",
+        version="0.1.0",
+        lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry middleware asked the global tracer, meter and logger providers (and
+        # the environment) on every request although none is configured: off until someone wires OTel up
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.add_middleware(BodyDeadline)
+    app.add_middleware(AuditEdge)  # added first, so it runs inside RequestContext (the request id)
+    app.add_middleware(RequestContext)
+    problems.install(app)
+    openapi.install(app)
+    # Grafana's "Save & test" calls the configured URL exactly, with no trailing slash
+    app.router.redirect_slashes = False
+    # /query first: routes are matched in order, and it is the route every panel of every refresh calls
+    for router in (query.router, health.router, discovery.router, ingest.router, admin.router, audit.router,
+                   branding.router, alerts.router):
+        app.include_router(router)
+    return app

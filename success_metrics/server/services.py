@@ -1,0 +1,198 @@
+"""What a running service holds: settings, the database (and the embedded server behind it).
+
+Built once by the app's lifespan (or handed in by tests sharing one database), torn down on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+
+from success_metrics.calculators import check_catalog, runtime
+from success_metrics.storage import replicas
+from success_metrics.guard import audit_checkpoints, audit_writer, identification
+from success_metrics.notify import keyring
+from success_metrics.storage import tenants
+from success_metrics.notify.alerts import channels
+from success_metrics.notify.mailer import Mailer
+from success_metrics.notify.scheduler import Scheduler
+from success_metrics.query.answer import Answerer
+from success_metrics.query.cache import ResultCache
+from success_metrics.ingest import validate as event_schemas
+from success_metrics.guard import Limiter
+from success_metrics.notify.reports.delivery import Reporter
+from success_metrics.settings import Settings
+from success_metrics.storage import migrate, partitions
+from success_metrics.storage import EmbeddedPostgres
+from success_metrics.storage import Database
+from success_metrics.storage import Supervisor
+from success_metrics.storage import backup_schedule
+from success_metrics.rbac import local_keys, masking
+from success_metrics.rbac import What
+from success_metrics.rbac import Identifier
+from success_metrics.rbac import ProviderUnavailable
+from success_metrics.rbac import PolicyStore
+
+log = logging.getLogger(__name__)
+
+
+async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres | None]:
+    """Connect to DATABASE_URL, or start the embedded server under SM_DATA_DIR; then migrate."""
+    embedded = None
+    if settings.database_url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        dsn = embedded.start()
+        await embedded.ensure_database()
+    else:
+        dsn = settings.database_url.get_secret_value()
+    db = await Database.connect(dsn)
+    try:
+        async with db.system() as conn:
+            await migrate.migrate(conn)
+            sealed = await channels.seal_clear_secrets(conn, keyring.load(settings))
+            if sealed:
+                log.info("sealed %d alert channel secret(s) stored in clear before", sealed)
+            await partitions.ensure_window(conn, datetime.now(UTC), settings.retention_months)
+            for tenant in settings.tenants:
+                await tenants.upsert(conn, tenant)
+    except BaseException:
+        await db.close()
+        if embedded:
+            embedded.stop()
+        raise
+    return db, embedded
+
+
+def backup_plan(settings: Settings) -> backup_schedule.Plan:
+    b = settings.backup
+    return backup_schedule.Plan(settings.backup_dir, b.keep, b.verify, b.pg_bin_dir,
+                                timedelta(hours=b.interval_hours or 24))
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    embedded: EmbeddedPostgres | None = None
+    owns_db: bool = True
+    # identity, policy and audit (rbac): the IdP/JWKS HTTP client, the identifier, the policy versions, and the
+    # service secret under data_dir from which pseudonym and audit-checkpoint keys are derived
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(follow_redirects=False, timeout=5.0))
+    policies: PolicyStore = field(default_factory=PolicyStore)
+    identifier: Identifier = field(init=False)
+    secret: bytes = field(init=False, repr=False)
+    # the key-encryption keys of the secrets stored in the database (success_metrics/notify/keyring.py)
+    keys: keyring.Keyring = field(init=False, repr=False)
+    # computed frames per tenant and row scope, unmasked (success_metrics/query/cache.py)
+    cache: ResultCache = field(init=False, repr=False)
+    # the one answer path (authorize → compute through the cache → mask) every reader of values takes
+    answers: Answerer = field(init=False, repr=False)
+    _checkpoints: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    # revives a crashed embedded server and probes a database that went away (only where the service owns the db)
+    supervisor: Supervisor | None = field(default=None, init=False, repr=False)
+
+    # failed-authentication and ingest rate limits (success_metrics/server/ratelimit.py)
+    limiter: Limiter = field(init=False, repr=False)
+
+    # reports rendered per recipient (success_metrics/notify/reports); the alert and report loops, when enabled
+    reporter: Reporter = field(init=False, repr=False)
+    scheduler: Scheduler | None = field(default=None, init=False, repr=False)
+    # hears other replicas' identity and policy changes (success_metrics/storage/replicas.py)
+    listener: replicas.SettingsListener | None = field(default=None, init=False, repr=False)
+    # scheduled backups with their restore drill, when backup.interval_hours is set (storage/backup.py)
+    backups: backup_schedule.BackupLoop | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secret = local_keys.service_secret(self.settings.data_dir)
+        self.keys = keyring.load(self.settings)
+        self.identifier = identification.build_identifier(self.settings, self.http)
+        self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
+                                 max_entries=self.settings.cache_max_entries,
+                                 max_bytes=self.settings.cache_max_bytes)
+        self.answers = Answerer(self.db, self.cache, self.pseudonym_key)
+        self.limiter = Limiter(self.settings.limits)
+        self.reporter = Reporter(self.db, self.policies, self.answers, Mailer(self.settings.notifications))
+
+    @classmethod
+    async def start(cls, settings: Settings, db: Database | None = None, *, listen: bool | None = None) -> Services:
+        """``listen`` (default: when the service owns its database) for other replicas' settings changes."""
+        check_catalog()  # a broken metric catalog stops the service here, listing every issue
+        event_schemas.schemas()  # compiled once now: a missing schema fails the start, not the first batch
+        if db is not None:
+            services = cls(settings=settings, db=db, owns_db=False)
+        else:
+            db, embedded = await open_database(settings)
+            services = cls(settings=settings, db=db, embedded=embedded)
+            services._checkpoints = asyncio.create_task(
+                audit_checkpoints.checkpoint_loop(services.db, settings, services.secret))
+            services.supervisor = Supervisor(services.db, embedded)
+            services.supervisor.start()
+        if services.owns_db if listen is None else listen:
+            await services.listen()  # before the overrides are read, so no change falls between the two
+        await identification.load_overrides(services.db, services.identifier)
+        runtime.publish(runtime.ServiceFacts(pool=services.db.stats, tls=settings.tls_cert is not None,
+                                             retention_months=settings.retention_months,
+                                             database_link=await services.db.link()))
+        if settings.backup.interval_hours and services.db.dsn:
+            services.backups = backup_schedule.BackupLoop(services.db, services.db.dsn, backup_plan(settings),
+                                                          lambda: datetime.now(UTC))
+            services.backups.start()
+        if settings.notifications.scheduler_enabled:
+            services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
+                                           services.reporter, services.answers, services.keys)
+            services.scheduler.start()
+        return services
+
+    def pseudonym_key(self, tenant_id: str) -> bytes:
+        return masking.tenant_key(self.secret, tenant_id)
+
+    async def stop(self) -> None:
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+        if self.listener is not None:
+            await self.listener.stop()
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()  # it writes a last checkpoint before it ends
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.backups is not None:
+            await self.backups.stop()
+        await self.http.aclose()
+        await audit_writer.close_writer(self.db)  # hands back the connections the audit writer keeps between rounds
+        if self.owns_db:
+            await self.db.close()
+            if self.embedded is not None:
+                self.embedded.stop()
+
+    async def listen(self) -> None:
+        """Start hearing other replicas' settings changes on a connection of our own."""
+        dsn = self.db.dsn
+        if dsn is None:
+            log.warning("no DSN to listen on: settings changed by other replicas apply here only after a restart")
+            return
+        self.listener = replicas.SettingsListener(lambda: asyncpg.connect(dsn), self._apply_change, self._reload_all)
+        await self.listener.start()
+
+    async def _apply_change(self, tenant_id: str, what: What) -> None:
+        if what == "identity":
+            await identification.load_overrides(self.db, self.identifier, tenant_id)  # also forgets its verified tokens
+        elif what == "policy":
+            self.policies.forget(tenant_id)  # the next request reads the version in force
+        else:
+            try:
+                await self.identifier.refresh_keys(tenant_id)
+            except ProviderUnavailable:
+                pass  # logged by the key cache; the cached keys stay in use until the next fetch
+
+    async def _reload_all(self) -> None:
+        await identification.load_overrides(self.db, self.identifier)
+        self.policies.forget_all()
+        self.identifier.jwks.expire()

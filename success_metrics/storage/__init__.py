@@ -1,0 +1,44 @@
+"""PostgreSQL: the pool and tenant transactions, the embedded server and its supervisor, migrations,
+monthly partitions, tenant rows and the settings-change notifications replicas share. Other packages import
+only these names.
+"""
+
+from success_metrics.storage import (
+    backup,
+    backup_schedule,
+    migrate,
+    model_files,
+    partitions,
+    replicas,
+    tenants,
+)
+from success_metrics.storage.embedded import EmbeddedPostgres
+from success_metrics.storage.errors import (
+    BackupFailed,
+    DatabaseUnavailable,
+    MigrationFailed,
+    RetentionRefused,
+    StorageError,
+    UnstorableValue,
+)
+from success_metrics.storage.pool import Database
+from success_metrics.storage.supervise import Supervisor
+
+__all__ = [
+    "BackupFailed",
+    "Database",
+    "DatabaseUnavailable",
+    "EmbeddedPostgres",
+    "MigrationFailed",
+    "RetentionRefused",
+    "StorageError",
+    "Supervisor",
+    "UnstorableValue",
+    "backup",
+    "backup_schedule",
+    "migrate",
+    "model_files",
+    "partitions",
+    "replicas",
+    "tenants",
+]

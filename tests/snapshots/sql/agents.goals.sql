@@ -1,0 +1,26 @@
+-- statement 1
+-- $1 = 'sql-snapshot'
+SELECT settings
+FROM tenants
+WHERE tenant_id = $1;
+
+-- statement 2
+-- $1 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $2 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $3 = 'sql-snapshot'
+SELECT a.agent_id,
+       a.name,
+       a.team_id,
+       coalesce(sum(l.deal_value), 0) AS revenue
+FROM agents a
+LEFT JOIN leads l ON l.tenant_id = a.tenant_id
+AND l.agent_id = a.agent_id
+AND l.closed_at >= $1
+AND l.closed_at < $2
+WHERE a.tenant_id = $3
+  AND TRUE
+  AND TRUE
+GROUP BY a.agent_id,
+         a.name,
+         a.team_id
+ORDER BY a.name;

@@ -1,0 +1,40 @@
+-- statement 1
+-- $1 = 'sql-snapshot'
+SELECT settings
+FROM tenants
+WHERE tenant_id = $1;
+
+-- statement 2
+-- $1 = 'sql-snapshot'
+-- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $4 = 'UTC'
+-- $5 = datetime.timedelta(days=1)
+SELECT t,
+       KEY,
+       sum(calls) AS n,
+       sum(ok_calls) AS ok,
+       sum(latency_ms_sum) AS lat
+FROM
+  (SELECT x.ts AS t,
+          component AS KEY,
+          *
+   FROM
+     (SELECT (date_bin($5::interval, u.bucket AT TIME ZONE $4, timestamp '2000-01-03') AT TIME ZONE $4) AS ts,
+             'component.call'::text AS TYPE,
+             u.component,
+             u.service,
+             u.error_category,
+             u.calls,
+             u.ok_calls,
+             u.latency_ms_sum,
+             u.latency_ms_max
+      FROM rollup_component_call u
+      WHERE u.tenant_id = $1
+        AND u.grain = 'day'
+        AND u.bucket >= $2
+        AND u.bucket < $3) x
+   WHERE TRUE
+     AND TRUE) c
+GROUP BY 1,
+         2;

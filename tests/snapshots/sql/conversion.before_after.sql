@@ -1,0 +1,37 @@
+-- statement 1
+-- $1 = 'sql-snapshot'
+SELECT settings
+FROM tenants
+WHERE tenant_id = $1;
+
+-- statement 2
+-- $1 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $2 = 'sql-snapshot'
+-- $3 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+SELECT count(*) AS leads,
+       count(*) FILTER (
+                        WHERE l.first_response_at < $1) AS responded,
+       count(*) FILTER (
+                        WHERE l.appointment_at < $1) AS appointments,
+       count(*) FILTER (
+                        WHERE l.closed_at < $1) AS closes,
+       coalesce(sum(l.deal_value) FILTER (
+                                          WHERE l.closed_at < $1), 0) AS revenue
+FROM leads l
+WHERE l.tenant_id = $2
+  AND l.created_at >= $3
+  AND l.created_at < $1
+  AND TRUE;
+
+-- statement 3
+-- $1 = 'sql-snapshot'
+-- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+SELECT avg(extract(epoch
+                   FROM first_contact_at - created_at) / 3600)
+FROM leads
+WHERE tenant_id = $1
+  AND created_at >= $2
+  AND created_at < $3
+  AND first_contact_at >= created_at
+  AND first_contact_at < $3;

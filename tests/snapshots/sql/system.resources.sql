@@ -1,0 +1,14 @@
+-- statement 1
+-- $1 = 'sql-snapshot'
+SELECT settings
+FROM tenants
+WHERE tenant_id = $1;
+
+-- statement 2
+
+SELECT pg_database_size(current_database()) AS SIZE,
+
+  (SELECT count(*)
+   FROM pg_stat_activity
+   WHERE datname = current_database()) AS connections,
+       current_setting('max_connections')::int AS max_connections;
