@@ -104,6 +104,7 @@ __all__ = [
     "needs_agent_scope_check",
     "origins_of",
     "rollups",
+    "runtime",
     "schema_files",
     "shared_query",
 ]
