@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 import yaml
@@ -111,6 +111,10 @@ class Settings(BaseModel):
     # this file (one key per line, the first writes), else $SM_DATA_DIR/keys/secret-kek, created on first use
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    # GET /prometheus answers only this bearer token (SM_PROMETHEUS_TOKEN); unset: the endpoint is off
+    prometheus_token: SecretStr | None = Field(None, min_length=16)
+    # "json": one JSON object a line (access log: request id, tenant, role, route, status, latency); SM_LOG_FORMAT
+    log_format: Literal["text", "json"] = "text"
     backup: Backup = Backup()
     # serve HTTPS: a PEM certificate (chain) and its private key, handed to uvicorn by `serve` and `demo`
     tls_cert: Path | None = None
@@ -162,6 +166,10 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         values["log_level"] = env["SM_LOG_LEVEL"]
     if env.get("SM_SECRET_KEY"):
         values["secret_key"] = env["SM_SECRET_KEY"]
+    if env.get("SM_PROMETHEUS_TOKEN"):
+        values["prometheus_token"] = env["SM_PROMETHEUS_TOKEN"]
+    if env.get("SM_LOG_FORMAT"):
+        values["log_format"] = env["SM_LOG_FORMAT"]
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings.model_validate(values)

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -114,9 +114,19 @@ async def get_identity(who: AdminDep, svc: ServicesDep) -> dict[str, Any]:
     return config.model_dump(mode="json") if config else {}  # secrets dump as '**********'
 
 
+# PUT /api/admin/identity bodies (shown in /docs)
+IDENTITY_EXAMPLES: dict[str, dict[str, Any]] = {
+    "keycloak": {"summary": "Keycloak realm, roles from realm roles", "value": {
+        "issuer": "https://sso.acme.example/realms/acme", "audiences": ["grafana", "success-metrics"],
+        "roles_claim": "realm_access.roles", "accept": ["access", "id"],
+        "role_map": {"sm-exec": "executive", "sm-manager": "manager", "sm-agent": "agent", "sm-admin": "admin",
+                     "sm-audit": "auditor"}, "agent_id_claim": "employee_id", "teams_claim": "teams"}},
+}
+
+
 @router.put("/identity", response_model=dict[str, Any],
             responses={409: {"description": "Another tenant trusts this issuer"}})
-async def put_identity(body: dict[str, Any], who: AdminDep, svc: ServicesDep, request: Request) -> dict[str, Any]:
+async def put_identity(body: Annotated[dict[str, Any], Body(openapi_examples=IDENTITY_EXAMPLES)], who: AdminDep, svc: ServicesDep, request: Request) -> dict[str, Any]:
     _storable(body, "identity settings")
     try:
         config = IdentityProviderConfig.model_validate(body)
@@ -176,7 +186,9 @@ async def refresh_jwks(who: AdminDep, svc: ServicesDep, request: Request) -> Jwk
 # --- API keys -----------------------------------------------------------------------------------------------
 
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "service", "name": "grafana alerting", "role": "executive"},
+        {"kind": "ingest", "name": "n8n", "expires_at": "2027-12-31T23:59:59Z"}]})
     kind: Literal["service", "ingest"]
     name: str = Field(min_length=1, max_length=200)
     role: Role | None = None

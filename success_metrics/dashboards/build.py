@@ -13,9 +13,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from grafana_foundation_sdk.builders import barchart, bargauge, heatmap, stat, table, text, timeseries
+from grafana_foundation_sdk.builders import (
+    barchart,
+    bargauge,
+    heatmap,
+    stat,
+    table,
+    text,
+    timeseries,
+)
 from grafana_foundation_sdk.builders import common as common_b
 from grafana_foundation_sdk.builders import dashboard as dash_b
+from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dash_m
@@ -23,7 +32,7 @@ from grafana_foundation_sdk.models.heatmap import HeatmapColorMode, HeatmapColor
 from grafana_foundation_sdk.models.text import TextMode
 
 from success_metrics.calculators import Dimension, Kind, TenantSettings, Unit
-from success_metrics.dashboards import query
+from success_metrics.dashboards import infinity, query
 from success_metrics.dashboards.layout import DashboardSpec, PanelSpec, Viz
 from success_metrics.query.protocol.serialize import grafana_unit
 
@@ -92,6 +101,27 @@ class Theme:
                    custom_domain=b.custom_domain, currency=settings.currency, targets=dict(settings.targets))
 
 
+@dataclass(frozen=True)
+class Plugin:
+    """The data source plugin a dashboard's queries are written for: what each query looks like there."""
+
+    name: str
+    ref: Callable[[], dash_m.DataSourceRef]
+    panel: Callable[[MetricEntry, dict[str, str]], cogvariants.Dataquery]
+    variable: Callable[[str], dict[str, object]]
+    annotation: Callable[[str], Any]
+    uid_suffix: str = ""
+
+
+JSON_API = Plugin("json-api", query.datasource_ref, lambda entry, payload: query.JsonApiQuery("A", entry.name, payload),
+                  query.variable_query, query.AnnotationQuery)
+INFINITY = Plugin("infinity", infinity.datasource_ref,
+                  lambda entry, payload: infinity.InfinityQuery(query=infinity.rows_query(
+                      "A", entry.name, entry.kind, payload, PANEL_MAX_POINTS)),
+                  infinity.variable_query, infinity.AnnotationQuery, uid_suffix="-infinity")
+PLUGINS: Mapping[str, Plugin] = {p.name: p for p in (JSON_API, INFINITY)}
+
+
 def check(specs: Sequence[DashboardSpec], lookup: Lookup) -> None:
     """Raise DashboardGenerationError naming every panel that names no metric or cannot show its kind."""
     problems: list[str] = []
@@ -110,12 +140,12 @@ def check(specs: Sequence[DashboardSpec], lookup: Lookup) -> None:
         raise DashboardGenerationError(problems)
 
 
-def dashboard_json(spec: DashboardSpec, lookup: Lookup, theme: Theme) -> dict[str, Any]:
+def dashboard_json(spec: DashboardSpec, lookup: Lookup, theme: Theme, plugin: Plugin = JSON_API) -> dict[str, Any]:
     """One dashboard as the JSON Grafana stores (ids and gridPos assigned, keys in a stable order)."""
     check([spec], lookup)
     board = (
         dash_b.Dashboard(f"{theme.name} · {spec.title}")
-        .uid(spec.uid)
+        .uid(spec.uid + plugin.uid_suffix)
         .description(spec.description)
         .tags([TAG, spec.uid.removeprefix("sm-")])
         .time(spec.time_from, "now")
@@ -128,18 +158,19 @@ def dashboard_json(spec: DashboardSpec, lookup: Lookup, theme: Theme) -> dict[st
     for link in _links(theme):
         board = board.link(link)
     for dim in spec.variables:
-        board = board.with_variable(_variable(dim))
+        board = board.with_variable(_variable(dim, plugin))
     built = board.build()
     if built.templating.list_val is None:  # Grafana expects the list even when it is empty
         built.templating.list_val = []
-    built.annotations = dash_m.AnnotationContainer(list_val=[_annotation(name) for name in spec.annotations])
-    built.panels = list(_panels(spec, lookup, theme))
+    built.annotations = dash_m.AnnotationContainer(list_val=[_annotation(name, plugin) for name in spec.annotations])
+    built.panels = list(_panels(spec, lookup, theme, plugin))
     return json.loads(json.dumps(built, cls=JSONEncoder, sort_keys=True))
 
 
 # ── layout ───────────────────────────────────────────────────────────────────────────────────
 
-def _panels(spec: DashboardSpec, lookup: Lookup, theme: Theme) -> list[dash_m.Panel | dash_m.RowPanel]:
+def _panels(spec: DashboardSpec, lookup: Lookup, theme: Theme,
+            plugin: Plugin) -> list[dash_m.Panel | dash_m.RowPanel]:
     """Logo, an optional note, then each row: a header and its panels packed under it. Ids follow order."""
     out: list[dash_m.Panel | dash_m.RowPanel] = [_text_panel(_logo_html(theme), h=3, y=0)]
     if spec.note:
@@ -151,7 +182,7 @@ def _panels(spec: DashboardSpec, lookup: Lookup, theme: Theme) -> list[dash_m.Pa
         for panel, pos in zip(row.panels, _pack([(p.width, p.height) for p in row.panels], top=y + 1), strict=True):
             entry = lookup(panel.metric)
             assert entry is not None  # check() ran
-            built = _panel(panel, entry, spec.variables, theme)
+            built = _panel(panel, entry, spec.variables, theme, plugin)
             built.grid_pos = pos
             placed.append(built)
         # Grafana (and a phone, which stacks them) reads panels top to bottom, left to right
@@ -199,12 +230,12 @@ def _links(theme: Theme) -> list[dash_b.DashboardLink]:
     return links
 
 
-def _variable(dim: Dimension) -> dash_b.QueryVariable:
+def _variable(dim: Dimension, plugin: Plugin) -> dash_b.QueryVariable:
     return (
         dash_b.QueryVariable(dim.value)
         .label(dim.value.replace("_", " ").capitalize())
-        .datasource(query.datasource_ref())
-        .query(query.variable_query(dim))
+        .datasource(plugin.ref())
+        .query(plugin.variable(dim.value))
         .refresh(dash_m.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dash_m.VariableSort.ALPHABETICAL_CASE_INSENSITIVE_ASC)
         .include_all(True)
@@ -221,21 +252,20 @@ _ANNOTATION_COLOURS: Mapping[str, str] = {
 }
 
 
-def _annotation(name: str) -> dash_m.AnnotationQuery:
-    ann = dash_m.AnnotationQuery(name=name.replace("_", " ").capitalize(), datasource=query.datasource_ref(),
+def _annotation(name: str, plugin: Plugin) -> dash_m.AnnotationQuery:
+    ann = dash_m.AnnotationQuery(name=name.replace("_", " ").capitalize(), datasource=plugin.ref(),
                                  enable=True, hide=False, icon_color=_ANNOTATION_COLOURS.get(name, "blue"))
     # the SDK's annotation target is the built-in Grafana shape; this plugin's is a normal query
-    ann.target = query.AnnotationQuery(name)  # type: ignore[assignment]
+    ann.target = plugin.annotation(name)
     return ann
 
 
 # ── one panel ────────────────────────────────────────────────────────────────────────────────
 
-def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], theme: Theme) -> dash_m.Panel:
-    target = query.QueryBuilder(query.JsonApiQuery(
-        ref_id="A", target=entry.name,
-        payload={d.value: f"${d.value}" for d in variables if d in entry.dimensions} | dict(spec.payload),
-    ))
+def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], theme: Theme,
+           plugin: Plugin) -> dash_m.Panel:
+    target = query.QueryBuilder(plugin.panel(
+        entry, {d.value: f"${d.value}" for d in variables if d in entry.dimensions} | dict(spec.payload)))
     unit = grafana_unit(entry.unit, theme.currency)
     target_value = theme.targets.get(entry.name)
     thresholds = _thresholds(entry.lower_is_better, target_value)
@@ -285,7 +315,7 @@ def _panel(spec: PanelSpec, entry: MetricEntry, variables: Sequence[Dimension], 
         builder = builder.override_by_name(
             column, [dash_m.DynamicConfigValue("unit", grafana_unit(column_unit, theme.currency))])
     builder = (builder.title(spec.title or entry.title).description(entry.description)
-               .datasource(query.datasource_ref()).targets([target]).max_data_points(PANEL_MAX_POINTS)
+               .datasource(plugin.ref()).targets([target]).max_data_points(PANEL_MAX_POINTS)
                .thresholds(thresholds).color_scheme(colour))
     if spec.matrix:
         x, y, value = spec.matrix

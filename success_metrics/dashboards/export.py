@@ -15,7 +15,16 @@ from typing import Any
 from success_metrics.calculators import TenantSettings, UnknownMetric, get_metric
 from success_metrics.storage import tenants
 from success_metrics.dashboards import provisioning, validate
-from success_metrics.dashboards.build import DashboardGenerationError, MetricEntry, Theme, check, dashboard_json
+from success_metrics.dashboards.build import (
+    JSON_API,
+    PLUGINS,
+    DashboardGenerationError,
+    MetricEntry,
+    Plugin,
+    Theme,
+    check,
+    dashboard_json,
+)
 from success_metrics.dashboards.layout import DASHBOARDS
 from success_metrics.storage import Database
 
@@ -44,10 +53,15 @@ def theme_for(settings: TenantSettings) -> Theme:
     return Theme.of(settings.model_copy(update={"targets": {**SPEC_TARGETS, **settings.targets}}))
 
 
-def render_dashboards(theme: Theme) -> dict[str, dict[str, Any]]:
+# where each plugin's dashboards are written, under the root (Grafana loads each folder with its own provider)
+BOARD_DIRS: Mapping[str, str] = {"json-api": "dashboards", "infinity": "dashboards/infinity"}
+
+
+def render_dashboards(theme: Theme, plugin: Plugin = JSON_API) -> dict[str, dict[str, Any]]:
     """File name → dashboard JSON, for all six dashboards, each checked against Grafana's model."""
     check(DASHBOARDS, lookup)
-    boards = {f"{spec.uid.removeprefix('sm-')}.json": dashboard_json(spec, lookup, theme) for spec in DASHBOARDS}
+    boards = {f"{spec.uid.removeprefix('sm-')}.json": dashboard_json(spec, lookup, theme, plugin)
+              for spec in DASHBOARDS}
     invalid = [f"{name}: {p}" for name, board in boards.items() for p in validate.problems(board)]
     if invalid:
         raise DashboardGenerationError(invalid)
@@ -58,9 +72,10 @@ def dumps(board: Mapping[str, Any]) -> str:
     return json.dumps(board, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def generate(root: Path) -> list[Path]:
-    """Rewrite ``dashboards/`` and ``grafana-provisioning/`` under the repository root with the defaults."""
-    return _write(root, theme_for(TenantSettings()), provisioning.Target(), clean=True)
+def generate(root: Path, plugins: tuple[str, ...] = tuple(PLUGINS)) -> list[Path]:
+    """Rewrite ``dashboards/`` (JSON API plugin), ``dashboards/infinity/`` and ``grafana-provisioning/`` under the
+    repository root with the defaults; ``plugins`` names which dashboards to write."""
+    return _write(root, theme_for(TenantSettings()), provisioning.Target(), clean=True, plugins=plugins)
 
 
 def export(settings: TenantSettings, tenant_id: str, out: Path, service_url: str | None = None) -> list[Path]:
@@ -90,19 +105,22 @@ def _check_url(service_url: str | None) -> None:
         raise ExportError(f"--url {service_url!r} must be an http(s) address such as https://metrics.example.com")
 
 
-def _write(root: Path, theme: Theme, target: provisioning.Target, *, clean: bool) -> list[Path]:
-    boards = render_dashboards(theme)  # before touching any file: a catalog mismatch writes nothing
+def _write(root: Path, theme: Theme, target: provisioning.Target, *, clean: bool,
+           plugins: tuple[str, ...] = tuple(PLUGINS)) -> list[Path]:
+    # before touching any file: a catalog mismatch writes nothing
+    rendered = {name: render_dashboards(theme, PLUGINS[name]) for name in plugins}
     written: list[Path] = []
-    board_dir = root / "dashboards"
-    board_dir.mkdir(parents=True, exist_ok=True)
-    if clean:  # a dashboard removed from the specs must not linger in the folder Grafana loads
-        for stale in board_dir.glob("*.json"):
-            if stale.name not in boards:
-                stale.unlink()
-    for name, board in boards.items():
-        path = board_dir / name
-        path.write_text(dumps(board), encoding="utf-8")
-        written.append(path)
+    for name, boards in rendered.items():
+        board_dir = root / BOARD_DIRS[name]
+        board_dir.mkdir(parents=True, exist_ok=True)
+        if clean:  # a dashboard removed from the specs must not linger in the folder Grafana loads
+            for stale in board_dir.glob("*.json"):
+                if stale.name not in boards:
+                    stale.unlink()
+        for file_name, board in boards.items():
+            path = board_dir / file_name
+            path.write_text(dumps(board), encoding="utf-8")
+            written.append(path)
     for rel, text in provisioning.render(target).items():
         path = root / "grafana-provisioning" / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,16 +10,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from success_metrics.dashboards import infinity
+from success_metrics.dashboards.alert_rules import alert_rules
 from success_metrics.dashboards.query import DATASOURCE_UID, PLUGIN_ID
 
-INFINITY_PLUGIN_ID = "yesoreyeram-infinity-datasource"
-INFINITY_UID = "success-metrics-infinity"
+INFINITY_PLUGIN_ID = infinity.PLUGIN_ID
+INFINITY_UID = infinity.DATASOURCE_UID
 FOLDER_UID = "success-metrics"
 PLACEHOLDER_URL = "https://success-metrics.example.com"
 DASHBOARDS_PATH = "/var/lib/grafana/dashboards/success-metrics"
-# what an Infinity query posts to /query; Grafana fills in the range macros
-INFINITY_QUERY_BODY = ('{"targets": [{"refId": "A", "target": "revenue.monthly_trend"}], '
-                       '"range": {"from": "${__from:date:iso}", "to": "${__to:date:iso}"}}')
+# what an Infinity query posts to /query/rows; Infinity's backend fills in the range macros
+INFINITY_QUERY_BODY = infinity.body("A", "revenue.monthly_trend")
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,12 @@ def infinity_datasource(t: Target) -> str:
 # 3. Give it to Grafana in the environment as SM_SERVICE_KEY (never write the key into this file),
 #    copy this file to <grafana>/provisioning/datasources/, change both URLs, restart Grafana.
 #
-# Queries: method POST, URL <url>/query, parser backend, body (with the metric you want as target):
+# Queries: type JSON, parser Backend, method POST, URL {infinity.ROWS_PATH}, root selector "rows", body (with the
+# metric you want as target):
 #   {INFINITY_QUERY_BODY}
+# A time series answers long rows: declare the columns time (Time, UNIX ms), series (String) and value
+# (Number) and choose format "Time series". The dashboards of dashboards/infinity/ and the alert rules of
+# alerting/ are written that way. "Save & test" asks GET / with the key: it fails when the key is refused.
 apiVersion: 1
 
 datasources:
@@ -103,6 +108,9 @@ datasources:
       allowedHosts:
         - {_q(t.url)}
       timeoutInSeconds: 30
+      # Save & test calls GET / with the key, which answers 401 unless the key is valid
+      customHealthCheckEnabled: true
+      customHealthCheckUrl: {_q(t.url.rstrip("/") + "/")}
     secureJsonData:
       # the per-tenant service key, read from Grafana's environment at start
       bearerToken: $SM_SERVICE_KEY
@@ -137,10 +145,37 @@ providers:
 """
 
 
+def infinity_dashboards_provider(t: Target) -> str:
+    return f"""\
+# Grafana dashboards provider: the Infinity variant of the success-metrics dashboards (dashboards/infinity/),
+# whose queries run on Grafana's server (public dashboards, reporting) with the service key.
+#
+# 1. Copy the JSON files of dashboards/infinity/ to the folder named by `path` below (CHANGE it if you keep
+#    them elsewhere).
+# 2. Copy this file to <grafana>/provisioning/dashboards/ and restart Grafana.
+apiVersion: 1
+
+providers:
+  - name: success-metrics-infinity
+    orgId: 1
+    type: file
+    folder: {_q(t.name + " (Infinity)")}
+    folderUid: {FOLDER_UID}-infinity
+    disableDeletion: true
+    allowUiUpdates: false
+    updateIntervalSeconds: 60
+    options:
+      path: {_q(DASHBOARDS_PATH + "-infinity")}
+      foldersFromFilesStructure: false
+"""
+
+
 def render(t: Target) -> Mapping[str, str]:
     """Relative path under ``grafana-provisioning/`` → file text."""
     return {
         "datasources/success-metrics.yaml": json_api_datasource(t),
         "datasources/success-metrics-infinity.yaml": infinity_datasource(t),
         "dashboards/success-metrics.yaml": dashboards_provider(t),
+        "dashboards/success-metrics-infinity.yaml": infinity_dashboards_provider(t),
+        "alerting/success-metrics-alerts.yaml": alert_rules(t.name + " (Infinity)"),
     }

@@ -54,11 +54,11 @@ class JsonApiQuery(cogvariants.Dataquery):
         return cls(ref_id=data["refId"], target=data["target"], payload=dict(data.get("payload") or {}))
 
 
-class QueryBuilder(cogbuilder.Builder[JsonApiQuery]):
-    def __init__(self, query: JsonApiQuery) -> None:
+class QueryBuilder(cogbuilder.Builder[cogvariants.Dataquery]):
+    def __init__(self, query: cogvariants.Dataquery) -> None:
         self._query = query
 
-    def build(self) -> JsonApiQuery:
+    def build(self) -> cogvariants.Dataquery:
         return self._query
 
 

@@ -18,6 +18,7 @@ from grafana_foundation_sdk.cog import runtime as cogruntime
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
+from success_metrics.dashboards import infinity
 from success_metrics.dashboards.query import PLUGIN_ID, JsonApiQuery, datasource_ref
 
 MIN_SCHEMA_VERSION = 39
@@ -27,6 +28,8 @@ PANEL_TYPES = frozenset({"stat", "timeseries", "table", "bargauge", "heatmap", "
 cogplugins.register_default_plugins()
 cogruntime.register_dataquery_variant(cogruntime.DataqueryConfig(identifier=PLUGIN_ID,
                                                                  from_json_hook=JsonApiQuery.from_json))
+cogruntime.register_dataquery_variant(cogruntime.DataqueryConfig(identifier=infinity.PLUGIN_ID,
+                                                                 from_json_hook=infinity.InfinityQuery.from_json))
 
 
 def problems(board: dict[str, Any]) -> list[str]:
@@ -54,7 +57,10 @@ def _model_problems(board: dict[str, Any]) -> Iterator[str]:
             continue
         target = ann["target"]
         keys = set(target) if isinstance(target, dict) else set()
-        if keys != {"refId", "editorMode", "target", "payload"}:
+        if _infinity(board):
+            if not isinstance(target, dict) or _infinity_metric(target) is None:
+                yield f"annotations: {ann.get('name')!r} target must be an Infinity query of {infinity.ROWS_PATH}"
+        elif keys != {"refId", "editorMode", "target", "payload"}:
             yield f"annotations: {ann.get('name')!r} target must have refId, editorMode, target, payload"
     stripped = _without_annotation_targets(board)
     yield from _differences(stripped, _without_annotation_targets(again), "")
@@ -92,11 +98,43 @@ def _schema_version(board: dict[str, Any]) -> list[str]:
     return [] if ok else [f"schemaVersion {version!r} is older than {MIN_SCHEMA_VERSION}"]
 
 
+def _infinity(board: dict[str, Any]) -> bool:
+    """A board of the Infinity variant (build.INFINITY): its uid says so."""
+    return str(board.get("uid", "")).endswith("-infinity")
+
+
+def _ref(board: dict[str, Any]) -> dict[str, Any]:
+    return (infinity.datasource_ref() if _infinity(board) else datasource_ref()).to_json()
+
+
+def _infinity_metric(query: dict[str, Any]) -> str | None:
+    """The metric an Infinity query of /query/rows names, when it is one the backend parser reads."""
+    options = query.get("url_options") or {}
+    if (query.get("url"), query.get("parser"), query.get("root_selector"), options.get("method")) != (
+            infinity.ROWS_PATH, "backend", "rows", "POST"):
+        return None
+    data = str(options.get("data", "")).replace("${__timeFrom}", "0").replace("${__timeTo}", "1")
+    try:
+        [target] = json.loads(data)["targets"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    metric = target.get("target") if isinstance(target, dict) and isinstance(target.get("payload"), dict) else None
+    return metric if isinstance(metric, str) else None
+
+
+def _target_ok(board: dict[str, Any], t: dict[str, Any], ref: dict[str, Any]) -> bool:
+    if t.get("datasource") != ref:
+        return False
+    if _infinity(board):
+        return _infinity_metric(t) is not None
+    return isinstance(t.get("target"), str) and isinstance(t.get("payload"), dict)
+
+
 def _panels(board: dict[str, Any]) -> list[str]:
     out: list[str] = []
     seen_ids: set[int] = set()
     cells: dict[tuple[int, int], int] = {}
-    ref = datasource_ref().to_json()
+    ref = _ref(board)
     for panel in board.get("panels") or []:
         pid, kind, pos = panel.get("id"), panel.get("type"), panel.get("gridPos") or {}
         where = f"panel {pid} ({panel.get('title')!r})"
@@ -126,8 +164,7 @@ def _panels(board: dict[str, Any]) -> list[str]:
         if not targets:
             out.append(f"{where}: has no query")
         for t in targets:
-            aimed = t.get("datasource") == ref and isinstance(t.get("target"), str)
-            if not aimed or not isinstance(t.get("payload"), dict):
+            if not _target_ok(board, t, ref):
                 out.append(f"{where}: target {t.get('refId')!r} must name a metric of this data source, "
                            "with an object payload")
     return out
@@ -135,11 +172,16 @@ def _panels(board: dict[str, Any]) -> list[str]:
 
 def _variables(board: dict[str, Any]) -> list[str]:
     out: list[str] = []
-    ref = datasource_ref().to_json()
+    ref = _ref(board)
     for var in (board.get("templating") or {}).get("list") or []:
         query = var.get("query")
         if var.get("type") != "query" or var.get("datasource") != ref:
             out.append(f"variable {var.get('name')!r}: must be a query variable on this data source")
+        elif _infinity(board):
+            inner = query.get("infinityQuery") if isinstance(query, dict) else None
+            if not (isinstance(inner, dict) and inner.get("url") == "/variable"
+                    and f'"target": "{var.get("name")}"' in str((inner.get("url_options") or {}).get("data"))):
+                out.append(f"variable {var.get('name')!r}: must be an Infinity query of /variable for its name")
         elif not (isinstance(query, dict) and query.get("format") == "json"
                   and json.loads(str(query.get("query"))).get("target") == var.get("name")):
             out.append(f"variable {var.get('name')!r}: query must be JSON {{\"target\": \"{var.get('name')}\"}}")
@@ -147,6 +189,6 @@ def _variables(board: dict[str, Any]) -> list[str]:
 
 
 def _annotations(board: dict[str, Any]) -> list[str]:
-    ref = datasource_ref().to_json()
+    ref = _ref(board)
     return [f"annotation {a.get('name')!r}: must query this data source"
             for a in (board.get("annotations") or {}).get("list") or [] if a.get("datasource") != ref]

@@ -7,6 +7,7 @@ from success_metrics.guard import (
     audit_note,
     audit_writer,
     identification,
+    signals,
 )
 from success_metrics.guard.audit_checkpoints import checkpoint_path
 from success_metrics.guard.audit_note import Note, Who, current, limited_record
@@ -35,4 +36,5 @@ __all__ = [
     "refuse",
     "request_fields",
     "server_options",
+    "signals",
 ]

@@ -36,6 +36,7 @@ class Note:
     who: Who | None = None
     limited: RateLimited | None = None
     started: float = field(default_factory=time.perf_counter)
+    named: tuple[str, str | None] | None = None  # (tenant, role) of the request's record, for the access log
 
     def charge(self, tenant: str | None) -> RateLimited | None:
         """Count one failed authentication; the refusal when a limit is reached (remembered for the answer)."""
@@ -55,6 +56,7 @@ def noted(rec: audit.AuditRecord) -> audit.AuditRecord:
     if note is None:  # not written for a request (the scheduler, the CLI)
         return rec
     note.written = True
+    note.named = (rec.tenant_id, rec.role)
     rec = stamped(rec)
     if rec.action == "auth.failure" and rec.status == 401:
         refused = note.charge(rec.tenant_id)
@@ -97,6 +99,8 @@ def note_identity(principal: Principal | None = None, *, who: Who | None = None)
     note = current.get()
     if note is not None:
         note.who = who or (Who.of(principal) if principal is not None else None)
+        if note.who is not None:
+            note.named = (note.who.tenant, note.who.role)
 
 
 def limited_record(rec: audit.AuditRecord, refused: RateLimited) -> audit.AuditRecord:

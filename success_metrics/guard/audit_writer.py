@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from success_metrics.guard import audit_note
+from success_metrics.guard import audit_note, signals
 from success_metrics.rbac import audit
 from success_metrics.rbac import Principal
 from success_metrics.storage import DatabaseUnavailable
@@ -27,7 +27,8 @@ async def record(db: Database, rec: audit.AuditRecord) -> None:
     writer = _writers.get(db)
     if writer is None:
         writer = _writers[db] = GroupCommit(db)
-    await writer.append(rec)
+    with signals.AUDIT_WRITE_SECONDS.time():
+        await writer.append(rec)
 
 
 MAX_BATCH = 256  # records of one tenant written in one round

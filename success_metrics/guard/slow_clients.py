@@ -138,7 +138,9 @@ def server_options(settings: Settings, *, http: type[asyncio.Protocol] = AutoHTT
     """uvicorn's options for ``serve`` and ``demo``: address, slow-client timeouts, connection cap, TLS; ``http`` is the
     protocol that gets the header timeout (uvicorn's choice by default)."""
     limits = settings.limits
-    return dict(host=settings.host, port=settings.port, log_config=None, proxy_headers=False, server_header=False,
+    # access_log off: the service's own (middleware.py) is the one line per request, without the query string
+    return dict(host=settings.host, port=settings.port, log_config=None, access_log=False, proxy_headers=False,
+                server_header=False,
                 timeout_keep_alive=limits.keep_alive_s, limit_concurrency=limits.max_connections,
                 http=header_deadline(http, limits.header_timeout_s),
                 ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)

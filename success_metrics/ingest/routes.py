@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from success_metrics.guard import audit_note
+from success_metrics.guard import audit_note, signals
 from success_metrics.server.deps import ServicesDep
 from success_metrics.ingest import batch, validate
 from success_metrics.ingest.errors import BatchTooLarge
@@ -136,6 +136,7 @@ async def post_events(
                         "drop tenant_id or use that tenant's key.")
     report = await ingest(services.db, tenant_id, events, source=Source.API,
                           retention_months=settings.retention_months, key_id=key_id)
+    signals.count_ingest(report.accepted, report.duplicates, len(report.rejected))
     result = IngestResult(
         accepted=report.accepted, duplicates=report.duplicates,
         rejected=[RejectedEvent(index=r.index, id=r.id, pointer=r.pointer, reason=r.reason) for r in report.rejected],

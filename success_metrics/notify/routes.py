@@ -6,9 +6,9 @@ history and every change is audited.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel
 
 from success_metrics.calculators import alert_lineage, get_metric
@@ -95,7 +95,7 @@ async def rule_schema(who: AdminDep) -> dict[str, Any]:
 
 
 @router.put("/api/admin/alert-rules/{rule_id}", response_model=dict[str, Any], tags=["admin"])
-async def put_rule(rule_id: str, body: dict[str, Any], who: AdminDep, svc: ServicesDep,
+async def put_rule(rule_id: str, body: Annotated[dict[str, Any], Body(openapi_examples=rules.EXAMPLES)], who: AdminDep, svc: ServicesDep,
                    request: Request) -> dict[str, Any]:
     """Add a rule, or change one (a built-in rule of the same id is replaced; "enabled": false turns it off)."""
     async with svc.db.tenant(who.tenant_id) as conn:
@@ -119,7 +119,8 @@ async def list_channels(who: AdminDep, svc: ServicesDep) -> dict[str, dict[str, 
 
 
 @router.put("/api/admin/alert-channels/{channel_id}", response_model=dict[str, Any], tags=["admin"])
-async def put_channel(channel_id: str, body: dict[str, Any], who: AdminDep, svc: ServicesDep,
+async def put_channel(channel_id: str, body: Annotated[dict[str, Any], Body(openapi_examples=channels.EXAMPLES)],
+                      who: AdminDep, svc: ServicesDep,
                       request: Request) -> dict[str, Any]:
     """A webhook (HMAC-signed; ``secret`` is write-only), Slack-compatible webhook, or email channel."""
     config = channels.parse_config(body)
@@ -145,7 +146,8 @@ async def list_schedules(who: AdminDep, svc: ServicesDep) -> list[dict[str, Any]
 
 
 @router.put("/api/admin/report-schedules/{kind}", response_model=list[dict[str, Any]], tags=["admin"])
-async def put_schedule(kind: ReportKind, body: dict[str, Any], who: AdminDep, svc: ServicesDep,
+async def put_schedule(kind: ReportKind,
+                       body: Annotated[dict[str, Any], Body(openapi_examples=delivery.SCHEDULE_EXAMPLES)], who: AdminDep, svc: ServicesDep,
                        request: Request) -> list[dict[str, Any]]:
     """Recipients (email and role: each gets a copy masked for that role) and the local time of a report."""
     config = delivery.parse_schedule(body)

@@ -51,6 +51,14 @@ class CacheStats:
     too_large: int = 0  # frames larger than the whole byte budget: served, not kept
 
 
+@dataclass
+class LaneLoad:
+    """Computations of one lane: running, and waiting for a place (the operator's queue)."""
+
+    running: int = 0
+    waiting: int = 0
+
+
 class ResultCache:
     def __init__(self, ttl_live_s: float, ttl_closed_s: float, *, max_entries: int = 4096,
                  max_bytes: int = 256 * 2**20,
@@ -75,6 +83,9 @@ class ResultCache:
         self._invalidated: dict[str, int] = {}  # tenant -> invalidate_tenant calls, so a stale result is not kept
         self._asked: dict[str, float] = {}  # tenant -> when its users last asked for values (the warmer's choice)
         self.stats = CacheStats()
+        self.lanes = {"analytics": LaneLoad(), "operational": LaneLoad(), "background": LaneLoad()}
+        self._lane_names = {id(self._computing): "analytics", id(self._computing_operational): "operational",
+                            id(self._background): "background"}
 
     def note_asked(self, tenant_id: str) -> None:
         self._asked[tenant_id] = self._clock()
@@ -165,11 +176,18 @@ class ResultCache:
 
     async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int,
                     lane: asyncio.Semaphore, *, keep: bool = True) -> Frame:
-        await lane.acquire()
+        load = self.lanes[self._lane_names[id(lane)]]
+        load.waiting += 1
+        try:
+            await lane.acquire()
+        finally:
+            load.waiting -= 1
         started = time.perf_counter()
+        load.running += 1
         try:
             frame = await compute()
         finally:
+            load.running -= 1
             if lane is self._background:
                 # the lane rests as long as it worked: background work takes at most half of what it could, so a
                 # warmer round (and the catch-ups at the turn of a quarter hour) leaves the cores to the users

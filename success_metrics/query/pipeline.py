@@ -209,6 +209,38 @@ def _resource(body: QueryRequest, targets: Sequence[ParsedTarget]) -> dict[str, 
     }
 
 
+# --- /query/rows (Infinity's backend parser) ---------------------------------------------------------------
+
+async def answer_rows(svc: Services, call: Call, body: QueryRequest) -> tuple[str, Frame]:
+    """One target's frame (its refId and the masked frame). Its failure fails the request with its own status, so
+    a Grafana alert rule on it goes to Error rather than No data."""
+    try:
+        targets, failed = parse.metric_queries(body, svc.settings.limits), None  # parse
+        if len(targets) != 1:
+            failed = ProtocolError(f"/query/rows answers one metric per request and this one names {len(targets)}; "
+                                   "send one target (Infinity sends one per query).")
+    except ProtocolError as exc:
+        targets, failed = [], exc
+
+    async def job(ctx: Context, trail: Trail) -> tuple[str, Frame]:
+        svc.cache.note_asked(ctx.principal.tenant_id)
+        fitted = fit(targets[0])
+        if fitted.query is None:
+            assert fitted.error is not None
+            raise fitted.error
+        [answer] = await svc.answers.answer(ctx, [fitted.query])          # authorize → compute (cached) → mask
+        if answer.frame is None:
+            assert answer.error is not None
+            raise answer.error
+        frame = answer.frame
+        if fitted.notice:
+            frame = replace(frame, notices=(*frame.notices, fitted.notice))
+        _note(trail, frame)
+        return fitted.target.ref_id, frame
+
+    return await run(svc, call, "query", _resource(body, targets), job, parsed_error=failed)
+
+
 # --- annotations -----------------------------------------------------------------------------------------
 
 async def answer_annotations(svc: Services, call: Call,

@@ -16,7 +16,7 @@ from success_metrics.server.deps import ServicesDep
 from success_metrics.server.problems import ProblemDetails
 from success_metrics.query.protocol import serialize
 from success_metrics.query.protocol.requests import AnnotationRequest, QueryRequest
-from success_metrics.query.protocol.responses import Annotation, QueryResponse
+from success_metrics.query.protocol.responses import Annotation, QueryResponse, RowsFrame
 from success_metrics.query.body_limit import LimitedBodyRoute
 from success_metrics.rbac import Credentials
 
@@ -55,6 +55,17 @@ async def query(body: QueryRequest, request: Request) -> Response:
     # serialized here rather than by FastAPI, which would validate every point of every series again first
     headers = {MASKED_HEADER: ",".join(masked)} if masked else None
     return Response(serialize.items_json(items), media_type="application/json", headers=headers)
+
+
+@router.post("/query/rows", response_model=RowsFrame, responses=PROBLEMS,
+             summary="One metric as rows with typed columns, for Grafana's Infinity plugin (backend parser)")
+async def query_rows(body: QueryRequest, request: Request, services: ServicesDep) -> Response:
+    """The body of /query with one target; the answer is one frame, masked as /query masks it. A target that
+    fails fails the request with its status (403, 404, 400), so an alert rule on it shows an error, not no data."""
+    ref_id, frame = await pipeline.answer_rows(services, call_of(request), body)
+    found = serialize.rows(ref_id, frame)
+    headers = {MASKED_HEADER: ",".join(frame.masked_fields)} if frame.masked_fields else None
+    return Response(found.model_dump_json(), media_type="application/json", headers=headers)
 
 
 @router.post("/annotations", response_model=list[Annotation], response_model_exclude_none=True,

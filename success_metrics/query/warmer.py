@@ -56,6 +56,8 @@ class WarmerState:
     computed: int = 0  # of which computed (the others were cached already)
     failed: int = 0  # queries of the last finished round that failed (logged)
     last_round_s: float | None = None
+    planned: int = 0  # requests of the running round (operator signals: its progress)
+    done: int = 0  # of which warmed so far
 
 
 def dashboard_requests(max_points_default: int = 1000) -> list[tuple[list[dict[str, Any]], int]]:
@@ -158,6 +160,7 @@ class Warmer:
                 tenant_ids = [r["tenant_id"] for r in await conn.fetch(
                     "SELECT tenant_id FROM tenants WHERE tenant_id NOT LIKE '\\_%' ORDER BY tenant_id")]
         misses, warmed, failed = self.svc.cache.stats.misses, 0, 0
+        self.state.planned, self.state.done = len(tenant_ids) * len(RANGES) * len(self._requests), 0
         for tenant in tenant_ids:
             for span in RANGES:
                 for targets, max_points in self._requests:
@@ -167,6 +170,7 @@ class Warmer:
                         "targets": targets})
                     ok, bad = await self._warm(tenant, body)
                     warmed, failed = warmed + ok, failed + bad
+                    self.state.done += 1
         self.state = WarmerState(rounds=self.state.rounds + 1, queries=warmed,
                                  computed=self.svc.cache.stats.misses - misses, failed=failed,
                                  last_round_s=time.perf_counter() - started)

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from success_metrics.server import openapi, problems
-from success_metrics.server.audit_edge import AuditEdge
+from success_metrics.server.audit_edge import DOCS_STATIC, AuditEdge
 from success_metrics.server.middleware import RequestContext
 from success_metrics.admin import routes as admin, audit_routes as audit, branding_routes as branding
 from success_metrics.notify import routes as alerts
@@ -42,7 +43,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
                     await warming
             await services.stop()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files from the fastapi-offline package, not a CDN: they work
+    # where the service has no way out (and no third party sees who reads the docs)
+    app = FastAPIOffline(
+        static_url=DOCS_STATIC,
+        swagger_ui_parameters={"persistAuthorization": True},
         title="success-metrics",
         summary="Grafana data source for lead-automation success metrics, masked per user.",
         version="0.1.0",

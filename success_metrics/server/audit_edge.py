@@ -41,8 +41,9 @@ from success_metrics.rbac import Credentials
 
 log = logging.getLogger(__name__)
 
-PUBLIC = frozenset({"/", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-PUBLIC_PREFIX = "/api/ingest/schemas"
+PUBLIC = frozenset({"/prometheus", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+DOCS_STATIC = "/docs-static"  # Swagger UI's and ReDoc's own files (app.py)
+PUBLIC_PREFIX = ("/api/ingest/schemas", DOCS_STATIC)
 
 
 def _public(scope: Scope) -> bool:
@@ -72,6 +73,8 @@ class AuditEdge:
             await self._serve(svc, scope, receive, send, note)
         finally:
             current.reset(token)
+            if note.named is not None:  # the access log (middleware.py) names whom the record names
+                scope.setdefault("state", {}).update(audit_tenant=note.named[0], audit_role=note.named[1])
 
     async def _serve(self, svc: Services, scope: Scope, receive: Receive, send: Send, note: Note) -> None:
         replaced = started = False

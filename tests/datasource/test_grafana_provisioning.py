@@ -82,15 +82,47 @@ async def test_the_infinity_query_documented_in_the_file_answers_with_a_service_
     assert made.status_code == 201, made.text
     text = (PROV / "datasources/success-metrics-infinity.yaml").read_text()
     assert provisioning.INFINITY_QUERY_BODY in text
-    body = provisioning.INFINITY_QUERY_BODY.replace("${__from:date:iso}", "2026-01-01T00:00:00Z") \
-        .replace("${__to:date:iso}", "2026-03-01T00:00:00Z")
-    got = await client.post("/query", content=body, headers={
+    body = provisioning.INFINITY_QUERY_BODY.replace("${__timeFrom}", "1767225600000") \
+        .replace("${__timeTo}", "1772323200000")
+    got = await client.post("/query/rows", content=body, headers={
         "Authorization": f"Bearer {made.json()['secret']}", "Content-Type": "application/json"})
     assert got.status_code == 200, got.text
-    items = got.json()
-    assert items and all(i["refId"] == "A" for i in items)
-    assert not [i for i in items if (i.get("meta") or {}).get("notices")
-                and any(n["severity"] == "error" for n in i["meta"]["notices"])]
-    wrong = await client.post("/query", content=body, headers={
+    assert got.json()["refId"] == "A" and got.json()["kind"] == "timeseries"
+    wrong = await client.post("/query/rows", content=body, headers={
         "Authorization": "Bearer sm_svc_not-a-real-key", "Content-Type": "application/json"})
     assert wrong.status_code == 401
+
+
+async def test_each_example_alert_rule_reads_one_number_per_series_with_a_service_key(
+    make_client: Any, new_tenant_id: Any, token_for: Any
+) -> None:
+    """The four families' rules, their queries sent as Infinity's backend sends them (macros replaced by epoch
+    ms), answer 200; the declared columns are all the parser keeps: one number (stat) or time/series/value."""
+    from success_metrics.calculators import TenantSettings
+    from success_metrics.settings import TenantConfig
+    from tests.datasource.test_query_rows import infinity_backend
+
+    doc = yaml.safe_load((PROV / "alerting/success-metrics-alerts.yaml").read_text())
+    assert {g["rules"][0]["labels"]["family"] for g in doc["groups"]} == {
+        "critical", "performance", "business", "maintenance"}
+    tid = new_tenant_id("alerts")
+    client = await make_client(TenantConfig(id=tid, name="Alerts", settings=TenantSettings()))
+    made = await client.post("/api/admin/keys", json={"kind": "service", "name": "grafana alerting",
+                                                      "role": "executive"},
+                             headers={"Authorization": f"Bearer {token_for(tid, 'admin')}"})
+    key = made.json()["secret"]
+    for group in doc["groups"]:
+        [rule] = group["rules"]
+        a = rule["data"][0]
+        assert a["datasourceUid"] == "success-metrics-infinity" and rule["condition"] == "C"
+        model = a["model"]
+        assert (model["parser"], model["url"], model["root_selector"]) == ("backend", "/query/rows", "rows")
+        body = model["url_options"]["data"].replace("${__timeFrom}", "1772409600000") \
+            .replace("${__timeTo}", "1772496000000")
+        got = await client.post(model["url"], content=body, headers={
+            "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        assert got.status_code == 200, (rule["title"], got.text)
+        frame = infinity_backend(got.json(), model["root_selector"], model["columns"])
+        assert list(frame) == [c["text"] for c in model["columns"]]
+        if model["format"] == "table":
+            assert list(frame) == ["value"] and len(frame["value"]) == 1, rule["title"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 async def test_probes_answer_without_credentials(make_client) -> None:  # type: ignore[no-untyped-def]
     client = await make_client()
-    for path in ("/", "/healthz", "/readyz"):
+    for path in ("/healthz", "/readyz"):
         r = await client.get(path)
         assert r.status_code == 200, (path, r.text)
         assert r.json()["status"] == "ok"

@@ -34,6 +34,19 @@ _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
+# PUT /api/admin/alert-channels/{id} bodies, one per kind (shown in /docs; a test PUTs each)
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "webhook": {"summary": "Signed webhook (X-SM-Signature: HMAC-SHA256 with the secret)", "value": {
+        "kind": "webhook", "url": "https://hooks.acme.example/success-metrics",
+        "secret": "a-long-random-secret-of-32-chars", "min_severity": "warning"}},
+    "slack": {"summary": "Slack incoming webhook, critical alerts, for managers' eyes", "value": {
+        "kind": "slack", "url": "https://hooks.slack.com/services/T000/B000/XXXXXXXX", "min_severity": "critical",
+        "audience": "manager"}},
+    "email": {"summary": "Email to the operations team (needs notifications.smtp_host)", "value": {
+        "kind": "email", "to": ["ops@acme.example", "cto@acme.example"], "min_severity": "info"}},
+}
+
+
 class ChannelConfig(BaseModel):
     """A channel as an admin writes it. ``secret`` is the webhook's HMAC key; it is never read back.
 
@@ -41,7 +54,8 @@ class ChannelConfig(BaseModel):
     (``Channel.sealed_secret``) and opened only to sign a delivery.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True,
+                              json_schema_extra={"examples": [e["value"] for e in EXAMPLES.values()]})
     kind: Literal["webhook", "slack", "email"]
     url: str | None = Field(None, pattern=r"^https?://\S+$")
     to: tuple[str, ...] = Field((), max_length=50)

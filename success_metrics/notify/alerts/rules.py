@@ -137,6 +137,15 @@ DEFAULT_RULES: tuple[Rule, ...] = (
              {"kind": "metric", "metric": "alerts.backup_age"}, ">", 26, 60, 0),
 )
 _DEFAULT_IDS = {r.id for r in DEFAULT_RULES}
+# PUT /api/admin/alert-rules/{id} bodies (shown in /docs; a test PUTs each): a built-in rule changed, a rule of one's own
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "tune": {"summary": "PUT …/performance.latency_p95: the built-in rule with a 1.5 s threshold",
+             "value": {**next(r for r in DEFAULT_RULES if r.id == "performance.latency_p95").document(),
+                       "threshold": 1500}},
+    "off": {"summary": "PUT …/maintenance.database_growth: a built-in rule turned off",
+            "value": {**next(r for r in DEFAULT_RULES if r.id == "maintenance.database_growth").document(),
+                      "enabled": False}},
+}
 
 
 async def effective(conn: asyncpg.Connection) -> list[Rule]:

@@ -39,10 +39,22 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=30)
 
 
+# PUT /api/admin/report-schedules/{kind} bodies (shown in /docs; a test PUTs each)
+SCHEDULE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "recipients": {"summary": "Three recipients, each with the copy their role may see", "value": {
+        "enabled": True, "at": "07:30", "recipients": [
+            {"email": "ceo@acme.example", "role": "executive"},
+            {"email": "north.manager@acme.example", "role": "manager", "teams": ["north"]},
+            {"email": "alice@acme.example", "role": "agent", "agent_id": "a1"}]}},
+    "off": {"summary": "Stop sending this report", "value": {"enabled": False}},
+}
+
+
 class ScheduleConfig(BaseModel):
     """A tenant's schedule for one kind of report, as an admin writes it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True,
+                              json_schema_extra={"examples": [e["value"] for e in SCHEDULE_EXAMPLES.values()]})
     enabled: bool = True
     at: time | None = Field(None, description="local time of day; default 08:00 daily, 09:00 weekly and monthly")
     recipients: tuple[Recipient, ...] = Field((), max_length=200)

@@ -58,6 +58,28 @@ class QueryResponse(RootModel[list[QueryItem]]):
     """POST /query: one or more items per visible target; a failed target is an item with an error notice."""
 
 
+class RowsColumn(_Out):
+    name: str = Field(description="The key of this column in every row")
+    type: str = Field(description="time (epoch ms in time series rows, ISO 8601 text in table rows), number, string "
+                                  "or boolean", examples=["number"])
+    unit: str | None = Field(None, description="Grafana unit id")
+    masked: bool = Field(False, description="true when masking changed this column's values")
+
+
+class RowsFrame(_Out):
+    """POST /query/rows: one target as an array of row objects, which Infinity's backend parser reads with root
+    selector ``rows``. A time series comes long (``time``, ``series``, ``value``: one row per point), so its
+    columns are the same for every metric; a table or stat keeps its own columns."""
+
+    refId: str
+    name: str = Field(description="The metric")
+    kind: str = Field(description="timeseries, table or stat", examples=["timeseries"])
+    columns: list[RowsColumn]
+    rows: list[dict[str, Any]]
+    notices: list[str] = Field(default_factory=list, description="What Grafana would show in the panel header")
+    maskedFields: list[str] = Field(default_factory=list, description="The fields masking changed")
+
+
 class Annotation(_Out):
     annotation: dict[str, Any] | None = Field(None, description="The request's annotation, echoed (SimpleJSON)")
     time: int = Field(description="epoch ms")

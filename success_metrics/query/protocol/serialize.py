@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 
 from success_metrics.calculators import Column, ColumnType, Frame, Kind, Unit
 from success_metrics.query.protocol.parse import Shape
-from success_metrics.query.protocol.responses import Annotation, FrameMeta, Notice, QueryItem, Table, TableColumn, TagValue, TimeSeries, VariableItem
+from success_metrics.query.protocol.responses import Annotation, FrameMeta, Notice, QueryItem, RowsColumn, RowsFrame, Table, TableColumn, TagValue, TimeSeries, VariableItem
 from success_metrics.query.sizes import columns_bytes, value_bytes
 
 _ITEM: TypeAdapter[QueryItem] = TypeAdapter(QueryItem)
@@ -179,6 +179,42 @@ def table(ref_id: str | None, frame: Frame) -> Table:
     columns = [_column(c, masked, currency) for c in frame.columns]
     rows = [[cell(v) for v in row] for row in frame.rows()]
     return Table.model_construct(refId=ref_id, columns=columns, rows=rows, meta=meta(frame))
+
+
+LONG_COLUMNS = ("time", "series", "value")
+
+
+def rows(ref_id: str, frame: Frame) -> RowsFrame:
+    """A frame as row objects with typed columns (POST /query/rows). A time series is long: one row per point,
+    ``{time: epoch ms, series: name, value}``, ascending by time, so its columns never depend on the data (Infinity's
+    ``timeseries`` format turns it wide again). Other frames keep their columns; their times are ISO 8601 text (a
+    reader that declares no column types still sees a date), lists are comma-joined text (annotation tags)."""
+    currency = str(frame.meta.get("currency") or "USD")
+    masked = set(frame.masked_fields)
+    hit = [c.field_name in masked or c.name in masked for c in frame.columns]
+    if frame.kind is Kind.TIMESERIES and frame.columns:
+        times, *series = frame.columns
+        columns = [RowsColumn(name="time", type="time"), RowsColumn(name="series", type="string"),
+                   RowsColumn(name="value", type="number", unit=grafana_unit(series[0].unit if series else None,
+                                                                           currency), masked=any(hit[1:]))]
+        points = sorted(((int(cell(t)), i, _number(c.values[j]), c.name) for i, c in enumerate(series)
+                         for j, t in enumerate(times.values)), key=lambda p: (p[0], p[1]))
+        out = [{"time": t, "series": name, "value": v} for t, _, v, name in points]
+    else:
+        columns = [RowsColumn(name=c.name, type=c.type.value, unit=grafana_unit(c.unit, currency), masked=h)
+                   for c, h in zip(frame.columns, hit, strict=True)]
+        names = [c.name for c in frame.columns]
+        out = [dict(zip(names, map(_row_cell, row), strict=True)) for row in frame.rows()]
+    return RowsFrame(refId=ref_id, name=frame.name, kind=frame.kind.value, columns=columns, rows=out,
+                     notices=list(frame.notices), maskedFields=list(frame.masked_fields))
+
+
+def _row_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return cell(value)
 
 
 def error_item(ref_id: str, message: str) -> TimeSeries:
