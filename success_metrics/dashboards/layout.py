@@ -73,6 +73,7 @@ class DashboardSpec:
 # managers no security events, auditors only system health and the access audit
 BUSINESS = ("executive", "manager", "admin")
 SECURITY = ("admin", "auditor")
+OPERATORS = ("executive", "admin", "auditor")  # the database's backups and performance (default policy)
 
 EXECUTIVE = DashboardSpec(
     uid="sm-executive-summary",
@@ -233,6 +234,14 @@ SYSTEM = DashboardSpec(
         RowSpec("Security and compliance", (
             PanelSpec("security.auth_events", Viz.TIMESERIES, 12, 8, roles=SECURITY),
             PanelSpec("compliance.checks", Viz.TABLE, 12, 8, roles=SECURITY),
+            PanelSpec("security.encryption", Viz.TABLE, 24, 8, roles=SECURITY),
+        )),
+        RowSpec("Database: backups and performance", (
+            PanelSpec("backup.status", Viz.TABLE, 24, 6, roles=OPERATORS),
+            PanelSpec("database.pool", Viz.TABLE, 8, 8, roles=OPERATORS),
+            PanelSpec("database.growth", Viz.TABLE, 16, 8, roles=OPERATORS),
+            PanelSpec("database.performance", Viz.TABLE, 24, 8, roles=OPERATORS),
+            PanelSpec("database.indexes", Viz.TABLE, 24, 8, roles=OPERATORS),
         )),
         RowSpec("Self-checks and data quality", (
             PanelSpec("dashboards.health", Viz.TABLE, 24, 10),

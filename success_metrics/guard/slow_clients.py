@@ -136,11 +136,12 @@ def header_deadline(base: type[asyncio.Protocol], limit: float) -> type[asyncio.
 
 
 def server_options(settings: Settings, *, http: type[asyncio.Protocol] = AutoHTTPProtocol) -> dict[str, Any]:
-    """uvicorn's options for ``serve`` and ``demo``: address, slow-client timeouts, connection cap; ``http`` is the
+    """uvicorn's options for ``serve`` and ``demo``: address, slow-client timeouts, connection cap, TLS; ``http`` is the
     protocol that gets the header timeout (uvicorn's choice by default)."""
     limits = settings.limits
     # access_log off: the service's own (middleware.py) is the one line per request, without the query string
     return dict(host=settings.host, port=settings.port, log_config=None, access_log=False, proxy_headers=False,
                 server_header=False,
                 timeout_keep_alive=limits.keep_alive_s, limit_concurrency=limits.max_connections,
-                http=header_deadline(http, limits.header_timeout_s))
+                http=header_deadline(http, limits.header_timeout_s),
+                ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)

@@ -32,6 +32,7 @@ from success_metrics.query.protocol.errors import BodyTooLarge, LimitExceeded, P
 from success_metrics.rbac import AuditUnavailable, Forbidden, NoRole, PolicyInvalid, RbacError, Unauthenticated
 from success_metrics.settings import ConfigError
 from success_metrics.storage import (
+    BackupFailed,
     DatabaseUnavailable,
     MigrationFailed,
     RetentionRefused,
@@ -87,6 +88,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     CalculatorError: (400, "Query cannot be computed"),
     DatabaseUnavailable: (503, "Database unavailable"),
     MigrationFailed: (500, "Migration failed"),
+    BackupFailed: (500, "Backup failed"),
     RetentionRefused: (400, "Retention refused"),
     UnstorableValue: (422, "Value cannot be stored"),
     StorageError: (500, "Storage error"),

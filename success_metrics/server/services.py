@@ -8,12 +8,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
 
-from success_metrics.calculators import check_catalog
+from success_metrics.calculators import check_catalog, runtime
 from success_metrics.guard import Limiter, audit_checkpoints, audit_writer, identification
 from success_metrics.ingest import validate as event_schemas
 from success_metrics.notify import keyring
@@ -27,7 +27,16 @@ from success_metrics.query.protocol import serialize
 from success_metrics.rbac import Identifier, PolicyStore, ProviderUnavailable, What, local_keys, masking
 from success_metrics.server.background import Background
 from success_metrics.settings import Settings
-from success_metrics.storage import Database, EmbeddedPostgres, Supervisor, migrate, partitions, replicas, tenants
+from success_metrics.storage import (
+    Database,
+    EmbeddedPostgres,
+    Supervisor,
+    backup_schedule,
+    migrate,
+    partitions,
+    replicas,
+    tenants,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +74,12 @@ async def open_database(settings: Settings, *, reuse: bool = False) -> tuple[Dat
     return db, embedded
 
 
+def backup_plan(settings: Settings) -> backup_schedule.Plan:
+    b = settings.backup
+    return backup_schedule.Plan(settings.backup_dir, b.keep, b.verify, b.pg_bin_dir,
+                                timedelta(hours=b.interval_hours or 24))
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -98,6 +113,8 @@ class Services:
     scheduler: Scheduler | None = field(default=None, init=False, repr=False)
     # hears other replicas' identity and policy changes (success_metrics/storage/replicas.py)
     listener: replicas.SettingsListener | None = field(default=None, init=False, repr=False)
+    # scheduled backups with their restore drill, when backup.interval_hours is set (storage/backup.py)
+    backups: backup_schedule.BackupLoop | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secret = local_keys.service_secret(self.settings.data_dir)
@@ -129,6 +146,13 @@ class Services:
         if services.owns_db if listen is None else listen:
             await services.listen()  # before the overrides are read, so no change falls between the two
         await identification.load_overrides(services.db, services.identifier)
+        runtime.publish(runtime.ServiceFacts(pool=services.db.stats, tls=settings.tls_cert is not None,
+                                             retention_months=settings.retention_months,
+                                             database_link=await services.db.link()))
+        if settings.backup.interval_hours and services.db.dsn:
+            services.backups = backups = backup_schedule.BackupLoop(services.db, services.db.dsn,
+                                                                    backup_plan(settings), lambda: datetime.now(UTC))
+            services.background.every("backups", backups.round, backups.wait)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
                                            services.reporter, services.answers, services.keys)

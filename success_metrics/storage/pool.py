@@ -27,6 +27,7 @@ from typing import cast
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from success_metrics.calculators import runtime
 from success_metrics.storage.errors import DatabaseUnavailable, UnstorableValue
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class Database:
         # the audit writer that groups this database's appends (guard.audit_writer); owned here, dies with it
         self.audit_writer: object | None = None
         self.health = Health(since=time.monotonic())
+        self.waiting = 0  # callers waiting for a connection of the pool now
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 10) -> Database:
@@ -173,11 +175,14 @@ class Database:
     async def take(self) -> asyncpg.Connection:
         """A connection of the pool, for a caller that hands it back itself (``hand_back``); DatabaseUnavailable
         when none can be had."""
+        self.waiting += 1
         try:
             # the pool hands out a proxy that forwards every call to its connection; the code types it as one
             conn = cast(asyncpg.Connection, await self.pool.acquire())
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
+        finally:
+            self.waiting -= 1
         self.health.reached()
         return conn
 
@@ -192,6 +197,24 @@ class Database:
             await self.pool.release(cast(PoolConnectionProxy, conn), timeout=RESET_TIMEOUT_S)
         except Exception as exc:  # asyncpg has terminated it; nothing is handed back
             log.warning("a database connection could not be reset and was closed: %s", exc.__class__.__name__)
+
+    def stats(self) -> runtime.PoolStats:
+        """The pool's occupancy now (System Health's database.pool)."""
+        size, idle = self.pool.get_size(), self.pool.get_idle_size()
+        return runtime.PoolStats(size=size, max_size=self.pool.get_max_size(), in_use=size - idle, idle=idle,
+                         waiting=self.waiting)
+
+    async def link(self) -> tuple[str, str]:
+        """Whether this pool's connections are encrypted: yes (TLS), local (a Unix socket) or no, with how."""
+        async with self._acquire() as conn:
+            row = await conn.fetchrow("SELECT s.ssl, s.version, s.cipher, inet_server_addr() IS NULL AS local "
+                                      "FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()")
+        assert row is not None  # every backend has its pg_stat_ssl row
+        if row["ssl"]:
+            return "yes", f"TLS ({row['version']}, {row['cipher']})"
+        if row["local"]:
+            return "local", "a Unix socket on this host (the embedded PostgreSQL's): never on the network"
+        return "no", "plain TCP: add sslmode=verify-full to DATABASE_URL and enable TLS on the server"
 
     @staticmethod
     def discard(conn: asyncpg.Connection) -> None:

@@ -30,8 +30,11 @@ from success_metrics.server.middleware import json_log_formatter
 from success_metrics.server.services import Services, open_database
 from success_metrics.settings import ConfigError, Settings, environment_typos, load_settings
 from success_metrics.storage import (
+    BackupFailed,
     Database,
     StorageError,
+    backup,
+    backup_schedule,
     embedded_wheel,
     model_files,
     partitions,
@@ -518,6 +521,115 @@ def secrets_rotate() -> None:
 def secrets_new_key() -> None:
     """Print a fresh key-encryption key (for SM_SECRET_KEY or a secret_key_file line)."""
     typer.echo(keyring.new_key())
+
+
+backup_app = typer.Typer(help="Back up the database, list the backups, or prove one restores (the restore drill).")
+app.add_typer(backup_app, name="backup")
+DirOpt = Annotated[Path | None, typer.Option("--dir", help="Backup directory (default: backup.directory, else "
+                                                            "$SM_DATA_DIR/backups).")]
+
+
+def _backup_plan(settings: Settings, directory: Path | None, keep: int | None = None,
+                 verify: bool | None = None) -> backup_schedule.Plan:
+    from dataclasses import replace
+
+    from success_metrics.server.services import backup_plan
+
+    plan = backup_plan(settings)
+    return replace(plan, directory=directory or plan.directory, keep=keep or plan.keep,
+                   verify=plan.verify if verify is None else verify)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@backup_app.callback(invoke_without_command=True)
+def backup_take(
+    ctx: typer.Context, directory: DirOpt = None,
+    keep: Annotated[int | None, typer.Option(help="Backups kept (default: backup.keep, 7).", min=1)] = None,
+    verify: Annotated[bool, typer.Option(help="Then restore it into a scratch database and check it.")] = False,
+) -> None:
+    """Dump the database (one consistent snapshot, compressed) into the backup directory; keep the newest N.
+
+    Exit status 1 when the backup or its drill fails.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = settings_or_exit()
+    plan = _backup_plan(settings, directory, keep, verify)
+
+    async def job(db: Database) -> backup.DrillReport | None:
+        assert db.dsn is not None
+        return await backup_schedule.round_(db, db.dsn, plan, _now)
+
+    report = run(lambda: with_database(settings, job))
+    found = backup.latest(plan.directory)
+    typer.echo(f"{found} ({found.stat().st_size} bytes)")
+    if report is not None:
+        typer.echo(report.summary())
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+@backup_app.command("verify")
+def backup_verify(
+    file: Annotated[Path | None, typer.Argument(help="The dump to drill (default: the newest).")] = None,
+    directory: DirOpt = None,
+) -> None:
+    """The restore drill: restore a backup into a scratch database, check its row counts and audit chains, drop it.
+
+    Exit status 1 when the restored copy differs from what was backed up.
+    """
+    settings = settings_or_exit()
+    plan = _backup_plan(settings, directory)
+
+    async def job(db: Database) -> backup.DrillReport:
+        assert db.dsn is not None
+        return await backup_schedule.verify(db, db.dsn, file or backup.latest(plan.directory), _now, plan.bin_dir)
+
+    report = run(lambda: with_database(settings, job))
+    typer.echo(report.summary())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@backup_app.command("list")
+def backup_list(directory: DirOpt = None) -> None:
+    """List the backups in the directory, oldest first: file, size, rows, when taken."""
+    plan = _backup_plan(settings_or_exit(), directory)
+    for dump in backup.backups(plan.directory):
+        m = backup.Manifest.read(dump)
+        typer.echo(f"{dump}  {m.bytes} bytes  {sum(m.tables.values())} rows  taken {m.taken_at}")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="The dump to restore (a success-metrics-*.dump with its manifest).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database's contents are replaced.")] = False,
+    force: Annotated[bool, typer.Option(help="Restore although other sessions (a running service) are connected.")
+                     ] = False,
+) -> None:
+    """Replace the database's contents with a backup's, in one transaction (all or nothing). Stop the service first."""
+    if not yes:
+        typer.secho("restore replaces every table of the database with the backup's: add --yes to go ahead",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+
+    async def job(db: Database) -> backup.Manifest:
+        assert db.dsn is not None
+        async with db.system() as conn:
+            others = await backup.other_sessions(conn)
+        if others and not force:
+            raise BackupFailed(f"{others} other session(s) use the database (a running service?): stop it first, "
+                               "or pass --force.")
+        await db.close()  # pg_restore replaces tables this pool's connections could hold locks on
+        return await backup.restore(db.dsn, file, _now)
+
+    manifest = run(lambda: with_database(settings, job))
+    typer.echo(f"restored {file.name}, taken {manifest.taken_at}: {sum(manifest.tables.values())} rows; "
+               "the next start applies any newer migrations")
 
 
 def main() -> None:

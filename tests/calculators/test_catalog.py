@@ -28,7 +28,9 @@ forecast.revenue forecast.leads forecast.capacity forecast.backtest kpis.year_ov
 alerts.anomalies
 attribution.multi_touch attribution.model_comparison recommendations.list scoring.quality scoring.reliability
 scoring.leads leads.at_risk
-dashboards.health data.quality alerts.dashboard_failures alerts.data_quality_issues""".split()
+dashboards.health data.quality alerts.dashboard_failures alerts.data_quality_issues
+backup.status database.performance database.indexes database.pool database.growth security.encryption
+alerts.backup_age""".split()
 
 
 def test_every_contract_metric_is_in_the_catalog() -> None:

@@ -119,14 +119,15 @@ async def test_fixture_fires_exactly_the_alerts_worked_out_by_hand(db: Database,
     #   conversion: this week 1/5 = 0.2, week before 2/4 = 0.5 -> (0.2 - 0.5) / 0.5 = -0.6 < -0.10, for 60 min
     # Inactive: SLA (no component has 20 calls in the hour -> no data), database size, retention headroom,
     # dashboard self-check (no run -> no data), data quality (no rollups or tallies: the events were inserted
-    # directly; every lead created before it was contacted, booked or closed; no agents -> 0 issues)
+    # directly; every lead created before it was contacted, booked or closed; no agents -> 0 issues), backup
+    # age (no backup before T, and the tenant was created after T: 0 h)
     assert await states(db, tid) == {
         "critical.downtime": "pending", "critical.auth_failures": "firing",
         "performance.sla": "inactive", "performance.error_rate": "pending", "performance.latency_p95": "pending",
         "business.conversion_drop": "pending", "business.high_priority_waiting": "firing",
         "business.target_at_risk": "firing", "maintenance.database_growth": "inactive",
         "maintenance.retention": "inactive", "maintenance.dashboard_check": "inactive",
-        "maintenance.data_quality": "inactive",
+        "maintenance.data_quality": "inactive", "maintenance.backup_age": "inactive",
     }
 
     # two minutes later the downtime has held for its 2 min; error rate and latency need 5

@@ -64,8 +64,8 @@ async def test_admin_manages_rules(setup: Any) -> None:
     client, _, auth = setup
     listed = (await client.get("/api/admin/alert-rules", headers=auth("admin"))).json()
     assert {r["rule"]["family"] for r in listed} == {"critical", "performance", "business", "maintenance"}
-    # 10 rules of the four families, and the dashboard self-check and data-quality maintenance rules
-    assert len(listed) == 12 and all(r["builtin"] and r["state"] == "inactive" for r in listed)
+    # 10 rules of the four families, and the dashboard self-check, data-quality and backup-age maintenance rules
+    assert len(listed) == 13 and all(r["builtin"] and r["state"] == "inactive" for r in listed)
 
     rule = {"id": "custom.p95", "family": "performance", "severity": "warning", "title": "Slow CRM",
             "condition": {"kind": "latency_p95", "component": "crm_sync"}, "op": ">", "threshold": 800,

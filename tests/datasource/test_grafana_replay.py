@@ -28,14 +28,18 @@ ROLES = ("executive", "manager", "agent", "admin", "auditor")
 # metrics each role is refused, worked out from the role table and the catalog's sensitivity classes:
 # executive/manager may not see security data; agents neither financial data (ROI, costs, revenue, goals)
 # nor security data; auditors only system, security, adoption and compliance metrics.
-SECURITY = {"security.auth_events", "compliance.checks", "audit.access_log", "audit.failures", "audit.exports"}
+SECURITY = {"security.auth_events", "compliance.checks", "audit.access_log", "audit.failures", "audit.exports",
+            "security.encryption"}
+# operating the database (backups, statements, indexes, pool, growth): admins, executives and auditors
+OPERATIONS = {"backup.status", "database.performance", "database.indexes", "database.pool", "database.growth"}
 FINANCIAL = {"roi.monthly", "savings.monthly", "revenue.attributed", "revenue.monthly_trend", "cost.avoidance",
              "cost.benefit", "executive.kpi_summary", "agents.goals", "forecast.revenue"}
 # auditors: the audit log, system health and security events (system, uptime, components, APIs, errors, the
 # dashboard self-check and data quality)
 AUDITOR_MAY = SECURITY | {"system.resources", "adoption.usage", "uptime.system", "components.health",
                           "components.latency", "components.success_rate", "apis.health", "errors.active",
-                          "errors.by_category", "errors.mttr", "errors.rate", "dashboards.health", "data.quality"}
+                          "errors.by_category", "errors.mttr", "errors.rate", "dashboards.health",
+                          "data.quality"} | OPERATIONS
 # who may see each annotation kind: health marks are for everyone; business marks not for auditors; missed
 # revenue goals are financial (not for agents); policy changes are audit data (admins and auditors)
 ANNOTATION_ROLES = {
@@ -51,10 +55,12 @@ def refused(role: str, metric: str) -> bool:
     match role:
         case "admin":
             return False
-        case "executive" | "manager":
+        case "executive":
             return metric in SECURITY
+        case "manager":
+            return metric in SECURITY | OPERATIONS
         case "agent":
-            return metric in SECURITY | FINANCIAL
+            return metric in SECURITY | FINANCIAL | OPERATIONS
         case _:
             return metric not in AUDITOR_MAY
 

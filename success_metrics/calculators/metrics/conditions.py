@@ -154,3 +154,16 @@ async def data_quality_issues(conn: asyncpg.Connection, sq: ScopedQuery, s: Tena
     q = sq.query
     rows = await quality.quality_rows(conn, sq.tenant_id, q.start, q.end)
     return shapes.stat(q.metric, sum(r.issue for r in rows), None, None, Unit.COUNT, lower_is_better=True)
+
+@metric("alerts.backup_age", "Hours Since the Last Good Backup",
+        "Hours from the database's last good backup to the range's end; with none before it, hours since the "
+        "tenant was created (a service that never took a backup is as exposed as one whose backup is that old).",
+        Unit.HOURS, Kind.STAT, dashboard=False, lower_is_better=True,
+        inputs=("backups",))
+async def backup_age(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
+    end = sq.query.end
+    since = await conn.fetchval(
+        "SELECT coalesce((SELECT max(finished_at) FROM backup_runs WHERE kind = 'backup' AND ok AND finished_at < $1), "
+        "(SELECT created_at FROM tenants WHERE tenant_id = $2))", end, sq.tenant_id)
+    hours = None if since is None else max(0.0, (end - since).total_seconds() / 3600)
+    return shapes.stat(sq.query.metric, hours, None, None, Unit.HOURS, lower_is_better=True)

@@ -137,6 +137,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
              {"kind": "metric", "metric": "alerts.dashboard_failures"}, ">", 0, 25 * 60, 0),
     _default("maintenance.data_quality", "maintenance", "warning", "Data-quality checks found a problem",
              {"kind": "metric", "metric": "alerts.data_quality_issues"}, ">", 0, 24 * 60, 15),
+    _default("maintenance.backup_age", "maintenance", "warning", "No good database backup in the last 26 hours",
+             {"kind": "metric", "metric": "alerts.backup_age"}, ">", 26, 60, 0),
 )
 _DEFAULT_IDS = {r.id for r in DEFAULT_RULES}
 # PUT /api/admin/alert-rules/{id} bodies (shown in /docs; a test PUTs each): a built-in rule changed, a rule of
