@@ -155,6 +155,7 @@ async def data_quality_issues(conn: asyncpg.Connection, sq: ScopedQuery, s: Tena
     rows = await quality.quality_rows(conn, sq.tenant_id, q.start, q.end)
     return shapes.stat(q.metric, sum(r.issue for r in rows), None, None, Unit.COUNT, lower_is_better=True)
 
+
 @metric("alerts.backup_age", "Hours Since the Last Good Backup",
         "Hours from the database's last good backup to the range's end; with none before it, hours since the "
         "tenant was created (a service that never took a backup is as exposed as one whose backup is that old).",
