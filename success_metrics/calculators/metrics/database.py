@@ -32,7 +32,8 @@ def _time(name: str) -> shapes.Col:
         "last restore drill of a backup (restored into a scratch database, row counts and audit chains checked): "
         "when and its outcome; backups failed since the last good one. status: never (no good backup), failing "
         "(the latest attempt failed), unverified (no successful drill since the last good backup) or ok.",
-        Unit.TEXT, Kind.TABLE, inputs=("backups",))
+        Unit.TEXT, Kind.TABLE, inputs=("backups",),
+        column_units=(("age_hours", Unit.HOURS), ("size", Unit.BYTES), ("failed_since", Unit.COUNT)))
 async def backup_status(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     end = sq.query.end
     good = await conn.fetchrow("SELECT finished_at, bytes, file FROM backup_runs WHERE kind = 'backup' AND ok "
@@ -71,7 +72,8 @@ NOT_LOADED = ("Statement statistics are unavailable: the server does not preload
         f"The {SLOWEST} statements of this database with the highest mean execution time since statistics were "
         "last reset (pg_stat_statements, constants replaced by $n): calls, mean, max and total time (ms), rows. "
         "Statements of roles other than the service's are counted with their text withheld. Without "
-        "pg_stat_statements the panel says why.", Unit.MS, Kind.TABLE, inputs=("database_stats",))
+        "pg_stat_statements the panel says why.", Unit.MS, Kind.TABLE, inputs=("database_stats",),
+        column_units=(("calls", Unit.COUNT), ("rows", Unit.COUNT)))
 async def performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     cols = [shapes.text("statement"), shapes.num("calls", Unit.COUNT), shapes.num("mean_ms", Unit.MS),
             shapes.num("max_ms", Unit.MS), shapes.num("total_ms", Unit.MS), shapes.num("rows", Unit.COUNT)]
@@ -95,7 +97,7 @@ async def performance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
         "Every index of the service's tables (pg_stat_user_indexes; a partitioned table's partitions summed under "
         "the parent's index): scans and index entries read since statistics were reset, size (bytes), and status "
         "unused (never scanned: it costs writes and space for nothing) or used. Unused first, then largest.",
-        Unit.COUNT, Kind.TABLE, inputs=("database_stats",))
+        Unit.COUNT, Kind.TABLE, inputs=("database_stats",), column_units=(("size", Unit.BYTES),))
 async def indexes(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     rows = await conn.fetch(
         """SELECT coalesce(pt.relname, s.relname) AS tbl, coalesce(pi.relname, s.indexrelname) AS idx,
@@ -148,7 +150,7 @@ def _utc(day: date) -> datetime:
         "size on disk with its indexes (every tenant's events together, bytes), and when it leaves the retention "
         "(`success-metrics retention` then drops it whole). status: past retention (due to be dropped, as of the "
         "range's end), next drop (the oldest kept), or kept.", Unit.BYTES, Kind.TABLE,
-        inputs=("database_stats", "ingest_batches"))
+        inputs=("database_stats", "ingest_batches"), column_units=(("events", Unit.COUNT),))
 async def growth(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     parts = await conn.fetch(
         """SELECT c.relname, pg_total_relation_size(c.oid) AS bytes FROM pg_inherits i
