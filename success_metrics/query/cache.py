@@ -84,19 +84,10 @@ class ResultCache:
             max_bytes, ttu=lambda _key, entry, _now: entry[0], timer=clock, getsizeof=lambda entry: entry[2])
         self._inflight: dict[ScopedQuery, asyncio.Task[Frame]] = {}
         self._invalidated: dict[str, int] = {}  # tenant -> invalidate_tenant calls, so a stale result is not kept
-        self._asked: dict[str, float] = {}  # tenant -> when its users last asked for values (the warmer's choice)
         self.stats = CacheStats()
         self.lanes = {"analytics": LaneLoad(), "operational": LaneLoad(), "background": LaneLoad()}
         self._lane_names = {id(self._computing): "analytics", id(self._computing_operational): "operational",
                             id(self._background): "background"}
-
-    def note_asked(self, tenant_id: str) -> None:
-        self._asked[tenant_id] = self._clock()
-
-    def asked_within(self, seconds: float) -> list[str]:
-        """Tenants whose users asked for values in the last ``seconds``."""
-        since = self._clock() - seconds
-        return sorted(t for t, at in self._asked.items() if at >= since)
 
     def ttl_for(self, key: ScopedQuery) -> float:
         q = key.query

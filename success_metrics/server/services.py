@@ -21,8 +21,11 @@ from success_metrics.notify.alerts import channels
 from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.reports.delivery import Reporter
 from success_metrics.notify.scheduler import Scheduler
+from success_metrics.query import activity
+from success_metrics.query.activity import Activity
 from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
+from success_metrics.query.leases import WarmLeases
 from success_metrics.query.protocol import serialize
 from success_metrics.rbac import Identifier, PolicyStore, ProviderUnavailable, What, local_keys, masking
 from success_metrics.server.background import Background
@@ -98,6 +101,10 @@ class Services:
     scheduler: Scheduler | None = field(default=None, init=False, repr=False)
     # hears other replicas' identity and policy changes (success_metrics/storage/replicas.py)
     listener: replicas.SettingsListener | None = field(default=None, init=False, repr=False)
+    # when each tenant's users last asked (the warmer's choice, kept in the database), and this replica's warm-up
+    # leases (on a connection of their own; None without a DSN: this replica then warms every tenant itself)
+    activity: Activity = field(init=False, repr=False)
+    leases: WarmLeases | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secret = local_keys.service_secret(self.settings.data_dir)
@@ -109,6 +116,10 @@ class Services:
         self.answers = Answerer(self.db, self.cache, self.pseudonym_key)
         self.limiter = Limiter(self.settings.limits)
         self.reporter = Reporter(self.db, self.policies, self.answers, Mailer(self.settings.notifications))
+        self.activity = Activity(self.db)
+        dsn = self.db.dsn
+        if dsn is not None:
+            self.leases = WarmLeases(lambda: asyncpg.connect(dsn))
 
     @classmethod
     async def start(cls, settings: Settings, db: Database | None = None, *, listen: bool | None = None) -> Services:
@@ -129,6 +140,8 @@ class Services:
         if services.owns_db if listen is None else listen:
             await services.listen()  # before the overrides are read, so no change falls between the two
         await identification.load_overrides(services.db, services.identifier)
+        services.background.every("tenant activity", services.activity.flush, activity.FLUSH_S, wait_first=True,
+                                  final=services.activity.flush)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
                                            services.reporter, services.answers, services.keys)
@@ -144,6 +157,8 @@ class Services:
         await self.background.stop()  # the audit checkpoint loop writes a last checkpoint
         if self.listener is not None:
             await self.listener.stop()
+        if self.leases is not None:
+            await self.leases.close()
         await self.http.aclose()
         await audit_writer.close_writer(self.db)  # hands back the connections the audit writer keeps between rounds
         if self.owns_db:
