@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
+# the lease connection is gone (terminated, the server restarted): so are its leases
+_BROKEN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.AdminShutdownError)
+
 _CLAIM = """
 INSERT INTO tenant_warmups AS w (tenant_id, warmed_for, holder_pid, holder_started)
 SELECT $1, $2, pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()
@@ -46,15 +49,20 @@ class WarmLeases:
     async def claim(self, tenant_id: str, quarter: datetime) -> bool:
         """Whether this replica now holds ``tenant_id``'s lease for the round warming ``quarter``."""
         async with self._lock:
-            conn = await self._connection()
-            return bool(await conn.fetchval(_CLAIM, tenant_id, quarter))
+            try:
+                return bool(await (await self._connection()).fetchval(_CLAIM, tenant_id, quarter))
+            except _BROKEN:  # the connection went (and its leases with it): once more on a new one
+                if self._conn is not None:
+                    self._conn.terminate()
+                    self._conn = None
+                return bool(await (await self._connection()).fetchval(_CLAIM, tenant_id, quarter))
 
     async def release(self, tenant_id: str, quarter: datetime) -> None:
         """Give back a claim whose warm-up did not finish, so another replica (or the next round) warms the tenant."""
         async with self._lock:
-            conn = await self._connection()
-            await conn.execute("DELETE FROM tenant_warmups WHERE tenant_id = $1 AND warmed_for = $2 "
-                               "AND holder_pid = pg_backend_pid()", tenant_id, quarter)
+            if self._conn is not None and not self._conn.is_closed():  # else the lease went with its connection
+                await self._conn.execute("DELETE FROM tenant_warmups WHERE tenant_id = $1 AND warmed_for = $2 "
+                                         "AND holder_pid = pg_backend_pid()", tenant_id, quarter)
 
     async def close(self) -> None:
         """Close the lease connection: every lease it held is free."""
