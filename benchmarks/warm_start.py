@@ -24,8 +24,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.dataset import data_dir  # noqa: E402
-from benchmarks.service_process import free_port, start_server  # noqa: E402
+from benchmarks.dataset import data_dir
+from benchmarks.service_process import free_port, start_server
 
 
 async def one_start(tree: Path | None, config: Path) -> tuple[float, float]:
