@@ -125,5 +125,5 @@ async def test_a_dead_replicas_lease_is_taken_over(db: Database, new_tenant_id: 
     assert taken.computed > 0 and taken.skipped == 0 and {k.tenant_id for k in two.cache} == {tenant}
     assert not await one.leases.claim(tenant, quarter_of(NOW))  # reconnected, it finds the tenant warmed
     assert await one.leases.claim(tenant, quarter_of(NOW + timedelta(minutes=15)))  # the next quarter hour is free
-    for svc in (one, two):
-        await svc.leases.close()
+    await one.leases.close()
+    await two.leases.close()
