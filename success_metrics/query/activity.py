@@ -2,7 +2,7 @@
 cache warmer's choice of tenants survives a restart and is the same on every replica.
 
 A request only notes the time in memory (``note``); ``flush`` writes the tenants noted since the last flush in one
-statement, and the service runs it every ``FLUSH_S`` (server/services.py), so a busy tenant costs each replica one
+statement, and the service runs it every ``FLUSH_S`` (server/app.py), so a busy tenant costs each replica one
 write a minute, not one per request. The warmer flushes before it reads (``ranked``), so what this replica has just
 seen counts at once.
 """

@@ -21,7 +21,6 @@ from success_metrics.notify.alerts import channels
 from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.reports.delivery import Reporter
 from success_metrics.notify.scheduler import Scheduler
-from success_metrics.query import activity
 from success_metrics.query.activity import Activity
 from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
@@ -140,8 +139,6 @@ class Services:
         if services.owns_db if listen is None else listen:
             await services.listen()  # before the overrides are read, so no change falls between the two
         await identification.load_overrides(services.db, services.identifier)
-        services.background.every("tenant activity", services.activity.flush, activity.FLUSH_S, wait_first=True,
-                                  final=services.activity.flush)
         if settings.notifications.scheduler_enabled:
             services.scheduler = Scheduler(services.db, settings, services.http, services.reporter.mailer,
                                            services.reporter, services.answers, services.keys)
