@@ -43,6 +43,9 @@ MAX_COMPUTING = 2
 # refresh of them never queues behind cold 24-month computations. 2 + 3: five at once in all; on 2 cores more
 # lost 10-15 % (measured with a cap of 8)
 MAX_COMPUTING_OPERATIONAL = 3
+# background work rests as long as it worked while users are about (a user's computation runs or waits, or a user
+# asked within this many seconds); with nobody about (at start, at night) it runs at full duty
+USERS_ABOUT_S = 30.0
 
 
 @dataclass
@@ -77,6 +80,7 @@ class ResultCache:
         self._computing = asyncio.Semaphore(max_computing)
         self._computing_operational = asyncio.Semaphore(max_computing_operational)
         self._background = asyncio.Semaphore(1)  # work nobody waits for: one at a time, half the time (_fill)
+        self._user_asked = float("-inf")  # clock() when a user last asked (users_about)
         self._clock = clock
         self._now = now
         # key -> (expires, frame, its size), least recently used first
@@ -84,19 +88,10 @@ class ResultCache:
             max_bytes, ttu=lambda _key, entry, _now: entry[0], timer=clock, getsizeof=lambda entry: entry[2])
         self._inflight: dict[ScopedQuery, asyncio.Task[Frame]] = {}
         self._invalidated: dict[str, int] = {}  # tenant -> invalidate_tenant calls, so a stale result is not kept
-        self._asked: dict[str, float] = {}  # tenant -> when its users last asked for values (the warmer's choice)
         self.stats = CacheStats()
         self.lanes = {"analytics": LaneLoad(), "operational": LaneLoad(), "background": LaneLoad()}
         self._lane_names = {id(self._computing): "analytics", id(self._computing_operational): "operational",
                             id(self._background): "background"}
-
-    def note_asked(self, tenant_id: str) -> None:
-        self._asked[tenant_id] = self._clock()
-
-    def asked_within(self, seconds: float) -> list[str]:
-        """Tenants whose users asked for values in the last ``seconds``."""
-        since = self._clock() - seconds
-        return sorted(t for t, at in self._asked.items() if at >= since)
 
     def ttl_for(self, key: ScopedQuery) -> float:
         q = key.query
@@ -118,6 +113,8 @@ class ResultCache:
         ``background`` (the warmer) and those catch-up computations run in a lane of their own, one at a time,
         so they never hold up a computation someone is waiting for. ``keep=False``: the frame is not kept (a key
         nobody will ask for again must not push out the dashboards' entries)."""
+        if not background:
+            self._user_asked = self._clock()
         cached = self._fresh(key)
         if cached is not None:
             self.stats.hits += 1
@@ -182,7 +179,8 @@ class ResultCache:
         return int(self._entries.currsize)
 
     async def in_background(self, work: Callable[[], Awaitable[T]]) -> T:
-        """Run ``work`` in the background lane (the model trainer): one at a time with the warmer, at half duty."""
+        """Run ``work`` in the background lane (the model trainer): one at a time with the warmer, at half duty while
+        users are about."""
         return await self._run_in(self._background, work)
 
     async def _run_in(self, lane: asyncio.Semaphore, work: Callable[[], Awaitable[T]]) -> T:
@@ -192,18 +190,23 @@ class ResultCache:
             await lane.acquire()
         finally:
             load.waiting -= 1
-        started = time.perf_counter()
+        started = self._clock()
         load.running += 1
         try:
             return await work()
         finally:
             load.running -= 1
-            if lane is self._background:
+            if lane is self._background and self.users_about():
                 # the lane rests as long as it worked: background work takes at most half of what it could, so a
                 # warmer round (and the catch-ups at the turn of a quarter hour) leaves the cores to the users
-                asyncio.get_running_loop().call_later(time.perf_counter() - started, lane.release)
+                asyncio.get_running_loop().call_later(self._clock() - started, lane.release)
             else:
                 lane.release()
+
+    def users_about(self) -> bool:
+        """Whether users are about: a user's computation runs or waits, or a user asked in the last USERS_ABOUT_S."""
+        busy = any(load.running or load.waiting for name, load in self.lanes.items() if name != "background")
+        return busy or self._clock() - self._user_asked < USERS_ABOUT_S
 
     async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int,
                     lane: asyncio.Semaphore, *, keep: bool = True) -> Frame:

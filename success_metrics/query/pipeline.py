@@ -143,7 +143,7 @@ async def answer_query(svc: Services, call: Call, body: QueryRequest) -> tuple[l
         targets, failed = [], exc
 
     async def job(ctx: Context, trail: Trail) -> tuple[list[QueryItem], tuple[str, ...]]:
-        svc.cache.note_asked(ctx.principal.tenant_id)
+        svc.activity.note(ctx.principal.tenant_id)
         fitted = [fit(t) for t in targets]
         answers = iter(await svc.answers.answer(ctx, [f.query for f in fitted if f.query is not None]))
         items = [item for f in fitted                                   # authorize → compute (cached) → mask
@@ -223,7 +223,7 @@ async def answer_rows(svc: Services, call: Call, body: QueryRequest) -> tuple[st
         targets, failed = [], exc
 
     async def job(ctx: Context, trail: Trail) -> tuple[str, Frame]:
-        svc.cache.note_asked(ctx.principal.tenant_id)
+        svc.activity.note(ctx.principal.tenant_id)
         fitted = fit(targets[0])
         if fitted.query is None:
             assert fitted.error is not None

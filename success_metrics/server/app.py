@@ -18,6 +18,7 @@ from success_metrics.notify import routes as alerts
 from success_metrics.query import discovery_routes as discovery
 from success_metrics.query import routes as query
 from success_metrics.query import selfcheck
+from success_metrics.query.activity import FLUSH_S
 from success_metrics.query.selfcheck import SelfCheck
 from success_metrics.query.trainer import ModelTrainer, fitting_pool
 from success_metrics.query.warmer import Warmer
@@ -37,6 +38,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await Services.start(settings, database)
         app.state.services = services
+        # when users last came, written once a minute (query/activity.py) for every replica's warmer
+        services.background.every("tenant activity", services.activity.flush, FLUSH_S, wait_first=True,
+                                  final=services.activity.flush)
         app.state.warmer = warmer = Warmer(services) if settings.cache_warm else None
         if warmer is not None:
             services.background.every("cache warmer", warmer.scheduled_round, warmer.wait)

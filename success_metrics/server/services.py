@@ -21,8 +21,10 @@ from success_metrics.notify.alerts import channels
 from success_metrics.notify.mailer import Mailer
 from success_metrics.notify.reports.delivery import Reporter
 from success_metrics.notify.scheduler import Scheduler
+from success_metrics.query.activity import Activity
 from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
+from success_metrics.query.leases import WarmLeases
 from success_metrics.query.protocol import serialize
 from success_metrics.rbac import Identifier, PolicyStore, ProviderUnavailable, What, local_keys, masking
 from success_metrics.server.background import Background
@@ -115,6 +117,10 @@ class Services:
     listener: replicas.SettingsListener | None = field(default=None, init=False, repr=False)
     # scheduled backups with their restore drill, when backup.interval_hours is set (storage/backup.py)
     backups: backup_schedule.BackupLoop | None = field(default=None, init=False, repr=False)
+    # when each tenant's users last asked (the warmer's choice, kept in the database), and this replica's warm-up
+    # leases (on a connection of their own; None without a DSN: this replica then warms every tenant itself)
+    activity: Activity = field(init=False, repr=False)
+    leases: WarmLeases | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secret = local_keys.service_secret(self.settings.data_dir)
@@ -126,6 +132,10 @@ class Services:
         self.answers = Answerer(self.db, self.cache, self.pseudonym_key)
         self.limiter = Limiter(self.settings.limits)
         self.reporter = Reporter(self.db, self.policies, self.answers, Mailer(self.settings.notifications))
+        self.activity = Activity(self.db)
+        dsn = self.db.dsn
+        if dsn is not None:
+            self.leases = WarmLeases(lambda: asyncpg.connect(dsn))
 
     @classmethod
     async def start(cls, settings: Settings, db: Database | None = None, *, listen: bool | None = None) -> Services:
@@ -168,6 +178,8 @@ class Services:
         await self.background.stop()  # the audit checkpoint loop writes a last checkpoint
         if self.listener is not None:
             await self.listener.stop()
+        if self.leases is not None:
+            await self.leases.close()
         await self.http.aclose()
         await audit_writer.close_writer(self.db)  # hands back the connections the audit writer keeps between rounds
         if self.owns_db:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -411,15 +410,39 @@ async def test_background_computations_run_one_at_a_time_and_never_hold_up_a_wai
     assert [f.columns[0].values for f in await asyncio.gather(*warming)] == [(1.0,), (2.0,)]
 
 
-async def test_the_background_lane_rests_as_long_as_it_worked() -> None:
-    cache = make(Clock())
-    starts: list[float] = []
-
-    async def slow() -> Frame:
-        starts.append(time.perf_counter())
-        await asyncio.sleep(0.1)
+async def background_after(clock: Clock, cache: ResultCache, worked_s: float) -> tuple[Gate, asyncio.Future[Frame]]:
+    """Background work of ``worked_s`` (on the cache's clock), then the next one queued: (its gate, its future)."""
+    async def work() -> Frame:
+        clock.t += worked_s
+        await asyncio.sleep(0.05)  # some real time too, which a rest measured by the wall clock would also take
         return frame(1)
 
-    await asyncio.gather(*(cache.get_or_compute(key(metric=f"m.{i}", end=NOW, span=timedelta(days=30)), slow,
-                                                background=True) for i in range(2)))
-    assert starts[1] - starts[0] >= 0.19  # 0.1 s of work, then 0.1 s of rest, before the next one starts
+    await cache.in_background(work)
+    following = Gate(2)
+    queued = asyncio.ensure_future(cache.in_background(following))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    return following, queued
+
+
+async def test_the_background_lane_rests_as_long_as_it_worked_while_users_are_about() -> None:
+    clock = Clock()
+    cache = make(clock)
+    await cache.get_or_compute(key(), Counter())  # a user asked
+    following, queued = await background_after(clock, cache, 10)
+    assert following.started == 0 and cache.lanes["background"].waiting == 1  # resting the 10 s it worked
+    queued.cancel()
+
+
+async def test_with_no_user_about_background_work_runs_at_full_duty() -> None:
+    clock = Clock()
+    cache = make(clock)  # at start: nobody has asked yet
+    following, queued = await background_after(clock, cache, 10)
+    assert following.started == 1  # no rest
+    following.release.set()
+    await queued
+    await cache.get_or_compute(key(), Counter())  # a user asked, then left: after 30 s quiet, full duty again
+    following, queued = await background_after(clock, cache, 31)
+    assert following.started == 1
+    following.release.set()
+    await queued
