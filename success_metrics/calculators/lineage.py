@@ -83,12 +83,16 @@ def resolve(entry: Declared, lookup: Lookup) -> Resolved:
     return Resolved(whole, columns | {c: frozenset() for c in entry.declassify})
 
 
-def stamp(entry: Declared, frame: Frame, lookup: Lookup) -> Frame:
-    """The frame with every column's (and row's) lineage set from the catalog entry."""
+def resolve_named(entry: Declared, lookup: Lookup) -> Resolved:
+    """``resolve``, its error naming the entry."""
     try:
-        found = resolve(entry, lookup)
+        return resolve(entry, lookup)
     except LineageError as exc:
         raise LineageError(f"{entry.name}: {exc}") from None
+
+
+def stamp(entry: Declared, frame: Frame, found: Resolved) -> Frame:
+    """The frame with every column's (and row's) lineage set from the catalog entry's resolved lineage."""
     if frame.row_lineage and not entry.row_lineage:
         raise LineageError(f"{entry.name}: the frame has row lineage but the entry does not declare row_lineage")
     if entry.row_lineage and frame.row_count and not frame.row_lineage:
