@@ -7,9 +7,11 @@ Each checkout runs in a worker process of its own (its own ``.venv/bin/python``,
 directory, built by its own ``benchmarks/dataset.py`` with the same tenants, months, scale, seed and end), which
 times ``compute`` (the calculators, no result cache) for one metric, range and tenant at a time. The driver asks
 the two workers in turn, metric by metric and repetition by repetition (alternating which goes first), so both
-see the same moment of a shared, noisy machine: compare the ratios, not the milliseconds. Prints per metric and
-range the median of either side (ms) and new/old: the median of the repetitions' own ratios (each pairs the same
-tenant at nearly the same moment, which shields it from the load of other processes); then per range the
+see the same moment of a shared, noisy machine: compare the ratios, not the milliseconds. Each computation is
+timed as wall time and as CPU time (the worker's own plus its PostgreSQL backend's, from /proc/<pid>/schedstat:
+what the computation costs, which the other processes of a loaded machine disturb far less than the wall time).
+Prints per metric and range the medians of either side (ms) and new/old for both, each the median of the
+repetitions' own ratios (a repetition pairs the same tenant at nearly the same moment); then per range the
 geometric mean of the ratios and the metrics more than 10 % slower. Metrics only one side has are timed on that
 side alone.
 """
@@ -67,12 +69,24 @@ async def worker() -> None:
             try:
                 async with db.tenant(tenant) as conn:
                     settings = await load_settings(conn, tenant)
-                    t0 = time.perf_counter()
+                    backend = await conn.fetchval("SELECT pg_backend_pid()")
+                    c0, b0, t0 = time.process_time(), _cpu_ns(backend), time.perf_counter()
                     await calc.compute(conn, sq, settings)
-                    answer: dict[str, Any] = {"ms": (time.perf_counter() - t0) * 1000}
+                    ms, c1, b1 = (time.perf_counter() - t0) * 1000, time.process_time(), _cpu_ns(backend)
+                    answer: dict[str, Any] = {"ms": ms, "cpu": None if b0 is None or b1 is None else
+                                              (c1 - c0) * 1000 + (b1 - b0) / 1e6}
             except Exception as exc:  # reported beside the figures, not fatal to the run
                 answer = {"error": f"{type(exc).__name__}: {exc}"[:200]}
             print(json.dumps(answer), flush=True)
+
+
+def _cpu_ns(pid: int) -> int | None:
+    """CPU time a process (here: the connection's PostgreSQL backend) has run, in ns (Linux schedstat); None when
+    it is not on this machine."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 async def _fit(db: Any, now: Any) -> None:
@@ -118,12 +132,16 @@ class Side:
             raise RuntimeError(f"the {self.name} worker ended (see its output above)")
         return line
 
-    async def time(self, metric: str, rng: str, rep: int) -> float | str:
+    async def time(self, metric: str, rng: str, rep: int) -> dict[str, float] | str:
+        """Wall and CPU milliseconds of one computation (CPU: the worker's and its backend's; absent when the
+        backend is on another machine), or the error it raised."""
         assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({"metric": metric, "range": rng, "rep": rep}).encode() + b"\n")
         await self.proc.stdin.drain()
         answer = json.loads(await self._line())
-        return float(answer["ms"]) if "ms" in answer else str(answer["error"])
+        if "ms" not in answer:
+            return str(answer["error"])
+        return {k: float(answer[k]) for k in ("ms", "cpu") if answer.get(k) is not None}
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.stdin is not None:
@@ -131,8 +149,8 @@ class Side:
             await self.proc.wait()
 
 
-def _fmt(x: float | None) -> str:
-    return f"{x:9.1f}" if x is not None else f"{'-':>9}"
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return f"{x:9.{digits}f}" if x is not None else f"{'-':>9}"
 
 
 async def drive(args: argparse.Namespace) -> None:
@@ -146,43 +164,51 @@ async def drive(args: argparse.Namespace) -> None:
     report: dict[str, dict[str, dict[str, Any]]] = {}
     try:
         for rng in args.ranges:
-            print(f"\nrange {rng}, {args.reps} runs each (median ms); new/old > {SLOWER:.2f} marked *", flush=True)
-            print(f"{'metric':36} {'old':>9} {'new':>9} {'new/old':>8}")
+            print(f"\nrange {rng}, {args.reps} runs each (medians, ms; ratios new/old: the median of the runs' own; "
+                  f"CPU over {SLOWER:.2f} marked *)", flush=True)
+            print(f"{'metric':36} {'old wall':>9} {'new wall':>9} {'old cpu':>9} {'new cpu':>9} {'wall':>9} {'cpu':>9}")
             rows = report.setdefault(rng, {})
             for name in names:
                 sides = [s for s in (old, new) if name in s.metrics]
                 for s in sides:  # once untimed: statement plans, imports and caches of the first call
                     await s.time(name, rng, 0)
-                times: dict[str, list[float]] = {s.name: [] for s in sides}
-                pairs: list[float] = []  # new/old of each repetition: the same tenant at nearly the same moment
+                times: dict[str, dict[str, list[float]]] = {s.name: {"ms": [], "cpu": []} for s in sides}
+                pairs: dict[str, list[float]] = {"ms": [], "cpu": []}  # new/old of each repetition
                 errors: list[str] = []
                 for rep in range(args.reps):
-                    got: dict[str, float] = {}
+                    got: dict[str, dict[str, float]] = {}
                     for s in sides if rep % 2 == 0 else sides[::-1]:
-                        ms = await s.time(name, rng, rep)
-                        if isinstance(ms, str):
-                            errors.append(f"{s.name}: {ms}")
-                        else:
-                            times[s.name].append(ms)
-                            got[s.name] = ms
-                    if got.get("old") and got.get("new"):
-                        pairs.append(got["new"] / got["old"])
-                med = {k: statistics.median(v) if v else None for k, v in times.items()}
-                o, n = med.get("old"), med.get("new")
-                ratio = statistics.median(pairs) if pairs else None
-                rows[name] = {"old": o, "new": n, "ratio": ratio}
+                        answer = await s.time(name, rng, rep)
+                        if isinstance(answer, str):
+                            errors.append(f"{s.name}: {answer}")
+                            continue
+                        got[s.name] = answer
+                        for k, v in answer.items():
+                            times[s.name][k].append(v)
+                    for k, found in pairs.items():
+                        if got.get("old", {}).get(k) and got.get("new", {}).get(k):
+                            found.append(got["new"][k] / got["old"][k])
+                row: dict[str, Any] = {f"{side}_{k}": statistics.median(v) if v else None
+                                       for side, by in times.items() for k, v in by.items()}
+                row |= {f"ratio_{k}": statistics.median(v) if v else None for k, v in pairs.items()}
+                rows[name] = row
+                ratio = row["ratio_cpu"] or row["ratio_ms"]
                 mark = "*" if ratio is not None and ratio > SLOWER else ""
-                print(f"{name:36} {_fmt(o)} {_fmt(n)} {'' if ratio is None else f'{ratio:7.2f}'}{mark}"
+                cells = " ".join(_fmt(row.get(k)) for k in ("old_ms", "new_ms", "old_cpu", "new_cpu"))
+                print(f"{name:36} {cells} {_fmt(row['ratio_ms'], 2)} {_fmt(row['ratio_cpu'], 2)}{mark}"
                       f"{'  ' + errors[0] if errors else ''}", flush=True)
     finally:
         await old.stop()
         await new.stop()
     for rng, rows in report.items():
-        ratios = [r["ratio"] for r in rows.values() if r["ratio"]]
-        slow = sorted(((r["ratio"], m) for m, r in rows.items() if r["ratio"] and r["ratio"] > SLOWER), reverse=True)
-        if ratios:
-            print(f"{rng}: geometric mean new/old {math.exp(statistics.fmean(map(math.log, ratios))):.2f} over "
-                  f"{len(ratios)} metrics; >{SLOWER:.2f}: " + (", ".join(f"{m} {r:.2f}" for r, m in slow) or "none"))
+        for k in ("ms", "cpu"):
+            ratios = {m: r[f"ratio_{k}"] for m, r in rows.items() if r.get(f"ratio_{k}")}
+            if not ratios:
+                continue
+            slow = sorted(((r, m) for m, r in ratios.items() if r > SLOWER), reverse=True)
+            print(f"{rng} {'wall' if k == 'ms' else 'cpu'}: geometric mean new/old "
+                  f"{math.exp(statistics.fmean(map(math.log, ratios.values()))):.2f} over {len(ratios)} metrics; "
+                  f">{SLOWER:.2f}: " + (", ".join(f"{m} {r:.2f}" for r, m in slow) or "none"))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
 
