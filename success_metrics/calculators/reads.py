@@ -101,8 +101,8 @@ async def period_figures(
     conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: timedelta | str | None = None,
     tz: str = "UTC",
 ) -> dict[datetime | None, PeriodFigures]:
-    """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail; deals from lead
-    state and costs from their events, in the same statement (one round trip). Each row is (t, kind, key, n,
+    """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail and deals from lead
+    state in one statement, costs from their events in a second. Each row is (t, kind, key, n,
     value): kind 'tasks' (value: automated tasks), 'errors_prevented', 'agent' (key: an agent with activity),
     'deal' (key: attribution class, n: deals, value: revenue) or 'cost' (key: 'YYYY-MM category')."""
     p = Params()
@@ -122,8 +122,13 @@ async def period_figures(
     parts = [by_types]
     if segments:
         lo, hi = segments[0].lo, segments[-1].hi
-        parts += [deals_sql(p, tenant, lo, hi, series, tz), _costs_sql(p, tenant, lo, hi, tz)]
-    rows = await conn.fetch(" UNION ALL ".join(parts), *p.values)
+        parts.append(deals_sql(p, tenant, lo, hi, series, tz))
+    rows = list(await conn.fetch(" UNION ALL ".join(parts), *p.values))
+    if segments:
+        # costs read the month-partitioned events: in a statement of their own PostgreSQL keeps one generic plan
+        # (partitions pruned as it runs) after five calls; inside the union above it planned them at every call
+        c = Params()
+        rows += await conn.fetch(_costs_sql(c, tenant, lo, hi, tz), *c.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
         kind, n, value = r["kind"], int(r["n"]), float(r["value"] or 0)

@@ -11,11 +11,6 @@ WHERE tenant_id = $1;
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT NULL::timestamptz AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -105,16 +100,22 @@ WHERE l.tenant_id = $4
   AND l.closed_at < $6
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 3
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $9
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $10::timestamptz - $7::interval
-  AND occurred_at < $11::timestamptz + $7::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;

@@ -11,11 +11,6 @@ WHERE tenant_id = $1;
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT NULL::timestamptz AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -105,21 +100,27 @@ WHERE l.tenant_id = $4
   AND l.closed_at < $6
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 3
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $9
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $10::timestamptz - $7::interval
-  AND occurred_at < $11::timestamptz + $7::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 3
+-- statement 4
 -- $1 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -138,18 +139,13 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 4
+-- statement 5
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT NULL::timestamptz AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -239,21 +235,27 @@ WHERE l.tenant_id = $4
   AND l.closed_at < $6
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 6
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $9
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $10::timestamptz - $7::interval
-  AND occurred_at < $11::timestamptz + $7::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 5
+-- statement 7
 -- $1 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
@@ -272,18 +274,13 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 6
+-- statement 8
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT NULL::timestamptz AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -373,21 +370,27 @@ WHERE l.tenant_id = $4
   AND l.closed_at < $6
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 9
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $9
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $10::timestamptz - $7::interval
-  AND occurred_at < $11::timestamptz + $7::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 7
+-- statement 10
 -- $1 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -406,18 +409,13 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 8
+-- statement 11
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT NULL::timestamptz AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -507,21 +505,27 @@ WHERE l.tenant_id = $4
   AND l.closed_at < $6
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 12
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $9
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $10::timestamptz - $7::interval
-  AND occurred_at < $11::timestamptz + $7::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 9
+-- statement 13
 -- $1 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))

@@ -13,11 +13,6 @@ WHERE tenant_id = $1;
 -- $6 = 'sql-snapshot'
 -- $7 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $8 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $9 = datetime.timedelta(days=92)
--- $10 = 'UTC'
--- $11 = 'sql-snapshot'
--- $12 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $13 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT t AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -107,16 +102,22 @@ WHERE l.tenant_id = $6
   AND l.closed_at < $8
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 3
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $10, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $11
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $12::timestamptz - $9::interval
-  AND occurred_at < $13::timestamptz + $9::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
