@@ -280,4 +280,5 @@ def frame(found: AnnotationKind, rows: Sequence[Row]) -> Frame:
         Column("tags", ColumnType.STRING, tuple(r[4] for r in rows), field=f"{found.key}.tags"),
     )
     row_lineage = tuple(r[5] for r in rows if len(r) > 5) if found.row_lineage else ()
-    return lineage.stamp(found, Frame(found.title, Kind.TABLE, columns, row_lineage=row_lineage), get_metric)
+    return lineage.stamp(found, Frame(found.title, Kind.TABLE, columns, row_lineage=row_lineage),
+                         lineage.resolve_named(found, get_metric))

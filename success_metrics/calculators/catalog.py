@@ -10,6 +10,7 @@ inherits the sensitivity of what it was derived from. ``sensitivity`` is the met
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,13 +109,25 @@ def _stamped(fn: Compute, name: str) -> Compute:
     """The computation as the catalog runs it: its frame stamped with the entry's lineage."""
 
     async def compute(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-        return lineage_.stamp(_REGISTRY[name], await fn(conn, sq, s), get)
+        return lineage_.stamp(_REGISTRY[name], await fn(conn, sq, s), _resolved(name))
 
     return compute
 
 
+@functools.cache
+def _resolved(name: str) -> lineage_.Resolved:
+    """A metric's lineage, worked out at its first computation (the catalog is complete and fixed by then), not
+    at every one: walking the inputs cost up to a millisecond a frame."""
+    return lineage_.resolve_named(_REGISTRY[name], get)
+
+
 def origins_of(names: tuple[str, ...] | list[str]) -> Lineage:
     """The origins of measures and metrics by name (a row's lineage in a table with row_lineage)."""
+    return _origins(tuple(names))
+
+
+@functools.lru_cache(maxsize=512)  # metrics' own input lists, and the inputs alert rules stored
+def _origins(names: tuple[str, ...]) -> Lineage:
     return lineage_.origins(names, get)
 
 

@@ -9,11 +9,12 @@ caller may not see is dropped whole by masking, so no title, text or value of it
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from success_metrics.calculators.frames import Frame, Lineage, Origin
+from success_metrics.calculators.frames import Column, Frame, Lineage, Origin
 from success_metrics.calculators.measures import MEASURES, POOLED, everything, is_measure
 from success_metrics.calculators.vocabulary import ColumnType, Sensitivity
 
@@ -61,6 +62,7 @@ def origins(names: Iterable[str], lookup: Lookup, _path: tuple[str, ...] = ()) -
 RANK = {s: i for i, s in enumerate(Sensitivity)}
 
 
+@functools.lru_cache(maxsize=1024)  # a lineage per catalog input list: the catalog bounds them
 def strictest(lineage: Lineage) -> Sensitivity:
     """The one class to show for a column (masking decides by the whole lineage, not by this)."""
     return max((o.sensitivity for o in lineage), key=RANK.__getitem__, default=Sensitivity.PUBLIC)
@@ -83,26 +85,34 @@ def resolve(entry: Declared, lookup: Lookup) -> Resolved:
     return Resolved(whole, columns | {c: frozenset() for c in entry.declassify})
 
 
-def stamp(entry: Declared, frame: Frame, lookup: Lookup) -> Frame:
-    """The frame with every column's (and row's) lineage set from the catalog entry."""
+def resolve_named(entry: Declared, lookup: Lookup) -> Resolved:
+    """``resolve``, its error naming the entry."""
     try:
-        found = resolve(entry, lookup)
+        return resolve(entry, lookup)
     except LineageError as exc:
         raise LineageError(f"{entry.name}: {exc}") from None
+
+
+def stamp(entry: Declared, frame: Frame, found: Resolved) -> Frame:
+    """The frame with every column's (and row's) lineage set from the catalog entry's resolved lineage."""
     if frame.row_lineage and not entry.row_lineage:
         raise LineageError(f"{entry.name}: the frame has row lineage but the entry does not declare row_lineage")
     if entry.row_lineage and frame.row_count and not frame.row_lineage:
         raise LineageError(f"{entry.name}: declares row_lineage but its frame gives none")
-    measures = {o.measure for o in found.whole}
-    for row in frame.row_lineage:
-        outside = {o.measure for o in row} - measures
-        if outside:
-            raise LineageError(f"{entry.name}: a row derives from {sorted(outside)}, which are not inputs")
+    if frame.row_lineage:
+        measures = {o.measure for o in found.whole}
+        for row in frame.row_lineage:
+            outside = {o.measure for o in row} - measures
+            if outside:
+                raise LineageError(f"{entry.name}: a row derives from {sorted(outside)}, which are not inputs")
     # rows that carry their own lineage carry it for every cell, so their columns start from nothing
     default = frozenset() if entry.row_lineage else found.whole
-    columns = tuple(
-        c if c.type is ColumnType.TIME else replace(c, lineage=(lin := found.columns.get(c.name, default)),
-                                                    sensitivity=strictest(lin))
-        for c in frame.columns)
+    columns = tuple(c if c.type is ColumnType.TIME else _with_lineage(c, found.columns.get(c.name, default))
+                    for c in frame.columns)
     return replace(frame, columns=columns, lineage=found.whole)
+
+
+def _with_lineage(c: Column, lineage: Lineage) -> Column:
+    # the constructor, not dataclasses.replace: this runs for every column of every frame computed
+    return Column(c.name, c.type, c.values, c.unit, strictest(lineage), c.field, lineage)
 

@@ -8,9 +8,9 @@ A *kind* is one trainer (``@trainer``): ``load`` reads the tenant's data (I/O, i
 tenant's watermark (``watermark``: latest ingest batch, settings, period) differs from the stored one. Metrics
 read rows with ``read`` and never fit: before a first fit they answer with ``NOT_FITTED`` as a notice.
 
-Payloads are bytes the kind's own code wrote: our results are pydantic models as JSON (``encode`` / ``decode``);
-a kind holding a fitted estimator (scikit-learn) may pickle it with joblib, since only the trainer writes this
-table (sm_app, no API) and the payload is an object it built itself, never bytes a user sent.
+Payloads are bytes the kind's own code wrote: our results are pydantic models as JSON (``encode`` / ``decode``).
+A kind whose fit derives rows for a table of its own (the scoring kind's lead scores) writes them with its
+``publish``, in the transaction that stores the fit.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ NOT_FITTED = ("No model has been fitted for this tenant yet: the background trai
 Period = Literal["day", "week"]
 Load = Callable[[asyncpg.Connection, str, TenantSettings, datetime], Awaitable[Any]]
 Fit = Callable[[Any], Mapping[str, bytes]]
+# writes what a fit derives for a table of the kind's own (in the transaction that stores the fit) and returns the
+# payloads the model store keeps
+Publish = Callable[[asyncpg.Connection, str, Mapping[str, bytes]], Awaitable[Mapping[str, bytes]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class Trainer:
     # what the fit reads: complete periods only ("day", "week": data of the running one changes nothing), or
     # None: everything up to now
     period: Period | None = None
+    publish: Publish | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +64,15 @@ class Stored:
 _TRAINERS: dict[str, Trainer] = {}
 
 
-def trainer(kind: str, load: Load, period: Period | None = None) -> Callable[[Fit], Fit]:
+def trainer(kind: str, load: Load, period: Period | None = None, publish: Publish | None = None
+            ) -> Callable[[Fit], Fit]:
     """Decorator on a kind's ``fit``: register it with the ``load`` that reads its input (and the ``period`` of
-    what it reads: see Trainer)."""
+    what it reads, and what it ``publish``es beside the model store: see Trainer)."""
 
     def register(fit: Fit) -> Fit:
         if kind in _TRAINERS:
             raise ValueError(f"model kind {kind!r} is registered twice")
-        _TRAINERS[kind] = Trainer(kind, load, fit, period)
+        _TRAINERS[kind] = Trainer(kind, load, fit, period, publish)
         return fit
 
     return register
@@ -126,6 +131,14 @@ async def stored_watermark(conn: asyncpg.Connection, tenant_id: str, kind: str) 
     value: str | None = await conn.fetchval(
         "SELECT min(watermark) FROM fitted_models WHERE tenant_id = $1 AND kind = $2", tenant_id, kind)
     return value
+
+
+async def store(conn: asyncpg.Connection, tenant_id: str, kind: Trainer, payloads: Mapping[str, bytes], mark: str,
+                fitted_at: datetime) -> None:
+    """Store a kind's fit (``replace_kind``), after its ``publish`` wrote what it derives for tables of its own."""
+    if kind.publish is not None:
+        payloads = await kind.publish(conn, tenant_id, payloads)
+    await replace_kind(conn, tenant_id, kind.kind, payloads, mark, fitted_at)
 
 
 async def replace_kind(conn: asyncpg.Connection, tenant_id: str, kind: str, payloads: Mapping[str, bytes],

@@ -86,44 +86,46 @@ class PeriodFigures:
         return sum(self.revenue_by_class.values())
 
 
-# What one event of each type adds to "automated tasks", over its rollup view's named columns.
-TASKS = {
-    "lead.responded": "sum(ok_responses) FILTER (WHERE automation <> 'manual')",
-    "lead.enriched": "sum(ok_enrichments)",
-    "lead.routed": "sum(ok_routings)",
-    "lead.nurtured": "sum(ok_steps)",
-    "lead.scored": "sum(scorings)",
-    "contact.attempted": "sum(attempts) FILTER (WHERE automation = 'auto')",
-}
+# What one event of each type adds to "automated tasks": its rollup view's named measure, summed over the rows
+# TASK_ROWS keeps (the automation's own responses and contact attempts).
+TASKS = {"lead.responded": "ok_responses", "lead.enriched": "ok_enrichments", "lead.routed": "ok_routings",
+         "lead.nurtured": "ok_steps", "lead.scored": "scorings", "contact.attempted": "attempts"}
+TASK_ROWS = {"lead.responded": "automation <> 'manual'", "contact.attempted": "automation = 'auto'"}
 
 
 async def period_figures(
     conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: timedelta | str | None = None,
     tz: str = "UTC",
 ) -> dict[datetime | None, PeriodFigures]:
-    """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail; deals from lead
-    state and costs from their events, in the same statement (one round trip). Each row is (t, kind, key, n,
+    """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail and deals from lead
+    state in one statement, costs from their events in a second. Each row is (t, kind, key, n,
     value): kind 'tasks' (value: automated tasks), 'errors_prevented', 'agent' (key: an agent with activity),
     'deal' (key: attribution class, n: deals, value: revenue) or 'cost' (key: 'YYYY-MM category')."""
     p = Params()
     t = "t" if series else "NULL::timestamptz"
     types = (*TASKS, "error.prevented", "agent.activity")
-    src = union_source(tenant, types, segments, p, series=(series, tz) if series else None, only=(
-        "ok_responses", "automation", "ok_enrichments", "ok_routings", "ok_steps", "scorings", "attempts",
-        "errors_prevented", "agent_id", "reports"))
+    # each row's figure picked by its type (one column, not one per measure and type)
+    src = union_source(tenant, types, segments, p, series=(series, tz) if series else None,
+                       only=("automation", "agent_id"),
+                       pick={"figure": {**TASKS, "error.prevented": "errors_prevented"},
+                             "reports": {"agent.activity": "reports"}})
     # one pass over every type's rows, grouped by type; ordered by type so that tasks add up in TASKS' order
     kind_sql = by_type([("error.prevented", "'errors_prevented'"), ("agent.activity", "'agent'")], "'tasks'")
     key_sql = by_type([("agent.activity", "agent_id")], "''")
-    n_sql = by_type([("agent.activity", "sum(reports)::numeric")], "0::numeric")
-    value_sql = by_type([*TASKS.items(), ("error.prevented", "sum(errors_prevented)")], "0::numeric")
+    value_sql = f"coalesce(sum(figure) FILTER (WHERE {by_type(TASK_ROWS.items(), 'TRUE')}), 0)::numeric"
     order = ", ".join(f"'{x}'" for x in types)
-    by_types = (f"(SELECT {t} AS t, {kind_sql} AS kind, {key_sql} AS key, {n_sql} AS n, {value_sql} AS value "
-                f"FROM {src} s GROUP BY 1, type, 3 ORDER BY array_position(ARRAY[{order}], type))")
+    by_types = (f"(SELECT {t} AS t, {kind_sql} AS kind, {key_sql} AS key, coalesce(sum(reports), 0)::numeric AS n, "
+                f"{value_sql} AS value FROM {src} s GROUP BY 1, type, 3 ORDER BY array_position(ARRAY[{order}], type))")
     parts = [by_types]
     if segments:
         lo, hi = segments[0].lo, segments[-1].hi
-        parts += [deals_sql(p, tenant, lo, hi, series, tz), _costs_sql(p, tenant, lo, hi, tz)]
-    rows = await conn.fetch(" UNION ALL ".join(parts), *p.values)
+        parts.append(deals_sql(p, tenant, lo, hi, series, tz))
+    rows = list(await conn.fetch(" UNION ALL ".join(parts), *p.values))
+    if segments:
+        # costs read the month-partitioned events: in a statement of their own PostgreSQL keeps one generic plan
+        # (partitions pruned as it runs) after five calls; inside the union above it planned them at every call
+        c = Params()
+        rows += await conn.fetch(_costs_sql(c, tenant, lo, hi, tz), *c.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
         kind, n, value = r["kind"], int(r["n"]), float(r["value"] or 0)

@@ -6,20 +6,20 @@ Fitted by the background trainer (success_metrics/calculators/models.py kind ``s
 logistic regression on one-hot categories and scaled numbers (scikit-learn), judged on a time-based split. The split
 date is the 75th percentile of the labelled leads' arrival; the model is trained on leads whose outcome was known by
 then (created before split − horizon) and tested on those created after it, so no training label comes from the test
-period. The stored model is then refitted on every labelled lead. Also stored: how often leads that went COLD_DAYS
-without progress were lost (leads.at_risk's risk score).
+period. The model is then refitted on every labelled lead and scores every lead of the tenant, and those scores are
+stored (``lead_scores``, migration 0020; the panels read them, no request ever predicts). Also stored: how often
+leads that went COLD_DAYS without progress were lost (leads.at_risk's risk score).
 """
 
 from __future__ import annotations
 
-import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-import joblib  # type: ignore[import-untyped]
 import numpy as np
 from pydantic import BaseModel
 
@@ -34,6 +34,7 @@ CATEGORICAL = ("source", "band", "channel", "location", "weekday", "enriched", "
 NUMERIC = ("response_min", "contact_h", "hour")
 MIN_TRAIN, MIN_TEST = 200, 50
 BINS = 10
+SCORES = "scores"  # the fit's payload of every lead's P(close), which ``publish`` moves to lead_scores
 
 # one row per lead of the tenant; ``$2`` is the tenant's time zone. Features are what the first day shows.
 FEATURES_SQL = """
@@ -69,8 +70,9 @@ FROM g CROSS JOIN unnest($4::int[]) b GROUP BY b ORDER BY b"""
 
 @dataclass(frozen=True, slots=True)
 class Leads:
-    """Feature rows (CATEGORICAL then NUMERIC), arrival times, outcomes and the engine's own score."""
+    """Lead ids, feature rows (CATEGORICAL then NUMERIC), arrival times, outcomes and the engine's own score."""
 
+    ids: list[str]
     rows: list[tuple[Any, ...]]
     created: list[datetime]
     won: list[bool]  # closed within the horizon
@@ -80,6 +82,7 @@ class Leads:
 def leads_of(records: Sequence[asyncpg.Record]) -> Leads:
     horizon = timedelta(days=HORIZON_DAYS)
     return Leads(
+        [r["lead_id"] for r in records],
         [tuple(r[c] for c in CATEGORICAL) + tuple(float(r[c]) for c in NUMERIC) for r in records],
         [r["created_at"] for r in records],
         [r["closed_at"] is not None and r["closed_at"] < r["created_at"] + horizon for r in records],
@@ -203,24 +206,27 @@ def fit_quality(data: Leads, now: datetime) -> tuple[Quality, list[int]]:
         "test_to": data.created[test[-1]], "n_train": len(train), "n_test": len(test)}), labelled
 
 
-@models.trainer(KIND, load)
+async def publish(conn: asyncpg.Connection, tenant: str, payloads: Mapping[str, bytes]) -> Mapping[str, bytes]:
+    """Replace the tenant's lead scores with the fit's (none when it fitted no model); the rest is the store's."""
+    scores: dict[str, float] = json.loads(payloads.get(SCORES, b"{}"))
+    await conn.execute("DELETE FROM lead_scores WHERE tenant_id = $1", tenant)
+    await conn.execute(
+        "INSERT INTO lead_scores (tenant_id, lead_id, p_close) SELECT $1, * FROM unnest($2::text[], $3::float8[])",
+        tenant, list(scores), list(scores.values()))
+    return {key: payload for key, payload in payloads.items() if key != SCORES}
+
+
+@models.trainer(KIND, load, publish=publish)
 def fit(history: History) -> Mapping[str, bytes]:
-    """Quality from the time-based split; the model refitted on every labelled lead (when there is enough)."""
+    """Quality from the time-based split; the model refitted on every labelled lead (when there is enough) and
+    every lead's P(close within the horizon) by it."""
     data = history.leads
     quality, labelled = fit_quality(data, history.now)
     lost = {d: lost / n for d, (n, lost) in history.idle.items() if n}
     out = {"quality": models.encode(quality.model_copy(update={"lost_after_idle": lost}))}
     y = np.array(data.won, dtype=float)
     if quality.reason is None:
-        buffer = io.BytesIO()
-        joblib.dump(pipeline().fit(_matrix([data.rows[i] for i in labelled]), y[labelled]), buffer)
-        out["model"] = buffer.getvalue()
+        model = pipeline().fit(_matrix([data.rows[i] for i in labelled]), y[labelled])
+        p = model.predict_proba(_matrix(data.rows))[:, 1]
+        out[SCORES] = json.dumps(dict(zip(data.ids, p.tolist(), strict=True))).encode()
     return out
-
-
-def predict(model_bytes: bytes, rows: Sequence[tuple[Any, ...]]) -> list[float]:
-    """P(close within the horizon) of each feature row, by the stored model (our own pickle, see models.py)."""
-    if not rows:
-        return []
-    model = joblib.load(io.BytesIO(model_bytes))
-    return [float(x) for x in model.predict_proba(_matrix(rows))[:, 1]]

@@ -142,13 +142,24 @@ def _names(types: tuple[str, ...], only: tuple[str, ...] | None) -> dict[str, di
     return {name: by_type for name, by_type in out.items() if name in only}
 
 
-def _named(alias: str, type_col: str, names: dict[str, dict[str, Slot]], single: bool) -> str:
-    """The named columns over a relation of slots (``alias.k1`` …): with one type the slot itself, with several
-    the slot of the row's type (NULL for a type without the name)."""
+def _picked(types: tuple[str, ...], pick: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, Slot]]:
+    """Columns that hold, in each type's rows, the model name ``pick`` gives for that type (a type it leaves out:
+    NULL), as ``_names`` gives columns: alias -> the slot in each type."""
+    found = {alias: {t: MODELS[t].column(name) for t, name in by_type.items() if t in types}
+             for alias, by_type in pick.items()}
+    return {alias: by_type for alias, by_type in found.items() if by_type}
+
+
+def _named(alias: str, type_col: str, names: dict[str, dict[str, Slot]], single: bool,
+           types: tuple[str, ...] = ()) -> str:
+    """The named columns over a relation of slots (``alias.k1`` …) of ``types``: with one type the slot itself,
+    with several the slot of the row's type (NULL for a type without the name), or the slot itself when every
+    one of ``types`` holds the name in that same slot."""
     cols = []
     for name, by_type in names.items():
-        if single:
-            expr = f"{alias}.{next(iter(by_type.values())).value}"
+        same = set(by_type.values())
+        if single or (len(same) == 1 and set(types) <= set(by_type)):
+            expr = f"{alias}.{next(iter(same)).value}"
         else:
             whens = " ".join(f"WHEN '{t}' THEN {alias}.{slot.value}" for t, slot in by_type.items())
             expr = f"CASE {type_col} {whens} END"
@@ -185,7 +196,7 @@ def _raw_parts(tp: str, types: tuple[str, ...], names: dict[str, dict[str, Slot]
     if rest:
         t = bucket_expr("e.occurred_at", *series, p) if series else "e.occurred_at"
         hist = ", r.h, 1::bigint AS hc" if with_hist else ""
-        parts.append(f"SELECT {t} AS {time_col}, e.type{hist}, {_named('r', 'e.type', names, len(types) == 1)} "
+        parts.append(f"SELECT {t} AS {time_col}, e.type{hist}, {_named('r', 'e.type', names, len(types) == 1, rest)} "
                      f"FROM events e CROSS JOIN LATERAL sm_rollup_key(e.type, e.payload, e.agent_id) r "
                      f"WHERE e.tenant_id = {tp} AND e.type {_in(rest)} "
                      f"AND e.occurred_at >= {lo} AND e.occurred_at < {hi}")
@@ -195,27 +206,31 @@ def _raw_parts(tp: str, types: tuple[str, ...], names: dict[str, dict[str, Slot]
 def union_source(
     tenant: str, types: str | tuple[str, ...], segments: list[Segment], p: Params, *, time_col: str = "t",
     series: tuple[timedelta | str, str] | None = None, with_hist: bool = False, only: tuple[str, ...] | None = None,
+    pick: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
     """A subquery of event types' rows over the segments: t, type, then the model's dimensions and measures
     (success_metrics/calculators/semantic/events.py) by name, as in the ``rollup_<type>`` views (the raw side aliases
     sm_rollup_key's slots to the same names). With several types, a name holds the value of each type that has
     it and NULL in the others' rows, so one statement reads the rollups and the raw tail once for all of them
     (a UNION of one source per type made reads that mix types plan several times slower). ``only`` keeps
-    those names: with several types each name is a CASE evaluated on every row, read or not.
+    those names: with several types each name is a CASE evaluated on every row, read or not. ``pick`` adds
+    columns that hold a different name per type (alias -> type -> name, e.g. each type's volume): one CASE, or
+    none when every type keeps those names in the same slot, instead of a column per name and type.
 
     With ``with_hist`` each row also carries one histogram bin ``h`` and its count ``hc``; rollup rows are
     expanded per bin, so sum(hc) by h is the merged histogram (the other columns are then only valid where hc's
     row is the first of its rollup row: use totals() for sums and this for histograms).
     """
     type_list = (types,) if isinstance(types, str) else types
-    names = _names(type_list, only)
+    names = _names(type_list, only) | _picked(type_list, pick or {})
     if len(type_list) == 1:  # the type's view, its columns by name
         m = MODELS[type_list[0]]
         source, kind, hist_col = f"{m.view} u", f"'{m.type}'::text AS type", m.slots()[Slot.H] if with_hist else ""
-        row, which = ", ".join(f"u.{name}" for name in names), ""
+        viewed = {alias: by_type[m.type] for alias, by_type in (pick or {}).items() if m.type in by_type}
+        row, which = ", ".join(f"u.{viewed[name]} AS {name}" if name in viewed else f"u.{name}" for name in names), ""
     else:  # the rollups under the views, each row's slots named for its type
         source, kind, hist_col = "rollups u", "u.type", "hist"
-        row, which = _named("u", "u.type", names, False), f" AND u.type {_in(type_list)}"
+        row, which = _named("u", "u.type", names, False, type_list), f" AND u.type {_in(type_list)}"
     hist = ""
     if with_hist:
         source += f" CROSS JOIN LATERAL jsonb_each_text(u.{hist_col}) b"

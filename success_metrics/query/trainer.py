@@ -105,7 +105,7 @@ class ModelTrainer:
         else:
             payloads = await asyncio.get_running_loop().run_in_executor(self.pool, kind.fit, data)
         async with self.db.tenant(tenant) as conn:
-            await models.replace_kind(conn, tenant, kind.kind, payloads, mark, now)
+            await models.store(conn, tenant, kind, payloads, mark, now)
         if before is None:  # frames computed before the first fit carry the "not fitted" notice
             self.cache.invalidate_tenant(tenant)
         return True

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from success_metrics.calculators import TenantSettings, models, scoring
+from success_metrics.ingest import validate, writer
 from success_metrics.query.cache import ResultCache
 from success_metrics.query.trainer import ModelTrainer
 from success_metrics.settings import TenantConfig
@@ -126,6 +127,45 @@ async def test_fitted_in_the_background_per_tenant(db: Database, scored: tuple[s
     assert risk.row_count > 0 and all(d >= scoring.COLD_DAYS for d in idle)
     actions = [x for x in risk.column("action").values if x]
     assert actions and all(x.startswith("call back") for x in actions)
+
+
+async def test_panels_read_the_scores_stored_at_the_fit(db: Database, scored: tuple[str, str]) -> None:
+    """The trainer scores every lead of the tenant when it fits and the panels show those stored scores (a score
+    changed in the table is the one shown: no request predicts); a lead that arrived after the fit is listed
+    without a probability, with a notice, until the next fit. Idle days are to the range's end from the lead's
+    last progress: its contact an hour after arriving."""
+    a, _ = scored
+    await _trainer(db).round(NOW, [a])
+    jan = datetime(2026, 1, 1, tzinfo=UTC)
+    async with db.tenant(a) as conn:
+        stored = {r["lead_id"]: r["p_close"] for r in await conn.fetch(
+            "SELECT lead_id, p_close FROM lead_scores WHERE tenant_id = $1", a)}
+        assert set(stored) == {r["lead_id"] for r in await conn.fetch("SELECT lead_id FROM leads WHERE tenant_id = $1",
+                                                                      a)}
+    first = await run(db, a, "scoring.leads", jan, NOW)
+    assert list(first.column("p_close").values) == pytest.approx(
+        [100 * stored[i] for i in first.column("lead_id").values])
+    last = first.column("lead_id").values[-1]  # the least likely to close, made the likeliest
+    async with db.tenant(a) as conn:
+        await conn.execute("DELETE FROM lead_scores WHERE tenant_id = $1 AND lead_id = $2", a, last)
+        await conn.execute("INSERT INTO lead_scores (tenant_id, lead_id, p_close) VALUES ($1, $2, 0.999)", a, last)
+    again = await run(db, a, "scoring.leads", jan, NOW)
+    assert again.rows()[0][0] == last and again.column("p_close").values[0] == pytest.approx(99.9)
+
+    risk = await run(db, a, "leads.at_risk", jan, NOW)
+    created = {r[0]: datetime.fromisoformat(r[3]) for r in first.rows()}
+    for lead, idle in zip(risk.column("lead_id").values, risk.column("idle_days").values, strict=True):
+        assert idle == pytest.approx((NOW - created[lead] - timedelta(hours=1)) / timedelta(days=1))
+
+    late = NOW - timedelta(hours=2)  # after the fit: no score yet
+    checked = validate.check([ev("Snew-c", "lead.created", late, "Snew", source="referral"),
+                              ev("Snew-r", "lead.routed", late, "Snew", "Sa0", team_id="St0", agent_name="Agent 0")],
+                             now=NOW)
+    await writer.write(db, a, checked.valid, source=writer.Source.API)
+    after = await run(db, a, "scoring.leads", jan, NOW)
+    assert after.rows()[-1][0] == "Snew" and after.rows()[-1][4] is None
+    assert after.notices == ("1 of these leads arrived after the model's last fit: they have no probability until "
+                             "the next one (within a quarter hour).",)
 
 
 @pytest.mark.parametrize(("role", "own"), [("agent", "Sa0"), ("manager", "Sa1"), ("executive", None),

@@ -52,12 +52,13 @@ async def pipeline_stages(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
     async def totals(lo: datetime, hi: datetime) -> dict[str, tuple[int, float]]:
         p = Params()
         plan = buckets.plan(lo, hi, s.zone)
-        src = union_source(sq.tenant_id, tuple(etype for etype, _, _ in measured), plan, p, only=(
-            *{c for _, n, ok in measured for c in (n, ok) if c != "0"}, "automation", "component"))
-        # one pass over every type's rows, grouped by type
+        # one pass over every type's rows, grouped by type: each type's volume and successes picked per row
+        src = union_source(sq.tenant_id, tuple(etype for etype, _, _ in measured), plan, p,
+                           only=("automation", "component"),
+                           pick={"volume": {e: n for e, n, _ in measured},
+                                 "successes": {e: ok for e, _, ok in measured if ok != "0"}})
         rows = await conn.fetch(
-            f"SELECT type, coalesce({by_type((e, f'sum({n})') for e, n, _ in measured)}, 0) AS n, "
-            f"coalesce({by_type((e, f'sum({ok})') for e, _, ok in measured)}, 0) AS ok FROM {src} x "
+            f"SELECT type, coalesce(sum(volume), 0) AS n, coalesce(sum(successes), 0) AS ok FROM {src} x "
             f"WHERE {by_type(STAGE_ROWS.items(), 'TRUE')} GROUP BY type", *p.values)
         return {r["type"]: (int(r["n"]), float(r["ok"])) for r in rows}
 

@@ -1,8 +1,7 @@
 """Predictive lead scoring and churn panels, read from the tenant's stored model
 (success_metrics/calculators/scoring.py), which the background trainer fits: before the first fit each panel
-says so instead of a figure.
-
-Scoring an open lead with the stored model is a prediction (milliseconds), not a fit, so it happens per query.
+says so instead of a figure. The trainer scores every lead when it fits (``lead_scores``); the panels read those
+scores and never predict.
 """
 
 from __future__ import annotations
@@ -82,32 +81,44 @@ async def reliability(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
     return shapes.table("scoring.reliability", cols, rows, notices=notices)
 
 
-async def _open_leads(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings, cold: bool
-                      ) -> tuple[list[asyncpg.Record], list[float] | None, scoring.Quality | None]:
-    """Leads created in the range still open at its end (gone cold by then, when ``cold``), in scope, with the
-    stored model's P(close) for each (None before a model exists)."""
+async def _open_leads(conn: asyncpg.Connection, sq: ScopedQuery, cold: bool
+                      ) -> tuple[list[asyncpg.Record], scoring.Quality | None]:
+    """Leads created in the range still open at its end (gone cold by then, when ``cold``: with ``idle_days``), in
+    scope, with their stored P(close) (``p_close``: None for a lead that arrived after the last fit)."""
     q = sq.query
     p = Params()
-    p.add(sq.tenant_id), p.add(s.timezone)  # $1, $2 of FEATURES_SQL
-    end = p.add(q.end)
-    idle = (f"(SELECT max(e.occurred_at) FROM events e WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.lead_id "
-            f"AND e.type = ANY({p.add(list(scoring.PROGRESS))}::text[]) AND e.occurred_at < {end})")
+    tenant, start, end = p.add(sq.tenant_id), p.add(q.start), p.add(q.end)
+    idle, progress, cold_only = "", "", "TRUE"
+    if cold:
+        # a lead's latest progress before the end: never before its creation (itself progress, at created_at ≥ the
+        # range's start), so only the range's events are read, and whole months of them (a lookup per lead reads
+        # every month's partition)
+        idle = f", extract(epoch FROM {end} - g.progress_at) / 86400 AS idle_days"
+        progress = (f"JOIN (SELECT lead_id, max(occurred_at) AS progress_at FROM events WHERE tenant_id = {tenant} "
+                    f"AND type = ANY({p.add(list(scoring.PROGRESS))}::text[]) AND occurred_at >= {start} "
+                    f"AND occurred_at < {end} GROUP BY lead_id) g ON g.lead_id = l.lead_id")
+        cold_only = f"extract(epoch FROM {end} - g.progress_at) / 86400 >= {p.add(scoring.COLD_DAYS)}"
     records = await conn.fetch(
-        f"""SELECT * FROM (
-              SELECT f.*, extract(epoch FROM {end} - {idle}) / 86400 AS idle_days FROM ({scoring.FEATURES_SQL}
-              AND l.created_at >= {p.add(q.start)} AND l.created_at < {end}
+        f"""SELECT l.lead_id, l.created_at, l.score, coalesce(l.source, 'unknown') AS source,
+                   coalesce(sm_score_band(l.score), 'unscored') AS band, c.p_close{idle}
+            FROM leads l LEFT JOIN lead_scores c ON c.tenant_id = l.tenant_id AND c.lead_id = l.lead_id {progress}
+            WHERE l.tenant_id = {tenant} AND l.created_at >= {start} AND l.created_at < {end}
               AND (l.closed_at IS NULL OR l.closed_at >= {end}) AND l.erasure_requested_at IS NULL
               AND (l.unsubscribed_at IS NULL OR l.unsubscribed_at >= {end})
               AND {where_filters(LEAD_COLUMNS, q.filters, p, q.metric)}
-              AND {scope_condition("l.agent_id", "l.team_id", sq.scope, p)}) f
-              JOIN leads l ON l.tenant_id = $1 AND l.lead_id = f.lead_id) x
-            WHERE {"x.idle_days >= " + p.add(scoring.COLD_DAYS) if cold else "TRUE"}
-            ORDER BY x.created_at, x.lead_id""", *p.values)
-    stored = await models.read(conn, sq.tenant_id, scoring.KIND, "model")
-    found = await _quality(conn, sq.tenant_id)
-    if stored is None:
-        return records, None, found
-    return records, scoring.predict(stored.payload, scoring.leads_of(records).rows), found
+              AND {scope_condition("l.agent_id", "l.team_id", sq.scope, p)} AND {cold_only}""", *p.values)
+    return records, await _quality(conn, sq.tenant_id)
+
+
+def _fitted(found: scoring.Quality | None) -> bool:
+    """Whether the stored fit has a model (a fit with too little history has only its reason)."""
+    return found is not None and found.reason is None
+
+
+def _unscored(records: list[asyncpg.Record]) -> list[str]:
+    n = sum(r["p_close"] is None for r in records)
+    return [f"{n} of these leads arrived after the model's last fit: they have no probability until the next one "
+            "(within a quarter hour)."] if n else []
 
 
 @metric("scoring.leads", "Lead Close Probability",
@@ -117,13 +128,15 @@ async def _open_leads(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
         Unit.PERCENT, Kind.TABLE, dimensions=DIMS, inputs=PER_LEAD, row_scoped=True,
         column_units=(("p_close", Unit.PERCENT), ("engine_score", Unit.SCORE)))
 async def leads(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    records, p_close, _ = await _open_leads(conn, sq, s, cold=False)
-    rows = [] if p_close is None else sorted(
-        ((r["lead_id"], r["source"], r["band"], r["created_at"].isoformat(), 100 * pc, r["score"])
-         for r, pc in zip(records, p_close, strict=True)), key=lambda row: (-row[4], row[0]))[:MAX_ROWS]
+    records, found = await _open_leads(conn, sq, cold=False)
+    fitted = _fitted(found)
+    rows = [] if not fitted else sorted(
+        ((r["lead_id"], r["source"], r["band"], r["created_at"].isoformat(), _pct(r["p_close"]), r["score"])
+         for r in records), key=lambda row: (row[4] is None, -(row[4] or 0.0), row[0]))[:MAX_ROWS]
     cols = [shapes.Col("lead_id", ColumnType.STRING), shapes.text("source"), shapes.text("band"),
             shapes.text("created"), shapes.num("p_close", Unit.PERCENT), shapes.num("engine_score", Unit.SCORE)]
-    return shapes.table("scoring.leads", cols, rows, notices=[models.NOT_FITTED] if p_close is None else [])
+    return shapes.table("scoring.leads", cols, rows,
+                        notices=_unscored(records) if fitted else [models.NOT_FITTED])
 
 
 @metric("leads.at_risk", "Leads at Risk",
@@ -135,20 +148,22 @@ async def leads(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) ->
         Unit.PERCENT, Kind.TABLE, dimensions=DIMS, inputs=PER_LEAD, row_scoped=True,
         column_units=(("idle_days", Unit.COUNT), ("p_close", Unit.PERCENT), ("risk", Unit.PERCENT)))
 async def at_risk(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    records, p_close, found = await _open_leads(conn, sq, s, cold=True)
+    records, found = await _open_leads(conn, sq, cold=True)
     rows: list[tuple[object, ...]] = []
-    if p_close is not None and found is not None:
+    if found is not None and _fitted(found):
         lost = found.lost_after_idle
         base = found.base_rate or 0.0
-        for r, pc in zip(records, p_close, strict=True):
-            idle = float(r["idle_days"])
+        for r in records:
+            idle, pc = float(r["idle_days"]), r["p_close"]
             bucket = max((d for d in lost if d <= idle), default=None)
-            act = pc >= 2 * base > 0
-            rows.append((r["lead_id"], r["source"], r["band"], idle, 100 * pc,
+            act = pc is not None and pc >= 2 * base > 0
+            rows.append((r["lead_id"], r["source"], r["band"], idle, _pct(pc),
                          None if bucket is None else 100 * lost[bucket],
                          f"call back: {100 * pc:.0f} % likely to close, idle {idle:.0f} days" if act else None))
-        rows.sort(key=lambda row: (row[6] is None, -float(row[4]), row[0]))  # type: ignore[arg-type]
+        rows.sort(key=lambda row: (row[6] is None, row[4] is None, -float(row[4] or 0.0),  # type: ignore[arg-type]
+                                   row[0]))
     cols = [shapes.Col("lead_id", ColumnType.STRING), shapes.text("source"), shapes.text("band"),
             shapes.num("idle_days", Unit.COUNT), shapes.num("p_close", Unit.PERCENT), shapes.num("risk", Unit.PERCENT),
             shapes.text("action")]
-    return shapes.table("leads.at_risk", cols, rows[:MAX_ROWS], notices=[models.NOT_FITTED] if p_close is None else [])
+    return shapes.table("leads.at_risk", cols, rows[:MAX_ROWS],
+                        notices=_unscored(records) if _fitted(found) else [models.NOT_FITTED])

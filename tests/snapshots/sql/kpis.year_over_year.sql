@@ -11,11 +11,6 @@ WHERE tenant_id = $1;
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT NULL::timestamptz AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -26,22 +21,13 @@ WHERE tenant_id = $1;
               WHEN 'agent.activity' THEN agent_id
               ELSE ''
           END AS KEY,
-          CASE TYPE
-              WHEN 'agent.activity' THEN sum(reports)::numeric
-              ELSE 0::numeric
-          END AS n,
-          CASE TYPE
-              WHEN 'lead.responded' THEN sum(ok_responses) FILTER (
-                                                                   WHERE automation <> 'manual')
-              WHEN 'lead.enriched' THEN sum(ok_enrichments)
-              WHEN 'lead.routed' THEN sum(ok_routings)
-              WHEN 'lead.nurtured' THEN sum(ok_steps)
-              WHEN 'lead.scored' THEN sum(scorings)
-              WHEN 'contact.attempted' THEN sum(attempts) FILTER (
-                                                                  WHERE automation = 'auto')
-              WHEN 'error.prevented' THEN sum(errors_prevented)
-              ELSE 0::numeric
-          END AS value
+          coalesce(sum(reports), 0)::numeric AS n,
+          coalesce(sum(figure) FILTER (
+                                       WHERE CASE TYPE
+                                                 WHEN 'lead.responded' THEN automation <> 'manual'
+                                                 WHEN 'contact.attempted' THEN automation = 'auto'
+                                                 ELSE TRUE
+                                             END), 0)::numeric AS value
    FROM
      (SELECT u.bucket AS t,
              u.type,
@@ -50,29 +36,17 @@ WHERE tenant_id = $1;
                  WHEN 'contact.attempted' THEN u.k3
              END AS automation,
              CASE u.type
-                 WHEN 'lead.responded' THEN u.s1
-             END AS ok_responses,
-             CASE u.type
-                 WHEN 'lead.enriched' THEN u.s1
-             END AS ok_enrichments,
-             CASE u.type
-                 WHEN 'lead.routed' THEN u.s1
-             END AS ok_routings,
-             CASE u.type
-                 WHEN 'lead.nurtured' THEN u.s1
-             END AS ok_steps,
-             CASE u.type
-                 WHEN 'lead.scored' THEN u.n
-             END AS scorings,
-             CASE u.type
-                 WHEN 'contact.attempted' THEN u.n
-             END AS attempts,
-             CASE u.type
-                 WHEN 'error.prevented' THEN u.s1
-             END AS errors_prevented,
-             CASE u.type
                  WHEN 'agent.activity' THEN u.k1
              END AS agent_id,
+             CASE u.type
+                 WHEN 'lead.responded' THEN u.s1
+                 WHEN 'lead.enriched' THEN u.s1
+                 WHEN 'lead.routed' THEN u.s1
+                 WHEN 'lead.nurtured' THEN u.s1
+                 WHEN 'lead.scored' THEN u.n
+                 WHEN 'contact.attempted' THEN u.n
+                 WHEN 'error.prevented' THEN u.s1
+             END AS figure,
              CASE u.type
                  WHEN 'agent.activity' THEN u.n
              END AS reports
@@ -105,21 +79,27 @@ WHERE l.tenant_id = $4
   AND l.closed_at < $6
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 3
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $9
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $10::timestamptz - $7::interval
-  AND occurred_at < $11::timestamptz + $7::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 3
+-- statement 4
 -- $1 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -138,18 +118,13 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 4
+-- statement 5
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT NULL::timestamptz AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -160,22 +135,13 @@ WHERE l.tenant_id = $2
               WHEN 'agent.activity' THEN agent_id
               ELSE ''
           END AS KEY,
-          CASE TYPE
-              WHEN 'agent.activity' THEN sum(reports)::numeric
-              ELSE 0::numeric
-          END AS n,
-          CASE TYPE
-              WHEN 'lead.responded' THEN sum(ok_responses) FILTER (
-                                                                   WHERE automation <> 'manual')
-              WHEN 'lead.enriched' THEN sum(ok_enrichments)
-              WHEN 'lead.routed' THEN sum(ok_routings)
-              WHEN 'lead.nurtured' THEN sum(ok_steps)
-              WHEN 'lead.scored' THEN sum(scorings)
-              WHEN 'contact.attempted' THEN sum(attempts) FILTER (
-                                                                  WHERE automation = 'auto')
-              WHEN 'error.prevented' THEN sum(errors_prevented)
-              ELSE 0::numeric
-          END AS value
+          coalesce(sum(reports), 0)::numeric AS n,
+          coalesce(sum(figure) FILTER (
+                                       WHERE CASE TYPE
+                                                 WHEN 'lead.responded' THEN automation <> 'manual'
+                                                 WHEN 'contact.attempted' THEN automation = 'auto'
+                                                 ELSE TRUE
+                                             END), 0)::numeric AS value
    FROM
      (SELECT u.bucket AS t,
              u.type,
@@ -184,29 +150,17 @@ WHERE l.tenant_id = $2
                  WHEN 'contact.attempted' THEN u.k3
              END AS automation,
              CASE u.type
-                 WHEN 'lead.responded' THEN u.s1
-             END AS ok_responses,
-             CASE u.type
-                 WHEN 'lead.enriched' THEN u.s1
-             END AS ok_enrichments,
-             CASE u.type
-                 WHEN 'lead.routed' THEN u.s1
-             END AS ok_routings,
-             CASE u.type
-                 WHEN 'lead.nurtured' THEN u.s1
-             END AS ok_steps,
-             CASE u.type
-                 WHEN 'lead.scored' THEN u.n
-             END AS scorings,
-             CASE u.type
-                 WHEN 'contact.attempted' THEN u.n
-             END AS attempts,
-             CASE u.type
-                 WHEN 'error.prevented' THEN u.s1
-             END AS errors_prevented,
-             CASE u.type
                  WHEN 'agent.activity' THEN u.k1
              END AS agent_id,
+             CASE u.type
+                 WHEN 'lead.responded' THEN u.s1
+                 WHEN 'lead.enriched' THEN u.s1
+                 WHEN 'lead.routed' THEN u.s1
+                 WHEN 'lead.nurtured' THEN u.s1
+                 WHEN 'lead.scored' THEN u.n
+                 WHEN 'contact.attempted' THEN u.n
+                 WHEN 'error.prevented' THEN u.s1
+             END AS figure,
              CASE u.type
                  WHEN 'agent.activity' THEN u.n
              END AS reports
@@ -239,21 +193,27 @@ WHERE l.tenant_id = $4
   AND l.closed_at < $6
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 6
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $9
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $10::timestamptz - $7::interval
-  AND occurred_at < $11::timestamptz + $7::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 5
+-- statement 7
 -- $1 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
@@ -272,18 +232,13 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 6
+-- statement 8
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT NULL::timestamptz AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -294,22 +249,13 @@ WHERE l.tenant_id = $2
               WHEN 'agent.activity' THEN agent_id
               ELSE ''
           END AS KEY,
-          CASE TYPE
-              WHEN 'agent.activity' THEN sum(reports)::numeric
-              ELSE 0::numeric
-          END AS n,
-          CASE TYPE
-              WHEN 'lead.responded' THEN sum(ok_responses) FILTER (
-                                                                   WHERE automation <> 'manual')
-              WHEN 'lead.enriched' THEN sum(ok_enrichments)
-              WHEN 'lead.routed' THEN sum(ok_routings)
-              WHEN 'lead.nurtured' THEN sum(ok_steps)
-              WHEN 'lead.scored' THEN sum(scorings)
-              WHEN 'contact.attempted' THEN sum(attempts) FILTER (
-                                                                  WHERE automation = 'auto')
-              WHEN 'error.prevented' THEN sum(errors_prevented)
-              ELSE 0::numeric
-          END AS value
+          coalesce(sum(reports), 0)::numeric AS n,
+          coalesce(sum(figure) FILTER (
+                                       WHERE CASE TYPE
+                                                 WHEN 'lead.responded' THEN automation <> 'manual'
+                                                 WHEN 'contact.attempted' THEN automation = 'auto'
+                                                 ELSE TRUE
+                                             END), 0)::numeric AS value
    FROM
      (SELECT u.bucket AS t,
              u.type,
@@ -318,29 +264,17 @@ WHERE l.tenant_id = $2
                  WHEN 'contact.attempted' THEN u.k3
              END AS automation,
              CASE u.type
-                 WHEN 'lead.responded' THEN u.s1
-             END AS ok_responses,
-             CASE u.type
-                 WHEN 'lead.enriched' THEN u.s1
-             END AS ok_enrichments,
-             CASE u.type
-                 WHEN 'lead.routed' THEN u.s1
-             END AS ok_routings,
-             CASE u.type
-                 WHEN 'lead.nurtured' THEN u.s1
-             END AS ok_steps,
-             CASE u.type
-                 WHEN 'lead.scored' THEN u.n
-             END AS scorings,
-             CASE u.type
-                 WHEN 'contact.attempted' THEN u.n
-             END AS attempts,
-             CASE u.type
-                 WHEN 'error.prevented' THEN u.s1
-             END AS errors_prevented,
-             CASE u.type
                  WHEN 'agent.activity' THEN u.k1
              END AS agent_id,
+             CASE u.type
+                 WHEN 'lead.responded' THEN u.s1
+                 WHEN 'lead.enriched' THEN u.s1
+                 WHEN 'lead.routed' THEN u.s1
+                 WHEN 'lead.nurtured' THEN u.s1
+                 WHEN 'lead.scored' THEN u.n
+                 WHEN 'contact.attempted' THEN u.n
+                 WHEN 'error.prevented' THEN u.s1
+             END AS figure,
              CASE u.type
                  WHEN 'agent.activity' THEN u.n
              END AS reports
@@ -373,21 +307,27 @@ WHERE l.tenant_id = $4
   AND l.closed_at < $6
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 9
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $9
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $10::timestamptz - $7::interval
-  AND occurred_at < $11::timestamptz + $7::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 7
+-- statement 10
 -- $1 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -406,18 +346,13 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 8
+-- statement 11
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT NULL::timestamptz AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -428,22 +363,13 @@ WHERE l.tenant_id = $2
               WHEN 'agent.activity' THEN agent_id
               ELSE ''
           END AS KEY,
-          CASE TYPE
-              WHEN 'agent.activity' THEN sum(reports)::numeric
-              ELSE 0::numeric
-          END AS n,
-          CASE TYPE
-              WHEN 'lead.responded' THEN sum(ok_responses) FILTER (
-                                                                   WHERE automation <> 'manual')
-              WHEN 'lead.enriched' THEN sum(ok_enrichments)
-              WHEN 'lead.routed' THEN sum(ok_routings)
-              WHEN 'lead.nurtured' THEN sum(ok_steps)
-              WHEN 'lead.scored' THEN sum(scorings)
-              WHEN 'contact.attempted' THEN sum(attempts) FILTER (
-                                                                  WHERE automation = 'auto')
-              WHEN 'error.prevented' THEN sum(errors_prevented)
-              ELSE 0::numeric
-          END AS value
+          coalesce(sum(reports), 0)::numeric AS n,
+          coalesce(sum(figure) FILTER (
+                                       WHERE CASE TYPE
+                                                 WHEN 'lead.responded' THEN automation <> 'manual'
+                                                 WHEN 'contact.attempted' THEN automation = 'auto'
+                                                 ELSE TRUE
+                                             END), 0)::numeric AS value
    FROM
      (SELECT u.bucket AS t,
              u.type,
@@ -452,29 +378,17 @@ WHERE l.tenant_id = $2
                  WHEN 'contact.attempted' THEN u.k3
              END AS automation,
              CASE u.type
-                 WHEN 'lead.responded' THEN u.s1
-             END AS ok_responses,
-             CASE u.type
-                 WHEN 'lead.enriched' THEN u.s1
-             END AS ok_enrichments,
-             CASE u.type
-                 WHEN 'lead.routed' THEN u.s1
-             END AS ok_routings,
-             CASE u.type
-                 WHEN 'lead.nurtured' THEN u.s1
-             END AS ok_steps,
-             CASE u.type
-                 WHEN 'lead.scored' THEN u.n
-             END AS scorings,
-             CASE u.type
-                 WHEN 'contact.attempted' THEN u.n
-             END AS attempts,
-             CASE u.type
-                 WHEN 'error.prevented' THEN u.s1
-             END AS errors_prevented,
-             CASE u.type
                  WHEN 'agent.activity' THEN u.k1
              END AS agent_id,
+             CASE u.type
+                 WHEN 'lead.responded' THEN u.s1
+                 WHEN 'lead.enriched' THEN u.s1
+                 WHEN 'lead.routed' THEN u.s1
+                 WHEN 'lead.nurtured' THEN u.s1
+                 WHEN 'lead.scored' THEN u.n
+                 WHEN 'contact.attempted' THEN u.n
+                 WHEN 'error.prevented' THEN u.s1
+             END AS figure,
              CASE u.type
                  WHEN 'agent.activity' THEN u.n
              END AS reports
@@ -507,21 +421,27 @@ WHERE l.tenant_id = $4
   AND l.closed_at < $6
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 12
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $9
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $10::timestamptz - $7::interval
-  AND occurred_at < $11::timestamptz + $7::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 9
+-- statement 13
 -- $1 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))

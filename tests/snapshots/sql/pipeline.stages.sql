@@ -9,71 +9,25 @@ WHERE tenant_id = $1;
 -- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT TYPE,
-       coalesce(CASE TYPE
-                    WHEN 'lead.created' THEN sum(leads)
-                    WHEN 'lead.responded' THEN sum(responses)
-                    WHEN 'lead.enriched' THEN sum(enrichments)
-                    WHEN 'lead.scored' THEN sum(scorings)
-                    WHEN 'lead.routed' THEN sum(routings)
-                    WHEN 'lead.nurtured' THEN sum(steps)
-                    WHEN 'component.call' THEN sum(calls)
-                    ELSE NULL
-                END, 0) AS n,
-       coalesce(CASE TYPE
-                    WHEN 'lead.created' THEN sum(0)
-                    WHEN 'lead.responded' THEN sum(ok_responses)
-                    WHEN 'lead.enriched' THEN sum(ok_enrichments)
-                    WHEN 'lead.scored' THEN sum(0)
-                    WHEN 'lead.routed' THEN sum(ok_routings)
-                    WHEN 'lead.nurtured' THEN sum(ok_steps)
-                    WHEN 'component.call' THEN sum(ok_calls)
-                    ELSE NULL
-                END, 0) AS ok
+       coalesce(sum(volume), 0) AS n,
+       coalesce(sum(successes), 0) AS ok
 FROM
   (SELECT u.bucket AS t,
           u.type,
           CASE u.type
-              WHEN 'lead.created' THEN u.n
-          END AS leads,
-          CASE u.type
               WHEN 'lead.responded' THEN u.k3
           END AS automation,
           CASE u.type
-              WHEN 'lead.responded' THEN u.n
-          END AS responses,
-          CASE u.type
-              WHEN 'lead.responded' THEN u.s1
-          END AS ok_responses,
-          CASE u.type
-              WHEN 'lead.enriched' THEN u.n
-          END AS enrichments,
-          CASE u.type
-              WHEN 'lead.enriched' THEN u.s1
-          END AS ok_enrichments,
-          CASE u.type
-              WHEN 'lead.scored' THEN u.n
-          END AS scorings,
-          CASE u.type
-              WHEN 'lead.routed' THEN u.n
-          END AS routings,
-          CASE u.type
-              WHEN 'lead.routed' THEN u.s1
-          END AS ok_routings,
-          CASE u.type
-              WHEN 'lead.nurtured' THEN u.n
-          END AS steps,
-          CASE u.type
-              WHEN 'lead.nurtured' THEN u.s1
-          END AS ok_steps,
-          CASE u.type
               WHEN 'component.call' THEN u.k1
           END AS component,
+          u.n AS volume,
           CASE u.type
-              WHEN 'component.call' THEN u.n
-          END AS calls,
-          CASE u.type
+              WHEN 'lead.responded' THEN u.s1
+              WHEN 'lead.enriched' THEN u.s1
+              WHEN 'lead.routed' THEN u.s1
+              WHEN 'lead.nurtured' THEN u.s1
               WHEN 'component.call' THEN u.s1
-          END AS ok_calls
+          END AS successes
    FROM rollups u
    WHERE u.tenant_id = $1
      AND u.grain = 'day'
@@ -98,71 +52,25 @@ GROUP BY TYPE;
 -- $2 = datetime.datetime(2025, 3, 31, 23, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT TYPE,
-       coalesce(CASE TYPE
-                    WHEN 'lead.created' THEN sum(leads)
-                    WHEN 'lead.responded' THEN sum(responses)
-                    WHEN 'lead.enriched' THEN sum(enrichments)
-                    WHEN 'lead.scored' THEN sum(scorings)
-                    WHEN 'lead.routed' THEN sum(routings)
-                    WHEN 'lead.nurtured' THEN sum(steps)
-                    WHEN 'component.call' THEN sum(calls)
-                    ELSE NULL
-                END, 0) AS n,
-       coalesce(CASE TYPE
-                    WHEN 'lead.created' THEN sum(0)
-                    WHEN 'lead.responded' THEN sum(ok_responses)
-                    WHEN 'lead.enriched' THEN sum(ok_enrichments)
-                    WHEN 'lead.scored' THEN sum(0)
-                    WHEN 'lead.routed' THEN sum(ok_routings)
-                    WHEN 'lead.nurtured' THEN sum(ok_steps)
-                    WHEN 'component.call' THEN sum(ok_calls)
-                    ELSE NULL
-                END, 0) AS ok
+       coalesce(sum(volume), 0) AS n,
+       coalesce(sum(successes), 0) AS ok
 FROM
   (SELECT u.bucket AS t,
           u.type,
           CASE u.type
-              WHEN 'lead.created' THEN u.n
-          END AS leads,
-          CASE u.type
               WHEN 'lead.responded' THEN u.k3
           END AS automation,
           CASE u.type
-              WHEN 'lead.responded' THEN u.n
-          END AS responses,
-          CASE u.type
-              WHEN 'lead.responded' THEN u.s1
-          END AS ok_responses,
-          CASE u.type
-              WHEN 'lead.enriched' THEN u.n
-          END AS enrichments,
-          CASE u.type
-              WHEN 'lead.enriched' THEN u.s1
-          END AS ok_enrichments,
-          CASE u.type
-              WHEN 'lead.scored' THEN u.n
-          END AS scorings,
-          CASE u.type
-              WHEN 'lead.routed' THEN u.n
-          END AS routings,
-          CASE u.type
-              WHEN 'lead.routed' THEN u.s1
-          END AS ok_routings,
-          CASE u.type
-              WHEN 'lead.nurtured' THEN u.n
-          END AS steps,
-          CASE u.type
-              WHEN 'lead.nurtured' THEN u.s1
-          END AS ok_steps,
-          CASE u.type
               WHEN 'component.call' THEN u.k1
           END AS component,
+          u.n AS volume,
           CASE u.type
-              WHEN 'component.call' THEN u.n
-          END AS calls,
-          CASE u.type
+              WHEN 'lead.responded' THEN u.s1
+              WHEN 'lead.enriched' THEN u.s1
+              WHEN 'lead.routed' THEN u.s1
+              WHEN 'lead.nurtured' THEN u.s1
               WHEN 'component.call' THEN u.s1
-          END AS ok_calls
+          END AS successes
    FROM rollups u
    WHERE u.tenant_id = $1
      AND u.grain = 'hour'

@@ -13,11 +13,6 @@ WHERE tenant_id = $1;
 -- $6 = 'sql-snapshot'
 -- $7 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $8 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $9 = datetime.timedelta(days=92)
--- $10 = 'UTC'
--- $11 = 'sql-snapshot'
--- $12 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $13 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT t AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -28,22 +23,13 @@ WHERE tenant_id = $1;
               WHEN 'agent.activity' THEN agent_id
               ELSE ''
           END AS KEY,
-          CASE TYPE
-              WHEN 'agent.activity' THEN sum(reports)::numeric
-              ELSE 0::numeric
-          END AS n,
-          CASE TYPE
-              WHEN 'lead.responded' THEN sum(ok_responses) FILTER (
-                                                                   WHERE automation <> 'manual')
-              WHEN 'lead.enriched' THEN sum(ok_enrichments)
-              WHEN 'lead.routed' THEN sum(ok_routings)
-              WHEN 'lead.nurtured' THEN sum(ok_steps)
-              WHEN 'lead.scored' THEN sum(scorings)
-              WHEN 'contact.attempted' THEN sum(attempts) FILTER (
-                                                                  WHERE automation = 'auto')
-              WHEN 'error.prevented' THEN sum(errors_prevented)
-              ELSE 0::numeric
-          END AS value
+          coalesce(sum(reports), 0)::numeric AS n,
+          coalesce(sum(figure) FILTER (
+                                       WHERE CASE TYPE
+                                                 WHEN 'lead.responded' THEN automation <> 'manual'
+                                                 WHEN 'contact.attempted' THEN automation = 'auto'
+                                                 ELSE TRUE
+                                             END), 0)::numeric AS value
    FROM
      (SELECT (date_trunc('month', u.bucket AT TIME ZONE $4) AT TIME ZONE $4) AS t,
              u.type,
@@ -52,29 +38,17 @@ WHERE tenant_id = $1;
                  WHEN 'contact.attempted' THEN u.k3
              END AS automation,
              CASE u.type
-                 WHEN 'lead.responded' THEN u.s1
-             END AS ok_responses,
-             CASE u.type
-                 WHEN 'lead.enriched' THEN u.s1
-             END AS ok_enrichments,
-             CASE u.type
-                 WHEN 'lead.routed' THEN u.s1
-             END AS ok_routings,
-             CASE u.type
-                 WHEN 'lead.nurtured' THEN u.s1
-             END AS ok_steps,
-             CASE u.type
-                 WHEN 'lead.scored' THEN u.n
-             END AS scorings,
-             CASE u.type
-                 WHEN 'contact.attempted' THEN u.n
-             END AS attempts,
-             CASE u.type
-                 WHEN 'error.prevented' THEN u.s1
-             END AS errors_prevented,
-             CASE u.type
                  WHEN 'agent.activity' THEN u.k1
              END AS agent_id,
+             CASE u.type
+                 WHEN 'lead.responded' THEN u.s1
+                 WHEN 'lead.enriched' THEN u.s1
+                 WHEN 'lead.routed' THEN u.s1
+                 WHEN 'lead.nurtured' THEN u.s1
+                 WHEN 'lead.scored' THEN u.n
+                 WHEN 'contact.attempted' THEN u.n
+                 WHEN 'error.prevented' THEN u.s1
+             END AS figure,
              CASE u.type
                  WHEN 'agent.activity' THEN u.n
              END AS reports
@@ -107,16 +81,22 @@ WHERE l.tenant_id = $6
   AND l.closed_at < $8
   AND TRUE
 GROUP BY 1,
-         3
-UNION ALL
+         3;
+
+-- statement 3
+-- $1 = datetime.timedelta(days=92)
+-- $2 = 'UTC'
+-- $3 = 'sql-snapshot'
+-- $4 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 SELECT NULL::timestamptz AS t,
        'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $10, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
        0::numeric AS n,
        sum((payload->>'amount')::numeric) AS value
 FROM EVENTS
-WHERE tenant_id = $11
+WHERE tenant_id = $3
   AND TYPE = 'cost.recorded'
-  AND occurred_at >= $12::timestamptz - $9::interval
-  AND occurred_at < $13::timestamptz + $9::interval
+  AND occurred_at >= $4::timestamptz - $1::interval
+  AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
