@@ -20,7 +20,8 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +33,7 @@ from success_metrics.calculators import MetricQuery, RowScope, ScopedQuery, Tena
 from success_metrics.calculators import annotations as annotation_kinds
 from success_metrics.calculators.compute import load_settings
 from success_metrics.dashboards.export import render_dashboards, theme_for
-from success_metrics.query import pipeline
+from success_metrics.query import pipeline, summaries
 from success_metrics.query.answer import Annotations
 from success_metrics.query.protocol import parse
 from success_metrics.query.protocol.requests import QueryRequest
@@ -41,6 +42,7 @@ from success_metrics.settings import Limits
 from success_metrics.storage.pool import Database
 
 Panel = tuple[list[dict[str, Any]], int]  # targets, maxDataPoints
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def dashboard_panels(max_points_default: int = 1000) -> dict[str, list[Panel]]:
@@ -69,7 +71,13 @@ def closed_ranges(end: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime, da
     return {"quarter": quarter, "45 days": (first, last)}
 
 
-def label(query: MetricQuery | Annotations) -> str:
+def timeless(query: MetricQuery | Annotations) -> MetricQuery | Annotations:
+    if isinstance(query, Annotations):
+        return Annotations(replace(query.query, start=EPOCH, end=EPOCH, interval_ms=0))
+    return replace(query, start=EPOCH, end=EPOCH, interval_ms=0)
+
+
+def label_of(query: MetricQuery | Annotations) -> str:
     return f"annotations:{query.query.metric or 'all'}" if isinstance(query, Annotations) else query.metric
 
 
@@ -86,17 +94,17 @@ async def time_query(db: Database, tenant: str, query: MetricQuery | Annotations
         return (time.perf_counter() - t0) * 1000
 
 
-async def run_range(db: Database, tenants: list[str], rng: tuple[datetime, datetime], reps: int,
+async def run_range(db: Database, tenants: list[str], label: str, data_end: datetime, reps: int,
                     boards: dict[str, list[Panel]]) -> tuple[dict[str, float], dict[str, list[str]]]:
-    """Median ms per metric, and each dashboard's metrics."""
+    """Median ms per metric, and each dashboard's metrics, over the range ``label`` of each tenant's zone."""
     times: dict[str, list[float]] = defaultdict(list)
     members: dict[str, list[str]] = defaultdict(list)
     labels: dict[str, str] = {}
-    start, end = rng
     for rep in range(reps):
         tenant = tenants[rep % len(tenants)]
         async with db.tenant(tenant) as conn:
             settings = await load_settings(conn, tenant)
+        start, end = closed_ranges(data_end, settings.zone)[label]
         seen: set[str] = set()  # a panel on several dashboards (errors.rate …) is computed once a run
         for board, panels in boards.items():
             for targets, points in panels:
@@ -108,9 +116,9 @@ async def run_range(db: Database, tenants: list[str], rng: tuple[datetime, datet
                     fitted = pipeline.fit(target)
                     if fitted.query is None:
                         continue
-                    key = repr(fitted.query)
+                    key = repr(timeless(fitted.query))  # the same panel query whatever the tenant's zone
                     if key not in labels:  # the same metric asked another way (forecast.revenue's two series)
-                        name = label(fitted.query)
+                        name = label_of(fitted.query)
                         labels[key] = name if name not in labels.values() else f"{name}#{len(labels)}"
                     if labels[key] not in members[board]:
                         members[board].append(labels[key])
@@ -128,10 +136,17 @@ async def main(args: argparse.Namespace) -> None:
             zone = (await load_settings(conn, info.tenants[0])).zone
         print(f"data set: {info.total_events:,} events, {len(info.tenants)} tenants, {info.months} months to "
               f"{info.end}; {args.reps} cold runs per query, each on the next tenant")
+        if args.summarize:
+            started = time.perf_counter()
+            days = await summaries.summarize(db)
+            while days:  # a round summarizes at most closed_days.REFRESH_DAYS a tenant
+                days = await summaries.summarize(db)
+            print(f"closed days summarized in {time.perf_counter() - started:.1f} s")
         boards = dashboard_panels()
         for label, rng in closed_ranges(info.end_time, zone).items():
-            medians, members = await run_range(db, info.tenants, rng, args.reps, boards)
-            print(f"\n{label}: {rng[0].isoformat()} → {rng[1].isoformat()} (ms, median)")
+            medians, members = await run_range(db, info.tenants, label, info.end_time, args.reps, boards)
+            print(f"\n{label}: {rng[0].isoformat()} → {rng[1].isoformat()} in {info.tenants[0]}'s zone, the same "
+                  "local times in each tenant's (ms, median)")
             for board, names in members.items():
                 total = sum(medians[n] for n in names)
                 print(f"  {board:24} sum {total:8.0f}  /2 cores {total / 2:8.0f}  slowest panel "
@@ -148,4 +163,6 @@ if __name__ == "__main__":
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--summarize", action="store_true",
+                        help="summarize every closed day first (query/summaries.py), as the service's loop does")
     asyncio.run(main(parser.parse_args()))

@@ -5,7 +5,7 @@ errors.mttr need of it is summarized once (``refresh``, table ``closed_days`` / 
 0019) and a range reads those summaries for its whole closed days and raw rows (hourly rollups, component calls)
 for the rest: the partial days at its ends, today, and any day whose summary is missing or stale. A summary is
 used only while its call count equals the day's count in the daily rollups, which ingest updates in the
-transaction that stores the events (``valid_days``), so a backfill is seen at once; a day without any call needs
+transaction that stores the events (``_days_sql``), so a backfill is seen at once; a day without any call needs
 no summary.
 
 Both figures compose exactly. Down hours add up (an hour is down when fewer than half of its calls succeeded, and
@@ -28,7 +28,7 @@ import asyncpg
 
 from success_metrics.calculators import buckets
 from success_metrics.calculators.buckets import HOUR, ORIGIN, Segment, Source
-from success_metrics.calculators.sql import Params, union_source
+from success_metrics.calculators.sql import Params, fetch_one, union_source
 
 DOWN_SUCCESS = 0.5  # an hour whose component calls succeed less than half the time counts as down
 REFRESH_DAYS = 400  # days one refresh of a tenant summarizes at most (the rest on its next round)
@@ -84,36 +84,35 @@ def closed_days(lo: datetime, hi: datetime, zone: ZoneInfo, now: datetime, *, wh
     return out
 
 
-async def valid_days(conn: asyncpg.Connection, tenant: str, days: Sequence[Span]) -> set[datetime]:
-    """The days whose summary is current (its call count is the daily rollups'), and the days without calls."""
+def _days_sql(p: Params, tenant: str, days: Sequence[Span]) -> str:
+    """The days as rows (s: start, valid: its summary is current, i.e. its call count is the daily rollups', or
+    it has neither calls nor a summary) with the summary's columns (``c``)."""
+    tp, starts = p.add(tenant), p.add([s for s, _ in days])
+    return f"""SELECT d.s, coalesce(c.calls, 0) = coalesce(r.n, 0) AND coalesce(c.day_end = d.e, true) AS valid,
+                      c.down_hours
+               FROM unnest({starts}::timestamptz[], {p.add([e for _, e in days])}::timestamptz[]) AS d (s, e)
+               LEFT JOIN closed_days c ON c.tenant_id = {tp} AND c.day_start = d.s
+               LEFT JOIN (SELECT bucket, sum(n) AS n FROM rollups WHERE tenant_id = {tp} AND grain = 'day'
+                          AND type = 'component.call' AND bucket = ANY({starts}::timestamptz[]) GROUP BY bucket) r
+                    ON r.bucket = d.s"""
+
+
+def _stale_spans(days: Sequence[Span], stale: Iterable[datetime]) -> list[Span]:
+    """The stale days among ``days`` as spans, neighbours merged."""
+    out: list[Span] = []
+    for start, end in (d for d in days if d[0] in set(stale)):
+        if out and out[-1][1] == start:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def ends(lo: datetime, hi: datetime, days: Sequence[Span]) -> list[Span]:
+    """What of [lo, hi) lies outside ``days`` (consecutive days): the partial days at its ends, or all of it."""
     if not days:
-        return set()
-    rows = await conn.fetch(
-        """SELECT d.s FROM unnest($2::timestamptz[], $3::timestamptz[]) AS d (s, e)
-           LEFT JOIN closed_days c ON c.tenant_id = $1 AND c.day_start = d.s
-           LEFT JOIN (SELECT bucket, sum(n) AS n FROM rollups WHERE tenant_id = $1 AND grain = 'day'
-                      AND type = 'component.call' AND bucket = ANY($2::timestamptz[]) GROUP BY bucket) r
-                ON r.bucket = d.s
-           WHERE coalesce(c.calls, 0) = coalesce(r.n, 0) AND coalesce(c.day_end = d.e, true)""",
-        tenant, [s for s, _ in days], [e for _, e in days])
-    return {r["s"] for r in rows}
-
-
-def split(lo: datetime, hi: datetime, days: Sequence[Span], valid: set[datetime]) -> tuple[list[Span], list[Span]]:
-    """[lo, hi) as the days read from summaries (each day of ``days`` in ``valid``) and the spans read raw (the
-    rest, neighbours merged)."""
-    stored, raw = [], []
-    at = lo
-    for start, end in days:
-        if start not in valid:
-            continue
-        if at < start:
-            raw.append((at, start))
-        stored.append((start, end))
-        at = end
-    if at < hi:
-        raw.append((at, hi))
-    return stored, raw
+        return [(lo, hi)] if lo < hi else []
+    return [(a, b) for a, b in ((lo, days[0][0]), (days[-1][1], hi)) if a < b]
 
 
 def _down_hours_raw_sql(p: Params, tenant: str, spans: Sequence[Span], zone: ZoneInfo, tz: str) -> str:
@@ -128,15 +127,22 @@ def _down_hours_raw_sql(p: Params, tenant: str, spans: Sequence[Span], zone: Zon
 async def down_hours(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, zone: ZoneInfo, tz: str,
                      now: datetime) -> int:
     """Hours in [lo, hi) whose component calls succeeded less than half the time: closed days' from their
-    summaries, the rest from rollups and raw calls."""
+    summaries, the rest from rollups and raw calls (and a day whose summary is stale, in a second statement)."""
     days = closed_days(lo, hi, zone, now, whole_hours=True)
-    stored, raw = split(lo, hi, days, await valid_days(conn, tenant, days))
+    outside = ends(lo, hi, days)
     p = Params()
-    tp = p.add(tenant)
-    stored_sql = (f"SELECT coalesce(sum(down_hours), 0) FROM closed_days WHERE tenant_id = {tp} "
-                  f"AND day_start = ANY({p.add([s for s, _ in stored])}::timestamptz[])")
-    raw_sql = _down_hours_raw_sql(p, tenant, raw, zone, tz)
-    return int(await conn.fetchval(f"SELECT ({stored_sql}) + (SELECT count(*) FROM ({raw_sql}) d)", *p.values))
+    r = await fetch_one(conn,
+        f"""WITH days AS ({_days_sql(p, tenant, days)})
+            SELECT (SELECT coalesce(sum(down_hours) FILTER (WHERE valid), 0) FROM days)
+                   + (SELECT count(*) FROM ({_down_hours_raw_sql(p, tenant, outside, zone, tz)}) d) AS down,
+                   (SELECT array_agg(s ORDER BY s) FROM days WHERE NOT valid) AS stale""", *p.values)
+    down = int(r["down"])
+    if r["stale"]:
+        p = Params()
+        down += int(await conn.fetchval(
+            f"SELECT count(*) FROM ({_down_hours_raw_sql(p, tenant, _stale_spans(days, r['stale']), zone, tz)}) d",
+            *p.values))
+    return down
 
 
 def _runs_sql(p: Params, tenant: str, spans: Sequence[Span]) -> str:
@@ -164,21 +170,31 @@ def _runs_sql(p: Params, tenant: str, spans: Sequence[Span]) -> str:
         GROUP BY piece, component"""
 
 
+_RUN_COLUMNS = "piece, component, lead_fail_at, first_ok_at, runs_us, runs_n, trail_fail_at"
+
+
 async def failure_runs(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, zone: ZoneInfo,
                        now: datetime) -> tuple[int, int]:
     """(total µs, runs) of the failure runs of every component in [lo, hi) that were resolved in it: closed days'
-    from their summaries, the rest from raw calls."""
+    from their summaries, the rest from raw calls (and a day whose summary is stale, in a second statement)."""
     days = closed_days(lo, hi, zone, now)
-    stored, raw = split(lo, hi, days, await valid_days(conn, tenant, days))
+    outside = ends(lo, hi, days)
     p = Params()
-    rows = await conn.fetch(
-        f"""SELECT day_start AS piece, component, lead_fail_at, first_ok_at, runs_us, runs_n, trail_fail_at
-            FROM closed_day_runs WHERE tenant_id = {p.add(tenant)}
-            AND day_start = ANY({p.add([s for s, _ in stored])}::timestamptz[])
-            UNION ALL {_runs_sql(p, tenant, raw)}
-            ORDER BY component, piece""", *p.values)
+    tp = p.add(tenant)
+    rows = list(await conn.fetch(  # a stale day is a row without a component
+        f"""WITH days AS ({_days_sql(p, tenant, days)})
+            SELECT r.day_start AS piece, r.component, r.lead_fail_at, r.first_ok_at, r.runs_us, r.runs_n,
+                   r.trail_fail_at
+            FROM days JOIN closed_day_runs r ON r.tenant_id = {tp} AND r.day_start = days.s WHERE days.valid
+            UNION ALL SELECT s, NULL, NULL, NULL, 0, 0, NULL FROM days WHERE NOT days.valid
+            UNION ALL SELECT {_RUN_COLUMNS} FROM ({_runs_sql(p, tenant, outside)}) e""", *p.values))
+    stale = [r["piece"] for r in rows if r["component"] is None]
+    if stale:
+        p = Params()
+        rows += await conn.fetch(_runs_sql(p, tenant, _stale_spans(days, stale)), *p.values)
+    rows.sort(key=lambda r: (r["component"] or "", r["piece"]))
     total = n = 0
-    for component in dict.fromkeys(r["component"] for r in rows):
+    for component in dict.fromkeys(r["component"] for r in rows if r["component"] is not None):
         t, k = fold_runs(RunPiece(r["lead_fail_at"], r["first_ok_at"], r["runs_us"], r["runs_n"], r["trail_fail_at"])
                          for r in rows if r["component"] == component)
         total, n = total + t, n + k

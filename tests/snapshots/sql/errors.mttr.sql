@@ -6,158 +6,190 @@ WHERE tenant_id = $1;
 
 -- statement 2
 -- $1 = 'sql-snapshot'
--- $2 = [datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 31, 0, 0, tzinfo=datetime.timezone.utc)]
--- $3 = [datetime.datetime(2025, 3, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)]
-SELECT d.s
-FROM unnest($2::timestamptz[], $3::timestamptz[]) AS d (s, e)
-LEFT JOIN closed_days c ON c.tenant_id = $1
-AND c.day_start = d.s
-LEFT JOIN
-  (SELECT bucket,
-          sum(n) AS n
-   FROM rollups
-   WHERE tenant_id = $1
-     AND grain = 'day'
-     AND TYPE = 'component.call'
-     AND bucket = ANY($2::timestamptz[])
-   GROUP BY bucket) r ON r.bucket = d.s
-WHERE coalesce(c.calls, 0) = coalesce(r.n, 0)
-  AND coalesce(c.day_end = d.e, TRUE);
+-- $2 = 'sql-snapshot'
+-- $3 = [datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 31, 0, 0, tzinfo=datetime.timezone.utc)]
+-- $4 = [datetime.datetime(2025, 3, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)]
+-- $5 = 'sql-snapshot'
+-- $6 = []
+-- $7 = []
+WITH days AS
+  (SELECT d.s,
+          coalesce(c.calls, 0) = coalesce(r.n, 0)
+   AND coalesce(c.day_end = d.e, TRUE) AS VALID,
+       c.down_hours
+   FROM unnest($3::timestamptz[], $4::timestamptz[]) AS d (s, e)
+   LEFT JOIN closed_days c ON c.tenant_id = $2
+   AND c.day_start = d.s
+   LEFT JOIN
+     (SELECT bucket,
+             sum(n) AS n
+      FROM rollups
+      WHERE tenant_id = $2
+        AND grain = 'day'
+        AND TYPE = 'component.call'
+        AND bucket = ANY($3::timestamptz[])
+      GROUP BY bucket) r ON r.bucket = d.s)
+SELECT r.day_start AS piece,
+       r.component,
+       r.lead_fail_at,
+       r.first_ok_at,
+       r.runs_us,
+       r.runs_n,
+       r.trail_fail_at
+FROM days
+JOIN closed_day_runs r ON r.tenant_id = $1
+AND r.day_start = days.s
+WHERE days.valid
+UNION ALL
+SELECT s,
+       NULL,
+       NULL,
+       NULL,
+       0,
+       0,
+       NULL
+FROM days
+WHERE NOT days.valid
+UNION ALL
+SELECT piece,
+       component,
+       lead_fail_at,
+       first_ok_at,
+       runs_us,
+       runs_n,
+       trail_fail_at
+FROM
+  (SELECT piece,
+          component,
+          min(AT) FILTER (
+                          WHERE NOT ok
+                            AND prev_ok IS NULL) AS lead_fail_at,
+          min(AT) FILTER (
+                          WHERE ok) AS first_ok_at,
+          coalesce(sum((extract(epoch
+                                FROM next_ok - AT) * 1000000)::bigint) FILTER (
+                                                                               WHERE NOT ok
+                                                                                 AND prev_ok
+                                                                                 AND next_ok IS NOT NULL), 0)::bigint AS runs_us,
+          count(*) FILTER (
+                           WHERE NOT ok
+                             AND prev_ok
+                             AND next_ok IS NOT NULL)::integer AS runs_n,
+          min(AT) FILTER (
+                          WHERE NOT ok
+                            AND prev_ok
+                            AND next_ok IS NULL) AS trail_fail_at
+   FROM
+     (SELECT g.lo AS piece,
+             c.component,
+             c.occurred_at AS AT,
+             c.ok,
+             lag(c.ok) OVER w AS prev_ok,
+             min(c.occurred_at) FILTER (
+                                        WHERE c.ok) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_ok
+      FROM unnest($6::timestamptz[], $7::timestamptz[]) AS g (lo, hi)
+      JOIN component_calls c ON c.tenant_id = $5
+      AND c.occurred_at >= g.lo
+      AND c.occurred_at < g.hi
+      WHERE c.ok IS NOT NULL
+        AND c.component IS NOT NULL WINDOW w AS (PARTITION BY g.lo,
+                                                              c.component
+                                                 ORDER BY c.occurred_at,
+                                                          c.event_id)) calls
+   GROUP BY piece,
+            component) e;
 
 -- statement 3
 -- $1 = 'sql-snapshot'
--- $2 = [datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 31, 0, 0, tzinfo=datetime.timezone.utc)]
--- $3 = 'sql-snapshot'
--- $4 = []
--- $5 = []
-SELECT day_start AS piece,
+-- $2 = 'sql-snapshot'
+-- $3 = [datetime.datetime(2025, 1, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 28, 0, 0, tzinfo=datetime.timezone.utc)]
+-- $4 = [datetime.datetime(2025, 1, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)]
+-- $5 = 'sql-snapshot'
+-- $6 = []
+-- $7 = []
+WITH days AS
+  (SELECT d.s,
+          coalesce(c.calls, 0) = coalesce(r.n, 0)
+   AND coalesce(c.day_end = d.e, TRUE) AS VALID,
+       c.down_hours
+   FROM unnest($3::timestamptz[], $4::timestamptz[]) AS d (s, e)
+   LEFT JOIN closed_days c ON c.tenant_id = $2
+   AND c.day_start = d.s
+   LEFT JOIN
+     (SELECT bucket,
+             sum(n) AS n
+      FROM rollups
+      WHERE tenant_id = $2
+        AND grain = 'day'
+        AND TYPE = 'component.call'
+        AND bucket = ANY($3::timestamptz[])
+      GROUP BY bucket) r ON r.bucket = d.s)
+SELECT r.day_start AS piece,
+       r.component,
+       r.lead_fail_at,
+       r.first_ok_at,
+       r.runs_us,
+       r.runs_n,
+       r.trail_fail_at
+FROM days
+JOIN closed_day_runs r ON r.tenant_id = $1
+AND r.day_start = days.s
+WHERE days.valid
+UNION ALL
+SELECT s,
+       NULL,
+       NULL,
+       NULL,
+       0,
+       0,
+       NULL
+FROM days
+WHERE NOT days.valid
+UNION ALL
+SELECT piece,
        component,
        lead_fail_at,
        first_ok_at,
        runs_us,
        runs_n,
        trail_fail_at
-FROM closed_day_runs
-WHERE tenant_id = $1
-  AND day_start = ANY($2::timestamptz[])
-UNION ALL
-SELECT piece,
-       component,
-       min(AT) FILTER (
-                       WHERE NOT ok
-                         AND prev_ok IS NULL) AS lead_fail_at,
-       min(AT) FILTER (
-                       WHERE ok) AS first_ok_at,
-       coalesce(sum((extract(epoch
-                             FROM next_ok - AT) * 1000000)::bigint) FILTER (
-                                                                            WHERE NOT ok
-                                                                              AND prev_ok
-                                                                              AND next_ok IS NOT NULL), 0)::bigint AS runs_us,
-       count(*) FILTER (
-                        WHERE NOT ok
-                          AND prev_ok
-                          AND next_ok IS NOT NULL)::integer AS runs_n,
-       min(AT) FILTER (
-                       WHERE NOT ok
-                         AND prev_ok
-                         AND next_ok IS NULL) AS trail_fail_at
 FROM
-  (SELECT g.lo AS piece,
-          c.component,
-          c.occurred_at AS AT,
-          c.ok,
-          lag(c.ok) OVER w AS prev_ok,
-          min(c.occurred_at) FILTER (
-                                     WHERE c.ok) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_ok
-   FROM unnest($4::timestamptz[], $5::timestamptz[]) AS g (lo, hi)
-   JOIN component_calls c ON c.tenant_id = $3
-   AND c.occurred_at >= g.lo
-   AND c.occurred_at < g.hi
-   WHERE c.ok IS NOT NULL
-     AND c.component IS NOT NULL WINDOW w AS (PARTITION BY g.lo,
-                                                           c.component
-                                              ORDER BY c.occurred_at,
-                                                       c.event_id)) calls
-GROUP BY piece,
-         component
-ORDER BY component,
-         piece;
-
--- statement 4
--- $1 = 'sql-snapshot'
--- $2 = [datetime.datetime(2025, 1, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 28, 0, 0, tzinfo=datetime.timezone.utc)]
--- $3 = [datetime.datetime(2025, 1, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)]
-SELECT d.s
-FROM unnest($2::timestamptz[], $3::timestamptz[]) AS d (s, e)
-LEFT JOIN closed_days c ON c.tenant_id = $1
-AND c.day_start = d.s
-LEFT JOIN
-  (SELECT bucket,
-          sum(n) AS n
-   FROM rollups
-   WHERE tenant_id = $1
-     AND grain = 'day'
-     AND TYPE = 'component.call'
-     AND bucket = ANY($2::timestamptz[])
-   GROUP BY bucket) r ON r.bucket = d.s
-WHERE coalesce(c.calls, 0) = coalesce(r.n, 0)
-  AND coalesce(c.day_end = d.e, TRUE);
-
--- statement 5
--- $1 = 'sql-snapshot'
--- $2 = [datetime.datetime(2025, 1, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 28, 0, 0, tzinfo=datetime.timezone.utc)]
--- $3 = 'sql-snapshot'
--- $4 = []
--- $5 = []
-SELECT day_start AS piece,
-       component,
-       lead_fail_at,
-       first_ok_at,
-       runs_us,
-       runs_n,
-       trail_fail_at
-FROM closed_day_runs
-WHERE tenant_id = $1
-  AND day_start = ANY($2::timestamptz[])
-UNION ALL
-SELECT piece,
-       component,
-       min(AT) FILTER (
-                       WHERE NOT ok
-                         AND prev_ok IS NULL) AS lead_fail_at,
-       min(AT) FILTER (
-                       WHERE ok) AS first_ok_at,
-       coalesce(sum((extract(epoch
-                             FROM next_ok - AT) * 1000000)::bigint) FILTER (
-                                                                            WHERE NOT ok
-                                                                              AND prev_ok
-                                                                              AND next_ok IS NOT NULL), 0)::bigint AS runs_us,
-       count(*) FILTER (
-                        WHERE NOT ok
-                          AND prev_ok
-                          AND next_ok IS NOT NULL)::integer AS runs_n,
-       min(AT) FILTER (
-                       WHERE NOT ok
-                         AND prev_ok
-                         AND next_ok IS NULL) AS trail_fail_at
-FROM
-  (SELECT g.lo AS piece,
-          c.component,
-          c.occurred_at AS AT,
-          c.ok,
-          lag(c.ok) OVER w AS prev_ok,
-          min(c.occurred_at) FILTER (
-                                     WHERE c.ok) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_ok
-   FROM unnest($4::timestamptz[], $5::timestamptz[]) AS g (lo, hi)
-   JOIN component_calls c ON c.tenant_id = $3
-   AND c.occurred_at >= g.lo
-   AND c.occurred_at < g.hi
-   WHERE c.ok IS NOT NULL
-     AND c.component IS NOT NULL WINDOW w AS (PARTITION BY g.lo,
-                                                           c.component
-                                              ORDER BY c.occurred_at,
-                                                       c.event_id)) calls
-GROUP BY piece,
-         component
-ORDER BY component,
-         piece;
+  (SELECT piece,
+          component,
+          min(AT) FILTER (
+                          WHERE NOT ok
+                            AND prev_ok IS NULL) AS lead_fail_at,
+          min(AT) FILTER (
+                          WHERE ok) AS first_ok_at,
+          coalesce(sum((extract(epoch
+                                FROM next_ok - AT) * 1000000)::bigint) FILTER (
+                                                                               WHERE NOT ok
+                                                                                 AND prev_ok
+                                                                                 AND next_ok IS NOT NULL), 0)::bigint AS runs_us,
+          count(*) FILTER (
+                           WHERE NOT ok
+                             AND prev_ok
+                             AND next_ok IS NOT NULL)::integer AS runs_n,
+          min(AT) FILTER (
+                          WHERE NOT ok
+                            AND prev_ok
+                            AND next_ok IS NULL) AS trail_fail_at
+   FROM
+     (SELECT g.lo AS piece,
+             c.component,
+             c.occurred_at AS AT,
+             c.ok,
+             lag(c.ok) OVER w AS prev_ok,
+             min(c.occurred_at) FILTER (
+                                        WHERE c.ok) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_ok
+      FROM unnest($6::timestamptz[], $7::timestamptz[]) AS g (lo, hi)
+      JOIN component_calls c ON c.tenant_id = $5
+      AND c.occurred_at >= g.lo
+      AND c.occurred_at < g.hi
+      WHERE c.ok IS NOT NULL
+        AND c.component IS NOT NULL WINDOW w AS (PARTITION BY g.lo,
+                                                              c.component
+                                                 ORDER BY c.occurred_at,
+                                                          c.event_id)) calls
+   GROUP BY piece,
+            component) e;
