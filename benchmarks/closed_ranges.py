@@ -95,7 +95,8 @@ async def time_query(db: Database, tenant: str, query: MetricQuery | Annotations
 
 
 async def run_range(db: Database, tenants: list[str], label: str, data_end: datetime, reps: int,
-                    boards: dict[str, list[Panel]]) -> tuple[dict[str, float], dict[str, list[str]]]:
+                    boards: dict[str, list[Panel]], only: set[str] | None = None
+                    ) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Median ms per metric, and each dashboard's metrics, over the range ``label`` of each tenant's zone."""
     times: dict[str, list[float]] = defaultdict(list)
     members: dict[str, list[str]] = defaultdict(list)
@@ -114,7 +115,7 @@ async def run_range(db: Database, tenants: list[str], label: str, data_end: date
                     "targets": targets})
                 for target in parse.metric_queries(body, Limits()):
                     fitted = pipeline.fit(target)
-                    if fitted.query is None:
+                    if fitted.query is None or (only and label_of(fitted.query) not in only):
                         continue
                     key = repr(timeless(fitted.query))  # the same panel query whatever the tenant's zone
                     if key not in labels:  # the same metric asked another way (forecast.revenue's two series)
@@ -144,10 +145,11 @@ async def main(args: argparse.Namespace) -> None:
             print(f"closed days summarized in {time.perf_counter() - started:.1f} s")
         boards = dashboard_panels()
         for label, rng in closed_ranges(info.end_time, zone).items():
-            medians, members = await run_range(db, info.tenants, label, info.end_time, args.reps, boards)
+            medians, members = await run_range(db, info.tenants, label, info.end_time, args.reps, boards,
+                                               set(args.metrics.split(",")) if args.metrics else None)
             print(f"\n{label}: {rng[0].isoformat()} → {rng[1].isoformat()} in {info.tenants[0]}'s zone, the same "
                   "local times in each tenant's (ms, median)")
-            for board, names in members.items():
+            for board, names in members.items() if not args.metrics else ():
                 total = sum(medians[n] for n in names)
                 print(f"  {board:24} sum {total:8.0f}  /2 cores {total / 2:8.0f}  slowest panel "
                       f"{max(medians[n] for n in names):7.0f}")
@@ -163,6 +165,7 @@ if __name__ == "__main__":
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--metrics", help="time only these metrics (comma separated)")
     parser.add_argument("--summarize", action="store_true",
                         help="summarize every closed day first (query/summaries.py), as the service's loop does")
     asyncio.run(main(parser.parse_args()))
