@@ -100,7 +100,8 @@ def _days_sql(p: Params, tenant: str, days: Sequence[Span]) -> str:
 def _stale_spans(days: Sequence[Span], stale: Iterable[datetime]) -> list[Span]:
     """The stale days among ``days`` as spans, neighbours merged."""
     out: list[Span] = []
-    for start, end in (d for d in days if d[0] in set(stale)):
+    wanted = set(stale)
+    for start, end in (d for d in days if d[0] in wanted):
         if out and out[-1][1] == start:
             out[-1] = (out[-1][0], end)
         else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -120,3 +121,15 @@ async def test_a_backfill_into_a_summarized_day_is_counted_at_once(db: Database,
 async def test_the_background_round_summarizes_every_tenants_closed_days(db: Database, tenant: str) -> None:
     assert await summaries.summarize(db) >= 4
     assert await refresh(db, tenant) == 0  # nothing of this tenant left to summarize
+
+
+def test_closed_days_are_whole_local_days_ended_by_now() -> None:
+    ny = ZoneInfo("America/New_York")
+    days = closed_days.closed_days(*INSIDE, ny, now=z(20, 0))
+    assert days == [(z(6, 5), z(7, 5)), (z(7, 5), z(8, 5))]  # 5 and 8 Jan are partial
+    assert closed_days.ends(*INSIDE, days) == [(INSIDE[0], z(6, 5)), (z(8, 5), INSIDE[1])]
+    assert closed_days.closed_days(*WHOLE, ny, now=z(7, 6)) == [(z(5, 5), z(6, 5)), (z(6, 5), z(7, 5))]  # not 7 Jan
+    # India's midnights fall on the half hour: its days are not made of UTC hours, so uptime reads no summary
+    kolkata = ZoneInfo("Asia/Kolkata")
+    assert closed_days.closed_days(*WHOLE, kolkata, now=z(20, 0), whole_hours=True) == []
+    assert len(closed_days.closed_days(*WHOLE, kolkata, now=z(20, 0))) == 3
