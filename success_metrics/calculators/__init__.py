@@ -1,6 +1,6 @@
 """What each number means and how it is computed. Other packages import only these names."""
 
-from success_metrics.calculators import annotations, buckets, entities, models, rollups, runtime
+from success_metrics.calculators import annotations, buckets, closed_days, entities, models, rollups, runtime
 from success_metrics.calculators.catalog import (
     MetricDef,
     Option,
@@ -98,6 +98,7 @@ __all__ = [
     "buckets",
     "check_agent_scope",
     "check_catalog",
+    "closed_days",
     "compute",
     "dimension_values",
     "entities",

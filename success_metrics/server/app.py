@@ -17,7 +17,7 @@ from success_metrics.ingest import routes as ingest
 from success_metrics.notify import routes as alerts
 from success_metrics.query import discovery_routes as discovery
 from success_metrics.query import routes as query
-from success_metrics.query import selfcheck
+from success_metrics.query import selfcheck, summaries
 from success_metrics.query.activity import FLUSH_S
 from success_metrics.query.selfcheck import SelfCheck
 from success_metrics.query.trainer import ModelTrainer, fitting_pool
@@ -48,6 +48,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             fitting = fitting_pool()
             trainer = ModelTrainer(services.db, services.cache, pool=fitting)
             services.background.every("model trainer", trainer.scheduled_round, trainer.wait)
+            services.background.every("closed days", lambda: summaries.summarize(services.db), summaries.ROUND_S)
         if settings.dashboard_check:
             check, at = SelfCheck(services), settings.dashboard_check_at
             services.background.every("dashboard self-check", check.run,

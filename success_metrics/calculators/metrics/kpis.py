@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from success_metrics.calculators import buckets, shapes
-from success_metrics.calculators.buckets import HOUR, Source
+from success_metrics.calculators import buckets, closed_days, shapes
+from success_metrics.calculators.buckets import HOUR
 from success_metrics.calculators.catalog import GRANULARITY, metric
 from success_metrics.calculators.frames import Column, Frame
 from success_metrics.calculators.query import ScopedQuery
@@ -26,7 +26,6 @@ from success_metrics.calculators.sql import (
     Params,
     bucket_expr,
     by_type,
-    union_source,
     where_filters,
 )
 from success_metrics.calculators.tenant_settings import TenantSettings
@@ -34,7 +33,6 @@ from success_metrics.calculators.vocabulary import ColumnType, Dimension, Kind, 
 
 LEAD_DIMS = (Dimension.SOURCE, Dimension.LOCATION, Dimension.AGENT, Dimension.TEAM, Dimension.SCORE_BAND)
 _TICK = timedelta(microseconds=1)
-DOWN_SUCCESS = 0.5  # an hour whose component calls succeed less than half the time counts as down
 
 
 async def _lead_delay(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings, column: str,
@@ -119,16 +117,12 @@ async def lead_to_close(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
 
 async def _uptime(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: datetime, hi: datetime
                   ) -> float | None:
-    hi = min(hi, datetime.now(UTC))
+    now = datetime.now(UTC)
+    hi = min(hi, now)
     hours = buckets.series_starts(lo, hi, HOUR, s.zone) if lo < hi else []
     if not hours:
         return None
-    p = Params()
-    src = union_source(tenant, "component.call", buckets.plan(lo, hi, s.zone, Source.HOUR), p,
-                       series=(HOUR, s.timezone))
-    down: int = await conn.fetchval(
-        f"SELECT count(*) FROM (SELECT t FROM {src} s GROUP BY t HAVING sum(ok_calls) < {DOWN_SUCCESS} * sum(calls)) d",
-        *p.values)
+    down = await closed_days.down_hours(conn, tenant, lo, hi, s.zone, s.timezone, now)
     return 100 * (1 - down / len(hours))
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 import psutil
 
-from success_metrics.calculators import buckets, formulas, shapes
+from success_metrics.calculators import buckets, closed_days, formulas, shapes
 from success_metrics.calculators.buckets import DAY, HOUR, Segment, Source
 from success_metrics.calculators.calls import CALL_COLUMNS, call_stats, health
 from success_metrics.calculators.catalog import GRANULARITY, Option, metric
@@ -203,33 +203,17 @@ async def errors_by_category(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
     return shapes.series("errors.by_category", starts, series, Unit.COUNT, count=True)
 
 
-async def _mttr(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime) -> float | None:
+async def _mttr(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: datetime, hi: datetime
+                ) -> float | None:
     """Mean ms from the first failure of a run of failed calls of a component to its next successful call.
 
     A component's calls in [lo, hi) in (occurred_at, event_id) order; a run is a maximal stretch of failures
-    (calls without ok are skipped, and calls without a component belong to none). Only the failures are read
-    in full (a few percent of calls, by the partial index component_calls_failed): a failure starts a run when
-    the component's previous call in the range succeeded or there is none, and the run is resolved by the
-    component's first successful call after its start, found through the primary key.
+    (calls without ok are skipped, and calls without a component belong to none), resolved by the component's
+    first successful call after its start; runs unresolved at ``hi`` are not counted. Closed days are read from
+    their summaries, the rest from the calls (``closed_days.failure_runs``).
     """
-    value = await conn.fetchval(
-        """WITH failed AS (
-                SELECT f.component, f.occurred_at, f.event_id FROM component_calls f
-                WHERE f.tenant_id = $1 AND f.occurred_at >= $2 AND f.occurred_at < $3 AND NOT f.ok
-                AND f.component IS NOT NULL),
-            starts AS (
-                SELECT f.* FROM failed f WHERE coalesce((
-                    SELECT p.ok FROM component_calls p WHERE p.tenant_id = $1 AND p.occurred_at >= $2
-                    AND (p.occurred_at, p.event_id) < (f.occurred_at, f.event_id)
-                    AND p.component = f.component AND p.ok IS NOT NULL
-                    ORDER BY p.occurred_at DESC, p.event_id DESC LIMIT 1), true))
-           SELECT avg(extract(epoch FROM r.occurred_at - s.occurred_at) * 1000) FROM starts s
-           CROSS JOIN LATERAL (
-                SELECT r.occurred_at FROM component_calls r WHERE r.tenant_id = $1 AND r.occurred_at < $3
-                AND (r.occurred_at, r.event_id) > (s.occurred_at, s.event_id) AND r.component = s.component AND r.ok
-                ORDER BY r.occurred_at, r.event_id LIMIT 1) r""",
-        tenant, lo, hi)
-    return None if value is None else float(value)
+    total_us, runs = await closed_days.failure_runs(conn, tenant, lo, hi, s.zone, datetime.now(UTC))
+    return total_us / runs / 1000 if runs else None
 
 
 @metric("errors.mttr", "Mean Time To Resolution",
@@ -239,7 +223,7 @@ async def _mttr(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetim
         inputs=("component_calls", "nonmoney_targets"))
 async def errors_mttr(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     (lo, hi), (plo, phi) = buckets.period_bounds(sq.query)
-    cur, prev = await _mttr(conn, sq.tenant_id, lo, hi), await _mttr(conn, sq.tenant_id, plo, phi)
+    cur, prev = await _mttr(conn, sq.tenant_id, s, lo, hi), await _mttr(conn, sq.tenant_id, s, plo, phi)
     return shapes.stat("errors.mttr", cur, prev, s.targets.get("errors.mttr"), Unit.MS, lower_is_better=True)
 
 

@@ -6,88 +6,190 @@ WHERE tenant_id = $1;
 
 -- statement 2
 -- $1 = 'sql-snapshot'
--- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
-WITH failed AS
-  (SELECT f.component,
-          f.occurred_at,
-          f.event_id
-   FROM component_calls f
-   WHERE f.tenant_id = $1
-     AND f.occurred_at >= $2
-     AND f.occurred_at < $3
-     AND NOT f.ok
-     AND f.component IS NOT NULL),
-     starts AS
-  (SELECT f.*
-   FROM failed f
-   WHERE coalesce(
-                    (SELECT p.ok
-                     FROM component_calls p
-                     WHERE p.tenant_id = $1
-                       AND p.occurred_at >= $2
-                       AND (p.occurred_at, p.event_id) < (f.occurred_at, f.event_id)
-                       AND p.component = f.component
-                       AND p.ok IS NOT NULL
-                     ORDER BY p.occurred_at DESC, p.event_id DESC
-                     LIMIT 1), TRUE))
-SELECT avg(extract(epoch
-                   FROM r.occurred_at - s.occurred_at) * 1000)
-FROM starts s
-CROSS JOIN LATERAL
-  (SELECT r.occurred_at
-   FROM component_calls r
-   WHERE r.tenant_id = $1
-     AND r.occurred_at < $3
-     AND (r.occurred_at,
-          r.event_id) > (s.occurred_at,
-                         s.event_id)
-     AND r.component = s.component
-     AND r.ok
-   ORDER BY r.occurred_at,
-            r.event_id
-   LIMIT 1) r;
+-- $2 = 'sql-snapshot'
+-- $3 = [datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 31, 0, 0, tzinfo=datetime.timezone.utc)]
+-- $4 = [datetime.datetime(2025, 3, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)]
+-- $5 = 'sql-snapshot'
+-- $6 = []
+-- $7 = []
+WITH days AS
+  (SELECT d.s,
+          coalesce(c.calls, 0) = coalesce(r.n, 0)
+   AND coalesce(c.day_end = d.e, TRUE) AS VALID,
+       c.down_hours
+   FROM unnest($3::timestamptz[], $4::timestamptz[]) AS d (s, e)
+   LEFT JOIN closed_days c ON c.tenant_id = $2
+   AND c.day_start = d.s
+   LEFT JOIN
+     (SELECT bucket,
+             sum(n) AS n
+      FROM rollups
+      WHERE tenant_id = $2
+        AND grain = 'day'
+        AND TYPE = 'component.call'
+        AND bucket = ANY($3::timestamptz[])
+      GROUP BY bucket) r ON r.bucket = d.s)
+SELECT r.day_start AS piece,
+       r.component,
+       r.lead_fail_at,
+       r.first_ok_at,
+       r.runs_us,
+       r.runs_n,
+       r.trail_fail_at
+FROM days
+JOIN closed_day_runs r ON r.tenant_id = $1
+AND r.day_start = days.s
+WHERE days.valid
+UNION ALL
+SELECT s,
+       NULL,
+       NULL,
+       NULL,
+       0,
+       0,
+       NULL
+FROM days
+WHERE NOT days.valid
+UNION ALL
+SELECT piece,
+       component,
+       lead_fail_at,
+       first_ok_at,
+       runs_us,
+       runs_n,
+       trail_fail_at
+FROM
+  (SELECT piece,
+          component,
+          min(AT) FILTER (
+                          WHERE NOT ok
+                            AND prev_ok IS NULL) AS lead_fail_at,
+          min(AT) FILTER (
+                          WHERE ok) AS first_ok_at,
+          coalesce(sum((extract(epoch
+                                FROM next_ok - AT) * 1000000)::bigint) FILTER (
+                                                                               WHERE NOT ok
+                                                                                 AND prev_ok
+                                                                                 AND next_ok IS NOT NULL), 0)::bigint AS runs_us,
+          count(*) FILTER (
+                           WHERE NOT ok
+                             AND prev_ok
+                             AND next_ok IS NOT NULL)::integer AS runs_n,
+          min(AT) FILTER (
+                          WHERE NOT ok
+                            AND prev_ok
+                            AND next_ok IS NULL) AS trail_fail_at
+   FROM
+     (SELECT g.lo AS piece,
+             c.component,
+             c.occurred_at AS AT,
+             c.ok,
+             lag(c.ok) OVER w AS prev_ok,
+             min(c.occurred_at) FILTER (
+                                        WHERE c.ok) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_ok
+      FROM unnest($6::timestamptz[], $7::timestamptz[]) AS g (lo, hi)
+      JOIN component_calls c ON c.tenant_id = $5
+      AND c.occurred_at >= g.lo
+      AND c.occurred_at < g.hi
+      WHERE c.ok IS NOT NULL
+        AND c.component IS NOT NULL WINDOW w AS (PARTITION BY g.lo,
+                                                              c.component
+                                                 ORDER BY c.occurred_at,
+                                                          c.event_id)) calls
+   GROUP BY piece,
+            component) e;
 
 -- statement 3
 -- $1 = 'sql-snapshot'
--- $2 = datetime.datetime(2025, 1, 29, 0, 0, tzinfo=datetime.timezone.utc)
--- $3 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
-WITH failed AS
-  (SELECT f.component,
-          f.occurred_at,
-          f.event_id
-   FROM component_calls f
-   WHERE f.tenant_id = $1
-     AND f.occurred_at >= $2
-     AND f.occurred_at < $3
-     AND NOT f.ok
-     AND f.component IS NOT NULL),
-     starts AS
-  (SELECT f.*
-   FROM failed f
-   WHERE coalesce(
-                    (SELECT p.ok
-                     FROM component_calls p
-                     WHERE p.tenant_id = $1
-                       AND p.occurred_at >= $2
-                       AND (p.occurred_at, p.event_id) < (f.occurred_at, f.event_id)
-                       AND p.component = f.component
-                       AND p.ok IS NOT NULL
-                     ORDER BY p.occurred_at DESC, p.event_id DESC
-                     LIMIT 1), TRUE))
-SELECT avg(extract(epoch
-                   FROM r.occurred_at - s.occurred_at) * 1000)
-FROM starts s
-CROSS JOIN LATERAL
-  (SELECT r.occurred_at
-   FROM component_calls r
-   WHERE r.tenant_id = $1
-     AND r.occurred_at < $3
-     AND (r.occurred_at,
-          r.event_id) > (s.occurred_at,
-                         s.event_id)
-     AND r.component = s.component
-     AND r.ok
-   ORDER BY r.occurred_at,
-            r.event_id
-   LIMIT 1) r;
+-- $2 = 'sql-snapshot'
+-- $3 = [datetime.datetime(2025, 1, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 28, 0, 0, tzinfo=datetime.timezone.utc)]
+-- $4 = [datetime.datetime(2025, 1, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)]
+-- $5 = 'sql-snapshot'
+-- $6 = []
+-- $7 = []
+WITH days AS
+  (SELECT d.s,
+          coalesce(c.calls, 0) = coalesce(r.n, 0)
+   AND coalesce(c.day_end = d.e, TRUE) AS VALID,
+       c.down_hours
+   FROM unnest($3::timestamptz[], $4::timestamptz[]) AS d (s, e)
+   LEFT JOIN closed_days c ON c.tenant_id = $2
+   AND c.day_start = d.s
+   LEFT JOIN
+     (SELECT bucket,
+             sum(n) AS n
+      FROM rollups
+      WHERE tenant_id = $2
+        AND grain = 'day'
+        AND TYPE = 'component.call'
+        AND bucket = ANY($3::timestamptz[])
+      GROUP BY bucket) r ON r.bucket = d.s)
+SELECT r.day_start AS piece,
+       r.component,
+       r.lead_fail_at,
+       r.first_ok_at,
+       r.runs_us,
+       r.runs_n,
+       r.trail_fail_at
+FROM days
+JOIN closed_day_runs r ON r.tenant_id = $1
+AND r.day_start = days.s
+WHERE days.valid
+UNION ALL
+SELECT s,
+       NULL,
+       NULL,
+       NULL,
+       0,
+       0,
+       NULL
+FROM days
+WHERE NOT days.valid
+UNION ALL
+SELECT piece,
+       component,
+       lead_fail_at,
+       first_ok_at,
+       runs_us,
+       runs_n,
+       trail_fail_at
+FROM
+  (SELECT piece,
+          component,
+          min(AT) FILTER (
+                          WHERE NOT ok
+                            AND prev_ok IS NULL) AS lead_fail_at,
+          min(AT) FILTER (
+                          WHERE ok) AS first_ok_at,
+          coalesce(sum((extract(epoch
+                                FROM next_ok - AT) * 1000000)::bigint) FILTER (
+                                                                               WHERE NOT ok
+                                                                                 AND prev_ok
+                                                                                 AND next_ok IS NOT NULL), 0)::bigint AS runs_us,
+          count(*) FILTER (
+                           WHERE NOT ok
+                             AND prev_ok
+                             AND next_ok IS NOT NULL)::integer AS runs_n,
+          min(AT) FILTER (
+                          WHERE NOT ok
+                            AND prev_ok
+                            AND next_ok IS NULL) AS trail_fail_at
+   FROM
+     (SELECT g.lo AS piece,
+             c.component,
+             c.occurred_at AS AT,
+             c.ok,
+             lag(c.ok) OVER w AS prev_ok,
+             min(c.occurred_at) FILTER (
+                                        WHERE c.ok) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_ok
+      FROM unnest($6::timestamptz[], $7::timestamptz[]) AS g (lo, hi)
+      JOIN component_calls c ON c.tenant_id = $5
+      AND c.occurred_at >= g.lo
+      AND c.occurred_at < g.hi
+      WHERE c.ok IS NOT NULL
+        AND c.component IS NOT NULL WINDOW w AS (PARTITION BY g.lo,
+                                                              c.component
+                                                 ORDER BY c.occurred_at,
+                                                          c.event_id)) calls
+   GROUP BY piece,
+            component) e;

@@ -1,0 +1,135 @@
+"""Closed days answered from their summaries (calculators/closed_days.py): uptime.system and errors.mttr give the
+hand-worked values from raw calls, from summaries, over ranges whose ends fall inside days, and after a backfill
+into a summarized day."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from success_metrics.calculators import closed_days
+from success_metrics.calculators.closed_days import RunPiece, fold_runs
+from success_metrics.ingest import validate, writer
+from success_metrics.query import summaries
+from success_metrics.storage.pool import Database
+from tests.calculators.fixture import col, create_tenant, run
+
+
+def z(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 1, day, hour, minute, tzinfo=UTC)
+
+
+def call(i: str, at: datetime, component: str, ok: bool) -> dict[str, Any]:
+    return {"id": i, "type": "component.call", "occurred_at": at.isoformat(),
+            "data": {"component": component, "service": "svc", "ok": ok, "latency_ms": 100,
+                     **({} if ok else {"error_category": "timeout"})}}
+
+
+# America/New_York in January is UTC−5: local day N is [N 05:00Z, N+1 05:00Z)
+CALLS = [
+    # local 5 Jan: run A (10:10 → 10:25 = 15 min); run B starts at 04:00Z on the 6th (local 23:00 on the 5th)
+    call("c1", z(5, 10), "crm", True), call("c2", z(5, 10, 10), "crm", False), call("c3", z(5, 10, 20), "crm", False),
+    call("c4", z(5, 10, 25), "crm", True), call("c5", z(5, 23), "crm", True), call("c6", z(6, 4), "crm", False),
+    # local 6 Jan: run B goes on and ends at 07:00Z (3 h); mail's first call fails: run C starts at 12:00Z
+    call("c7", z(6, 6), "crm", False), call("c8", z(6, 7), "crm", True), call("m1", z(6, 12), "mail", False),
+    # local 7 Jan: mail fails again; local 8 Jan: run C ends at 09:00Z (45 h), a new failure stays open
+    call("m2", z(7, 12), "mail", False), call("m3", z(8, 9), "mail", True), call("m4", z(8, 10), "mail", False),
+]
+WHOLE = (z(5, 5), z(9, 5))  # local 5–8 Jan: 96 hours
+INSIDE = (z(5, 10, 15), z(8, 9, 30))  # ends inside the first and the last day: hours 5 Jan 10:00Z … 8 Jan 09:00Z
+H = 3_600_000  # ms
+# down hours (fewer than half the calls ok): 6 Jan 04:00Z, 06:00Z, 12:00Z, 7 Jan 12:00Z, 8 Jan 10:00Z;
+# 5 Jan 10:00Z has 2 of 4 ok (half: up), and from 10:15 on 1 of 2
+MTTR_WHOLE = (H / 4 + 3 * H + 45 * H) / 3
+MTTR_INSIDE = (H / 12 + 3 * H + 45 * H) / 3  # run A starts at 10:20, the range's first crm call
+UPTIME_WHOLE = 100 * (1 - 5 / 96)
+UPTIME_INSIDE = 100 * (1 - 4 / 72)
+
+
+async def store(db: Database, tenant: str, events: list[dict[str, Any]]) -> None:
+    checked = validate.check(events, now=datetime(2026, 2, 1, tzinfo=UTC))
+    assert not checked.rejected, checked.rejected
+    await writer.write(db, tenant, checked.valid, source=writer.Source.API)
+
+
+async def figures(db: Database, tenant: str, span: tuple[datetime, datetime]) -> tuple[float, float]:
+    mttr = col(await run(db, tenant, "errors.mttr", *span), "value")[0]
+    uptime = col(await run(db, tenant, "uptime.system", *span), "value")[0]
+    return mttr, uptime
+
+
+async def refresh(db: Database, tenant: str) -> int:
+    async with db.tenant(tenant) as conn:
+        return await closed_days.refresh(conn, tenant, datetime.now(UTC))
+
+
+@pytest.fixture
+async def tenant(db: Database) -> str:
+    name = f"closed-days-{os.getpid()}-{os.urandom(3).hex()}"
+    await create_tenant(db, name, {"timezone": "America/New_York"})
+    await store(db, name, CALLS)
+    return name
+
+
+def test_runs_fold_across_days() -> None:
+    t0 = z(1, 0)
+    at = [t0 + timedelta(minutes=m) for m in range(10)]
+    # a run open at a day's end goes on through a day of failures only and ends at the next day's first success
+    assert fold_runs([RunPiece(None, at[0], 0, 0, at[1]), RunPiece(at[2], None, 0, 0, None),
+                      RunPiece(at[4], at[5], 60_000_000, 1, None)]) == (4 * 60_000_000 + 60_000_000, 2)
+    # a day that begins with a failure after a day that ended well starts a run at that failure
+    assert fold_runs([RunPiece(None, at[0], 0, 0, None), RunPiece(at[3], at[6], 0, 0, None)]) == (180_000_000, 1)
+    # a run still open at the end is not counted
+    assert fold_runs([RunPiece(None, at[0], 0, 0, at[1]), RunPiece(at[2], None, 0, 0, None)]) == (0, 0)
+
+
+async def test_raw_and_summaries_give_the_hand_worked_figures(db: Database, tenant: str) -> None:
+    raw = {span: await figures(db, tenant, span) for span in (WHOLE, INSIDE)}
+    assert raw[WHOLE] == pytest.approx((MTTR_WHOLE, UPTIME_WHOLE))
+    assert raw[INSIDE] == pytest.approx((MTTR_INSIDE, UPTIME_INSIDE))
+    assert await refresh(db, tenant) == 4  # local 5, 6, 7 and 8 Jan have calls
+    assert await refresh(db, tenant) == 0  # nothing changed since
+    for span in (WHOLE, INSIDE):
+        assert await figures(db, tenant, span) == pytest.approx((raw[span][0], raw[span][1]))
+
+
+async def test_summaries_are_what_closed_days_are_read_from(db: Database, tenant: str) -> None:
+    await refresh(db, tenant)
+    async with db.system() as conn:  # a summary saying something else shows in the figures: it is what is read
+        await conn.execute("UPDATE closed_days SET down_hours = down_hours + 1 WHERE tenant_id = $1", tenant)
+        await conn.execute("UPDATE closed_day_runs SET runs_us = runs_us + 3600000000 WHERE tenant_id = $1 "
+                           "AND component = 'crm' AND runs_n = 1", tenant)
+    mttr, uptime = await figures(db, tenant, WHOLE)
+    assert uptime == pytest.approx(100 * (1 - 9 / 96))  # four summarized days, one more down hour each
+    assert mttr == pytest.approx(MTTR_WHOLE + H / 3)  # run A an hour longer
+
+
+async def test_a_backfill_into_a_summarized_day_is_counted_at_once(db: Database, tenant: str) -> None:
+    await refresh(db, tenant)
+    await store(db, tenant, [call("m5", z(7, 12, 30), "mail", True)])  # run C now ends on 7 Jan at 12:30Z
+    mttr = (H / 4 + 3 * H + 24.5 * H) / 3
+    uptime = 100 * (1 - 4 / 96)  # 7 Jan 12:00Z: 1 of 2 ok, up
+    assert await figures(db, tenant, WHOLE) == pytest.approx((mttr, uptime))  # stale: read raw
+    assert await refresh(db, tenant) == 1
+    assert await figures(db, tenant, WHOLE) == pytest.approx((mttr, uptime))
+
+
+async def test_the_background_round_summarizes_every_tenants_closed_days(db: Database, tenant: str) -> None:
+    assert await summaries.summarize(db) >= 4
+    assert await refresh(db, tenant) == 0  # nothing of this tenant left to summarize
+
+
+def test_closed_days_are_whole_local_days_ended_by_now() -> None:
+    ny = ZoneInfo("America/New_York")
+    days = closed_days.closed_days(*INSIDE, ny, now=z(20, 0))
+    assert days == [(z(6, 5), z(7, 5)), (z(7, 5), z(8, 5))]  # 5 and 8 Jan are partial
+    assert closed_days.ends(*INSIDE, days) == [(INSIDE[0], z(6, 5)), (z(8, 5), INSIDE[1])]
+    assert closed_days.closed_days(*WHOLE, ny, now=z(7, 6)) == [(z(5, 5), z(6, 5)), (z(6, 5), z(7, 5))]  # not 7 Jan
+    # India's midnights fall on the half hour: its days are not made of UTC hours, so uptime reads no summary
+    kolkata = ZoneInfo("Asia/Kolkata")
+    assert closed_days.closed_days(*WHOLE, kolkata, now=z(20, 0), whole_hours=True) == []
+    assert len(closed_days.closed_days(*WHOLE, kolkata, now=z(20, 0))) == 3
