@@ -3,7 +3,7 @@ monthly partitions, tenant rows and the settings-change notifications replicas s
 only these names.
 """
 
-from success_metrics.storage import migrate, model_files, partitions, replicas, tenants
+from success_metrics.storage import frame_cache, migrate, model_files, partitions, replicas, tenants
 from success_metrics.storage.embedded import EmbeddedPostgres, embedded_wheel
 from success_metrics.storage.errors import (
     DatabaseUnavailable,
@@ -26,6 +26,7 @@ __all__ = [
     "UnstorableValue",
     "backoff_delay",
     "embedded_wheel",
+    "frame_cache",
     "migrate",
     "model_files",
     "partitions",
