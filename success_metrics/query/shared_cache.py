@@ -111,6 +111,7 @@ class SharedFrames:
         self._locks: _Locks | None = None
         self._next_sweep = clock() + SWEEP_EVERY_S
         self.waited = 0  # cold keys another replica was computing when asked (its frame was then awaited)
+        self.waiting = 0  # callers waiting for another replica's computation now
 
     def lock_with(self, connect: Connect) -> None:
         """Take part in single-flight across replicas, holding locks on connections from ``connect``."""
@@ -142,12 +143,16 @@ class SharedFrames:
         deadline = self._clock() + self.wait_s
         waited = 0
         holder = await self._locks.try_lock(n)
-        while holder is False and self._clock() < deadline:
-            await asyncio.sleep(self.poll_s[min(waited, len(self.poll_s) - 1)])
-            waited += 1
-            holder = await self._locks.try_lock(n)
-        if waited:
+        if holder is False:
             self.waited += 1
+            self.waiting += 1
+            try:
+                while holder is False and self._clock() < deadline:
+                    await asyncio.sleep(self.poll_s[min(waited, len(self.poll_s) - 1)])
+                    waited += 1
+                    holder = await self._locks.try_lock(n)
+            finally:
+                self.waiting -= 1
         try:
             # a replica that held the lock may have written the frame meanwhile
             yield await self.lookup(key) if waited else first
