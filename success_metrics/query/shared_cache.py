@@ -67,17 +67,22 @@ class _Locks:
         self._mutex = asyncio.Lock()
 
     async def try_lock(self, n: int) -> asyncpg.Connection | bool | None:
-        """The connection holding the lock on ``n``; False: another session holds it; None: no lock to be had."""
+        """The connection holding the lock on ``n``; False: another session holds it; None: no lock to be had.
+        A connection found broken (the database restarted) is replaced once, at once."""
         async with self._mutex:
-            try:
-                if self._conn is None or self._conn.is_closed():
-                    self._conn = await asyncio.wait_for(self._connect(), 5.0)
-                taken = await self._conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", _LOCK_SPACE, n, timeout=5.0)
-            except _FAILED as exc:
-                log.warning("frame lock connection failed (%s); computing without it", exc.__class__.__name__)
-                self._drop()
-                return None
-            return self._conn if taken else False
+            for attempt in (1, 2):
+                try:
+                    if self._conn is None or self._conn.is_closed():
+                        self._conn = await asyncio.wait_for(self._connect(), 5.0)
+                    taken = await self._conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", _LOCK_SPACE, n,
+                                                      timeout=5.0)
+                except _FAILED as exc:
+                    self._drop()
+                    if attempt == 2:
+                        log.warning("frame lock connection failed (%s); computing without it", exc.__class__.__name__)
+                else:
+                    return self._conn if taken else False
+            return None
 
     async def unlock(self, holder: asyncpg.Connection, n: int) -> None:
         async with self._mutex:

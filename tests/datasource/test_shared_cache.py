@@ -118,6 +118,26 @@ async def test_cold_requests_on_two_replicas_at_once_compute_once(replica: Calla
     assert on_a.calls == 1 and b.stats.shared == 1 and b.shared.waited == 1
 
 
+async def test_a_lock_connection_cut_by_the_server_is_replaced(replica: Callable[[], ResultCache], db: Database,
+                                                                new_tenant_id: Any) -> None:
+    a, b = replica(), replica()
+    tid = new_tenant_id("cut")
+    await a.get_or_compute(key(tid, "roi.monthly"), Compute(1.0))  # A's lock connection is open
+    assert a.shared is not None and a.shared._locks is not None and a.shared._locks._conn is not None
+    pid = a.shared._locks._conn.get_server_pid()
+    async with db.system() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1", pid) == 0
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)  # as a database restart does
+    gate = asyncio.Event()
+    on_a = Compute(3.0, gate)
+    first = asyncio.create_task(a.get_or_compute(key(tid), on_a))
+    await asyncio.wait_for(on_a.started.wait(), DEADLINE_S)
+    second = asyncio.create_task(b.get_or_compute(key(tid), never))
+    await within(lambda: b.shared is not None and b.shared.waiting == 1)  # A holds the lock on a new connection
+    gate.set()
+    assert await first == await second == frame(3.0)
+
+
 async def test_the_waiter_computes_itself_when_the_holder_fails(replica: Callable[[], ResultCache],
                                                                 new_tenant_id: Any) -> None:
     a, b = replica(), replica()
