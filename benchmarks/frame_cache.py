@@ -81,7 +81,7 @@ async def details(svc: Services) -> None:
     for label, group in (("small", small), ("large", largest)):
         size = sum(s for s, _, _ in group) / len(group)
         hot, cold, shared = [], [], []
-        for _, key, body in group:
+        for _, key, _ in group:
             await cache.get_or_compute(key, never)  # now hot
             hot += await timed(20, lambda k=key: cache.get_or_compute(k, never))
 
