@@ -14,10 +14,10 @@ lanes: analytics, operational, and one background lane (the warmer, catch-ups).
 Frames are kept encoded (frame_codec.py), bounded by their exact bytes (``max_bytes``) and by entries: when either
 is over, the least recently used entry goes; expired entries go at every insertion (cachetools' TLRUCache), so
 keys that moved on (a minute-aligned live range, last quarter hour's analytics) do not linger until evicted. The
-most recently used frames are also kept decoded (``hot_bytes``, by ``sizes.frame_bytes``): a hit on them costs no
-decoding, and the same objects keep the serializers' memo (keyed by identity) hitting. Behind this layer, when
-given, is the table every replica shares (``shared``): in-process, then shared, then computed; a computed frame
-is written to both.
+most recently used frames are also kept decoded (``hot_bytes``, by ``sizes.rough_frame_bytes``): a hit on them
+costs no decoding, and the same objects keep the serializers' memo (keyed by identity) hitting. Behind this layer,
+when given, is the table every replica shares (``shared``): in-process, then shared, then computed; a computed
+frame is written to both.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from success_metrics.calculators import Frame, ScopedQuery
 from success_metrics.query import frame_codec
 from success_metrics.query.freshness import ANALYTICS_STEP, is_analytics
 from success_metrics.query.shared_cache import SharedFrames
-from success_metrics.query.sizes import frame_bytes
+from success_metrics.query.sizes import rough_frame_bytes
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ MAX_COMPUTING = 2
 # refresh of them never queues behind cold 24-month computations. 2 + 3: five at once in all; on 2 cores more
 # lost 10-15 % (measured with a cap of 8)
 MAX_COMPUTING_OPERATIONAL = 3
-HOT_BYTES = 16 * 2**20  # decoded frames kept beside their bytes (estimated by sizes.frame_bytes)
+HOT_BYTES = 16 * 2**20  # decoded frames kept beside their bytes (estimated by sizes.rough_frame_bytes)
 
 
 @dataclass
@@ -294,7 +294,7 @@ class ResultCache:
         self._remember(key, body, frame)
 
     def _remember(self, key: ScopedQuery, body: Body, frame: Frame) -> None:
-        size = frame_bytes(frame)
+        size = rough_frame_bytes(frame)
         if size <= self._hot.maxsize:
             self._hot[key] = (body, frame, size)
 
