@@ -6,7 +6,8 @@ Warms every tenant of the data set (benchmarks/dataset.py) with the warmer, as a
 process's RSS before and after, then (unless ``--rss-only``, the part that runs on any version of the service, for a
 before/after comparison in the same run) what the cache holds: encoded bytes against the decoded frames' real size
 (tracemalloc) and the old estimate (sizes.frame_bytes); decode time of the largest frames; and per-hit latency
-(p50/p95) for small and large frames: in-process decoded (hot), in-process from bytes, from the shared table.
+(p50/p95) for small and large frames: in-process decoded (hot), in-process from bytes, from the shared table; and
+how long a second replica's warm round takes once the first has filled the shared table.
 """
 
 from __future__ import annotations
@@ -124,6 +125,13 @@ async def main(args: argparse.Namespace) -> None:
               f"start, {rss_mb():.0f} MB warm ({len(svc.cache)} frames)")
         if not args.rss_only:
             await details(svc)
+            # a second replica on the same database warms the same tenants: from the shared table
+            second = await Services.start(settings, db, listen=True)
+            t0 = time.perf_counter()
+            await Warmer(second).round(tenant_ids=info.tenants)
+            print(f"a second replica's warm round: {time.perf_counter() - t0:.0f} s, {second.cache.stats.shared} "
+                  f"frames from the shared table, {second.cache.stats.misses - second.cache.stats.shared} computed")
+            await second.stop()
         await svc.stop()
 
 
