@@ -17,9 +17,17 @@ from typing import Any
 
 import msgpack
 
-from success_metrics.calculators import Column, Frame, Origin
-from success_metrics.calculators.frames import Lineage
-from success_metrics.calculators.vocabulary import ColumnType, Dimension, Kind, Sensitivity, Unit
+from success_metrics.calculators import (
+    Column,
+    ColumnType,
+    Dimension,
+    Frame,
+    Kind,
+    Lineage,
+    Origin,
+    Sensitivity,
+    Unit,
+)
 
 MAGIC = b"SMF1"
 _PLAIN, _ZLIB = b"\x00", b"\x01"

@@ -25,10 +25,8 @@ from datetime import datetime
 import asyncpg
 
 from success_metrics.calculators import ScopedQuery
-from success_metrics.storage import StorageError
+from success_metrics.storage import Database, StorageError
 from success_metrics.storage import frame_cache as table
-from success_metrics.storage.frame_cache import Stored
-from success_metrics.storage.pool import Database
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +52,7 @@ class Turn:
     """What a cold key's computer learns first: the frame if it is in the table (at once or after waiting for
     another replica), else when its computation begins (for ``SharedFrames.store``)."""
 
-    found: Stored | None
+    found: table.Stored | None
     since: datetime | None
 
 
