@@ -263,6 +263,12 @@ async def test_replicas_share_frames_and_an_ingest_into_a_closed_day_reaches_eve
     second = await b.post("/query", json=query_body(), headers=headers)
     assert first.status_code == second.status_code == 200 and first.json() == second.json()
     assert sb.cache.stats.shared == 1 and len(sb.cache) == 1  # B served A's frame, and keeps it
+    # events of today leave the frames alone (closed periods they touch are recomputed within cache_ttl_closed_s)
+    now = datetime.now(UTC).isoformat()
+    event = {"id": "now-1", "type": "lead.enriched", "occurred_at": now, "lead_id": "L", "data": {"ok": True}}
+    assert (await ingest(sa.db, tid, [event], source=Source.API)).accepted == 1
+    async with sa.db.tenant(tid) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM frame_cache") == 1
     # an ingest outside both services (as the CLI backfill runs) into a closed day: every replica forgets the tenant
     yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     event = {"id": "late-1", "type": "lead.enriched", "occurred_at": yesterday, "lead_id": "L", "data": {"ok": True}}
@@ -295,3 +301,12 @@ async def test_without_the_shared_layer_each_replica_computes_its_own(services: 
     await sa.cache.get_or_compute(key(tid), Compute(1.0))
     own = Compute(2.0)
     assert await sb.cache.get_or_compute(key(tid), own) == frame(2.0) and own.calls == 1
+
+
+async def test_a_tenant_whose_configured_settings_changed_is_reported_so(db: Database, new_tenant_id: Any) -> None:
+    tid = new_tenant_id("conf")
+    async with db.system() as conn:
+        assert await tenants.upsert(conn, TenantConfig(id=tid, name="Conf"))  # new
+        assert not await tenants.upsert(conn, TenantConfig(id=tid, name="Conf"))  # as it was: frames stay
+        changed = TenantConfig.model_validate({"id": tid, "name": "Conf", "settings": {"hourly_rate": 99}})
+        assert await tenants.upsert(conn, changed)  # open_database then invalidates its frames
