@@ -35,7 +35,9 @@ POLL_S = (0.02, 0.05, 0.1, 0.2, 0.5)  # between looks while waiting; the last re
 SWEEP_EVERY_S = 60.0  # expired rows are deleted at most this often, ``SWEEP_ROWS`` at a time
 SWEEP_ROWS = 1000
 _LOCK_SPACE = 0x534D4643  # "SMFC": the first half of every frame lock, apart from other advisory locks
-_FAILED = (StorageError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError)
+# what a lost or broken connection raises (InternalClientError: the driver lost track of a reply cut off mid-way)
+_FAILED = (StorageError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+           asyncio.TimeoutError)
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 

@@ -127,11 +127,11 @@ async def test_a_lock_connection_cut_by_the_server_is_replaced(replica: Callable
     pid = a.shared._locks._conn.get_server_pid()
     async with db.system() as conn:
         assert await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1", pid) == 0
-        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)  # as a database restart does
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid, timeout=DEADLINE_S)  # as a restart does
     gate = asyncio.Event()
     on_a = Compute(3.0, gate)
     first = asyncio.create_task(a.get_or_compute(key(tid), on_a))
-    await asyncio.wait_for(on_a.started.wait(), DEADLINE_S)
+    await asyncio.wait_for(on_a.started.wait(), 30.0)  # a reconnection: slow on a loaded machine
     second = asyncio.create_task(b.get_or_compute(key(tid), never))
     await within(lambda: b.shared is not None and b.shared.waiting == 1)  # A holds the lock on a new connection
     gate.set()
