@@ -108,6 +108,9 @@ class Settings(BaseModel):
     cache_max_bytes: int = Field(256 * 2**20, ge=2**20)
     # compute every tenant's dashboards over the analytics ranges at start and every quarter hour (warmer.py)
     cache_warm: bool = True
+    # share computed frames with every replica on the same database (query/shared_cache.py): SM_SHARED_CACHE=false
+    # keeps them in this process only
+    shared_cache: bool = True
     # identity providers' signing keys are trusted this long without a refetch (less when the JWKS response's
     # Cache-Control max-age says so); POST /api/admin/identity/jwks/refresh refetches at once
     jwks_cache_max_s: float = Field(300.0, ge=30, le=86400)
@@ -163,7 +166,8 @@ def default_data_dir() -> Path:
 
 # the environment variables read, and the setting each sets (SM_CONFIG and SM_DATA_DIR are read on their own)
 ENVIRONMENT = {"DATABASE_URL": "database_url", "SM_LOG_LEVEL": "log_level", "SM_SECRET_KEY": "secret_key",
-               "SM_PROMETHEUS_TOKEN": "prometheus_token", "SM_LOG_FORMAT": "log_format"}
+               "SM_PROMETHEUS_TOKEN": "prometheus_token", "SM_LOG_FORMAT": "log_format",
+               "SM_SHARED_CACHE": "shared_cache"}
 
 
 def environment_typos(env: dict[str, str] | None = None) -> list[str]:

@@ -7,31 +7,41 @@ lives ``ttl_live_s`` (data still arriving) — unless it spans a week or more: s
 up to 15 minutes (the spec), so they live ``min(ttl_closed_s, 15 min)`` and freshness.align keeps their key
 for the quarter hour; when the quarter hour turns, the previous key's frame answers (if still fresh) while the
 new key's is computed (``get_or_compute``). A closed period lives ``ttl_closed_s`` (default 900 s, the spec's
-lag bound), which is also how long a backfill into it or a change of the tenant's settings may go unseen:
-nothing calls ``invalidate_tenant`` yet (a CLI backfill runs in another process and could not reach this cache
-anyway). Computations run in lanes: analytics, operational, and one background lane (the warmer, catch-ups).
+lag bound), the longest a change to its past may go unseen where nothing calls ``invalidate`` (a backfill of
+closed days and a change of the tenant's settings do, for every replica: shared_cache.py). Computations run in
+lanes: analytics, operational, and one background lane (the warmer, catch-ups).
 
-Bounded by bytes (``max_bytes``, each frame counted by ``sizes.frame_bytes``) and by entries: when either is
-over, the least recently used entry goes; expired entries go at every insertion (cachetools' TLRUCache), so
-keys that moved on (a minute-aligned live range, last quarter hour's analytics) do not linger until evicted.
+Frames are kept encoded (frame_codec.py), bounded by their exact bytes (``max_bytes``) and by entries: when either
+is over, the least recently used entry goes; expired entries go at every insertion (cachetools' TLRUCache), so
+keys that moved on (a minute-aligned live range, last quarter hour's analytics) do not linger until evicted. The
+most recently used frames are also kept decoded (``hot_bytes``, by ``sizes.rough_frame_bytes``): a hit on them
+costs no decoding, and the same objects keep the serializers' memo (keyed by identity) hitting. Behind this layer,
+when given, is the table every replica shares (``shared``): in-process, then shared, then computed; a computed
+frame is written to both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from cachetools import TLRUCache
+from cachetools import LRUCache, TLRUCache
 
 from success_metrics.calculators import Frame, ScopedQuery
+from success_metrics.query import frame_codec
 from success_metrics.query.freshness import ANALYTICS_STEP, is_analytics
-from success_metrics.query.sizes import frame_bytes
+from success_metrics.query.shared_cache import SharedFrames
+from success_metrics.query.sizes import rough_frame_bytes
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Body = bytes  # an encoded frame (frame_codec); the class's own ``bytes`` property hides the type's name there
 
 # events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
 LIVE_MARGIN = timedelta(minutes=15)
@@ -46,6 +56,7 @@ MAX_COMPUTING_OPERATIONAL = 3
 # background work rests as long as it worked while users are about (a user's computation runs or waits, or a user
 # asked within this many seconds); with nobody about (at start, at night) it runs at full duty
 USERS_ABOUT_S = 30.0
+HOT_BYTES = 16 * 2**20  # decoded frames kept beside their bytes (estimated by sizes.rough_frame_bytes)
 
 
 @dataclass
@@ -55,6 +66,8 @@ class CacheStats:
     joined: int = 0  # callers that waited on a computation already running for the same key
     previous: int = 0  # callers answered by the previous quarter hour's frame while theirs was computed
     too_large: int = 0  # frames larger than the whole byte budget: served, not kept
+    shared: int = 0  # misses answered by the table every replica shares (another replica computed the frame)
+    corrupt: int = 0  # bodies that did not decode: dropped and computed anew
 
 
 @dataclass
@@ -67,7 +80,7 @@ class LaneLoad:
 
 class ResultCache:
     def __init__(self, ttl_live_s: float, ttl_closed_s: float, *, max_entries: int = 4096,
-                 max_bytes: int = 256 * 2**20,
+                 max_bytes: int = 256 * 2**20, hot_bytes: int = HOT_BYTES, shared: SharedFrames | None = None,
                  max_computing: int = MAX_COMPUTING, max_computing_operational: int = MAX_COMPUTING_OPERATIONAL,
                  clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -83,9 +96,13 @@ class ResultCache:
         self._user_asked = float("-inf")  # clock() when a user last asked (users_about)
         self._clock = clock
         self._now = now
-        # key -> (expires, frame, its size), least recently used first
-        self._entries: TLRUCache[ScopedQuery, tuple[float, Frame, int]] = TLRUCache(
-            max_bytes, ttu=lambda _key, entry, _now: entry[0], timer=clock, getsizeof=lambda entry: entry[2])
+        self.shared = shared
+        # key -> (expires, encoded frame), least recently used first
+        self._entries: TLRUCache[ScopedQuery, tuple[float, Body]] = TLRUCache(
+            max_bytes, ttu=lambda _key, entry, _now: entry[0], timer=clock, getsizeof=lambda entry: len(entry[1]))
+        # key -> (the body it was decoded from, frame, its estimated size): valid while that body is the entry's
+        self._hot: LRUCache[ScopedQuery, tuple[Body, Frame, int]] = LRUCache(
+            hot_bytes, getsizeof=lambda entry: entry[2])
         self._inflight: dict[ScopedQuery, asyncio.Task[Frame]] = {}
         self._invalidated: dict[str, int] = {}  # tenant -> invalidate_tenant calls, so a stale result is not kept
         self.stats = CacheStats()
@@ -150,17 +167,32 @@ class ResultCache:
         q = key.query
         return replace(key, query=replace(q, start=q.start - ANALYTICS_STEP, end=q.end - ANALYTICS_STEP))
 
+    async def invalidate(self, tenant_id: str) -> int:
+        """Drop every frame of one tenant here and in the shared table, and tell the other replicas (after its past
+        or settings changed); returns how many were held here."""
+        dropped = self.invalidate_tenant(tenant_id)
+        if self.shared is not None:
+            await self.shared.invalidate(tenant_id)
+        return dropped
+
     def invalidate_tenant(self, tenant_id: str) -> int:
-        """Drop every entry of one tenant (after its past changed); returns how many. A computation already
-        running read the old data: its callers still get its frame, but it is not kept, and later callers
-        compute anew rather than join it."""
+        """Drop every entry of one tenant held in this process (its past changed; another replica said so);
+        returns how many. A computation already running read the old data: its callers still get its frame, but
+        it is not kept, and later callers compute anew rather than join it."""
         self._invalidated[tenant_id] = self._invalidated.get(tenant_id, 0) + 1
         for k in [k for k in self._inflight if k.tenant_id == tenant_id]:
             del self._inflight[k]  # _settle leaves alone a key a newer computation has taken over
+        for k in [k for k in self._hot if k.tenant_id == tenant_id]:
+            del self._hot[k]
         stale = [k for k in self._entries if k.tenant_id == tenant_id]
         for k in stale:
             del self._entries[k]
         return len(stale)
+
+    def invalidate_all(self) -> None:
+        """Drop every entry held in this process (notices may have been missed: the listener reconnected)."""
+        for tenant_id in {k.tenant_id for k in (*self._entries, *self._inflight)}:
+            self.invalidate_tenant(tenant_id)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -175,7 +207,7 @@ class ResultCache:
 
     @property
     def bytes(self) -> int:
-        """Estimated bytes of the frames held (at most ``max_bytes``)."""
+        """Bytes of the encoded frames held (at most ``max_bytes``)."""
         return int(self._entries.currsize)
 
     async def in_background(self, work: Callable[[], Awaitable[T]]) -> T:
@@ -210,27 +242,80 @@ class ResultCache:
 
     async def _fill(self, key: ScopedQuery, compute: Callable[[], Awaitable[Frame]], invalidated: int,
                     lane: asyncio.Semaphore, *, keep: bool = True) -> Frame:
-        frame = await self._run_in(lane, compute)
-        ttl = self.ttl_for(key)
-        if keep and ttl > 0 and invalidated == self._invalidated.get(key.tenant_id, 0):
-            self._keep(key, self._clock() + ttl, frame)
-        return frame
+        if not keep or self.shared is None:
+            frame = await self._run_in(lane, compute)
+            if keep:
+                self._computed(key, frame, invalidated)
+            return frame
+        async with self.shared.turn(key) as turn:  # another replica's computation of this key is awaited here
+            if turn.found is not None:
+                try:
+                    frame = frame_codec.decode(turn.found.body)
+                except frame_codec.CorruptFrame as exc:
+                    self.stats.corrupt += 1
+                    log.warning("a shared frame of tenant %s did not decode (%s); computing it anew", key.tenant_id,
+                                exc)
+                else:
+                    self.stats.shared += 1
+                    if self._current(key, invalidated):
+                        self._keep(key, self._clock() + turn.found.ttl_s, turn.found.body, frame)
+                    return frame
+            frame = await self._run_in(lane, compute)
+            body = self._computed(key, frame, invalidated)
+            if body is not None and turn.since is not None:
+                await self.shared.store(key, body, self.ttl_for(key), turn.since)
+            return frame
 
-    def _keep(self, key: ScopedQuery, expires: float, frame: Frame) -> None:
-        size = frame_bytes(frame)
-        if size > self.max_bytes:
+    def _current(self, key: ScopedQuery, invalidated: int) -> bool:
+        """No invalidation of the key's tenant since its computation began."""
+        return invalidated == self._invalidated.get(key.tenant_id, 0)
+
+    def _computed(self, key: ScopedQuery, frame: Frame, invalidated: int) -> Body | None:
+        """Keep a computed frame if it is still current and has a lifetime; its body, when kept."""
+        ttl = self.ttl_for(key)
+        if ttl <= 0 or not self._current(key, invalidated):
+            return None
+        try:
+            body = frame_codec.encode(frame)
+        except TypeError:  # a value the codec does not know: served, not kept (a fault to fix in the metric)
+            log.exception("frame %s cannot be encoded; not cached", frame.name)
+            return None
+        self._keep(key, self._clock() + ttl, body, frame)
+        return body
+
+    def _keep(self, key: ScopedQuery, expires: float, body: Body, frame: Frame) -> None:
+        if len(body) > self.max_bytes:
             self.stats.too_large += 1
             self._entries.pop(key, None)
+            self._hot.pop(key, None)
             return
         if self._rolls_over(key):  # its previous quarter hour's frame was kept only to answer until this one came
             self._entries.pop(self._quarter_before(key), None)
-        self._entries[key] = (expires, frame, size)  # evicts least recently used entries while over max_bytes
+        self._entries[key] = (expires, body)  # evicts least recently used entries while over max_bytes
         while len(self._entries) > self.max_entries:
             self._entries.popitem()
+        self._remember(key, body, frame)
+
+    def _remember(self, key: ScopedQuery, body: Body, frame: Frame) -> None:
+        size = rough_frame_bytes(frame)
+        if size <= self._hot.maxsize:
+            self._hot[key] = (body, frame, size)
 
     def _fresh(self, key: ScopedQuery) -> Frame | None:
         entry = self._entries.get(key)  # an expired entry reads as missing; a hit becomes most recently used
-        return None if entry is None else entry[1]
+        if entry is None:
+            return None
+        hot = self._hot.get(key)
+        if hot is not None and hot[0] is entry[1]:
+            return hot[1]
+        try:
+            frame = frame_codec.decode(entry[1])
+        except frame_codec.CorruptFrame:  # cannot happen to bytes this process encoded; a miss all the same
+            self.stats.corrupt += 1
+            del self._entries[key]
+            return None
+        self._remember(key, entry[1], frame)
+        return frame
 
     def _settle(self, key: ScopedQuery, done: asyncio.Task[Frame]) -> None:
         if self._inflight.get(key) is done:

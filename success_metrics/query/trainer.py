@@ -107,5 +107,5 @@ class ModelTrainer:
         async with self.db.tenant(tenant) as conn:
             await models.store(conn, tenant, kind, payloads, mark, now)
         if before is None:  # frames computed before the first fit carry the "not fitted" notice
-            self.cache.invalidate_tenant(tenant)
+            await self.cache.invalidate(tenant)
         return True

@@ -1,4 +1,4 @@
-"""Telling every replica of the service that a tenant's identity or policy settings changed.
+"""Telling every replica of the service that a tenant's identity or policy settings, or its computed frames, changed.
 
 A change is announced with ``pg_notify`` on one channel inside the transaction that makes it, so the notice is
 delivered when, and only if, the change commits. The payload names the tenant and what changed, never a value:
@@ -13,8 +13,8 @@ from typing import Literal
 import asyncpg
 
 CHANNEL = "sm_tenant_settings"
-What = Literal["identity", "policy", "jwks"]
-WHATS: tuple[What, ...] = ("identity", "policy", "jwks")
+What = Literal["identity", "policy", "jwks", "frames"]  # frames: its cached frames are stale (storage/frame_cache.py)
+WHATS: tuple[What, ...] = ("identity", "policy", "jwks", "frames")
 
 
 async def announce(conn: asyncpg.Connection, tenant_id: str, what: What) -> None:

@@ -153,14 +153,15 @@ class ServiceCollector(Collector):
         cache = self.services.cache
         lookups = CounterMetricFamily("sm_cache_lookups", "Result cache lookups: hit (cached), miss (computed), "
                                       "joined (waited on the same computation), previous (the previous quarter "
-                                      "hour's frame answered)", labels=["result"])
+                                      "hour's frame answered), shared (a miss another replica's frame answered)",
+                                      labels=["result"])
         stats = cache.stats
         for result, n in (("hit", stats.hits), ("miss", stats.misses), ("joined", stats.joined),
-                          ("previous", stats.previous)):
+                          ("previous", stats.previous), ("shared", stats.shared)):
             lookups.add_metric([result], n)
         yield lookups
         yield GaugeMetricFamily("sm_cache_entries", "Computed frames held", value=len(cache))
-        yield GaugeMetricFamily("sm_cache_bytes", "Estimated bytes of the frames held", value=cache.bytes)
+        yield GaugeMetricFamily("sm_cache_bytes", "Bytes of the encoded frames held", value=cache.bytes)
         running = GaugeMetricFamily("sm_compute_lane_running", "Computations running, by lane", labels=["lane"])
         waiting = GaugeMetricFamily("sm_compute_lane_waiting", "Computations queued for a lane", labels=["lane"])
         for lane, load in cache.lanes.items():

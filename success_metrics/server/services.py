@@ -26,6 +26,7 @@ from success_metrics.query.answer import Answerer
 from success_metrics.query.cache import ResultCache
 from success_metrics.query.leases import WarmLeases
 from success_metrics.query.protocol import serialize
+from success_metrics.query.shared_cache import SharedFrames
 from success_metrics.rbac import Identifier, PolicyStore, ProviderUnavailable, What, local_keys, masking
 from success_metrics.server.background import Background
 from success_metrics.settings import Settings
@@ -34,6 +35,7 @@ from success_metrics.storage import (
     EmbeddedPostgres,
     Supervisor,
     backup_schedule,
+    frame_cache,
     migrate,
     partitions,
     replicas,
@@ -67,7 +69,8 @@ async def open_database(settings: Settings, *, reuse: bool = False) -> tuple[Dat
                 log.info("sealed %d alert channel secret(s) stored in clear before", sealed)
             await partitions.ensure_window(conn, datetime.now(UTC), settings.retention_months)
             for tenant in settings.tenants:
-                await tenants.upsert(conn, tenant)
+                if await tenants.upsert(conn, tenant):  # its settings changed: frames computed with the old are stale
+                    await frame_cache.invalidate(conn, tenant.id)
     except BaseException:
         await db.close()
         if embedded:
@@ -128,7 +131,8 @@ class Services:
         self.identifier = identification.build_identifier(self.settings, self.http)
         self.cache = ResultCache(self.settings.cache_ttl_live_s, self.settings.cache_ttl_closed_s,
                                  max_entries=self.settings.cache_max_entries,
-                                 max_bytes=self.settings.cache_max_bytes)
+                                 max_bytes=self.settings.cache_max_bytes,
+                                 shared=SharedFrames(self.db) if self.settings.shared_cache else None)
         self.answers = Answerer(self.db, self.cache, self.pseudonym_key)
         self.limiter = Limiter(self.settings.limits)
         self.reporter = Reporter(self.db, self.policies, self.answers, Mailer(self.settings.notifications))
@@ -180,6 +184,8 @@ class Services:
             await self.listener.stop()
         if self.leases is not None:
             await self.leases.close()
+        if self.cache.shared is not None:
+            await self.cache.shared.close()
         await self.http.aclose()
         await audit_writer.close_writer(self.db)  # hands back the connections the audit writer keeps between rounds
         if self.owns_db:
@@ -195,12 +201,16 @@ class Services:
             return
         self.listener = replicas.SettingsListener(lambda: asyncpg.connect(dsn), self._apply_change, self._reload_all)
         await self.listener.start()
+        if self.cache.shared is not None:  # a replica among others: one computation of a cold key for all of them
+            self.cache.shared.lock_with(lambda: asyncpg.connect(dsn))
 
     async def _apply_change(self, tenant_id: str, what: What) -> None:
         if what == "identity":
             await identification.load_overrides(self.db, self.identifier, tenant_id)  # also forgets its verified tokens
         elif what == "policy":
             self.policies.forget(tenant_id)  # the next request reads the version in force
+        elif what == "frames":
+            self.cache.invalidate_tenant(tenant_id)  # its shared rows are already gone
         else:
             # logged by the key cache; the cached keys stay in use until the next fetch
             with contextlib.suppress(ProviderUnavailable):
@@ -210,3 +220,4 @@ class Services:
         await identification.load_overrides(self.db, self.identifier)
         self.policies.forget_all()
         self.identifier.jwks.expire()
+        self.cache.invalidate_all()

@@ -6,6 +6,7 @@ only these names.
 from success_metrics.storage import (
     backup,
     backup_schedule,
+    frame_cache,
     migrate,
     model_files,
     partitions,
@@ -38,6 +39,7 @@ __all__ = [
     "backup",
     "backup_schedule",
     "embedded_wheel",
+    "frame_cache",
     "migrate",
     "model_files",
     "partitions",

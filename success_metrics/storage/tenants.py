@@ -8,14 +8,16 @@ from success_metrics.calculators import TenantSettings
 from success_metrics.settings import TenantConfig
 
 
-async def upsert(conn: asyncpg.Connection, tenant: TenantConfig) -> None:
-    await conn.execute(
+async def upsert(conn: asyncpg.Connection, tenant: TenantConfig) -> bool:
+    """Write the tenant's row; whether it was new or changed."""
+    status: str = await conn.execute(
         """INSERT INTO tenants (tenant_id, name, settings) VALUES ($1, $2, $3)
            ON CONFLICT (tenant_id) DO UPDATE SET name = EXCLUDED.name, settings = EXCLUDED.settings,
                updated_at = now()
            WHERE tenants.name IS DISTINCT FROM EXCLUDED.name OR tenants.settings IS DISTINCT FROM EXCLUDED.settings""",
         tenant.id, tenant.name, tenant.settings.model_dump(mode="json"),
     )
+    return status.endswith(" 1")
 
 
 async def load_settings(conn: asyncpg.Connection, tenant_id: str) -> TenantSettings:
