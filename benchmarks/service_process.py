@@ -45,9 +45,10 @@ def start_server(data_dir: Path, dsn: str | None, port: int, config: Path, log: 
                                 stdout=subprocess.DEVNULL, stderr=out)
 
 
-async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[bytes], timeout: float = 1200) -> None:
-    """Until the service answers and its cache warmer has done its first round: users arrive on a running
-    service, whose warmer has long since computed the dashboards (success_metrics/query/warmer.py)."""
+async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[bytes], timeout: float = 1200,
+                     warm: bool = True) -> None:
+    """Until the service answers and (``warm``) its cache warmer has done its first round: users arrive on a
+    running service, whose warmer has long since computed the dashboards (success_metrics/query/warmer.py)."""
     started = time.monotonic()
     ready = None
     while time.monotonic() < started + timeout:
@@ -57,6 +58,8 @@ async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[byt
             async with client.get("/readyz") as response:
                 if response.status == 200:
                     ready = ready or time.monotonic()
+                    if not warm:
+                        return
                     if (await response.json()).get("warm") in (True, None):
                         print(f"ready after {ready - started:.0f} s; cache warmed after {time.monotonic() - ready:.0f}"
                               " s more", flush=True)
@@ -101,10 +104,10 @@ def rss_mb(server: subprocess.Popen[bytes]) -> float:
 
 
 @asynccontextmanager
-async def serving(data_dir: Path, dsn: str | None
+async def serving(data_dir: Path, dsn: str | None, *, wait_warm: bool = True
                   ) -> AsyncIterator[tuple[subprocess.Popen[bytes], aiohttp.ClientSession]]:
-    """``success-metrics serve`` on a free loopback port with the dev issuer enabled, warm, and a client for it;
-    stopped (SIGTERM, then kill) on the way out."""
+    """``success-metrics serve`` on a free loopback port with the dev issuer enabled, ready and (``wait_warm``)
+    warm, and a client for it; stopped (SIGTERM, then kill) on the way out."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as cfg:
         yaml.safe_dump({"dev_issuer_enabled": True}, cfg)
     port = free_port()
@@ -118,7 +121,7 @@ async def serving(data_dir: Path, dsn: str | None
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector,
                                          timeout=aiohttp.ClientTimeout(total=60)) as client:
-            await wait_ready(client, server)
+            await wait_ready(client, server, warm=wait_warm)
             yield server, client
     finally:
         server.send_signal(signal.SIGTERM)
