@@ -15,6 +15,7 @@ import asyncio
 import json
 import math
 import random
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,10 +38,11 @@ VARIABLES = {
 CHECKS = (
     ("sources.performance", "volume", "funnel", "leads"),
     ("sources.performance", "total_revenue", "funnel", "revenue"),
-    ("agents.scorecard", "leads", "agents", "leads"),
+    ("agents.scorecard", "leads_assigned", "agents", "leads"),
     ("pipeline.throughput", None, "leads_series", "count"),
-    ("components.health", "volume", "calls", "count"),
-    ("behavior.channel_performance", "attempts", "contacts", "count"),
+    ("components.health", "volume", "calls", "calls"),
+    ("behavior.channel_performance", "attempts", "contacts", "attempts"),
+    ("behavior.channel_performance", "responses", "contacts", "responses"),
 )
 
 
@@ -66,10 +68,7 @@ def raw_sql_load(pool: asyncpg.Pool) -> Any:
             await conn.fetch(sql, *params)
 
     def params(sql: str, tenant: str, view: View, now: datetime) -> list[Any]:
-        if "$1" not in sql:
-            return []
-        start, end = view.rng.bounds(now)
-        return [tenant, start, end] + ([(end - start) / MAX_POINTS] if "$4" in sql else [])
+        return arguments(sql, tenant, *view.rng.bounds(now))
 
     async def load_one(user: Any, view: View, _: random.Random) -> None:
         now = datetime.now(UTC)
@@ -80,6 +79,12 @@ def raw_sql_load(pool: asyncpg.Pool) -> Any:
         await asyncio.gather(*(statement(sql, params(sql, user.tenant, view, now)) for sql in sqls))
 
     return load_one
+
+
+def arguments(sql: str, tenant: str, start: datetime, end: datetime) -> list[Any]:
+    """The statement's $1 … $n of: tenant, range start, range end, bucket width."""
+    values: list[Any] = [tenant, start, end, (end - start) / MAX_POINTS]
+    return values[:max((int(n) for n in re.findall(r"\$(\d)", sql)), default=0)]
 
 
 def service_total(payload: bytes, column: str | None) -> float:
@@ -109,10 +114,8 @@ async def check_totals(client: aiohttp.ClientSession, pool: asyncpg.Pool, admins
                                     "type": "timeserie" if column is None else "table"}]}
             async with client.post("/query", json=request, headers={"Authorization": f"Bearer {token}"}) as r:
                 payload = await r.read()
-            sql = RAW[fam]
             async with pool.acquire() as conn:
-                rows = await conn.fetch(sql, *([tenant, start, end] + ([(end - start) / MAX_POINTS]
-                                                                       if "$4" in sql else [])))
+                rows = await conn.fetch(RAW[fam], *arguments(RAW[fam], tenant, start, end))
             baseline = float(sum(row[raw_column] or 0 for row in rows))
             try:
                 service = float(service_total(payload, column))

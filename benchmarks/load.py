@@ -380,7 +380,10 @@ async def main(args: argparse.Namespace) -> None:
         warm = asyncio.create_task(watch_warm(client, ready))
         await phase(f"start-up, {small} users arriving over 20 s from ready", client, server, users[:small],
                     dashboards, args.startup_seconds, args.seed, arrive_over=20.0)
-        await warm
+        try:
+            await asyncio.wait_for(asyncio.shield(warm), max(0.0, ready + args.warm_timeout - time.monotonic()))
+        except TimeoutError:
+            print(f"    (not warm {args.warm_timeout:.0f} s after ready: the phases below run while it warms)")
 
         async def steady(n: int) -> None:
             await phase(f"{n} users", client, server, users[:n], dashboards, args.seconds, args.seed + n)
@@ -405,6 +408,7 @@ async def main(args: argparse.Namespace) -> None:
         if turn is not None:
             await _until(turn if args.quarter == "wait" else time.time())
             await steady(large)
+        warm.cancel()
     print("first morning: the service restarted", flush=True)
     async with serving(data_dir, args.database_url, wait_warm=args.idle_night_minutes > 0) as (server, client):
         if args.idle_night_minutes > 0:
@@ -432,6 +436,8 @@ if __name__ == "__main__":
     parser.add_argument("--morning-seconds", type=float, default=60.0, help="first morning's phase")
     parser.add_argument("--idle-night-minutes", type=float, default=0.0,
                         help="before the first morning: wait for warm, then this long (30+: the real 9:00)")
+    parser.add_argument("--warm-timeout", type=float, default=900.0,
+                        help="after start-up, wait at most this long (from ready) for the cache to be warm")
     parser.add_argument("--saturation-seconds", type=float, default=15.0, help="per side and mix")
     parser.add_argument("--workers", type=int, default=16,
                         help="concurrent dashboard loads when saturating (both sides)")

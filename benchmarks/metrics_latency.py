@@ -46,7 +46,8 @@ FUNNEL = """count(*) AS leads, count(*) FILTER (WHERE first_response_at < $3) AS
 REVENUE = """SELECT date_trunc('month', closed_at) AS m, coalesce(attribution_class, '') AS k, count(*) AS n,
                    sum(deal_value) AS v FROM leads WHERE tenant_id = $1 AND closed_at >= $2 AND closed_at < $3
                  GROUP BY 1, 2"""
-COSTS = f"""SELECT coalesce({D}->>'month', to_char(occurred_at, 'YYYY-MM')) AS m, {D}->>'category' AS k, count(*),
+COSTS = f"""SELECT to_timestamp(coalesce({D}->>'month', to_char(occurred_at, 'YYYY-MM')), 'YYYY-MM') AS m,
+                   {D}->>'category' AS k, count(*),
                    sum(({D}->>'amount')::numeric) FROM events WHERE tenant_id = $1 AND type = 'cost.recorded'
                    AND occurred_at >= $2 - interval '92 days' AND occurred_at < $3 + interval '92 days' GROUP BY 1, 2"""
 AUTOMATED = """SELECT date_trunc('month', created_at) AS m, 'lead' AS k, count(*) FILTER (WHERE response_ok)
@@ -56,7 +57,7 @@ AUTOMATED = """SELECT date_trunc('month', created_at) AS m, 'lead' AS k, count(*
                  SELECT date_trunc('month', occurred_at), 'contact', count(*) FILTER (WHERE NOT manual), 0
                  FROM contact_attempts WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 GROUP BY 1"""
 RAW = {
-    "calls": """SELECT component, count(*), avg(ok::int), avg(latency_ms),
+    "calls": """SELECT component, count(*) AS calls, avg(ok::int), avg(latency_ms),
                    percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY latency_ms)
                  FROM component_calls WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 GROUP BY 1""",
     "calls_series": """SELECT date_bin($4::interval, occurred_at, timestamptz '2000-01-03') AS t, component, count(*),
@@ -76,10 +77,11 @@ RAW = {
     "leads_series": """SELECT date_bin($4::interval, occurred_at, timestamptz '2000-01-03'), count(*)
                  FROM events WHERE tenant_id = $1 AND type = 'lead.created' AND occurred_at >= $2 AND occurred_at < $3
                  GROUP BY 1 ORDER BY 1""",
-    "contacts": """SELECT channel, extract(isodow FROM occurred_at), extract(hour FROM occurred_at), count(*),
-                   count(*) FILTER (WHERE outcome IN ('replied', 'answered', 'connected')),
-                   count(*) FILTER (WHERE NOT consent),
-                   count(*) FILTER (WHERE recipient_local_time NOT BETWEEN '08:00' AND '20:59')
+    "contacts": """SELECT channel, extract(isodow FROM occurred_at), extract(hour FROM occurred_at),
+                   count(*) AS attempts,
+                   count(*) FILTER (WHERE outcome IN ('replied', 'answered', 'connected')) AS responses,
+                   count(*) FILTER (WHERE NOT consent) AS without_consent,
+                   count(*) FILTER (WHERE recipient_local_time NOT BETWEEN '08:00' AND '20:59') AS outside_hours
                  FROM contact_attempts WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
                  GROUP BY 1, 2, 3""",
     "activity": f"""SELECT agent_id, sum(({D}->>'selling_minutes')::numeric), sum(({D}->>'admin_minutes')::numeric),
