@@ -28,8 +28,9 @@ and annotation query at once, as Grafana sends them. Phases, each of fixed lengt
    the quarter hour's fallback).
 
 First loads (a view's first load) are reported apart from refreshes, each percentile with its n, with HTTP and
-panel errors (0 expected) and the server's RSS. About 9-10 minutes on a 4-tenant set, plus the wait for the
-quarter hour when it falls badly; scale up with the flags. Everything stays on loopback.
+panel errors (0 expected) and the server's RSS. The phases take about 8 minutes by default, plus the service's
+first warm-up (at most ``--warm-timeout``) and the wait for the quarter hour when it falls badly; scale up with
+the flags. Everything stays on loopback.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from success_metrics.rbac import dev_issuer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this checkout
 
-from benchmarks.service_process import embedded_dsn, rss_mb, serving  # noqa: E402  (after the path is set)
+from benchmarks.service_process import busy_lanes, embedded_dsn, rss_mb, serving  # noqa: E402  (path set)
 from benchmarks.views import (  # noqa: E402
     Dashboard,
     View,
@@ -333,6 +334,12 @@ async def saturation(client: aiohttp.ClientSession, server: Any, dsn: str, users
     each, interleaved, so both see the same machine), on users' own dashboards and on the random mix."""
     from benchmarks.baseline import check_totals, ensure_indexes, raw_sql_load
 
+    busy = 0.0
+    for _ in range(int(args.settle_seconds)):  # the users' phases leave computations queued: let them drain
+        if not (busy := await busy_lanes(client)):
+            break
+        await asyncio.sleep(1)
+    print(f"saturation: {busy:.0f} users' computations still running or queued on the service", flush=True)
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=args.workers)
     assert pool is not None
     try:
@@ -396,7 +403,8 @@ async def main(args: argparse.Namespace) -> None:
             await saturation(client, server, dsn, users, dashboards, args)
 
         fillers = [(closed, args.closed_seconds + 5), *[(lambda n=n: steady(n), args.seconds + 10)
-                   for n in sorted(set(args.users)) if n != large], (rest, 2 * args.saturation_seconds + 40)]
+                   for n in sorted(set(args.users)) if n != large],
+                   (rest, 2 * args.saturation_seconds + args.settle_seconds + 40)]
         # the largest N starts a third of its phase before the next quarter hour
         turn: float | None = ((time.time() + args.seconds / 3) // 900 + 1) * 900 - args.seconds / 3
         for run, takes in fillers:
@@ -438,6 +446,8 @@ if __name__ == "__main__":
                         help="before the first morning: wait for warm, then this long (30+: the real 9:00)")
     parser.add_argument("--warm-timeout", type=float, default=900.0,
                         help="after start-up, wait at most this long (from ready) for the cache to be warm")
+    parser.add_argument("--settle-seconds", type=float, default=60.0,
+                        help="before saturating, wait at most this long for the users' computations to drain")
     parser.add_argument("--saturation-seconds", type=float, default=15.0, help="per side and mix")
     parser.add_argument("--workers", type=int, default=16,
                         help="concurrent dashboard loads when saturating (both sides)")

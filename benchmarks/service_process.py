@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from pathlib import Path
 import aiohttp
 import psutil
 import yaml
+
+PROMETHEUS_TOKEN = secrets.token_urlsafe(24)  # this run's, to read the service's lanes (busy_lanes)
 
 
 def embedded_dsn(data_dir: Path) -> str:
@@ -97,6 +100,15 @@ async def before_quarter(lead: float) -> None:
     await asyncio.sleep(wait)
 
 
+async def busy_lanes(client: aiohttp.ClientSession) -> float:
+    """Users' computations running or queued (the analytics and operational lanes), from /prometheus."""
+    async with client.get("/prometheus", headers={"Authorization": f"Bearer {PROMETHEUS_TOKEN}"}) as response:
+        text = await response.text()
+    lanes = ("sm_compute_lane_running{", "sm_compute_lane_waiting{")
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(lanes) and "background" not in line)
+
+
 def rss_mb(server: subprocess.Popen[bytes]) -> float:
     proc = psutil.Process(server.pid)
     service = [proc, *[c for c in proc.children(recursive=True) if "postgres" not in c.name()]]
@@ -109,7 +121,7 @@ async def serving(data_dir: Path, dsn: str | None, *, wait_warm: bool = True
     """``success-metrics serve`` on a free loopback port with the dev issuer enabled, ready and (``wait_warm``)
     warm, and a client for it; stopped (SIGTERM, then kill) on the way out."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as cfg:
-        yaml.safe_dump({"dev_issuer_enabled": True}, cfg)
+        yaml.safe_dump({"dev_issuer_enabled": True, "prometheus_token": PROMETHEUS_TOKEN}, cfg)
     port = free_port()
     log = Path(tempfile.gettempdir()) / f"sm-load-{port}.log"
     print(f"server log: {log}")
