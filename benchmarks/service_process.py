@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from pathlib import Path
 import aiohttp
 import psutil
 import yaml
+
+PROMETHEUS_TOKEN = secrets.token_urlsafe(24)  # this run's, to read the service's lanes (busy_lanes)
 
 
 def embedded_dsn(data_dir: Path) -> str:
@@ -45,9 +48,10 @@ def start_server(data_dir: Path, dsn: str | None, port: int, config: Path, log: 
                                 stdout=subprocess.DEVNULL, stderr=out)
 
 
-async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[bytes], timeout: float = 1200) -> None:
-    """Until the service answers and its cache warmer has done its first round: users arrive on a running
-    service, whose warmer has long since computed the dashboards (success_metrics/query/warmer.py)."""
+async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[bytes], timeout: float = 1200,
+                     warm: bool = True) -> None:
+    """Until the service answers and (``warm``) its cache warmer has done its first round: users arrive on a
+    running service, whose warmer has long since computed the dashboards (success_metrics/query/warmer.py)."""
     started = time.monotonic()
     ready = None
     while time.monotonic() < started + timeout:
@@ -57,6 +61,8 @@ async def wait_ready(client: aiohttp.ClientSession, server: subprocess.Popen[byt
             async with client.get("/readyz") as response:
                 if response.status == 200:
                     ready = ready or time.monotonic()
+                    if not warm:
+                        return
                     if (await response.json()).get("warm") in (True, None):
                         print(f"ready after {ready - started:.0f} s; cache warmed after {time.monotonic() - ready:.0f}"
                               " s more", flush=True)
@@ -94,6 +100,15 @@ async def before_quarter(lead: float) -> None:
     await asyncio.sleep(wait)
 
 
+async def busy_lanes(client: aiohttp.ClientSession) -> float:
+    """Users' computations running or queued (the analytics and operational lanes), from /prometheus."""
+    async with client.get("/prometheus", headers={"Authorization": f"Bearer {PROMETHEUS_TOKEN}"}) as response:
+        text = await response.text()
+    lanes = ("sm_compute_lane_running{", "sm_compute_lane_waiting{")
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(lanes) and "background" not in line)
+
+
 def rss_mb(server: subprocess.Popen[bytes]) -> float:
     proc = psutil.Process(server.pid)
     service = [proc, *[c for c in proc.children(recursive=True) if "postgres" not in c.name()]]
@@ -101,12 +116,12 @@ def rss_mb(server: subprocess.Popen[bytes]) -> float:
 
 
 @asynccontextmanager
-async def serving(data_dir: Path, dsn: str | None
+async def serving(data_dir: Path, dsn: str | None, *, wait_warm: bool = True
                   ) -> AsyncIterator[tuple[subprocess.Popen[bytes], aiohttp.ClientSession]]:
-    """``success-metrics serve`` on a free loopback port with the dev issuer enabled, warm, and a client for it;
-    stopped (SIGTERM, then kill) on the way out."""
+    """``success-metrics serve`` on a free loopback port with the dev issuer enabled, ready and (``wait_warm``)
+    warm, and a client for it; stopped (SIGTERM, then kill) on the way out."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as cfg:
-        yaml.safe_dump({"dev_issuer_enabled": True}, cfg)
+        yaml.safe_dump({"dev_issuer_enabled": True, "prometheus_token": PROMETHEUS_TOKEN}, cfg)
     port = free_port()
     log = Path(tempfile.gettempdir()) / f"sm-load-{port}.log"
     print(f"server log: {log}")
@@ -118,7 +133,7 @@ async def serving(data_dir: Path, dsn: str | None
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector,
                                          timeout=aiohttp.ClientTimeout(total=60)) as client:
-            await wait_ready(client, server)
+            await wait_ready(client, server, warm=wait_warm)
             yield server, client
     finally:
         server.send_signal(signal.SIGTERM)
