@@ -2,11 +2,14 @@
 
     python benchmarks/replicas.py --data-dir DIR [--database-url URL] [--replicas 1 3] [--users 50] [--seconds 40]
 
-DIR is the SM_DATA_DIR of a data set (benchmarks/dataset.py; a small one is enough). Each phase runs on a fresh
-copy of the data set's database (``CREATE DATABASE … TEMPLATE``, dropped afterwards), so every phase starts from
-the same state, whatever the service persists (a shared frame cache, warm leases), and pg_stat_database counts
-that phase alone. The embedded server under DIR is started here (and stopped at the end) unless --database-url
-names a server, whose user may then create databases; nothing else may be connected to the data set's database.
+DIR is the SM_DATA_DIR of a data set (benchmarks/dataset.py; a small one is enough). Once per data set, one
+replica first runs on the data set's own database until warm, so its models are fitted and stored, as on a
+deployment that has been running. Each phase then runs on a fresh copy of that database (``CREATE DATABASE …
+TEMPLATE``, dropped afterwards) in which what the service shares between processes is emptied (every UNLOGGED
+table, and --reset-tables such as the warm leases), so every phase warms from the same cold state, and
+pg_stat_database counts that phase alone. The embedded server under DIR is started here (and stopped at the
+end) unless --database-url names a server, whose user may then create databases; nothing else may be connected
+to the data set's database.
 The replicas all get the copy's DATABASE_URL and share DIR (the dev issuer's keys: one token works on every one).
 For N replicas (1, then 3):
 
@@ -267,14 +270,54 @@ async def through_kill(client: aiohttp.ClientSession, users: list[User], dashboa
     return served, lost
 
 
+async def prime(args: argparse.Namespace, source_dsn: str) -> None:
+    """Once per data set: one replica on the data set's own database until warm, so its models are fitted and
+    stored as on a deployment that has been running (a first fit takes minutes and is no part of a warm-up)."""
+    marker = args.data_dir / "replicas-primed"
+    if marker.exists():
+        return
+    print("priming: one replica on the data set's database until warm (its models fitted and stored); once", flush=True)
+    async with fleet(1, args.data_dir, source_dsn, secrets.token_urlsafe(24)) as replicas:
+        await wait_ready(replicas[0].client, replicas[0].proc, timeout=args.ready_timeout)
+    marker.touch()
+
+
+async def copy_database(admin: asyncpg.Connection, source: str, copy: str) -> None:
+    await admin.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+    for _ in range(30):  # a replica just stopped may hold its connections a moment longer
+        try:
+            await admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
+            return
+        except asyncpg.ObjectInUseError:
+            await asyncio.sleep(1)
+    raise SystemExit(f"the data set's database {source} is in use; stop what is connected to it")
+
+
+async def reset_shared(dsn: str, tables: list[str]) -> list[str]:
+    """Empty what the service shares between processes (every UNLOGGED table: caches by definition; and
+    ``tables``, such as warm leases), so each phase warms from cold: the names emptied."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        found = [r[0] for r in await conn.fetch(
+            "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p') AND n.nspname = 'public'")]
+        found += [t for t in tables if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", t)]
+        if found:
+            await conn.execute(f"TRUNCATE {', '.join(found)}")
+        return found
+    finally:
+        await conn.close()
+
+
 async def run_phase(n: int, args: argparse.Namespace, admin: asyncpg.Connection, source_dsn: str,
                     postmaster: int | None, dashboards: dict[str, Dashboard]) -> Phase:
     source = urlsplit(source_dsn).path.lstrip("/")
     copy = f"{source}_replicas_{n}"
-    await admin.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
+    await copy_database(admin, source, copy)
     dsn, token, phase = with_database(source_dsn, copy), secrets.token_urlsafe(24), Phase(n)
-    print(f"\n{n} replica(s) on a fresh copy of the data set ({copy})", flush=True)
+    emptied = await reset_shared(dsn, args.reset_tables)
+    print(f"\n{n} replica(s) on a fresh copy of the data set ({copy}; emptied: {', '.join(emptied) or 'nothing'})",
+          flush=True)
     try:
         await avoid_round(args.warm_window)
         before = await work(admin, copy, postmaster)
@@ -412,6 +455,7 @@ async def main(args: argparse.Namespace) -> None:
         source_dsn = embedded.start()
         postmaster = embedded.postmaster_pid
     try:
+        await prime(args, source_dsn)
         admin = await asyncpg.connect(with_database(source_dsn, "postgres"))
         try:
             phases = [await run_phase(n, args, admin, source_dsn, postmaster, dashboards) for n in args.replicas]
@@ -437,5 +481,7 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--warm-window", type=float, default=120.0,
                         help="start a warm-up only this many seconds or more before the next quarter hour's round")
+    parser.add_argument("--reset-tables", nargs="*", default=["tenant_warmups"],
+                        help="tables emptied in each phase's copy besides the UNLOGGED ones (if they exist)")
     parser.add_argument("--ready-timeout", type=float, default=900.0, help="cap on a replica's start to warm")
     asyncio.run(main(parser.parse_args()))
