@@ -117,7 +117,7 @@ def balancer_app(backends: list[str]) -> web.Application:
                     stats["forwarded"] += 1
                     kept = {k: v for k, v in r.headers.items() if k.lower() in ("content-type", "retry-after")}
                     return web.Response(status=r.status, body=payload, headers=kept)
-            except (aiohttp.ClientConnectionError, TimeoutError):
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError):  # refused, or cut
                 down[backend] = time.monotonic() + DOWN_S
                 tried = backend
                 stats["retried"] += attempt == 0
