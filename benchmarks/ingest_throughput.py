@@ -137,7 +137,6 @@ async def forget(dsn: str) -> None:
         async with conn.transaction():
             for table in INGEST_TABLES:
                 await conn.execute(f"DELETE FROM {table} WHERE tenant_id = ANY($1::text[])", [SENT, COPIED])
-        await conn.execute(f"VACUUM ANALYZE {', '.join(INGEST_TABLES)}")
     finally:
         await conn.close()
 
