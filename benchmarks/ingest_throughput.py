@@ -1,11 +1,12 @@
 """Ingest throughput into a database that already holds a 24-month history, against PostgreSQL's COPY ceiling.
 
     python benchmarks/ingest_throughput.py [--events 100000] [--batch-size 5000] [--senders 2] [--rounds 1]
-                                           [--history-tenants 20 --history-scale 2.0] [--data-dir DIR]
+                                           [--months 24] [--history-tenants 8 --history-scale 2.0] [--data-dir DIR]
 
 1. The history: ``benchmarks/dataset.py``'s data set (built once under --data-dir, here at a modest scale by
    default; its size is printed), so every insert lands in tables and indexes of realistic size.
-2. The events: 24 months of demo events for one more tenant, as NDJSON batches of --batch-size (not timed).
+2. The events: demo events of one more tenant over the last --months (24: a backfill, where almost every event
+   opens a rollup row of its own; 1: a busy month, as a live sender's), as NDJSON batches (not timed).
 3. Each round, measured back to back on the same machine (so compare the ratios, not absolute figures):
    - COPY: ``copy_records_to_table`` of the same events into ``events`` under a second tenant id, one
      committed COPY per batch (records built beforehand);
@@ -39,6 +40,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -58,19 +60,55 @@ COLUMNS = ("tenant_id", "occurred_at", "event_id", "type", "lead_id", "agent_id"
 
 
 @dataclass
+class Phase:
+    rate: float  # events/s, wall clock
+    ms_per_1000: float  # CPU ms per 1,000 events: the service's (or COPY's client's) and PostgreSQL's together
+
+
+@dataclass
 class Round:
-    copy: float
-    copy_parse: float
-    service: float
-    resend: float
+    copy: Phase
+    copy_parse: Phase
+    service: Phase
+    resend: Phase
 
 
-def make_batches(tenant: str, end: datetime, wanted: int, batch_size: int) -> list[bytes]:
-    """``wanted`` demo events over 24 months, as NDJSON bodies of ``batch_size`` events."""
+class CpuMeter:
+    """CPU seconds (user + system) of the service process and of PostgreSQL's processes: on a machine shared with
+    other work, a cost that the others move far less than they move wall-clock rates. Backends that exit between
+    two samples are lost, so COPY's connection is sampled before it closes."""
+
+    def __init__(self, server: int, postmaster: int | None) -> None:
+        self.server, self.postmaster = server, postmaster
+
+    def sample(self) -> dict[int, float]:
+        procs = [psutil.Process(self.server)]
+        if self.postmaster is not None:
+            procs += psutil.Process(self.postmaster).children()
+        seconds = {}
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            seconds[proc.pid] = t.user + t.system
+        return seconds
+
+    def since(self, before: dict[int, float], *, server: bool = True) -> float:
+        return sum(t - before.get(pid, 0.0) for pid, t in self.sample().items() if server or pid != self.server)
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    pidfile = data_dir / "postgres" / "postmaster.pid"
+    return None if os.environ.get("DATABASE_URL") or not pidfile.exists() else int(pidfile.read_text().split()[0])
+
+
+def make_batches(tenant: str, end: datetime, wanted: int, batch_size: int, months: int) -> list[bytes]:
+    """``wanted`` demo events over the last ``months``, as NDJSON bodies of ``batch_size`` events."""
     profile = demo.profile(tenant)
-    scale = wanted / 50_000  # one tenant at scale 1 gives ~60-70k events in 24 months: some to spare
+    scale = wanted / 50_000 * 24 / months  # one tenant at scale 1 gives ~60-70k events in 24 months: some to spare
     lines: list[bytes] = []
-    for day in demo.generate(profile, seed=11, months=24, end=end, scale=scale):
+    for day in demo.generate(profile, seed=11, months=months, end=end, scale=scale):
         lines.extend(json.dumps(event, separators=(",", ":")).encode() for event in day)
         if len(lines) >= wanted:
             break
@@ -88,24 +126,28 @@ def records(body: bytes, tenant: str) -> list[tuple[Any, ...]]:
     return rows
 
 
-async def copy_rate(dsn: str, batches: list[bytes], *, parse: bool) -> float:
+async def copy_rate(dsn: str, batches: list[bytes], meter: CpuMeter, *, parse: bool) -> Phase:
+    """COPY the batches one committed COPY each; CPU: this process's (parsing, encoding) and PostgreSQL's."""
     conn = await asyncpg.connect(dsn)
     try:
         prepared = None if parse else [records(b, COPIED) for b in batches]
         count = 0
+        cpu_before, client_before = meter.sample(), time.process_time()
         started = time.perf_counter()
         for i, body in enumerate(batches):
             rows = records(body, COPIED) if prepared is None else prepared[i]
             async with conn.transaction():
                 await conn.copy_records_to_table("events", records=rows, columns=COLUMNS)
             count += len(rows)
-        return count / (time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        cpu = meter.since(cpu_before, server=False) + time.process_time() - client_before
+        return Phase(count / seconds, cpu / count * 1e6)
     finally:
         await conn.close()
 
 
 async def send_rate(client: aiohttp.ClientSession, secret: str, batches: list[bytes], senders: int,
-                    expect: str) -> float:
+                    expect: str, meter: CpuMeter) -> Phase:
     """POST every batch (``senders`` at a time); each must be answered 200 with all events ``expect``-ed."""
     queue = list(reversed(batches))
     counted = {"accepted": 0, "duplicates": 0}
@@ -121,13 +163,15 @@ async def send_rate(client: aiohttp.ClientSession, secret: str, batches: list[by
                 for k in counted:
                     counted[k] += answer[k]
 
+    cpu_before = meter.sample()
     started = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(senders)))
     seconds = time.perf_counter() - started
+    cpu = meter.since(cpu_before)
     total = sum(b.count(b"\n") for b in batches)
     if counted[expect] != total:
         raise SystemExit(f"expected {total} {expect}, the service said {counted}")
-    return total / seconds
+    return Phase(total / seconds, cpu / total * 1e6)
 
 
 async def forget(dsn: str) -> None:
@@ -155,7 +199,7 @@ async def prepare(dsn: str) -> str:
 
 
 @asynccontextmanager
-async def service(data_dir: Path) -> AsyncIterator[aiohttp.ClientSession]:
+async def service(data_dir: Path) -> AsyncIterator[tuple[aiohttp.ClientSession, int]]:
     """``success-metrics serve`` on the data set, measuring ingest alone (no warmer, self-check or rate limit)."""
     config = {"cache_warm": False, "dashboard_check": False,
               "limits": {"ingest_requests_per_tenant": 1_000_000, "max_batch_events": 100_000,
@@ -169,7 +213,7 @@ async def service(data_dir: Path) -> AsyncIterator[aiohttp.ClientSession]:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}",
                                          timeout=aiohttp.ClientTimeout(total=300)) as client:
             await wait_ready(client, server)
-            yield client
+            yield client, server.pid
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -192,33 +236,39 @@ async def history(data_dir: Path, tenants: int, scale: float) -> DatasetInfo:
 async def main(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir).resolve()
     info = await history(data_dir, args.history_tenants, args.history_scale)
-    batches = make_batches(SENT, info.end_time, args.events, args.batch_size)
+    batches = make_batches(SENT, info.end_time, args.events, args.batch_size, args.months)
     events = sum(b.count(b"\n") for b in batches)
-    print(f"sending {events:,} events ({sum(map(len, batches)) / 1e6:.1f} MB NDJSON) in {len(batches)} batches of "
-          f"{args.batch_size}, {args.senders} sender(s)", flush=True)
+    print(f"sending {events:,} events of the last {args.months} month(s) ({sum(map(len, batches)) / 1e6:.1f} MB "
+          f"NDJSON) in {len(batches)} batches of {args.batch_size}, {args.senders} sender(s)", flush=True)
     rounds: list[Round] = []
-    async with service(data_dir) as client:
+    async with service(data_dir) as (client, server_pid):
         dsn = os.environ.get("DATABASE_URL") or embedded_dsn(data_dir)
+        meter = CpuMeter(server_pid, postmaster_pid(data_dir))
         await forget(dsn)
         secret = await prepare(dsn)
         for n in range(args.rounds):
-            copy = await copy_rate(dsn, batches, parse=False)
-            service_rate = await send_rate(client, secret, batches, args.senders, "accepted")
-            resend = await send_rate(client, secret, batches, args.senders, "duplicates")
+            copy = await copy_rate(dsn, batches, meter, parse=False)
+            sent = await send_rate(client, secret, batches, args.senders, "accepted", meter)
+            resend = await send_rate(client, secret, batches, args.senders, "duplicates", meter)
             await forget(dsn)
-            copy_parse = await copy_rate(dsn, batches, parse=True)
+            copy_parse = await copy_rate(dsn, batches, meter, parse=True)
             await forget(dsn)
-            rounds.append(Round(copy, copy_parse, service_rate, resend))
-            print(f"round {n + 1}: COPY {copy:,.0f}/s, COPY+parse {copy_parse:,.0f}/s, service {service_rate:,.0f}/s "
-                  f"({service_rate / copy:.1%} of COPY, {service_rate / copy_parse:.1%} of COPY+parse), "
-                  f"resend {resend:,.0f}/s", flush=True)
+            rounds.append(Round(copy, copy_parse, sent, resend))
+            print(f"round {n + 1}: {_figures(rounds[-1])}", flush=True)
     if len(rounds) > 1:
-        med = {f: statistics.median(getattr(r, f) for r in rounds) for f in ("copy", "copy_parse", "service", "resend")}
-        ratio = statistics.median(r.service / r.copy for r in rounds)
-        ratio_parse = statistics.median(r.service / r.copy_parse for r in rounds)
-        print(f"median of {len(rounds)}: COPY {med['copy']:,.0f}/s, COPY+parse {med['copy_parse']:,.0f}/s, "
-              f"service {med['service']:,.0f}/s ({ratio:.1%} of COPY, {ratio_parse:.1%} of COPY+parse), "
-              f"resend {med['resend']:,.0f}/s")
+        middle = Round(*(Phase(statistics.median(getattr(r, f).rate for r in rounds),
+                               statistics.median(getattr(r, f).ms_per_1000 for r in rounds))
+                         for f in ("copy", "copy_parse", "service", "resend")))
+        print(f"median of {len(rounds)} (ratios of medians): {_figures(middle)}")
+
+
+def _figures(r: Round) -> str:
+    return (f"COPY {r.copy.rate:,.0f}/s, COPY+parse {r.copy_parse.rate:,.0f}/s, service {r.service.rate:,.0f}/s "
+            f"({r.service.rate / r.copy.rate:.1%} of COPY, {r.service.rate / r.copy_parse.rate:.1%} of COPY+parse), "
+            f"resend {r.resend.rate:,.0f}/s; CPU ms per 1,000 events: COPY {r.copy.ms_per_1000:.0f}, "
+            f"COPY+parse {r.copy_parse.ms_per_1000:.0f}, service {r.service.ms_per_1000:.0f} "
+            f"(COPY's CPU / the service's {r.copy.ms_per_1000 / r.service.ms_per_1000:.1%}), "
+            f"resend {r.resend.ms_per_1000:.0f}")
 
 
 if __name__ == "__main__":
@@ -227,8 +277,10 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--senders", type=int, default=2, help="concurrent HTTP clients")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--months", type=int, default=24, choices=range(1, 25), metavar="1..24",
+                        help="the events' span: 24 is a backfill (about one rollup row per event), 1 a busy month")
     parser.add_argument("--data-dir", default=str(Path(tempfile.gettempdir()) / "sm-ingest-bench"),
                         help="where the history and its embedded PostgreSQL live")
-    parser.add_argument("--history-tenants", type=int, default=20)
+    parser.add_argument("--history-tenants", type=int, default=8)
     parser.add_argument("--history-scale", type=float, default=2.0)
     asyncio.run(main(parser.parse_args()))
