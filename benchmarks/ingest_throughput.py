@@ -62,7 +62,12 @@ COLUMNS = ("tenant_id", "occurred_at", "event_id", "type", "lead_id", "agent_id"
 @dataclass
 class Phase:
     rate: float  # events/s, wall clock
-    ms_per_1000: float  # CPU ms per 1,000 events: the service's (or COPY's client's) and PostgreSQL's together
+    python_ms: float  # CPU ms per 1,000 events of the service process (for COPY: the client's)
+    postgres_ms: float  # CPU ms per 1,000 events of PostgreSQL's processes
+
+    @property
+    def ms_per_1000(self) -> float:
+        return self.python_ms + self.postgres_ms
 
 
 @dataclass
@@ -94,8 +99,11 @@ class CpuMeter:
             seconds[proc.pid] = t.user + t.system
         return seconds
 
-    def since(self, before: dict[int, float], *, server: bool = True) -> float:
-        return sum(t - before.get(pid, 0.0) for pid, t in self.sample().items() if server or pid != self.server)
+    def since(self, before: dict[int, float]) -> tuple[float, float]:
+        """(the service's, PostgreSQL's) CPU seconds since ``before``."""
+        spent = {pid: t - before.get(pid, 0.0) for pid, t in self.sample().items()}
+        service = spent.pop(self.server, 0.0)
+        return service, sum(spent.values())
 
 
 def postmaster_pid(data_dir: Path) -> int | None:
@@ -140,8 +148,8 @@ async def copy_rate(dsn: str, batches: list[bytes], meter: CpuMeter, *, parse: b
                 await conn.copy_records_to_table("events", records=rows, columns=COLUMNS)
             count += len(rows)
         seconds = time.perf_counter() - started
-        cpu = meter.since(cpu_before, server=False) + time.process_time() - client_before
-        return Phase(count / seconds, cpu / count * 1e6)
+        _, postgres = meter.since(cpu_before)
+        return Phase(count / seconds, (time.process_time() - client_before) / count * 1e6, postgres / count * 1e6)
     finally:
         await conn.close()
 
@@ -167,11 +175,11 @@ async def send_rate(client: aiohttp.ClientSession, secret: str, batches: list[by
     started = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(senders)))
     seconds = time.perf_counter() - started
-    cpu = meter.since(cpu_before)
+    service, postgres = meter.since(cpu_before)
     total = sum(b.count(b"\n") for b in batches)
     if counted[expect] != total:
         raise SystemExit(f"expected {total} {expect}, the service said {counted}")
-    return Phase(total / seconds, cpu / total * 1e6)
+    return Phase(total / seconds, service / total * 1e6, postgres / total * 1e6)
 
 
 async def forget(dsn: str) -> None:
@@ -256,8 +264,8 @@ async def main(args: argparse.Namespace) -> None:
             rounds.append(Round(copy, copy_parse, sent, resend))
             print(f"round {n + 1}: {_figures(rounds[-1])}", flush=True)
     if len(rounds) > 1:
-        middle = Round(*(Phase(statistics.median(getattr(r, f).rate for r in rounds),
-                               statistics.median(getattr(r, f).ms_per_1000 for r in rounds))
+        middle = Round(*(Phase(*(statistics.median(getattr(getattr(r, f), m) for r in rounds)
+                                 for m in ("rate", "python_ms", "postgres_ms")))
                          for f in ("copy", "copy_parse", "service", "resend")))
         print(f"median of {len(rounds)} (ratios of medians): {_figures(middle)}")
 
@@ -267,6 +275,7 @@ def _figures(r: Round) -> str:
             f"({r.service.rate / r.copy.rate:.1%} of COPY, {r.service.rate / r.copy_parse.rate:.1%} of COPY+parse), "
             f"resend {r.resend.rate:,.0f}/s; CPU ms per 1,000 events: COPY {r.copy.ms_per_1000:.0f}, "
             f"COPY+parse {r.copy_parse.ms_per_1000:.0f}, service {r.service.ms_per_1000:.0f} "
+            f"(Python {r.service.python_ms:.0f} + PostgreSQL {r.service.postgres_ms:.0f}) "
             f"(COPY's CPU / the service's {r.copy.ms_per_1000 / r.service.ms_per_1000:.1%}), "
             f"resend {r.resend.ms_per_1000:.0f}")
 
