@@ -201,8 +201,10 @@ def _stored_events(types: frozenset[E]) -> str:
             f" FROM events ev WHERE ev.lead_id IS NOT NULL AND ev.type IN ({listed}))")
 
 
-_BATCH = ("(SELECT u.lead_id, u.event_id, u.occurred_at, u.type, u.agent_id, u.payload::jsonb AS d\n"
-          " FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])\n"
+# payloads cast to jsonb[] as a whole, so parsed once each (a text::jsonb cast here would be parsed again for
+# each e.d->>'…')
+_BATCH = ("(SELECT u.lead_id, u.event_id, u.occurred_at, u.type, u.agent_id, u.payload AS d\n"
+          " FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[]::jsonb[])\n"
           "      AS u(lead_id, event_id, occurred_at, type, agent_id, payload))")
 
 

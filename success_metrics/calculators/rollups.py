@@ -58,14 +58,17 @@ FROM s CROSS JOIN LATERAL sm_contact_fields(s.payload) f WHERE s.type = 'contact
 ON CONFLICT DO NOTHING
 """
 TYPED_TYPES = (EventType.COMPONENT_CALL, EventType.CONTACT_ATTEMPTED)
-_TYPED_BATCH = ("SELECT b.type, b.at, b.event_id, b.lead_id, b.payload_text::jsonb AS payload "
-                "FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]) "
-                "AS b (type, at, event_id, lead_id, payload_text)")
+_TYPED_BATCH = ("SELECT b.type, b.at, b.event_id, b.lead_id, b.payload "
+                "FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]::jsonb[]) "
+                "AS b (type, at, event_id, lead_id, payload)")
 _TYPED_STORED = ("SELECT type, occurred_at AS at, event_id, lead_id, payload FROM events WHERE tenant_id = $1 "
                  "AND type IN ('component.call', 'contact.attempted') AND occurred_at >= $2 AND occurred_at < $3")
 
-_BATCH = ("SELECT * FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::text[]) "
-          "AS b (type, at, payload_text, agent_id) CROSS JOIN LATERAL (SELECT b.payload_text::jsonb AS payload) j")
+# payloads arrive as text[], cast to jsonb[] as a whole, so parsed once each: a ``text::jsonb`` cast in the batch
+# is inlined into every ``payload->>`` of sm_rollup_key and parsed again for each (measured: 4/5 of the statement's
+# time)
+_BATCH = ("SELECT * FROM unnest($3::text[], $4::timestamptz[], $5::text[]::jsonb[], $6::text[]) "
+          "AS b (type, at, payload, agent_id)")
 _STORED = ("SELECT type, occurred_at AS at, payload, agent_id FROM events "
            "WHERE tenant_id = $1 AND occurred_at >= $3 AND occurred_at < $4")
 
@@ -75,22 +78,24 @@ async def tenant_timezone(conn: asyncpg.Connection, tenant_id: str) -> str:
     return tz or "UTC"
 
 
-async def apply_events(conn: asyncpg.Connection, tenant_id: str, events: Sequence[IngestedEvent]) -> None:
-    """Fold newly stored events into the rollup tables, in one set-based statement."""
+async def apply_events(conn: asyncpg.Connection, tenant_id: str, events: Sequence[IngestedEvent],
+                       payloads: Sequence[str] | None = None) -> None:
+    """Fold newly stored events into the rollup tables, in one set-based statement. ``payloads``: each event's
+    data as JSON, when the caller has it already."""
     if not events:
         return
+    texts = [json.dumps(e.data) for e in events] if payloads is None else payloads
     tz = await tenant_timezone(conn, tenant_id)
     await conn.execute(
         _UPSERT.format(source=_BATCH), tenant_id, tz,
-        [e.type.value for e in events], [e.occurred_at for e in events],
-        [json.dumps(e.data) for e in events], [e.agent_id for e in events],
+        [e.type.value for e in events], [e.occurred_at for e in events], texts, [e.agent_id for e in events],
     )
-    typed = [e for e in events if e.type in TYPED_TYPES]
+    typed = [(e, t) for e, t in zip(events, texts, strict=True) if e.type in TYPED_TYPES]
     if typed:
         await conn.execute(
             _TYPED.format(source=_TYPED_BATCH), tenant_id,
-            [e.type.value for e in typed], [e.occurred_at for e in typed], [e.event_id for e in typed],
-            [e.lead_id for e in typed], [json.dumps(e.data) for e in typed],
+            [e.type.value for e, _ in typed], [e.occurred_at for e, _ in typed], [e.event_id for e, _ in typed],
+            [e.lead_id for e, _ in typed], [t for _, t in typed],
         )
 
 

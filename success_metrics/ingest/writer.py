@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 import asyncpg
+import orjson
 
 from success_metrics.calculators import EventType, IngestedEvent, entities, rollups
 from success_metrics.ingest import tallies
@@ -73,7 +74,7 @@ async def write(
             await partitions.ensure_months(conn, {partitions.month_start(e.occurred_at) for e in batch})
     try:
         async with db.tenant(tenant_id) as conn:
-            stored = await _store(conn, tenant_id, batch)
+            stored, payloads = await _store(conn, tenant_id, batch)
             await conn.execute(
                 """INSERT INTO ingest_batches (tenant_id, run_id, source, key_id, accepted, duplicates, rejected,
                                                first_occurred_at, last_occurred_at)
@@ -85,15 +86,18 @@ async def write(
             now = now or datetime.now(UTC)
             await tallies.record(conn, tenant_id, source.value,
                                  tallies.tally([v.event for v in events], stored, reasons, now), now)
-            await rollups.apply_events(conn, tenant_id, stored)
+            await rollups.apply_events(conn, tenant_id, stored, payloads)
     except asyncpg.ForeignKeyViolationError:
         raise UnknownTenant(tenant_id) from None
     return WriteResult(accepted=len(stored), duplicates=len(events) - len(stored), stored=stored)
 
 
-async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedEvent]) -> list[IngestedEvent]:
+async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedEvent]
+                 ) -> tuple[list[IngestedEvent], list[str]]:
+    """The events stored for the first time, and each one's data as JSON (serialised once, read by every
+    statement after)."""
     if not batch:
-        return []
+        return [], []
     claimed = await conn.fetch(
         """INSERT INTO event_ids (tenant_id, event_id, occurred_at)
            SELECT $1, u.id, u.at FROM unnest($2::text[], $3::timestamptz[]) AS u(id, at)
@@ -103,7 +107,7 @@ async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedE
     new_ids = {r["event_id"] for r in claimed}
     fresh = [e for e in batch if e.event_id in new_ids]
     if not fresh:
-        return []
+        return [], []
     fresh.sort(key=lambda e: (e.occurred_at, e.event_id))
 
     lead_ids = sorted({e.lead_id for e in fresh if e.lead_id})
@@ -113,7 +117,7 @@ async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedE
             "SELECT lead_id FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[]) "
             "AND erasure_requested_at IS NOT NULL", tenant_id, lead_ids))
     stored = [replace(e, data=_without_contact(e.data)) if e.lead_id in erased else e for e in fresh]
-    payloads = [json.dumps(e.data, separators=(",", ":")) for e in stored]
+    payloads = [_json(e.data) for e in stored]
     await conn.execute(
         """INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, agent_id, payload)
            SELECT $1, u.at, u.id, u.type, u.lead, u.agent, u.payload::jsonb
@@ -130,7 +134,14 @@ async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedE
                WHERE tenant_id = $1 AND lead_id = ANY($2::text[]) AND type = 'lead.created' AND payload ? 'contact'""",
             tenant_id, sorted(erased),
         )
-    return stored
+    return stored, payloads
+
+
+def _json(data: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:  # an integer past 64 bits, which orjson does not write
+        return json.dumps(data, separators=(",", ":"))
 
 
 def _without_contact(data: dict[str, Any]) -> dict[str, Any]:

@@ -529,11 +529,11 @@ async def test_rollups_receive_only_newly_stored_events(
     seen: list[list[str]] = []
     original = rollups.apply_events
 
-    async def spy(conn: Any, tenant_id: str, events: Any) -> None:
+    async def spy(conn: Any, tenant_id: str, events: Any, payloads: Any = None) -> None:
         assert tenant_id == tid
         assert await conn.fetchval("SELECT current_setting('app.tenant_id')") == tid  # inside the tenant transaction
         seen.append([e.event_id for e in events])
-        await original(conn, tenant_id, events)
+        await original(conn, tenant_id, events, payloads)
 
     monkeypatch.setattr(rollups, "apply_events", spy)
     tid = await _tenant(db, new_tenant_id)
