@@ -6,7 +6,7 @@ scores and never predict.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -81,33 +81,37 @@ async def reliability(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
     return shapes.table("scoring.reliability", cols, rows, notices=notices)
 
 
-async def _open_leads(conn: asyncpg.Connection, sq: ScopedQuery, cold: bool
+async def _open_leads(conn: asyncpg.Connection, sq: ScopedQuery
                       ) -> tuple[list[asyncpg.Record], scoring.Quality | None]:
-    """Leads created in the range still open at its end (gone cold by then, when ``cold``: with ``idle_days``), in
-    scope, with their stored P(close) (``p_close``: None for a lead that arrived after the last fit)."""
+    """Leads created in the range still open at its end, in scope, with their stored P(close) (``p_close``: None for
+    a lead that arrived after the last fit)."""
     q = sq.query
     p = Params()
     tenant, start, end = p.add(sq.tenant_id), p.add(q.start), p.add(q.end)
-    idle, progress, cold_only = "", "", "TRUE"
-    if cold:
-        # a lead's latest progress before the end: never before its creation (itself progress, at created_at ≥ the
-        # range's start), so only the range's events are read, and whole months of them (a lookup per lead reads
-        # every month's partition)
-        idle = f", extract(epoch FROM {end} - g.progress_at) / 86400 AS idle_days"
-        progress = (f"JOIN (SELECT lead_id, max(occurred_at) AS progress_at FROM events WHERE tenant_id = {tenant} "
-                    f"AND type = ANY({p.add(list(scoring.PROGRESS))}::text[]) AND occurred_at >= {start} "
-                    f"AND occurred_at < {end} GROUP BY lead_id) g ON g.lead_id = l.lead_id")
-        cold_only = f"extract(epoch FROM {end} - g.progress_at) / 86400 >= {p.add(scoring.COLD_DAYS)}"
     records = await conn.fetch(
         f"""SELECT l.lead_id, l.created_at, l.score, coalesce(l.source, 'unknown') AS source,
-                   coalesce(sm_score_band(l.score), 'unscored') AS band, c.p_close{idle}
-            FROM leads l LEFT JOIN lead_scores c ON c.tenant_id = l.tenant_id AND c.lead_id = l.lead_id {progress}
+                   coalesce(sm_score_band(l.score), 'unscored') AS band, c.p_close
+            FROM leads l LEFT JOIN lead_scores c ON c.tenant_id = l.tenant_id AND c.lead_id = l.lead_id
             WHERE l.tenant_id = {tenant} AND l.created_at >= {start} AND l.created_at < {end}
               AND (l.closed_at IS NULL OR l.closed_at >= {end}) AND l.erasure_requested_at IS NULL
               AND (l.unsubscribed_at IS NULL OR l.unsubscribed_at >= {end})
               AND {where_filters(LEAD_COLUMNS, q.filters, p, q.metric)}
-              AND {scope_condition("l.agent_id", "l.team_id", sq.scope, p)} AND {cold_only}""", *p.values)
+              AND {scope_condition("l.agent_id", "l.team_id", sq.scope, p)}""", *p.values)
     return records, await _quality(conn, sq.tenant_id)
+
+
+async def _idle_days(conn: asyncpg.Connection, sq: ScopedQuery) -> dict[str, float]:
+    """Lead → days from its latest progress before the range's end to that end, for leads idle COLD_DAYS or more.
+    A lead's latest progress is never before its creation (itself progress), so for leads created in the range
+    only the range's events are read, in whole months (a lookup per lead read every month's partition). A
+    statement of its own: joined with the leads, PostgreSQL's generic plan of it nested-looped the two."""
+    q = sq.query
+    rows = await conn.fetch(
+        "SELECT lead_id, max(occurred_at) AS progress_at FROM events WHERE tenant_id = $1 AND type = ANY($2::text[]) "
+        "AND occurred_at >= $3 AND occurred_at < $4 GROUP BY lead_id "
+        "HAVING max(occurred_at) <= $4::timestamptz - make_interval(secs => $5)",
+        sq.tenant_id, list(scoring.PROGRESS), q.start, q.end, float(scoring.COLD_DAYS * 86400))
+    return {r["lead_id"]: (q.end - r["progress_at"]) / timedelta(days=1) for r in rows}
 
 
 def _fitted(found: scoring.Quality | None) -> bool:
@@ -128,7 +132,7 @@ def _unscored(records: list[asyncpg.Record]) -> list[str]:
         Unit.PERCENT, Kind.TABLE, dimensions=DIMS, inputs=PER_LEAD, row_scoped=True,
         column_units=(("p_close", Unit.PERCENT), ("engine_score", Unit.SCORE)))
 async def leads(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    records, found = await _open_leads(conn, sq, cold=False)
+    records, found = await _open_leads(conn, sq)
     fitted = _fitted(found)
     rows = [] if not fitted else sorted(
         ((r["lead_id"], r["source"], r["band"], r["created_at"].isoformat(), _pct(r["p_close"]), r["score"])
@@ -148,13 +152,15 @@ async def leads(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) ->
         Unit.PERCENT, Kind.TABLE, dimensions=DIMS, inputs=PER_LEAD, row_scoped=True,
         column_units=(("idle_days", Unit.COUNT), ("p_close", Unit.PERCENT), ("risk", Unit.PERCENT)))
 async def at_risk(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    records, found = await _open_leads(conn, sq, cold=True)
+    records, found = await _open_leads(conn, sq)
+    idle_days = await _idle_days(conn, sq)
+    cold = [r for r in records if r["lead_id"] in idle_days]
     rows: list[tuple[object, ...]] = []
     if found is not None and _fitted(found):
         lost = found.lost_after_idle
         base = found.base_rate or 0.0
-        for r in records:
-            idle, pc = float(r["idle_days"]), r["p_close"]
+        for r in cold:
+            idle, pc = idle_days[r["lead_id"]], r["p_close"]
             bucket = max((d for d in lost if d <= idle), default=None)
             act = pc is not None and pc >= 2 * base > 0
             rows.append((r["lead_id"], r["source"], r["band"], idle, _pct(pc),
@@ -166,4 +172,4 @@ async def at_risk(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) 
             shapes.num("idle_days", Unit.COUNT), shapes.num("p_close", Unit.PERCENT), shapes.num("risk", Unit.PERCENT),
             shapes.text("action")]
     return shapes.table("leads.at_risk", cols, rows[:MAX_ROWS],
-                        notices=_unscored(records) if _fitted(found) else [models.NOT_FITTED])
+                        notices=_unscored(cold) if _fitted(found) else [models.NOT_FITTED])

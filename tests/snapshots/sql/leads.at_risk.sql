@@ -8,28 +8,15 @@ WHERE tenant_id = $1;
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $4 = ['lead.created', 'lead.responded', 'contact.attempted', 'appointment.scheduled']
--- $5 = 7
 SELECT l.lead_id,
        l.created_at,
        l.score,
        coalesce(l.source, 'unknown') AS SOURCE,
        coalesce(sm_score_band(l.score), 'unscored') AS band,
-       c.p_close,
-       extract(epoch
-               FROM $3 - g.progress_at) / 86400 AS idle_days
+       c.p_close
 FROM leads l
 LEFT JOIN lead_scores c ON c.tenant_id = l.tenant_id
 AND c.lead_id = l.lead_id
-JOIN
-  (SELECT lead_id,
-          max(occurred_at) AS progress_at
-   FROM EVENTS
-   WHERE tenant_id = $1
-     AND TYPE = ANY($4::text[])
-     AND occurred_at >= $2
-     AND occurred_at < $3
-   GROUP BY lead_id) g ON g.lead_id = l.lead_id
 WHERE l.tenant_id = $1
   AND l.created_at >= $2
   AND l.created_at < $3
@@ -39,9 +26,7 @@ WHERE l.tenant_id = $1
   AND (l.unsubscribed_at IS NULL
        OR l.unsubscribed_at >= $3)
   AND TRUE
-  AND TRUE
-  AND extract(epoch
-              FROM $3 - g.progress_at) / 86400 >= $5;
+  AND TRUE;
 
 -- statement 3
 -- $1 = 'sql-snapshot'
@@ -56,3 +41,19 @@ FROM fitted_models
 WHERE tenant_id = $1
   AND kind = $2
   AND KEY = $3;
+
+-- statement 4
+-- $1 = 'sql-snapshot'
+-- $2 = ['lead.created', 'lead.responded', 'contact.attempted', 'appointment.scheduled']
+-- $3 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $4 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = 604800.0
+SELECT lead_id,
+       max(occurred_at) AS progress_at
+FROM EVENTS
+WHERE tenant_id = $1
+  AND TYPE = ANY($2::text[])
+  AND occurred_at >= $3
+  AND occurred_at < $4
+GROUP BY lead_id
+HAVING max(occurred_at) <= $4::timestamptz - make_interval(secs => $5);

@@ -26,7 +26,6 @@ WHERE l.tenant_id = $1
   AND (l.unsubscribed_at IS NULL
        OR l.unsubscribed_at >= $3)
   AND TRUE
-  AND TRUE
   AND TRUE;
 
 -- statement 3
