@@ -483,5 +483,5 @@ if __name__ == "__main__":
                         help="start a warm-up only this many seconds or more before the next quarter hour's round")
     parser.add_argument("--reset-tables", nargs="*", default=["tenant_warmups"],
                         help="tables emptied in each phase's copy besides the UNLOGGED ones (if they exist)")
-    parser.add_argument("--ready-timeout", type=float, default=900.0, help="cap on a replica's start to warm")
+    parser.add_argument("--ready-timeout", type=float, default=2400.0, help="cap on a replica's start to warm")
     asyncio.run(main(parser.parse_args()))
