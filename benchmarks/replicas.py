@@ -142,6 +142,11 @@ def balancer(backends: list[str]) -> Iterator[str]:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 30 s; and its children (a replica's model-fitting process outlived a replica
+    killed outright, and a killed replica's children are no longer listed under it)."""
+    children: list[psutil.Process] = []
+    with contextlib.suppress(psutil.NoSuchProcess):
+        children = psutil.Process(proc.pid).children(recursive=True)
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
@@ -149,6 +154,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
 
 
 # --- the database: a copy per phase, and what it did --------------------------------------------------------
@@ -261,12 +269,18 @@ async def through_kill(client: aiohttp.ClientSession, users: list[User], dashboa
             served, lost = (served, lost + 1) if tally.http_errors else (served + 1, lost)
             await asyncio.sleep(max(0.0, min(tick + REFRESH_S, stop_at) - time.monotonic()))
 
+    orphans: list[psutil.Process] = []
+
     async def kill() -> None:
         await asyncio.sleep(seconds / 3)
+        orphans.extend(psutil.Process(victim.proc.pid).children(recursive=True))
         victim.proc.kill()
         print(f"  killed replica {victim.url} (SIGKILL) at {seconds / 3:.0f} s", flush=True)
 
     await asyncio.gather(kill(), *(one(i, u) for i, u in enumerate(users)))
+    for child in orphans:  # its model-fitting process outlives it
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
     return served, lost
 
 
@@ -483,5 +497,5 @@ if __name__ == "__main__":
                         help="start a warm-up only this many seconds or more before the next quarter hour's round")
     parser.add_argument("--reset-tables", nargs="*", default=["tenant_warmups"],
                         help="tables emptied in each phase's copy besides the UNLOGGED ones (if they exist)")
-    parser.add_argument("--ready-timeout", type=float, default=900.0, help="cap on a replica's start to warm")
+    parser.add_argument("--ready-timeout", type=float, default=2400.0, help="cap on a replica's start to warm")
     asyncio.run(main(parser.parse_args()))
