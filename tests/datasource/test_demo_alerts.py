@@ -49,7 +49,8 @@ async def test_demo_history_fires_alerts_that_show_as_annotations(
     assert evaluated == end and all(end - timedelta(days=1) <= e["started_at"] <= end for e in events)
     # a second replay resumes after the last tick: nothing is evaluated twice, nothing recorded again
     assert await replay_alerts(answers, profile.tenant_id, end, retention_months=24, days=1) == []
-    body = {"range": {"from": (end - timedelta(days=2)).isoformat(), "to": end.isoformat()},
+    # a range ends before its end (half-open), and the last tick fires at ``end`` itself: look a minute past it
+    body = {"range": {"from": (end - timedelta(days=2)).isoformat(), "to": (end + timedelta(minutes=1)).isoformat()},
             "annotation": {"name": "Alerts", "query": "alerts"}}
     r = await client.post("/annotations", json=body, headers=bearer(token_for(profile.tenant_id, "executive")))
     assert r.status_code == 200, r.text
