@@ -47,10 +47,14 @@ def fitting_pool() -> ProcessPoolExecutor:
 class ModelTrainer:
     def __init__(self, db: Database, cache: ResultCache,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 kinds: list[models.Trainer] | None = None, pool: Executor | None = None) -> None:
+                 kinds: list[models.Trainer] | None = None, pool: Callable[[], Executor] | None = None) -> None:
         self.db = db
         self.cache = cache
-        self.pool = pool  # where fits run (fitting_pool); None: a thread, for tests' local kinds
+        # makes the executor fits run in (fitting_pool); None: a thread, for tests' local kinds. It is made at a
+        # round's first fit and shut down when the round ends, so the worker's memory (the model libraries, a
+        # tenant's data) goes back to the system between rounds instead of doubling the service's all day
+        self.pool = pool
+        self._executor: Executor | None = None
         self.clock = clock
         self.kinds = kinds  # default: every registered kind
         self.state = TrainerState()
@@ -73,23 +77,33 @@ class ModelTrainer:
                 tenant_ids = [r["tenant_id"] for r in await conn.fetch(
                     "SELECT tenant_id FROM tenants WHERE tenant_id NOT LIKE '\\_%' ORDER BY tenant_id")]
         state = TrainerState(rounds=self.state.rounds + 1)
-        for tenant in tenant_ids:
-            for kind in self.kinds or models.trainers():
-                try:
-                    fitted = await self.cache.in_background(functools.partial(self._train, tenant, kind, now))
-                except StorageError:
-                    raise
-                except Exception:  # one kind's failure must not cost the others their fit
-                    log.exception("fitting %s of tenant %s failed", kind.kind, tenant)
-                    state.failed += 1
-                    continue
-                if fitted:
-                    state.fitted += 1
-                else:
-                    state.unchanged += 1
+        try:
+            for tenant in tenant_ids:
+                for kind in self.kinds or models.trainers():
+                    try:
+                        fitted = await self.cache.in_background(functools.partial(self._train, tenant, kind, now))
+                    except StorageError:
+                        raise
+                    except Exception:  # one kind's failure must not cost the others their fit
+                        log.exception("fitting %s of tenant %s failed", kind.kind, tenant)
+                        state.failed += 1
+                        continue
+                    if fitted:
+                        state.fitted += 1
+                    else:
+                        state.unchanged += 1
+        finally:
+            await asyncio.to_thread(self.close)
         self.state = state
         log.info("models: %d fitted, %d unchanged, %d failed", state.fitted, state.unchanged, state.failed)
         return state
+
+    def close(self, wait: bool = True) -> None:
+        """End the worker the fits ran in, if one runs: at the end of each round, and when the service stops (then
+        without waiting for a fit under way)."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=wait, cancel_futures=True)
 
     async def _train(self, tenant: str, kind: models.Trainer, now: datetime) -> bool:
         """Refit one kind of one tenant if its data changed; whether it did."""
@@ -103,7 +117,9 @@ class ModelTrainer:
         if self.pool is None:
             payloads = await asyncio.to_thread(kind.fit, data)
         else:
-            payloads = await asyncio.get_running_loop().run_in_executor(self.pool, kind.fit, data)
+            if self._executor is None:
+                self._executor = self.pool()
+            payloads = await asyncio.get_running_loop().run_in_executor(self._executor, kind.fit, data)
         async with self.db.tenant(tenant) as conn:
             await models.store(conn, tenant, kind, payloads, mark, now)
         if before is None:  # frames computed before the first fit carry the "not fitted" notice

@@ -45,8 +45,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         if warmer is not None:
             services.background.every("cache warmer", warmer.scheduled_round, warmer.wait)
             # models are fitted on the same quarter-hour schedule as the warmer, in its background lane
-            fitting = fitting_pool()
-            trainer = ModelTrainer(services.db, services.cache, pool=fitting)
+            trainer = ModelTrainer(services.db, services.cache, pool=fitting_pool)
             services.background.every("model trainer", trainer.scheduled_round, trainer.wait)
             services.background.every("closed days", lambda: summaries.summarize(services.db), summaries.ROUND_S)
         if settings.dashboard_check:
@@ -58,7 +57,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         finally:
             await services.stop()
             if warmer is not None:
-                fitting.shutdown(wait=False, cancel_futures=True)
+                trainer.close(wait=False)
 
     # /docs and /redoc with Swagger UI's and ReDoc's files from the fastapi-offline package, not a CDN: they work
     # where the service has no way out (and no third party sees who reads the docs)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import psutil
 
 from success_metrics.calculators import TenantSettings, models
 from success_metrics.ingest import intake
@@ -123,15 +124,13 @@ async def test_fits_run_in_a_process_of_their_own_at_a_lower_priority(
     async def load(conn: asyncpg.Connection, tenant: str, s: TenantSettings, now: datetime) -> Any:
         return tenant
 
-    pool = fitting_pool()
-    try:
-        t = ModelTrainer(db, ResultCache(15, 900), clock=lambda: NOW, pool=pool,
-                         kinds=[models.Trainer("test.where", load, where_fitted)])
-        assert (await t.round(NOW, [tenant])).fitted == 1
-    finally:
-        pool.shutdown()
+    t = ModelTrainer(db, ResultCache(15, 900), clock=lambda: NOW, pool=fitting_pool,
+                     kinds=[models.Trainer("test.where", load, where_fitted)])
+    assert (await t.round(NOW, [tenant])).fitted == 1
     async with db.tenant(tenant) as conn:
         pid = await models.read(conn, tenant, "test.where", "pid")
         nice = await models.read(conn, tenant, "test.where", "nice")
     assert pid is not None and int(pid.payload) != os.getpid()
+    # the worker lives for the round only: its memory goes back to the system until a round fits again
+    assert not psutil.pid_exists(int(pid.payload))
     assert nice is not None and int(nice.payload) == min(19, os.nice(0) + 10)  # niceness stops at 19
