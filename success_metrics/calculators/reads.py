@@ -28,6 +28,7 @@ from success_metrics.calculators import buckets, formulas
 from success_metrics.calculators.buckets import (
     Segment,
     Source,
+    Width,
     local_midnight,
     series_starts,
 )
@@ -94,7 +95,7 @@ TASK_ROWS = {"lead.responded": "automation <> 'manual'", "contact.attempted": "a
 
 
 async def period_figures(
-    conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: timedelta | str | None = None,
+    conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: Width | None = None,
     tz: str = "UTC",
 ) -> dict[datetime | None, PeriodFigures]:
     """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail and deals from lead
@@ -146,7 +147,7 @@ async def period_figures(
 
 
 def deals_sql(p: Params, tenant: str, lo: datetime | None, hi: datetime | None,
-              series: timedelta | str | None = None, tz: str = "UTC", where: str = "TRUE") -> str:
+              series: Width | None = None, tz: str = "UTC", where: str = "TRUE") -> str:
     """Deals closed in [lo, hi) as rows (t: series bucket or None, kind 'deal', key: attribution class,
     n: deals, value: revenue): one per lead, lead state's deal. ``where`` is a further condition on
     ``leads l`` whose values are in ``p``."""
@@ -174,7 +175,7 @@ def _costs_sql(p: Params, tenant: str, lo: datetime, hi: datetime, tz: str) -> s
 
 
 def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float, lo: datetime, hi: datetime,
-              series: timedelta | str | None, zone: ZoneInfo) -> None:
+              series: Width | None, zone: ZoneInfo) -> None:
     """Add a month's cost (key 'YYYY-MM category') if the month overlaps [lo, hi), to the bucket holding
     max(month start, lo)."""
     month_text, category = key.split(" ", 1)

@@ -8,11 +8,15 @@ WHERE tenant_id = $1;
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $4 = 'UTC'
--- $5 = 'UTC'
--- $6 = 'sql-snapshot'
--- $7 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $8 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $4 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $6 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $7 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $8 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $9 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $10 = 'sql-snapshot'
+-- $11 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $12 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
   (SELECT t AS t,
           CASE TYPE
               WHEN 'error.prevented' THEN 'errors_prevented'
@@ -31,7 +35,10 @@ WHERE tenant_id = $1;
                                                  ELSE TRUE
                                              END), 0)::numeric AS value
    FROM
-     (SELECT (date_trunc('month', u.bucket AT TIME ZONE $4) AT TIME ZONE $4) AS t,
+     (SELECT CASE
+                 WHEN u.bucket < $4::timestamptz THEN $5::timestamptz
+                 ELSE $6::timestamptz
+             END AS t,
              u.type,
              CASE u.type
                  WHEN 'lead.responded' THEN u.k3
@@ -70,15 +77,18 @@ WHERE tenant_id = $1;
             3
    ORDER BY array_position(ARRAY['lead.responded', 'lead.enriched', 'lead.routed', 'lead.nurtured', 'lead.scored', 'contact.attempted', 'error.prevented', 'agent.activity'], TYPE))
 UNION ALL
-SELECT (date_trunc('month', l.closed_at AT TIME ZONE $5) AT TIME ZONE $5) AS t,
+SELECT CASE
+           WHEN l.closed_at < $7::timestamptz THEN $8::timestamptz
+           ELSE $9::timestamptz
+       END AS t,
        'deal' AS kind,
        coalesce(l.attribution_class, '') AS KEY,
        count(*)::numeric AS n,
        coalesce(sum(l.deal_value), 0) AS value
 FROM leads l
-WHERE l.tenant_id = $6
-  AND l.closed_at >= $7
-  AND l.closed_at < $8
+WHERE l.tenant_id = $10
+  AND l.closed_at >= $11
+  AND l.closed_at < $12
   AND TRUE
 GROUP BY 1,
          3;
