@@ -37,6 +37,7 @@ from success_metrics.calculators.sql import (
     Params,
     bucket_expr,
     by_type,
+    fetch_generic,
     fetch_one,
     scope_condition,
     union_source,
@@ -121,7 +122,7 @@ async def period_figures(
     if segments:
         lo, hi = segments[0].lo, segments[-1].hi
         parts.append(deals_sql(p, tenant, lo, hi, series, tz))
-    rows = list(await conn.fetch(" UNION ALL ".join(parts), *p.values))
+    rows = await fetch_generic(conn, " UNION ALL ".join(parts), *p.values)
     if segments:
         # costs read the month-partitioned events: in a statement of their own PostgreSQL keeps one generic plan
         # (partitions pruned as it runs) after five calls; inside the union above it planned them at every call

@@ -5,6 +5,10 @@ FROM tenants
 WHERE tenant_id = $1;
 
 -- statement 2
+
+SET LOCAL plan_cache_mode = force_generic_plan;
+
+-- statement 3
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -81,7 +85,11 @@ WHERE l.tenant_id = $4
 GROUP BY 1,
          3;
 
--- statement 3
+-- statement 4
+
+SET LOCAL plan_cache_mode TO DEFAULT;
+
+-- statement 5
 -- $1 = datetime.timedelta(days=92)
 -- $2 = 'UTC'
 -- $3 = 'sql-snapshot'
@@ -99,7 +107,7 @@ WHERE tenant_id = $3
   AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 4
+-- statement 6
 -- $1 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -118,7 +126,11 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 5
+-- statement 7
+
+SET LOCAL plan_cache_mode = force_generic_plan;
+
+-- statement 8
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -195,7 +207,11 @@ WHERE l.tenant_id = $4
 GROUP BY 1,
          3;
 
--- statement 6
+-- statement 9
+
+SET LOCAL plan_cache_mode TO DEFAULT;
+
+-- statement 10
 -- $1 = datetime.timedelta(days=92)
 -- $2 = 'UTC'
 -- $3 = 'sql-snapshot'
@@ -213,7 +229,7 @@ WHERE tenant_id = $3
   AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 7
+-- statement 11
 -- $1 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
@@ -232,7 +248,11 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 8
+-- statement 12
+
+SET LOCAL plan_cache_mode = force_generic_plan;
+
+-- statement 13
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -309,7 +329,11 @@ WHERE l.tenant_id = $4
 GROUP BY 1,
          3;
 
--- statement 9
+-- statement 14
+
+SET LOCAL plan_cache_mode TO DEFAULT;
+
+-- statement 15
 -- $1 = datetime.timedelta(days=92)
 -- $2 = 'UTC'
 -- $3 = 'sql-snapshot'
@@ -327,7 +351,7 @@ WHERE tenant_id = $3
   AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 10
+-- statement 16
 -- $1 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -346,7 +370,11 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 11
+-- statement 17
+
+SET LOCAL plan_cache_mode = force_generic_plan;
+
+-- statement 18
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -423,7 +451,11 @@ WHERE l.tenant_id = $4
 GROUP BY 1,
          3;
 
--- statement 12
+-- statement 19
+
+SET LOCAL plan_cache_mode TO DEFAULT;
+
+-- statement 20
 -- $1 = datetime.timedelta(days=92)
 -- $2 = 'UTC'
 -- $3 = 'sql-snapshot'
@@ -441,7 +473,7 @@ WHERE tenant_id = $3
   AND occurred_at < $5::timestamptz + $1::interval
 GROUP BY 3;
 
--- statement 13
+-- statement 21
 -- $1 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))

@@ -5,6 +5,10 @@ FROM tenants
 WHERE tenant_id = $1;
 
 -- statement 2
+
+SET LOCAL plan_cache_mode = force_generic_plan;
+
+-- statement 3
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -93,7 +97,11 @@ WHERE l.tenant_id = $10
 GROUP BY 1,
          3;
 
--- statement 3
+-- statement 4
+
+SET LOCAL plan_cache_mode TO DEFAULT;
+
+-- statement 5
 -- $1 = datetime.timedelta(days=92)
 -- $2 = 'UTC'
 -- $3 = 'sql-snapshot'
