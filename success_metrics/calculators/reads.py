@@ -121,13 +121,9 @@ async def period_figures(
     parts = [by_types]
     if segments:
         lo, hi = segments[0].lo, segments[-1].hi
-        parts.append(deals_sql(p, tenant, lo, hi, series, tz))
-    rows = await fetch_generic(conn, " UNION ALL ".join(parts), *p.values)
-    if segments:
-        # costs read the month-partitioned events: in a statement of their own PostgreSQL keeps one generic plan
-        # (partitions pruned as it runs) after five calls; inside the union above it planned them at every call
-        c = Params()
-        rows += await conn.fetch(_costs_sql(c, tenant, lo, hi, tz), *c.values)
+        parts += [deals_sql(p, tenant, lo, hi, series, tz), _costs_sql(p, tenant, lo, hi, tz)]
+    # on its generic plan the month-partitioned events of the costs are pruned as the statement runs
+    rows = await fetch_generic(conn, " UNION ALL ".join(f"({x})" for x in parts), *p.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
         kind, n, value = r["kind"], int(r["n"]), float(r["value"] or 0)
@@ -194,14 +190,15 @@ def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float
 def event_rows(
     sq: ScopedQuery, s: TenantSettings, etype: str | tuple[str, ...], columns: Mapping[Dimension, str], p: Params,
     *, finest: Source = Source.DAY, width: timedelta | str | None = None, only: tuple[str, ...] | None = None,
+    pick: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
     """The query's range as rows of one or several event types (``union_source``: type and the model's names),
     from rollups and the raw tail, keeping the rows the query's filters allow (``columns`` maps a dimension to its
-    column; ``only``: only those names, see union_source). With a series ``width``, t is the series bucket."""
+    column; ``only`` and ``pick``: see union_source). With a series ``width``, t is the series bucket."""
     q = sq.query
     segments = buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width) if width else finest)
     src = union_source(sq.tenant_id, etype, segments, p, series=(width, s.timezone) if width else None,
-                       only=only)
+                       only=only, pick=pick)
     return f"(SELECT * FROM {src} x WHERE {where_filters(columns, q.filters, p, q.metric)})"
 
 
