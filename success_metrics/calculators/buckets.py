@@ -22,6 +22,9 @@ ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday
 _NICE = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 180, 360, 720)] + [DAY, 7 * DAY]
 GRANULARITIES = {"hour": HOUR, "day": DAY, "week": 7 * DAY}
 MONTH = "month"
+# A series bucket width, or explicit bucket starts (ascending; the last bucket has no end): a caller that knows
+# its few buckets (the current and the previous month) lets SQL compare with them instead of truncating each row.
+Width = timedelta | str | tuple[datetime, ...]
 
 
 def check_range(q: MetricQuery) -> None:
@@ -57,9 +60,12 @@ def local_midnight(d: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(d, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def series_starts(start: datetime, end: datetime, width: timedelta | str, zone: ZoneInfo) -> list[datetime]:
+def series_starts(start: datetime, end: datetime, width: Width, zone: ZoneInfo) -> list[datetime]:
     """Every bucket start whose bucket overlaps [start, end), ascending (UTC)."""
     out: list[datetime] = []
+    if isinstance(width, tuple):
+        ends: tuple[datetime | None, ...] = (*width[1:], None)
+        return [t for t, nxt in zip(width, ends, strict=True) if t < end and (nxt is None or nxt > start)]
     if width == MONTH:
         local = start.astimezone(zone)
         m = date(local.year, local.month, 1)

@@ -28,7 +28,7 @@ import asyncpg
 
 from success_metrics.calculators import buckets
 from success_metrics.calculators.buckets import HOUR, ORIGIN, Segment, Source
-from success_metrics.calculators.sql import Params, fetch_one, union_source
+from success_metrics.calculators.sql import Params, fetch_generic, union_source
 
 DOWN_SUCCESS = 0.5  # an hour whose component calls succeed less than half the time counts as down
 REFRESH_DAYS = 400  # days one refresh of a tenant summarizes at most (the rest on its next round)
@@ -132,7 +132,8 @@ async def down_hours(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: da
     days = closed_days(lo, hi, zone, now, whole_hours=True)
     outside = ends(lo, hi, days)
     p = Params()
-    r = await fetch_one(conn,
+    # generic plan: a custom plan estimated every day of the arrays anew at each call (the most of its time)
+    [r] = await fetch_generic(conn,
         f"""WITH days AS ({_days_sql(p, tenant, days)})
             SELECT (SELECT coalesce(sum(down_hours) FILTER (WHERE valid), 0) FROM days)
                    + (SELECT count(*) FROM ({_down_hours_raw_sql(p, tenant, outside, zone, tz)}) d) AS down,
@@ -182,13 +183,13 @@ async def failure_runs(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: 
     outside = ends(lo, hi, days)
     p = Params()
     tp = p.add(tenant)
-    rows = list(await conn.fetch(  # a stale day is a row without a component
+    rows = await fetch_generic(conn,  # a stale day is a row without a component
         f"""WITH days AS ({_days_sql(p, tenant, days)})
             SELECT r.day_start AS piece, r.component, r.lead_fail_at, r.first_ok_at, r.runs_us, r.runs_n,
                    r.trail_fail_at
             FROM days JOIN closed_day_runs r ON r.tenant_id = {tp} AND r.day_start = days.s WHERE days.valid
             UNION ALL SELECT s, NULL, NULL, NULL, 0, 0, NULL FROM days WHERE NOT days.valid
-            UNION ALL SELECT {_RUN_COLUMNS} FROM ({_runs_sql(p, tenant, outside)}) e""", *p.values))
+            UNION ALL SELECT {_RUN_COLUMNS} FROM ({_runs_sql(p, tenant, outside)}) e""", *p.values)
     stale = [r["piece"] for r in rows if r["component"] is None]
     if stale:
         p = Params()

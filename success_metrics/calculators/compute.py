@@ -109,6 +109,10 @@ class _Recorder:
         self.statements.append((sql, args))
         return await self._conn.fetchval(sql, *args)
 
+    async def execute(self, sql: str, *args: Any) -> str:
+        self.statements.append((sql, args))
+        return await self._conn.execute(sql, *args)
+
     def transaction(self) -> Any:
         """A savepoint, as on the connection (database.performance reads an extension that may refuse)."""
         return self._conn.transaction()
@@ -117,5 +121,5 @@ class _Recorder:
 async def explain(conn: asyncpg.Connection, sq: ScopedQuery) -> tuple[Frame, list[Statement]]:
     """Compute and return the SQL statements (text and parameters) the computation ran, in order."""
     recorder = _Recorder(conn)
-    frame = await compute(recorder, sq)  # type: ignore[arg-type]  # stands in for the three methods metrics call
+    frame = await compute(recorder, sq)  # type: ignore[arg-type]  # stands in for the methods metrics call
     return frame, recorder.statements

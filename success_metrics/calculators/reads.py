@@ -28,6 +28,7 @@ from success_metrics.calculators import buckets, formulas
 from success_metrics.calculators.buckets import (
     Segment,
     Source,
+    Width,
     local_midnight,
     series_starts,
 )
@@ -36,6 +37,7 @@ from success_metrics.calculators.sql import (
     Params,
     bucket_expr,
     by_type,
+    fetch_generic,
     fetch_one,
     scope_condition,
     union_source,
@@ -94,7 +96,7 @@ TASK_ROWS = {"lead.responded": "automation <> 'manual'", "contact.attempted": "a
 
 
 async def period_figures(
-    conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: timedelta | str | None = None,
+    conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: Width | None = None,
     tz: str = "UTC",
 ) -> dict[datetime | None, PeriodFigures]:
     """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail and deals from lead
@@ -119,13 +121,9 @@ async def period_figures(
     parts = [by_types]
     if segments:
         lo, hi = segments[0].lo, segments[-1].hi
-        parts.append(deals_sql(p, tenant, lo, hi, series, tz))
-    rows = list(await conn.fetch(" UNION ALL ".join(parts), *p.values))
-    if segments:
-        # costs read the month-partitioned events: in a statement of their own PostgreSQL keeps one generic plan
-        # (partitions pruned as it runs) after five calls; inside the union above it planned them at every call
-        c = Params()
-        rows += await conn.fetch(_costs_sql(c, tenant, lo, hi, tz), *c.values)
+        parts += [deals_sql(p, tenant, lo, hi, series, tz), _costs_sql(p, tenant, lo, hi, tz)]
+    # on its generic plan the month-partitioned events of the costs are pruned as the statement runs
+    rows = await fetch_generic(conn, " UNION ALL ".join(f"({x})" for x in parts), *p.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     for r in rows:
         kind, n, value = r["kind"], int(r["n"]), float(r["value"] or 0)
@@ -146,7 +144,7 @@ async def period_figures(
 
 
 def deals_sql(p: Params, tenant: str, lo: datetime | None, hi: datetime | None,
-              series: timedelta | str | None = None, tz: str = "UTC", where: str = "TRUE") -> str:
+              series: Width | None = None, tz: str = "UTC", where: str = "TRUE") -> str:
     """Deals closed in [lo, hi) as rows (t: series bucket or None, kind 'deal', key: attribution class,
     n: deals, value: revenue): one per lead, lead state's deal. ``where`` is a further condition on
     ``leads l`` whose values are in ``p``."""
@@ -174,7 +172,7 @@ def _costs_sql(p: Params, tenant: str, lo: datetime, hi: datetime, tz: str) -> s
 
 
 def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float, lo: datetime, hi: datetime,
-              series: timedelta | str | None, zone: ZoneInfo) -> None:
+              series: Width | None, zone: ZoneInfo) -> None:
     """Add a month's cost (key 'YYYY-MM category') if the month overlaps [lo, hi), to the bucket holding
     max(month start, lo)."""
     month_text, category = key.split(" ", 1)
@@ -192,14 +190,15 @@ def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float
 def event_rows(
     sq: ScopedQuery, s: TenantSettings, etype: str | tuple[str, ...], columns: Mapping[Dimension, str], p: Params,
     *, finest: Source = Source.DAY, width: timedelta | str | None = None, only: tuple[str, ...] | None = None,
+    pick: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
     """The query's range as rows of one or several event types (``union_source``: type and the model's names),
     from rollups and the raw tail, keeping the rows the query's filters allow (``columns`` maps a dimension to its
-    column; ``only``: only those names, see union_source). With a series ``width``, t is the series bucket."""
+    column; ``only`` and ``pick``: see union_source). With a series ``width``, t is the series bucket."""
     q = sq.query
     segments = buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width) if width else finest)
     src = union_source(sq.tenant_id, etype, segments, p, series=(width, s.timezone) if width else None,
-                       only=only)
+                       only=only, pick=pick)
     return f"(SELECT * FROM {src} x WHERE {where_filters(columns, q.filters, p, q.metric)})"
 
 

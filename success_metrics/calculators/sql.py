@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import asyncpg
 
-from success_metrics.calculators.buckets import MONTH, Segment, Source
+from success_metrics.calculators.buckets import MONTH, Segment, Source, Width
 from success_metrics.calculators.errors import UnsupportedFilter
 from success_metrics.calculators.query import Filter, Operator, RowScope, ScopeKind
 from success_metrics.calculators.semantic import MODELS, Slot
@@ -67,8 +68,14 @@ def scope_condition(agent_col: str, team_col: str, scope: RowScope, p: Params) -
     return f"{agent_col} = {p.add(scope.agent_id)}"
 
 
-def bucket_expr(col: str, width: timedelta | str, tz: str, p: Params) -> str:
-    """SQL for the start of the series bucket holding ``col`` (same edges as buckets.series_starts)."""
+def bucket_expr(col: str, width: Width, tz: str, p: Params) -> str:
+    """SQL for the start of the series bucket holding ``col`` (same edges as buckets.series_starts). Explicit
+    bucket starts (rows at or after the first) compare ``col`` with parameters: no time zone arithmetic per row."""
+    if isinstance(width, tuple):
+        whens = " ".join(f"WHEN {col} < {p.add(nxt)}::timestamptz THEN {p.add(start)}::timestamptz"
+                         for start, nxt in pairwise(width))
+        last = f"{p.add(width[-1])}::timestamptz"
+        return f"CASE {whens} ELSE {last} END" if whens else last
     if width == MONTH:
         tzp = p.add(tz)
         return f"(date_trunc('month', {col} AT TIME ZONE {tzp}) AT TIME ZONE {tzp})"
@@ -180,7 +187,7 @@ def _in(types: tuple[str, ...]) -> str:
 
 
 def _raw_parts(tp: str, types: tuple[str, ...], names: dict[str, dict[str, Slot]], seg: Segment, p: Params,
-               time_col: str, series: tuple[timedelta | str, str] | None, with_hist: bool) -> list[str]:
+               time_col: str, series: tuple[Width, str] | None, with_hist: bool) -> list[str]:
     """The SELECTs of the raw rows of ``types`` in the segment: each typed table apart, the other types in one
     scan of events."""
     lo, hi = p.add(seg.lo), p.add(seg.hi)
@@ -205,7 +212,7 @@ def _raw_parts(tp: str, types: tuple[str, ...], names: dict[str, dict[str, Slot]
 
 def union_source(
     tenant: str, types: str | tuple[str, ...], segments: list[Segment], p: Params, *, time_col: str = "t",
-    series: tuple[timedelta | str, str] | None = None, with_hist: bool = False, only: tuple[str, ...] | None = None,
+    series: tuple[Width, str] | None = None, with_hist: bool = False, only: tuple[str, ...] | None = None,
     pick: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
     """A subquery of event types' rows over the segments: t, type, then the model's dimensions and measures
@@ -278,6 +285,17 @@ def percentile_sql(hist_source: str, group: list[str], quantiles: list[float]) -
         f"  FROM (SELECT {gsel}h, sum(hc) AS c FROM {hist_source} s WHERE h IS NOT NULL GROUP BY {gsel}h) b"
         f") w" + (f" GROUP BY {g}" if group else "")
     )
+
+
+async def fetch_generic(conn: asyncpg.Connection, query: str, *args: Any) -> list[asyncpg.Record]:
+    """``fetch`` under PostgreSQL's generic plan of the statement, made once per connection. For statements over
+    rollups and short raw edges, whose custom plans (parameters folded in) the planner prefers at every call
+    because its generic estimate of a range of unknown width is higher, while planning costs more than running."""
+    await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.execute("SET LOCAL plan_cache_mode TO DEFAULT")
 
 
 async def fetch_one(conn: asyncpg.Connection, query: str, *args: Any) -> asyncpg.Record:

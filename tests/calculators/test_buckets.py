@@ -60,3 +60,20 @@ async def test_sql_bucket_edges_match_python(db: Database) -> None:
                     f"SELECT DISTINCT {expr} AS b FROM generate_series({lo_p}::timestamptz, {hi_p}::timestamptz "
                     f"- interval '1 minute', interval '17 minutes') g ORDER BY 1", *p.values)
             assert [r["b"] for r in rows] == series_starts(lo, hi, width, ZoneInfo(tz)), (tz, width)
+
+
+async def test_explicit_bucket_starts_split_rows_at_the_given_edges(db: Database) -> None:
+    # New York's March starts at 05:00 UTC (EST), its April at 04:00 UTC (EDT): worked out by hand
+    march, april = datetime(2026, 3, 1, 5, tzinfo=UTC), datetime(2026, 4, 1, 4, tzinfo=UTC)
+    rows = [datetime(2026, 3, 1, 5, tzinfo=UTC), datetime(2026, 4, 1, 3, 59, tzinfo=UTC),
+            datetime(2026, 4, 1, 4, tzinfo=UTC), datetime(2026, 4, 20, tzinfo=UTC)]
+    p = Params()
+    expr = bucket_expr("g", (march, april), "America/New_York", p)
+    rows_p = p.add(rows)
+    async with db.system() as conn:
+        got = await conn.fetch(f"SELECT {expr} AS b FROM unnest({rows_p}::timestamptz[]) g ORDER BY g", *p.values)
+    assert [r["b"] for r in got] == [march, march, april, april]
+    zone = ZoneInfo("America/New_York")
+    assert series_starts(march + DAY, march + 2 * DAY, (march, april), zone) == [march]
+    assert series_starts(march + DAY, april + HOUR, (march, april), zone) == [march, april]
+    assert series_starts(april + DAY, april + 2 * DAY, (march, april), zone) == [april]

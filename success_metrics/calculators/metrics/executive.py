@@ -60,11 +60,12 @@ def month_to_date(sq: ScopedQuery, s: TenantSettings) -> tuple[datetime, datetim
 
 
 async def _current_previous(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Months:
-    """Both months in one statement: [previous month start, now) grouped by tenant-local month."""
+    """Both months in one statement: [previous month start, now) grouped by tenant-local month, each row's month
+    told by comparing its time with the current month's start."""
     lo, now, elapsed = month_to_date(sq, s)
     _, (plo, _phi) = buckets.month_periods(sq.query, s.zone)
     segments = buckets.plan(plo, now, s.zone, buckets.finest_for(MONTH))
-    by_month = await period_figures(conn, sq.tenant_id, segments, MONTH, tz=s.timezone)
+    by_month = await period_figures(conn, sq.tenant_id, segments, (plo, lo), tz=s.timezone)
     return Months(by_month.get(lo, PeriodFigures()), by_month.get(plo, PeriodFigures()), elapsed)
 
 

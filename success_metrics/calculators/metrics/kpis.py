@@ -154,15 +154,16 @@ async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    src = event_rows(sq, s, (*STEPS, "component.call"), {}, p, width=width, only=(
-        *(c for pair in STEPS.values() for c in pair), "automation", "calls", "error_category"))
-    invalid = "CASE WHEN error_category IN ('validation', 'data_validation') THEN calls ELSE 0 END"
+    # each row's volume and successes picked by its type (a column each, not one per measure and type)
+    src = event_rows(sq, s, (*STEPS, "component.call"), {}, p, width=width, only=("automation", "error_category"),
+                     pick={"volume": {**{e: count for e, (count, _) in STEPS.items()}, "component.call": "calls"},
+                           "ok": {e: ok for e, (_, ok) in STEPS.items()}})
+    step, call = "type <> 'component.call'", "type = 'component.call'"
     # one pass over every type's rows
     rows = await conn.fetch(
-        f"SELECT t, sum({by_type((e, count) for e, (count, _) in STEPS.items())}) AS steps, "
-        f"sum({by_type((e, f'{count} - {ok}') for e, (count, ok) in STEPS.items())}) AS failed, "
-        f"sum({by_type([('component.call', 'calls')])}) AS calls, "
-        f"sum({by_type([('component.call', invalid)])}) AS invalid "
+        f"SELECT t, sum(volume) FILTER (WHERE {step}) AS steps, sum(volume - ok) FILTER (WHERE {step}) AS failed, "
+        f"sum(volume) FILTER (WHERE {call}) AS calls, sum(volume) FILTER (WHERE {call} "
+        f"AND error_category IN ('validation', 'data_validation')) AS invalid "
         f"FROM {src} s WHERE {by_type(AUTOMATED_ONLY.items(), 'TRUE')} GROUP BY t", *p.values)
     failures = {r["t"]: None if not r["steps"] else 100 * float(r["failed"]) / float(r["steps"]) for r in rows}
     accuracy = {r["t"]: None if not r["calls"] else 100 * (1 - float(r["invalid"] or 0) / float(r["calls"]))

@@ -5,6 +5,10 @@ FROM tenants
 WHERE tenant_id = $1;
 
 -- statement 2
+
+SET LOCAL plan_cache_mode = force_generic_plan;
+
+-- statement 3
 -- $1 = 'sql-snapshot'
 -- $2 = 'sql-snapshot'
 -- $3 = [datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 28, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 31, 0, 0, tzinfo=datetime.timezone.utc)]
@@ -99,7 +103,15 @@ FROM
    GROUP BY piece,
             component) e;
 
--- statement 3
+-- statement 4
+
+SET LOCAL plan_cache_mode TO DEFAULT;
+
+-- statement 5
+
+SET LOCAL plan_cache_mode = force_generic_plan;
+
+-- statement 6
 -- $1 = 'sql-snapshot'
 -- $2 = 'sql-snapshot'
 -- $3 = [datetime.datetime(2025, 1, 29, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 30, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 1, 31, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 2, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 3, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 4, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 5, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 6, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 7, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 9, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 10, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 11, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 12, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 13, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 14, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 16, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 17, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 18, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 19, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 20, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 21, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 23, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 24, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 25, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 26, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 27, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 2, 28, 0, 0, tzinfo=datetime.timezone.utc)]
@@ -193,3 +205,7 @@ FROM
                                                           c.event_id)) calls
    GROUP BY piece,
             component) e;
+
+-- statement 7
+
+SET LOCAL plan_cache_mode TO DEFAULT;

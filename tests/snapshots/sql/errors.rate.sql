@@ -11,31 +11,15 @@ WHERE tenant_id = $1;
 -- $4 = 'UTC'
 -- $5 = datetime.timedelta(days=1)
 SELECT t,
-       sum(CASE TYPE
-               WHEN 'lead.responded' THEN responses
-               WHEN 'lead.enriched' THEN enrichments
-               WHEN 'lead.routed' THEN routings
-               WHEN 'lead.nurtured' THEN steps
-               ELSE NULL
-           END) AS steps,
-       sum(CASE TYPE
-               WHEN 'lead.responded' THEN responses - ok_responses
-               WHEN 'lead.enriched' THEN enrichments - ok_enrichments
-               WHEN 'lead.routed' THEN routings - ok_routings
-               WHEN 'lead.nurtured' THEN steps - ok_steps
-               ELSE NULL
-           END) AS failed,
-       sum(CASE TYPE
-               WHEN 'component.call' THEN calls
-               ELSE NULL
-           END) AS calls,
-       sum(CASE TYPE
-               WHEN 'component.call' THEN CASE
-                                              WHEN error_category IN ('validation', 'data_validation') THEN calls
-                                              ELSE 0
-                                          END
-               ELSE NULL
-           END) AS invalid
+       sum(volume) FILTER (
+                           WHERE TYPE <> 'component.call') AS steps,
+       sum(volume - ok) FILTER (
+                                WHERE TYPE <> 'component.call') AS failed,
+       sum(volume) FILTER (
+                           WHERE TYPE = 'component.call') AS calls,
+       sum(volume) FILTER (
+                           WHERE TYPE = 'component.call'
+                             AND error_category IN ('validation', 'data_validation')) AS invalid
 FROM
   (SELECT *
    FROM
@@ -45,35 +29,15 @@ FROM
                  WHEN 'lead.responded' THEN u.k3
              END AS automation,
              CASE u.type
-                 WHEN 'lead.responded' THEN u.n
-             END AS responses,
-             CASE u.type
-                 WHEN 'lead.responded' THEN u.s1
-             END AS ok_responses,
-             CASE u.type
-                 WHEN 'lead.enriched' THEN u.n
-             END AS enrichments,
-             CASE u.type
-                 WHEN 'lead.enriched' THEN u.s1
-             END AS ok_enrichments,
-             CASE u.type
-                 WHEN 'lead.routed' THEN u.n
-             END AS routings,
-             CASE u.type
-                 WHEN 'lead.routed' THEN u.s1
-             END AS ok_routings,
-             CASE u.type
-                 WHEN 'lead.nurtured' THEN u.n
-             END AS steps,
-             CASE u.type
-                 WHEN 'lead.nurtured' THEN u.s1
-             END AS ok_steps,
-             CASE u.type
                  WHEN 'component.call' THEN u.k3
              END AS error_category,
+             u.n AS volume,
              CASE u.type
-                 WHEN 'component.call' THEN u.n
-             END AS calls
+                 WHEN 'lead.responded' THEN u.s1
+                 WHEN 'lead.enriched' THEN u.s1
+                 WHEN 'lead.routed' THEN u.s1
+                 WHEN 'lead.nurtured' THEN u.s1
+             END AS ok
       FROM rollups u
       WHERE u.tenant_id = $1
         AND u.grain = 'day'

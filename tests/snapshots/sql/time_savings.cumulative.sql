@@ -5,6 +5,10 @@ FROM tenants
 WHERE tenant_id = $1;
 
 -- statement 2
+
+SET LOCAL plan_cache_mode = force_generic_plan;
+
+-- statement 3
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -13,90 +17,94 @@ WHERE tenant_id = $1;
 -- $6 = 'sql-snapshot'
 -- $7 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $8 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
-  (SELECT t AS t,
-          CASE TYPE
-              WHEN 'error.prevented' THEN 'errors_prevented'
-              WHEN 'agent.activity' THEN 'agent'
-              ELSE 'tasks'
-          END AS kind,
-          CASE TYPE
-              WHEN 'agent.activity' THEN agent_id
-              ELSE ''
-          END AS KEY,
-          coalesce(sum(reports), 0)::numeric AS n,
-          coalesce(sum(figure) FILTER (
-                                       WHERE CASE TYPE
-                                                 WHEN 'lead.responded' THEN automation <> 'manual'
-                                                 WHEN 'contact.attempted' THEN automation = 'auto'
-                                                 ELSE TRUE
-                                             END), 0)::numeric AS value
-   FROM
-     (SELECT (date_trunc('month', u.bucket AT TIME ZONE $4) AT TIME ZONE $4) AS t,
-             u.type,
-             CASE u.type
-                 WHEN 'lead.responded' THEN u.k3
-                 WHEN 'contact.attempted' THEN u.k3
-             END AS automation,
-             CASE u.type
-                 WHEN 'agent.activity' THEN u.k1
-             END AS agent_id,
-             CASE u.type
-                 WHEN 'lead.responded' THEN u.s1
-                 WHEN 'lead.enriched' THEN u.s1
-                 WHEN 'lead.routed' THEN u.s1
-                 WHEN 'lead.nurtured' THEN u.s1
-                 WHEN 'lead.scored' THEN u.n
-                 WHEN 'contact.attempted' THEN u.n
-                 WHEN 'error.prevented' THEN u.s1
-             END AS figure,
-             CASE u.type
-                 WHEN 'agent.activity' THEN u.n
-             END AS reports
-      FROM rollups u
-      WHERE u.tenant_id = $1
-        AND u.grain = 'day'
-        AND u.type IN ('lead.responded',
-                       'lead.enriched',
-                       'lead.routed',
-                       'lead.nurtured',
-                       'lead.scored',
-                       'contact.attempted',
-                       'error.prevented',
-                       'agent.activity')
-        AND u.bucket >= $2
-        AND u.bucket < $3) s
-   GROUP BY 1,
-            TYPE,
-            3
-   ORDER BY array_position(ARRAY['lead.responded', 'lead.enriched', 'lead.routed', 'lead.nurtured', 'lead.scored', 'contact.attempted', 'error.prevented', 'agent.activity'], TYPE))
+-- $9 = datetime.timedelta(days=92)
+-- $10 = 'UTC'
+-- $11 = 'sql-snapshot'
+-- $12 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $13 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+(
+   (SELECT t AS t,
+           CASE TYPE
+               WHEN 'error.prevented' THEN 'errors_prevented'
+               WHEN 'agent.activity' THEN 'agent'
+               ELSE 'tasks'
+           END AS kind,
+           CASE TYPE
+               WHEN 'agent.activity' THEN agent_id
+               ELSE ''
+           END AS KEY,
+           coalesce(sum(reports), 0)::numeric AS n,
+           coalesce(sum(figure) FILTER (
+                                        WHERE CASE TYPE
+                                                  WHEN 'lead.responded' THEN automation <> 'manual'
+                                                  WHEN 'contact.attempted' THEN automation = 'auto'
+                                                  ELSE TRUE
+                                              END), 0)::numeric AS value
+    FROM
+      (SELECT (date_trunc('month', u.bucket AT TIME ZONE $4) AT TIME ZONE $4) AS t,
+              u.type,
+              CASE u.type
+                  WHEN 'lead.responded' THEN u.k3
+                  WHEN 'contact.attempted' THEN u.k3
+              END AS automation,
+              CASE u.type
+                  WHEN 'agent.activity' THEN u.k1
+              END AS agent_id,
+              CASE u.type
+                  WHEN 'lead.responded' THEN u.s1
+                  WHEN 'lead.enriched' THEN u.s1
+                  WHEN 'lead.routed' THEN u.s1
+                  WHEN 'lead.nurtured' THEN u.s1
+                  WHEN 'lead.scored' THEN u.n
+                  WHEN 'contact.attempted' THEN u.n
+                  WHEN 'error.prevented' THEN u.s1
+              END AS figure,
+              CASE u.type
+                  WHEN 'agent.activity' THEN u.n
+              END AS reports
+       FROM rollups u
+       WHERE u.tenant_id = $1
+         AND u.grain = 'day'
+         AND u.type IN ('lead.responded',
+                        'lead.enriched',
+                        'lead.routed',
+                        'lead.nurtured',
+                        'lead.scored',
+                        'contact.attempted',
+                        'error.prevented',
+                        'agent.activity')
+         AND u.bucket >= $2
+         AND u.bucket < $3) s
+    GROUP BY 1,
+             TYPE,
+             3
+    ORDER BY array_position(ARRAY['lead.responded', 'lead.enriched', 'lead.routed', 'lead.nurtured', 'lead.scored', 'contact.attempted', 'error.prevented', 'agent.activity'], TYPE)))
 UNION ALL
-SELECT (date_trunc('month', l.closed_at AT TIME ZONE $5) AT TIME ZONE $5) AS t,
-       'deal' AS kind,
-       coalesce(l.attribution_class, '') AS KEY,
-       count(*)::numeric AS n,
-       coalesce(sum(l.deal_value), 0) AS value
-FROM leads l
-WHERE l.tenant_id = $6
-  AND l.closed_at >= $7
-  AND l.closed_at < $8
-  AND TRUE
-GROUP BY 1,
-         3;
+  (SELECT (date_trunc('month', l.closed_at AT TIME ZONE $5) AT TIME ZONE $5) AS t,
+          'deal' AS kind,
+          coalesce(l.attribution_class, '') AS KEY,
+          count(*)::numeric AS n,
+          coalesce(sum(l.deal_value), 0) AS value
+   FROM leads l
+   WHERE l.tenant_id = $6
+     AND l.closed_at >= $7
+     AND l.closed_at < $8
+     AND TRUE
+   GROUP BY 1,
+            3)
+UNION ALL
+  (SELECT NULL::timestamptz AS t,
+          'cost' AS kind,
+          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $10, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+          0::numeric AS n,
+          sum((payload->>'amount')::numeric) AS value
+   FROM EVENTS
+   WHERE tenant_id = $11
+     AND TYPE = 'cost.recorded'
+     AND occurred_at >= $12::timestamptz - $9::interval
+     AND occurred_at < $13::timestamptz + $9::interval
+   GROUP BY 3);
 
--- statement 3
--- $1 = datetime.timedelta(days=92)
--- $2 = 'UTC'
--- $3 = 'sql-snapshot'
--- $4 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $5 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
-SELECT NULL::timestamptz AS t,
-       'cost' AS kind,
-       coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
-       0::numeric AS n,
-       sum((payload->>'amount')::numeric) AS value
-FROM EVENTS
-WHERE tenant_id = $3
-  AND TYPE = 'cost.recorded'
-  AND occurred_at >= $4::timestamptz - $1::interval
-  AND occurred_at < $5::timestamptz + $1::interval
-GROUP BY 3;
+-- statement 4
+
+SET LOCAL plan_cache_mode TO DEFAULT;
