@@ -292,10 +292,9 @@ async def fetch_generic(conn: asyncpg.Connection, query: str, *args: Any) -> lis
     rollups and short raw edges, whose custom plans (parameters folded in) the planner prefers at every call
     because its generic estimate of a range of unknown width is higher, while planning costs more than running."""
     await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-    try:
-        return list(await conn.fetch(query, *args))
-    finally:
-        await conn.execute("SET LOCAL plan_cache_mode TO DEFAULT")
+    rows = await conn.fetch(query, *args)  # failing, it ends the transaction, and the SET LOCAL with it
+    await conn.execute("SET LOCAL plan_cache_mode TO DEFAULT")  # the rest of the transaction plans as usual
+    return list(rows)
 
 
 async def fetch_one(conn: asyncpg.Connection, query: str, *args: Any) -> asyncpg.Record:
