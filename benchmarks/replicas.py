@@ -255,20 +255,32 @@ async def through_kill(client: aiohttp.ClientSession, users: list[User], dashboa
     """The users as in load.simulate, one replica killed a third of the way in: (loads served whole, loads with
     a request that failed even after the balancer's retry)."""
     orphans: list[psutil.Process] = []
+    names: dict[int, str] = {}
 
     async def kill() -> None:
         await asyncio.sleep(seconds / 3)
         orphans.extend(psutil.Process(victim.proc.pid).children(recursive=True))
+        names.update({c.pid: " ".join(c.cmdline()[-2:]) for c in orphans})
         victim.proc.kill()
         print(f"  killed replica {victim.url} (SIGKILL) at {seconds / 3:.0f} s", flush=True)
 
     _, (first, refreshes) = await asyncio.gather(kill(), simulate(client, users, dashboards, seconds, seed))
-    for child in orphans:  # a model-fitting process that outlived its replica
+    left = [c for c in orphans if running(c)]
+    print(f"  the killed replica's {len(orphans)} child processes: {len(left)} still running at the end "
+          f"({', '.join(names[c.pid] for c in left) or 'none'})", flush=True)
+    for child in left:  # outlived its replica (its model-fitting worker did before trainer.py set a death signal)
         with contextlib.suppress(psutil.NoSuchProcess):
             child.kill()
     loads = len(first.latencies) + len(refreshes.latencies)
     lost = first.broken_loads + refreshes.broken_loads
     return loads - lost, lost
+
+
+def running(process: psutil.Process) -> bool:
+    """Alive, not a zombie waiting for its new parent to reap it."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return process.status() != psutil.STATUS_ZOMBIE
+    return False
 
 
 async def prime(args: argparse.Namespace, source_dsn: str) -> None:
