@@ -130,6 +130,7 @@ class Tally:
     closed: list[float] = field(default_factory=list)  # loads of ranges wholly in the past
     stamps: list[tuple[float, float]] = field(default_factory=list)  # (wall time the load began, latency)
     http_errors: int = 0
+    broken_loads: int = 0  # loads with at least one failed request: a dashboard the user saw broken
     panel_errors: int = 0
     refused: int = 0  # panels the role may not see (expected: the policy at work)
     samples: list[str] = field(default_factory=list)
@@ -185,7 +186,7 @@ async def load_view(client: aiohttp.ClientSession, user: User, view: View, tally
     at once. Records the load in ``tally`` and returns its seconds."""
     now = datetime.now(UTC)
     start, end = view.rng.bounds(now)
-    began = time.perf_counter()
+    began, errors = time.perf_counter(), tally.http_errors
     names = view.dashboard.variables
     answers = await asyncio.gather(*(post(client, "/variable", {"payload": {"target": n}, "range": {
         "from": start.isoformat(), "to": end.isoformat()}}, user.token) for n in names), return_exceptions=True)
@@ -208,6 +209,7 @@ async def load_view(client: aiohttp.ClientSession, user: User, view: View, tally
             tally.fail(r)
         else:
             tally.count(*r)
+    tally.broken_loads += tally.http_errors > errors
     tally.add(view, now, elapsed)
     return elapsed
 

@@ -17,9 +17,10 @@ a. Warm-up: the N processes are started together, and the database work until ev
    (/readyz) is read from pg_stat_database (transactions, rows read, blocks, active time) and from the embedded
    server's CPU time; beside it the replicas' own CPU, and the computations each replica ran (result cache misses
    from GET /prometheus). One replica's work is the goal for three.
-b. Users: ``--users`` simulated Grafana users (benchmarks/load.py's simulation: each opens its own dashboard
-   and range and refreshes it) through the balancer, which sends each request to the next replica in turn, as a
-   round-robin load balancer does: whole-dashboard p50 / p95, first loads and refreshes apart.
+b. Users: ``--users`` simulated Grafana users (benchmarks/load.py's simulation: each opens their role's
+   dashboard, refreshes it at the dashboard's own interval and moves on to other views) through the balancer,
+   which sends each request to the next replica in turn, as a round-robin load balancer does: whole-dashboard
+   p50 / p95, first loads and refreshes apart.
 c. With N > 1, the same users again while one replica is killed (SIGKILL) a third of the way in: dashboard loads
    served against lost. The balancer retries a request once on another replica when the connection to its
    replica fails (refused, or dropped mid-request) and then leaves that replica out for a few seconds.
@@ -62,14 +63,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package of this checkout
 
 from benchmarks.load import (  # noqa: E402  (after the path is set)
-    REFRESH_S,
     Dashboard,
     Tally,
     User,
-    load_dashboard,
     load_dashboards,
     make_users,
-    own_pick,
     pct,
     simulate,
 )
@@ -254,34 +252,35 @@ async def avoid_round(seconds: float) -> None:
 
 async def through_kill(client: aiohttp.ClientSession, users: list[User], dashboards: dict[str, Dashboard],
                        seconds: float, seed: int, victim: Replica) -> tuple[int, int]:
-    """The users' own dashboards refreshed as in load.simulate, one replica killed a third of the way in:
-    (loads served whole, loads with a panel lost)."""
-    served = lost = 0
-    stop_at = time.monotonic() + seconds
-
-    async def one(i: int, user: User) -> None:
-        nonlocal served, lost
-        dashboard, span = own_pick(i, user, dashboards, seed)
-        await asyncio.sleep(random.Random(seed + i).random() * 2)
-        while time.monotonic() < stop_at:
-            tick, tally = time.monotonic(), Tally()
-            await load_dashboard(client, user, dashboard, span, tally)
-            served, lost = (served, lost + 1) if tally.http_errors else (served + 1, lost)
-            await asyncio.sleep(max(0.0, min(tick + REFRESH_S, stop_at) - time.monotonic()))
-
+    """The users as in load.simulate, one replica killed a third of the way in: (loads served whole, loads with
+    a request that failed even after the balancer's retry)."""
     orphans: list[psutil.Process] = []
+    names: dict[int, str] = {}
 
     async def kill() -> None:
         await asyncio.sleep(seconds / 3)
         orphans.extend(psutil.Process(victim.proc.pid).children(recursive=True))
+        names.update({c.pid: " ".join(c.cmdline()[-2:]) for c in orphans})
         victim.proc.kill()
         print(f"  killed replica {victim.url} (SIGKILL) at {seconds / 3:.0f} s", flush=True)
 
-    await asyncio.gather(kill(), *(one(i, u) for i, u in enumerate(users)))
-    for child in orphans:  # its model-fitting process outlives it
+    _, (first, refreshes) = await asyncio.gather(kill(), simulate(client, users, dashboards, seconds, seed))
+    left = [c for c in orphans if running(c)]
+    print(f"  the killed replica's {len(orphans)} child processes: {len(left)} still running at the end "
+          f"({', '.join(names[c.pid] for c in left) or 'none'})", flush=True)
+    for child in left:  # outlived its replica (its model-fitting worker did before trainer.py set a death signal)
         with contextlib.suppress(psutil.NoSuchProcess):
             child.kill()
-    return served, lost
+    loads = len(first.latencies) + len(refreshes.latencies)
+    lost = first.broken_loads + refreshes.broken_loads
+    return loads - lost, lost
+
+
+def running(process: psutil.Process) -> bool:
+    """Alive, not a zombie waiting for its new parent to reap it."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return process.status() != psutil.STATUS_ZOMBIE
+    return False
 
 
 async def prime(args: argparse.Namespace, source_dsn: str) -> None:

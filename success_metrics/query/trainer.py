@@ -12,10 +12,13 @@ fitted for the first time its cached frames are dropped so that notice goes at o
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from success_metrics.query.warmer import next_wait
 from success_metrics.storage import Database, StorageError, tenants
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass
@@ -41,7 +45,19 @@ def fitting_pool() -> ProcessPoolExecutor:
     """One worker process, at a lower CPU priority, for the fits: they are CPU-bound Python (ETS, STL, scikit-learn)
     that in a thread of the service would hold the GIL its request handlers need."""
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=os.nice, initargs=(10,))
+                               initializer=start_fitting_worker, initargs=(os.getpid(),))
+
+
+def start_fitting_worker(parent: int) -> None:
+    """In the worker: a lower CPU priority, and on Linux its end when the service ends even by SIGKILL, which stops
+    no pool (PR_SET_PDEATHSIG; the kernel follows the thread that started the worker: the event loop's, which
+    submits the fits). A service that died before the request took effect is caught by its parent pid."""
+    os.nice(10)
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0 and os.getppid() != parent:
+        os._exit(1)
 
 
 class ModelTrainer:
