@@ -161,13 +161,17 @@ def _runs_sql(p: Params, tenant: str, spans: Sequence[Span]) -> str:
         FROM (
             SELECT g.lo AS piece, c.component, c.occurred_at AS at, c.ok,
                    lag(c.ok) OVER w AS prev_ok,
-                   min(c.occurred_at) FILTER (WHERE c.ok) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+                   -- the next successful call: over the calls before this one in reverse order, a frame whose head
+                   -- stays put (a frame from 1 FOLLOWING moves its head each row, and min was then recomputed
+                   -- over the rest of the partition for every call: quadratic in a component's calls)
+                   min(c.occurred_at) FILTER (WHERE c.ok) OVER (back ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
                        AS next_ok
             FROM unnest({p.add([lo for lo, _ in spans])}::timestamptz[],
                         {p.add([hi for _, hi in spans])}::timestamptz[]) AS g (lo, hi)
             JOIN component_calls c ON c.tenant_id = {tp} AND c.occurred_at >= g.lo AND c.occurred_at < g.hi
             WHERE c.ok IS NOT NULL AND c.component IS NOT NULL
-            WINDOW w AS (PARTITION BY g.lo, c.component ORDER BY c.occurred_at, c.event_id)
+            WINDOW w AS (PARTITION BY g.lo, c.component ORDER BY c.occurred_at, c.event_id),
+                   back AS (PARTITION BY g.lo, c.component ORDER BY c.occurred_at DESC, c.event_id DESC)
         ) calls
         GROUP BY piece, component"""
 

@@ -88,9 +88,11 @@ FROM
              c.component,
              c.occurred_at AS AT,
              c.ok,
-             lag(c.ok) OVER w AS prev_ok,
-             min(c.occurred_at) FILTER (
-                                        WHERE c.ok) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_ok
+             lag(c.ok) OVER w AS prev_ok, -- the next successful call: over the calls before this one in reverse order, a frame whose head
+ -- stays put (a frame from 1 FOLLOWING moves its head each row, and min was then recomputed
+ -- over the rest of the partition for every call: quadratic in a component's calls)
+ min(c.occurred_at) FILTER (
+                            WHERE c.ok) OVER (back ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS next_ok
       FROM unnest($6::timestamptz[], $7::timestamptz[]) AS g (lo, hi)
       JOIN component_calls c ON c.tenant_id = $5
       AND c.occurred_at >= g.lo
@@ -99,7 +101,11 @@ FROM
         AND c.component IS NOT NULL WINDOW w AS (PARTITION BY g.lo,
                                                               c.component
                                                  ORDER BY c.occurred_at,
-                                                          c.event_id)) calls
+                                                          c.event_id),
+                                           back AS (PARTITION BY g.lo,
+                                                                 c.component
+                                                    ORDER BY c.occurred_at DESC,
+                                                             c.event_id DESC)) calls
    GROUP BY piece,
             component) e;
 
@@ -191,9 +197,11 @@ FROM
              c.component,
              c.occurred_at AS AT,
              c.ok,
-             lag(c.ok) OVER w AS prev_ok,
-             min(c.occurred_at) FILTER (
-                                        WHERE c.ok) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_ok
+             lag(c.ok) OVER w AS prev_ok, -- the next successful call: over the calls before this one in reverse order, a frame whose head
+ -- stays put (a frame from 1 FOLLOWING moves its head each row, and min was then recomputed
+ -- over the rest of the partition for every call: quadratic in a component's calls)
+ min(c.occurred_at) FILTER (
+                            WHERE c.ok) OVER (back ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS next_ok
       FROM unnest($6::timestamptz[], $7::timestamptz[]) AS g (lo, hi)
       JOIN component_calls c ON c.tenant_id = $5
       AND c.occurred_at >= g.lo
@@ -202,7 +210,11 @@ FROM
         AND c.component IS NOT NULL WINDOW w AS (PARTITION BY g.lo,
                                                               c.component
                                                  ORDER BY c.occurred_at,
-                                                          c.event_id)) calls
+                                                          c.event_id),
+                                           back AS (PARTITION BY g.lo,
+                                                                 c.component
+                                                    ORDER BY c.occurred_at DESC,
+                                                             c.event_id DESC)) calls
    GROUP BY piece,
             component) e;
 
