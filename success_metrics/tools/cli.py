@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -27,7 +28,7 @@ from success_metrics.notify.reports.schedule import ReportKind
 from success_metrics.rbac import Principal, Role
 from success_metrics.server.app import create_app
 from success_metrics.server.middleware import json_log_formatter
-from success_metrics.server.services import Services, open_database
+from success_metrics.server.services import Services, backup_plan, open_database
 from success_metrics.settings import ConfigError, Settings, environment_typos, load_settings
 from success_metrics.storage import (
     BackupFailed,
@@ -531,10 +532,6 @@ DirOpt = Annotated[Path | None, typer.Option("--dir", help="Backup directory (de
 
 def _backup_plan(settings: Settings, directory: Path | None, keep: int | None = None,
                  verify: bool | None = None) -> backup_schedule.Plan:
-    from dataclasses import replace
-
-    from success_metrics.server.services import backup_plan
-
     plan = backup_plan(settings)
     return replace(plan, directory=directory or plan.directory, keep=keep or plan.keep,
                    verify=plan.verify if verify is None else verify)
