@@ -10,7 +10,6 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -25,23 +24,23 @@ from success_metrics.notify import keyring
 from success_metrics.notify.errors import AlertingError
 from success_metrics.notify.reports.content import Recipient
 from success_metrics.notify.reports.schedule import ReportKind
-from success_metrics.rbac import Principal, Role
+from success_metrics.rbac import Role
 from success_metrics.server.app import create_app
 from success_metrics.server.middleware import json_log_formatter
-from success_metrics.server.services import Services, backup_plan, open_database
+from success_metrics.server.services import Services, open_database
 from success_metrics.settings import ConfigError, Settings, environment_typos, load_settings
 from success_metrics.storage import (
-    BackupFailed,
     Database,
     StorageError,
-    backup,
-    backup_schedule,
     embedded_wheel,
     model_files,
     partitions,
 )
+from success_metrics.tools.backup_cli import backup_app, restore_command
 from success_metrics.tools.check_cli import check_app
+from success_metrics.tools.cli_types import TenantOpt
 from success_metrics.tools.notify_cli import alerts_app, report_send
+from success_metrics.tools.policy_cli import policy_app
 
 app = typer.Typer(
     name="success-metrics",
@@ -296,9 +295,6 @@ def demo(
 
 
 RoleOpt = Annotated[str, typer.Option(help="executive | manager | agent | admin | auditor")]
-TenantOpt = Annotated[str, typer.Option(help="Tenant id.")]
-
-
 @app.command()
 def token(
     tenant: TenantOpt,
@@ -327,94 +323,7 @@ def token(
                                audience=settings.dev_audience))
 
 
-policy_app = typer.Typer(help="Show, check, replace or roll back a tenant's role policy (versioned, audited).",
-                         no_args_is_help=True)
-app.add_typer(policy_app, name="policy")
-
-
-def _cli_principal(tenant: str) -> Principal:
-    import getpass
-
-    from success_metrics.calculators import TenantId
-    from success_metrics.rbac import AuthMethod, Role
-
-    return Principal(TenantId(tenant), f"cli:{getpass.getuser()}", Role.ADMIN, AuthMethod.CLI)
-
-
-def _policy_job(settings: Settings, tenant: str, action: Callable[..., Awaitable[T]]) -> T:
-    from success_metrics.rbac import PolicyInvalid, PolicyStore
-
-    async def job(db: Database) -> T:
-        async with db.tenant(tenant) as conn:
-            return await action(PolicyStore(), conn)
-
-    try:
-        return run(lambda: with_database(settings, job))
-    except PolicyInvalid as exc:
-        typer.secho(exc.message, fg=typer.colors.RED, err=True)
-        for err in exc.errors:
-            typer.secho(f"  {err['pointer']}: {err['reason']}", err=True)
-        raise typer.Exit(1) from None
-
-
-@policy_app.command("get")
-def policy_get(tenant: TenantOpt,
-               version: Annotated[int | None, typer.Option(help="A past version (default: current).")] = None) -> None:
-    """Print the tenant's policy document (YAML)."""
-    import yaml
-
-    settings = settings_or_exit()
-    got = _policy_job(settings, tenant, lambda store, conn: store.get(conn, tenant, version))
-    typer.echo(f"# tenant {tenant}, policy version {got.version}: {got.comment}")
-    typer.echo(yaml.safe_dump(got.document, sort_keys=False))
-
-
-@policy_app.command("validate")
-def policy_validate(file: Annotated[Path, typer.Argument(help="Policy YAML or JSON file.")]) -> None:
-    """Check a policy file against rbac/policy.schema.json and list every error (no database needed)."""
-    from success_metrics.rbac import PolicyInvalid, policy
-
-    try:
-        policy.parse(policy.load_document(file.read_text(encoding="utf-8")))
-    except PolicyInvalid as exc:
-        typer.secho(exc.message, fg=typer.colors.RED, err=True)
-        for err in exc.errors:
-            typer.secho(f"  {err['pointer']}: {err['reason']}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"{file}: valid")
-
-
-@policy_app.command("set")
-def policy_set(tenant: TenantOpt, file: Annotated[Path, typer.Argument(help="Policy YAML or JSON file.")],
-               comment: Annotated[str, typer.Option(help="Why it changes.")] = "") -> None:
-    """Validate and install a new policy version for the tenant (audited)."""
-    from success_metrics.rbac import policy
-
-    settings = settings_or_exit()
-    document = policy.load_document(file.read_text(encoding="utf-8"))
-    got = _policy_job(settings, tenant, lambda store, conn: store.replace(
-        conn, tenant, document, _cli_principal(tenant), comment=comment))
-    typer.echo(f"tenant {tenant}: policy version {got.version} in force")
-
-
-@policy_app.command("history")
-def policy_history(tenant: TenantOpt) -> None:
-    """List the tenant's policy versions, newest first."""
-    settings = settings_or_exit()
-    versions = _policy_job(settings, tenant, lambda store, conn: store.history(conn, tenant))
-    for v in versions:
-        typer.echo(f"v{v.version}  {v.changed_at:%Y-%m-%d %H:%M:%S}  {v.changed_by}  {v.comment}")
-    typer.echo("v0  (the default policy)")
-
-
-@policy_app.command("rollback")
-def policy_rollback(tenant: TenantOpt, version: Annotated[int, typer.Argument(help="Version to restore (0 = default).")]
-                    ) -> None:
-    """Make an earlier version current again, as a new version (history is kept; audited)."""
-    settings = settings_or_exit()
-    got = _policy_job(settings, tenant, lambda store, conn: store.rollback(conn, tenant, version,
-                                                                           _cli_principal(tenant)))
-    typer.echo(f"tenant {tenant}: policy version {got.version} (= version {version}) in force")
+app.add_typer(policy_app(settings_or_exit, run, with_database), name="policy")
 
 
 audit_app = typer.Typer(help="Check the tamper-evident access audit log.", no_args_is_help=True)
@@ -524,109 +433,8 @@ def secrets_new_key() -> None:
     typer.echo(keyring.new_key())
 
 
-backup_app = typer.Typer(help="Back up the database, list the backups, or prove one restores (the restore drill).")
-app.add_typer(backup_app, name="backup")
-DirOpt = Annotated[Path | None, typer.Option("--dir", help="Backup directory (default: backup.directory, else "
-                                                            "$SM_DATA_DIR/backups).")]
-
-
-def _backup_plan(settings: Settings, directory: Path | None, keep: int | None = None,
-                 verify: bool | None = None) -> backup_schedule.Plan:
-    plan = backup_plan(settings)
-    return replace(plan, directory=directory or plan.directory, keep=keep or plan.keep,
-                   verify=plan.verify if verify is None else verify)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-@backup_app.callback(invoke_without_command=True)
-def backup_take(
-    ctx: typer.Context, directory: DirOpt = None,
-    keep: Annotated[int | None, typer.Option(help="Backups kept (default: backup.keep, 7).", min=1)] = None,
-    verify: Annotated[bool, typer.Option(help="Then restore it into a scratch database and check it.")] = False,
-) -> None:
-    """Dump the database (one consistent snapshot, compressed) into the backup directory; keep the newest N.
-
-    Exit status 1 when the backup or its drill fails.
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    settings = settings_or_exit()
-    plan = _backup_plan(settings, directory, keep, verify)
-
-    async def job(db: Database) -> backup.DrillReport | None:
-        assert db.dsn is not None
-        return await backup_schedule.round_(db, db.dsn, plan, _now)
-
-    report = run(lambda: with_database(settings, job))
-    found = backup.latest(plan.directory)
-    typer.echo(f"{found} ({found.stat().st_size} bytes)")
-    if report is not None:
-        typer.echo(report.summary())
-        if not report.ok:
-            raise typer.Exit(1)
-
-
-@backup_app.command("verify")
-def backup_verify(
-    file: Annotated[Path | None, typer.Argument(help="The dump to drill (default: the newest).")] = None,
-    directory: DirOpt = None,
-) -> None:
-    """The restore drill: restore a backup into a scratch database, check its row counts and audit chains, drop it.
-
-    Exit status 1 when the restored copy differs from what was backed up.
-    """
-    settings = settings_or_exit()
-    plan = _backup_plan(settings, directory)
-
-    async def job(db: Database) -> backup.DrillReport:
-        assert db.dsn is not None
-        return await backup_schedule.verify(db, db.dsn, file or backup.latest(plan.directory), _now, plan.bin_dir)
-
-    report = run(lambda: with_database(settings, job))
-    typer.echo(report.summary())
-    if not report.ok:
-        raise typer.Exit(1)
-
-
-@backup_app.command("list")
-def backup_list(directory: DirOpt = None) -> None:
-    """List the backups in the directory, oldest first: file, size, rows, when taken."""
-    plan = _backup_plan(settings_or_exit(), directory)
-    for dump in backup.backups(plan.directory):
-        m = backup.Manifest.read(dump)
-        typer.echo(f"{dump}  {m.bytes} bytes  {sum(m.tables.values())} rows  taken {m.taken_at}")
-
-
-@app.command()
-def restore(
-    file: Annotated[Path, typer.Argument(help="The dump to restore (a success-metrics-*.dump with its manifest).")],
-    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database's contents are replaced.")] = False,
-    force: Annotated[bool, typer.Option(help="Restore although other sessions (a running service) are connected.")
-                     ] = False,
-) -> None:
-    """Replace the database's contents with a backup's, in one transaction (all or nothing). Stop the service first."""
-    if not yes:
-        typer.secho("restore replaces every table of the database with the backup's: add --yes to go ahead",
-                    fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
-    settings = settings_or_exit()
-
-    async def job(db: Database) -> backup.Manifest:
-        assert db.dsn is not None
-        async with db.system() as conn:
-            others = await backup.other_sessions(conn)
-        if others and not force:
-            raise BackupFailed(f"{others} other session(s) use the database (a running service?): stop it first, "
-                               "or pass --force.")
-        await db.close()  # pg_restore replaces tables this pool's connections could hold locks on
-        return await backup.restore(db.dsn, file, _now)
-
-    manifest = run(lambda: with_database(settings, job))
-    typer.echo(f"restored {file.name}, taken {manifest.taken_at}: {sum(manifest.tables.values())} rows; "
-               "the next start applies any newer migrations")
+app.add_typer(backup_app(settings_or_exit, run, with_database), name="backup")
+app.command()(restore_command(settings_or_exit, run, with_database))
 
 
 def main() -> None:

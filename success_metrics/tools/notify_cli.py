@@ -7,9 +7,9 @@ job with a database), so nothing here imports cli back.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, TypeVar
 
 import httpx
 import typer
@@ -27,19 +27,9 @@ from success_metrics.rbac import Role
 from success_metrics.server.services import Services
 from success_metrics.settings import Settings
 from success_metrics.storage import Database
+from success_metrics.tools.cli_types import Run, TenantOpt, WithDatabase
 
 T = TypeVar("T")
-
-
-class Run(Protocol):
-    def __call__(self, coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T: ...
-
-
-class WithDatabase(Protocol):
-    def __call__(self, settings: Settings, job: Callable[[Database], Awaitable[T]]) -> Coroutine[Any, Any, T]: ...
-
-
-TenantOpt = Annotated[str, typer.Option(help="Tenant id.")]
 
 
 def fail(message: str, code: int) -> typer.Exit:
