@@ -11,12 +11,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.deprecate import AuthlibDeprecationWarning  # imported first: it sets its warnings to "always"
 from cachetools import TLRUCache
+
+with warnings.catch_warnings():
+    # Authlib 1.9 asks for the httpx2 package and warns, on every start, when it falls back to httpx; httpx is what
+    # this service depends on (the except clauses below name its errors), so the warning says nothing to act on.
+    warnings.filterwarnings("ignore", "The httpx module is deprecated", AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from success_metrics.rbac.claims import tenant_matches
 from success_metrics.rbac.errors import Unauthenticated
