@@ -10,6 +10,8 @@ set's end: the calendar quarter Jul 1 – Oct 1 (tenant-local midnights) and 45 
 (09:00 and 16:45 tenant-local, so partial days are read too). Each repetition uses the next tenant. Prints each
 metric's median, each dashboard's sum of its panels' medians (its panels load in parallel, but on this 2-core
 machine they share two cores, so the sum / 2 is what a first load waits at best) and the slowest metrics.
+``--again`` times each query's second computation instead, to tell a first load's cold pages and planning from
+what computing itself costs.
 """
 
 from __future__ import annotations
@@ -81,21 +83,24 @@ def label_of(query: MetricQuery | Annotations) -> str:
     return f"annotations:{query.query.metric or 'all'}" if isinstance(query, Annotations) else query.metric
 
 
-async def time_query(db: Database, tenant: str, query: MetricQuery | Annotations, settings: TenantSettings) -> float:
-    """Milliseconds of one query computed cold."""
+async def time_query(db: Database, tenant: str, query: MetricQuery | Annotations, settings: TenantSettings,
+                     again: bool = False) -> float:
+    """Milliseconds of one query computed cold (no result cache); with ``again``, of its second computation on
+    the same connection (its pages and the connection's catalog caches loaded)."""
     async with db.tenant(tenant) as conn:
-        t0 = time.perf_counter()
-        if isinstance(query, Annotations):
-            for kind in annotation_kinds.kinds([k for k in query.query.metric.split(",") if k.strip()]):
-                one = MetricQuery(metric=kind.name, start=query.query.start, end=query.query.end)
-                await annotation_kinds.compute(conn, ScopedQuery(TenantId(tenant), one, RowScope()), settings)
-        else:
-            await compute(conn, ScopedQuery(TenantId(tenant), query, RowScope()), settings)
+        for _ in range(2 if again else 1):
+            t0 = time.perf_counter()
+            if isinstance(query, Annotations):
+                for kind in annotation_kinds.kinds([k for k in query.query.metric.split(",") if k.strip()]):
+                    one = MetricQuery(metric=kind.name, start=query.query.start, end=query.query.end)
+                    await annotation_kinds.compute(conn, ScopedQuery(TenantId(tenant), one, RowScope()), settings)
+            else:
+                await compute(conn, ScopedQuery(TenantId(tenant), query, RowScope()), settings)
         return (time.perf_counter() - t0) * 1000
 
 
 async def run_range(db: Database, tenants: list[str], label: str, data_end: datetime, reps: int,
-                    boards: dict[str, list[Panel]], only: set[str] | None = None
+                    boards: dict[str, list[Panel]], only: set[str] | None = None, again: bool = False
                     ) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Median ms per metric, and each dashboard's metrics, over the range ``label`` of each tenant's zone."""
     times: dict[str, list[float]] = defaultdict(list)
@@ -125,7 +130,7 @@ async def run_range(db: Database, tenants: list[str], label: str, data_end: date
                         members[board].append(labels[key])
                     if key not in seen:
                         seen.add(key)
-                        times[labels[key]].append(await time_query(db, tenant, fitted.query, settings))
+                        times[labels[key]].append(await time_query(db, tenant, fitted.query, settings, again))
     return {k: statistics.median(v) for k, v in times.items()}, members
 
 
@@ -146,9 +151,9 @@ async def main(args: argparse.Namespace) -> None:
         boards = dashboard_panels()
         for label, rng in closed_ranges(info.end_time, zone).items():
             medians, members = await run_range(db, info.tenants, label, info.end_time, args.reps, boards,
-                                               set(args.metrics.split(",")) if args.metrics else None)
+                                               set(args.metrics.split(",")) if args.metrics else None, args.again)
             print(f"\n{label}: {rng[0].isoformat()} → {rng[1].isoformat()} in {info.tenants[0]}'s zone, the same "
-                  "local times in each tenant's (ms, median)")
+                  f"local times in each tenant's (ms, median{', second computation' if args.again else ''})")
             for board, names in members.items() if not args.metrics else ():
                 total = sum(medians[n] for n in names)
                 print(f"  {board:24} sum {total:8.0f}  /2 cores {total / 2:8.0f}  slowest panel "
@@ -166,6 +171,9 @@ if __name__ == "__main__":
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--metrics", help="time only these metrics (comma separated)")
+    parser.add_argument("--again", action="store_true",
+                        help="time each query's second computation on its connection: what is left once its pages "
+                             "and catalog caches are loaded (the rest of a first load's time is those)")
     parser.add_argument("--summarize", action="store_true",
                         help="summarize every closed day first (query/summaries.py), as the service's loop does")
     asyncio.run(main(parser.parse_args()))

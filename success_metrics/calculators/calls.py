@@ -90,6 +90,16 @@ async def call_stats(
     return out, meta
 
 
+def by_key(stats: dict[Key, CallStats]) -> dict[str, dict[datetime, CallStats]]:
+    """A series' stats per key (sorted), each by bucket start: one pass, where picking each key's buckets out of
+    all of them cost keys × buckets × keys (a quarter of 3-hour buckets: most of a latency panel's Python)."""
+    out: dict[str, dict[datetime, CallStats]] = {k: {} for _, k in sorted(stats, key=lambda tk: tk[1])}
+    for (t, k), c in stats.items():
+        if t is not None:
+            out[k][t] = c
+    return out
+
+
 def health(success_rate: float | None, sla: float) -> str:
     """healthy at or above the SLA success rate, degraded within 5 points below it, down further below."""
     if success_rate is None:

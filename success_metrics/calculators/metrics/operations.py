@@ -10,7 +10,7 @@ import psutil
 
 from success_metrics.calculators import buckets, closed_days, formulas, shapes
 from success_metrics.calculators.buckets import DAY, HOUR, Segment, Source
-from success_metrics.calculators.calls import CALL_COLUMNS, call_stats, health
+from success_metrics.calculators.calls import CALL_COLUMNS, by_key, call_stats, health
 from success_metrics.calculators.catalog import GRANULARITY, Option, metric
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.query import ScopedQuery
@@ -135,11 +135,11 @@ async def components_latency(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
     stats, meta = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "component", q.filters, q.metric, width)
     wanted = [x for x in (q.option("statistic") or "avg,median,p95").split(",") if x in STATISTIC.values]
     series: dict[str, dict[datetime, float | None]] = {}
-    for comp in sorted({k for _, k in stats}):
+    for comp, by_time in by_key(stats).items():
         for stat in wanted:
             series[f"{comp} {stat}"] = {
                 t: (c.avg_latency if stat == "avg" else c.median if stat == "median" else c.p95)
-                for (t, k), c in stats.items() if k == comp and t is not None}
+                for t, c in by_time.items()}
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     return shapes.series("components.latency", starts, series, Unit.MS, meta={**meta, "lower_is_better": True})
 
@@ -153,9 +153,8 @@ async def components_success(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
     width = buckets.series_width(q)
     stats, _ = await call_stats(conn, sq.tenant_id, s, q.start, q.end, "component", q.filters, q.metric, width,
                                 percentiles=False)
-    series = {comp: {t: None if c.success_rate is None else 100 * c.success_rate
-                     for (t, k), c in stats.items() if k == comp and t is not None}
-              for comp in sorted({k for _, k in stats})}
+    series = {comp: {t: None if c.success_rate is None else 100 * c.success_rate for t, c in by_time.items()}
+              for comp, by_time in by_key(stats).items()}
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     return shapes.series("components.success_rate", starts, series, Unit.PERCENT)
 
