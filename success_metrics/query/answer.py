@@ -29,7 +29,9 @@ from success_metrics.calculators import (
 )
 from success_metrics.calculators import annotations as annotation_kinds
 from success_metrics.query.cache import ResultCache
-from success_metrics.query.protocol.serialize import merge_annotations
+from success_metrics.query.dimension_cache import DimensionValues
+from success_metrics.query.protocol.serialize import ByIdentity, merge_annotations
+from success_metrics.query.sizes import rough_frame_bytes
 from success_metrics.rbac import Forbidden, Grant, Principal, RbacError, masking, policy, system_principal
 from success_metrics.storage import Database, StorageError, tenants
 
@@ -63,15 +65,21 @@ class Answer:
 
 
 Computation = Callable[[ScopedQuery], Awaitable[Frame]]
+MASKED_MAX_BYTES = 32 * 2**20  # masked frames remembered (what each entry keeps alive, by sizes.rough_frame_bytes)
 
 
 class Answerer:
     """The answer path over one database and its result cache; ``key_for`` gives a tenant's pseudonym key."""
 
-    def __init__(self, db: Database, cache: ResultCache, key_for: Callable[[str], bytes]) -> None:
+    def __init__(self, db: Database, cache: ResultCache, key_for: Callable[[str], bytes], *,
+                 masked_max_bytes: int = MASKED_MAX_BYTES) -> None:
         self.db = db
         self.cache = cache
         self.key_for = key_for
+        # masked frames by the very frame they were masked from and what masking reads of the caller (masked)
+        self.masked = ByIdentity(masked_max_bytes)
+        # dimension values (template variables' options) per tenant and row scope, as long as a live frame lives
+        self.dimensions = DimensionValues(db, cache.ttl_live_s)
 
     def context(self, principal: Principal, rules: policy.Policy) -> Context:
         return Context(principal, rules, self.key_for(principal.tenant_id))
@@ -107,7 +115,7 @@ class Answerer:
         grant = policy.authorize(ctx.principal, query, metric_def, ctx.policy)                   # authorize
         frame = await self._computed(grant, metric_def.row_scoped, self._metric, keep=keep,      # compute
                                      background=background)
-        return masking.apply(frame, grant, ctx.mask_key)                                         # mask
+        return self.masked_frame(frame, grant, ctx.mask_key)                                     # mask
 
     async def annotations(self, ctx: Context, query: MetricQuery, *, background: bool = False) -> Frame:
         """The kinds ``query.metric`` names, each masked, merged by time; a kind named but not allowed is
@@ -115,8 +123,25 @@ class Answerer:
         grants = self._annotation_grants(ctx, query)                                              # authorize
         computed = await asyncio.gather(*(self._computed(g, kind.row_scoped, self._annotations,   # compute
                                                          background=background) for g, kind in grants))
-        return merge_annotations([masking.apply(frame, g, ctx.mask_key)                          # mask
+        return merge_annotations([self.masked_frame(frame, g, ctx.mask_key)                      # mask
                                   for frame, (g, _) in zip(computed, grants, strict=True)])
+
+    def masked_frame(self, frame: Frame, grant: Grant, key: bytes) -> Frame:
+        """``masking.apply``, remembered: a cached frame is served again and again, and its masked form depends only on
+        that frame and on what masking reads of the grant — the role's rules and visible classes (the policy's own
+        objects: a new policy version parses new ones) and the caller's tenant, role, agent id, teams and locations,
+        and the tenant's pseudonym key. Equal inputs, the same masked frame (whose columns keep the serializers' memo
+        hitting); a recomputed frame is a new object, so nothing masked from an old one answers it."""
+        masks = grant.masks
+        who = masks.principal
+        objects = (frame, masks.rules, masks.visible)
+        plain = (who.tenant_id, who.role, who.agent_id, who.teams, who.locations, key)
+        found: Frame | None = self.masked.get(objects, plain)
+        if found is None:
+            found = masking.apply(frame, grant, key)
+            size = rough_frame_bytes(frame) + (rough_frame_bytes(found) if found is not frame else 0)
+            self.masked.put(objects, plain, found, size)
+        return found
 
     async def warm(self, ctx: Context, query: Query) -> None:
         """Authorize and compute ``query`` ahead of anyone asking, in the lane that never holds up a waiting user.

@@ -8,6 +8,8 @@ an agent's own record) and masked by their role (pseudonymised agents, for insta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, Request
 
 from success_metrics.calculators import (
@@ -21,7 +23,6 @@ from success_metrics.calculators import (
     RowScope,
     ScopeKind,
     all_metrics,
-    dimension_values,
     get_metric,
 )
 from success_metrics.query import pipeline
@@ -68,8 +69,7 @@ async def _values(svc: Services, ctx: Context, dim: Dimension) -> list[tuple[str
     if rules is None:
         raise Forbidden(f"Role {ctx.principal.role.value} has no access in this tenant's policy.")
     scope = policy.row_scope(ctx.principal, rules)
-    async with svc.db.tenant(ctx.principal.tenant_id) as conn:
-        found = await dimension_values(conn, ctx.principal.tenant_id, dim, scope)
+    found = await svc.answers.dimensions.get(ctx.principal.tenant_id, dim, scope)  # unmasked, kept briefly
     masked = masking.apply(_as_frame(dim, found, scope), policy.field_masks(ctx.principal, ctx.policy), ctx.mask_key)
     names = {c.name for c in masked.columns}
     if not {"value", "label"} <= names:  # the role may not see this dimension's values at all
@@ -78,7 +78,7 @@ async def _values(svc: Services, ctx: Context, dim: Dimension) -> list[tuple[str
                                              strict=True) if v is not None and t is not None]
 
 
-def _as_frame(dim: Dimension, found: list[tuple[str, str]], scope: RowScope) -> Frame:
+def _as_frame(dim: Dimension, found: Sequence[tuple[str, str]], scope: RowScope) -> Frame:
     """Dimension values as a frame, so masking judges them as it judges any column (rules, sensitivity, owner).
 
     Agents listed under a team scope are all in the caller's teams (dimension_values keeps only those), which
