@@ -70,3 +70,8 @@ class DimensionValues:
             del self._inflight[key]
         for key in [k for k in self._entries if k[0] == tenant_id]:
             del self._entries[key]
+
+    def invalidate_all(self) -> None:
+        """Forget every tenant's values (notices may have been missed: the listener reconnected)."""
+        for tenant_id in {k[0] for k in (*self._entries, *self._inflight)}:
+            self.invalidate_tenant(tenant_id)

@@ -211,6 +211,7 @@ class Services:
             self.policies.forget(tenant_id)  # the next request reads the version in force
         elif what == "frames":
             self.cache.invalidate_tenant(tenant_id)  # its shared rows are already gone
+            self.answers.dimensions.invalidate_tenant(tenant_id)  # a backfill may bring new agents, teams, sources
         else:
             # logged by the key cache; the cached keys stay in use until the next fetch
             with contextlib.suppress(ProviderUnavailable):
@@ -221,3 +222,4 @@ class Services:
         self.policies.forget_all()
         self.identifier.jwks.expire()
         self.cache.invalidate_all()
+        self.answers.dimensions.invalidate_all()

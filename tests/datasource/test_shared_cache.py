@@ -15,7 +15,18 @@ import asyncpg
 import httpx
 import pytest
 
-from success_metrics.calculators import Column, ColumnType, Frame, Kind, MetricName, MetricQuery, ScopedQuery, TenantId
+from success_metrics.calculators import (
+    Column,
+    ColumnType,
+    Dimension,
+    Frame,
+    Kind,
+    MetricName,
+    MetricQuery,
+    RowScope,
+    ScopedQuery,
+    TenantId,
+)
 from success_metrics.ingest.intake import ingest
 from success_metrics.ingest.writer import Source
 from success_metrics.query import frame_codec
@@ -276,6 +287,32 @@ async def test_replicas_share_frames_and_an_ingest_into_a_closed_day_reaches_eve
     await within(lambda: len(sa.cache) == 0 and len(sb.cache) == 0)
     async with sa.db.tenant(tid) as conn:
         assert await conn.fetchval("SELECT count(*) FROM frame_cache") == 0
+
+
+async def test_a_backfill_shows_its_new_values_in_every_replicas_variables_at_once(
+        services: Callable[..., Awaitable[Replica]], new_tenant_id: Any) -> None:
+    tid = new_tenant_id("dims")
+    tenant = TenantConfig(id=tid, name="Dims")
+    (_, sa), (_, sb) = await services(tenant), await services(tenant)
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+
+    def created(event_id: str, source: str) -> dict[str, Any]:
+        return {"id": event_id, "type": "lead.created", "occurred_at": yesterday, "lead_id": event_id,
+                "data": {"source": source}}
+
+    assert (await ingest(sa.db, tid, [created("d-1", "referral")], source=Source.CLI)).accepted == 1
+    assert [v for v, _ in await sb.answers.dimensions.get(tid, Dimension.SOURCE, RowScope())] == ["referral"]
+    # kept for a live frame's lifetime (15 s), but a backfill into a closed day tells every replica to forget them
+    assert (await ingest(sa.db, tid, [created("d-2", "website_form")], source=Source.CLI)).accepted == 1
+
+    async def listed() -> list[str]:
+        return [v for v, _ in await sb.answers.dimensions.get(tid, Dimension.SOURCE, RowScope())]
+
+    for _ in range(200):  # 10 s, well inside the 15 s the values are otherwise kept
+        if await listed() == ["referral", "website_form"]:
+            break
+        await asyncio.sleep(0.05)
+    assert await listed() == ["referral", "website_form"]
 
 
 async def test_invalidating_on_one_replica_drops_the_others_frames(services: Callable[..., Awaitable[Replica]],
