@@ -20,8 +20,10 @@ all the periods a metric compares (summaries, stale days and raw ends together),
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -43,30 +45,47 @@ def closed_days(lo: datetime, hi: datetime, zone: ZoneInfo, now: datetime, *, wh
     whole = [seg for seg in buckets.plan(lo, min(hi, now), zone) if seg.source is Source.DAY]
     if not whole:
         return []
-    out: list[Span] = []
-    day = whole[0].lo.astimezone(zone).date()
-    while (start := buckets.local_midnight(day, zone)) < whole[0].hi:
-        end = buckets.local_midnight(day + timedelta(days=1), zone)
-        out.append((start, end))
-        day += timedelta(days=1)
-    if whole_hours and any((t - ORIGIN) % HOUR for span in out for t in span):
-        return []
-    return out
+    first, end = whole[0].lo.astimezone(zone).date(), whole[0].hi.astimezone(zone).date()
+    starts: list[datetime] = []
+    on_hours = True
+    for year in range(first.year, end.year + 1):
+        midnights, on = _midnights(zone, year)
+        i = (first - date(year, 1, 1)).days if year == first.year else 0
+        j = (end - date(year, 1, 1)).days + 1 if year == end.year else len(midnights) - 1
+        starts += midnights[i:j]
+        on_hours = on_hours and all(on[i:j])
+    return [] if whole_hours and not on_hours else list(itertools.pairwise(starts))
 
 
-def _days_sql(p: Params, tenant: str, days: Sequence[tuple[int, datetime, datetime]]) -> str:
-    """The days as rows (period, s: start, e: end, valid: its summary is current, i.e. its call count is the daily
-    rollups', or it has neither calls nor a summary) with the summary's down hours. The days of all periods come
-    in three arrays; their rollup counts are read over the span they cover (a range, cheap to plan)."""
-    if not days:
+@functools.lru_cache(maxsize=128)
+def _midnights(zone: ZoneInfo, year: int) -> tuple[tuple[datetime, ...], tuple[bool, ...]]:
+    """The UTC times of the zone's local midnights from 1 January of ``year`` to 1 January of the next, and whether
+    each falls on a UTC hour: made once a zone and year, where a range's closed days are read from."""
+    first = date(year, 1, 1)
+    times = tuple(buckets.local_midnight(first + timedelta(days=i), zone)
+                  for i in range((date(year + 1, 1, 1) - first).days + 1))
+    return times, tuple(not (t - ORIGIN) % HOUR for t in times)
+
+
+def _days_sql(p: Params, tenant: str, zone: ZoneInfo, days: Sequence[tuple[int, Sequence[Span]]]) -> str:
+    """The closed days of each period (consecutive) as rows (period, s: start, e: end, valid: its summary is
+    current, i.e. its call count is the daily rollups', or it has neither calls nor a summary) with the summary's
+    down hours. The days are made in SQL from each period's first local day and their number (as the rollups'
+    days are), and their rollup counts read over the span they cover."""
+    spans = [(k, d) for k, d in days if d]
+    if not spans:
         return ("SELECT NULL::integer AS period, NULL::timestamptz AS s, NULL::timestamptz AS e, "
                 "NULL::boolean AS valid, NULL::integer AS down_hours WHERE FALSE")
-    tp = p.add(tenant)
-    lo, hi = p.add(min(s for _, s, _ in days)), p.add(max(e for _, _, e in days))
+    tp, tz = p.add(tenant), p.add(zone.key)
+    lo, hi = p.add(min(d[0][0] for _, d in spans)), p.add(max(d[-1][1] for _, d in spans))
+    made = (f"SELECT g.period, (g.first + i)::timestamp AT TIME ZONE {tz} AS s, "
+            f"(g.first + i + 1)::timestamp AT TIME ZONE {tz} AS e "
+            f"FROM unnest({p.add([k for k, _ in spans])}::integer[], "
+            f"{p.add([d[0][0].astimezone(zone).date() for _, d in spans])}::date[], "
+            f"{p.add([len(d) for _, d in spans])}::integer[]) AS g (period, first, n), generate_series(0, g.n - 1) i")
     return f"""SELECT d.period, d.s, d.e,
                       coalesce(c.calls, 0) = coalesce(r.n, 0) AND coalesce(c.day_end = d.e, true) AS valid, c.down_hours
-               FROM unnest({p.add([k for k, _, _ in days])}::integer[], {p.add([s for _, s, _ in days])}::timestamptz[],
-                           {p.add([e for _, _, e in days])}::timestamptz[]) AS d (period, s, e)
+               FROM ({made}) d
                LEFT JOIN closed_days c ON c.tenant_id = {tp} AND c.day_start = d.s
                LEFT JOIN (SELECT bucket, sum(n) AS n FROM rollups WHERE tenant_id = {tp} AND grain = 'day'
                           AND type = 'component.call' AND bucket >= {lo} AND bucket < {hi} GROUP BY bucket) r
@@ -104,14 +123,13 @@ async def down_hours(conn: asyncpg.Connection, tenant: str, periods: Sequence[Sp
     rollups and raw calls."""
     p = Params()
     tp = p.add(tenant)
-    days = [(k, s, e) for k, (lo, hi) in enumerate(periods)
-            for s, e in closed_days(lo, hi, zone, now, whole_hours=True)]
+    days = [(k, closed_days(lo, hi, zone, now, whole_hours=True)) for k, (lo, hi) in enumerate(periods)]
     raw = [f"SELECT {k} AS period, count(*) AS down FROM ("
-           f"{_down_hours_raw_sql(p, tenant, ends(lo, hi, [(s, e) for j, s, e in days if j == k]), zone, tz)}) d"
-           for k, (lo, hi) in enumerate(periods)]
+           f"{_down_hours_raw_sql(p, tenant, ends(lo, hi, d), zone, tz)}) d"
+           for (lo, hi), (k, d) in zip(periods, days, strict=True)]
     # generic plan: a custom plan estimated every day of the arrays anew at each call (the most of its time)
     rows = await fetch_generic(conn,
-        f"""WITH days AS ({_days_sql(p, tenant, days)})
+        f"""WITH days AS ({_days_sql(p, tenant, zone, days)})
             SELECT period, sum(down)::bigint AS down FROM (
                 SELECT period, down_hours AS down FROM days WHERE valid
                 UNION ALL SELECT period, {_down_in_day(tp, 'days.s', 'days.e')} FROM days WHERE NOT valid
@@ -151,14 +169,16 @@ def _runs_sql(p: Params, tenant: str, spans: str) -> str:
 
 
 def fold_sql(pieces: str) -> str:
-    """(period, total µs, runs) of the resolved failure runs over ``pieces`` (period, piece, component and a
-    RunPiece's columns; a component's pieces of a period are consecutive spans, ordered by ``piece``).
+    """(period, total µs, runs) of the resolved failure runs over ``pieces``: period, piece (its start), component,
+    a piece's columns (``_runs_sql``) and ``resolved``, the component's first success after the run open at the
+    piece's end, if one is and that success is in the period. A component's pieces of a period are consecutive
+    spans in ``piece`` order; pieces without a failure may be left out (they start no run, and end none that
+    ``resolved`` does not already tell).
 
     A run is counted at the piece it starts in: the runs within the piece (runs_us, runs_n); the run its first call
-    starts, unless a run is open when the piece begins (the component's previous piece had no success, or ended
-    in an open run), resolved by the piece's first success or else the next one of a later piece; and the run open
-    at its end, resolved by the first success of a later piece. Runs unresolved at the period's end are not
-    counted."""
+    starts, unless a run is still open when the piece begins (the component's previous piece with failures ended
+    in one, not resolved before this piece), resolved by the piece's first success or else ``resolved``; and the
+    run open at its end, resolved at ``resolved``. Runs unresolved at the period's end are not counted."""
     def us(a: str, b: str) -> str:
         return f"(extract(epoch FROM {b} - {a}) * 1000000)::bigint"
     return f"""
@@ -166,15 +186,13 @@ def fold_sql(pieces: str) -> str:
                            + coalesce({us('trail_fail_at', 'trail_end')}, 0))::bigint AS runs_us,
                sum(runs_n + (lead_end IS NOT NULL)::integer + (trail_end IS NOT NULL)::integer)::bigint AS runs_n
         FROM (SELECT period, runs_us, runs_n, lead_fail_at, trail_fail_at,
-                     CASE WHEN lead_fail_at IS NOT NULL AND open_before IS NOT TRUE
-                          THEN coalesce(first_ok_at, next_ok) END AS lead_end,
-                     CASE WHEN trail_fail_at IS NOT NULL THEN next_ok END AS trail_end
-              FROM (SELECT period, runs_us, runs_n, lead_fail_at, trail_fail_at, first_ok_at,
-                           lag(first_ok_at IS NULL OR trail_fail_at IS NOT NULL) OVER (
-                               PARTITION BY period, component ORDER BY piece) AS open_before,
-                           min(first_ok_at) OVER (PARTITION BY period, component ORDER BY piece DESC
-                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS next_ok
-                    FROM ({pieces}) x) w) r
+                     CASE WHEN lead_fail_at IS NOT NULL
+                               AND NOT (coalesce(open_before, false) AND coalesce(open_until >= piece, true))
+                          THEN coalesce(first_ok_at, resolved) END AS lead_end,
+                     CASE WHEN trail_fail_at IS NOT NULL THEN resolved END AS trail_end
+              FROM (SELECT x.*, lag(first_ok_at IS NULL OR trail_fail_at IS NOT NULL) OVER w AS open_before,
+                           lag(resolved) OVER w AS open_until
+                    FROM ({pieces}) x WINDOW w AS (PARTITION BY period, component ORDER BY piece)) w) r
         GROUP BY period"""
 
 
@@ -184,21 +202,36 @@ _RUN_COLUMNS = "period, piece, component, lead_fail_at, first_ok_at, runs_us, ru
 async def failure_runs(conn: asyncpg.Connection, tenant: str, periods: Sequence[Span], zone: ZoneInfo,
                        now: datetime) -> list[tuple[int, int]]:
     """Per period [lo, hi), (total µs, runs) of the failure runs of every component that were resolved in it, in
-    one statement: closed days' pieces from their summaries, the rest (the partial days at the ends, and a day
-    whose summary is stale) from raw calls, folded in SQL."""
+    one statement: the pieces with failures of closed days from their summaries, of the rest (the partial days at
+    the ends, and a day whose summary is stale) from raw calls; a run open at a piece's end is resolved by the
+    component's next success, looked up by primary key, so only pieces with failures are folded (a few percent of
+    a component's days)."""
     p = Params()
     tp = p.add(tenant)
-    days = [(k, s, e) for k, (lo, hi) in enumerate(periods) for s, e in closed_days(lo, hi, zone, now)]
-    outside = [(k, a, b) for k, (lo, hi) in enumerate(periods)
-               for a, b in ends(lo, hi, [(s, e) for j, s, e in days if j == k])]
+    days = [(k, closed_days(lo, hi, zone, now)) for k, (lo, hi) in enumerate(periods)]
+    outside = [(k, a, b) for (lo, hi), (k, d) in zip(periods, days, strict=True) for a, b in ends(lo, hi, d)]
     spans = (f"SELECT * FROM unnest({p.add([k for k, _, _ in outside])}::integer[], "
              f"{p.add([a for _, a, _ in outside])}::timestamptz[], {p.add([b for _, _, b in outside])}::timestamptz[])"
              f" AS g (period, lo, hi) UNION ALL SELECT period, s, e FROM days WHERE NOT valid")
-    pieces = (f"SELECT d.period, r.day_start AS piece, r.component, r.lead_fail_at, r.first_ok_at, r.runs_us, "
-              f"r.runs_n, r.trail_fail_at FROM days d JOIN closed_day_runs r ON r.tenant_id = {tp} "
-              f"AND r.day_start = d.s WHERE d.valid "
-              f"UNION ALL SELECT {_RUN_COLUMNS} FROM ({_runs_sql(p, tenant, spans)}) e")
-    rows = await fetch_generic(conn, f"WITH days AS ({_days_sql(p, tenant, days)}) {fold_sql(pieces)}", *p.values)
+    failing = "(x.lead_fail_at IS NOT NULL OR x.trail_fail_at IS NOT NULL OR x.runs_n > 0)"
+    pieces = (f"SELECT d.period, x.day_start AS piece, x.component, x.lead_fail_at, x.first_ok_at, x.runs_us, "
+              f"x.runs_n, x.trail_fail_at FROM days d JOIN closed_day_runs x ON x.tenant_id = {tp} "
+              f"AND x.day_start = d.s WHERE d.valid AND {failing} "
+              f"UNION ALL SELECT {_RUN_COLUMNS} FROM ({_runs_sql(p, tenant, spans)}) x WHERE {failing}")
+    bounds = (f"unnest({p.add(list(range(len(periods))))}::integer[], "
+              f"{p.add([hi for _, hi in periods])}::timestamptz[]) AS b (period, hi)")
+    # the run open at a piece's end (if one is): after its start, the component's first success in the period. The
+    # pieces are materialized, so the lookup's lower bound is a plain column its index scan starts from (over the
+    # union's own output, the planner only filtered by it)
+    opened = f"""SELECT x.*, b.hi, CASE WHEN x.first_ok_at IS NULL OR x.trail_fail_at IS NOT NULL
+                                        THEN coalesce(x.trail_fail_at, x.lead_fail_at) END AS open_at
+                 FROM ({pieces}) x JOIN {bounds} ON b.period = x.period"""
+    resolved = f"""SELECT x.*, r.at AS resolved FROM opened x LEFT JOIN LATERAL (
+                       SELECT c.occurred_at AS at FROM component_calls c WHERE c.tenant_id = {tp}
+                       AND c.occurred_at > x.open_at AND c.occurred_at < x.hi AND c.component = x.component AND c.ok
+                       ORDER BY c.occurred_at LIMIT 1) r ON true"""
+    rows = await fetch_generic(conn, f"WITH days AS ({_days_sql(p, tenant, zone, days)}), "
+                                     f"opened AS MATERIALIZED ({opened}) {fold_sql(resolved)}", *p.values)
     got = {r["period"]: (int(r["runs_us"]), int(r["runs_n"])) for r in rows}
     return [got.get(k, (0, 0)) for k in range(len(periods))]
 

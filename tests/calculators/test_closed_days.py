@@ -74,38 +74,46 @@ async def tenant(db: Database) -> str:
     return name
 
 
-Piece = tuple[datetime | None, datetime | None, int, int, datetime | None]  # lead fail, first ok, µs, n, trail fail
+# its day, lead fail, first ok, runs µs, runs, trail fail, the first success after the run open at the piece's end
+Piece = tuple[int, datetime | None, datetime | None, int, int, datetime | None, datetime | None]
 
 
 async def fold(db: Database, periods: list[list[Piece]]) -> list[tuple[int, int]]:
-    """closed_days.fold_sql over hand-made pieces of one component (a period's pieces one day apart)."""
-    rows = [(k, z(1, 0) + timedelta(days=i), *piece) for k, pieces in enumerate(periods)
-            for i, piece in enumerate(pieces)]
+    """closed_days.fold_sql over hand-made pieces of one component, a day each."""
+    rows = [(k, z(day, 0), *piece) for k, pieces in enumerate(periods) for day, *piece in pieces]
     columns = list(zip(*rows, strict=True))
     pieces_sql = ("SELECT x.period, x.piece, 'crm' AS component, x.lead_fail_at, x.first_ok_at, x.runs_us, x.runs_n, "
-                  "x.trail_fail_at FROM unnest($1::integer[], $2::timestamptz[], $3::timestamptz[], "
-                  "$4::timestamptz[], $5::bigint[], $6::integer[], $7::timestamptz[]) "
-                  "AS x (period, piece, lead_fail_at, first_ok_at, runs_us, runs_n, trail_fail_at)")
+                  "x.trail_fail_at, x.resolved FROM unnest($1::integer[], $2::timestamptz[], $3::timestamptz[], "
+                  "$4::timestamptz[], $5::bigint[], $6::integer[], $7::timestamptz[], $8::timestamptz[]) "
+                  "AS x (period, piece, lead_fail_at, first_ok_at, runs_us, runs_n, trail_fail_at, resolved)")
     async with db.system() as conn:
         got = {r["period"]: (r["runs_us"], r["runs_n"]) for r in
                await conn.fetch(closed_days.fold_sql(pieces_sql), *map(list, columns))}
     return [got.get(k, (0, 0)) for k in range(len(periods))]
 
 
+def t(day: int, minute: int) -> datetime:
+    return z(day, 0) + timedelta(minutes=minute)
+
+
 async def test_runs_fold_across_days(db: Database) -> None:
-    t0 = z(1, 0)
-    at = [t0 + timedelta(minutes=m) for m in range(10)]
-    minute = 60_000_000
+    minute, day = 60_000_000, 86_400_000_000
     # a run open at a day's end goes on through a day of failures only and ends at the next day's first success;
     # that day's first failure is part of the run, not a run of its own
-    assert await fold(db, [[(None, at[0], 0, 0, at[1]), (at[2], None, 0, 0, None),
-                            (at[4], at[5], minute, 1, None)]]) == [(4 * minute + minute, 2)]
+    assert await fold(db, [[(1, None, t(1, 0), 0, 0, t(1, 1), t(3, 1)), (2, t(2, 0), None, 0, 0, None, t(3, 1)),
+                            (3, t(3, 0), t(3, 1), minute, 1, None, None)]]) == [(2 * day + minute, 2)]
     # a day that begins with a failure after a day that ended well starts a run at that failure
-    assert await fold(db, [[(None, at[0], 0, 0, None), (at[3], at[6], 0, 0, None)]]) == [(3 * minute, 1)]
+    assert await fold(db, [[(1, None, t(1, 0), 0, 0, None, None), (2, t(2, 3), t(2, 6), 0, 0, None, None)]]
+                      ) == [(3 * minute, 1)]
     # a run still open at the end is not counted
-    assert await fold(db, [[(None, at[0], 0, 0, at[1]), (at[2], None, 0, 0, None)]]) == [(0, 0)]
+    assert await fold(db, [[(1, None, t(1, 0), 0, 0, t(1, 1), None), (2, t(2, 2), None, 0, 0, None, None)]]
+                      ) == [(0, 0)]
+    # a run resolved on a day without failures (left out) is over when the next day with failures begins
+    assert await fold(db, [[(1, None, t(1, 0), 0, 0, t(1, 1), t(2, 5)), (3, t(3, 0), t(3, 4), 0, 0, None, None)]]
+                      ) == [(day + 4 * minute + 4 * minute, 2)]
     # periods fold apart: a run open at the end of the first is not resolved by the second's successes
-    assert await fold(db, [[(None, at[0], 0, 0, at[1])], [(None, at[3], 0, 0, None), (at[7], at[9], 0, 0, None)]]
+    assert await fold(db, [[(1, None, t(1, 0), 0, 0, t(1, 1), None)],
+                           [(2, None, t(2, 3), 0, 0, None, None), (3, t(3, 7), t(3, 9), 0, 0, None, None)]]
                       ) == [(0, 0), (2 * minute, 1)]
 
 
