@@ -86,7 +86,8 @@ def _days_sql(p: Params, tenant: str, zone: ZoneInfo, days: Sequence[tuple[int, 
     return f"""SELECT d.period, d.s, d.e,
                       coalesce(c.calls, 0) = coalesce(r.n, 0) AND coalesce(c.day_end = d.e, true) AS valid, c.down_hours
                FROM ({made}) d
-               LEFT JOIN closed_days c ON c.tenant_id = {tp} AND c.day_start = d.s
+               LEFT JOIN closed_days c ON c.tenant_id = {tp} AND c.day_start = d.s AND c.day_start >= {lo}
+                    AND c.day_start < {hi}
                LEFT JOIN (SELECT bucket, sum(n) AS n FROM rollups WHERE tenant_id = {tp} AND grain = 'day'
                           AND type = 'component.call' AND bucket >= {lo} AND bucket < {hi} GROUP BY bucket) r
                     ON r.bucket = d.s"""
@@ -214,10 +215,12 @@ async def failure_runs(conn: asyncpg.Connection, tenant: str, periods: Sequence[
              f"{p.add([a for _, a, _ in outside])}::timestamptz[], {p.add([b for _, _, b in outside])}::timestamptz[])"
              f" AS g (period, lo, hi) UNION ALL SELECT period, s, e FROM days WHERE NOT valid")
     failing = "(x.lead_fail_at IS NOT NULL OR x.trail_fail_at IS NOT NULL OR x.runs_n > 0)"
-    pieces = (f"SELECT d.period, x.day_start AS piece, x.component, x.lead_fail_at, x.first_ok_at, x.runs_us, "
-              f"x.runs_n, x.trail_fail_at FROM days d JOIN closed_day_runs x ON x.tenant_id = {tp} "
-              f"AND x.day_start = d.s WHERE d.valid AND {failing} "
-              f"UNION ALL SELECT {_RUN_COLUMNS} FROM ({_runs_sql(p, tenant, spans)}) x WHERE {failing}")
+    pieces = f"SELECT {_RUN_COLUMNS} FROM ({_runs_sql(p, tenant, spans)}) x WHERE {failing}"
+    if summarized := [d for _, d in days if d]:  # bounded, so that a generic plan scans the range's days only
+        lo, hi = p.add(min(d[0][0] for d in summarized)), p.add(max(d[-1][1] for d in summarized))
+        pieces += (f" UNION ALL SELECT d.period, x.day_start AS piece, x.component, x.lead_fail_at, x.first_ok_at, "
+                   f"x.runs_us, x.runs_n, x.trail_fail_at FROM days d JOIN closed_day_runs x ON x.tenant_id = {tp} "
+                   f"AND x.day_start = d.s AND x.day_start >= {lo} AND x.day_start < {hi} WHERE d.valid AND {failing}")
     bounds = (f"unnest({p.add(list(range(len(periods))))}::integer[], "
               f"{p.add([hi for _, hi in periods])}::timestamptz[]) AS b (period, hi)")
     # the run open at a piece's end (if one is): after its start, the component's first success in the period. The

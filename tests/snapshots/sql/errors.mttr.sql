@@ -14,15 +14,17 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $3 = []
 -- $4 = []
 -- $5 = 'sql-snapshot'
--- $6 = [0, 1]
--- $7 = [datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)]
--- $8 = 'sql-snapshot'
--- $9 = 'UTC'
--- $10 = datetime.datetime(2025, 1, 29, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $12 = [0, 1]
--- $13 = [datetime.date(2025, 3, 1), datetime.date(2025, 1, 29)]
--- $14 = [31, 31]
+-- $6 = datetime.datetime(2025, 1, 29, 0, 0, tzinfo=datetime.timezone.utc)
+-- $7 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $8 = [0, 1]
+-- $9 = [datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)]
+-- $10 = 'sql-snapshot'
+-- $11 = 'UTC'
+-- $12 = datetime.datetime(2025, 1, 29, 0, 0, tzinfo=datetime.timezone.utc)
+-- $13 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $14 = [0, 1]
+-- $15 = [datetime.date(2025, 3, 1), datetime.date(2025, 1, 29)]
+-- $16 = [31, 31]
 WITH days AS
   (SELECT d.period,
           d.s,
@@ -32,21 +34,23 @@ WITH days AS
        c.down_hours
    FROM
      (SELECT g.period,
-             (g.first + i)::timestamp AT TIME ZONE $9 AS s,
-                                                   (g.first + i + 1)::timestamp AT TIME ZONE $9 AS e
-      FROM unnest($12::integer[], $13::date[], $14::integer[]) AS g (period, FIRST, n),
+             (g.first + i)::timestamp AT TIME ZONE $11 AS s,
+                                                   (g.first + i + 1)::timestamp AT TIME ZONE $11 AS e
+      FROM unnest($14::integer[], $15::date[], $16::integer[]) AS g (period, FIRST, n),
            generate_series(0, g.n - 1) i) d
-   LEFT JOIN closed_days c ON c.tenant_id = $8
+   LEFT JOIN closed_days c ON c.tenant_id = $10
    AND c.day_start = d.s
+   AND c.day_start >= $12
+   AND c.day_start < $13
    LEFT JOIN
      (SELECT bucket,
              sum(n) AS n
       FROM rollups
-      WHERE tenant_id = $8
+      WHERE tenant_id = $10
         AND grain = 'day'
         AND TYPE = 'component.call'
-        AND bucket >= $10
-        AND bucket < $11
+        AND bucket >= $12
+        AND bucket < $13
       GROUP BY bucket) r ON r.bucket = d.s),
      opened AS MATERIALIZED
   (SELECT x.*,
@@ -56,29 +60,14 @@ WITH days AS
                    OR x.trail_fail_at IS NOT NULL THEN coalesce(x.trail_fail_at, x.lead_fail_at)
           END AS open_at
    FROM
-     (SELECT d.period,
-             x.day_start AS piece,
-             x.component,
-             x.lead_fail_at,
-             x.first_ok_at,
-             x.runs_us,
-             x.runs_n,
-             x.trail_fail_at
-      FROM days d
-      JOIN closed_day_runs x ON x.tenant_id = $1
-      AND x.day_start = d.s
-      WHERE d.valid
-        AND (x.lead_fail_at IS NOT NULL
-             OR x.trail_fail_at IS NOT NULL
-             OR x.runs_n > 0)
-      UNION ALL SELECT period,
-                       piece,
-                       component,
-                       lead_fail_at,
-                       first_ok_at,
-                       runs_us,
-                       runs_n,
-                       trail_fail_at
+     (SELECT period,
+             piece,
+             component,
+             lead_fail_at,
+             first_ok_at,
+             runs_us,
+             runs_n,
+             trail_fail_at
       FROM
         (SELECT period,
                 piece,
@@ -139,8 +128,25 @@ WITH days AS
                   component) x
       WHERE (x.lead_fail_at IS NOT NULL
              OR x.trail_fail_at IS NOT NULL
+             OR x.runs_n > 0)
+      UNION ALL SELECT d.period,
+                       x.day_start AS piece,
+                       x.component,
+                       x.lead_fail_at,
+                       x.first_ok_at,
+                       x.runs_us,
+                       x.runs_n,
+                       x.trail_fail_at
+      FROM days d
+      JOIN closed_day_runs x ON x.tenant_id = $1
+      AND x.day_start = d.s
+      AND x.day_start >= $6
+      AND x.day_start < $7
+      WHERE d.valid
+        AND (x.lead_fail_at IS NOT NULL
+             OR x.trail_fail_at IS NOT NULL
              OR x.runs_n > 0)) x
-   JOIN unnest($6::integer[], $7::timestamptz[]) AS b (period, hi) ON b.period = x.period)
+   JOIN unnest($8::integer[], $9::timestamptz[]) AS b (period, hi) ON b.period = x.period)
 SELECT period,
        sum(runs_us + coalesce((extract(epoch
                                        FROM lead_end - lead_fail_at) * 1000000)::bigint, 0) + coalesce((extract(epoch

@@ -32,6 +32,8 @@ WITH days AS
            generate_series(0, g.n - 1) i) d
    LEFT JOIN closed_days c ON c.tenant_id = $2
    AND c.day_start = d.s
+   AND c.day_start >= $4
+   AND c.day_start < $5
    LEFT JOIN
      (SELECT bucket,
              sum(n) AS n
