@@ -195,7 +195,9 @@ async def errors_by_category(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    src = event_rows(sq, s, "component.call", CALL_COLUMNS, p, width=width)
+    # the columns it reads (and filters by) only: the others were carried through every rollup and raw row
+    src = event_rows(sq, s, "component.call", CALL_COLUMNS, p, width=width,
+                     only=("error_category", "calls", *CALL_COLUMNS.values()))
     rows = await conn.fetch(f"SELECT t, error_category AS cat, sum(calls) AS n FROM {src} x "
                             f"WHERE error_category <> '' GROUP BY t, error_category", *p.values)
     series = {cat: {r["t"]: r["n"] for r in rows if r["cat"] == cat} for cat in sorted({r["cat"] for r in rows})}
