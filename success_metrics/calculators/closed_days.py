@@ -10,18 +10,20 @@ no summary.
 
 Both figures compose exactly. Down hours add up (an hour is down when fewer than half of its calls succeeded, and
 a day is made of whole UTC hours where its zone's midnights fall on the hour; elsewhere no day summary is used).
-A component's failure runs are folded day by day (``fold_runs``): a day reports whether its first call failed,
+A component's failure runs are folded day by day (``fold_sql``): a day reports whether its first call failed,
 its first success, the runs that started after one of its successes and ended within it (sum of durations, count)
 and the start of a run still open at its end; a run open at a day's end continues into the next day that has
 calls of the component, and is resolved by that day's first success. Durations are kept in microseconds (the
-resolution of timestamptz), so the mean equals the one computed from raw calls.
+resolution of timestamptz), so the mean equals the one computed from raw calls. Each figure is one statement for
+all the periods a metric compares (summaries, stale days and raw ends together), folded in SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import functools
+import itertools
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -36,36 +38,6 @@ REFRESH_DAYS = 400  # days one refresh of a tenant summarizes at most (the rest 
 Span = tuple[datetime, datetime]
 
 
-@dataclass(frozen=True, slots=True)
-class RunPiece:
-    """One span's failure runs of one component, as they compose with the spans before and after it."""
-
-    lead_fail_at: datetime | None  # its first call's time, when that call failed
-    first_ok_at: datetime | None  # its first successful call
-    runs_us: int  # runs that started after a success in the span and ended within it: total µs
-    runs_n: int  # and how many
-    trail_fail_at: datetime | None  # start of a run that started after a success and is open at the span's end
-
-
-def fold_runs(pieces: Iterable[RunPiece]) -> tuple[int, int]:
-    """(total µs, runs) of the resolved failure runs of one component over consecutive spans, in time order."""
-    total, n, open_at = 0, 0, None
-    for p in pieces:
-        if p.lead_fail_at is not None and open_at is None:
-            open_at = p.lead_fail_at  # the span's first call failed after a success (or no call) before it
-        if open_at is not None:
-            if p.first_ok_at is None:
-                continue  # failures only: the run goes on
-            total, n, open_at = total + _us(p.first_ok_at - open_at), n + 1, None
-        total, n = total + p.runs_us, n + p.runs_n
-        open_at = p.trail_fail_at
-    return total, n
-
-
-def _us(d: timedelta) -> int:
-    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-
-
 def closed_days(lo: datetime, hi: datetime, zone: ZoneInfo, now: datetime, *, whole_hours: bool = False
                 ) -> list[Span]:
     """The tenant-local days inside [lo, hi) that ended by ``now``; with ``whole_hours``, none unless every one of
@@ -73,40 +45,52 @@ def closed_days(lo: datetime, hi: datetime, zone: ZoneInfo, now: datetime, *, wh
     whole = [seg for seg in buckets.plan(lo, min(hi, now), zone) if seg.source is Source.DAY]
     if not whole:
         return []
-    out: list[Span] = []
-    day = whole[0].lo.astimezone(zone).date()
-    while (start := buckets.local_midnight(day, zone)) < whole[0].hi:
-        end = buckets.local_midnight(day + timedelta(days=1), zone)
-        out.append((start, end))
-        day += timedelta(days=1)
-    if whole_hours and any((t - ORIGIN) % HOUR for span in out for t in span):
-        return []
-    return out
+    first, end = whole[0].lo.astimezone(zone).date(), whole[0].hi.astimezone(zone).date()
+    starts: list[datetime] = []
+    on_hours = True
+    for year in range(first.year, end.year + 1):
+        midnights, on = _midnights(zone, year)
+        i = (first - date(year, 1, 1)).days if year == first.year else 0
+        j = (end - date(year, 1, 1)).days + 1 if year == end.year else len(midnights) - 1
+        starts += midnights[i:j]
+        on_hours = on_hours and all(on[i:j])
+    return [] if whole_hours and not on_hours else list(itertools.pairwise(starts))
 
 
-def _days_sql(p: Params, tenant: str, days: Sequence[Span]) -> str:
-    """The days as rows (s: start, valid: its summary is current, i.e. its call count is the daily rollups', or
-    it has neither calls nor a summary) with the summary's columns (``c``)."""
-    tp, starts = p.add(tenant), p.add([s for s, _ in days])
-    return f"""SELECT d.s, coalesce(c.calls, 0) = coalesce(r.n, 0) AND coalesce(c.day_end = d.e, true) AS valid,
-                      c.down_hours
-               FROM unnest({starts}::timestamptz[], {p.add([e for _, e in days])}::timestamptz[]) AS d (s, e)
-               LEFT JOIN closed_days c ON c.tenant_id = {tp} AND c.day_start = d.s
+@functools.lru_cache(maxsize=128)
+def _midnights(zone: ZoneInfo, year: int) -> tuple[tuple[datetime, ...], tuple[bool, ...]]:
+    """The UTC times of the zone's local midnights from 1 January of ``year`` to 1 January of the next, and whether
+    each falls on a UTC hour: made once a zone and year, where a range's closed days are read from."""
+    first = date(year, 1, 1)
+    times = tuple(buckets.local_midnight(first + timedelta(days=i), zone)
+                  for i in range((date(year + 1, 1, 1) - first).days + 1))
+    return times, tuple(not (t - ORIGIN) % HOUR for t in times)
+
+
+def _days_sql(p: Params, tenant: str, zone: ZoneInfo, days: Sequence[tuple[int, Sequence[Span]]]) -> str:
+    """The closed days of each period (consecutive) as rows (period, s: start, e: end, valid: its summary is
+    current, i.e. its call count is the daily rollups', or it has neither calls nor a summary) with the summary's
+    down hours. The days are made in SQL from each period's first local day and their number (as the rollups'
+    days are), and their rollup counts read over the span they cover."""
+    spans = [(k, d) for k, d in days if d]
+    if not spans:
+        return ("SELECT NULL::integer AS period, NULL::timestamptz AS s, NULL::timestamptz AS e, "
+                "NULL::boolean AS valid, NULL::integer AS down_hours WHERE FALSE")
+    tp, tz = p.add(tenant), p.add(zone.key)
+    lo, hi = p.add(min(d[0][0] for _, d in spans)), p.add(max(d[-1][1] for _, d in spans))
+    made = (f"SELECT g.period, (g.first + i)::timestamp AT TIME ZONE {tz} AS s, "
+            f"(g.first + i + 1)::timestamp AT TIME ZONE {tz} AS e "
+            f"FROM unnest({p.add([k for k, _ in spans])}::integer[], "
+            f"{p.add([d[0][0].astimezone(zone).date() for _, d in spans])}::date[], "
+            f"{p.add([len(d) for _, d in spans])}::integer[]) AS g (period, first, n), generate_series(0, g.n - 1) i")
+    return f"""SELECT d.period, d.s, d.e,
+                      coalesce(c.calls, 0) = coalesce(r.n, 0) AND coalesce(c.day_end = d.e, true) AS valid, c.down_hours
+               FROM ({made}) d
+               LEFT JOIN closed_days c ON c.tenant_id = {tp} AND c.day_start = d.s AND c.day_start >= {lo}
+                    AND c.day_start < {hi}
                LEFT JOIN (SELECT bucket, sum(n) AS n FROM rollups WHERE tenant_id = {tp} AND grain = 'day'
-                          AND type = 'component.call' AND bucket = ANY({starts}::timestamptz[]) GROUP BY bucket) r
+                          AND type = 'component.call' AND bucket >= {lo} AND bucket < {hi} GROUP BY bucket) r
                     ON r.bucket = d.s"""
-
-
-def _stale_spans(days: Sequence[Span], stale: Iterable[datetime]) -> list[Span]:
-    """The stale days among ``days`` as spans, neighbours merged."""
-    out: list[Span] = []
-    wanted = set(stale)
-    for start, end in (d for d in days if d[0] in wanted):
-        if out and out[-1][1] == start:
-            out[-1] = (out[-1][0], end)
-        else:
-            out.append((start, end))
-    return out
 
 
 def ends(lo: datetime, hi: datetime, days: Sequence[Span]) -> list[Span]:
@@ -125,86 +109,134 @@ def _down_hours_raw_sql(p: Params, tenant: str, spans: Sequence[Span], zone: Zon
     return f"SELECT t FROM {src} s GROUP BY t HAVING sum(ok_calls) < {DOWN_SUCCESS} * sum(calls)"
 
 
-async def down_hours(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, zone: ZoneInfo, tz: str,
-                     now: datetime) -> int:
-    """Hours in [lo, hi) whose component calls succeeded less than half the time: closed days' from their
-    summaries, the rest from rollups and raw calls (and a day whose summary is stale, in a second statement)."""
-    days = closed_days(lo, hi, zone, now, whole_hours=True)
-    outside = ends(lo, hi, days)
+def _down_in_day(tp: str, lo: str, hi: str) -> str:
+    """How many hours of the day [lo, hi) (whole UTC hours) are down, from its hourly rollups."""
+    return f"""(SELECT count(*) FROM (
+                   SELECT bucket FROM rollup_component_call WHERE tenant_id = {tp} AND grain = 'hour'
+                   AND bucket >= {lo} AND bucket < {hi} GROUP BY bucket
+                   HAVING sum(ok_calls) < {DOWN_SUCCESS} * sum(calls)) h)"""
+
+
+async def down_hours(conn: asyncpg.Connection, tenant: str, periods: Sequence[Span], zone: ZoneInfo, tz: str,
+                     now: datetime) -> list[int]:
+    """Per period [lo, hi), the hours whose component calls succeeded less than half the time, in one statement:
+    closed days' from their summaries (a day whose summary is stale from its hourly rollups), the rest from
+    rollups and raw calls."""
     p = Params()
+    tp = p.add(tenant)
+    days = [(k, closed_days(lo, hi, zone, now, whole_hours=True)) for k, (lo, hi) in enumerate(periods)]
+    raw = [f"SELECT {k} AS period, count(*) AS down FROM ("
+           f"{_down_hours_raw_sql(p, tenant, ends(lo, hi, d), zone, tz)}) d"
+           for (lo, hi), (k, d) in zip(periods, days, strict=True)]
     # generic plan: a custom plan estimated every day of the arrays anew at each call (the most of its time)
-    [r] = await fetch_generic(conn,
-        f"""WITH days AS ({_days_sql(p, tenant, days)})
-            SELECT (SELECT coalesce(sum(down_hours) FILTER (WHERE valid), 0) FROM days)
-                   + (SELECT count(*) FROM ({_down_hours_raw_sql(p, tenant, outside, zone, tz)}) d) AS down,
-                   (SELECT array_agg(s ORDER BY s) FROM days WHERE NOT valid) AS stale""", *p.values)
-    down = int(r["down"])
-    if r["stale"]:
-        p = Params()
-        down += int(await conn.fetchval(
-            f"SELECT count(*) FROM ({_down_hours_raw_sql(p, tenant, _stale_spans(days, r['stale']), zone, tz)}) d",
-            *p.values))
-    return down
+    rows = await fetch_generic(conn,
+        f"""WITH days AS ({_days_sql(p, tenant, zone, days)})
+            SELECT period, sum(down)::bigint AS down FROM (
+                SELECT period, down_hours AS down FROM days WHERE valid
+                UNION ALL SELECT period, {_down_in_day(tp, 'days.s', 'days.e')} FROM days WHERE NOT valid
+                UNION ALL {" UNION ALL ".join(raw)}) x
+            GROUP BY period""", *p.values)
+    down = {r["period"]: int(r["down"] or 0) for r in rows}
+    return [down.get(k, 0) for k in range(len(periods))]
 
 
-def _runs_sql(p: Params, tenant: str, spans: Sequence[Span]) -> str:
-    """Per span (its start) and component: the RunPiece of the component's calls in the span. Calls without ok
-    are skipped and calls without a component belong to none; calls are in (occurred_at, event_id) order."""
+def _runs_sql(p: Params, tenant: str, spans: str) -> str:
+    """Per span (its period and start) and component: the RunPiece of the component's calls in the span (``spans``
+    is a relation of (period, lo, hi)). Calls without ok are skipped and calls without a component belong to none;
+    calls are in (occurred_at, event_id) order."""
     tp = p.add(tenant)
     return f"""
-        SELECT piece, component, min(at) FILTER (WHERE NOT ok AND prev_ok IS NULL) AS lead_fail_at,
+        SELECT period, piece, component, min(at) FILTER (WHERE NOT ok AND prev_ok IS NULL) AS lead_fail_at,
                min(at) FILTER (WHERE ok) AS first_ok_at,
                coalesce(sum((extract(epoch FROM next_ok - at) * 1000000)::bigint)
                         FILTER (WHERE NOT ok AND prev_ok AND next_ok IS NOT NULL), 0)::bigint AS runs_us,
                count(*) FILTER (WHERE NOT ok AND prev_ok AND next_ok IS NOT NULL)::integer AS runs_n,
                min(at) FILTER (WHERE NOT ok AND prev_ok AND next_ok IS NULL) AS trail_fail_at
         FROM (
-            SELECT g.lo AS piece, c.component, c.occurred_at AS at, c.ok,
+            SELECT g.period, g.lo AS piece, c.component, c.occurred_at AS at, c.ok,
                    lag(c.ok) OVER w AS prev_ok,
                    -- the next successful call: over the calls before this one in reverse order, a frame whose head
                    -- stays put (a frame from 1 FOLLOWING moves its head each row, and min was then recomputed
                    -- over the rest of the partition for every call: quadratic in a component's calls)
                    min(c.occurred_at) FILTER (WHERE c.ok) OVER (back ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
                        AS next_ok
-            FROM unnest({p.add([lo for lo, _ in spans])}::timestamptz[],
-                        {p.add([hi for _, hi in spans])}::timestamptz[]) AS g (lo, hi)
+            FROM ({spans}) g
             JOIN component_calls c ON c.tenant_id = {tp} AND c.occurred_at >= g.lo AND c.occurred_at < g.hi
             WHERE c.ok IS NOT NULL AND c.component IS NOT NULL
-            WINDOW w AS (PARTITION BY g.lo, c.component ORDER BY c.occurred_at, c.event_id),
-                   back AS (PARTITION BY g.lo, c.component ORDER BY c.occurred_at DESC, c.event_id DESC)
+            WINDOW w AS (PARTITION BY g.period, g.lo, c.component ORDER BY c.occurred_at, c.event_id),
+                   back AS (PARTITION BY g.period, g.lo, c.component ORDER BY c.occurred_at DESC, c.event_id DESC)
         ) calls
-        GROUP BY piece, component"""
+        GROUP BY period, piece, component"""
 
 
-_RUN_COLUMNS = "piece, component, lead_fail_at, first_ok_at, runs_us, runs_n, trail_fail_at"
+def fold_sql(pieces: str) -> str:
+    """(period, total µs, runs) of the resolved failure runs over ``pieces``: period, piece (its start), component,
+    a piece's columns (``_runs_sql``) and ``resolved``, the component's first success after the run open at the
+    piece's end, if one is and that success is in the period. A component's pieces of a period are consecutive
+    spans in ``piece`` order; pieces without a failure may be left out (they start no run, and end none that
+    ``resolved`` does not already tell).
+
+    A run is counted at the piece it starts in: the runs within the piece (runs_us, runs_n); the run its first call
+    starts, unless a run is still open when the piece begins (the component's previous piece with failures ended
+    in one, not resolved before this piece), resolved by the piece's first success or else ``resolved``; and the
+    run open at its end, resolved at ``resolved``. Runs unresolved at the period's end are not counted."""
+    def us(a: str, b: str) -> str:
+        return f"(extract(epoch FROM {b} - {a}) * 1000000)::bigint"
+    return f"""
+        SELECT period, sum(runs_us + coalesce({us('lead_fail_at', 'lead_end')}, 0)
+                           + coalesce({us('trail_fail_at', 'trail_end')}, 0))::bigint AS runs_us,
+               sum(runs_n + (lead_end IS NOT NULL)::integer + (trail_end IS NOT NULL)::integer)::bigint AS runs_n
+        FROM (SELECT period, runs_us, runs_n, lead_fail_at, trail_fail_at,
+                     CASE WHEN lead_fail_at IS NOT NULL
+                               AND NOT (coalesce(open_before, false) AND coalesce(open_until >= piece, true))
+                          THEN coalesce(first_ok_at, resolved) END AS lead_end,
+                     CASE WHEN trail_fail_at IS NOT NULL THEN resolved END AS trail_end
+              FROM (SELECT x.*, lag(first_ok_at IS NULL OR trail_fail_at IS NOT NULL) OVER w AS open_before,
+                           lag(resolved) OVER w AS open_until
+                    FROM ({pieces}) x WINDOW w AS (PARTITION BY period, component ORDER BY piece)) w) r
+        GROUP BY period"""
 
 
-async def failure_runs(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: datetime, zone: ZoneInfo,
-                       now: datetime) -> tuple[int, int]:
-    """(total µs, runs) of the failure runs of every component in [lo, hi) that were resolved in it: closed days'
-    from their summaries, the rest from raw calls (and a day whose summary is stale, in a second statement)."""
-    days = closed_days(lo, hi, zone, now)
-    outside = ends(lo, hi, days)
+_RUN_COLUMNS = "period, piece, component, lead_fail_at, first_ok_at, runs_us, runs_n, trail_fail_at"
+
+
+async def failure_runs(conn: asyncpg.Connection, tenant: str, periods: Sequence[Span], zone: ZoneInfo,
+                       now: datetime) -> list[tuple[int, int]]:
+    """Per period [lo, hi), (total µs, runs) of the failure runs of every component that were resolved in it, in
+    one statement: the pieces with failures of closed days from their summaries, of the rest (the partial days at
+    the ends, and a day whose summary is stale) from raw calls; a run open at a piece's end is resolved by the
+    component's next success, looked up by primary key, so only pieces with failures are folded (a few percent of
+    a component's days)."""
     p = Params()
     tp = p.add(tenant)
-    rows = await fetch_generic(conn,  # a stale day is a row without a component
-        f"""WITH days AS ({_days_sql(p, tenant, days)})
-            SELECT r.day_start AS piece, r.component, r.lead_fail_at, r.first_ok_at, r.runs_us, r.runs_n,
-                   r.trail_fail_at
-            FROM days JOIN closed_day_runs r ON r.tenant_id = {tp} AND r.day_start = days.s WHERE days.valid
-            UNION ALL SELECT s, NULL, NULL, NULL, 0, 0, NULL FROM days WHERE NOT days.valid
-            UNION ALL SELECT {_RUN_COLUMNS} FROM ({_runs_sql(p, tenant, outside)}) e""", *p.values)
-    stale = [r["piece"] for r in rows if r["component"] is None]
-    if stale:
-        p = Params()
-        rows += await conn.fetch(_runs_sql(p, tenant, _stale_spans(days, stale)), *p.values)
-    rows.sort(key=lambda r: (r["component"] or "", r["piece"]))
-    total = n = 0
-    for component in dict.fromkeys(r["component"] for r in rows if r["component"] is not None):
-        t, k = fold_runs(RunPiece(r["lead_fail_at"], r["first_ok_at"], r["runs_us"], r["runs_n"], r["trail_fail_at"])
-                         for r in rows if r["component"] == component)
-        total, n = total + t, n + k
-    return total, n
+    days = [(k, closed_days(lo, hi, zone, now)) for k, (lo, hi) in enumerate(periods)]
+    outside = [(k, a, b) for (lo, hi), (k, d) in zip(periods, days, strict=True) for a, b in ends(lo, hi, d)]
+    spans = (f"SELECT * FROM unnest({p.add([k for k, _, _ in outside])}::integer[], "
+             f"{p.add([a for _, a, _ in outside])}::timestamptz[], {p.add([b for _, _, b in outside])}::timestamptz[])"
+             f" AS g (period, lo, hi) UNION ALL SELECT period, s, e FROM days WHERE NOT valid")
+    failing = "(x.lead_fail_at IS NOT NULL OR x.trail_fail_at IS NOT NULL OR x.runs_n > 0)"
+    pieces = f"SELECT {_RUN_COLUMNS} FROM ({_runs_sql(p, tenant, spans)}) x WHERE {failing}"
+    if summarized := [d for _, d in days if d]:  # bounded, so that a generic plan scans the range's days only
+        lo, hi = p.add(min(d[0][0] for d in summarized)), p.add(max(d[-1][1] for d in summarized))
+        pieces += (f" UNION ALL SELECT d.period, x.day_start AS piece, x.component, x.lead_fail_at, x.first_ok_at, "
+                   f"x.runs_us, x.runs_n, x.trail_fail_at FROM days d JOIN closed_day_runs x ON x.tenant_id = {tp} "
+                   f"AND x.day_start = d.s AND x.day_start >= {lo} AND x.day_start < {hi} WHERE d.valid AND {failing}")
+    bounds = (f"unnest({p.add(list(range(len(periods))))}::integer[], "
+              f"{p.add([hi for _, hi in periods])}::timestamptz[]) AS b (period, hi)")
+    # the run open at a piece's end (if one is): after its start, the component's first success in the period. The
+    # pieces are materialized, so the lookup's lower bound is a plain column its index scan starts from (over the
+    # union's own output, the planner only filtered by it)
+    opened = f"""SELECT x.*, b.hi, CASE WHEN x.first_ok_at IS NULL OR x.trail_fail_at IS NOT NULL
+                                        THEN coalesce(x.trail_fail_at, x.lead_fail_at) END AS open_at
+                 FROM ({pieces}) x JOIN {bounds} ON b.period = x.period"""
+    resolved = f"""SELECT x.*, r.at AS resolved FROM opened x LEFT JOIN LATERAL (
+                       SELECT c.occurred_at AS at FROM component_calls c WHERE c.tenant_id = {tp}
+                       AND c.occurred_at > x.open_at AND c.occurred_at < x.hi AND c.component = x.component AND c.ok
+                       ORDER BY c.occurred_at LIMIT 1) r ON true"""
+    rows = await fetch_generic(conn, f"WITH days AS ({_days_sql(p, tenant, zone, days)}), "
+                                     f"opened AS MATERIALIZED ({opened}) {fold_sql(resolved)}", *p.values)
+    got = {r["period"]: (int(r["runs_us"]), int(r["runs_n"])) for r in rows}
+    return [got.get(k, (0, 0)) for k in range(len(periods))]
 
 
 async def refresh(conn: asyncpg.Connection, tenant: str, now: datetime, limit: int = REFRESH_DAYS) -> int:
@@ -223,21 +255,20 @@ async def refresh(conn: asyncpg.Connection, tenant: str, now: datetime, limit: i
     spans = sorted((r["s"], r["e"]) for r in days)
     await conn.execute(
         f"""INSERT INTO closed_days AS o (tenant_id, day_start, day_end, calls, down_hours)
-            SELECT $1, d.s, d.e, d.n, (SELECT count(*) FROM (
-                SELECT bucket FROM rollup_component_call WHERE tenant_id = $1 AND grain = 'hour'
-                AND bucket >= d.s AND bucket < d.e GROUP BY bucket
-                HAVING sum(ok_calls) < {DOWN_SUCCESS} * sum(calls)) h)
+            SELECT $1, d.s, d.e, d.n, {_down_in_day('$1', 'd.s', 'd.e')}
             FROM unnest($2::timestamptz[], $3::timestamptz[], $4::bigint[]) AS d (s, e, n) ORDER BY d.s
             ON CONFLICT (tenant_id, day_start) DO UPDATE SET day_end = EXCLUDED.day_end, calls = EXCLUDED.calls,
                 down_hours = EXCLUDED.down_hours, computed_at = now()""",
         tenant, [r["s"] for r in days], [r["e"] for r in days], [r["n"] for r in days])
     p = Params()
     p.add(tenant)
+    spans_sql = (f"SELECT 0 AS period, * FROM unnest({p.add([s for s, _ in spans])}::timestamptz[], "
+                 f"{p.add([e for _, e in spans])}::timestamptz[]) AS g (lo, hi)")
     await conn.execute(
         f"""INSERT INTO closed_day_runs AS o (tenant_id, day_start, component, lead_fail_at, first_ok_at, runs_us,
                                               runs_n, trail_fail_at)
             SELECT $1, piece, component, lead_fail_at, first_ok_at, runs_us, runs_n, trail_fail_at
-            FROM ({_runs_sql(p, tenant, spans)}) r ORDER BY piece, component
+            FROM ({_runs_sql(p, tenant, spans_sql)}) r ORDER BY piece, component
             ON CONFLICT (tenant_id, day_start, component) DO UPDATE SET lead_fail_at = EXCLUDED.lead_fail_at,
                 first_ok_at = EXCLUDED.first_ok_at, runs_us = EXCLUDED.runs_us, runs_n = EXCLUDED.runs_n,
                 trail_fail_at = EXCLUDED.trail_fail_at""", *p.values)

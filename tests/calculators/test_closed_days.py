@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from success_metrics.calculators import closed_days
-from success_metrics.calculators.closed_days import RunPiece, fold_runs
+from success_metrics.calculators import MetricName, MetricQuery, ScopedQuery, TenantId, closed_days, explain
 from success_metrics.ingest import validate, writer
 from success_metrics.query import summaries
 from success_metrics.storage.pool import Database
@@ -75,16 +74,65 @@ async def tenant(db: Database) -> str:
     return name
 
 
-def test_runs_fold_across_days() -> None:
-    t0 = z(1, 0)
-    at = [t0 + timedelta(minutes=m) for m in range(10)]
-    # a run open at a day's end goes on through a day of failures only and ends at the next day's first success
-    assert fold_runs([RunPiece(None, at[0], 0, 0, at[1]), RunPiece(at[2], None, 0, 0, None),
-                      RunPiece(at[4], at[5], 60_000_000, 1, None)]) == (4 * 60_000_000 + 60_000_000, 2)
+# its day, lead fail, first ok, runs µs, runs, trail fail, the first success after the run open at the piece's end
+Piece = tuple[int, datetime | None, datetime | None, int, int, datetime | None, datetime | None]
+
+
+async def fold(db: Database, periods: list[list[Piece]]) -> list[tuple[int, int]]:
+    """closed_days.fold_sql over hand-made pieces of one component, a day each."""
+    rows = [(k, z(day, 0), *piece) for k, pieces in enumerate(periods) for day, *piece in pieces]
+    columns = list(zip(*rows, strict=True))
+    pieces_sql = ("SELECT x.period, x.piece, 'crm' AS component, x.lead_fail_at, x.first_ok_at, x.runs_us, x.runs_n, "
+                  "x.trail_fail_at, x.resolved FROM unnest($1::integer[], $2::timestamptz[], $3::timestamptz[], "
+                  "$4::timestamptz[], $5::bigint[], $6::integer[], $7::timestamptz[], $8::timestamptz[]) "
+                  "AS x (period, piece, lead_fail_at, first_ok_at, runs_us, runs_n, trail_fail_at, resolved)")
+    async with db.system() as conn:
+        got = {r["period"]: (r["runs_us"], r["runs_n"]) for r in
+               await conn.fetch(closed_days.fold_sql(pieces_sql), *map(list, columns))}
+    return [got.get(k, (0, 0)) for k in range(len(periods))]
+
+
+def t(day: int, minute: int) -> datetime:
+    return z(day, 0) + timedelta(minutes=minute)
+
+
+async def test_runs_fold_across_days(db: Database) -> None:
+    minute, day = 60_000_000, 86_400_000_000
+    # a run open at a day's end goes on through a day of failures only and ends at the next day's first success;
+    # that day's first failure is part of the run, not a run of its own
+    assert await fold(db, [[(1, None, t(1, 0), 0, 0, t(1, 1), t(3, 1)), (2, t(2, 0), None, 0, 0, None, t(3, 1)),
+                            (3, t(3, 0), t(3, 1), minute, 1, None, None)]]) == [(2 * day + minute, 2)]
     # a day that begins with a failure after a day that ended well starts a run at that failure
-    assert fold_runs([RunPiece(None, at[0], 0, 0, None), RunPiece(at[3], at[6], 0, 0, None)]) == (180_000_000, 1)
+    assert await fold(db, [[(1, None, t(1, 0), 0, 0, None, None), (2, t(2, 3), t(2, 6), 0, 0, None, None)]]
+                      ) == [(3 * minute, 1)]
     # a run still open at the end is not counted
-    assert fold_runs([RunPiece(None, at[0], 0, 0, at[1]), RunPiece(at[2], None, 0, 0, None)]) == (0, 0)
+    assert await fold(db, [[(1, None, t(1, 0), 0, 0, t(1, 1), None), (2, t(2, 2), None, 0, 0, None, None)]]
+                      ) == [(0, 0)]
+    # a run resolved on a day without failures (left out) is over when the next day with failures begins
+    assert await fold(db, [[(1, None, t(1, 0), 0, 0, t(1, 1), t(2, 5)), (3, t(3, 0), t(3, 4), 0, 0, None, None)]]
+                      ) == [(day + 4 * minute + 4 * minute, 2)]
+    # periods fold apart: a run open at the end of the first is not resolved by the second's successes
+    assert await fold(db, [[(1, None, t(1, 0), 0, 0, t(1, 1), None)],
+                           [(2, None, t(2, 3), 0, 0, None, None), (3, t(3, 7), t(3, 9), 0, 0, None, None)]]
+                      ) == [(0, 0), (2 * minute, 1)]
+
+
+async def statements(db: Database, tenant: str, metric: str, span: tuple[datetime, datetime]) -> list[str]:
+    """The statements a metric ran that read data (not its settings, not the plan mode it set)."""
+    sq = ScopedQuery(TenantId(tenant), MetricQuery(MetricName(metric), *span))
+    async with db.tenant(tenant) as conn:
+        _, ran = await explain(conn, sq)
+    return [sql for sql, _ in ran if not sql.lstrip().startswith(("SET ", "SELECT settings"))]
+
+
+async def test_every_period_is_read_in_one_statement(db: Database, tenant: str) -> None:
+    # uptime.system compares three periods (the range, the one before it, 12 months) and errors.mttr two: each
+    # reads them all in one statement, with summarized, stale and raw days alike
+    await refresh(db, tenant)
+    await store(db, tenant, [call("m5", z(7, 12, 30), "mail", True)])  # 7 Jan's summary is stale now
+    for span in (WHOLE, INSIDE):
+        assert len(await statements(db, tenant, "uptime.system", span)) == 1
+        assert len(await statements(db, tenant, "errors.mttr", span)) == 1
 
 
 async def test_raw_and_summaries_give_the_hand_worked_figures(db: Database, tenant: str) -> None:

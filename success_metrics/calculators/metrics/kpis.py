@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from success_metrics.calculators import buckets, closed_days, shapes
-from success_metrics.calculators.buckets import HOUR
+from success_metrics.calculators.buckets import HOUR, ORIGIN
 from success_metrics.calculators.catalog import GRANULARITY, metric
 from success_metrics.calculators.frames import Column, Frame
 from success_metrics.calculators.query import ScopedQuery
@@ -115,15 +115,22 @@ async def lead_to_close(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSett
     return await _conversion(conn, sq, s, "close_rate")
 
 
-async def _uptime(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: datetime, hi: datetime
-                  ) -> float | None:
+def _hours(lo: datetime, hi: datetime) -> int:
+    """How many UTC hours overlap [lo, hi) (as buckets.series_starts(lo, hi, HOUR) would list them)."""
+    if lo >= hi:
+        return 0
+    first = ORIGIN + (lo - ORIGIN) // HOUR * HOUR
+    return -(-(hi - first) // HOUR)
+
+
+async def _uptime(conn: asyncpg.Connection, tenant: str, s: TenantSettings, periods: list[tuple[datetime, datetime]]
+                  ) -> list[float | None]:
+    """Per period, the share (%) of its elapsed hours (up to now) that were up, None when none has elapsed."""
     now = datetime.now(UTC)
-    hi = min(hi, now)
-    hours = buckets.series_starts(lo, hi, HOUR, s.zone) if lo < hi else []
-    if not hours:
-        return None
-    down = await closed_days.down_hours(conn, tenant, lo, hi, s.zone, s.timezone, now)
-    return 100 * (1 - down / len(hours))
+    elapsed = [(lo, min(hi, now)) for lo, hi in periods]
+    down = await closed_days.down_hours(conn, tenant, elapsed, s.zone, s.timezone, now)
+    return [100 * (1 - d / hours) if (hours := _hours(lo, hi)) else None for (lo, hi), d in zip(elapsed, down,
+                                                                                               strict=True)]
 
 
 @metric("uptime.system", "System Uptime",
@@ -134,11 +141,10 @@ async def _uptime(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: 
         inputs=("component_calls", "nonmoney_targets"))
 async def uptime(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
     q = sq.query
-    (lo, hi), (plo, phi) = buckets.period_bounds(q)
-    cur, prev = await _uptime(conn, sq.tenant_id, s, lo, hi), await _uptime(conn, sq.tenant_id, s, plo, phi)
+    current, previous = buckets.period_bounds(q)
     first, _ = buckets.month_bounds(q.end - _TICK, s.zone, -11)
     _, last = buckets.month_bounds(q.end - _TICK, s.zone)
-    year = await _uptime(conn, sq.tenant_id, s, first, last)
+    cur, prev, year = await _uptime(conn, sq.tenant_id, s, [current, previous, (first, last)])
     return shapes.stat("uptime.system", cur, prev, s.targets.get("uptime.system"), Unit.PERCENT,
                        meta={"avg_12_months": year},
                        extra=(Column("avg_12_months", ColumnType.NUMBER, (year,), Unit.PERCENT),))

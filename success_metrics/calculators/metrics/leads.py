@@ -87,8 +87,10 @@ RESPONSE_BUCKETS = (("< 5 min", 5), ("5–30 min", 30), ("30–60 min", 60), ("1
         "range's end).", Unit.PERCENT, Kind.TABLE, dimensions=LEAD_DIMS,
         inputs=("leads", "lead_funnel", "first_contact_seconds"))
 async def response_time_impact(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    minutes = "extract(epoch FROM l.first_contact_at - l.created_at) / 60"
-    case = " ".join(f"WHEN {minutes} < {limit} THEN {i}" for i, (_, limit) in enumerate(RESPONSE_BUCKETS))
+    # interval comparisons, not a numeric division of the epoch per bucket and row (same order: both count a day
+    # as 86,400 s)
+    case = " ".join(f"WHEN l.first_contact_at - l.created_at < interval '{limit} minutes' THEN {i}"
+                    for i, (_, limit) in enumerate(RESPONSE_BUCKETS))
     n = len(RESPONSE_BUCKETS)
     groups = dict(await _grouped_funnel(
         conn, sq, lambda end: f"CASE WHEN l.first_contact_at IS NULL OR l.first_contact_at >= {end} "

@@ -194,7 +194,9 @@ async def errors_by_category(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    src = event_rows(sq, s, "component.call", CALL_COLUMNS, p, width=width)
+    # the columns it reads (and filters by) only: the others were carried through every rollup and raw row
+    src = event_rows(sq, s, "component.call", CALL_COLUMNS, p, width=width,
+                     only=("error_category", "calls", *CALL_COLUMNS.values()))
     rows = await conn.fetch(f"SELECT t, error_category AS cat, sum(calls) AS n FROM {src} x "
                             f"WHERE error_category <> '' GROUP BY t, error_category", *p.values)
     series = {cat: {r["t"]: r["n"] for r in rows if r["cat"] == cat} for cat in sorted({r["cat"] for r in rows})}
@@ -202,16 +204,7 @@ async def errors_by_category(conn: asyncpg.Connection, sq: ScopedQuery, s: Tenan
     return shapes.series("errors.by_category", starts, series, Unit.COUNT, count=True)
 
 
-async def _mttr(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: datetime, hi: datetime
-                ) -> float | None:
-    """Mean ms from the first failure of a run of failed calls of a component to its next successful call.
-
-    A component's calls in [lo, hi) in (occurred_at, event_id) order; a run is a maximal stretch of failures
-    (calls without ok are skipped, and calls without a component belong to none), resolved by the component's
-    first successful call after its start; runs unresolved at ``hi`` are not counted. Closed days are read from
-    their summaries, the rest from the calls (``closed_days.failure_runs``).
-    """
-    total_us, runs = await closed_days.failure_runs(conn, tenant, lo, hi, s.zone, datetime.now(UTC))
+def _mean_ms(total_us: int, runs: int) -> float | None:
     return total_us / runs / 1000 if runs else None
 
 
@@ -221,8 +214,13 @@ async def _mttr(conn: asyncpg.Connection, tenant: str, s: TenantSettings, lo: da
         lower_is_better=True,
         inputs=("component_calls", "nonmoney_targets"))
 async def errors_mttr(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    (lo, hi), (plo, phi) = buckets.period_bounds(sq.query)
-    cur, prev = await _mttr(conn, sq.tenant_id, s, lo, hi), await _mttr(conn, sq.tenant_id, s, plo, phi)
+    # a component's calls in [lo, hi) in (occurred_at, event_id) order; a run is a maximal stretch of failures (calls
+    # without ok are skipped, and calls without a component belong to none), resolved by the component's first
+    # successful call after its start; runs unresolved at hi are not counted. Closed days are read from their
+    # summaries, the rest from the calls (closed_days.failure_runs), both periods in one statement.
+    (cur_us, cur_n), (prev_us, prev_n) = await closed_days.failure_runs(
+        conn, sq.tenant_id, buckets.period_bounds(sq.query), s.zone, datetime.now(UTC))
+    cur, prev = _mean_ms(cur_us, cur_n), _mean_ms(prev_us, prev_n)
     return shapes.stat("errors.mttr", cur, prev, s.targets.get("errors.mttr"), Unit.MS, lower_is_better=True)
 
 

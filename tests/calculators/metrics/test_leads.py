@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
+
 import pytest
 
 from success_metrics.storage.pool import Database
-from tests.calculators.fixture import FEB, JAN, by, run
+from tests.calculators.fixture import FEB, JAN, by, contact, lead, load, run, t
 
 
 async def test_sources_performance(db: Database, tenant_a: str) -> None:
@@ -72,3 +75,18 @@ async def test_weighted_attribution_never_exceeds_revenue(db: Database, tenant_a
     assert rows["total"]["attributed_revenue"] <= rows["total"]["revenue"]
     january = by(await run(db, tenant_a, "attribution.weighted", *JAN), "class")
     assert january["total"]["deals"] == 0 and january["total"]["attributed_revenue"] == 0
+
+
+async def test_response_time_impact_bucket_edges(db: Database) -> None:
+    # each bucket holds its lower edge and not its upper one; a contact after the range's end is "never"
+    tenant = f"impact-{os.getpid()}-{os.urandom(3).hex()}"
+    after = {"K1": timedelta(minutes=5) - timedelta(microseconds=1), "K2": timedelta(minutes=5),
+             "K3": timedelta(minutes=30), "K4": timedelta(hours=24) - timedelta(microseconds=1),
+             "K5": timedelta(hours=24), "K6": timedelta(days=30)}
+    events = [e for n, delay in after.items() for e in (
+        *lead(n, t(2, 14), "website_form", 50, "a1", "t1", "Ann", responded=None),
+        contact(f"{n}-x", n, t(2, 14) + delay, "phone", "answered"))]
+    await load(db, tenant, events, {"timezone": "UTC"})
+    impact = by(await run(db, tenant, "behavior.response_time_impact", *FEB), "time_to_first_contact")
+    assert {k: v["leads"] for k, v in impact.items()} == {"< 5 min": 1, "5–30 min": 1, "30–60 min": 1, "4–24 h": 1,
+                                                          "> 24 h": 1, "never": 1}

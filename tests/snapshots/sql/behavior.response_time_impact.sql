@@ -11,16 +11,11 @@ WHERE tenant_id = $1;
 SELECT CASE
            WHEN l.first_contact_at IS NULL
                 OR l.first_contact_at >= $1 THEN 6
-           WHEN extract(epoch
-                        FROM l.first_contact_at - l.created_at) / 60 < 5 THEN 0
-           WHEN extract(epoch
-                        FROM l.first_contact_at - l.created_at) / 60 < 30 THEN 1
-           WHEN extract(epoch
-                        FROM l.first_contact_at - l.created_at) / 60 < 60 THEN 2
-           WHEN extract(epoch
-                        FROM l.first_contact_at - l.created_at) / 60 < 240 THEN 3
-           WHEN extract(epoch
-                        FROM l.first_contact_at - l.created_at) / 60 < 1440 THEN 4
+           WHEN l.first_contact_at - l.created_at < interval '5 minutes' THEN 0
+           WHEN l.first_contact_at - l.created_at < interval '30 minutes' THEN 1
+           WHEN l.first_contact_at - l.created_at < interval '60 minutes' THEN 2
+           WHEN l.first_contact_at - l.created_at < interval '240 minutes' THEN 3
+           WHEN l.first_contact_at - l.created_at < interval '1440 minutes' THEN 4
            ELSE 5
        END AS g,
        count(*) AS leads,

@@ -21,10 +21,7 @@ FROM
              u.component,
              u.service,
              u.error_category,
-             u.calls,
-             u.ok_calls,
-             u.latency_ms_sum,
-             u.latency_ms_max
+             u.calls
       FROM rollup_component_call u
       WHERE u.tenant_id = $1
         AND u.grain = 'day'
