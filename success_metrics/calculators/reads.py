@@ -155,20 +155,22 @@ def deals_sql(p: Params, tenant: str, lo: datetime | None, hi: datetime | None,
             f"AND {where} GROUP BY 1, 3")
 
 
-COST_LATENESS = timedelta(days=92)  # how long after its month a cost may be recorded and still be found
+COST_LATENESS = timedelta(days=92)  # how long after its month a cost may be recorded and still be found (92 × 24 h)
 
 
 def _costs_sql(p: Params, tenant: str, lo: datetime, hi: datetime, tz: str) -> str:
     """The costs recorded near [lo, hi) as rows (kind 'cost', key: 'YYYY-MM category', value: amount) by
-    the month they are for (``month``, or the tenant-local month of occurred_at)."""
-    lateness, zone = p.add(COST_LATENESS), p.add(tz)
+    the month they are for (``month``, or the tenant-local month of occurred_at). The window's edges are
+    parameters themselves, not expressions over them, so the planner prunes the month partitions of events
+    (a custom plan plans only the overlapped months; a generic plan prunes before it starts)."""
+    zone = p.add(tz)
     month = f"coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE {zone}, 'YYYY-MM'))"
     return (f"SELECT NULL::timestamptz AS t, 'cost' AS kind, "
             f"{month} || ' ' || coalesce(payload->>'category', '') AS key, 0::numeric AS n, "
             f"sum((payload->>'amount')::numeric) AS value FROM events "
             f"WHERE tenant_id = {p.add(tenant)} AND type = 'cost.recorded' "
-            f"AND occurred_at >= {p.add(lo)}::timestamptz - {lateness}::interval "
-            f"AND occurred_at < {p.add(hi)}::timestamptz + {lateness}::interval GROUP BY 3")
+            f"AND occurred_at >= {p.add(lo - COST_LATENESS)} AND occurred_at < {p.add(hi + COST_LATENESS)} "
+            f"GROUP BY 3")
 
 
 def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float, lo: datetime, hi: datetime,

@@ -17,11 +17,10 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $6 = 'sql-snapshot'
 -- $7 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $8 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $9 = datetime.timedelta(days=92)
--- $10 = 'UTC'
--- $11 = 'sql-snapshot'
--- $12 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $13 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $9 = 'UTC'
+-- $10 = 'sql-snapshot'
+-- $11 = datetime.datetime(2024, 11, 29, 0, 0, tzinfo=datetime.timezone.utc)
+-- $12 = datetime.datetime(2025, 7, 2, 0, 0, tzinfo=datetime.timezone.utc)
 (
    (SELECT t AS t,
            CASE TYPE
@@ -95,14 +94,14 @@ UNION ALL
 UNION ALL
   (SELECT NULL::timestamptz AS t,
           'cost' AS kind,
-          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $10, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $9, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
           0::numeric AS n,
           sum((payload->>'amount')::numeric) AS value
    FROM EVENTS
-   WHERE tenant_id = $11
+   WHERE tenant_id = $10
      AND TYPE = 'cost.recorded'
-     AND occurred_at >= $12::timestamptz - $9::interval
-     AND occurred_at < $13::timestamptz + $9::interval
+     AND occurred_at >= $11
+     AND occurred_at < $12
    GROUP BY 3);
 
 -- statement 4
