@@ -12,8 +12,8 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $4 = 'UTC'
--- $5 = 'UTC'
+-- $4 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = 'sql-snapshot'
 -- $7 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $8 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -40,7 +40,7 @@ SET LOCAL plan_cache_mode = force_generic_plan;
                                                   ELSE TRUE
                                               END), 0)::numeric AS value
     FROM
-      (SELECT (date_trunc('month', u.bucket AT TIME ZONE $4) AT TIME ZONE $4) AS t,
+      (SELECT $4::timestamptz AS t,
               u.type,
               CASE u.type
                   WHEN 'lead.responded' THEN u.k3
@@ -79,7 +79,7 @@ SET LOCAL plan_cache_mode = force_generic_plan;
              3
     ORDER BY array_position(ARRAY['lead.responded', 'lead.enriched', 'lead.routed', 'lead.nurtured', 'lead.scored', 'contact.attempted', 'error.prevented', 'agent.activity'], TYPE)))
 UNION ALL
-  (SELECT (date_trunc('month', l.closed_at AT TIME ZONE $5) AT TIME ZONE $5) AS t,
+  (SELECT $5::timestamptz AS t,
           'deal' AS kind,
           coalesce(l.attribution_class, '') AS KEY,
           count(*)::numeric AS n,
