@@ -21,6 +21,8 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $10 = 'sql-snapshot'
 -- $11 = datetime.datetime(2024, 11, 29, 0, 0, tzinfo=datetime.timezone.utc)
 -- $12 = datetime.datetime(2025, 7, 2, 0, 0, tzinfo=datetime.timezone.utc)
+-- $13 = '2025-03'
+-- $14 = '2025-03'
 (
    (SELECT t AS t,
            CASE TYPE
@@ -102,6 +104,7 @@ UNION ALL
      AND TYPE = 'cost.recorded'
      AND occurred_at >= $11
      AND occurred_at < $12
+     AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $9, 'YYYY-MM')) BETWEEN $13 AND $14
    GROUP BY 3);
 
 -- statement 4

@@ -19,6 +19,8 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $8 = 'sql-snapshot'
 -- $9 = datetime.datetime(2024, 11, 29, 0, 0, tzinfo=datetime.timezone.utc)
 -- $10 = datetime.datetime(2025, 7, 2, 0, 0, tzinfo=datetime.timezone.utc)
+-- $11 = '2025-03'
+-- $12 = '2025-03'
 (
    (SELECT NULL::timestamptz AS t,
            CASE TYPE
@@ -100,6 +102,7 @@ UNION ALL
      AND TYPE = 'cost.recorded'
      AND occurred_at >= $9
      AND occurred_at < $10
+     AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) BETWEEN $11 AND $12
    GROUP BY 3);
 
 -- statement 4

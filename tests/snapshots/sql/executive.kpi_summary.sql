@@ -25,6 +25,8 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $14 = 'sql-snapshot'
 -- $15 = datetime.datetime(2024, 11, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $16 = datetime.datetime(2025, 7, 2, 0, 0, tzinfo=datetime.timezone.utc)
+-- $17 = '2025-02'
+-- $18 = '2025-03'
 (
    (SELECT t AS t,
            CASE TYPE
@@ -112,6 +114,7 @@ UNION ALL
      AND TYPE = 'cost.recorded'
      AND occurred_at >= $15
      AND occurred_at < $16
+     AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $13, 'YYYY-MM')) BETWEEN $17 AND $18
    GROUP BY 3);
 
 -- statement 4
