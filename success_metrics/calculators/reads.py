@@ -99,10 +99,10 @@ async def period_figures(
     conn: asyncpg.Connection, tenant: str, segments: list[Segment], series: Width | None = None,
     tz: str = "UTC",
 ) -> dict[datetime | None, PeriodFigures]:
-    """The ROI inputs per series bucket (or one None bucket), from rollups and the raw tail and deals from lead
-    state in one statement, costs from their events in a second. Each row is (t, kind, key, n,
-    value): kind 'tasks' (value: automated tasks), 'errors_prevented', 'agent' (key: an agent with activity),
-    'deal' (key: attribution class, n: deals, value: revenue) or 'cost' (key: 'YYYY-MM category')."""
+    """The ROI inputs per series bucket (or one None bucket) in one statement: from rollups and the raw tail,
+    deals from lead state and the costs of the months the period overlaps from their events. Each row is
+    (t, kind, key, n, value): kind 'tasks' (value: automated tasks), 'errors_prevented', 'agent' (key: an agent
+    with activity), 'deal' (key: attribution class, n: deals, value: revenue) or 'cost' (key: 'YYYY-MM category')."""
     p = Params()
     t = "t" if series else "NULL::timestamptz"
     types = (*TASKS, "error.prevented", "agent.activity")
@@ -125,10 +125,11 @@ async def period_figures(
     # on its generic plan the month-partitioned events of the costs are pruned as the statement runs
     rows = await fetch_generic(conn, " UNION ALL ".join(f"({x})" for x in parts), *p.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
+    zone = ZoneInfo(tz)
     for r in rows:
         kind, n, value = r["kind"], int(r["n"]), float(r["value"] or 0)
         if kind == "cost":
-            _add_cost(out, r["key"], value, segments[0].lo, segments[-1].hi, series, ZoneInfo(tz))
+            _add_cost(out, r["key"], value, segments[0].lo, series, zone)
             continue
         f = out[r["t"]]
         if kind == "tasks":
@@ -155,33 +156,33 @@ def deals_sql(p: Params, tenant: str, lo: datetime | None, hi: datetime | None,
             f"AND {where} GROUP BY 1, 3")
 
 
-COST_LATENESS = timedelta(days=92)  # how long after its month a cost may be recorded and still be found
+COST_LATENESS = timedelta(days=92)  # how long after its month a cost may be recorded and still be found (92 × 24 h)
 
 
 def _costs_sql(p: Params, tenant: str, lo: datetime, hi: datetime, tz: str) -> str:
-    """The costs recorded near [lo, hi) as rows (kind 'cost', key: 'YYYY-MM category', value: amount) by
-    the month they are for (``month``, or the tenant-local month of occurred_at)."""
-    lateness, zone = p.add(COST_LATENESS), p.add(tz)
+    """The costs of the months [lo, hi) overlaps, recorded near it, as rows (kind 'cost', key: 'YYYY-MM category',
+    value: amount) by the month they are for (``month``, or the tenant-local month of occurred_at; both YYYY-MM, so
+    months compare as text). The window's edges are parameters themselves, not expressions over them, so the
+    planner prunes the month partitions of events (a custom plan plans only the overlapped months; a generic plan
+    prunes before it starts)."""
+    zone, local = p.add(tz), ZoneInfo(tz)
+    first, last = (x.astimezone(local).strftime("%Y-%m") for x in (lo, hi - timedelta(microseconds=1)))
     month = f"coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE {zone}, 'YYYY-MM'))"
     return (f"SELECT NULL::timestamptz AS t, 'cost' AS kind, "
             f"{month} || ' ' || coalesce(payload->>'category', '') AS key, 0::numeric AS n, "
             f"sum((payload->>'amount')::numeric) AS value FROM events "
             f"WHERE tenant_id = {p.add(tenant)} AND type = 'cost.recorded' "
-            f"AND occurred_at >= {p.add(lo)}::timestamptz - {lateness}::interval "
-            f"AND occurred_at < {p.add(hi)}::timestamptz + {lateness}::interval GROUP BY 3")
+            f"AND occurred_at >= {p.add(lo - COST_LATENESS)} AND occurred_at < {p.add(hi + COST_LATENESS)} "
+            f"AND {month} BETWEEN {p.add(first)} AND {p.add(last)} GROUP BY 3")
 
 
-def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float, lo: datetime, hi: datetime,
+def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float, lo: datetime,
               series: Width | None, zone: ZoneInfo) -> None:
-    """Add a month's cost (key 'YYYY-MM category') if the month overlaps [lo, hi), to the bucket holding
+    """Add a month's cost (key 'YYYY-MM category'; a month [lo, hi) overlaps) to the bucket holding
     max(month start, lo)."""
     month_text, category = key.split(" ", 1)
     year, month = (int(x) for x in month_text.split("-"))
-    start, end = local_midnight(date(year, month, 1), zone), local_midnight(
-        date(year + month // 12, month % 12 + 1, 1), zone)
-    if end <= lo or start >= hi:
-        return
-    at = max(start, lo)
+    at = max(local_midnight(date(year, month, 1), zone), lo)
     bucket = None if series is None else series_starts(at, at + timedelta(microseconds=1), series, zone)[0]
     costs = out[bucket].costs
     costs[category] = costs.get(category, 0.0) + amount

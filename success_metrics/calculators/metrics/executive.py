@@ -207,7 +207,9 @@ async def _monthly_series(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSe
         width = buckets.series_width(q)
     starts = buckets.series_starts(q.start, q.end, width, s.zone)
     segs = buckets.plan(q.start, q.end, s.zone, buckets.finest_for(width))
-    return starts, await period_figures(conn, sq.tenant_id, segs, width, tz=s.timezone)
+    # months as their starts: SQL compares each row's time with them instead of converting it to local time
+    series = tuple(starts) if width == MONTH else width
+    return starts, await period_figures(conn, sq.tenant_id, segs, series, tz=s.timezone)
 
 
 @metric("revenue.monthly_trend", "Monthly Revenue Trend",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from success_metrics.calculators import MetricName, MetricQuery, ScopedQuery, TenantId, explain
 from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, JAN, by, col, run
 
@@ -171,3 +172,15 @@ async def test_a_cost_counts_for_the_month_it_names(db: Database, new_tenant_id:
     march = await run(db, tenant, "cost.benefit", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
     assert by(march, "category")["Total Investment"]["month_to_date"] == pytest.approx(12 + 89 + 0)  # configured
     assert march.notices
+
+
+async def test_the_roi_statement_sends_back_only_the_costs_of_the_months_the_period_overlaps(
+        db: Database, tenant_a: str) -> None:
+    # February: January's support cost (recorded on 1 February 03:00Z, within the 92 days of lateness read) is
+    # not February's, so it is not read out of the database only to be dropped
+    sq = ScopedQuery(TenantId(tenant_a), MetricQuery(MetricName("cost.benefit"), *FEB))
+    async with db.tenant(tenant_a) as conn:
+        _, statements = await explain(conn, sq)
+        sql, args = next((s, a) for s, a in statements if "cost.recorded" in s)
+        rows = await conn.fetch(sql, *args)
+    assert sorted(r["key"] for r in rows if r["kind"] == "cost") == ["2026-02 api", "2026-02 infrastructure"]

@@ -21,11 +21,12 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $10 = 'sql-snapshot'
 -- $11 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $12 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $13 = datetime.timedelta(days=92)
--- $14 = 'UTC'
--- $15 = 'sql-snapshot'
--- $16 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $17 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $13 = 'UTC'
+-- $14 = 'sql-snapshot'
+-- $15 = datetime.datetime(2024, 11, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $16 = datetime.datetime(2025, 7, 2, 0, 0, tzinfo=datetime.timezone.utc)
+-- $17 = '2025-02'
+-- $18 = '2025-03'
 (
    (SELECT t AS t,
            CASE TYPE
@@ -105,14 +106,15 @@ UNION ALL
 UNION ALL
   (SELECT NULL::timestamptz AS t,
           'cost' AS kind,
-          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $14, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $13, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
           0::numeric AS n,
           sum((payload->>'amount')::numeric) AS value
    FROM EVENTS
-   WHERE tenant_id = $15
+   WHERE tenant_id = $14
      AND TYPE = 'cost.recorded'
-     AND occurred_at >= $16::timestamptz - $13::interval
-     AND occurred_at < $17::timestamptz + $13::interval
+     AND occurred_at >= $15
+     AND occurred_at < $16
+     AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $13, 'YYYY-MM')) BETWEEN $17 AND $18
    GROUP BY 3);
 
 -- statement 4

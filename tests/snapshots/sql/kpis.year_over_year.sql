@@ -15,11 +15,12 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $7 = 'UTC'
+-- $8 = 'sql-snapshot'
+-- $9 = datetime.datetime(2024, 11, 29, 0, 0, tzinfo=datetime.timezone.utc)
+-- $10 = datetime.datetime(2025, 7, 2, 0, 0, tzinfo=datetime.timezone.utc)
+-- $11 = '2025-03'
+-- $12 = '2025-03'
 (
    (SELECT NULL::timestamptz AS t,
            CASE TYPE
@@ -93,14 +94,15 @@ UNION ALL
 UNION ALL
   (SELECT NULL::timestamptz AS t,
           'cost' AS kind,
-          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
           0::numeric AS n,
           sum((payload->>'amount')::numeric) AS value
    FROM EVENTS
-   WHERE tenant_id = $9
+   WHERE tenant_id = $8
      AND TYPE = 'cost.recorded'
-     AND occurred_at >= $10::timestamptz - $7::interval
-     AND occurred_at < $11::timestamptz + $7::interval
+     AND occurred_at >= $9
+     AND occurred_at < $10
+     AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) BETWEEN $11 AND $12
    GROUP BY 3);
 
 -- statement 4
@@ -137,11 +139,12 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $7 = 'UTC'
+-- $8 = 'sql-snapshot'
+-- $9 = datetime.datetime(2023, 11, 30, 0, 0, tzinfo=datetime.timezone.utc)
+-- $10 = datetime.datetime(2024, 7, 2, 0, 0, tzinfo=datetime.timezone.utc)
+-- $11 = '2024-03'
+-- $12 = '2024-03'
 (
    (SELECT NULL::timestamptz AS t,
            CASE TYPE
@@ -215,14 +218,15 @@ UNION ALL
 UNION ALL
   (SELECT NULL::timestamptz AS t,
           'cost' AS kind,
-          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
           0::numeric AS n,
           sum((payload->>'amount')::numeric) AS value
    FROM EVENTS
-   WHERE tenant_id = $9
+   WHERE tenant_id = $8
      AND TYPE = 'cost.recorded'
-     AND occurred_at >= $10::timestamptz - $7::interval
-     AND occurred_at < $11::timestamptz + $7::interval
+     AND occurred_at >= $9
+     AND occurred_at < $10
+     AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) BETWEEN $11 AND $12
    GROUP BY 3);
 
 -- statement 8
@@ -259,11 +263,12 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $7 = 'UTC'
+-- $8 = 'sql-snapshot'
+-- $9 = datetime.datetime(2024, 10, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $10 = datetime.datetime(2025, 7, 2, 0, 0, tzinfo=datetime.timezone.utc)
+-- $11 = '2025-01'
+-- $12 = '2025-03'
 (
    (SELECT NULL::timestamptz AS t,
            CASE TYPE
@@ -337,14 +342,15 @@ UNION ALL
 UNION ALL
   (SELECT NULL::timestamptz AS t,
           'cost' AS kind,
-          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
           0::numeric AS n,
           sum((payload->>'amount')::numeric) AS value
    FROM EVENTS
-   WHERE tenant_id = $9
+   WHERE tenant_id = $8
      AND TYPE = 'cost.recorded'
-     AND occurred_at >= $10::timestamptz - $7::interval
-     AND occurred_at < $11::timestamptz + $7::interval
+     AND occurred_at >= $9
+     AND occurred_at < $10
+     AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) BETWEEN $11 AND $12
    GROUP BY 3);
 
 -- statement 12
@@ -381,11 +387,12 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $4 = 'sql-snapshot'
 -- $5 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $7 = datetime.timedelta(days=92)
--- $8 = 'UTC'
--- $9 = 'sql-snapshot'
--- $10 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $11 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $7 = 'UTC'
+-- $8 = 'sql-snapshot'
+-- $9 = datetime.datetime(2023, 10, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $10 = datetime.datetime(2024, 7, 2, 0, 0, tzinfo=datetime.timezone.utc)
+-- $11 = '2024-01'
+-- $12 = '2024-03'
 (
    (SELECT NULL::timestamptz AS t,
            CASE TYPE
@@ -459,14 +466,15 @@ UNION ALL
 UNION ALL
   (SELECT NULL::timestamptz AS t,
           'cost' AS kind,
-          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $8, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
           0::numeric AS n,
           sum((payload->>'amount')::numeric) AS value
    FROM EVENTS
-   WHERE tenant_id = $9
+   WHERE tenant_id = $8
      AND TYPE = 'cost.recorded'
-     AND occurred_at >= $10::timestamptz - $7::interval
-     AND occurred_at < $11::timestamptz + $7::interval
+     AND occurred_at >= $9
+     AND occurred_at < $10
+     AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) BETWEEN $11 AND $12
    GROUP BY 3);
 
 -- statement 16

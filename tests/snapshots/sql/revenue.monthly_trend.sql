@@ -12,16 +12,17 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $4 = 'UTC'
--- $5 = 'UTC'
+-- $4 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $6 = 'sql-snapshot'
 -- $7 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $8 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $9 = datetime.timedelta(days=92)
--- $10 = 'UTC'
--- $11 = 'sql-snapshot'
--- $12 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $13 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $9 = 'UTC'
+-- $10 = 'sql-snapshot'
+-- $11 = datetime.datetime(2024, 11, 29, 0, 0, tzinfo=datetime.timezone.utc)
+-- $12 = datetime.datetime(2025, 7, 2, 0, 0, tzinfo=datetime.timezone.utc)
+-- $13 = '2025-03'
+-- $14 = '2025-03'
 (
    (SELECT t AS t,
            CASE TYPE
@@ -41,7 +42,7 @@ SET LOCAL plan_cache_mode = force_generic_plan;
                                                   ELSE TRUE
                                               END), 0)::numeric AS value
     FROM
-      (SELECT (date_trunc('month', u.bucket AT TIME ZONE $4) AT TIME ZONE $4) AS t,
+      (SELECT $4::timestamptz AS t,
               u.type,
               CASE u.type
                   WHEN 'lead.responded' THEN u.k3
@@ -80,7 +81,7 @@ SET LOCAL plan_cache_mode = force_generic_plan;
              3
     ORDER BY array_position(ARRAY['lead.responded', 'lead.enriched', 'lead.routed', 'lead.nurtured', 'lead.scored', 'contact.attempted', 'error.prevented', 'agent.activity'], TYPE)))
 UNION ALL
-  (SELECT (date_trunc('month', l.closed_at AT TIME ZONE $5) AT TIME ZONE $5) AS t,
+  (SELECT $5::timestamptz AS t,
           'deal' AS kind,
           coalesce(l.attribution_class, '') AS KEY,
           count(*)::numeric AS n,
@@ -95,14 +96,15 @@ UNION ALL
 UNION ALL
   (SELECT NULL::timestamptz AS t,
           'cost' AS kind,
-          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $10, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
+          coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $9, 'YYYY-MM')) || ' ' || coalesce(payload->>'category', '') AS KEY,
           0::numeric AS n,
           sum((payload->>'amount')::numeric) AS value
    FROM EVENTS
-   WHERE tenant_id = $11
+   WHERE tenant_id = $10
      AND TYPE = 'cost.recorded'
-     AND occurred_at >= $12::timestamptz - $9::interval
-     AND occurred_at < $13::timestamptz + $9::interval
+     AND occurred_at >= $11
+     AND occurred_at < $12
+     AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $9, 'YYYY-MM')) BETWEEN $13 AND $14
    GROUP BY 3);
 
 -- statement 4
