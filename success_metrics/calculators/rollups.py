@@ -13,7 +13,6 @@ per type by the ``rollup_<type>`` views), the typed fields by ``sm_call_fields``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -58,17 +57,12 @@ FROM s CROSS JOIN LATERAL sm_contact_fields(s.payload) f WHERE s.type = 'contact
 ON CONFLICT DO NOTHING
 """
 TYPED_TYPES = (EventType.COMPONENT_CALL, EventType.CONTACT_ATTEMPTED)
-_TYPED_BATCH = ("SELECT b.type, b.at, b.event_id, b.lead_id, b.payload "
-                "FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]::jsonb[]) "
-                "AS b (type, at, event_id, lead_id, payload)")
+_TYPED_STAGED = ("SELECT type, occurred_at AS at, event_id, lead_id, payload FROM {stage} "
+                 "WHERE type IN ('component.call', 'contact.attempted')")
 _TYPED_STORED = ("SELECT type, occurred_at AS at, event_id, lead_id, payload FROM events WHERE tenant_id = $1 "
                  "AND type IN ('component.call', 'contact.attempted') AND occurred_at >= $2 AND occurred_at < $3")
 
-# payloads arrive as text[], cast to jsonb[] as a whole, so parsed once each: a ``text::jsonb`` cast in the batch
-# is inlined into every ``payload->>`` of sm_rollup_key and parsed again for each (measured: 4/5 of the statement's
-# time)
-_BATCH = ("SELECT * FROM unnest($3::text[], $4::timestamptz[], $5::text[]::jsonb[], $6::text[]) "
-          "AS b (type, at, payload, agent_id)")
+_STAGED = "SELECT type, occurred_at AS at, payload, agent_id FROM {stage}"
 _STORED = ("SELECT type, occurred_at AS at, payload, agent_id FROM events "
            "WHERE tenant_id = $1 AND occurred_at >= $3 AND occurred_at < $4")
 
@@ -79,24 +73,15 @@ async def tenant_timezone(conn: asyncpg.Connection, tenant_id: str) -> str:
 
 
 async def apply_events(conn: asyncpg.Connection, tenant_id: str, events: Sequence[IngestedEvent],
-                       payloads: Sequence[str] | None = None) -> None:
-    """Fold newly stored events into the rollup tables, in one set-based statement. ``payloads``: each event's
-    data as JSON, when the caller has it already."""
+                       stage: str) -> None:
+    """Fold newly stored events into the rollup tables, in one set-based statement. ``stage``: the table holding
+    exactly these events, with columns (event_id, occurred_at, type, lead_id, agent_id, payload jsonb)."""
     if not events:
         return
-    texts = [json.dumps(e.data) for e in events] if payloads is None else payloads
     tz = await tenant_timezone(conn, tenant_id)
-    await conn.execute(
-        _UPSERT.format(source=_BATCH), tenant_id, tz,
-        [e.type.value for e in events], [e.occurred_at for e in events], texts, [e.agent_id for e in events],
-    )
-    typed = [(e, t) for e, t in zip(events, texts, strict=True) if e.type in TYPED_TYPES]
-    if typed:
-        await conn.execute(
-            _TYPED.format(source=_TYPED_BATCH), tenant_id,
-            [e.type.value for e, _ in typed], [e.occurred_at for e, _ in typed], [e.event_id for e, _ in typed],
-            [e.lead_id for e, _ in typed], [t for _, t in typed],
-        )
+    await conn.execute(_UPSERT.format(source=_STAGED.format(stage=stage)), tenant_id, tz)
+    if any(e.type in TYPED_TYPES for e in events):
+        await conn.execute(_TYPED.format(source=_TYPED_STAGED.format(stage=stage)), tenant_id)
 
 
 async def rebuild(conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime) -> None:
