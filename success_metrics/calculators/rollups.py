@@ -19,27 +19,36 @@ from datetime import datetime
 import asyncpg
 
 from success_metrics.calculators.events import EventType, IngestedEvent
+from success_metrics.calculators.semantic import EVENT_MODELS, Slot
 
+# An event's keys and sums are computed once (OFFSET 0 keeps the inlined sm_rollup_key from being evaluated again
+# for each grain), summed per (grain, bucket, keys, histogram bin), and only the types with a latency histogram
+# are grouped a second time to fold their bins into ``hist``; every other type's groups are final after the first.
 _UPSERT = """
-INSERT INTO rollups AS o (tenant_id, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist)
-SELECT $1, grain, type, bucket, k1, k2, k3, sum(n), sum(s1), sum(s2), sum(s3), max(mx),
-       coalesce(jsonb_object_agg(h::text, n) FILTER (WHERE h IS NOT NULL), '{{}}'::jsonb)
-FROM (
-    SELECT g.grain, s.type,
-           CASE WHEN g.grain = 'hour' THEN date_bin('1 hour', s.at, timestamptz '2000-01-03 00:00:00+00')
-                ELSE date_trunc('day', s.at AT TIME ZONE $2) AT TIME ZONE $2 END AS bucket,
-           r.k1, r.k2, r.k3, r.h, sum(r.n) AS n, sum(r.s1) AS s1, sum(r.s2) AS s2, sum(r.s3) AS s3, max(r.mx) AS mx
-    FROM ({source}) s
-    CROSS JOIN LATERAL sm_rollup_key(s.type, s.payload, s.agent_id) r
+WITH per_bin AS (
+    SELECT g.grain, k.type, CASE WHEN g.grain = 'hour' THEN k.hour ELSE k.day END AS bucket,
+           k.k1, k.k2, k.k3, k.h, sum(k.n) AS n, sum(k.s1) AS s1, sum(k.s2) AS s2, sum(k.s3) AS s3, max(k.mx) AS mx
+    FROM (SELECT s.type, date_bin('1 hour', s.at, timestamptz '2000-01-03 00:00:00+00') AS hour,
+                 date_trunc('day', s.at AT TIME ZONE $2) AT TIME ZONE $2 AS day, r.*
+          FROM ({{source}}) s CROSS JOIN LATERAL sm_rollup_key(s.type, s.payload, s.agent_id) r
+          OFFSET 0) k
     CROSS JOIN (VALUES ('hour'), ('day')) g (grain)
     GROUP BY 1, 2, 3, 4, 5, 6, 7
-) per_bin
+)
+INSERT INTO rollups AS o (tenant_id, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist)
+SELECT $1, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, '{{{{}}}}'::jsonb
+FROM per_bin WHERE type <> ALL ({hist_types})
+UNION ALL
+SELECT $1, grain, type, bucket, k1, k2, k3, sum(n), sum(s1), sum(s2), sum(s3), max(mx),
+       coalesce(jsonb_object_agg(h::text, n) FILTER (WHERE h IS NOT NULL), '{{{{}}}}'::jsonb)
+FROM per_bin WHERE type = ANY ({hist_types})
 GROUP BY grain, type, bucket, k1, k2, k3
 ON CONFLICT (tenant_id, grain, type, bucket, k1, k2, k3) DO UPDATE SET
     n = o.n + EXCLUDED.n, s1 = o.s1 + EXCLUDED.s1, s2 = o.s2 + EXCLUDED.s2, s3 = o.s3 + EXCLUDED.s3,
     mx = GREATEST(o.mx, EXCLUDED.mx),
-    hist = CASE WHEN EXCLUDED.hist = '{{}}'::jsonb THEN o.hist ELSE sm_hist_add(o.hist, EXCLUDED.hist) END
-"""
+    hist = CASE WHEN EXCLUDED.hist = '{{{{}}}}'::jsonb THEN o.hist ELSE sm_hist_add(o.hist, EXCLUDED.hist) END
+""".format(hist_types="ARRAY[{}]::text[]".format(", ".join(
+    f"'{m.type}'" for m in EVENT_MODELS if any(c.slot is Slot.H for c in m.columns))))
 
 # One statement fills both typed tables from a source of rows (type, at, event_id, lead_id, payload).
 _TYPED = """
