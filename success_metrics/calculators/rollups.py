@@ -30,25 +30,31 @@ WITH per_bin AS (
            k.k1, k.k2, k.k3, k.h, sum(k.n) AS n, sum(k.s1) AS s1, sum(k.s2) AS s2, sum(k.s3) AS s3, max(k.mx) AS mx
     FROM (SELECT s.type, date_bin('1 hour', s.at, timestamptz '2000-01-03 00:00:00+00') AS hour,
                  date_trunc('day', s.at AT TIME ZONE $2) AT TIME ZONE $2 AS day, r.*
-          FROM ({{source}}) s CROSS JOIN LATERAL sm_rollup_key(s.type, s.payload, s.agent_id) r
+          FROM ({source}) s CROSS JOIN LATERAL sm_rollup_key(s.type, s.payload, s.agent_id) r
           OFFSET 0) k
     CROSS JOIN (VALUES ('hour'), ('day')) g (grain)
     GROUP BY 1, 2, 3, 4, 5, 6, 7
 )
 INSERT INTO rollups AS o (tenant_id, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist)
-SELECT $1, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, '{{{{}}}}'::jsonb
+SELECT $1, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, '{{}}'::jsonb
 FROM per_bin WHERE type <> ALL ({hist_types})
 UNION ALL
 SELECT $1, grain, type, bucket, k1, k2, k3, sum(n), sum(s1), sum(s2), sum(s3), max(mx),
-       coalesce(jsonb_object_agg(h::text, n) FILTER (WHERE h IS NOT NULL), '{{{{}}}}'::jsonb)
+       coalesce(jsonb_object_agg(h::text, n) FILTER (WHERE h IS NOT NULL), '{{}}'::jsonb)
 FROM per_bin WHERE type = ANY ({hist_types})
 GROUP BY grain, type, bucket, k1, k2, k3
 ON CONFLICT (tenant_id, grain, type, bucket, k1, k2, k3) DO UPDATE SET
     n = o.n + EXCLUDED.n, s1 = o.s1 + EXCLUDED.s1, s2 = o.s2 + EXCLUDED.s2, s3 = o.s3 + EXCLUDED.s3,
     mx = GREATEST(o.mx, EXCLUDED.mx),
-    hist = CASE WHEN EXCLUDED.hist = '{{{{}}}}'::jsonb THEN o.hist ELSE sm_hist_add(o.hist, EXCLUDED.hist) END
-""".format(hist_types="ARRAY[{}]::text[]".format(", ".join(
-    f"'{m.type}'" for m in EVENT_MODELS if any(c.slot is Slot.H for c in m.columns))))
+    hist = CASE WHEN EXCLUDED.hist = '{{}}'::jsonb THEN o.hist ELSE sm_hist_add(o.hist, EXCLUDED.hist) END
+"""
+_HIST_TYPES = "ARRAY[{}]::text[]".format(", ".join(
+    f"'{m.type}'" for m in EVENT_MODELS if any(c.slot is Slot.H for c in m.columns)))
+
+
+def _upsert(source: str) -> str:
+    """The rollup upsert over ``source``, a query of rows (type, at, payload, agent_id)."""
+    return _UPSERT.format(source=source, hist_types=_HIST_TYPES)
 
 # One statement fills both typed tables from a source of rows (type, at, event_id, lead_id, payload).
 _TYPED = """
@@ -88,7 +94,7 @@ async def apply_events(conn: asyncpg.Connection, tenant_id: str, events: Sequenc
     if not events:
         return
     tz = await tenant_timezone(conn, tenant_id)
-    await conn.execute(_UPSERT.format(source=_STAGED.format(stage=stage)), tenant_id, tz)
+    await conn.execute(_upsert(_STAGED.format(stage=stage)), tenant_id, tz)
     if any(e.type in TYPED_TYPES for e in events):
         await conn.execute(_TYPED.format(source=_TYPED_STAGED.format(stage=stage)), tenant_id)
 
@@ -99,7 +105,7 @@ async def rebuild(conn: asyncpg.Connection, tenant_id: str, start: datetime, end
     tz = await tenant_timezone(conn, tenant_id)
     await conn.execute("DELETE FROM rollups WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3",
                        tenant_id, start, end)
-    await conn.execute(_UPSERT.format(source=_STORED), tenant_id, tz, start, end)
+    await conn.execute(_upsert(_STORED), tenant_id, tz, start, end)
     for table in ("component_calls", "contact_attempts"):
         await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3",
                            tenant_id, start, end)
