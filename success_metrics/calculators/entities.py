@@ -201,21 +201,14 @@ def _stored_events(types: frozenset[E]) -> str:
             f" FROM events ev WHERE ev.lead_id IS NOT NULL AND ev.type IN ({listed}))")
 
 
-# payloads cast to jsonb[] as a whole, so parsed once each (a text::jsonb cast here would be parsed again for
-# each e.d->>'…')
-_BATCH = ("(SELECT u.lead_id, u.event_id, u.occurred_at, u.type, u.agent_id, u.payload AS d\n"
-          " FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[]::jsonb[])\n"
-          "      AS u(lead_id, event_id, occurred_at, type, agent_id, payload))")
-
-
-def upsert_sql() -> str:
-    """Fold a batch into ``leads``: $1 tenant, $2..$7 the batch's lead events (lead_id, event_id, occurred_at,
-    type, agent_id, payload JSON), aggregated per lead and merged into each existing row with the same rules
-    (rows in lead id order, so concurrent batches lock shared leads in one order)."""
+def upsert_sql(batch: str) -> str:
+    """Fold a batch into ``leads``: $1 tenant, ``batch`` a relation of the batch's lead events (lead_id,
+    event_id, occurred_at, type, agent_id, d jsonb), aggregated per lead and merged into each existing row with
+    the same rules (rows in lead id order, so concurrent batches lock shared leads in one order)."""
     columns = ", ".join(a.column for a in LEAD)
     merge = ",\n    ".join([*(f"{a.column} = {_merged(a)}" for a in LEAD), "updated_at = now()"])
     return (f"INSERT INTO leads (tenant_id, lead_id, {columns})\n"
-            f"SELECT $1, a.* FROM ({aggregate(_BATCH, ['lead_id'])}) a\n"
+            f"SELECT $1, a.* FROM ({aggregate(batch, ['lead_id'])}) a\n"
             "ORDER BY a.lead_id\n"  # one lock order for concurrent batches
             f"ON CONFLICT (tenant_id, lead_id) DO UPDATE SET\n    {merge}")
 

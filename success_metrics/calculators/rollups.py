@@ -13,34 +13,48 @@ per type by the ``rollup_<type>`` views), the typed fields by ``sm_call_fields``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 
 from success_metrics.calculators.events import EventType, IngestedEvent
+from success_metrics.calculators.semantic import EVENT_MODELS, Slot
 
+# An event's keys and sums are computed once (OFFSET 0 keeps the inlined sm_rollup_key from being evaluated again
+# for each grain), summed per (grain, bucket, keys, histogram bin), and only the types with a latency histogram
+# are grouped a second time to fold their bins into ``hist``; every other type's groups are final after the first.
 _UPSERT = """
-INSERT INTO rollups AS o (tenant_id, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist)
-SELECT $1, grain, type, bucket, k1, k2, k3, sum(n), sum(s1), sum(s2), sum(s3), max(mx),
-       coalesce(jsonb_object_agg(h::text, n) FILTER (WHERE h IS NOT NULL), '{{}}'::jsonb)
-FROM (
-    SELECT g.grain, s.type,
-           CASE WHEN g.grain = 'hour' THEN date_bin('1 hour', s.at, timestamptz '2000-01-03 00:00:00+00')
-                ELSE date_trunc('day', s.at AT TIME ZONE $2) AT TIME ZONE $2 END AS bucket,
-           r.k1, r.k2, r.k3, r.h, sum(r.n) AS n, sum(r.s1) AS s1, sum(r.s2) AS s2, sum(r.s3) AS s3, max(r.mx) AS mx
-    FROM ({source}) s
-    CROSS JOIN LATERAL sm_rollup_key(s.type, s.payload, s.agent_id) r
+WITH per_bin AS (
+    SELECT g.grain, k.type, CASE WHEN g.grain = 'hour' THEN k.hour ELSE k.day END AS bucket,
+           k.k1, k.k2, k.k3, k.h, sum(k.n) AS n, sum(k.s1) AS s1, sum(k.s2) AS s2, sum(k.s3) AS s3, max(k.mx) AS mx
+    FROM (SELECT s.type, date_bin('1 hour', s.at, timestamptz '2000-01-03 00:00:00+00') AS hour,
+                 date_trunc('day', s.at AT TIME ZONE $2) AT TIME ZONE $2 AS day, r.*
+          FROM ({source}) s CROSS JOIN LATERAL sm_rollup_key(s.type, s.payload, s.agent_id) r
+          OFFSET 0) k
     CROSS JOIN (VALUES ('hour'), ('day')) g (grain)
     GROUP BY 1, 2, 3, 4, 5, 6, 7
-) per_bin
+)
+INSERT INTO rollups AS o (tenant_id, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist)
+SELECT $1, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, '{{}}'::jsonb
+FROM per_bin WHERE type <> ALL ({hist_types})
+UNION ALL
+SELECT $1, grain, type, bucket, k1, k2, k3, sum(n), sum(s1), sum(s2), sum(s3), max(mx),
+       coalesce(jsonb_object_agg(h::text, n) FILTER (WHERE h IS NOT NULL), '{{}}'::jsonb)
+FROM per_bin WHERE type = ANY ({hist_types})
 GROUP BY grain, type, bucket, k1, k2, k3
 ON CONFLICT (tenant_id, grain, type, bucket, k1, k2, k3) DO UPDATE SET
     n = o.n + EXCLUDED.n, s1 = o.s1 + EXCLUDED.s1, s2 = o.s2 + EXCLUDED.s2, s3 = o.s3 + EXCLUDED.s3,
     mx = GREATEST(o.mx, EXCLUDED.mx),
     hist = CASE WHEN EXCLUDED.hist = '{{}}'::jsonb THEN o.hist ELSE sm_hist_add(o.hist, EXCLUDED.hist) END
 """
+_HIST_TYPES = "ARRAY[{}]::text[]".format(", ".join(
+    f"'{m.type}'" for m in EVENT_MODELS if any(c.slot is Slot.H for c in m.columns)))
+
+
+def _upsert(source: str) -> str:
+    """The rollup upsert over ``source``, a query of rows (type, at, payload, agent_id)."""
+    return _UPSERT.format(source=source, hist_types=_HIST_TYPES)
 
 # One statement fills both typed tables from a source of rows (type, at, event_id, lead_id, payload).
 _TYPED = """
@@ -58,17 +72,12 @@ FROM s CROSS JOIN LATERAL sm_contact_fields(s.payload) f WHERE s.type = 'contact
 ON CONFLICT DO NOTHING
 """
 TYPED_TYPES = (EventType.COMPONENT_CALL, EventType.CONTACT_ATTEMPTED)
-_TYPED_BATCH = ("SELECT b.type, b.at, b.event_id, b.lead_id, b.payload "
-                "FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]::jsonb[]) "
-                "AS b (type, at, event_id, lead_id, payload)")
+_TYPED_STAGED = ("SELECT type, occurred_at AS at, event_id, lead_id, payload FROM {stage} "
+                 "WHERE type IN ('component.call', 'contact.attempted')")
 _TYPED_STORED = ("SELECT type, occurred_at AS at, event_id, lead_id, payload FROM events WHERE tenant_id = $1 "
                  "AND type IN ('component.call', 'contact.attempted') AND occurred_at >= $2 AND occurred_at < $3")
 
-# payloads arrive as text[], cast to jsonb[] as a whole, so parsed once each: a ``text::jsonb`` cast in the batch
-# is inlined into every ``payload->>`` of sm_rollup_key and parsed again for each (measured: 4/5 of the statement's
-# time)
-_BATCH = ("SELECT * FROM unnest($3::text[], $4::timestamptz[], $5::text[]::jsonb[], $6::text[]) "
-          "AS b (type, at, payload, agent_id)")
+_STAGED = "SELECT type, occurred_at AS at, payload, agent_id FROM {stage}"
 _STORED = ("SELECT type, occurred_at AS at, payload, agent_id FROM events "
            "WHERE tenant_id = $1 AND occurred_at >= $3 AND occurred_at < $4")
 
@@ -79,24 +88,15 @@ async def tenant_timezone(conn: asyncpg.Connection, tenant_id: str) -> str:
 
 
 async def apply_events(conn: asyncpg.Connection, tenant_id: str, events: Sequence[IngestedEvent],
-                       payloads: Sequence[str] | None = None) -> None:
-    """Fold newly stored events into the rollup tables, in one set-based statement. ``payloads``: each event's
-    data as JSON, when the caller has it already."""
+                       stage: str) -> None:
+    """Fold newly stored events into the rollup tables, in one set-based statement. ``stage``: the table holding
+    exactly these events, with columns (event_id, occurred_at, type, lead_id, agent_id, payload jsonb)."""
     if not events:
         return
-    texts = [json.dumps(e.data) for e in events] if payloads is None else payloads
     tz = await tenant_timezone(conn, tenant_id)
-    await conn.execute(
-        _UPSERT.format(source=_BATCH), tenant_id, tz,
-        [e.type.value for e in events], [e.occurred_at for e in events], texts, [e.agent_id for e in events],
-    )
-    typed = [(e, t) for e, t in zip(events, texts, strict=True) if e.type in TYPED_TYPES]
-    if typed:
-        await conn.execute(
-            _TYPED.format(source=_TYPED_BATCH), tenant_id,
-            [e.type.value for e, _ in typed], [e.occurred_at for e, _ in typed], [e.event_id for e, _ in typed],
-            [e.lead_id for e, _ in typed], [t for _, t in typed],
-        )
+    await conn.execute(_upsert(_STAGED.format(stage=stage)), tenant_id, tz)
+    if any(e.type in TYPED_TYPES for e in events):
+        await conn.execute(_TYPED.format(source=_TYPED_STAGED.format(stage=stage)), tenant_id)
 
 
 async def rebuild(conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime) -> None:
@@ -105,7 +105,7 @@ async def rebuild(conn: asyncpg.Connection, tenant_id: str, start: datetime, end
     tz = await tenant_timezone(conn, tenant_id)
     await conn.execute("DELETE FROM rollups WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3",
                        tenant_id, start, end)
-    await conn.execute(_UPSERT.format(source=_STORED), tenant_id, tz, start, end)
+    await conn.execute(_upsert(_STORED), tenant_id, tz, start, end)
     for table in ("component_calls", "contact_attempts"):
         await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3",
                            tenant_id, start, end)

@@ -1,14 +1,16 @@
 """Idempotent insert of validated events, lead state and rollups, in one tenant transaction.
 
 One call stores one batch: partitions for its months are made ready first (system connection), then in
-a single ``db.tenant(t)`` transaction, set-based (arrays through ``unnest``, never a statement per event):
+a single ``db.tenant(t)`` transaction, set-based (never a statement per event):
 
 1. claim the event ids in ``event_ids`` (``ON CONFLICT DO NOTHING RETURNING``): what comes back is new;
-2. insert the new events into the partitioned log (``payload`` is the event's ``data``);
-3. register agents, teams and locations the events name;
-4. fold the new events into ``leads`` in SQL (rules below), scrubbing contact data of erased leads;
-5. record the batch in ``ingest_batches``, and its tallies per event type in ``ingest_tallies``;
-6. hand the new events to ``success_metrics.calculators.rollups.apply_events``.
+2. COPY the new events into the staging table (a temporary table of the connection, emptied at commit), and
+   scrub contact data of erased leads there; every statement after reads the batch from it;
+3. insert the new events into the partitioned log (``payload`` is the event's ``data``);
+4. register agents, teams and locations the events name;
+5. fold the new events into ``leads`` in SQL (rules below), scrubbing contact data of erased leads;
+6. record the batch in ``ingest_batches``, and its tallies per event type in ``ingest_tallies``;
+7. hand the new events to ``success_metrics.calculators.rollups.apply_events``.
 
 The transaction commits before the caller answers, so an accepted event is durable.
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -74,7 +76,7 @@ async def write(
             await partitions.ensure_months(conn, {partitions.month_start(e.occurred_at) for e in batch})
     try:
         async with db.tenant(tenant_id) as conn:
-            stored, payloads = await _store(conn, tenant_id, batch)
+            stored = await _store(conn, tenant_id, batch)
             await conn.execute(
                 """INSERT INTO ingest_batches (tenant_id, run_id, source, key_id, accepted, duplicates, rejected,
                                                first_occurred_at, last_occurred_at)
@@ -86,18 +88,17 @@ async def write(
             now = now or datetime.now(UTC)
             await tallies.record(conn, tenant_id, source.value,
                                  tallies.tally([v.event for v in events], stored, reasons, now), now)
-            await rollups.apply_events(conn, tenant_id, stored, payloads)
+            await rollups.apply_events(conn, tenant_id, stored, STAGE)
     except asyncpg.ForeignKeyViolationError:
         raise UnknownTenant(tenant_id) from None
     return WriteResult(accepted=len(stored), duplicates=len(events) - len(stored), stored=stored)
 
 
-async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedEvent]
-                 ) -> tuple[list[IngestedEvent], list[str]]:
-    """The events stored for the first time, and each one's data as JSON (serialised once, read by every
-    statement after)."""
+async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedEvent]) -> list[IngestedEvent]:
+    """The events stored for the first time (their data without contact data when their lead is erased), left in
+    the staging table ``STAGE`` for the statements after."""
     if not batch:
-        return [], []
+        return []
     claimed = await conn.fetch(
         """INSERT INTO event_ids (tenant_id, event_id, occurred_at)
            SELECT $1, u.id, u.at FROM unnest($2::text[], $3::timestamptz[]) AS u(id, at)
@@ -107,34 +108,70 @@ async def _store(conn: asyncpg.Connection, tenant_id: str, batch: list[IngestedE
     new_ids = {r["event_id"] for r in claimed}
     fresh = [e for e in batch if e.event_id in new_ids]
     if not fresh:
-        return [], []
+        return []
     fresh.sort(key=lambda e: (e.occurred_at, e.event_id))
-
-    lead_ids = sorted({e.lead_id for e in fresh if e.lead_id})
-    erased = {e.lead_id for e in fresh if e.type is EventType.ERASURE_REQUESTED and e.lead_id}
-    if lead_ids:
-        erased.update(r["lead_id"] for r in await conn.fetch(
-            "SELECT lead_id FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[]) "
-            "AND erasure_requested_at IS NOT NULL", tenant_id, lead_ids))
-    stored = [replace(e, data=_without_contact(e.data)) if e.lead_id in erased else e for e in fresh]
-    payloads = [_json(e.data) for e in stored]
+    await conn.execute(_STAGE_TABLE)
+    await conn.copy_to_table(STAGE, source=_chunk(_copy_text(fresh)), columns=_STAGE_COLUMNS, format="text")
+    erased: set[str] = set()
+    if any("contact" in e.data for e in fresh):
+        erased.update(r["lead_id"] for r in await conn.fetch(_SCRUB_STAGE, tenant_id))
     await conn.execute(
-        """INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, agent_id, payload)
-           SELECT $1, u.at, u.id, u.type, u.lead, u.agent, u.payload::jsonb
-           FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-                AS u(at, id, type, lead, agent, payload)""",
-        tenant_id, [e.occurred_at for e in stored], [e.event_id for e in stored], [e.type.value for e in stored],
-        [e.lead_id for e in stored], [e.agent_id for e in stored], payloads,
-    )
+        f"""INSERT INTO events (tenant_id, occurred_at, event_id, type, lead_id, agent_id, payload)
+            SELECT $1, occurred_at, event_id, type, lead_id, agent_id, payload FROM {STAGE}""", tenant_id)
+    stored = [replace(e, data=_without_contact(e.data)) if e.lead_id in erased else e for e in fresh]
     await _register_people_and_places(conn, tenant_id, stored)
-    await _fold_leads(conn, tenant_id, stored, payloads)
-    if erased:
+    if any(e.lead_id and e.type in entities.SOURCE_TYPES for e in stored):
+        await conn.execute(_UPSERT_LEADS, tenant_id)
+    requested = sorted({e.lead_id for e in stored if e.type is EventType.ERASURE_REQUESTED and e.lead_id})
+    if requested:  # events stored before this batch (a batch's own are scrubbed in the stage)
         await conn.execute(
             """UPDATE events SET payload = payload - 'contact'
                WHERE tenant_id = $1 AND lead_id = ANY($2::text[]) AND type = 'lead.created' AND payload ? 'contact'""",
-            tenant_id, sorted(erased),
+            tenant_id, requested,
         )
-    return stored, payloads
+    return stored
+
+
+# --- the staging table: the batch's new events, copied in at once, read by every statement after ----------------
+
+STAGE = "sm_ingest_stage"
+_STAGE_COLUMNS = ("event_id", "occurred_at", "type", "lead_id", "agent_id", "payload")
+# one per connection, emptied at each commit (or gone with a rollback's rows): no catalog churn per batch. The
+# rollup statement's grouping of a batch of 5,000 events takes ~10 MB: past work_mem it would spill to disk
+_STAGE_TABLE = f"""CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
+    event_id text NOT NULL, occurred_at timestamptz NOT NULL, type text NOT NULL, lead_id text, agent_id text,
+    payload jsonb NOT NULL) ON COMMIT DELETE ROWS;
+SET LOCAL work_mem = '32MB'"""
+# contact data of leads whose erasure is requested, in this batch or before, is not stored
+_SCRUB_STAGE = f"""UPDATE {STAGE} s SET payload = s.payload - 'contact'
+WHERE s.payload ? 'contact' AND s.lead_id IS NOT NULL
+  AND (EXISTS (SELECT 1 FROM {STAGE} r WHERE r.type = 'erasure.requested' AND r.lead_id = s.lead_id)
+       OR EXISTS (SELECT 1 FROM leads l WHERE l.tenant_id = $1 AND l.lead_id = s.lead_id
+                  AND l.erasure_requested_at IS NOT NULL))
+RETURNING s.lead_id"""
+
+# COPY's text format: a backslash starts an escape, tab ends a column, newline a row
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: str | None) -> str:
+    if value is None:
+        return "\\N"
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+def _copy_text(events: list[IngestedEvent]) -> bytes:
+    """The events as COPY text rows in ``_STAGE_COLUMNS`` order (payload: the event's data as JSON)."""
+    rows = ["\t".join((_copy_field(e.event_id), e.occurred_at.isoformat(), e.type.value, _copy_field(e.lead_id),
+                       _copy_field(e.agent_id), _copy_field(_json(e.data)))) for e in events]
+    rows.append("")
+    return "\n".join(rows).encode()
+
+
+async def _chunk(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _json(data: dict[str, Any]) -> str:
@@ -208,15 +245,6 @@ async def _upsert_named(conn: asyncpg.Connection, table: Literal["teams", "locat
 
 # --- lead state -------------------------------------------------------------------------------------
 
-_UPSERT_LEADS = entities.upsert_sql()
-
-
-async def _fold_leads(conn: asyncpg.Connection, tenant_id: str, events: list[IngestedEvent],
-                      payloads: list[str]) -> None:
-    """Fold the stored events into ``leads`` in SQL, by the rules declared in success_metrics.calculators.entities."""
-    mine = [(e, p) for e, p in zip(events, payloads, strict=True) if e.lead_id and e.type in entities.SOURCE_TYPES]
-    if mine:
-        await conn.execute(
-            _UPSERT_LEADS, tenant_id, [e.lead_id for e, _ in mine], [e.event_id for e, _ in mine],
-            [e.occurred_at for e, _ in mine], [e.type.value for e, _ in mine], [e.agent_id for e, _ in mine],
-            [p for _, p in mine])
+_UPSERT_LEADS = entities.upsert_sql(
+    f"(SELECT lead_id, event_id, occurred_at, type, agent_id, payload AS d FROM {STAGE}\n"
+    f" WHERE lead_id IS NOT NULL AND type IN ({', '.join(sorted(repr(t.value) for t in entities.SOURCE_TYPES))}))")
