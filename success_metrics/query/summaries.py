@@ -2,7 +2,9 @@
 
 Every quarter hour (with ``cache_warm``), each tenant's closed days whose component-call summary is missing or
 stale (a backfill changed the day's call count) are summarized again, so a closed range's uptime and MTTR read a
-row a day instead of the day's calls; until then those days are read raw, with the same figures.
+row a day instead of the day's calls; until then those days are read raw, with the same figures. Every replica runs
+the round; a tenant's summaries are made under a transaction-scoped advisory lock, so while one replica makes them
+the others pass that tenant by instead of making the same rows again.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ async def summarize(db: Database, now: datetime | None = None) -> int:
     done = 0
     for tenant in tenants:
         async with db.tenant(tenant) as conn:
-            done += await closed_days.refresh(conn, tenant, at)
+            if await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtextextended('sm.closed_days:' || $1, 0))",
+                                   tenant):
+                done += await closed_days.refresh(conn, tenant, at)
     if done:
         log.info("closed days summarized: %d days of %d tenants", done, len(tenants))
     return done

@@ -171,6 +171,13 @@ async def test_the_background_round_summarizes_every_tenants_closed_days(db: Dat
     assert await refresh(db, tenant) == 0  # nothing of this tenant left to summarize
 
 
+async def test_a_tenant_another_replica_is_summarizing_is_passed_by(db: Database, tenant: str) -> None:
+    async with db.tenant(tenant) as conn:  # as another replica's round would hold it while it makes the rows
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('sm.closed_days:' || $1, 0))", tenant)
+        await summaries.summarize(db)
+    assert await refresh(db, tenant) == 4  # all four closed days were left to the holder
+
+
 def test_closed_days_are_whole_local_days_ended_by_now() -> None:
     ny = ZoneInfo("America/New_York")
     days = closed_days.closed_days(*INSIDE, ny, now=z(20, 0))
