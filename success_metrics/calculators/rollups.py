@@ -1,4 +1,4 @@
-"""Rollups maintained as events arrive (hourly in UTC and daily in the tenant's time zone, per key), and the
+"""Rollups maintained as events arrive (hourly in UTC, daily and monthly in the tenant's time zone, per key), and the
 typed copies of component calls and contact attempts (one row per event, fields as columns).
 
 Ingest calls ``apply_events`` inside the same transaction that stores the events, with only the
@@ -8,17 +8,21 @@ from its stored events (after a time-zone change, or after a bulk load) with the
 the events table instead of the batch. Keys and sums per event type are defined by ``sm_rollup_key``, generated
 from the semantic model (success_metrics/calculators/semantic; the table's slots k1..k3, n, s1..s3, mx, hist are named
 per type by the ``rollup_<type>`` views), the typed fields by ``sm_call_fields`` / ``sm_contact_fields`` in migration
-0007; daily buckets start at the tenant-local midnight.
+0007; daily buckets start at the tenant-local midnight, monthly ones at the local midnight of the 1st. Monthly rows
+exist so that a long range reads about one row per key and month, not per key and day (at a few events a day and
+key, daily rows grow with the events).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from success_metrics.calculators.buckets import month_bounds
 from success_metrics.calculators.events import EventType, IngestedEvent
 
 _UPSERT = """
@@ -27,12 +31,13 @@ SELECT $1, grain, type, bucket, k1, k2, k3, sum(n), sum(s1), sum(s2), sum(s3), m
        coalesce(jsonb_object_agg(h::text, n) FILTER (WHERE h IS NOT NULL), '{{}}'::jsonb)
 FROM (
     SELECT g.grain, s.type,
-           CASE WHEN g.grain = 'hour' THEN date_bin('1 hour', s.at, timestamptz '2000-01-03 00:00:00+00')
-                ELSE date_trunc('day', s.at AT TIME ZONE $2) AT TIME ZONE $2 END AS bucket,
+           CASE g.grain WHEN 'hour' THEN date_bin('1 hour', s.at, timestamptz '2000-01-03 00:00:00+00')
+                WHEN 'day' THEN date_trunc('day', s.at AT TIME ZONE $2) AT TIME ZONE $2
+                ELSE date_trunc('month', s.at AT TIME ZONE $2) AT TIME ZONE $2 END AS bucket,
            r.k1, r.k2, r.k3, r.h, sum(r.n) AS n, sum(r.s1) AS s1, sum(r.s2) AS s2, sum(r.s3) AS s3, max(r.mx) AS mx
     FROM ({source}) s
     CROSS JOIN LATERAL sm_rollup_key(s.type, s.payload, s.agent_id) r
-    CROSS JOIN (VALUES ('hour'), ('day')) g (grain)
+    CROSS JOIN (VALUES {grains}) g (grain)
     GROUP BY 1, 2, 3, 4, 5, 6, 7
 ) per_bin
 GROUP BY grain, type, bucket, k1, k2, k3
@@ -40,6 +45,21 @@ ON CONFLICT (tenant_id, grain, type, bucket, k1, k2, k3) DO UPDATE SET
     n = o.n + EXCLUDED.n, s1 = o.s1 + EXCLUDED.s1, s2 = o.s2 + EXCLUDED.s2, s3 = o.s3 + EXCLUDED.s3,
     mx = GREATEST(o.mx, EXCLUDED.mx),
     hist = CASE WHEN EXCLUDED.hist = '{{}}'::jsonb THEN o.hist ELSE sm_hist_add(o.hist, EXCLUDED.hist) END
+"""
+ALL_GRAINS = "('hour'), ('day'), ('month')"
+
+# The monthly rows of the tenant's months that begin in [$2, $3), as the sums of their daily rows (a rebuild redoes
+# whole days, which may be part of a month; the month's other days are already right).
+_MONTHS_FROM_DAYS = """
+INSERT INTO rollups (tenant_id, grain, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist)
+SELECT $1, 'month', d.type, d.month, d.k1, d.k2, d.k3, sum(d.n), sum(d.s1), sum(d.s2), sum(d.s3), max(d.mx),
+       coalesce((SELECT jsonb_object_agg(b.bin, b.c) FROM (
+                   SELECT x.key AS bin, sum(x.value::bigint) AS c
+                   FROM unnest(array_agg(d.hist)) h (hist) CROSS JOIN LATERAL jsonb_each_text(h.hist) x
+                   GROUP BY x.key) b), '{}'::jsonb)
+FROM (SELECT r.*, date_trunc('month', r.bucket AT TIME ZONE $4) AT TIME ZONE $4 AS month FROM rollups r
+      WHERE r.tenant_id = $1 AND r.grain = 'day' AND r.bucket >= $2 AND r.bucket < $3) d
+GROUP BY d.type, d.month, d.k1, d.k2, d.k3
 """
 
 # One statement fills both typed tables from a source of rows (type, at, event_id, lead_id, payload).
@@ -87,7 +107,7 @@ async def apply_events(conn: asyncpg.Connection, tenant_id: str, events: Sequenc
     texts = [json.dumps(e.data) for e in events] if payloads is None else payloads
     tz = await tenant_timezone(conn, tenant_id)
     await conn.execute(
-        _UPSERT.format(source=_BATCH), tenant_id, tz,
+        _UPSERT.format(source=_BATCH, grains=ALL_GRAINS), tenant_id, tz,
         [e.type.value for e in events], [e.occurred_at for e in events], texts, [e.agent_id for e in events],
     )
     typed = [(e, t) for e, t in zip(events, texts, strict=True) if e.type in TYPED_TYPES]
@@ -101,11 +121,16 @@ async def apply_events(conn: asyncpg.Connection, tenant_id: str, events: Sequenc
 
 async def rebuild(conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime) -> None:
     """Recompute the tenant's rollups and typed rows of [start, end) from stored events (the range should be
-    whole days)."""
+    whole days): hours and days from the events, then every month the range touches from its days."""
     tz = await tenant_timezone(conn, tenant_id)
-    await conn.execute("DELETE FROM rollups WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3",
+    await conn.execute("DELETE FROM rollups WHERE tenant_id = $1 AND grain <> 'month' AND bucket >= $2 AND bucket < $3",
                        tenant_id, start, end)
-    await conn.execute(_UPSERT.format(source=_STORED), tenant_id, tz, start, end)
+    await conn.execute(_UPSERT.format(source=_STORED, grains="('hour'), ('day')"), tenant_id, tz, start, end)
+    zone = ZoneInfo(tz)
+    first, last = month_bounds(start, zone)[0], month_bounds(end - timedelta(microseconds=1), zone)[1]
+    await conn.execute("DELETE FROM rollups WHERE tenant_id = $1 AND grain = 'month' AND bucket >= $2 AND bucket < $3",
+                       tenant_id, first, last)
+    await conn.execute(_MONTHS_FROM_DAYS, tenant_id, first, last, tz)
     for table in ("component_calls", "contact_attempts"):
         await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3",
                            tenant_id, start, end)
