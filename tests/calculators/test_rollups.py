@@ -7,6 +7,7 @@ fall inside hours, so every part of the plan (raw edges, hourly, daily rollups) 
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,9 +28,11 @@ from success_metrics.calculators import (
     explain,
     rollups,
 )
+from success_metrics.calculators.events import EventType, IngestedEvent
 from success_metrics.calculators.sketches import RELATIVE_ERROR
+from success_metrics.storage import migrate
 from success_metrics.storage.pool import Database
-from tests.calculators.fixture import by, col, ev, load, run
+from tests.calculators.fixture import by, col, ev, load, migrated_before, run
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 LO, HI = START + timedelta(hours=7, minutes=17), START + timedelta(days=40, hours=19, minutes=41)
@@ -209,23 +212,28 @@ async def raw_range(db: Database, tenant: str, lo: datetime, hi: datetime, sql: 
         return await conn.fetch(sql, tenant, lo, hi)
 
 
-MIGRATION_0022 = Path(__file__).resolve().parents[2] / "success_metrics/storage/migrations/0022_month_grain.sql"
-
-
-class _Undo(Exception):
-    """Raised to roll the transaction back."""
-
-
-async def test_migration_0022_makes_the_monthly_rows_ingest_makes(db: Database, tenant: str) -> None:
-    """The migration's backfill, from the daily rows alone, gives the monthly rows ingest kept (histograms too)."""
-    query = ("SELECT tenant_id, type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist FROM rollups "
-             "WHERE grain = 'month' ORDER BY 1, 2, 3, 4, 5, 6")
-    sql = MIGRATION_0022.read_text()
-    with pytest.raises(_Undo):
-        async with db.system() as conn, conn.transaction():
-            kept = [dict(r) for r in await conn.fetch(query)]
-            await conn.execute("DELETE FROM rollups WHERE grain = 'month'")
-            await conn.execute(sql)
-            made = [dict(r) for r in await conn.fetch(query)]
-            assert made == kept and any(r["tenant_id"] == tenant and r["hist"] for r in made)
-            raise _Undo
+async def test_migration_0022_partitions_by_grain_and_makes_the_monthly_rows_ingest_makes(
+        db: Database, database_url: str | None, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a database whose rollups were written before 0022 (hours and days, one heap), the migration moves them into
+    one partition per grain, keeps the views and their sums, and its monthly rows, made from the daily rows alone,
+    are the ones ingest makes of the same events (histograms too)."""
+    events = [IngestedEvent(e["id"], EventType(e["type"]), datetime.fromisoformat(e["occurred_at"]), e.get("lead_id"),
+                            e.get("agent_id"), e["data"]) for e in random_events(11)]
+    texts = [json.dumps(e.data) for e in events]
+    months = ("SELECT type, bucket, k1, k2, k3, n, s1, s2, s3, mx, hist FROM rollups WHERE tenant_id = $1 "
+              "AND grain = 'month' ORDER BY 1, 2, 3, 4, 5")
+    views = "SELECT grain, count(*), sum(calls), sum(latency_ms_sum) FROM rollup_component_call GROUP BY 1 ORDER BY 1"
+    async with migrated_before(22, database_url, data_dir, db, monkeypatch) as conn:
+        for tid in ("before", "after"):
+            await conn.execute("INSERT INTO tenants (tenant_id, name, settings) VALUES ($1, $1, $2::jsonb)", tid,
+                               json.dumps({"timezone": TZ}))
+        await conn.execute(rollups._UPSERT.format(source=rollups._BATCH, grains="('hour'), ('day')"), "before", TZ,
+                           [e.type.value for e in events], [e.occurred_at for e in events], texts,
+                           [e.agent_id for e in events])
+        kept = [tuple(r) for r in await conn.fetch(views)]
+        await migrate.migrate(conn)
+        assert await conn.fetchval("SELECT relkind::text FROM pg_class WHERE relname = 'rollups'") == "p"
+        assert [tuple(r) for r in await conn.fetch(views)][:2] == kept  # day, hour: as before
+        await rollups.apply_events(conn, "after", events, texts)
+        backfilled, ingested = await conn.fetch(months, "before"), await conn.fetch(months, "after")
+    assert [dict(r) for r in backfilled] == [dict(r) for r in ingested] and any(r["hist"] for r in ingested)
