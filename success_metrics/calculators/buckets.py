@@ -115,6 +115,7 @@ class Source(StrEnum):
     RAW = "raw"
     HOUR = "hour"
     DAY = "day"
+    MONTH = "month"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +142,25 @@ def _hours(lo: datetime, hi: datetime) -> list[Segment]:
     return [p for p in parts if p.lo < p.hi]
 
 
-def plan(start: datetime, end: datetime, zone: ZoneInfo, finest: Source = Source.DAY) -> list[Segment]:
-    """Split [start, end) into whole local days (daily rollups), whole hours (hourly rollups) and the rest (raw).
+def plan(start: datetime, end: datetime, zone: ZoneInfo, finest: Source = Source.MONTH) -> list[Segment]:
+    """Split [start, end) into whole local months (monthly rollups), whole local days (daily), whole hours (hourly)
+    and the rest (raw).
 
-    ``finest`` limits which rollups may be used (a series of 15-minute buckets can only read raw events).
+    ``finest`` limits which rollups may be used (a series of 15-minute buckets can only read raw events, one of
+    daily buckets no monthly rollups).
     """
     if finest == Source.RAW or start >= end:
         return [Segment(Source.RAW, start, end)] if start < end else []
     if finest == Source.HOUR:
         return _hours(start, end)
+    if finest == Source.MONTH:
+        m0 = month_bounds(start, zone)[0]
+        if m0 < start:
+            m0 = month_bounds(start, zone, 1)[0]
+        m1 = month_bounds(end, zone)[0]
+        if m0 < m1:
+            return [*plan(start, m0, zone, Source.DAY), Segment(Source.MONTH, m0, m1), *plan(m1, end, zone, Source.DAY)]
+        return plan(start, end, zone, Source.DAY)
     first_day = start.astimezone(zone).date()
     d0 = local_midnight(first_day, zone)
     if d0 < start:
@@ -165,7 +176,9 @@ def plan(start: datetime, end: datetime, zone: ZoneInfo, finest: Source = Source
 
 def finest_for(width: timedelta | str) -> Source:
     """Which rollups nest inside series buckets of this width."""
-    if width == MONTH or (isinstance(width, timedelta) and width >= DAY):
+    if width == MONTH:
+        return Source.MONTH
+    if isinstance(width, timedelta) and width >= DAY:
         return Source.DAY
     assert isinstance(width, timedelta)
     return Source.HOUR if width % HOUR == timedelta(0) else Source.RAW

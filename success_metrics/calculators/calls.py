@@ -54,7 +54,7 @@ async def call_stats(
 ) -> tuple[dict[Key, CallStats], dict[str, Any]]:
     """Stats per (series bucket or None, ``key``: a column of rollup_component_call, e.g. component); and meta saying
     how percentiles were computed."""
-    finest = buckets.finest_for(width) if width is not None else Source.DAY
+    finest = buckets.finest_for(width) if width is not None else Source.MONTH
 
     def source(p: Params, segments: list[Segment], with_hist: bool) -> tuple[str, str]:
         src = union_source(tenant, "component.call", segments, p, series=(width, s.timezone) if width else None,

@@ -42,7 +42,7 @@ def closed_days(lo: datetime, hi: datetime, zone: ZoneInfo, now: datetime, *, wh
                 ) -> list[Span]:
     """The tenant-local days inside [lo, hi) that ended by ``now``; with ``whole_hours``, none unless every one of
     them begins and ends on a UTC hour (zones with half-hour offsets)."""
-    whole = [seg for seg in buckets.plan(lo, min(hi, now), zone) if seg.source is Source.DAY]
+    whole = [seg for seg in buckets.plan(lo, min(hi, now), zone, Source.DAY) if seg.source is Source.DAY]
     if not whole:
         return []
     first, end = whole[0].lo.astimezone(zone).date(), whole[0].hi.astimezone(zone).date()

@@ -190,7 +190,7 @@ def _add_cost(out: dict[datetime | None, PeriodFigures], key: str, amount: float
 
 def event_rows(
     sq: ScopedQuery, s: TenantSettings, etype: str | tuple[str, ...], columns: Mapping[Dimension, str], p: Params,
-    *, finest: Source = Source.DAY, width: timedelta | str | None = None, only: tuple[str, ...] | None = None,
+    *, finest: Source = Source.MONTH, width: timedelta | str | None = None, only: tuple[str, ...] | None = None,
     pick: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
     """The query's range as rows of one or several event types (``union_source``: type and the model's names),

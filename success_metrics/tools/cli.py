@@ -169,7 +169,7 @@ def retention(
     run(lambda: with_database(settings, job))
 
 
-rollups_app = typer.Typer(help="The hourly and daily rollups the metrics read.", no_args_is_help=True)
+rollups_app = typer.Typer(help="The hourly, daily and monthly rollups the metrics read.", no_args_is_help=True)
 app.add_typer(rollups_app, name="rollups")
 
 

@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from success_metrics.calculators import MetricName, MetricQuery
-from success_metrics.calculators.buckets import DAY, HOUR, MONTH, Source, plan, series_starts, series_width
+from success_metrics.calculators.buckets import (
+    DAY,
+    HOUR,
+    MONTH,
+    Source,
+    finest_for,
+    plan,
+    series_starts,
+    series_width,
+)
 from success_metrics.calculators.sql import Params, bucket_expr
 from success_metrics.storage.pool import Database
 
@@ -46,6 +55,25 @@ def test_plan_covers_the_range_exactly(start_min: int, span_min: int, tz: str) -
             assert s.lo.minute == 0 and s.hi.minute == 0
         if s.source == Source.DAY:
             assert s.lo.astimezone(ZoneInfo(tz)).hour == 0
+        if s.source == Source.MONTH:
+            for edge in (s.lo.astimezone(ZoneInfo(tz)), s.hi.astimezone(ZoneInfo(tz))):
+                assert (edge.day, edge.hour, edge.minute) == (1, 0, 0)
+
+
+def test_plan_reads_whole_local_months_from_monthly_rollups() -> None:
+    """Chicago, 15 Jan 10:30 CST to 2 Apr 05:00 CDT: raw to the hour, hours to local midnight, days to 1 Feb,
+    February and March from monthly rows (1 Apr's midnight is 05:00 UTC, after the DST change), then 1 Apr's day
+    and the last five hours. A daily series may not use months; a monthly one may."""
+    zone = ZoneInfo("America/Chicago")
+    lo, hi = datetime(2025, 1, 15, 16, 30, tzinfo=UTC), datetime(2025, 4, 2, 10, tzinfo=UTC)
+    utc = [(s.source, s.lo.strftime("%m-%d %H:%M"), s.hi.strftime("%m-%d %H:%M")) for s in plan(lo, hi, zone)]
+    assert utc == [(Source.RAW, "01-15 16:30", "01-15 17:00"), (Source.HOUR, "01-15 17:00", "01-16 06:00"),
+                   (Source.DAY, "01-16 06:00", "02-01 06:00"), (Source.MONTH, "02-01 06:00", "04-01 05:00"),
+                   (Source.DAY, "04-01 05:00", "04-02 05:00"), (Source.HOUR, "04-02 05:00", "04-02 10:00")]
+    assert Source.MONTH not in {s.source for s in plan(lo, hi, zone, finest_for(DAY))}
+    assert finest_for(MONTH) == Source.MONTH
+    inside = plan(datetime(2025, 2, 3, tzinfo=UTC), datetime(2025, 2, 27, tzinfo=UTC), zone)  # no whole month
+    assert [s.source for s in inside] == [Source.HOUR, Source.DAY, Source.HOUR]
 
 
 async def test_sql_bucket_edges_match_python(db: Database) -> None:

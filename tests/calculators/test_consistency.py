@@ -178,9 +178,10 @@ async def test_rollups_are_the_raw_answers(db: Database, stream: list[dict[str, 
                                            ) -> None:
     tenant = await store(db, [stream])
     async with db.tenant(tenant) as conn:
-        for grain in ("hour", "day"):
+        for grain in ("hour", "day", "month"):
             bucket = ("date_bin('1 hour', e.occurred_at, timestamptz '2000-01-03 00:00:00+00')" if grain == "hour"
-                      else "date_trunc('day', e.occurred_at AT TIME ZONE 'Asia/Kolkata') AT TIME ZONE 'Asia/Kolkata'")
+                      else f"date_trunc('{grain}', e.occurred_at AT TIME ZONE 'Asia/Kolkata') "
+                           "AT TIME ZONE 'Asia/Kolkata'")
             raw = await conn.fetch(
                 f"""SELECT e.type, {bucket} AS bucket, r.k1, r.k2, r.k3, sum(r.n) AS n, sum(r.s1) AS s1,
                            sum(r.s2) AS s2, sum(r.s3) AS s3, max(r.mx) AS mx,

@@ -58,7 +58,9 @@ async def test_lead_state_and_response_rollups_follow_the_new_definitions(before
                               touches, closed_at, deal_value, attribution_class)
            VALUES ('m', 'L', $1, $2, true, $3, 2, $4, 1500, 'assisted')""",
         T, T + timedelta(seconds=50), T + timedelta(minutes=30), T + timedelta(days=12))
-    await rollups.rebuild(conn, "m", T - timedelta(days=1), T + timedelta(days=30))
+    # the rollups the writer kept then (hours and days: monthly rows came with 0022)
+    await conn.execute(rollups._upsert(rollups._STORED, "('hour'), ('day')"), "m", "UTC",
+                       T - timedelta(days=1), T + timedelta(days=30))
     unkeyed = await conn.fetchval("SELECT count(*) FROM rollups WHERE type = 'lead.responded' AND k3 = ''")
     assert unkeyed == 4  # 2 responses × (hour, day)
 

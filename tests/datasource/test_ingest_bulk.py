@@ -73,8 +73,8 @@ async def test_rollups_equal_a_hand_count_after_bulk_batches_with_repeats_and_re
         typed = await conn.fetchrow("SELECT count(*) AS n, count(*) FILTER (WHERE NOT ok) AS failed, "
                                     "sum(latency_ms) AS latency FROM component_calls")
     by = {(r["grain"], r["type"], r["k3"]): r for r in rows}
-    assert len(rows) == 6  # per grain: calls ok, calls failed (timeout), costs
-    for grain in ("hour", "day"):
+    assert len(rows) == 9  # per grain (hour, day, month): calls ok, calls failed (timeout), costs
+    for grain in ("hour", "day", "month"):
         ok, failed, cost = by[grain, "component.call", ""], by[grain, "component.call", "timeout"], \
             by[grain, "cost.recorded", ""]
         # failed: i = 0, 3, … 27, latency 100 + 30 j for j = 0..9: sum 1000 + 30 * 45 = 2350, max 370

@@ -62,8 +62,8 @@ async def test_a_batch_repeating_itself_and_stored_events_stores_each_event_once
     assert (second.accepted, second.duplicates) == (2, 3)
     counts = await _counts(db, tid)
     assert (counts["events"], counts["event_ids"], counts["contact_attempts"], counts["leads"]) == (5, 5, 5, 1)
-    # five attempts, all in one hour (and one UTC day): each grain has one row counting 5, 5 with consent
-    assert await _attempt_rollups(db, tid) == [("day", 5, 5), ("hour", 5, 5)]
+    # five attempts, all in one hour (and one UTC day and month): each grain has one row counting 5, 5 with consent
+    assert await _attempt_rollups(db, tid) == [("day", 5, 5), ("hour", 5, 5), ("month", 5, 5)]
     async with db.tenant(tid) as conn:
         assert await conn.fetchval("SELECT touches FROM leads WHERE lead_id = 'L1'") == 5
         assert await conn.fetchval("SELECT first_contact_at FROM leads WHERE lead_id = 'L1'") == HOUR
@@ -110,11 +110,11 @@ async def test_a_batch_failing_part_way_leaves_nothing_even_on_the_same_connecti
 
         # the next batch on that connection, another tenant's, counts its own two events only
         assert (await ingest(one, other, [attempt(5), attempt(6)], source=Source.API)).accepted == 2
-        assert await _attempt_rollups(one, other) == [("day", 2, 2), ("hour", 2, 2)]
+        assert await _attempt_rollups(one, other) == [("day", 2, 2), ("hour", 2, 2), ("month", 2, 2)]
         assert (await _counts(one, other))["contact_attempts"] == 2
         # and the failed batch, sent again, is stored whole
         assert (await ingest(one, first, [attempt(0), attempt(1), attempt(2)], source=Source.API)).accepted == 3
-        assert await _attempt_rollups(one, first) == [("day", 3, 3), ("hour", 3, 3)]
+        assert await _attempt_rollups(one, first) == [("day", 3, 3), ("hour", 3, 3), ("month", 3, 3)]
         counts = await _counts(one, first)
         assert (counts["events"], counts["event_ids"], counts["contact_attempts"], counts["leads"]) == (3, 3, 3, 1)
     finally:

@@ -22,7 +22,7 @@ FROM
           u.followup_minutes
    FROM rollup_agent_activity u
    WHERE u.tenant_id = $1
-     AND u.grain = 'day'
+     AND u.grain = 'month'
      AND u.bucket >= $2
      AND u.bucket < $3) x
 LEFT JOIN agents a ON a.tenant_id = $4

@@ -29,7 +29,7 @@ FROM
              u.latency_ms_max
       FROM rollup_component_call u
       WHERE u.tenant_id = $1
-        AND u.grain = 'day'
+        AND u.grain = 'month'
         AND u.bucket >= $2
         AND u.bucket < $3) x
    WHERE TRUE
@@ -82,7 +82,7 @@ FROM
             FROM rollup_component_call u
             CROSS JOIN LATERAL jsonb_each_text(u.latency_ms_bins) b
             WHERE u.tenant_id = $1
-              AND u.grain = 'day'
+              AND u.grain = 'month'
               AND u.bucket >= $2
               AND u.bucket < $3) x
          WHERE TRUE
@@ -148,7 +148,7 @@ FROM
              u.rate_limit_used_max
       FROM rollup_api_usage u
       WHERE u.tenant_id = $1
-        AND u.grain = 'day'
+        AND u.grain = 'month'
         AND u.bucket >= $2
         AND u.bucket < $3) x
    WHERE TRUE) x

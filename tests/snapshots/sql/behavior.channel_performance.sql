@@ -25,7 +25,7 @@ FROM
              u.consented_attempts
       FROM rollup_contact_attempted u
       WHERE u.tenant_id = $1
-        AND u.grain = 'day'
+        AND u.grain = 'month'
         AND u.bucket >= $2
         AND u.bucket < $3) x
    WHERE TRUE) x

@@ -63,7 +63,7 @@ SET LOCAL plan_cache_mode = force_generic_plan;
               END AS reports
        FROM rollups u
        WHERE u.tenant_id = $1
-         AND u.grain = 'day'
+         AND u.grain = 'month'
          AND u.type IN ('lead.responded',
                         'lead.enriched',
                         'lead.routed',
@@ -187,7 +187,7 @@ SET LOCAL plan_cache_mode = force_generic_plan;
               END AS reports
        FROM rollups u
        WHERE u.tenant_id = $1
-         AND u.grain = 'day'
+         AND u.grain = 'month'
          AND u.type IN ('lead.responded',
                         'lead.enriched',
                         'lead.routed',
@@ -311,7 +311,7 @@ SET LOCAL plan_cache_mode = force_generic_plan;
               END AS reports
        FROM rollups u
        WHERE u.tenant_id = $1
-         AND u.grain = 'day'
+         AND u.grain = 'month'
          AND u.type IN ('lead.responded',
                         'lead.enriched',
                         'lead.routed',
@@ -435,7 +435,7 @@ SET LOCAL plan_cache_mode = force_generic_plan;
               END AS reports
        FROM rollups u
        WHERE u.tenant_id = $1
-         AND u.grain = 'day'
+         AND u.grain = 'month'
          AND u.type IN ('lead.responded',
                         'lead.enriched',
                         'lead.routed',

@@ -30,7 +30,7 @@ FROM
           END AS successes
    FROM rollups u
    WHERE u.tenant_id = $1
-     AND u.grain = 'day'
+     AND u.grain = 'month'
      AND u.type IN ('lead.created',
                     'lead.responded',
                     'lead.enriched',

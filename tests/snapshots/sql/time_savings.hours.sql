@@ -72,7 +72,7 @@ SET LOCAL plan_cache_mode = force_generic_plan;
               END AS reports
        FROM rollups u
        WHERE u.tenant_id = $1
-         AND u.grain = 'day'
+         AND u.grain = 'month'
          AND u.type IN ('lead.responded',
                         'lead.enriched',
                         'lead.routed',
