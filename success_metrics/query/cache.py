@@ -41,6 +41,16 @@ from success_metrics.query.sizes import rough_frame_bytes
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+K = TypeVar("K")
+
+
+def settle(inflight: dict[K, asyncio.Task[T]], key: K, done: asyncio.Task[T]) -> None:
+    """A single-flight computation ended: forget it (unless a newer one has taken its key over), and retrieve its
+    error so one nobody awaited is not reported as "never retrieved"."""
+    if inflight.get(key) is done:
+        del inflight[key]
+    if not done.cancelled():
+        done.exception()
 Body = bytes  # an encoded frame (frame_codec); the class's own ``bytes`` property hides the type's name there
 
 # events for the last quarter hour may still be arriving (the spec lets analytics lag up to 15 minutes)
@@ -318,7 +328,4 @@ class ResultCache:
         return frame
 
     def _settle(self, key: ScopedQuery, done: asyncio.Task[Frame]) -> None:
-        if self._inflight.get(key) is done:
-            del self._inflight[key]
-        if not done.cancelled():
-            done.exception()  # retrieved here so an error nobody awaited is not reported as "never retrieved"
+        settle(self._inflight, key, done)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from cachetools import TLRUCache
 
 from success_metrics.calculators import Dimension, RowScope, dimension_values
+from success_metrics.query.cache import settle
 from success_metrics.storage import Database
 
 MAX_ENTRIES = 4096
@@ -46,7 +47,7 @@ class DimensionValues:
         if task is None:
             task = asyncio.ensure_future(self._read(key, self._invalidated.get(tenant_id, 0)))
             self._inflight[key] = task
-            task.add_done_callback(lambda done: self._settle(key, done))
+            task.add_done_callback(lambda done: settle(self._inflight, key, done))
         return await asyncio.shield(task)  # one caller going away does not cancel the others' read
 
     async def _read(self, key: Key, invalidated: int) -> Values:
@@ -56,12 +57,6 @@ class DimensionValues:
         if self.ttl_s > 0 and invalidated == self._invalidated.get(tenant_id, 0):
             self._entries[key] = (self._clock() + self.ttl_s, found)
         return found
-
-    def _settle(self, key: Key, done: asyncio.Task[Values]) -> None:
-        if self._inflight.get(key) is done:
-            del self._inflight[key]
-        if not done.cancelled():
-            done.exception()  # retrieved here so an error nobody awaited is not reported as "never retrieved"
 
     def invalidate_tenant(self, tenant_id: str) -> None:
         """Forget the tenant's values (its past changed); a read already running is served but not kept."""
