@@ -141,9 +141,10 @@ async def down_hours(conn: asyncpg.Connection, tenant: str, periods: Sequence[Sp
 
 
 def _runs_sql(p: Params, tenant: str, spans: str) -> str:
-    """Per span (its period and start) and component: the RunPiece of the component's calls in the span (``spans``
-    is a relation of (period, lo, hi)). Calls without ok are skipped and calls without a component belong to none;
-    calls are in (occurred_at, event_id) order."""
+    """Per span (its period and start) and component: how the component's failure runs in the span compose with
+    the spans around it (the columns of ``closed_day_runs``); ``spans`` is a relation of (period, lo, hi). Calls
+    without ok are skipped and calls without a component belong to none; calls are in (occurred_at, event_id)
+    order."""
     tp = p.add(tenant)
     return f"""
         SELECT period, piece, component, min(at) FILTER (WHERE NOT ok AND prev_ok IS NULL) AS lead_fail_at,

@@ -1,16 +1,16 @@
 """Rollups maintained as events arrive (hourly in UTC, daily and monthly in the tenant's time zone, per key), and the
 typed copies of component calls and contact attempts (one row per event, fields as columns).
 
-Ingest calls ``apply_events`` inside the same transaction that stores the events, with only the
-events stored for the first time, so a rollup never counts an event twice and a typed row is written once
-(its insert also skips a key already present). ``rebuild`` recomputes a tenant's rollups and typed rows
-from its stored events (after a time-zone change, or after a bulk load) with the same statements, reading
-the events table instead of the batch. Keys and sums per event type are defined by ``sm_rollup_key``, generated
-from the semantic model (success_metrics/calculators/semantic; the table's slots k1..k3, n, s1..s3, mx, hist are named
-per type by the ``rollup_<type>`` views), the typed fields by ``sm_call_fields`` / ``sm_contact_fields`` in migration
-0007; daily buckets start at the tenant-local midnight, monthly ones at the local midnight of the 1st. Monthly rows
-exist so that a long range reads about one row per key and month, not per key and day (at a few events a day and
-key, daily rows grow with the events).
+Ingest calls ``apply_events`` inside the same transaction that stores the events, with only the events stored for the
+first time, so a rollup never counts an event twice and a typed row is written once (its insert also skips a key already
+present). ``rebuild`` recomputes a tenant's rollups and typed rows from its stored events (after a time-zone change, or
+after a bulk load) with the same statements, reading the events table instead of the batch's staging table. Keys and
+sums per event type are defined by ``sm_rollup_key``, generated from the semantic model
+(success_metrics/calculators/semantic; the table's slots k1..k3, n, s1..s3, mx, hist are named per type by the
+``rollup_<type>`` views), the typed fields by ``sm_call_fields`` / ``sm_contact_fields`` in migration 0007; daily
+buckets start at the tenant-local midnight, monthly ones at the local midnight of the 1st. Monthly rows exist so that a
+long range reads about one row per key and month, not per key and day (at a few events a day and key, daily rows grow
+with the events).
 """
 
 from __future__ import annotations
