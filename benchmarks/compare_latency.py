@@ -11,18 +11,21 @@ see the same moment of a shared, noisy machine: compare the ratios, not the mill
 timed as wall time and as CPU time (the worker's own plus its PostgreSQL backend's, from /proc/<pid>/schedstat:
 what the computation costs, which the other processes of a loaded machine disturb far less than the wall time).
 Prints per metric and range the medians of either side (ms) and new/old for both, each the median of the
-repetitions' own ratios (a repetition pairs the same tenant at nearly the same moment); then per range the
-geometric mean of the ratios and the metrics more than 10 % slower. Metrics only one side has are timed on that
-side alone.
+repetitions' own ratios (a repetition pairs the same tenant at nearly the same moment), with a 90 % bootstrap
+interval of the CPU ratio's median; then per range the geometric mean of the ratios, the metrics more than 10 %
+slower, and which of them are slower beyond the noise (their interval's low end above 1.10). Metrics only one
+side has are timed on that side alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import math
 import os
+import random
 import statistics
 import sys
 from pathlib import Path
@@ -31,6 +34,7 @@ from typing import Any
 RANGES = {"24h": 1, "7d": 7, "30d": 30, "12mo": 365, "24mo": 730}
 MAX_POINTS = 1000
 SLOWER = 1.10
+BOOTSTRAP = 2000
 
 
 # ---- the worker: runs inside either checkout's interpreter -----------------------------------------------------
@@ -52,6 +56,8 @@ async def worker() -> None:
         from calculators.compute import load_settings  # type: ignore[no-redef,import-not-found]
 
     async with bench_database() as db:
+        # a computation's transaction as the checkout's answer path opens it (on generic plans, where it does)
+        opened = {"generic_plans": True} if "generic_plans" in inspect.signature(db.tenant).parameters else {}
         info = await ensure_dataset(db)
         end = info.end_time
         await _fit(db, info.end_time)
@@ -68,7 +74,7 @@ async def worker() -> None:
                 calc.MetricName(ask["metric"]), end - span, end, int(width / timedelta(milliseconds=1)), MAX_POINTS),
                 calc.RowScope())
             try:
-                async with db.tenant(tenant) as conn:
+                async with db.tenant(tenant, **opened) as conn:
                     settings = await load_settings(conn, tenant)
                     backend = await conn.fetchval("SELECT pg_backend_pid()")
                     c0, b0, t0 = time.process_time(), _cpu_ns(backend), time.perf_counter()
@@ -164,6 +170,16 @@ class Side:
             await self.proc.wait()
 
 
+def _interval(ratios: list[float]) -> tuple[float, float] | None:
+    """A 90 % bootstrap interval of the median of the repetitions' ratios (fixed seed: the same runs print the same
+    interval): how far the median itself moves with the noise of a shared machine."""
+    if len(ratios) < 5:
+        return None
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(BOOTSTRAP))
+    return medians[int(0.05 * BOOTSTRAP)], medians[int(0.95 * BOOTSTRAP) - 1]
+
+
 def _fmt(x: float | None, digits: int = 1) -> str:
     return f"{x:9.{digits}f}" if x is not None else f"{'-':>9}"
 
@@ -206,11 +222,14 @@ async def drive(args: argparse.Namespace) -> None:
                 row: dict[str, Any] = {f"{side}_{k}": statistics.median(v) if v else None
                                        for side, by in times.items() for k, v in by.items()}
                 row |= {f"ratio_{k}": statistics.median(v) if v else None for k, v in pairs.items()}
+                row |= {f"interval_{k}": _interval(v) for k, v in pairs.items()}
                 rows[name] = row
                 ratio = row["ratio_cpu"] or row["ratio_ms"]
                 mark = "*" if ratio is not None and ratio > SLOWER else ""
                 cells = " ".join(_fmt(row.get(k)) for k in ("old_ms", "new_ms", "old_cpu", "new_cpu"))
-                print(f"{name:36} {cells} {_fmt(row['ratio_ms'], 2)} {_fmt(row['ratio_cpu'], 2)}{mark}"
+                spread = row["interval_cpu"] or row["interval_ms"]
+                print(f"{name:36} {cells} {_fmt(row['ratio_ms'], 2)} {_fmt(row['ratio_cpu'], 2)}{mark:1} "
+                      f"{f'{spread[0]:.2f}-{spread[1]:.2f}' if spread else '':>9}"
                       f"{'  ' + errors[0] if errors else ''}", flush=True)
     finally:
         await old.stop()
@@ -221,9 +240,12 @@ async def drive(args: argparse.Namespace) -> None:
             if not ratios:
                 continue
             slow = sorted(((r, m) for m, r in ratios.items() if r > SLOWER), reverse=True)
+            # slower beyond the noise: even the low end of the median's interval is over SLOWER
+            surely = [m for _, m in slow if (rows[m].get(f"interval_{k}") or (0.0, 0.0))[0] > SLOWER]
             print(f"{rng} {'wall' if k == 'ms' else 'cpu'}: geometric mean new/old "
                   f"{math.exp(statistics.fmean(map(math.log, ratios.values()))):.2f} over {len(ratios)} metrics; "
-                  f">{SLOWER:.2f}: " + (", ".join(f"{m} {r:.2f}" for r, m in slow) or "none"))
+                  f">{SLOWER:.2f}: " + (", ".join(f"{m} {r:.2f}" for r, m in slow) or "none")
+                  + f"; of them beyond the noise (the interval's low end >{SLOWER:.2f}): {', '.join(surely) or 'none'}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
 
