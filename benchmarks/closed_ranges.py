@@ -86,8 +86,8 @@ def label_of(query: MetricQuery | Annotations) -> str:
 async def time_query(db: Database, tenant: str, query: MetricQuery | Annotations, settings: TenantSettings,
                      again: bool = False) -> float:
     """Milliseconds of one query computed cold (no result cache); with ``again``, of its second computation on
-    the same connection (its pages and the connection's catalog caches loaded)."""
-    async with db.tenant(tenant) as conn:
+    the same connection (its pages and the connection's catalog caches loaded). Opened as the answer path does."""
+    async with db.tenant(tenant, generic_plans=not isinstance(query, Annotations)) as conn:
         for _ in range(2 if again else 1):
             t0 = time.perf_counter()
             if isinstance(query, Annotations):

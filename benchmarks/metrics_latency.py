@@ -142,7 +142,7 @@ async def main(args: argparse.Namespace) -> None:
                     sq = ScopedQuery(TenantId(tenant), MetricQuery(MetricName(m.name), start, end,
                                                                    int(width / timedelta(milliseconds=1)),
                                                                    MAX_POINTS), RowScope())
-                    async with db.tenant(tenant) as conn:
+                    async with db.tenant(tenant, generic_plans=True) as conn:  # as the answer path computes
                         settings = await load_settings(conn, tenant)
                         lo, hi = start, end
                         if family(m.name) in ("roi", "savings", "revenue") and m.kind.value != "timeseries":

@@ -15,7 +15,8 @@ its first success, the runs that started after one of its successes and ended wi
 and the start of a run still open at its end; a run open at a day's end continues into the next day that has
 calls of the component, and is resolved by that day's first success. Durations are kept in microseconds (the
 resolution of timestamptz), so the mean equals the one computed from raw calls. Each figure is one statement for
-all the periods a metric compares (summaries, stale days and raw ends together), folded in SQL.
+all the periods a metric compares (summaries, stale days and raw ends together), folded in SQL; failure runs are
+read from the failures themselves instead where a period has few.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ import asyncpg
 
 from success_metrics.calculators import buckets
 from success_metrics.calculators.buckets import HOUR, ORIGIN, Segment, Source
-from success_metrics.calculators.sql import Params, fetch_generic, union_source
+from success_metrics.calculators.sql import Params, fetch_one, union_source
 
 DOWN_SUCCESS = 0.5  # an hour whose component calls succeed less than half the time counts as down
 REFRESH_DAYS = 400  # days one refresh of a tenant summarizes at most (the rest on its next round)
 
 Span = tuple[datetime, datetime]
+# up to this many failures errors.mttr reads the runs from them even where the closed days are fewer: the fold's
+# fixed cost (its statement, the check of each day's summary, the raw edges' calls) is that of some 30 failures
+DIRECT_RUNS_MIN = 32
 
 
 def closed_days(lo: datetime, hi: datetime, zone: ZoneInfo, now: datetime, *, whole_hours: bool = False
@@ -128,8 +132,9 @@ async def down_hours(conn: asyncpg.Connection, tenant: str, periods: Sequence[Sp
     raw = [f"SELECT {k} AS period, count(*) AS down FROM ("
            f"{_down_hours_raw_sql(p, tenant, ends(lo, hi, d), zone, tz)}) d"
            for (lo, hi), (k, d) in zip(periods, days, strict=True)]
-    # generic plan: a custom plan estimated every day of the arrays anew at each call (the most of its time)
-    rows = await fetch_generic(conn,
+    # on its generic plan (success_metrics.query.answer): a custom plan estimated every day of the arrays anew at
+    # each call, the most of its time
+    rows = await conn.fetch(
         f"""WITH days AS ({_days_sql(p, tenant, zone, days)})
             SELECT period, sum(down)::bigint AS down FROM (
                 SELECT period, down_hours AS down FROM days WHERE valid
@@ -201,16 +206,60 @@ def fold_sql(pieces: str) -> str:
 _RUN_COLUMNS = "period, piece, component, lead_fail_at, first_ok_at, runs_us, runs_n, trail_fail_at"
 
 
+# the failure runs of one period [$2, $3) read from its failures (the partial index component_calls_failed), when
+# they are at most $4 (else no run, only their count, one past $4 at most): a failure starts a run when the
+# component's previous call in the period succeeded or there is none, and the run is resolved by the component's
+# first success after it in the period; both found through the primary key
+_DIRECT_RUNS = """
+    WITH failed AS (
+        SELECT f.component, f.occurred_at, f.event_id FROM component_calls f
+        WHERE f.tenant_id = $1 AND f.occurred_at >= $2 AND f.occurred_at < $3 AND NOT f.ok AND f.component IS NOT NULL
+        LIMIT $4 + 1),
+    starts AS (
+        SELECT f.* FROM failed f WHERE coalesce((
+            SELECT c.ok FROM component_calls c WHERE c.tenant_id = $1 AND c.occurred_at >= $2
+            AND (c.occurred_at, c.event_id) < (f.occurred_at, f.event_id) AND c.component = f.component
+            AND c.ok IS NOT NULL ORDER BY c.occurred_at DESC, c.event_id DESC LIMIT 1), true))
+    SELECT (SELECT count(*) FROM failed) AS failures,
+           coalesce(sum((extract(epoch FROM r.at - s.occurred_at) * 1000000)::bigint), 0)::bigint AS runs_us,
+           count(*)::bigint AS runs_n
+    FROM starts s CROSS JOIN LATERAL (
+        SELECT c.occurred_at AS at FROM component_calls c WHERE c.tenant_id = $1 AND c.occurred_at < $3
+        AND (c.occurred_at, c.event_id) > (s.occurred_at, s.event_id) AND c.component = s.component AND c.ok
+        ORDER BY c.occurred_at, c.event_id LIMIT 1) r
+    WHERE (SELECT count(*) FROM failed) <= $4"""
+
+
 async def failure_runs(conn: asyncpg.Connection, tenant: str, periods: Sequence[Span], zone: ZoneInfo,
                        now: datetime) -> list[tuple[int, int]]:
-    """Per period [lo, hi), (total µs, runs) of the failure runs of every component that were resolved in it, in
-    one statement: the pieces with failures of closed days from their summaries, of the rest (the partial days at
-    the ends, and a day whose summary is stale) from raw calls; a run open at a piece's end is resolved by the
-    component's next success, looked up by primary key, so only pieces with failures are folded (a few percent of
-    a component's days)."""
+    """Per period [lo, hi), (total µs, runs) of the failure runs of every component that were resolved in it, by
+    the cheaper of two reads. A statement a period reads the runs from its failures when they are no more than
+    its closed days or ``DIRECT_RUNS_MIN`` (two index probes a failure cost less than a day's summary and its
+    check, and than the fold's own fixed cost); the periods with more are folded from their days in one statement
+    (``_folded_runs``)."""
+    days = [closed_days(lo, hi, zone, now) for lo, hi in periods]
+    got: list[tuple[int, int] | None] = []
+    for (lo, hi), d in zip(periods, days, strict=True):
+        most = max(len(d), DIRECT_RUNS_MIN)
+        r = await fetch_one(conn, _DIRECT_RUNS, tenant, lo, hi, most)
+        got.append((int(r["runs_us"]), int(r["runs_n"])) if r["failures"] <= most else None)
+    if folded := [k for k, g in enumerate(got) if g is None]:
+        rows = await _folded_runs(conn, tenant, [periods[k] for k in folded],
+                                  [(i, days[k]) for i, k in enumerate(folded)], zone)
+        runs = {r["period"]: (int(r["runs_us"]), int(r["runs_n"])) for r in rows}
+        for i, k in enumerate(folded):
+            got[k] = runs.get(i, (0, 0))
+    return [g or (0, 0) for g in got]
+
+
+async def _folded_runs(conn: asyncpg.Connection, tenant: str, periods: Sequence[Span],
+                       days: Sequence[tuple[int, Sequence[Span]]], zone: ZoneInfo) -> list[asyncpg.Record]:
+    """(period, runs_us, runs_n) rows of the periods (by index) folded from pieces, in one statement: the pieces
+    with failures of closed days from their summaries, of the rest (the partial days at the ends, and a day whose
+    summary is stale) from raw calls; a run open at a piece's end is resolved by the component's next success,
+    looked up by primary key, so only pieces with failures are folded (a few percent of a component's days)."""
     p = Params()
     tp = p.add(tenant)
-    days = [(k, closed_days(lo, hi, zone, now)) for k, (lo, hi) in enumerate(periods)]
     outside = [(k, a, b) for (lo, hi), (k, d) in zip(periods, days, strict=True) for a, b in ends(lo, hi, d)]
     spans = (f"SELECT * FROM unnest({p.add([k for k, _, _ in outside])}::integer[], "
              f"{p.add([a for _, a, _ in outside])}::timestamptz[], {p.add([b for _, _, b in outside])}::timestamptz[])"
@@ -234,10 +283,8 @@ async def failure_runs(conn: asyncpg.Connection, tenant: str, periods: Sequence[
                        SELECT c.occurred_at AS at FROM component_calls c WHERE c.tenant_id = {tp}
                        AND c.occurred_at > x.open_at AND c.occurred_at < x.hi AND c.component = x.component AND c.ok
                        ORDER BY c.occurred_at LIMIT 1) r ON true"""
-    rows = await fetch_generic(conn, f"WITH days AS ({_days_sql(p, tenant, zone, days)}), "
-                                     f"opened AS MATERIALIZED ({opened}) {fold_sql(resolved)}", *p.values)
-    got = {r["period"]: (int(r["runs_us"]), int(r["runs_n"])) for r in rows}
-    return [got.get(k, (0, 0)) for k in range(len(periods))]
+    return list(await conn.fetch(f"WITH days AS ({_days_sql(p, tenant, zone, days)}), "
+                                 f"opened AS MATERIALIZED ({opened}) {fold_sql(resolved)}", *p.values))
 
 
 async def refresh(conn: asyncpg.Connection, tenant: str, now: datetime, limit: int = REFRESH_DAYS) -> int:

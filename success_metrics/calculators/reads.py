@@ -37,7 +37,6 @@ from success_metrics.calculators.sql import (
     Params,
     bucket_expr,
     by_type,
-    fetch_generic,
     fetch_one,
     scope_condition,
     union_source,
@@ -122,8 +121,8 @@ async def period_figures(
     if segments:
         lo, hi = segments[0].lo, segments[-1].hi
         parts += [deals_sql(p, tenant, lo, hi, series, tz), _costs_sql(p, tenant, lo, hi, tz)]
-    # on its generic plan the month-partitioned events of the costs are pruned as the statement runs
-    rows = await fetch_generic(conn, " UNION ALL ".join(f"({x})" for x in parts), *p.values)
+    # on its generic plan (success_metrics.query.answer) the costs' month partitions of events are pruned as it starts
+    rows = await conn.fetch(" UNION ALL ".join(f"({x})" for x in parts), *p.values)
     out: dict[datetime | None, PeriodFigures] = defaultdict(PeriodFigures)
     zone = ZoneInfo(tz)
     for r in rows:

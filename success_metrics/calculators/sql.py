@@ -287,16 +287,6 @@ def percentile_sql(hist_source: str, group: list[str], quantiles: list[float]) -
     )
 
 
-async def fetch_generic(conn: asyncpg.Connection, query: str, *args: Any) -> list[asyncpg.Record]:
-    """``fetch`` under PostgreSQL's generic plan of the statement, made once per connection. For statements over
-    rollups and short raw edges, whose custom plans (parameters folded in) the planner prefers at every call
-    because its generic estimate of a range of unknown width is higher, while planning costs more than running."""
-    await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-    rows = await conn.fetch(query, *args)  # failing, it ends the transaction, and the SET LOCAL with it
-    await conn.execute("SET LOCAL plan_cache_mode TO DEFAULT")  # the rest of the transaction plans as usual
-    return list(rows)
-
-
 async def fetch_one(conn: asyncpg.Connection, query: str, *args: Any) -> asyncpg.Record:
     """``fetchrow`` of a statement that always yields a row: an aggregate without GROUP BY, INSERT … RETURNING."""
     row = await conn.fetchrow(query, *args)

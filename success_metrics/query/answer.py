@@ -180,7 +180,9 @@ class Answerer:
                                                keep=keep)
 
     async def _metric(self, scoped: ScopedQuery) -> Frame:
-        async with self.db.tenant(scoped.tenant_id) as conn:
+        """A metric's statements read rollups, per-day summaries and short raw edges, so planning each call anew
+        (a custom plan, the parameters folded in) costs more than running it: they run on generic plans."""
+        async with self.db.tenant(scoped.tenant_id, generic_plans=True) as conn:
             return await compute(conn, scoped)
 
     async def _annotations(self, scoped: ScopedQuery) -> Frame:

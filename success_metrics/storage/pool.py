@@ -33,6 +33,8 @@ from success_metrics.storage.errors import DatabaseUnavailable, UnstorableValue
 log = logging.getLogger(__name__)
 
 APP_ROLE = "sm_app"
+_CONFINE = "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)"
+_CONFINE_GENERIC = _CONFINE + ", set_config('plan_cache_mode', 'force_generic_plan', true)"
 
 # asyncpg errors meaning "the server is not there right now", as opposed to a bad statement
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -132,12 +134,11 @@ class Database:
         await self.pool.close()
 
     @asynccontextmanager
-    async def tenant(self, tenant_id: str) -> AsyncIterator[asyncpg.Connection]:
-        """One transaction confined to ``tenant_id`` by row-level security."""
+    async def tenant(self, tenant_id: str, *, generic_plans: bool = False) -> AsyncIterator[asyncpg.Connection]:
+        """One transaction confined to ``tenant_id`` by row-level security. With ``generic_plans`` its statements
+        run on PostgreSQL's generic plan of each (made once per pooled connection), set in the same round trip."""
         async with self._acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)", APP_ROLE, tenant_id
-            )
+            await conn.execute(_CONFINE_GENERIC if generic_plans else _CONFINE, APP_ROLE, tenant_id)
             yield conn
 
     @asynccontextmanager

@@ -28,6 +28,13 @@ def call(i: str, at: datetime, component: str, ok: bool) -> dict[str, Any]:
                      **({} if ok else {"error_category": "timeout"})}}
 
 
+def failures_in(n: int) -> list[dict[str, Any]]:
+    """``n`` (< 60) failures of a third component, minutes apart in the hour from 6 Jan 12:00Z, which is down
+    already (mail's m1 failed in it) and in WHOLE and INSIDE: they start a run that is never resolved, so they
+    change no figure, only how many failures errors.mttr finds."""
+    return [call(f"s{i}", z(6, 12) + timedelta(minutes=i), "sms", False) for i in range(n)]
+
+
 # America/New_York in January is UTC−5: local day N is [N 05:00Z, N+1 05:00Z)
 CALLS = [
     # local 5 Jan: run A (10:10 → 10:25 = 15 min); run B starts at 04:00Z on the 6th (local 23:00 on the 5th)
@@ -125,17 +132,27 @@ async def statements(db: Database, tenant: str, metric: str, span: tuple[datetim
     return [sql for sql, _ in ran if not sql.lstrip().startswith(("SET ", "SELECT settings"))]
 
 
-async def test_every_period_is_read_in_one_statement(db: Database, tenant: str) -> None:
+async def test_every_period_is_read_in_one_statement_or_from_its_failures(db: Database, tenant: str) -> None:
     # uptime.system compares three periods (the range, the one before it, 12 months) and errors.mttr two: each
-    # reads them all in one statement, with summarized, stale and raw days alike
+    # reads them all in one statement, with summarized, stale and raw days alike, except that errors.mttr reads a
+    # period with few failures from them, a statement each (two index probes a failure)
     await refresh(db, tenant)
     await store(db, tenant, [call("m5", z(7, 12, 30), "mail", True)])  # 7 Jan's summary is stale now
     for span in (WHOLE, INSIDE):
         assert len(await statements(db, tenant, "uptime.system", span)) == 1
-        assert len(await statements(db, tenant, "errors.mttr", span)) == 1
+        assert len(await statements(db, tenant, "errors.mttr", span)) == 2
+    await store(db, tenant, failures_in(closed_days.DIRECT_RUNS_MIN))
+    assert len(await statements(db, tenant, "errors.mttr", WHOLE)) == 3  # the range's 39 failures are folded
 
 
-async def test_raw_and_summaries_give_the_hand_worked_figures(db: Database, tenant: str) -> None:
+# errors.mttr's two reads: the failures themselves (7 in WHOLE, 6 in INSIDE), and the fold of the days (with 32
+# failures more, which change no figure)
+READS = pytest.mark.parametrize("more", [0, 32], ids=["direct", "folded"])
+
+
+@READS
+async def test_raw_and_summaries_give_the_hand_worked_figures(db: Database, tenant: str, more: int) -> None:
+    await store(db, tenant, failures_in(more))
     raw = {span: await figures(db, tenant, span) for span in (WHOLE, INSIDE)}
     assert raw[WHOLE] == pytest.approx((MTTR_WHOLE, UPTIME_WHOLE))
     assert raw[INSIDE] == pytest.approx((MTTR_INSIDE, UPTIME_INSIDE))
@@ -145,18 +162,38 @@ async def test_raw_and_summaries_give_the_hand_worked_figures(db: Database, tena
         assert await figures(db, tenant, span) == pytest.approx((raw[span][0], raw[span][1]))
 
 
-async def test_summaries_are_what_closed_days_are_read_from(db: Database, tenant: str) -> None:
+async def tamper(db: Database, tenant: str) -> None:
+    """Make the summaries say something else: one more down hour a day, and run A an hour longer."""
     await refresh(db, tenant)
-    async with db.system() as conn:  # a summary saying something else shows in the figures: it is what is read
+    async with db.system() as conn:
         await conn.execute("UPDATE closed_days SET down_hours = down_hours + 1 WHERE tenant_id = $1", tenant)
         await conn.execute("UPDATE closed_day_runs SET runs_us = runs_us + 3600000000 WHERE tenant_id = $1 "
                            "AND component = 'crm' AND runs_n = 1", tenant)
-    mttr, uptime = await figures(db, tenant, WHOLE)
+
+
+async def test_summaries_are_what_closed_days_are_read_from(db: Database, tenant: str) -> None:
+    # failures, so that the range holds more than DIRECT_RUNS_MIN (and more than its 4 closed days): errors.mttr
+    # folds the summaries (with fewer it reads the failures directly: the next test)
+    await store(db, tenant, failures_in(closed_days.DIRECT_RUNS_MIN - 6))
+    await tamper(db, tenant)
+    mttr, uptime = await figures(db, tenant, WHOLE)  # a summary saying something else shows: it is what is read
     assert uptime == pytest.approx(100 * (1 - 9 / 96))  # four summarized days, one more down hour each
     assert mttr == pytest.approx(MTTR_WHOLE + H / 3)  # run A an hour longer
 
 
-async def test_a_backfill_into_a_summarized_day_is_counted_at_once(db: Database, tenant: str) -> None:
+async def test_few_failures_are_read_from_the_failures(db: Database, tenant: str) -> None:
+    # as many failures as DIRECT_RUNS_MIN: two index probes a failure cost less than the fold, so errors.mttr reads
+    # the calls, and the altered summaries do not show in it
+    await store(db, tenant, failures_in(closed_days.DIRECT_RUNS_MIN - 7))
+    await tamper(db, tenant)
+    mttr, uptime = await figures(db, tenant, WHOLE)
+    assert mttr == pytest.approx(MTTR_WHOLE)
+    assert uptime == pytest.approx(100 * (1 - 9 / 96))
+
+
+@READS
+async def test_a_backfill_into_a_summarized_day_is_counted_at_once(db: Database, tenant: str, more: int) -> None:
+    await store(db, tenant, failures_in(more))
     await refresh(db, tenant)
     await store(db, tenant, [call("m5", z(7, 12, 30), "mail", True)])  # run C now ends on 7 Jan at 12:30Z
     mttr = (H / 4 + 3 * H + 24.5 * H) / 3

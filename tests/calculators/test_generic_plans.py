@@ -1,29 +1,57 @@
-"""fetch_generic runs a statement under its generic plan and leaves the transaction's planner setting as it was;
-the ROI inputs' statement lets the planner prune the event log's month partitions itself."""
+"""A metric's computation runs on generic plans, set with the tenant transaction and gone with it; the ROI inputs'
+statement lets the planner prune the event log's month partitions itself."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from success_metrics.calculators import MetricName, MetricQuery, ScopedQuery, TenantId, explain
-from success_metrics.calculators.sql import fetch_generic
+from success_metrics.query.answer import Answerer
+from success_metrics.query.cache import ResultCache
 from success_metrics.storage import Database, partitions
 
 STATEMENT = "SELECT $1::integer + 1 AS x /* test_generic_plans */"
+PLANS = "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1"
 
 
-async def test_the_statement_runs_on_its_generic_plan_and_the_setting_is_restored(db: Database) -> None:
-    async with db.tenant("generic-plans") as conn:
-        rows = await fetch_generic(conn, STATEMENT, 41)
-        plans = await conn.fetchrow(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1", STATEMENT)
+@pytest.fixture
+async def one_connection(db: Database) -> AsyncIterator[Database]:
+    """A database of a single pooled connection, so that its prepared statements can be read after the fact."""
+    assert db.dsn is not None
+    single = await Database.connect(db.dsn, min_size=1, max_size=1)
+    yield single
+    await single.close()
+
+
+async def test_generic_plans_hold_for_their_transaction_only(one_connection: Database) -> None:
+    async with one_connection.tenant("generic-plans", generic_plans=True) as conn:
+        rows = await conn.fetch(STATEMENT, 41)
+        plans = await conn.fetchrow(PLANS, STATEMENT)
+    async with one_connection.tenant("generic-plans") as conn:  # the same connection, a later transaction
         mode = await conn.fetchval("SELECT current_setting('plan_cache_mode')")
+        await conn.fetch(STATEMENT, 41)
+        after = await conn.fetchrow(PLANS, STATEMENT)
     assert rows[0]["x"] == 42
     assert plans is not None and (plans["generic_plans"], plans["custom_plans"]) == (1, 0)
     assert mode == "auto"
+    assert after is not None and after["custom_plans"] == 1
+
+
+async def test_the_answer_path_computes_on_generic_plans(one_connection: Database) -> None:
+    # errors.mttr's one statement reads the failure runs of closed days; planned anew at each call, its custom plan
+    # estimated every day of the range's arrays, which cost more than running it
+    answerer = Answerer(one_connection, ResultCache(0, 0), lambda tenant: b"k" * 32)
+    query = MetricQuery(MetricName("errors.mttr"), datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC))
+    await answerer.frame(answerer.system("generic-plans", "test"), query, keep=False)
+    async with one_connection.system() as conn:
+        plans = await conn.fetch("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                                 "WHERE statement LIKE '%closed_day_runs%'")
+    assert plans and all(p["custom_plans"] == 0 and p["generic_plans"] >= 1 for p in plans)
 
 
 def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:

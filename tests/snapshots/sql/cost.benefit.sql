@@ -5,10 +5,6 @@ FROM tenants
 WHERE tenant_id = $1;
 
 -- statement 2
-
-SET LOCAL plan_cache_mode = force_generic_plan;
-
--- statement 3
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -104,7 +100,3 @@ UNION ALL
      AND occurred_at < $10
      AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) BETWEEN $11 AND $12
    GROUP BY 3);
-
--- statement 4
-
-SET LOCAL plan_cache_mode TO DEFAULT;

@@ -5,10 +5,6 @@ FROM tenants
 WHERE tenant_id = $1;
 
 -- statement 2
-
-SET LOCAL plan_cache_mode = force_generic_plan;
-
--- statement 3
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -116,7 +112,3 @@ UNION ALL
      AND occurred_at < $16
      AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $13, 'YYYY-MM')) BETWEEN $17 AND $18
    GROUP BY 3);
-
--- statement 4
-
-SET LOCAL plan_cache_mode TO DEFAULT;

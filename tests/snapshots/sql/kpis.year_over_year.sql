@@ -5,10 +5,6 @@ FROM tenants
 WHERE tenant_id = $1;
 
 -- statement 2
-
-SET LOCAL plan_cache_mode = force_generic_plan;
-
--- statement 3
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -105,11 +101,7 @@ UNION ALL
      AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) BETWEEN $11 AND $12
    GROUP BY 3);
 
--- statement 4
-
-SET LOCAL plan_cache_mode TO DEFAULT;
-
--- statement 5
+-- statement 3
 -- $1 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2025, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -128,11 +120,7 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 6
-
-SET LOCAL plan_cache_mode = force_generic_plan;
-
--- statement 7
+-- statement 4
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -229,11 +217,7 @@ UNION ALL
      AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) BETWEEN $11 AND $12
    GROUP BY 3);
 
--- statement 8
-
-SET LOCAL plan_cache_mode TO DEFAULT;
-
--- statement 9
+-- statement 5
 -- $1 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2024, 3, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
@@ -252,11 +236,7 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 10
-
-SET LOCAL plan_cache_mode = force_generic_plan;
-
--- statement 11
+-- statement 6
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -353,11 +333,7 @@ UNION ALL
      AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) BETWEEN $11 AND $12
    GROUP BY 3);
 
--- statement 12
-
-SET LOCAL plan_cache_mode TO DEFAULT;
-
--- statement 13
+-- statement 7
 -- $1 = datetime.datetime(2025, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -376,11 +352,7 @@ WHERE l.tenant_id = $2
   AND l.created_at < $1
   AND TRUE;
 
--- statement 14
-
-SET LOCAL plan_cache_mode = force_generic_plan;
-
--- statement 15
+-- statement 8
 -- $1 = 'sql-snapshot'
 -- $2 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $3 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
@@ -477,11 +449,7 @@ UNION ALL
      AND coalesce(payload->>'month', to_char(occurred_at AT TIME ZONE $7, 'YYYY-MM')) BETWEEN $11 AND $12
    GROUP BY 3);
 
--- statement 16
-
-SET LOCAL plan_cache_mode TO DEFAULT;
-
--- statement 17
+-- statement 9
 -- $1 = datetime.datetime(2024, 4, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
 -- $2 = 'sql-snapshot'
 -- $3 = datetime.datetime(2024, 1, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))

@@ -5,10 +5,6 @@ FROM tenants
 WHERE tenant_id = $1;
 
 -- statement 2
-
-SET LOCAL plan_cache_mode = force_generic_plan;
-
--- statement 3
 -- $1 = 'sql-snapshot'
 -- $2 = 'sql-snapshot'
 -- $3 = 'UTC'
@@ -80,7 +76,3 @@ FROM
      (SELECT NULL::timestamptz AS t
       WHERE FALSE) d) x
 GROUP BY period;
-
--- statement 4
-
-SET LOCAL plan_cache_mode TO DEFAULT;
