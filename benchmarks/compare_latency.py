@@ -1,7 +1,7 @@
 """Per-metric latency of two checkouts of the service (before and after a change), interleaved in one run.
 
     python benchmarks/compare_latency.py --old /path/to/old-checkout --old-data /tmp/old-data \\
-        [--new .] [--new-data /tmp/new-data] [--ranges 24h 30d 12mo] [--reps 7] [--metrics pipeline. cost.]
+        [--new .] [--new-data /tmp/new-data] [--ranges 24h 30d 12mo] [--reps 7] [--rounds 3] [--metrics pipeline. cost.]
 
 Each checkout runs in a worker process of its own (its own ``.venv/bin/python``, its own data set under its data
 directory, built by its own ``benchmarks/dataset.py`` with the same tenants, months, scale, seed and end), which
@@ -11,10 +11,11 @@ see the same moment of a shared, noisy machine: compare the ratios, not the mill
 timed as wall time and as CPU time (the worker's own plus its PostgreSQL backend's, from /proc/<pid>/schedstat:
 what the computation costs, which the other processes of a loaded machine disturb far less than the wall time).
 Prints per metric and range the medians of either side (ms) and new/old for both, each the median of the
-repetitions' own ratios (a repetition pairs the same tenant at nearly the same moment), with a 90 % bootstrap
-interval of the CPU ratio's median; then per range the geometric mean of the ratios, the metrics more than 10 %
-slower, and which of them are slower beyond the noise (their interval's low end above 1.10). Metrics only one
-side has are timed on that side alone.
+repetitions' own ratios (a repetition pairs the same tenant at nearly the same moment). With ``--rounds R`` the
+whole pass runs R times (sub-millisecond metrics move by a quarter between identical passes), and a metric's
+ratio is the median of its rounds'. Then per range the geometric mean of the ratios, the metrics more than 10 %
+slower with the spread of their rounds, and those slower in every round. Metrics only one side has are timed on
+that side alone.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import inspect
 import json
 import math
 import os
-import random
 import statistics
 import sys
 from pathlib import Path
@@ -34,7 +34,6 @@ from typing import Any
 RANGES = {"24h": 1, "7d": 7, "30d": 30, "12mo": 365, "24mo": 730}
 MAX_POINTS = 1000
 SLOWER = 1.10
-BOOTSTRAP = 2000
 
 
 # ---- the worker: runs inside either checkout's interpreter -----------------------------------------------------
@@ -170,18 +169,34 @@ class Side:
             await self.proc.wait()
 
 
-def _interval(ratios: list[float]) -> tuple[float, float] | None:
-    """A 90 % bootstrap interval of the median of the repetitions' ratios (fixed seed: the same runs print the same
-    interval): how far the median itself moves with the noise of a shared machine."""
-    if len(ratios) < 5:
-        return None
-    rng = random.Random(0)
-    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(BOOTSTRAP))
-    return medians[int(0.05 * BOOTSTRAP)], medians[int(0.95 * BOOTSTRAP) - 1]
-
-
 def _fmt(x: float | None, digits: int = 1) -> str:
     return f"{x:9.{digits}f}" if x is not None else f"{'-':>9}"
+
+
+async def _pair(sides: list[Side], name: str, rng: str, reps: int) -> dict[str, Any]:
+    """One metric over one range on both sides, repetition by repetition: medians per side, new/old ratios."""
+    for s in sides:  # once untimed: statement plans, imports and caches of the first call
+        await s.time(name, rng, 0)
+    times: dict[str, dict[str, list[float]]] = {s.name: {"ms": [], "cpu": []} for s in sides}
+    pairs: dict[str, list[float]] = {"ms": [], "cpu": []}  # new/old of each repetition
+    errors: list[str] = []
+    for rep in range(reps):
+        got: dict[str, dict[str, float]] = {}
+        for s in sides if rep % 2 == 0 else sides[::-1]:
+            answer = await s.time(name, rng, rep)
+            if isinstance(answer, str):
+                errors.append(f"{s.name}: {answer}")
+                continue
+            got[s.name] = answer
+            for k, v in answer.items():
+                times[s.name][k].append(v)
+        for k, found in pairs.items():
+            if got.get("old", {}).get(k) and got.get("new", {}).get(k):
+                found.append(got["new"][k] / got["old"][k])
+    row: dict[str, Any] = {f"{side}_{k}": statistics.median(v) if v else None
+                           for side, by in times.items() for k, v in by.items()}
+    row |= {f"ratio_{k}": statistics.median(v) if v else None for k, v in pairs.items()}
+    return row | {"errors": errors}
 
 
 async def drive(args: argparse.Namespace) -> None:
@@ -192,62 +207,48 @@ async def drive(args: argparse.Namespace) -> None:
     names = sorted(set(old.metrics) | set(new.metrics))
     if args.metrics:
         names = [n for n in names if any(n.startswith(prefix) for prefix in args.metrics)]
-    report: dict[str, dict[str, dict[str, Any]]] = {}
+    report: dict[str, dict[str, list[dict[str, Any]]]] = {}  # range → metric → one row a round
     try:
-        for rng in args.ranges:
-            print(f"\nrange {rng}, {args.reps} runs each (medians, ms; ratios new/old: the median of the runs' own; "
-                  f"CPU over {SLOWER:.2f} marked *)", flush=True)
-            print(f"{'metric':36} {'old wall':>9} {'new wall':>9} {'old cpu':>9} {'new cpu':>9} {'wall':>9} {'cpu':>9}")
-            rows = report.setdefault(rng, {})
-            for name in names:
-                sides = [s for s in (old, new) if name in s.metrics]
-                for s in sides:  # once untimed: statement plans, imports and caches of the first call
-                    await s.time(name, rng, 0)
-                times: dict[str, dict[str, list[float]]] = {s.name: {"ms": [], "cpu": []} for s in sides}
-                pairs: dict[str, list[float]] = {"ms": [], "cpu": []}  # new/old of each repetition
-                errors: list[str] = []
-                for rep in range(args.reps):
-                    got: dict[str, dict[str, float]] = {}
-                    for s in sides if rep % 2 == 0 else sides[::-1]:
-                        answer = await s.time(name, rng, rep)
-                        if isinstance(answer, str):
-                            errors.append(f"{s.name}: {answer}")
-                            continue
-                        got[s.name] = answer
-                        for k, v in answer.items():
-                            times[s.name][k].append(v)
-                    for k, found in pairs.items():
-                        if got.get("old", {}).get(k) and got.get("new", {}).get(k):
-                            found.append(got["new"][k] / got["old"][k])
-                row: dict[str, Any] = {f"{side}_{k}": statistics.median(v) if v else None
-                                       for side, by in times.items() for k, v in by.items()}
-                row |= {f"ratio_{k}": statistics.median(v) if v else None for k, v in pairs.items()}
-                row |= {f"interval_{k}": _interval(v) for k, v in pairs.items()}
-                rows[name] = row
-                ratio = row["ratio_cpu"] or row["ratio_ms"]
-                mark = "*" if ratio is not None and ratio > SLOWER else ""
-                cells = " ".join(_fmt(row.get(k)) for k in ("old_ms", "new_ms", "old_cpu", "new_cpu"))
-                spread = row["interval_cpu"] or row["interval_ms"]
-                print(f"{name:36} {cells} {_fmt(row['ratio_ms'], 2)} {_fmt(row['ratio_cpu'], 2)}{mark:1} "
-                      f"{f'{spread[0]:.2f}-{spread[1]:.2f}' if spread else '':>9}"
-                      f"{'  ' + errors[0] if errors else ''}", flush=True)
+        for round_ in range(args.rounds):
+            for rng in args.ranges:
+                print(f"\nround {round_ + 1} of {args.rounds}, range {rng}, {args.reps} runs each (medians, ms; "
+                      f"ratios new/old: the median of the runs' own; CPU over {SLOWER:.2f} marked *)", flush=True)
+                print(f"{'metric':36} {'old wall':>9} {'new wall':>9} {'old cpu':>9} {'new cpu':>9} {'wall':>9} "
+                      f"{'cpu':>9}")
+                for name in names:
+                    row = await _pair([s for s in (old, new) if name in s.metrics], name, rng, args.reps)
+                    report.setdefault(rng, {}).setdefault(name, []).append(row)
+                    ratio = row["ratio_cpu"] or row["ratio_ms"]
+                    mark = "*" if ratio is not None and ratio > SLOWER else ""
+                    cells = " ".join(_fmt(row.get(k)) for k in ("old_ms", "new_ms", "old_cpu", "new_cpu"))
+                    print(f"{name:36} {cells} {_fmt(row['ratio_ms'], 2)} {_fmt(row['ratio_cpu'], 2)}{mark}"
+                          f"{'  ' + row['errors'][0] if row['errors'] else ''}", flush=True)
     finally:
         await old.stop()
         await new.stop()
-    for rng, rows in report.items():
+    _summary(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+def _summary(report: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+    """Per range and clock: the geometric mean of the metrics' ratios (each the median of its rounds'), the
+    metrics over SLOWER, and of them those over SLOWER in every round (slower beyond the run-to-run noise)."""
+    for rng, metrics in report.items():
         for k in ("ms", "cpu"):
-            ratios = {m: r[f"ratio_{k}"] for m, r in rows.items() if r.get(f"ratio_{k}")}
+            rounds = {m: [r[f"ratio_{k}"] for r in rows if r.get(f"ratio_{k}")] for m, rows in metrics.items()}
+            ratios = {m: statistics.median(v) for m, v in rounds.items() if v}
             if not ratios:
                 continue
             slow = sorted(((r, m) for m, r in ratios.items() if r > SLOWER), reverse=True)
-            # slower beyond the noise: even the low end of the median's interval is over SLOWER
-            surely = [m for _, m in slow if (rows[m].get(f"interval_{k}") or (0.0, 0.0))[0] > SLOWER]
+            always = [m for _, m in slow if min(rounds[m]) > SLOWER]
+            spread = {m: f" ({min(rounds[m]):.2f}-{max(rounds[m]):.2f})" if len(rounds[m]) > 1 else ""
+                      for _, m in slow}
             print(f"{rng} {'wall' if k == 'ms' else 'cpu'}: geometric mean new/old "
                   f"{math.exp(statistics.fmean(map(math.log, ratios.values()))):.2f} over {len(ratios)} metrics; "
-                  f">{SLOWER:.2f}: " + (", ".join(f"{m} {r:.2f}" for r, m in slow) or "none")
-                  + f"; of them beyond the noise (the interval's low end >{SLOWER:.2f}): {', '.join(surely) or 'none'}")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1))
+                  f">{SLOWER:.2f}: " + (", ".join(f"{m} {r:.2f}{spread[m]}" for r, m in slow) or "none")
+                  + (f"; in every round: {', '.join(always) or 'none'}" if max(map(len, rounds.values())) > 1
+                     else ""))
 
 
 def main() -> None:
@@ -261,6 +262,8 @@ def main() -> None:
     parser.add_argument("--new-data", type=Path, required=True, help="the new checkout's SM_DATA_DIR")
     parser.add_argument("--ranges", nargs="+", default=["24h", "30d", "12mo"], choices=sorted(RANGES))
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="passes over every metric and range; a metric's ratio is the median of its rounds'")
     parser.add_argument("--metrics", nargs="*", help="only metrics whose names start with one of these")
     parser.add_argument("--json", type=Path, help="also write the table here")
     asyncio.run(drive(parser.parse_args()))
