@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -37,7 +38,7 @@ DOWN_SUCCESS = 0.5  # an hour whose component calls succeed less than half the t
 REFRESH_DAYS = 400  # days one refresh of a tenant summarizes at most (the rest on its next round)
 
 Span = tuple[datetime, datetime]
-# up to this many failures errors.mttr reads the runs from them even where the closed days are fewer: the fold's
+# up to this many failures errors.mttr reads the runs from them even where the period spans fewer days: the fold's
 # fixed cost (its statement, the check of each day's summary, the raw edges' calls) is that of some 30 failures
 DIRECT_RUNS_MIN = 32
 
@@ -234,18 +235,18 @@ async def failure_runs(conn: asyncpg.Connection, tenant: str, periods: Sequence[
                        now: datetime) -> list[tuple[int, int]]:
     """Per period [lo, hi), (total µs, runs) of the failure runs of every component that were resolved in it, by
     the cheaper of two reads. A statement a period reads the runs from its failures when they are no more than
-    its closed days or ``DIRECT_RUNS_MIN`` (two index probes a failure cost less than a day's summary and its
-    check, and than the fold's own fixed cost); the periods with more are folded from their days in one statement
-    (``_folded_runs``)."""
-    days = [closed_days(lo, hi, zone, now) for lo, hi in periods]
+    the days it spans or ``DIRECT_RUNS_MIN`` (two index probes a failure cost less than a closed day's summary and
+    its check, and than the fold's own fixed cost); the periods with more are folded from their days in one
+    statement (``_folded_runs``)."""
     got: list[tuple[int, int] | None] = []
-    for (lo, hi), d in zip(periods, days, strict=True):
-        most = max(len(d), DIRECT_RUNS_MIN)
+    for lo, hi in periods:
+        most = max(math.ceil((hi - lo) / timedelta(days=1)), DIRECT_RUNS_MIN)
         r = await fetch_one(conn, _DIRECT_RUNS, tenant, lo, hi, most)
         got.append((int(r["runs_us"]), int(r["runs_n"])) if r["failures"] <= most else None)
     if folded := [k for k, g in enumerate(got) if g is None]:
-        rows = await _folded_runs(conn, tenant, [periods[k] for k in folded],
-                                  [(i, days[k]) for i, k in enumerate(folded)], zone)
+        spans = [periods[k] for k in folded]
+        days = [(i, closed_days(lo, hi, zone, now)) for i, (lo, hi) in enumerate(spans)]
+        rows = await _folded_runs(conn, tenant, spans, days, zone)
         runs = {r["period"]: (int(r["runs_us"]), int(r["runs_n"])) for r in rows}
         for i, k in enumerate(folded):
             got[k] = runs.get(i, (0, 0))

@@ -172,7 +172,7 @@ async def tamper(db: Database, tenant: str) -> None:
 
 
 async def test_summaries_are_what_closed_days_are_read_from(db: Database, tenant: str) -> None:
-    # failures, so that the range holds more than DIRECT_RUNS_MIN (and more than its 4 closed days): errors.mttr
+    # failures, so that the range holds more than DIRECT_RUNS_MIN (and than the 4 days it spans): errors.mttr
     # folds the summaries (with fewer it reads the failures directly: the next test)
     await store(db, tenant, failures_in(closed_days.DIRECT_RUNS_MIN - 6))
     await tamper(db, tenant)
