@@ -217,8 +217,8 @@ async def errors_mttr(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettin
     # a component's calls in [lo, hi) in (occurred_at, event_id) order; a run is a maximal stretch of failures (calls
     # without ok are skipped, and calls without a component belong to none), resolved by the component's first
     # successful call after its start; runs unresolved at hi are not counted. Closed days are read from their
-    # summaries, the rest from the calls, or all from the failures when they are few (closed_days.failure_runs),
-    # both periods in one statement.
+    # summaries and the rest from the calls, both periods in one statement; or, where a period has few failures,
+    # from its failures (closed_days.failure_runs).
     (cur_us, cur_n), (prev_us, prev_n) = await closed_days.failure_runs(
         conn, sq.tenant_id, buckets.period_bounds(sq.query), s.zone, datetime.now(UTC))
     cur, prev = _mean_ms(cur_us, cur_n), _mean_ms(prev_us, prev_n)
