@@ -106,10 +106,12 @@ def metric(
 
 
 def _stamped(fn: Compute, name: str) -> Compute:
-    """The computation as the catalog runs it: its frame stamped with the entry's lineage."""
+    """The computation as the catalog runs it: its frame stamped with the entry's lineage, and labelled with the
+    tenant's currency (money columns are in it; the serializers say so)."""
 
     async def compute(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-        return lineage_.stamp(_REGISTRY[name], await fn(conn, sq, s), _resolved(name))
+        frame = await fn(conn, sq, s)
+        return lineage_.stamp(_REGISTRY[name], frame, _resolved(name), meta={**frame.meta, "currency": s.currency})
 
     return compute
 

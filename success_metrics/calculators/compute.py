@@ -6,7 +6,6 @@ statement still filters by tenant_id.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -50,12 +49,10 @@ async def compute(conn: asyncpg.Connection, sq: ScopedQuery, settings: TenantSet
     await check_agent_scope(conn, sq)
     s = settings if settings is not None else await load_settings(conn, sq.tenant_id)
     try:
-        frame = await m.compute(conn, sq, s)
+        return await m.compute(conn, sq, s)
     except asyncpg.exceptions.InvalidRegularExpressionError as exc:
         raise UnsupportedFilter(f"A regular expression in the filters of {m.name} is invalid ({exc}); fix the "
                                 "=~ or !~ filter's pattern.", metric=m.name) from None
-    # money columns are in the tenant's currency: the serializers label them with it
-    return replace(frame, meta={**frame.meta, "currency": s.currency})
 
 
 def shared_query(sq: ScopedQuery, row_scoped: bool) -> ScopedQuery:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from success_metrics.calculators.frames import Column, Frame, Lineage, Origin
 from success_metrics.calculators.measures import MEASURES, POOLED, everything, is_measure
@@ -93,8 +93,9 @@ def resolve_named(entry: Declared, lookup: Lookup) -> Resolved:
         raise LineageError(f"{entry.name}: {exc}") from None
 
 
-def stamp(entry: Declared, frame: Frame, found: Resolved) -> Frame:
-    """The frame with every column's (and row's) lineage set from the catalog entry's resolved lineage."""
+def stamp(entry: Declared, frame: Frame, found: Resolved, *, meta: Mapping[str, Any] | None = None) -> Frame:
+    """The frame with every column's (and row's) lineage set from the catalog entry's resolved lineage, and with
+    ``meta`` instead of its own when given (one new frame, not two: this runs for every frame computed)."""
     if frame.row_lineage and not entry.row_lineage:
         raise LineageError(f"{entry.name}: the frame has row lineage but the entry does not declare row_lineage")
     if entry.row_lineage and frame.row_count and not frame.row_lineage:
@@ -109,7 +110,9 @@ def stamp(entry: Declared, frame: Frame, found: Resolved) -> Frame:
     default = frozenset() if entry.row_lineage else found.whole
     columns = tuple(c if c.type is ColumnType.TIME else _with_lineage(c, found.columns.get(c.name, default))
                     for c in frame.columns)
-    return replace(frame, columns=columns, lineage=found.whole)
+    return Frame(name=frame.name, kind=frame.kind, columns=columns, notices=frame.notices,
+                 masked_fields=frame.masked_fields, meta=dict(meta) if meta is not None else frame.meta,
+                 row_lineage=frame.row_lineage, lineage=found.whole)
 
 
 def _with_lineage(c: Column, lineage: Lineage) -> Column:
