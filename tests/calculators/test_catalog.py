@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 
-from success_metrics.calculators import Dimension, Kind, MetricName, Unit, all_metrics, get_metric
+from success_metrics.calculators import Dimension, Kind, MetricName, Unit, all_metrics, catalog, get_metric, lineage
 from success_metrics.calculators.catalog import DuplicateMetric, metric
 from success_metrics.calculators.errors import UnknownMetric
+from success_metrics.calculators.frames import Column, Frame
 from success_metrics.calculators.validate import issues
+from success_metrics.calculators.vocabulary import ColumnType
 
 CONTRACT = """roi.monthly savings.monthly revenue.attributed time_savings.hours executive.kpi_summary
 revenue.monthly_trend time_savings.cumulative conversion.before_after cost.avoidance cost.benefit
@@ -91,3 +93,19 @@ def test_dimension_options_and_lower_is_better() -> None:
     assert get_metric("response_time.first_contact").lower_is_better
     assert "monotonic" in scorecard.description
     assert {m.sensitivity.value for m in all_metrics() if m.area in ("roi", "savings", "revenue")} == {"financial"}
+
+
+def test_the_catalog_stamp_keeps_what_the_frame_says_and_adds_lineage_and_meta() -> None:
+    # the stamp builds the computed frame anew (once, with the currency label): every field but the columns, the
+    # meta it is given and the lineage must come through as the computation set it
+    entry = get_metric(MetricName("alerts.action_items"))  # declares row lineage
+    found = catalog._resolved(entry.name)
+    frame = Frame("x", Kind.TABLE, (Column("item", ColumnType.STRING, ("a",)),), notices=("a notice",),
+                  masked_fields=("item",), meta={"lower_is_better": True}, row_lineage=(found.whole,))
+    stamped = lineage.stamp(entry, frame, found, meta={**frame.meta, "currency": "EUR"})
+    for f in fields(Frame):
+        if f.name not in {"columns", "meta", "lineage"}:
+            assert getattr(stamped, f.name) == getattr(frame, f.name), f.name
+    assert stamped.meta == {"lower_is_better": True, "currency": "EUR"}
+    assert stamped.lineage == found.whole
+    assert stamped.columns[0].lineage == found.columns.get("item", frozenset())
