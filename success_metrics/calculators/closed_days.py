@@ -32,7 +32,7 @@ import asyncpg
 
 from success_metrics.calculators import buckets
 from success_metrics.calculators.buckets import HOUR, ORIGIN, Segment, Source
-from success_metrics.calculators.sql import Params, fetch_one, union_source
+from success_metrics.calculators.sql import Params, union_source
 
 DOWN_SUCCESS = 0.5  # an hour whose component calls succeed less than half the time counts as down
 REFRESH_DAYS = 400  # days one refresh of a tenant summarizes at most (the rest on its next round)
@@ -212,37 +212,40 @@ _RUN_COLUMNS = "period, piece, component, lead_fail_at, first_ok_at, runs_us, ru
 # component's previous call in the period succeeded or there is none, and the run is resolved by the component's
 # first success after it in the period; both found through the primary key
 _DIRECT_RUNS = """
-    WITH failed AS (
-        SELECT f.component, f.occurred_at, f.event_id FROM component_calls f
-        WHERE f.tenant_id = $1 AND f.occurred_at >= $2 AND f.occurred_at < $3 AND NOT f.ok AND f.component IS NOT NULL
-        LIMIT $4 + 1),
-    starts AS (
-        SELECT f.* FROM failed f WHERE coalesce((
-            SELECT c.ok FROM component_calls c WHERE c.tenant_id = $1 AND c.occurred_at >= $2
-            AND (c.occurred_at, c.event_id) < (f.occurred_at, f.event_id) AND c.component = f.component
-            AND c.ok IS NOT NULL ORDER BY c.occurred_at DESC, c.event_id DESC LIMIT 1), true))
-    SELECT (SELECT count(*) FROM failed) AS failures,
-           coalesce(sum((extract(epoch FROM r.at - s.occurred_at) * 1000000)::bigint), 0)::bigint AS runs_us,
-           count(*)::bigint AS runs_n
-    FROM starts s CROSS JOIN LATERAL (
-        SELECT c.occurred_at AS at FROM component_calls c WHERE c.tenant_id = $1 AND c.occurred_at < $3
-        AND (c.occurred_at, c.event_id) > (s.occurred_at, s.event_id) AND c.component = s.component AND c.ok
-        ORDER BY c.occurred_at, c.event_id LIMIT 1) r
-    WHERE (SELECT count(*) FROM failed) <= $4"""
+    SELECT p.k - 1 AS period, x.* FROM unnest($2::timestamptz[], $3::timestamptz[], $4::bigint[]) WITH ORDINALITY
+        AS p (lo, hi, most, k)
+    CROSS JOIN LATERAL (
+        WITH failed AS (
+            SELECT f.component, f.occurred_at, f.event_id FROM component_calls f
+            WHERE f.tenant_id = $1 AND f.occurred_at >= p.lo AND f.occurred_at < p.hi AND NOT f.ok
+            AND f.component IS NOT NULL LIMIT p.most + 1),
+        starts AS (
+            SELECT f.* FROM failed f WHERE coalesce((
+                SELECT c.ok FROM component_calls c WHERE c.tenant_id = $1 AND c.occurred_at >= p.lo
+                AND (c.occurred_at, c.event_id) < (f.occurred_at, f.event_id) AND c.component = f.component
+                AND c.ok IS NOT NULL ORDER BY c.occurred_at DESC, c.event_id DESC LIMIT 1), true))
+        SELECT (SELECT count(*) FROM failed) AS failures,
+               coalesce(sum((extract(epoch FROM r.at - s.occurred_at) * 1000000)::bigint), 0)::bigint AS runs_us,
+               count(*)::bigint AS runs_n
+        FROM starts s CROSS JOIN LATERAL (
+            SELECT c.occurred_at AS at FROM component_calls c WHERE c.tenant_id = $1 AND c.occurred_at < p.hi
+            AND (c.occurred_at, c.event_id) > (s.occurred_at, s.event_id) AND c.component = s.component AND c.ok
+            ORDER BY c.occurred_at, c.event_id LIMIT 1) r
+        WHERE (SELECT count(*) FROM failed) <= p.most) x"""
 
 
 async def failure_runs(conn: asyncpg.Connection, tenant: str, periods: Sequence[Span], zone: ZoneInfo,
                        now: datetime) -> list[tuple[int, int]]:
     """Per period [lo, hi), (total µs, runs) of the failure runs of every component that were resolved in it, by
-    the cheaper of two reads. A statement a period reads the runs from its failures when they are no more than
-    the days it spans or ``DIRECT_RUNS_MIN`` (two index probes a failure cost less than a closed day's summary and
-    its check, and than the fold's own fixed cost); the periods with more are folded from their days in one
-    statement (``_folded_runs``)."""
-    got: list[tuple[int, int] | None] = []
-    for lo, hi in periods:
-        most = max(math.ceil((hi - lo) / timedelta(days=1)), DIRECT_RUNS_MIN)
-        r = await fetch_one(conn, _DIRECT_RUNS, tenant, lo, hi, most)
-        got.append((int(r["runs_us"]), int(r["runs_n"])) if r["failures"] <= most else None)
+    the cheaper of two reads. Every period's runs are read from its failures, in one statement, where they are no
+    more than the days it spans or ``DIRECT_RUNS_MIN`` (two index probes a failure cost less than a closed day's
+    summary and its check, and than the fold's own fixed cost); the periods with more are folded from their days
+    in one more statement (``_folded_runs``)."""
+    most = [max(math.ceil((hi - lo) / timedelta(days=1)), DIRECT_RUNS_MIN) for lo, hi in periods]
+    rows = await conn.fetch(_DIRECT_RUNS, tenant, [lo for lo, _ in periods], [hi for _, hi in periods], most)
+    got: list[tuple[int, int] | None] = [
+        (int(r["runs_us"]), int(r["runs_n"])) if r["failures"] <= most[r["period"]] else None
+        for r in sorted(rows, key=lambda r: r["period"])]
     if folded := [k for k, g in enumerate(got) if g is None]:
         spans = [periods[k] for k in folded]
         days = [(i, closed_days(lo, hi, zone, now)) for i, (lo, hi) in enumerate(spans)]

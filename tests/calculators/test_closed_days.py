@@ -134,15 +134,15 @@ async def statements(db: Database, tenant: str, metric: str, span: tuple[datetim
 
 async def test_every_period_is_read_in_one_statement_or_from_its_failures(db: Database, tenant: str) -> None:
     # uptime.system compares three periods (the range, the one before it, 12 months) and errors.mttr two: each
-    # reads them all in one statement, with summarized, stale and raw days alike, except that errors.mttr reads a
-    # period with few failures from them, a statement each (two index probes a failure)
+    # reads them all in one statement, with summarized, stale and raw days alike; errors.mttr first reads every
+    # period with few failures from them (two index probes a failure), and folds the others in a second statement
     await refresh(db, tenant)
     await store(db, tenant, [call("m5", z(7, 12, 30), "mail", True)])  # 7 Jan's summary is stale now
     for span in (WHOLE, INSIDE):
         assert len(await statements(db, tenant, "uptime.system", span)) == 1
-        assert len(await statements(db, tenant, "errors.mttr", span)) == 2
+        assert len(await statements(db, tenant, "errors.mttr", span)) == 1
     await store(db, tenant, failures_in(closed_days.DIRECT_RUNS_MIN))
-    assert len(await statements(db, tenant, "errors.mttr", WHOLE)) == 3  # the range's 39 failures are folded
+    assert len(await statements(db, tenant, "errors.mttr", WHOLE)) == 2  # the range's 39 failures are folded
 
 
 # errors.mttr's two reads: the failures themselves (7 in WHOLE, 6 in INSIDE), and the fold of the days (with 32
@@ -160,6 +160,15 @@ async def test_raw_and_summaries_give_the_hand_worked_figures(db: Database, tena
     assert await refresh(db, tenant) == 0  # nothing changed since
     for span in (WHOLE, INSIDE):
         assert await figures(db, tenant, span) == pytest.approx((raw[span][0], raw[span][1]))
+
+
+@READS
+async def test_each_period_gets_its_own_runs(db: Database, tenant: str, more: int) -> None:
+    # the four days after WHOLE have no calls: their errors.mttr has no value, and WHOLE is its previous period,
+    # read from its failures or folded (with 32 more) while the range itself is read from its none
+    await store(db, tenant, failures_in(more))
+    frame = await run(db, tenant, "errors.mttr", z(9, 5), z(13, 5))
+    assert (col(frame, "value")[0], col(frame, "previous")[0]) == (None, pytest.approx(MTTR_WHOLE))
 
 
 async def tamper(db: Database, tenant: str) -> None:
