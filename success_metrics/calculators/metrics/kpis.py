@@ -160,10 +160,12 @@ async def error_rate(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSetting
     q = sq.query
     width = buckets.series_width(q)
     p = Params()
-    # each row's volume and successes picked by its type (a column each, not one per measure and type)
+    # each row's volume and successes picked by its type (a column each, not one per measure and type); a call's
+    # successes fill ok too, which the statement reads for steps only: every type has it in one slot, so it is that
+    # slot, not a CASE evaluated on every row
     src = event_rows(sq, s, (*STEPS, "component.call"), {}, p, width=width, only=("automation", "error_category"),
                      pick={"volume": {**{e: count for e, (count, _) in STEPS.items()}, "component.call": "calls"},
-                           "ok": {e: ok for e, (_, ok) in STEPS.items()}})
+                           "ok": {**{e: ok for e, (_, ok) in STEPS.items()}, "component.call": "ok_calls"}})
     step, call = "type <> 'component.call'", "type = 'component.call'"
     # one pass over every type's rows
     rows = await conn.fetch(

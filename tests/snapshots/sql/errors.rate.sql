@@ -32,12 +32,7 @@ FROM
                  WHEN 'component.call' THEN u.k3
              END AS error_category,
              u.n AS volume,
-             CASE u.type
-                 WHEN 'lead.responded' THEN u.s1
-                 WHEN 'lead.enriched' THEN u.s1
-                 WHEN 'lead.routed' THEN u.s1
-                 WHEN 'lead.nurtured' THEN u.s1
-             END AS ok
+             u.s1 AS ok
       FROM rollups u
       WHERE u.tenant_id = $1
         AND u.grain = 'day'
