@@ -19,7 +19,7 @@ from success_metrics.calculators.catalog import GRANULARITY, Option, metric
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.measures import pooled
 from success_metrics.calculators.query import ScopedQuery
-from success_metrics.calculators.reads import AgentStats, agent_stats, agent_stats_by_period
+from success_metrics.calculators.reads import AgentStats, agent_leads, agent_stats, agent_stats_by_period
 from success_metrics.calculators.sql import Params, fetch_one, scope_condition, union_source, where_filters
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import Dimension, Kind, Sensitivity, Unit
@@ -105,7 +105,8 @@ async def efficiency_trend(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantS
         inputs=("agent_identity", "teams", "leads"),
         lineage={**PEOPLE, "leads": ("leads",), "share": ("leads",), "gini": ("leads",)})
 async def load_balance(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) -> Frame:
-    stats = await _stats(conn, sq)
+    q = sq.query
+    stats = await agent_leads(conn, sq.tenant_id, q.start, q.end, sq.scope, q.filters, q.metric)
     total = sum(a.leads for a in stats)
     g = formulas.gini([a.leads for a in stats])
     cols = [shapes.AGENT_ID, shapes.AGENT, shapes.TEAM_ID, shapes.TEAM, shapes.num("leads", Unit.COUNT),

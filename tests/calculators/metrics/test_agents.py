@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from success_metrics.calculators import RowScope, ScopeKind
+from success_metrics.calculators import Dimension, Filter, Operator, RowScope, ScopeKind
 from success_metrics.storage.pool import Database
 from tests.calculators.fixture import FEB, by, col, run
 
@@ -50,6 +50,17 @@ async def test_load_balance(db: Database, tenant_a: str) -> None:
     assert by(f, "agent_id")["a3"]["share"] == pytest.approx(20)
     team = await run(db, tenant_a, "agents.load_balance", *FEB, scope=TEAM_T1)
     assert team.meta["gini"] == pytest.approx(0)
+
+
+async def test_load_balance_shares_are_of_the_agents_kept(db: Database, tenant_a: str) -> None:
+    # an agent filter keeps a1 (2 leads) and a3 (1): shares of 3, Gini over 1, 2 = 2·5/6 − 3/2 = 1/6
+    f = await run(db, tenant_a, "agents.load_balance", *FEB,
+                  filters=(Filter(Dimension.AGENT, Operator.EQ, ("a1", "a3")),))
+    assert {a: r["share"] for a, r in by(f, "agent_id").items()} == {"a1": pytest.approx(200 / 3),
+                                                                     "a3": pytest.approx(100 / 3)}
+    assert f.meta["gini"] == pytest.approx(1 / 6)
+    me = await run(db, tenant_a, "agents.load_balance", *FEB, scope=RowScope(ScopeKind.SELF, agent_id="a2"))
+    assert (col(me, "agent_id"), col(me, "leads"), col(me, "share")) == (["a2"], [2], [pytest.approx(100)])
 
 
 async def test_time_allocation(db: Database, tenant_a: str) -> None:
