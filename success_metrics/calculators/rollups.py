@@ -28,6 +28,8 @@ from success_metrics.calculators.semantic import EVENT_MODELS, Slot
 # An event's keys and sums are computed once (OFFSET 0 keeps the inlined sm_rollup_key from being evaluated again
 # for each grain), summed per (grain, bucket, keys, histogram bin), and only the types with a latency histogram
 # are grouped a second time to fold their bins into ``hist``; every other type's groups are final after the first.
+# Rows are written in key order: a batch's new rows then lie in the table as its index orders them (a type's
+# buckets side by side), which is what a long range reads; and two batches lock the rows they share in one order.
 _UPSERT = """
 WITH per_bin AS (
     SELECT g.grain, k.type, CASE g.grain WHEN 'hour' THEN k.hour WHEN 'day' THEN k.day ELSE k.month END AS bucket,
@@ -48,6 +50,7 @@ SELECT $1, grain, type, bucket, k1, k2, k3, sum(n), sum(s1), sum(s2), sum(s3), m
        coalesce(jsonb_object_agg(h::text, n) FILTER (WHERE h IS NOT NULL), '{{}}'::jsonb)
 FROM per_bin WHERE type = ANY ({hist_types})
 GROUP BY grain, type, bucket, k1, k2, k3
+ORDER BY grain, type, bucket, k1, k2, k3
 ON CONFLICT (tenant_id, grain, type, bucket, k1, k2, k3) DO UPDATE SET
     n = o.n + EXCLUDED.n, s1 = o.s1 + EXCLUDED.s1, s2 = o.s2 + EXCLUDED.s2, s3 = o.s3 + EXCLUDED.s3,
     mx = GREATEST(o.mx, EXCLUDED.mx),
