@@ -311,36 +311,40 @@ async def agent_stats_by_period(
     conn: asyncpg.Connection, tenant: str, starts: list[datetime], end: datetime, scope: RowScope,
     filters: tuple[Filter, ...], metric: str,
 ) -> dict[datetime, list[AgentStats]]:
-    """agent_stats for consecutive periods [starts[i], starts[i+1]) (the last one ends at ``end``), in one query;
-    what became of a period's leads is counted up to ``end``."""
+    """agent_stats for consecutive periods [starts[i], starts[i+1]) (the last one ends at ``end``; ascending), in
+    one query; what became of a period's leads is counted up to ``end``. The leads are read by creation time over
+    the periods' span only (each finds its period by binary search), then spread over every agent and period."""
     p = Params()
     tp = p.add(tenant)
     lead_where = where_filters({Dimension.LOCATION: "l.location_id", Dimension.SOURCE: "l.source",
                                 Dimension.SCORE_BAND: "sm_score_band(l.score)"}, filters, p, metric)
     agent_where = where_filters({Dimension.AGENT: "a.agent_id", Dimension.TEAM: "a.team_id"}, filters, p, metric)
     scope_sql = scope_condition("x.agent_id", "x.team_id", scope, p)
-    ep = p.add(end)
+    ep, sp = p.add(end), p.add(starts)
     rows = await conn.fetch(
-        f"""SELECT * FROM (
-              SELECT per.*, avg(per.revenue) OVER (PARTITION BY per.period) AS mean_revenue FROM (
-                SELECT b.lo AS period, a.agent_id, a.name, a.team_id, coalesce(t.name, a.team_id) AS team,
-                       bool_and({agent_where}) AS wanted, count(l.lead_id) AS leads,
-                       avg(extract(epoch FROM l.first_contact_at - l.created_at) / 3600)
-                           FILTER (WHERE l.first_contact_at >= l.created_at AND l.first_contact_at < {ep})
-                           AS response_hours,
-                       count(*) FILTER (WHERE l.appointment_at < {ep}) AS appointments,
-                       count(*) FILTER (WHERE l.closed_at < {ep}) AS closes,
-                       coalesce(sum(l.deal_value) FILTER (WHERE l.closed_at < {ep}), 0) AS revenue
-                FROM (SELECT s AS lo, lead(s, 1, {ep}::timestamptz) OVER (ORDER BY s) AS hi
-                      FROM unnest({p.add(starts)}::timestamptz[]) s) b
-                CROSS JOIN agents a
-                LEFT JOIN leads l ON l.tenant_id = a.tenant_id AND l.agent_id = a.agent_id
-                     AND l.created_at >= b.lo AND l.created_at < b.hi AND {lead_where}
-                LEFT JOIN teams t ON t.tenant_id = a.tenant_id AND t.team_id = a.team_id
-                WHERE a.tenant_id = {tp}
-                GROUP BY b.lo, a.agent_id, a.name, a.team_id, t.name
-                HAVING count(l.lead_id) > 0 OR bool_or(a.active)
-              ) per
+        f"""WITH per AS (
+              SELECT ({sp}::timestamptz[])[width_bucket(l.created_at, {sp}::timestamptz[])] AS period, l.agent_id,
+                     count(*) AS leads,
+                     avg(extract(epoch FROM l.first_contact_at - l.created_at) / 3600)
+                         FILTER (WHERE l.first_contact_at >= l.created_at AND l.first_contact_at < {ep})
+                         AS response_hours,
+                     count(*) FILTER (WHERE l.appointment_at < {ep}) AS appointments,
+                     count(*) FILTER (WHERE l.closed_at < {ep}) AS closes,
+                     coalesce(sum(l.deal_value) FILTER (WHERE l.closed_at < {ep}), 0) AS revenue
+              FROM leads l WHERE l.tenant_id = {tp} AND l.created_at >= {p.add(starts[0] if starts else end)}
+                   AND l.created_at < {ep} AND l.agent_id IS NOT NULL AND {lead_where}
+              GROUP BY 1, 2)
+            SELECT * FROM (
+              SELECT b.period, a.agent_id, a.name, a.team_id, coalesce(t.name, a.team_id) AS team,
+                     {agent_where} AS wanted, coalesce(per.leads, 0) AS leads, per.response_hours,
+                     coalesce(per.appointments, 0) AS appointments, coalesce(per.closes, 0) AS closes,
+                     coalesce(per.revenue, 0) AS revenue,
+                     avg(coalesce(per.revenue, 0)) OVER (PARTITION BY b.period) AS mean_revenue
+              FROM unnest({sp}::timestamptz[]) AS b (period)
+              CROSS JOIN agents a
+              LEFT JOIN per ON per.period = b.period AND per.agent_id = a.agent_id
+              LEFT JOIN teams t ON t.tenant_id = a.tenant_id AND t.team_id = a.team_id
+              WHERE a.tenant_id = {tp} AND (per.leads > 0 OR a.active)
             ) x WHERE x.wanted AND {scope_sql} ORDER BY x.period, x.name, x.agent_id""", *p.values)
     out: dict[datetime, list[AgentStats]] = defaultdict(list)
     for r in rows:

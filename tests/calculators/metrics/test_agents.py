@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from success_metrics.calculators import Dimension, Filter, Operator, RowScope, ScopeKind
+from success_metrics.calculators.reads import agent_stats_by_period
 from success_metrics.storage.pool import Database
-from tests.calculators.fixture import FEB, by, col, run
+from tests.calculators.fixture import FEB, by, col, run, t
 
 # Per agent: a1 (Ann, t1) L1, L2: first contact after 1 h and 3 h, both appointments and closes, 3000 revenue;
 # a2 (Bob, t1) L3, L4: 2 h and 5 h, one appointment and close (L4), 400; a3 (Cat, t2) L5: never contacted.
@@ -89,6 +90,18 @@ async def test_top_performers_and_coaching(db: Database, tenant_a: str) -> None:
     # team t1 medians: appointment rate (1 + .5)/2 = .75, close rate .75, hours (2 + 3.5)/2 = 2.75;
     # a2's gaps: appointment (.75 − .5)/.75 = 1/3, close 1/3, response (3.5 − 2.75)/2.75 = .27 → appointment rate
     assert coach.rows() == [("a2", "Bob", "t1", "t1", "appointment_rate", 0.5, 0.75, pytest.approx(100 / 3))]
+
+
+async def test_agent_stats_split_the_leads_by_the_period_they_were_created_in(db: Database, tenant_a: str) -> None:
+    # February in three periods: L1, L2 (a1) before the 4th; L3, L4 (a2) from the 4th to the 8th; L5 (a3) after.
+    # Outcomes count up to the end of February, whatever the period: a1's two appointments, two deals (1000 + 2000),
+    # a2's one appointment and one deal (L4, 400), a3's none
+    starts = [FEB[0], t(4, 0), t(8, 0)]
+    async with db.tenant(tenant_a) as conn:
+        found = await agent_stats_by_period(conn, tenant_a, starts, FEB[1], RowScope(), (), "agents.efficiency_trend")
+    got = {(k, a.agent_id): (a.leads, a.appointments, a.closes, a.revenue)
+           for k, start in enumerate(starts) for a in found.get(start, []) if a.leads}
+    assert got == {(0, "a1"): (2, 2, 2, 3000), (1, "a2"): (2, 1, 1, 400), (2, "a3"): (1, 0, 0, 0)}
 
 
 async def test_efficiency_trend(db: Database, tenant_a: str) -> None:
