@@ -2,6 +2,7 @@
 
     python benchmarks/compare_latency.py --old /path/to/old-checkout --old-data /tmp/old-data \\
         [--new .] [--new-data /tmp/new-data] [--ranges 24h 30d 12mo] [--reps 7] [--rounds 3] [--metrics pipeline. cost.]
+        [--batch-under 2]
 
 Each checkout runs in a worker process of its own (its own ``.venv/bin/python``, its own data set under its data
 directory, built by its own ``benchmarks/dataset.py`` with the same tenants, months, scale, seed and end), which
@@ -13,9 +14,11 @@ what the computation costs, which the other processes of a loaded machine distur
 Prints per metric and range the medians of either side (ms) and new/old for both, each the median of the
 repetitions' own ratios (a repetition pairs the same tenant at nearly the same moment). With ``--rounds R`` the
 whole pass runs R times (sub-millisecond metrics move by a quarter between identical passes), and a metric's
-ratio is the median of its rounds'. Then per range the geometric mean of the ratios, the metrics more than 10 %
-slower with the spread of their rounds, and those slower in every round. Metrics only one side has are timed on
-that side alone.
+ratio is the median of its rounds'. With ``--batch-under MS`` a metric whose first call took under MS ms is
+timed as the mean of back-to-back calls (in one transaction) lasting about MS ms, so that a tenth of a
+sub-millisecond computation is not lost in one call's scheduling noise. Then per range the geometric mean of
+the ratios, the metrics more than 10 % slower with the spread of their rounds, and those slower in every round.
+Metrics only one side has are timed on that side alone.
 """
 
 from __future__ import annotations
@@ -76,11 +79,13 @@ async def worker() -> None:
                 async with db.tenant(tenant, **opened) as conn:
                     settings = await load_settings(conn, tenant)
                     backend = await conn.fetchval("SELECT pg_backend_pid()")
+                    batch = ask.get("batch", 1)
                     c0, b0, t0 = time.process_time(), _cpu_ns(backend), time.perf_counter()
-                    await calc.compute(conn, sq, settings)
+                    for _ in range(batch):
+                        await calc.compute(conn, sq, settings)
                     ms, c1, b1 = (time.perf_counter() - t0) * 1000, time.process_time(), _cpu_ns(backend)
-                    answer: dict[str, Any] = {"ms": ms, "cpu": None if b0 is None or b1 is None else
-                                              (c1 - c0) * 1000 + (b1 - b0) / 1e6}
+                    answer: dict[str, Any] = {"ms": ms / batch, "cpu": None if b0 is None or b1 is None else
+                                              ((c1 - c0) * 1000 + (b1 - b0) / 1e6) / batch}
             except Exception as exc:  # reported beside the figures, not fatal to the run
                 answer = {"error": f"{type(exc).__name__}: {exc}"[:200]}
             print(json.dumps(answer), flush=True)
@@ -152,11 +157,12 @@ class Side:
             raise RuntimeError(f"the {self.name} worker ended (see its output above)")
         return line
 
-    async def time(self, metric: str, rng: str, rep: int) -> dict[str, float] | str:
-        """Wall and CPU milliseconds of one computation (CPU: the worker's and its backend's; absent when the
-        backend is on another machine), or the error it raised."""
+    async def time(self, metric: str, rng: str, rep: int, batch: int = 1) -> dict[str, float] | str:
+        """Wall and CPU milliseconds of one computation, the mean of ``batch`` run back to back (CPU: the worker's
+        and its backend's; absent when the backend is on another machine), or the error it raised."""
         assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"metric": metric, "range": rng, "rep": rep}).encode() + b"\n")
+        ask = {"metric": metric, "range": rng, "rep": rep, "batch": batch}
+        self.proc.stdin.write(json.dumps(ask).encode() + b"\n")
         await self.proc.stdin.drain()
         answer = json.loads(await self._line())
         if "ms" not in answer:
@@ -173,17 +179,20 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return f"{x:9.{digits}f}" if x is not None else f"{'-':>9}"
 
 
-async def _pair(sides: list[Side], name: str, rng: str, reps: int) -> dict[str, Any]:
-    """One metric over one range on both sides, repetition by repetition: medians per side, new/old ratios."""
-    for s in sides:  # once untimed: statement plans, imports and caches of the first call
-        await s.time(name, rng, 0)
+async def _pair(sides: list[Side], name: str, rng: str, reps: int, batch_under: float) -> dict[str, Any]:
+    """One metric over one range on both sides, repetition by repetition: medians per side, new/old ratios. A
+    metric whose untimed first call took under ``batch_under`` ms on either side is timed in batches of calls
+    (each repetition the mean of enough back-to-back calls to last about that long)."""
+    first = [await s.time(name, rng, 0) for s in sides]  # untimed: statement plans, imports and caches
+    fastest = min((a["ms"] for a in first if isinstance(a, dict)), default=batch_under)
+    batch = max(1, min(50, round(batch_under / max(fastest, 0.01)))) if fastest < batch_under else 1
     times: dict[str, dict[str, list[float]]] = {s.name: {"ms": [], "cpu": []} for s in sides}
     pairs: dict[str, list[float]] = {"ms": [], "cpu": []}  # new/old of each repetition
     errors: list[str] = []
     for rep in range(reps):
         got: dict[str, dict[str, float]] = {}
         for s in sides if rep % 2 == 0 else sides[::-1]:
-            answer = await s.time(name, rng, rep)
+            answer = await s.time(name, rng, rep, batch)
             if isinstance(answer, str):
                 errors.append(f"{s.name}: {answer}")
                 continue
@@ -196,7 +205,7 @@ async def _pair(sides: list[Side], name: str, rng: str, reps: int) -> dict[str, 
     row: dict[str, Any] = {f"{side}_{k}": statistics.median(v) if v else None
                            for side, by in times.items() for k, v in by.items()}
     row |= {f"ratio_{k}": statistics.median(v) if v else None for k, v in pairs.items()}
-    return row | {"errors": errors}
+    return row | {"errors": errors, "batch": batch}
 
 
 async def drive(args: argparse.Namespace) -> None:
@@ -216,12 +225,14 @@ async def drive(args: argparse.Namespace) -> None:
                 print(f"{'metric':36} {'old wall':>9} {'new wall':>9} {'old cpu':>9} {'new cpu':>9} {'wall':>9} "
                       f"{'cpu':>9}")
                 for name in names:
-                    row = await _pair([s for s in (old, new) if name in s.metrics], name, rng, args.reps)
+                    row = await _pair([s for s in (old, new) if name in s.metrics], name, rng, args.reps,
+                                      args.batch_under)
                     report.setdefault(rng, {}).setdefault(name, []).append(row)
                     ratio = row["ratio_cpu"] or row["ratio_ms"]
                     mark = "*" if ratio is not None and ratio > SLOWER else ""
                     cells = " ".join(_fmt(row.get(k)) for k in ("old_ms", "new_ms", "old_cpu", "new_cpu"))
-                    print(f"{name:36} {cells} {_fmt(row['ratio_ms'], 2)} {_fmt(row['ratio_cpu'], 2)}{mark}"
+                    batched = f"  (batches of {row['batch']})" if row["batch"] > 1 else ""
+                    print(f"{name:36} {cells} {_fmt(row['ratio_ms'], 2)} {_fmt(row['ratio_cpu'], 2)}{mark}{batched}"
                           f"{'  ' + row['errors'][0] if row['errors'] else ''}", flush=True)
     finally:
         await old.stop()
@@ -265,6 +276,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="passes over every metric and range; a metric's ratio is the median of its rounds'")
     parser.add_argument("--metrics", nargs="*", help="only metrics whose names start with one of these")
+    parser.add_argument("--batch-under", type=float, default=0.0, metavar="MS",
+                        help="time a metric whose first call takes under MS ms as the mean of back-to-back calls "
+                             "lasting about MS ms (at most 50), so that sub-millisecond ratios rise above the noise")
     parser.add_argument("--json", type=Path, help="also write the table here")
     asyncio.run(drive(parser.parse_args()))
 
