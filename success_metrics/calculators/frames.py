@@ -8,7 +8,7 @@ frames into each Grafana dialect's JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 from success_metrics.calculators.vocabulary import ColumnType, Kind, Sensitivity, Unit
 
@@ -27,7 +27,19 @@ class Origin:
 Lineage = frozenset[Origin]
 
 
-@dataclass(frozen=True, slots=True)
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True)
+def _value(cls: type[_T]) -> type[_T]:
+    """A frozen dataclass to the type checker, a plain slotted one at run time: every computation builds each
+    column and its frame twice (shapes, then the lineage stamp), and a frozen dataclass's constructor costs four
+    times a plain one's (0.87 against 0.19 µs for a column) — a tenth of a 0.15 ms metric. mypy --strict refuses
+    any assignment to their fields, so nothing changes one after construction."""
+    return dataclass(slots=True)(cls)
+
+
+@_value
 class Column:
     name: str
     type: ColumnType
@@ -48,7 +60,7 @@ class Column:
         return replace(self, values=values)
 
 
-@dataclass(frozen=True, slots=True)
+@_value
 class Frame:
     """One result. For a time series the first column is time (epoch ms) and each other column is a series."""
 
