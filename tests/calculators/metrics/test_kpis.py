@@ -8,7 +8,7 @@ import pytest
 
 from success_metrics.calculators import Dimension, Filter, Operator
 from success_metrics.storage.pool import Database
-from tests.calculators.fixture import FEB, col, run
+from tests.calculators.fixture import FEB, col, run, t
 
 
 async def test_response_time_avg_median_p95(db: Database, tenant_a: str) -> None:
@@ -39,6 +39,13 @@ async def test_conversion_rates(db: Database, tenant_a: str) -> None:
     referral = await run(db, tenant_a, "conversion.lead_to_close", *FEB,
                          filters=(Filter(Dimension.SOURCE, Operator.EQ, ("referral",)),))
     assert col(referral, "value") == [pytest.approx(100 * 1 / 2)]  # L3 never converts, L4 closes
+
+
+async def test_each_period_counts_its_outcomes_up_to_its_own_end(db: Database, tenant_a: str) -> None:
+    # 4–8 Feb: L3, L4; L4's appointment on the 6th → 50 %. The period before, 31 Jan–4 Feb: L1 (appointment on
+    # the 3rd) and L2 (appointment on the 4th, after that period's end) → 50 %, not 100 %
+    f = await run(db, tenant_a, "conversion.lead_to_appointment", t(4, 0), t(8, 0))
+    assert (col(f, "value"), col(f, "previous")) == ([pytest.approx(50)], [pytest.approx(50)])
 
 
 async def test_empty_range_has_no_rate(db: Database, tenant_a: str) -> None:
