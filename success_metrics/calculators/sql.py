@@ -12,6 +12,7 @@ depth).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -134,7 +135,11 @@ SLOT_TYPES = {Slot.K1: "text", Slot.K2: "text", Slot.K3: "text", Slot.N: "bigint
               Slot.S2: "numeric", Slot.S3: "numeric", Slot.MX: "numeric", Slot.H: "integer"}
 
 
-def _names(types: tuple[str, ...], only: tuple[str, ...] | None) -> dict[str, dict[str, Slot]]:
+Names = Mapping[str, Mapping[str, Slot]]
+
+
+@functools.lru_cache(maxsize=256)  # the model is fixed: one answer per statement shape, not per computation
+def _names(types: tuple[str, ...], only: tuple[str, ...] | None) -> Names:
     """Every column name of the types (the model's dimensions and measures, in the model's order; only
     ``only`` when given) -> the slot holding it in each type that has it."""
     out: dict[str, dict[str, Slot]] = {}
@@ -149,7 +154,7 @@ def _names(types: tuple[str, ...], only: tuple[str, ...] | None) -> dict[str, di
     return {name: by_type for name, by_type in out.items() if name in only}
 
 
-def _picked(types: tuple[str, ...], pick: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, Slot]]:
+def _picked(types: tuple[str, ...], pick: Mapping[str, Mapping[str, str]]) -> Names:
     """Columns that hold, in each type's rows, the model name ``pick`` gives for that type (a type it leaves out:
     NULL), as ``_names`` gives columns: alias -> the slot in each type."""
     found = {alias: {t: MODELS[t].column(name) for t, name in by_type.items() if t in types}
@@ -157,7 +162,7 @@ def _picked(types: tuple[str, ...], pick: Mapping[str, Mapping[str, str]]) -> di
     return {alias: by_type for alias, by_type in found.items() if by_type}
 
 
-def _named(alias: str, type_col: str, names: dict[str, dict[str, Slot]], single: bool,
+def _named(alias: str, type_col: str, names: Names, single: bool,
            types: tuple[str, ...] = ()) -> str:
     """The named columns over a relation of slots (``alias.k1`` …) of ``types``: with one type the slot itself,
     with several the slot of the row's type (NULL for a type without the name), or the slot itself when every
@@ -174,7 +179,7 @@ def _named(alias: str, type_col: str, names: dict[str, dict[str, Slot]], single:
     return ", ".join(cols)
 
 
-def _typed_named(etype: str, names: dict[str, dict[str, Slot]]) -> str:
+def _typed_named(etype: str, names: Names) -> str:
     """The named columns of a typed table's rows (NULL for names of the other types)."""
     typed = TYPED_RAW[etype]
     return ", ".join(f"{typed.expr(by_type[etype])} AS {name}" if etype in by_type
@@ -186,7 +191,7 @@ def _in(types: tuple[str, ...]) -> str:
     return f"= '{types[0]}'" if len(types) == 1 else "IN (" + ", ".join(f"'{t}'" for t in types) + ")"
 
 
-def _raw_parts(tp: str, types: tuple[str, ...], names: dict[str, dict[str, Slot]], seg: Segment, p: Params,
+def _raw_parts(tp: str, types: tuple[str, ...], names: Names, seg: Segment, p: Params,
                time_col: str, series: tuple[Width, str] | None, with_hist: bool) -> list[str]:
     """The SELECTs of the raw rows of ``types`` in the segment: each typed table apart, the other types in one
     scan of events."""
@@ -229,7 +234,7 @@ def union_source(
     row is the first of its rollup row: use totals() for sums and this for histograms).
     """
     type_list = (types,) if isinstance(types, str) else types
-    names = _names(type_list, only) | _picked(type_list, pick or {})
+    names = {**_names(type_list, only), **_picked(type_list, pick or {})}
     if len(type_list) == 1:  # the type's view, its columns by name
         m = MODELS[type_list[0]]
         source, kind, hist_col = f"{m.view} u", f"'{m.type}'::text AS type", m.slots()[Slot.H] if with_hist else ""
