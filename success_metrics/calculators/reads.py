@@ -59,6 +59,10 @@ LEAD_COLUMNS = {
     Dimension.SOURCE: "l.source", Dimension.LOCATION: "l.location_id", Dimension.AGENT: "l.agent_id",
     Dimension.TEAM: "l.team_id", Dimension.SCORE_BAND: "sm_score_band(l.score)",
 }
+# per agent: the lead filters apply to the leads ``l`` and the agent and team filters to the agents ``a``
+LEAD_OWN_COLUMNS: dict[Dimension, str] = {
+    d: c for d, c in LEAD_COLUMNS.items() if d not in (Dimension.AGENT, Dimension.TEAM)}
+AGENT_COLUMNS = {Dimension.AGENT: "a.agent_id", Dimension.TEAM: "a.team_id"}
 
 
 @dataclass
@@ -290,9 +294,8 @@ async def agent_leads(conn: asyncpg.Connection, tenant: str, lo: datetime, hi: d
     """Per agent (in scope, and kept by the agent and team filters): how many leads created in [lo, hi) were routed
     to them; an inactive agent without any is left out. Only the count: agent_stats' outcomes are not read."""
     p = Params()
-    lead_where = where_filters({Dimension.LOCATION: "l.location_id", Dimension.SOURCE: "l.source",
-                                Dimension.SCORE_BAND: "sm_score_band(l.score)"}, filters, p, metric)
-    agent_where = where_filters({Dimension.AGENT: "a.agent_id", Dimension.TEAM: "a.team_id"}, filters, p, metric)
+    lead_where = where_filters(LEAD_OWN_COLUMNS, filters, p, metric)
+    agent_where = where_filters(AGENT_COLUMNS, filters, p, metric)
     rows = await conn.fetch(
         f"""SELECT a.agent_id, a.name, a.team_id, coalesce(t.name, a.team_id) AS team, count(l.lead_id) AS leads
             FROM agents a
@@ -316,9 +319,8 @@ async def agent_stats_by_period(
     the periods' span only (each finds its period by binary search), then spread over every agent and period."""
     p = Params()
     tp = p.add(tenant)
-    lead_where = where_filters({Dimension.LOCATION: "l.location_id", Dimension.SOURCE: "l.source",
-                                Dimension.SCORE_BAND: "sm_score_band(l.score)"}, filters, p, metric)
-    agent_where = where_filters({Dimension.AGENT: "a.agent_id", Dimension.TEAM: "a.team_id"}, filters, p, metric)
+    lead_where = where_filters(LEAD_OWN_COLUMNS, filters, p, metric)
+    agent_where = where_filters(AGENT_COLUMNS, filters, p, metric)
     scope_sql = scope_condition("x.agent_id", "x.team_id", scope, p)
     ep, sp = p.add(end), p.add(starts)
     rows = await conn.fetch(

@@ -19,7 +19,13 @@ from success_metrics.calculators.catalog import GRANULARITY, Option, metric
 from success_metrics.calculators.frames import Frame
 from success_metrics.calculators.measures import pooled
 from success_metrics.calculators.query import ScopedQuery
-from success_metrics.calculators.reads import AgentStats, agent_leads, agent_stats, agent_stats_by_period
+from success_metrics.calculators.reads import (
+    AGENT_COLUMNS,
+    AgentStats,
+    agent_leads,
+    agent_stats,
+    agent_stats_by_period,
+)
 from success_metrics.calculators.sql import Params, fetch_one, scope_condition, union_source, where_filters
 from success_metrics.calculators.tenant_settings import TenantSettings
 from success_metrics.calculators.vocabulary import Dimension, Kind, Sensitivity, Unit
@@ -152,7 +158,7 @@ async def goals(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) ->
     elapsed = (now - lo) / (hi - lo)
     p = Params()
     scope = scope_condition("a.agent_id", "a.team_id", sq.scope, p)
-    where = where_filters({Dimension.AGENT: "a.agent_id", Dimension.TEAM: "a.team_id"}, sq.query.filters, p,
+    where = where_filters(AGENT_COLUMNS, sq.query.filters, p,
                           sq.query.metric)
     rows = await conn.fetch(
         f"""SELECT a.agent_id, a.name, a.team_id, coalesce(sum(l.deal_value), 0) AS revenue
