@@ -158,8 +158,7 @@ async def goals(conn: asyncpg.Connection, sq: ScopedQuery, s: TenantSettings) ->
     elapsed = (now - lo) / (hi - lo)
     p = Params()
     scope = scope_condition("a.agent_id", "a.team_id", sq.scope, p)
-    where = where_filters(AGENT_COLUMNS, sq.query.filters, p,
-                          sq.query.metric)
+    where = where_filters(AGENT_COLUMNS, sq.query.filters, p, sq.query.metric)
     rows = await conn.fetch(
         f"""SELECT a.agent_id, a.name, a.team_id, coalesce(sum(l.deal_value), 0) AS revenue
             FROM agents a LEFT JOIN leads l ON l.tenant_id = a.tenant_id AND l.agent_id = a.agent_id
